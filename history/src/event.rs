@@ -1,0 +1,330 @@
+//! One line of a history: an invocation or a completion.
+//!
+//! Jepsen's model: a client *process* invokes an operation (`type: invoke`), and
+//! later the same process completes it with `ok` (it happened), `fail` (it
+//! certainly did not happen) or `info` (unknown: it may or may not have happened,
+//! now or at any later time). The nemesis records its faults as events of the
+//! process `nemesis`. Every reader builds events through [`EventFields`], so the
+//! rules for what a field may hold live in one place, whatever the input format.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use crate::value::Value;
+
+/// Whether an event starts an operation or how it ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventType {
+    /// The process asked for the operation.
+    Invoke,
+    /// The operation took effect.
+    Ok,
+    /// The operation certainly did not take effect.
+    Fail,
+    /// Unknown: it may have taken effect, at any time after its invocation.
+    Info,
+}
+
+impl EventType {
+    /// Parses `invoke | ok | fail | info`.
+    pub fn parse(s: &str) -> Option<EventType> {
+        Some(match s {
+            "invoke" => EventType::Invoke,
+            "ok" => EventType::Ok,
+            "fail" => EventType::Fail,
+            "info" => EventType::Info,
+            _ => return None,
+        })
+    }
+
+    /// The name as written in histories.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Invoke => "invoke",
+            EventType::Ok => "ok",
+            EventType::Fail => "fail",
+            EventType::Info => "info",
+        }
+    }
+
+    /// Whether this ends an operation.
+    pub fn is_completion(self) -> bool {
+        self != EventType::Invoke
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who performed an event.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Process {
+    /// A client worker. After an `info` the worker continues under a new id.
+    Client(i64),
+    /// The fault injector.
+    Nemesis,
+    /// Any other named process (Jepsen allows keywords).
+    Named(Arc<str>),
+}
+
+impl Process {
+    /// Whether this is the nemesis.
+    pub fn is_nemesis(&self) -> bool {
+        matches!(self, Process::Nemesis)
+    }
+
+    fn from_value(v: Value) -> Result<Process, String> {
+        match v {
+            Value::Int(i) => Ok(Process::Client(i)),
+            Value::Str(s) if &*s == "nemesis" => Ok(Process::Nemesis),
+            Value::Str(s) if !s.is_empty() => Ok(Process::Named(s)),
+            other => Err(format!(
+                "`process` must be an integer or a name, found {}",
+                describe(&other)
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Process {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Process::Client(i) => write!(f, "{i}"),
+            Process::Nemesis => f.write_str("nemesis"),
+            Process::Named(s) => f.write_str(s),
+        }
+    }
+}
+
+impl Serialize for Process {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Process::Client(i) => s.serialize_i64(*i),
+            Process::Nemesis => s.serialize_str("nemesis"),
+            Process::Named(n) => s.serialize_str(n),
+        }
+    }
+}
+
+/// One event of a history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// Position in the history (given by the input, or assigned in order).
+    pub index: u64,
+    /// Nanoseconds since the test began, when known.
+    pub time: Option<i64>,
+    /// Invocation or completion kind (`type` in the files).
+    pub kind: EventType,
+    /// Who performed it; absent in some hand-written histories.
+    pub process: Option<Process>,
+    /// The operation's function, e.g. `read`, `write`, `txn`; empty when absent.
+    pub f: Arc<str>,
+    /// The operation's argument or result.
+    pub value: Value,
+    /// The node that served the operation, when known.
+    pub node: Option<Arc<str>>,
+    /// The error a failed or indeterminate operation reported.
+    pub error: Option<Value>,
+    /// Fields this model does not name, kept in input order (e.g. Porcupine's `key`).
+    pub extra: Vec<(Arc<str>, Value)>,
+}
+
+impl Event {
+    /// An event with the given essentials and nothing else.
+    pub fn new(index: u64, kind: EventType, process: Process, f: &str, value: Value) -> Event {
+        Event {
+            index,
+            time: None,
+            kind,
+            process: Some(process),
+            f: Arc::from(f),
+            value,
+            node: None,
+            error: None,
+            extra: Vec::new(),
+        }
+    }
+
+    /// Whether the nemesis performed this event.
+    pub fn is_nemesis(&self) -> bool {
+        self.process.as_ref().is_some_and(Process::is_nemesis)
+    }
+
+    /// An extra field by name.
+    pub fn extra(&self, name: &str) -> Option<&Value> {
+        self.extra
+            .iter()
+            .find(|(k, _)| &**k == name)
+            .map(|(_, v)| v)
+    }
+}
+
+/// Written in the canonical field order: index, time, type, process, f, value,
+/// node, error, then the extra fields.
+impl Serialize for Event {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("index", &self.index)?;
+        if let Some(t) = self.time {
+            m.serialize_entry("time", &t)?;
+        }
+        m.serialize_entry("type", self.kind.as_str())?;
+        if let Some(p) = &self.process {
+            m.serialize_entry("process", p)?;
+        }
+        if !self.f.is_empty() {
+            m.serialize_entry("f", &*self.f)?;
+        }
+        m.serialize_entry("value", &self.value)?;
+        if let Some(n) = &self.node {
+            m.serialize_entry("node", &**n)?;
+        }
+        if let Some(e) = &self.error {
+            m.serialize_entry("error", e)?;
+        }
+        for (k, v) in &self.extra {
+            m.serialize_entry(&**k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// Collects an event's fields by name, from any input format, and checks them.
+#[derive(Default)]
+pub struct EventFields {
+    index: Option<u64>,
+    time: Option<i64>,
+    kind: Option<EventType>,
+    process: Option<Process>,
+    f: Option<Arc<str>>,
+    value: Value,
+    node: Option<Arc<str>>,
+    error: Option<Value>,
+    extra: Vec<(Arc<str>, Value)>,
+}
+
+impl EventFields {
+    /// Sets one field; the message of an error names the field and what was wrong.
+    pub fn set(&mut self, name: &str, v: Value) -> Result<(), String> {
+        match name {
+            "index" => match v {
+                Value::Int(i) if i >= 0 => self.index = Some(i as u64),
+                other => return Err(wrong("index", "a non-negative integer", &other)),
+            },
+            "time" => match v {
+                Value::Int(i) => self.time = Some(i),
+                Value::Null => self.time = None,
+                other => return Err(wrong("time", "an integer (nanoseconds)", &other)),
+            },
+            "type" => match &v {
+                Value::Str(s) => {
+                    self.kind = Some(EventType::parse(s).ok_or_else(|| {
+                        format!("unknown type {s:?} (expected invoke, ok, fail or info)")
+                    })?)
+                }
+                other => return Err(wrong("type", "invoke, ok, fail or info", other)),
+            },
+            "process" => self.process = Some(Process::from_value(v)?),
+            "f" => match v {
+                Value::Str(s) => self.f = Some(s),
+                other => return Err(wrong("f", "a name", &other)),
+            },
+            "value" => self.value = v,
+            "node" => match v {
+                Value::Str(s) => self.node = Some(s),
+                Value::Null => self.node = None,
+                other => return Err(wrong("node", "a node name", &other)),
+            },
+            "error" => self.error = if v.is_null() { None } else { Some(v) },
+            _ => self.extra.push((Arc::from(name), v)),
+        }
+        Ok(())
+    }
+
+    /// The event; `index` defaults to `position` when the input gave none.
+    pub fn finish(self, position: u64) -> Result<Event, String> {
+        let kind = self.kind.ok_or("missing field `type`")?;
+        Ok(Event {
+            index: self.index.unwrap_or(position),
+            time: self.time,
+            kind,
+            process: self.process,
+            f: self.f.unwrap_or_else(|| Arc::from("")),
+            value: self.value,
+            node: self.node,
+            error: self.error,
+            extra: self.extra,
+        })
+    }
+}
+
+/// A short description of a value for error messages: its kind and a prefix.
+pub(crate) fn describe(v: &Value) -> String {
+    let kind = match v {
+        Value::Null => return "nil".into(),
+        Value::Bool(_) => "boolean",
+        Value::Int(_) => "integer",
+        Value::Float(_) => "float",
+        Value::Str(_) => "string",
+        Value::List(_) => "list",
+        Value::Map(_) => "map",
+    };
+    let mut text = v.to_string();
+    if text.len() > 40 {
+        let cut = (0..=40)
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
+        text.truncate(cut);
+        text.push_str("...");
+    }
+    format!("{kind} {text}")
+}
+
+fn wrong(field: &str, expected: &str, found: &Value) -> String {
+    format!("`{field}` must be {expected}, found {}", describe(found))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_check_types_and_keep_extras() {
+        let mut f = EventFields::default();
+        f.set("type", Value::str("ok")).unwrap();
+        f.set("process", Value::Int(3)).unwrap();
+        f.set("key", Value::str("k1")).unwrap();
+        let e = f.finish(7).unwrap();
+        assert_eq!(e.index, 7);
+        assert_eq!(e.extra("key"), Some(&Value::str("k1")));
+
+        let mut f = EventFields::default();
+        let err = f.set("type", Value::str("done")).unwrap_err();
+        assert!(err.contains("unknown type \"done\""), "{err}");
+        let err = f.set("process", Value::Float(1.5)).unwrap_err();
+        assert!(err.contains("`process` must be"), "{err}");
+        let err = f.set("index", Value::Int(-1)).unwrap_err();
+        assert!(err.contains("non-negative"), "{err}");
+        assert_eq!(
+            EventFields::default().finish(0).unwrap_err(),
+            "missing field `type`"
+        );
+    }
+
+    #[test]
+    fn serializes_in_canonical_order() {
+        let mut e = Event::new(0, EventType::Invoke, Process::Client(3), "write", 5.into());
+        e.time = Some(12345);
+        e.node = Some(Arc::from("n2"));
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"index":0,"time":12345,"type":"invoke","process":3,"f":"write","value":5,"node":"n2"}"#
+        );
+    }
+}

@@ -1,0 +1,299 @@
+//! A history: the events of a test in the order they happened, with each
+//! invocation paired to its completion.
+//!
+//! Pairing follows Jepsen's rules. A client process has at most one operation open
+//! at a time: it invokes, then completes with `ok`, `fail` or `info`, then may
+//! invoke again. A completion with no open invocation, or a second invocation while
+//! one is open, means the history is broken and is an error naming the line. An
+//! invocation never completed (the test ended first) stays open; checkers treat it
+//! like `info`. The nemesis is looser, as in Jepsen: its faults are often written as
+//! two `info` events, so its events pair when they can and never make an error.
+//! Events without a process (some hand-written Elle histories) form one anonymous
+//! sequential process.
+//!
+//! Indices given by the input are kept (checkers cite them as evidence) and must
+//! strictly increase; absent ones are the event's position.
+
+use std::collections::HashMap;
+
+use crate::error::HistoryError;
+use crate::event::{Event, EventType, Process};
+
+const NONE: u32 = u32::MAX;
+
+/// A validated, paired history.
+#[derive(Clone, Debug)]
+pub struct History {
+    events: Vec<Event>,
+    lines: Vec<u64>,
+    pairs: Vec<u32>,
+    source: String,
+}
+
+/// One operation: an invocation and, if it finished, its completion.
+#[derive(Clone, Copy, Debug)]
+pub struct Op<'a> {
+    /// Position of the invocation in [`History::events`].
+    pub invoke_pos: usize,
+    /// The invocation.
+    pub invoke: &'a Event,
+    /// Position of the completion, if there is one.
+    pub completion_pos: Option<usize>,
+    /// The completion, if there is one.
+    pub completion: Option<&'a Event>,
+}
+
+impl Op<'_> {
+    /// How it ended; an operation never completed counts as `info`.
+    pub fn outcome(&self) -> EventType {
+        self.completion.map_or(EventType::Info, |c| c.kind)
+    }
+
+    /// The function of the operation.
+    pub fn f(&self) -> &str {
+        &self.invoke.f
+    }
+}
+
+impl History {
+    /// Builds a history from events made in code; lines are positions + 1.
+    pub fn new(events: Vec<Event>) -> Result<History, HistoryError> {
+        let lines = (1..=events.len() as u64).collect();
+        History::from_parts(events, lines, "<history>")
+    }
+
+    /// Builds a history from events read from `source`, `lines[i]` being the input
+    /// line of event `i`; validates indices and pairs invocations with completions.
+    pub fn from_parts(
+        events: Vec<Event>,
+        lines: Vec<u64>,
+        source: &str,
+    ) -> Result<History, HistoryError> {
+        assert_eq!(events.len(), lines.len(), "one line per event");
+        if events.len() >= NONE as usize {
+            return Err(HistoryError::invalid(
+                source,
+                lines[lines.len() - 1],
+                "history too long (more than 4 billion events)",
+            ));
+        }
+        for w in 1..events.len() {
+            if events[w].index <= events[w - 1].index {
+                return Err(HistoryError::invalid(
+                    source,
+                    lines[w],
+                    format!(
+                        "index {} does not follow index {} of the event before it",
+                        events[w].index,
+                        events[w - 1].index
+                    ),
+                ));
+            }
+        }
+        let pairs = pair(&events, &lines, source)?;
+        Ok(History {
+            events,
+            lines,
+            pairs,
+            source: source.to_owned(),
+        })
+    }
+
+    /// All events, in order.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether there are no events.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// The file the history came from, for messages.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The input line of the event at `pos`.
+    pub fn line(&self, pos: usize) -> u64 {
+        self.lines[pos]
+    }
+
+    /// The position of the event paired with the one at `pos`, if any.
+    pub fn partner(&self, pos: usize) -> Option<usize> {
+        match self.pairs[pos] {
+            NONE => None,
+            p => Some(p as usize),
+        }
+    }
+
+    /// Client operations (not the nemesis's), in invocation order.
+    pub fn ops(&self) -> impl Iterator<Item = Op<'_>> + '_ {
+        self.all_ops().filter(|op| !op.invoke.is_nemesis())
+    }
+
+    /// The nemesis's operations, in invocation order.
+    pub fn nemesis_ops(&self) -> impl Iterator<Item = Op<'_>> + '_ {
+        self.all_ops().filter(|op| op.invoke.is_nemesis())
+    }
+
+    fn all_ops(&self) -> impl Iterator<Item = Op<'_>> + '_ {
+        self.events.iter().enumerate().filter_map(move |(i, e)| {
+            let opens = e.kind == EventType::Invoke
+                || (e.is_nemesis()
+                    && e.kind == EventType::Info
+                    && self.partner(i).is_none_or(|p| p > i));
+            if !opens {
+                return None;
+            }
+            let completion_pos = self.partner(i).filter(|&p| p > i);
+            Some(Op {
+                invoke_pos: i,
+                invoke: e,
+                completion_pos,
+                completion: completion_pos.map(|p| &self.events[p]),
+            })
+        })
+    }
+
+    /// Consumes the history, returning its events.
+    pub fn into_events(self) -> Vec<Event> {
+        self.events
+    }
+}
+
+fn pair(events: &[Event], lines: &[u64], source: &str) -> Result<Vec<u32>, HistoryError> {
+    let mut pairs = vec![NONE; events.len()];
+    let mut open: HashMap<Option<&Process>, usize> = HashMap::new();
+    for (i, e) in events.iter().enumerate() {
+        let key = e.process.as_ref();
+        if e.is_nemesis() {
+            match open.get(&key) {
+                Some(&o) if e.kind.is_completion() => {
+                    pairs[o] = i as u32;
+                    pairs[i] = o as u32;
+                    open.remove(&key);
+                }
+                _ if e.kind == EventType::Invoke || e.kind == EventType::Info => {
+                    open.insert(key, i);
+                }
+                _ => {}
+            }
+            continue;
+        }
+        let who = match key {
+            Some(p) => format!("process {p}"),
+            None => "an event without a process".to_owned(),
+        };
+        if e.kind == EventType::Invoke {
+            if let Some(&o) = open.get(&key) {
+                return Err(HistoryError::invalid(
+                    source,
+                    lines[i],
+                    format!(
+                        "{who} invokes `{}` while its `{}` from line {} is still open",
+                        e.f, events[o].f, lines[o]
+                    ),
+                ));
+            }
+            open.insert(key, i);
+        } else {
+            let Some(o) = open.remove(&key) else {
+                return Err(HistoryError::invalid(
+                    source,
+                    lines[i],
+                    format!(
+                        "{who} completes `{}` ({}) with no open invocation",
+                        e.f, e.kind
+                    ),
+                ));
+            };
+            let (fi, fc) = (&events[o].f, &e.f);
+            if !fi.is_empty() && !fc.is_empty() && fi != fc {
+                return Err(HistoryError::invalid(
+                    source,
+                    lines[i],
+                    format!(
+                        "{who} completes `{fc}` but invoked `{fi}` at line {}",
+                        lines[o]
+                    ),
+                ));
+            }
+            pairs[o] = i as u32;
+            pairs[i] = o as u32;
+        }
+    }
+    Ok(pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Value;
+
+    fn ev(i: u64, kind: EventType, p: i64, f: &str) -> Event {
+        Event::new(i, kind, Process::Client(p), f, Value::Null)
+    }
+
+    #[test]
+    fn pairs_interleaved_processes_and_leaves_open_ops() {
+        use EventType::*;
+        let h = History::new(vec![
+            ev(0, Invoke, 1, "read"),
+            ev(1, Invoke, 2, "write"),
+            ev(2, Ok, 2, "write"),
+            ev(3, Ok, 1, "read"),
+            ev(4, Invoke, 1, "write"),
+        ])
+        .unwrap();
+        assert_eq!(h.partner(0), Some(3));
+        assert_eq!(h.partner(2), Some(1));
+        let ops: Vec<_> = h.ops().map(|o| (o.invoke_pos, o.completion_pos)).collect();
+        assert_eq!(ops, vec![(0, Some(3)), (1, Some(2)), (4, None)]);
+        assert_eq!(h.ops().last().unwrap().outcome(), Info);
+    }
+
+    #[test]
+    fn broken_pairings_name_the_line() {
+        use EventType::*;
+        let err = History::new(vec![ev(0, Ok, 1, "read")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "<history>:1: process 1 completes `read` (ok) with no open invocation"
+        );
+        let err =
+            History::new(vec![ev(0, Invoke, 1, "read"), ev(1, Invoke, 1, "write")]).unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("<history>:2: process 1 invokes"));
+        let err = History::new(vec![ev(0, Invoke, 1, "read"), ev(1, Ok, 1, "write")]).unwrap_err();
+        assert!(
+            err.to_string().contains("invoked `read` at line 1"),
+            "{err}"
+        );
+        let err = History::new(vec![ev(3, Invoke, 1, "read"), ev(3, Ok, 1, "read")]).unwrap_err();
+        assert!(err.to_string().contains("index 3 does not follow"), "{err}");
+    }
+
+    #[test]
+    fn nemesis_info_pairs_never_fail() {
+        use EventType::*;
+        let nem = |i, kind| Event::new(i, kind, Process::Nemesis, "start", Value::Null);
+        let h = History::new(vec![
+            nem(0, Info),
+            ev(1, Invoke, 1, "read"),
+            nem(2, Info),
+            nem(3, Ok),
+            ev(4, Fail, 1, "read"),
+        ])
+        .unwrap();
+        assert_eq!(h.partner(0), Some(2));
+        assert_eq!(h.nemesis_ops().count(), 1);
+        assert_eq!(h.ops().count(), 1);
+    }
+}

@@ -1,0 +1,32 @@
+//! # faultline-history: what happened during a test
+//!
+//! A *history* is the record of a test: every operation a client process invoked,
+//! how each one ended, and every fault the nemesis injected, in the order the
+//! controller saw them. Everything else in faultline either writes a history (the
+//! runner, through [`JsonlWriter`]) or reads one (checkers, reports).
+//!
+//! This crate owns the model ([`Event`], [`Value`], [`History`] with its pairing
+//! of invocations and completions) and the formats: JSON Lines (canonical),
+//! Jepsen's EDN (`history.edn`, Knossos' op vectors, Elle transactions,
+//! `jepsen.independent` tuples, Porcupine's kv maps) and Jepsen's text log.
+//!
+//! The invariant it keeps: a [`History`] value is always *well-formed* — indices
+//! increase and every completion belongs to an open invocation of the same
+//! process. Input that breaks this is a [`HistoryError`] naming file and line.
+//! Whether the operations are *consistent* is not this crate's business.
+
+mod edn;
+mod error;
+mod event;
+mod format;
+mod history;
+mod jepsen_log;
+mod jsonl;
+mod value;
+
+pub use error::HistoryError;
+pub use event::{Event, EventFields, EventType, Process};
+pub use format::{read_from, read_path, Format, Loaded};
+pub use history::{History, Op};
+pub use jsonl::JsonlWriter;
+pub use value::Value;
