@@ -1,1 +1,90 @@
-fn main() {}
+//! # faultline
+//!
+//! A consistency test harness for replicated databases, in the manner of Jepsen,
+//! Elle and Porcupine. This binary is the command line; the work is done by the
+//! workspace crates (`history`, `checkers`, `harness`, `nemesis`, `targets`,
+//! `reports`). See README.md and docs/architecture.md.
+
+mod cli;
+
+use std::io::Write;
+use std::panic;
+use std::process::ExitCode;
+
+use clap::error::ErrorKind;
+use clap::Parser;
+
+use cli::{Cli, Command, Failure, BAD_INPUT, INTERNAL};
+
+fn main() -> ExitCode {
+    // A panic is a bug: one line, no backtrace, exit 255 (after unwinding, so
+    // guards that clean up still run).
+    panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("faultline: internal error: {}{at}", msg.replace('\n', " "));
+    }));
+    match panic::catch_unwind(run) {
+        Ok(code) => code,
+        Err(_) => ExitCode::from(INTERNAL),
+    }
+}
+
+fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = e.print();
+                    ExitCode::SUCCESS
+                }
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    let _ = e.print();
+                    ExitCode::from(BAD_INPUT)
+                }
+                _ => {
+                    let text = e.to_string();
+                    let first = text.lines().next().unwrap_or("bad arguments");
+                    eprintln!("{first} (see faultline --help)");
+                    ExitCode::from(BAD_INPUT)
+                }
+            };
+        }
+    };
+    let result = match &cli.command {
+        Command::Check(args) => cli::check(args).map(|c| {
+            for m in &c.messages {
+                eprintln!("{m}");
+            }
+            print_out(&c.stdout);
+            c.valid.exit_code()
+        }),
+        Command::List => {
+            print_out(&cli::list());
+            Ok(0)
+        }
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("error: {f}");
+            debug_assert!(matches!(f, Failure::BadInput(_) | Failure::Internal(_)));
+            ExitCode::from(f.code())
+        }
+    }
+}
+
+/// Prints to stdout; a closed pipe (`| head`) is not an error.
+fn print_out(s: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(s.as_bytes()).and_then(|()| out.flush());
+}

@@ -1,1 +1,24 @@
-//! checkers
+//! # faultline-checkers: from a history to a verdict
+//!
+//! Checkers are pure functions: a well-formed [`History`](faultline_history::History)
+//! in, a [`Verdict`] out. No IO, no async, no clocks — so any recorded history is
+//! a test fixture and `faultline check` can re-judge a run offline.
+//!
+//! Two outcomes must never be confused. A *broken* history (it cannot be read, or
+//! a checker cannot interpret an event) is an error: [`CheckError`]. An
+//! *inconsistent* history is a verdict: `valid: false` with the anomalies that
+//! prove it. A checker that cannot decide in its budget says `unknown`, never a
+//! wrong `true`.
+//!
+//! Today: [`Stats`]. The linearizability, Elle-style transactional and
+//! replication checkers follow (see the README's status table).
+
+mod checker;
+mod stats;
+mod verdict;
+mod workload;
+
+pub use checker::{CheckError, Checker};
+pub use stats::Stats;
+pub use verdict::{Anomaly, Results, Validity, Verdict};
+pub use workload::{checker, workload, Workload, CHECKERS, WORKLOADS};

@@ -219,14 +219,14 @@ impl<'f, R: Read> Parser<'f, R> {
                     self.bump();
                     self.token()?;
                     let key = self.scratch_str()?.to_owned();
-                    let v = self.value_after_key()?;
+                    let v = self.value_after_key(line)?;
                     fields
                         .set(&key, v)
                         .map_err(|m| HistoryError::invalid(self.file, line, m))?;
                 }
                 Some(_) => {
                     let key = key_text(self.form(1)?);
-                    let v = self.value_after_key()?;
+                    let v = self.value_after_key(line)?;
                     fields
                         .set(&key, v)
                         .map_err(|m| HistoryError::invalid(self.file, line, m))?;
@@ -240,9 +240,12 @@ impl<'f, R: Read> Parser<'f, R> {
         Ok(())
     }
 
-    fn value_after_key(&mut self) -> Result<Value, HistoryError> {
+    fn value_after_key(&mut self, opened: u64) -> Result<Value, HistoryError> {
         match self.skip_ws()? {
-            None | Some(b'}') => Err(self.err("map literal with an odd number of forms")),
+            None => Err(self.err(format!(
+                "unexpected end of input inside the op map opened at line {opened}"
+            ))),
+            Some(b'}') => Err(self.err("map literal with an odd number of forms")),
             Some(_) => self.form(1),
         }
     }

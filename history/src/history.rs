@@ -43,14 +43,14 @@ pub struct Op<'a> {
     pub completion: Option<&'a Event>,
 }
 
-impl Op<'_> {
+impl<'a> Op<'a> {
     /// How it ended; an operation never completed counts as `info`.
     pub fn outcome(&self) -> EventType {
         self.completion.map_or(EventType::Info, |c| c.kind)
     }
 
     /// The function of the operation.
-    pub fn f(&self) -> &str {
+    pub fn f(&self) -> &'a str {
         &self.invoke.f
     }
 }

@@ -1,12 +1,13 @@
 //! Jepsen's text log, as in Porcupine's etcd corpus.
 //!
 //! ```text
-//! INFO  jepsen.util - 3	:invoke	:cas	[0 4]
-//! INFO  jepsen.util - 3	:info	:cas	:timed-out
+//! INFO  jepsen.util - 3 :invoke :cas [0 4]
+//! INFO  jepsen.util - 3 :info :cas :timed-out
 //! ```
 //!
 //! Each operation line is `<process> :<type> :<f> <value>` after the
-//! `jepsen.util - ` marker, separated by tabs or spaces; the value is one EDN form.
+//! `jepsen.util - ` marker, separated by tabs (or, in some files, spaces); the
+//! value is one EDN form.
 //! Lines without the marker are the rest of Jepsen's log and are skipped. A
 //! completion whose value is `:timed-out` did not return a value: it is read with
 //! value nil and error `timed-out`, so a checker uses the invocation's value, as

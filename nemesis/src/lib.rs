@@ -1,1 +1,15 @@
-//! nemesis
+//! # faultline-nemesis: the faults
+//!
+//! The nemesis is the adversary of a test: network partitions (iptables rules
+//! inside node namespaces), packet loss, delay, duplication and reordering (the
+//! `statistic` match and faultline's own NFQUEUE delayer, since this kernel has no
+//! `tc netem`), clock skew (an LD_PRELOAD shim that shifts only the wall clock),
+//! process pauses (SIGSTOP/SIGCONT), crashes (`kill -9`) and leader kills, and
+//! their composition on a schedule.
+//!
+//! Every fault verb comes with its inverse (partition/heal, kill/start,
+//! pause/resume, skew/reset), and healing is idempotent: `heal_all` runs on every
+//! exit path and is harmless when nothing is broken.
+//!
+//! Status: not built yet; the runner issue brings it. This crate exists so the
+//! workspace has its final shape and dependencies point the right way.

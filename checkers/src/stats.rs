@@ -1,0 +1,150 @@
+//! `stats`: how many operations of each function succeeded, failed, or ended
+//! unknown — Jepsen's stats checker.
+//!
+//! It is the smoke alarm of every test: if some function never once succeeded
+//! (every write timed out, every lock acquisition failed), the test exercised
+//! nothing and its other verdicts mean little, so the history is invalid with the
+//! anomaly `never-succeeded`. Only client operations count; the nemesis's faults
+//! are not operations of the system under test. An operation the test never saw
+//! complete counts as `info`.
+
+use std::collections::BTreeMap;
+
+use faultline_history::{EventType, History};
+use serde_json::json;
+
+use crate::checker::{CheckError, Checker};
+use crate::verdict::{Anomaly, Verdict};
+
+/// How many failed or unknown operations an anomaly cites.
+const CITED: usize = 10;
+
+/// Counts of ok/fail/info per function.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats;
+
+#[derive(Default)]
+struct Counts {
+    ok: u64,
+    fail: u64,
+    info: u64,
+    cited: Vec<u64>,
+}
+
+impl Counts {
+    fn add(&mut self, outcome: EventType, index: u64) {
+        match outcome {
+            EventType::Ok => self.ok += 1,
+            EventType::Fail => self.fail += 1,
+            _ => self.info += 1,
+        }
+        if outcome != EventType::Ok && self.cited.len() < CITED {
+            self.cited.push(index);
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        json!({
+            "count": self.ok + self.fail + self.info,
+            "ok_count": self.ok,
+            "fail_count": self.fail,
+            "info_count": self.info,
+            "valid": self.ok > 0,
+        })
+    }
+}
+
+impl Checker for Stats {
+    fn name(&self) -> &'static str {
+        "stats"
+    }
+
+    fn check(&self, history: &History) -> Result<Verdict, CheckError> {
+        let mut total = Counts::default();
+        let mut by_f: BTreeMap<&str, Counts> = BTreeMap::new();
+        for op in history.ops() {
+            let outcome = op.outcome();
+            let index = op.completion.unwrap_or(op.invoke).index;
+            total.add(outcome, index);
+            by_f.entry(op.f()).or_default().add(outcome, index);
+        }
+        let anomalies = by_f
+            .iter()
+            .filter(|(_, c)| c.ok == 0)
+            .map(|(f, c)| Anomaly {
+                kind: "never-succeeded".into(),
+                ops: c.cited.clone(),
+                explanation: format!(
+                    "no `{f}` operation succeeded: {} failed and {} ended unknown",
+                    c.fail, c.info
+                ),
+                data: json!({ "f": f }),
+            })
+            .collect();
+        let mut details = total.json();
+        let by_f: serde_json::Map<String, serde_json::Value> = by_f
+            .iter()
+            .map(|(f, c)| (f.to_string(), c.json()))
+            .collect();
+        details["by_f"] = by_f.into();
+        if let Some(m) = details.as_object_mut() {
+            m.remove("valid");
+        }
+        Ok(Verdict::from_anomalies(anomalies, details))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faultline_history::{Event, Process, Value};
+    use EventType::*;
+
+    fn h(events: &[(EventType, i64, &str)]) -> History {
+        History::new(
+            events
+                .iter()
+                .enumerate()
+                .map(|(i, (k, p, f))| Event::new(i as u64, *k, Process::Client(*p), f, Value::Null))
+                .collect(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn counts_by_f_and_open_ops_as_info() {
+        let v = Stats
+            .check(&h(&[
+                (Invoke, 0, "read"),
+                (Ok, 0, "read"),
+                (Invoke, 1, "write"),
+                (Fail, 1, "write"),
+                (Invoke, 1, "write"),
+                (Ok, 1, "write"),
+                (Invoke, 2, "read"),
+            ]))
+            .unwrap();
+        assert!(v.anomalies.is_empty());
+        assert_eq!(v.details["count"], 4);
+        assert_eq!(v.details["by_f"]["read"]["info_count"], 1);
+        assert_eq!(v.details["by_f"]["write"]["fail_count"], 1);
+    }
+
+    #[test]
+    fn a_function_that_never_succeeded_is_invalid_with_its_ops() {
+        let v = Stats
+            .check(&h(&[
+                (Invoke, 0, "read"),
+                (Ok, 0, "read"),
+                (Invoke, 1, "cas"),
+                (Fail, 1, "cas"),
+                (Invoke, 2, "cas"),
+                (Info, 2, "cas"),
+            ]))
+            .unwrap();
+        assert_eq!(v.valid, crate::Validity::False);
+        assert_eq!(v.anomaly_types, vec!["never-succeeded"]);
+        assert_eq!(v.anomalies[0].ops, vec![3, 5]);
+        assert!(v.anomalies[0].explanation.contains("`cas`"));
+    }
+}

@@ -1,0 +1,78 @@
+//! The terminal summary printed at the end of every check and run.
+//!
+//! It answers, in a few lines, what a person wants first: the verdict, which
+//! checkers said what, and for each anomaly type how many there were with one
+//! example sentence and the operations that prove it. Details live in
+//! `results.json` (and, later, `report.html`); the summary never re-checks.
+
+use std::fmt::Write;
+
+use faultline_checkers::{Results, Validity};
+
+/// How many example anomalies per checker the summary shows.
+const EXAMPLES: usize = 3;
+
+/// The verdict as a word.
+pub fn verdict_word(v: Validity) -> &'static str {
+    match v {
+        Validity::True => "valid",
+        Validity::False => "INVALID",
+        Validity::Unknown => "unknown",
+    }
+}
+
+/// Renders `results` for the terminal; `subject` names what was checked.
+pub fn summary(results: &Results, subject: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{subject}: {}", verdict_word(results.valid));
+    for (name, v) in &results.checkers {
+        let _ = write!(out, "  {name}: {}", verdict_word(v.valid));
+        if !v.anomaly_types.is_empty() {
+            let _ = write!(out, " ({})", v.anomaly_types.join(", "));
+        }
+        out.push('\n');
+        for a in v.anomalies.iter().take(EXAMPLES) {
+            let ops: Vec<String> = a.ops.iter().map(u64::to_string).collect();
+            let _ = writeln!(
+                out,
+                "    {}: {} [ops {}]",
+                a.kind,
+                a.explanation,
+                ops.join(", ")
+            );
+        }
+        if v.anomalies.len() > EXAMPLES {
+            let _ = writeln!(out, "    ... and {} more", v.anomalies.len() - EXAMPLES);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faultline_checkers::{Anomaly, Verdict};
+
+    #[test]
+    fn names_verdicts_anomalies_and_their_ops() {
+        let bad = Verdict::from_anomalies(
+            (0..5)
+                .map(|i| Anomaly {
+                    kind: "never-succeeded".into(),
+                    ops: vec![i, i + 1],
+                    explanation: format!("example {i}"),
+                    data: serde_json::Value::Null,
+                })
+                .collect(),
+            serde_json::Value::Null,
+        );
+        let r = Results::combine([("stats".to_string(), bad)]);
+        let s = summary(&r, "h.jsonl");
+        assert!(
+            s.starts_with("h.jsonl: INVALID\n  stats: INVALID (never-succeeded)\n"),
+            "{s}"
+        );
+        assert!(s.contains("never-succeeded: example 0 [ops 0, 1]"), "{s}");
+        assert!(s.contains("... and 2 more"), "{s}");
+    }
+}

@@ -1,0 +1,47 @@
+//! Argument definitions (clap).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use faultline_history::Format;
+
+/// faultline: a consistency test harness for replicated databases.
+///
+/// Exit status: 0 valid, 1 invalid, 2 unknown, 254 bad arguments or input,
+/// 255 internal error.
+#[derive(Debug, Parser)]
+#[command(name = "faultline", version, about, long_about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a recorded history (a file, or a run directory) and print the verdict.
+    Check(CheckArgs),
+    /// List workloads, their checkers, and the history formats faultline reads.
+    List,
+}
+
+/// `faultline check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A history file (history.jsonl, history.edn, a Jepsen log) or a run directory.
+    pub path: PathBuf,
+    /// The workload the history comes from; decides the checkers. A run directory's
+    /// test.json supplies it when omitted; otherwise `none` (generic checkers only).
+    #[arg(long, short)]
+    pub workload: Option<String>,
+    /// Run only these checkers (comma-separated or repeated) instead of the workload's.
+    #[arg(long = "checker", short, value_delimiter = ',')]
+    pub checkers: Vec<String>,
+    /// Force the input format instead of detecting it: jsonl, edn or jepsen-log.
+    #[arg(long)]
+    pub format: Option<Format>,
+    /// Print the result as one JSON object on stdout instead of a summary.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,116 @@
+//! `faultline check FILE|RUN_DIR`: read a history, run the workload's checkers,
+//! print the verdict, and (for a run directory) rewrite its `results.json`.
+
+use anyhow::Context;
+use faultline_checkers::{workload, CheckError, Results, Validity, WORKLOADS};
+use faultline_harness::RunDir;
+use faultline_history::read_path;
+
+use super::args::CheckArgs;
+use super::exit::Failure;
+
+/// What a check produced: the verdict and the text for stdout.
+pub struct Checked {
+    /// The combined validity.
+    pub valid: Validity,
+    /// What to print on stdout.
+    pub stdout: String,
+    /// Warnings and notes for stderr, each with its `warning:`/`note:` prefix.
+    pub messages: Vec<String>,
+}
+
+/// Runs `faultline check`.
+pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
+    let (file, run, spec_workload) = if args.path.is_dir() {
+        let run = RunDir::open(&args.path).map_err(Failure::bad)?;
+        let spec = run.test_spec().map_err(Failure::bad)?;
+        let file = run.history_file().unwrap_or_else(|| run.history_path());
+        (file, Some(run), spec.and_then(|s| s.workload))
+    } else {
+        (args.path.clone(), None, None)
+    };
+    let name = args
+        .workload
+        .clone()
+        .or(spec_workload)
+        .unwrap_or_else(|| "none".to_owned());
+    let w = workload(&name).ok_or_else(|| {
+        let known: Vec<&str> = WORKLOADS.iter().map(|w| w.name).collect();
+        Failure::bad(format!(
+            "unknown workload {name:?} (known: {})",
+            known.join(", ")
+        ))
+    })?;
+    let names: Vec<String> = if args.checkers.is_empty() {
+        w.checkers.iter().map(|c| c.to_string()).collect()
+    } else {
+        args.checkers.clone()
+    };
+    let checkers = names
+        .iter()
+        .map(|n| {
+            faultline_checkers::checker(n).ok_or_else(|| {
+                Failure::bad(format!(
+                    "unknown checker {n:?} (known: {})",
+                    faultline_checkers::CHECKERS.join(", ")
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let loaded = read_path(&file, args.format).map_err(Failure::bad)?;
+    let history = &loaded.history;
+    let mut messages: Vec<String> = loaded
+        .warnings
+        .into_iter()
+        .map(|w| format!("warning: {w}"))
+        .collect();
+    if history.is_empty() {
+        return Err(Failure::bad(format!(
+            "{}:1: empty history: no events to check",
+            file.display()
+        )));
+    }
+    if args.checkers.is_empty() && !w.planned.is_empty() {
+        messages.push(format!(
+            "note: workload {} also calls for {}, not built yet; checked with {} only",
+            w.name,
+            w.planned.join(", "),
+            names.join(", ")
+        ));
+    }
+
+    let mut verdicts = Vec::with_capacity(checkers.len());
+    for c in &checkers {
+        let v = c.check(history).map_err(|e| match e {
+            CheckError::Malformed { pos, msg } => Failure::bad(format!(
+                "{}:{}: {} checker: {msg}",
+                file.display(),
+                history.line(pos),
+                c.name()
+            )),
+        })?;
+        verdicts.push((c.name().to_owned(), v));
+    }
+    let results = Results::combine(verdicts);
+    if let Some(run) = &run {
+        run.write_results(&results)
+            .context("writing results.json")
+            .map_err(Failure::Internal)?;
+    }
+    let stdout = if args.json {
+        let mut s = serde_json::to_string(&results)
+            .context("encoding results")
+            .map_err(Failure::Internal)?;
+        s.push('\n');
+        s
+    } else {
+        let subject = format!("{} ({} events)", file.display(), history.len());
+        faultline_reports::summary(&results, &subject)
+    };
+    Ok(Checked {
+        valid: results.valid,
+        stdout,
+        messages,
+    })
+}

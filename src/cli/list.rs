@@ -1,0 +1,21 @@
+//! `faultline list`: what this faultline can do.
+
+use faultline_checkers::{CHECKERS, WORKLOADS};
+use faultline_history::Format;
+
+/// Prints workloads with their checkers, the checkers, and the input formats.
+pub fn list() -> String {
+    let mut out = String::from("workloads (checkers; planned checkers in brackets):\n");
+    for w in WORKLOADS {
+        let mut line = format!("  {:<13} {}", w.name, w.checkers.join(", "));
+        if !w.planned.is_empty() {
+            line.push_str(&format!(" [{}]", w.planned.join(", ")));
+        }
+        out.push_str(&format!("{line:<42} {}\n", w.about));
+    }
+    out.push_str(&format!("checkers: {}\n", CHECKERS.join(", ")));
+    let formats: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+    out.push_str(&format!("history formats: {}\n", formats.join(", ")));
+    out.push_str("targets and nemeses: none yet (see the README's status table)\n");
+    out
+}

@@ -1,0 +1,12 @@
+//! The command line: argument definitions, one file per subcommand, and the
+//! mapping of every outcome to Jepsen's exit statuses.
+
+mod args;
+mod check;
+mod exit;
+mod list;
+
+pub use args::{Cli, Command};
+pub use check::check;
+pub use exit::{Failure, BAD_INPUT, INTERNAL};
+pub use list::list;

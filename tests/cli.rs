@@ -1,0 +1,275 @@
+//! `faultline check` end to end: the binary on good histories, run directories and
+//! every kind of bad input, with the documented output and exit statuses.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn faultline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .output()
+        .expect("run faultline")
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited normally")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn corpus() -> PathBuf {
+    if let Some(dir) = std::env::var_os("FAULTLINE_CORPUS") {
+        return PathBuf::from(dir);
+    }
+    [
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"),
+        PathBuf::from("/work/shared/corpus"),
+    ]
+    .into_iter()
+    .find(|p| p.join("README.md").is_file())
+    .expect("the shared corpus was not found; set FAULTLINE_CORPUS")
+}
+
+fn json_of(o: &Output) -> serde_json::Value {
+    let text = String::from_utf8(o.stdout.clone()).unwrap();
+    assert_eq!(text.lines().count(), 1, "one JSON line: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+fn json_verdicts_on_corpus_files_in_every_format() {
+    let c = corpus();
+    for (file, valid) in [
+        ("porcupine/test_data/jepsen/etcd_002.log", true),
+        ("porcupine/test_data/kv/c10-ok.txt", true),
+        ("knossos/data/cas-register/good/memstress3-0.edn", true),
+        ("elle/histories/si-without-g-single.edn", true),
+        // No cas ever succeeded: Jepsen's stats checker calls this invalid.
+        ("knossos/data/cas-register/bad/cas-failure.edn", false),
+    ] {
+        let path = c.join(file);
+        let o = faultline(&["check", path.to_str().unwrap(), "--json"]);
+        let j = json_of(&o);
+        assert_eq!(j["valid"], serde_json::Value::Bool(valid), "{file}: {j}");
+        assert_eq!(code(&o), if valid { 0 } else { 1 }, "{file}");
+        assert!(j["anomaly_types"].is_array());
+        assert!(j["checkers"]["stats"]["details"]["count"].as_u64().unwrap() > 0);
+    }
+    let o = faultline(&[
+        "check",
+        c.join("knossos/data/cas-register/bad/cas-failure.edn")
+            .to_str()
+            .unwrap(),
+        "--json",
+    ]);
+    assert_eq!(
+        json_of(&o)["anomaly_types"],
+        serde_json::json!(["never-succeeded"])
+    );
+}
+
+#[test]
+fn sample_history_checks_valid_with_a_summary() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/register.jsonl");
+    let o = faultline(&[
+        "check",
+        sample.to_str().unwrap(),
+        "--workload",
+        "cas-register",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("register.jsonl (26 events): valid"), "{out}");
+    assert!(stderr(&o).contains("linearizable, not built yet"));
+}
+
+/// Writes `content` to a file named `name` in a fresh directory.
+fn bad_file(dir: &Path, name: &str, content: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, content).unwrap();
+    p.to_str().unwrap().to_owned()
+}
+
+fn assert_bad_input(args: &[&str], expect_prefix: &str) {
+    let o = faultline(args);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 254, "{args:?}: {err}");
+    assert!(o.stdout.is_empty(), "{args:?}: nothing on stdout");
+    assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+    assert!(
+        err.starts_with(&format!("error: {expect_prefix}")),
+        "{args:?}: expected {expect_prefix:?}, got {err}"
+    );
+    assert!(!err.contains("panicked") && !err.contains("backtrace"));
+}
+
+#[test]
+fn bad_input_is_one_line_naming_file_and_line_with_status_254() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let ok = r#"{"index":0,"type":"invoke","process":0,"f":"read","value":null}"#;
+
+    let f = bad_file(
+        dir,
+        "cut.edn",
+        b"[{:type :invoke, :process 0, :f :read}\n {:type :ok, :pro",
+    );
+    assert_bad_input(&["check", &f], &format!("{f}:2: unexpected end of input"));
+
+    let f = bad_file(
+        dir,
+        "mid.jsonl",
+        format!("{ok}\n{{\"type\":\"ok\",\"pro\n{ok}\n").as_bytes(),
+    );
+    assert_bad_input(&["check", &f], &format!("{f}:2: invalid JSON"));
+
+    let f = bad_file(
+        dir,
+        "types.jsonl",
+        format!("{ok}\n{{\"type\":\"ok\",\"process\":[1]}}\n").as_bytes(),
+    );
+    assert_bad_input(&["check", &f], &format!("{f}:2: `process` must be"));
+
+    let f = bad_file(dir, "time.jsonl", b"{\"type\":\"ok\",\"time\":\"soon\"}\n");
+    assert_bad_input(&["check", &f], &format!("{f}:1: `time` must be"));
+
+    let f = bad_file(
+        dir,
+        "type.edn",
+        b"{:type :invoke :process 0 :f :read}\n{:type :done :process 0}\n",
+    );
+    assert_bad_input(&["check", &f], &format!("{f}:2: unknown type \"done\""));
+
+    let f = bad_file(
+        dir,
+        "notmap.edn",
+        b"{:type :invoke :process 0 :f :read}\n[:ok 0]\n",
+    );
+    assert_bad_input(
+        &["check", &f],
+        &format!("{f}:2: expected an op map, found list"),
+    );
+
+    let f = bad_file(
+        dir,
+        "garbage.bin",
+        &[0x7f, 0x45, 0x4c, 0x46, 0, 0xff, 0xfe, 10, 3],
+    );
+    assert_bad_input(&["check", &f], &format!("{f}:1: not a history"));
+
+    let f = bad_file(
+        dir,
+        "garbage.edn",
+        &[b'{', b':', b't', 0xff, 0xfe, b' ', b'1', b'}'],
+    );
+    assert_bad_input(&["check", &f], &format!("{f}:1: invalid UTF-8"));
+
+    let f = bad_file(
+        dir,
+        "unpaired.jsonl",
+        b"{\"type\":\"ok\",\"process\":4,\"f\":\"read\"}\n",
+    );
+    assert_bad_input(&["check", &f], &format!("{f}:1: process 4 completes"));
+
+    let f = bad_file(dir, "empty.jsonl", b"");
+    assert_bad_input(&["check", &f], &format!("{f}:1: empty history"));
+
+    let f = bad_file(dir, "blank.edn", b"  \n ; only a comment\n");
+    assert_bad_input(&["check", &f], &format!("{f}:1: empty history"));
+
+    let empty_dir = dir.join("not-a-run");
+    std::fs::create_dir(&empty_dir).unwrap();
+    let p = empty_dir.to_str().unwrap();
+    assert_bad_input(&["check", p], &format!("{p}: not a run directory"));
+
+    let missing = dir.join("missing.jsonl");
+    let m = missing.to_str().unwrap();
+    assert_bad_input(&["check", m], &format!("{m}: No such file"));
+
+    let f = bad_file(dir, "good.jsonl", format!("{ok}\n").as_bytes());
+    assert_bad_input(
+        &["check", &f, "--workload", "nope"],
+        "unknown workload \"nope\"",
+    );
+    assert_bad_input(
+        &["check", &f, "--checker", "nope"],
+        "unknown checker \"nope\"",
+    );
+    assert_bad_input(&["check", &f, "--format", "yaml"], "invalid value 'yaml'");
+    assert_bad_input(&["check", &f, "--frobnicate"], "unexpected argument");
+    assert_bad_input(&["check"], "the following required arguments");
+}
+
+#[test]
+fn a_cut_final_jsonl_line_is_a_warning_not_an_error() {
+    let d = tempfile::tempdir().unwrap();
+    let f = bad_file(
+        d.path(),
+        "history.jsonl",
+        b"{\"type\":\"invoke\",\"process\":0,\"f\":\"read\"}\n{\"type\":\"ok\",\"process\":0,\"f\":\"re",
+    );
+    let o = faultline(&["check", &f, "--json"]);
+    assert_eq!(code(&o), 1, "the read never completed: stats invalid");
+    assert!(
+        stderr(&o).contains(":2: skipped a final line cut short"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(json_of(&o)["checkers"]["stats"]["details"]["info_count"], 1);
+}
+
+#[test]
+fn format_flag_forces_a_reader() {
+    let d = tempfile::tempdir().unwrap();
+    let f = bad_file(
+        d.path(),
+        "h.txt",
+        b"{:type :invoke :process 0 :f :read}\n{:type :ok :process 0 :f :read :value 1}\n",
+    );
+    assert_eq!(code(&faultline(&["check", &f, "--format", "edn"])), 0);
+    let o = faultline(&["check", &f, "--format", "jsonl"]);
+    assert_eq!(code(&o), 254);
+    assert!(
+        stderr(&o).starts_with(&format!("error: {f}:1: invalid JSON")),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn run_directory_uses_its_workload_and_rewrites_results() {
+    let d = tempfile::tempdir().unwrap();
+    let store = faultline_harness::Store::new(d.path().join("store"));
+    let run = store.create_run("register").unwrap();
+    run.write_test_spec(&faultline_harness::TestSpec {
+        name: "register".into(),
+        workload: Some("cas-register".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/register.jsonl");
+    std::fs::copy(sample, run.history_path()).unwrap();
+    let latest = d.path().join("store/latest");
+    let o = faultline(&["check", latest.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("workload cas-register"),
+        "workload from test.json"
+    );
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.path().join("results.json")).unwrap())
+            .unwrap();
+    assert_eq!(results, json_of(&o));
+}
+
+#[test]
+fn help_and_version_exit_zero() {
+    assert_eq!(code(&faultline(&["--help"])), 0);
+    assert_eq!(code(&faultline(&["--version"])), 0);
+    assert_eq!(code(&faultline(&[])), 254);
+    let o = faultline(&["list"]);
+    assert_eq!(code(&o), 0);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("list-append"));
+}
