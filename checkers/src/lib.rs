@@ -10,10 +10,12 @@
 //! prove it. A checker that cannot decide in its budget says `unknown`, never a
 //! wrong `true`.
 //!
-//! Today: [`Stats`]. The linearizability, Elle-style transactional and
-//! replication checkers follow (see the README's status table).
+//! Today: [`Stats`] and the linearizability checker ([`linear`]). The
+//! Elle-style transactional and replication checkers follow (see the README's
+//! status table).
 
 mod checker;
+pub mod linear;
 mod stats;
 mod verdict;
 mod workload;
@@ -21,4 +23,4 @@ mod workload;
 pub use checker::{CheckError, Checker};
 pub use stats::Stats;
 pub use verdict::{Anomaly, Results, Validity, Verdict};
-pub use workload::{checker, workload, Workload, CHECKERS, WORKLOADS};
+pub use workload::{checker, workload, CheckOptions, Workload, CHECKERS, MODELS, WORKLOADS};

@@ -44,4 +44,24 @@ pub struct CheckArgs {
     /// Print the result as one JSON object on stdout instead of a summary.
     #[arg(long)]
     pub json: bool,
+    /// Linearizability model: register, cas-register, kv, mutex or queue
+    /// (default: the workload's).
+    #[arg(long, short)]
+    pub model: Option<String>,
+    /// The register's value before the first write, as JSON or EDN (default nil).
+    #[arg(long, value_name = "V")]
+    pub initial: Option<String>,
+    /// Values are jepsen.independent [key value] tuples: check each key on its own.
+    #[arg(long)]
+    pub independent: bool,
+    /// Give up after this many seconds; the verdict is then `unknown`.
+    #[arg(long, value_name = "SECONDS")]
+    pub time_limit: Option<f64>,
+    /// Give up when the search holds this many MiB; the verdict is then `unknown`
+    /// (default 4096).
+    #[arg(long, value_name = "MIB")]
+    pub memory_limit: Option<usize>,
+    /// Keys searched in parallel (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
 }

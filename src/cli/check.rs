@@ -2,9 +2,9 @@
 //! print the verdict, and (for a run directory) rewrite its `results.json`.
 
 use anyhow::Context;
-use faultline_checkers::{workload, CheckError, Results, Validity, WORKLOADS};
+use faultline_checkers::{workload, CheckError, CheckOptions, Results, Validity, WORKLOADS};
 use faultline_harness::RunDir;
-use faultline_history::read_path;
+use faultline_history::{read_from, read_path, Format, Value};
 
 use super::args::CheckArgs;
 use super::exit::Failure;
@@ -46,16 +46,10 @@ pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
     } else {
         args.checkers.clone()
     };
+    let opts = options(args)?;
     let checkers = names
         .iter()
-        .map(|n| {
-            faultline_checkers::checker(n).ok_or_else(|| {
-                Failure::bad(format!(
-                    "unknown checker {n:?} (known: {})",
-                    faultline_checkers::CHECKERS.join(", ")
-                ))
-            })
-        })
+        .map(|n| faultline_checkers::checker(n, w, &opts).map_err(Failure::bad))
         .collect::<Result<Vec<_>, _>>()?;
 
     let loaded = read_path(&file, args.format).map_err(Failure::bad)?;
@@ -113,4 +107,42 @@ pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
         stdout,
         messages,
     })
+}
+
+/// Checker options from the flags.
+fn options(args: &CheckArgs) -> Result<CheckOptions, Failure> {
+    let initial = match &args.initial {
+        None => None,
+        Some(text) => Some(parse_value(text)?),
+    };
+    let time_limit = match args.time_limit {
+        Some(s) if s.is_finite() && s > 0.0 => Some(std::time::Duration::from_secs_f64(s)),
+        Some(s) => {
+            return Err(Failure::bad(format!(
+                "--time-limit must be a positive number of seconds, not {s}"
+            )))
+        }
+        None => None,
+    };
+    Ok(CheckOptions {
+        model: args.model.clone(),
+        initial,
+        independent: args.independent,
+        time_limit,
+        memory_limit: args.memory_limit.map(|m| m.saturating_mul(1 << 20)),
+        threads: args.threads,
+    })
+}
+
+/// A value given on the command line: JSON (`5`, `"x"`, `[1,2]`), else EDN
+/// (`:x`, `[1 2]`), else the text as a string.
+fn parse_value(text: &str) -> Result<Value, Failure> {
+    if let Ok(v) = serde_json::from_str::<Value>(text) {
+        return Ok(v);
+    }
+    let op = format!("{{:type :invoke :value {text}}}");
+    match read_from(op.as_bytes(), "--initial", "", Some(Format::Edn)) {
+        Ok(l) => Ok(l.history.events()[0].value.clone()),
+        Err(_) => Ok(Value::str(text)),
+    }
 }

@@ -1,0 +1,144 @@
+//! Turning a failed search into evidence a person can follow.
+//!
+//! For each key that is not linearizable: the operation that cannot be placed
+//! (the one whose completion the search could never get past — the furthest
+//! point any order reached), the operations that took effect before it on one
+//! of the longest paths, and for a few such final configurations the model's
+//! state and, for each concurrent operation, why it cannot go next in the
+//! model's own words. Operations are cited by their history index: the
+//! completion's for an operation that completed, the invocation's otherwise.
+
+use faultline_history::{Event, History, Value};
+use serde_json::{json, Value as Json};
+
+use super::model::Model;
+use super::prepare::KeyHistory;
+use super::search::FinalConfig;
+use crate::verdict::Anomaly;
+
+/// How many operations of a path the sentence names.
+const PATH_NAMED: usize = 3;
+
+/// The event that stands for operation `i` of `key`.
+pub(crate) fn op_event<'h, O>(h: &'h History, key: &KeyHistory<O>, i: u32) -> &'h Event {
+    let op = &key.ops[i as usize];
+    &h.events()[op.ret.unwrap_or(op.call) as usize]
+}
+
+/// `process 3 read 0 (ok)` — who did what, as the model puts it.
+fn describe<M: Model>(model: &M, h: &History, key: &KeyHistory<M::Op>, i: u32) -> String {
+    let op = &key.ops[i as usize];
+    let inv = &h.events()[op.call as usize];
+    let who = inv
+        .process
+        .as_ref()
+        .map_or_else(|| "a process".to_owned(), |p| format!("process {p}"));
+    let how = if op.ret.is_some() { "ok" } else { "crashed" };
+    format!("{who} {} ({how})", model.describe_op(&op.op))
+}
+
+fn op_json<M: Model>(model: &M, h: &History, key: &KeyHistory<M::Op>, i: u32) -> Json {
+    let e = op_event(h, key, i);
+    json!({
+        "index": e.index,
+        "process": e.process.as_ref().map(|p| p.to_string()),
+        "f": &*e.f,
+        "value": serde_json::to_value(&e.value).unwrap_or(Json::Null),
+        "type": e.kind.as_str(),
+        "description": describe(model, h, key, i),
+    })
+}
+
+/// The anomaly for a key whose operation `culprit` cannot be linearized.
+pub(crate) fn nonlinearizable<M: Model>(
+    model: &M,
+    h: &History,
+    key: &KeyHistory<M::Op>,
+    culprit: u32,
+    configs: &[FinalConfig],
+) -> Anomaly {
+    let bad = op_event(h, key, culprit);
+    let on_key = match &key.key {
+        Some(k) => format!("key {k}: "),
+        None => String::new(),
+    };
+    let mut text = format!(
+        "{on_key}op {} ({}) cannot be linearized.",
+        bad.index,
+        describe(model, h, key, culprit)
+    );
+    let mut ops = vec![bad.index];
+    if let Some(c) = configs.iter().max_by_key(|c| c.path.len()) {
+        let named: Vec<String> = c
+            .path
+            .iter()
+            .rev()
+            .take(PATH_NAMED)
+            .rev()
+            .map(|&i| {
+                format!(
+                    "op {} {}",
+                    op_event(h, key, i).index,
+                    describe(model, h, key, i)
+                )
+            })
+            .collect();
+        if c.path.is_empty() {
+            text.push_str(&format!(" From the start ({}),", c.state));
+        } else {
+            text.push_str(&format!(
+                " After {} operations took effect (the last: {}), {},",
+                c.path.len(),
+                named.join("; "),
+                c.state
+            ));
+        }
+        let why: Vec<String> = c
+            .attempts
+            .iter()
+            .map(|(i, why)| {
+                format!(
+                    "op {} {}: {why}",
+                    op_event(h, key, *i).index,
+                    describe(model, h, key, *i)
+                )
+            })
+            .collect();
+        text.push_str(&format!(
+            " and no operation can go next: {}.",
+            why.join("; ")
+        ));
+        ops.extend(c.attempts.iter().map(|(i, _)| op_event(h, key, *i).index));
+        ops.sort_unstable();
+        ops.dedup();
+    }
+    let configs_json: Vec<Json> = configs
+        .iter()
+        .map(|c| {
+            json!({
+                "linearized": c.path.iter().map(|&i| op_event(h, key, i).index).collect::<Vec<_>>(),
+                "state": c.state,
+                "attempts": c.attempts.iter().map(|(i, why)| {
+                    let mut o = op_json(model, h, key, *i);
+                    o["why"] = Json::from(why.as_str());
+                    o
+                }).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Anomaly {
+        kind: "nonlinearizable".into(),
+        ops,
+        explanation: text,
+        data: json!({
+            "key": key.key.as_ref().map(key_json),
+            "op": op_json(model, h, key, culprit),
+            "final_configs": configs_json,
+        }),
+    }
+}
+
+/// A key as JSON.
+pub(crate) fn key_json(k: &Value) -> Json {
+    serde_json::to_value(k).unwrap_or(Json::Null)
+}

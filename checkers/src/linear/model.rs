@@ -1,0 +1,58 @@
+//! What a linearizability model is: a sequential specification.
+//!
+//! A model says what one object does when operations are applied to it one at a
+//! time: its initial state, and for each operation either the next state or the
+//! reason it cannot happen in this state ("cannot read 3: register holds 4").
+//! The checker searches for an order of the history's operations that the model
+//! accepts; the model never sees concurrency.
+//!
+//! Models work on their own compact operation type, made once per history
+//! operation by [`Model::op`], so the search never re-reads [`Value`]s. States
+//! must be cheap to clone, hash and compare: the search interns them.
+
+use std::fmt::Debug;
+use std::hash::Hash;
+
+use faultline_history::Value;
+
+/// A sequential specification of one object.
+pub trait Model: Send + Sync {
+    /// The object's state.
+    type State: Clone + Eq + Hash + Debug + Send + Sync;
+    /// One operation, with its argument and (if it completed ok) its result.
+    type Op: Clone + Debug + Send + Sync;
+
+    /// The model's name (`register`, `cas-register`, ...).
+    fn name(&self) -> &'static str;
+
+    /// The state before any operation.
+    fn init(&self) -> Self::State;
+
+    /// Interprets a history operation: `f`, the invocation's value, and the
+    /// completion's value when it completed `ok` (`None` when it crashed or never
+    /// returned). `Ok(None)` drops the operation: it cannot change the state and
+    /// its result is unknown (a crashed read). `Err` says why the operation is
+    /// malformed for this model.
+    fn op(&self, f: &str, invoke: &Value, ok: Option<&Value>) -> Result<Option<Self::Op>, String>;
+
+    /// Applies `op` to `state`: the next state, or why it cannot happen.
+    fn step(&self, state: &Self::State, op: &Self::Op) -> Result<Self::State, String>;
+
+    /// The state in words, for explanations.
+    fn describe_state(&self, state: &Self::State) -> String {
+        format!("{state:?}")
+    }
+
+    /// The operation in words, for explanations.
+    fn describe_op(&self, op: &Self::Op) -> String {
+        format!("{op:?}")
+    }
+}
+
+/// The `[old new]` pair of a compare-and-set.
+pub(crate) fn pair(v: &Value) -> Result<(Value, Value), String> {
+    match v.as_list() {
+        Some([a, b]) => Ok((a.clone(), b.clone())),
+        _ => Err(format!("expected a [old new] pair, found {v}")),
+    }
+}

@@ -1,0 +1,142 @@
+//! From a history to the per-object operation lists the search works on.
+//!
+//! Jepsen's rules, applied once, here: a `fail` operation did not happen and is
+//! removed; an `ok` operation must take effect between its invocation and its
+//! completion; an `info` operation (or one never completed) may take effect at any
+//! point after its invocation, or never, so it has no completion; the model may
+//! drop operations that cannot matter (a crashed read). Positions are event
+//! positions in the history, which is the real-time order the checker respects.
+//!
+//! Linearizability is compositional (P-compositionality): a history of
+//! independent objects is linearizable iff each object's sub-history is. So
+//! `jepsen.independent` histories (`[key value]` tuples) and kv histories are
+//! split by key here and each key is searched on its own.
+
+use std::collections::BTreeMap;
+
+use faultline_history::{EventType, History, Value};
+
+use super::model::Model;
+use crate::checker::CheckError;
+
+/// How the history is split into independent objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    /// One object.
+    Whole,
+    /// `jepsen.independent`: every value is a `[key value]` tuple.
+    Tuple,
+    /// By the event's `key` field (Porcupine's kv), else by a `[key value]` tuple.
+    KeyField,
+}
+
+/// One operation as the search sees it.
+#[derive(Clone, Debug)]
+pub(crate) struct LinOp<O> {
+    pub op: O,
+    /// Position of the invocation in the history.
+    pub call: u32,
+    /// Position of the `ok` completion; `None` for a crashed operation.
+    pub ret: Option<u32>,
+}
+
+/// The operations on one object, in invocation order.
+#[derive(Clone, Debug)]
+pub(crate) struct KeyHistory<O> {
+    pub key: Option<Value>,
+    pub ops: Vec<LinOp<O>>,
+}
+
+/// Splits and interprets the history.
+pub(crate) fn prepare<M: Model>(
+    model: &M,
+    history: &History,
+    split: Split,
+) -> Result<Vec<KeyHistory<M::Op>>, CheckError> {
+    let mut keys: BTreeMap<Option<Value>, Vec<LinOp<M::Op>>> = BTreeMap::new();
+    for op in history.ops() {
+        let outcome = op.outcome();
+        if outcome == EventType::Fail {
+            continue;
+        }
+        let ok = op.completion.filter(|_| outcome == EventType::Ok);
+        let bad = |msg: String| CheckError::Malformed {
+            pos: op.invoke_pos,
+            msg,
+        };
+        let field_key = match split {
+            Split::KeyField => op.invoke.extra("key").cloned(),
+            _ => None,
+        };
+        let (key, invoke, result) = if split == Split::Whole || field_key.is_some() {
+            (field_key, &op.invoke.value, ok.map(|c| &c.value))
+        } else {
+            let (k, v) = tuple(&op.invoke.value).map_err(bad)?;
+            let result = match ok {
+                Some(c) => Some(tuple(&c.value).map_err(bad)?.1),
+                None => None,
+            };
+            (Some(k.clone()), v, result)
+        };
+        let Some(lop) = model.op(op.f(), invoke, result).map_err(bad)? else {
+            continue;
+        };
+        keys.entry(key).or_default().push(LinOp {
+            op: lop,
+            call: op.invoke_pos as u32,
+            ret: ok.and(op.completion_pos).map(|p| p as u32),
+        });
+    }
+    Ok(keys
+        .into_iter()
+        .map(|(key, ops)| KeyHistory { key, ops })
+        .collect())
+}
+
+fn tuple(v: &Value) -> Result<(&Value, &Value), String> {
+    v.as_tuple()
+        .ok_or_else(|| format!("expected a [key value] tuple (independent history), found {v}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::linear::register::Register;
+    use faultline_history::{Event, Process};
+
+    #[test]
+    fn fails_vanish_crashes_have_no_return_and_keys_split() {
+        use EventType::*;
+        let t = |k: i64, v: Value| Value::List(vec![k.into(), v]);
+        let e =
+            |i: u64, kind, p: i64, f: &str, v: Value| Event::new(i, kind, Process::Client(p), f, v);
+        let h = History::new(vec![
+            e(0, Invoke, 0, "write", t(1, 5.into())),
+            e(1, Invoke, 1, "write", t(2, 6.into())),
+            e(2, Ok, 0, "write", t(1, 5.into())),
+            e(3, Fail, 1, "write", t(2, 6.into())),
+            e(4, Invoke, 0, "read", t(2, Value::Null)),
+            e(5, Info, 0, "read", t(2, Value::Null)),
+            e(6, Invoke, 2, "write", t(2, 7.into())),
+        ])
+        .unwrap();
+        let m = Register {
+            initial: Value::Null,
+            cas: false,
+        };
+        let keys = prepare(&m, &h, Split::Tuple).unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[0].key, Some(Value::Int(1)));
+        assert_eq!(keys[0].ops[0].ret, Some(2));
+        assert_eq!(
+            keys[1].ops.len(),
+            1,
+            "failed write and crashed read removed"
+        );
+        assert_eq!((keys[1].ops[0].call, keys[1].ops[0].ret), (6, None));
+        let err = prepare(&m, &h, Split::Whole);
+        assert!(err.is_ok(), "whole: values are opaque");
+        let flat = History::new(vec![e(0, Invoke, 0, "write", 5.into())]).unwrap();
+        assert!(prepare(&m, &flat, Split::Tuple).is_err());
+    }
+}

@@ -1,0 +1,144 @@
+//! `register` and `cas-register`: one value, read and written whole.
+//!
+//! A read returns the current value (nil until the first write, unless the
+//! checker was given `--initial`); a write replaces it; a compare-and-set
+//! `[old new]` replaces it with `new` only if it holds `old`, and succeeds only
+//! then (a cas that reported failure did not happen, so it never reaches the
+//! model). A crashed read is dropped: it cannot change anything.
+
+use faultline_history::Value;
+
+use super::model::{pair, Model};
+
+/// A register operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RegisterOp {
+    /// Read returned this value.
+    Read(Value),
+    /// Write of this value.
+    Write(Value),
+    /// Compare-and-set from the first to the second value.
+    Cas(Value, Value),
+}
+
+/// A read/write register, with compare-and-set when `cas` is true.
+#[derive(Clone, Debug)]
+pub struct Register {
+    /// The value before the first write.
+    pub initial: Value,
+    /// Whether `cas` is allowed (`cas-register`).
+    pub cas: bool,
+}
+
+impl Model for Register {
+    type State = Value;
+    type Op = RegisterOp;
+
+    fn name(&self) -> &'static str {
+        if self.cas {
+            "cas-register"
+        } else {
+            "register"
+        }
+    }
+
+    fn init(&self) -> Value {
+        self.initial.clone()
+    }
+
+    fn op(
+        &self,
+        f: &str,
+        invoke: &Value,
+        ok: Option<&Value>,
+    ) -> Result<Option<RegisterOp>, String> {
+        Ok(Some(match f {
+            "read" | "r" => match ok {
+                Some(v) => RegisterOp::Read(v.clone()),
+                None => return Ok(None),
+            },
+            "write" | "w" => RegisterOp::Write(invoke.clone()),
+            "cas" if self.cas => {
+                let (a, b) = pair(invoke)?;
+                RegisterOp::Cas(a, b)
+            }
+            other => {
+                let allowed = if self.cas {
+                    "read, write or cas"
+                } else {
+                    "read or write"
+                };
+                return Err(format!(
+                    "a {} has no operation `{other}` (expected {allowed})",
+                    self.name()
+                ));
+            }
+        }))
+    }
+
+    fn step(&self, state: &Value, op: &RegisterOp) -> Result<Value, String> {
+        match op {
+            RegisterOp::Read(v) if v == state || v.is_null() => Ok(state.clone()),
+            RegisterOp::Read(v) => Err(format!("cannot read {v}: register holds {state}")),
+            RegisterOp::Write(v) => Ok(v.clone()),
+            RegisterOp::Cas(a, b) if a == state => Ok(b.clone()),
+            RegisterOp::Cas(a, b) => Err(format!("cannot cas {a}->{b}: register holds {state}")),
+        }
+    }
+
+    fn describe_state(&self, state: &Value) -> String {
+        format!("register holds {state}")
+    }
+
+    fn describe_op(&self, op: &RegisterOp) -> String {
+        match op {
+            RegisterOp::Read(v) => format!("read {v}"),
+            RegisterOp::Write(v) => format!("write {v}"),
+            RegisterOp::Cas(a, b) => format!("cas {a}->{b}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_writes_and_cas_in_its_own_words() {
+        let m = Register {
+            initial: Value::Null,
+            cas: true,
+        };
+        let w = m
+            .op("write", &Value::Int(4), Some(&Value::Int(4)))
+            .unwrap()
+            .unwrap();
+        let s = m.step(&m.init(), &w).unwrap();
+        let r = m
+            .op("read", &Value::Null, Some(&Value::Int(3)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            m.step(&s, &r).unwrap_err(),
+            "cannot read 3: register holds 4"
+        );
+        let c = m
+            .op("cas", &vec![4.into(), 5.into()].into(), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.step(&s, &c).unwrap(), Value::Int(5));
+        assert_eq!(
+            m.op("read", &Value::Null, None).unwrap(),
+            None,
+            "crashed read dropped"
+        );
+        assert!(m.op("cas", &Value::Int(1), None).is_err());
+        let plain = Register {
+            initial: Value::Null,
+            cas: false,
+        };
+        assert!(plain
+            .op("cas", &vec![1.into(), 2.into()].into(), None)
+            .is_err());
+    }
+}

@@ -1,0 +1,380 @@
+//! The search for a linearization of one object's operations (WGL).
+//!
+//! Wing and Gong's algorithm, as Lowe improved it and Porcupine implements it:
+//! the operations' invocation ("call") and completion ("return") events sit in a
+//! doubly linked list in history order. Scanning from the front, any call met
+//! before the first return is a candidate to linearize next — every operation
+//! that completed before it has already been linearized. Linearizing a candidate
+//! steps the model and *lifts* the operation's two entries out of the list
+//! (dancing links: O(1), and restored in O(1) on backtrack). Meeting a return
+//! means that operation should already have taken effect: backtrack. An empty
+//! list — or one holding only crashed operations, which may never take effect —
+//! is a linearization.
+//!
+//! Crashed operations have no return entry (they may take effect at any time
+//! after their call). At each configuration the search tries the `ok`
+//! candidates first and the crashed ones second, so configurations that used few
+//! crashed operations are cached first and dominate those that used more (see
+//! the cache module). Model states are interned to `u32`s and each (state,
+//! operation) step is memoised, so the inner loop allocates nothing.
+//!
+//! The search never runs unbounded: every few thousand steps it checks the
+//! deadline, a cancel flag (another key already failed) and the shared memory
+//! budget, and stops with what it proved so far.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use rustc_hash::FxHashMap;
+
+use super::cache::Cache;
+use super::model::Model;
+use super::prepare::LinOp;
+
+const NIL: u32 = u32::MAX;
+const HEAD: u32 = 0;
+/// Steps between budget checks.
+const CHECK_EVERY: u64 = 1 << 12;
+/// Final configurations kept as evidence of a failure.
+const SAMPLES: usize = 8;
+
+/// Limits shared by all keys of one check.
+pub(crate) struct Budget<'a> {
+    pub deadline: Option<Instant>,
+    pub cancel: &'a AtomicBool,
+    pub memory_used: &'a AtomicUsize,
+    pub memory_limit: usize,
+}
+
+/// Why a search stopped without an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    Time,
+    Memory,
+    Cancelled,
+}
+
+/// One dead end at the furthest point the search reached.
+#[derive(Clone, Debug)]
+pub(crate) struct FinalConfig {
+    /// Operations linearized on this path, in order.
+    pub path: Vec<u32>,
+    /// The model state after them, in words.
+    pub state: String,
+    /// Each candidate tried from here and why it did not lead on.
+    pub attempts: Vec<(u32, String)>,
+}
+
+/// What the search found.
+#[derive(Clone, Debug)]
+pub(crate) enum Outcome {
+    /// A witness order of the operations that took effect.
+    Linearizable { order: Vec<u32> },
+    /// `op` (an ok operation) cannot be placed in any order.
+    NotLinearizable { op: u32, configs: Vec<FinalConfig> },
+    /// The budget ran out; `frontier` is the furthest history position reached.
+    Unknown { stop: Stop, frontier: u32 },
+}
+
+/// The result with the effort spent.
+#[derive(Clone, Debug)]
+pub(crate) struct Searched {
+    pub outcome: Outcome,
+    /// Configurations explored.
+    pub explored: u64,
+    /// Distinct model states met.
+    pub states: usize,
+}
+
+struct Frame {
+    op: u32,
+    prev_state: u32,
+    phase: u8,
+}
+
+struct Search<'m, M: Model> {
+    model: &'m M,
+    ops: &'m [LinOp<M::Op>],
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    entry_op: Vec<u32>,
+    entry_ret: Vec<bool>,
+    call_entry: Vec<u32>,
+    ret_entry: Vec<u32>,
+    states: Vec<M::State>,
+    state_ids: FxHashMap<M::State, u32>,
+    steps: FxHashMap<u64, u32>,
+}
+
+impl<'m, M: Model> Search<'m, M> {
+    fn new(model: &'m M, ops: &'m [LinOp<M::Op>]) -> Self {
+        let mut events: Vec<(u32, bool, u32)> = Vec::with_capacity(ops.len() * 2);
+        for (i, op) in ops.iter().enumerate() {
+            events.push((op.call, false, i as u32));
+            if let Some(r) = op.ret {
+                events.push((r, true, i as u32));
+            }
+        }
+        events.sort_unstable();
+        let m = events.len();
+        let mut s = Search {
+            model,
+            ops,
+            next: vec![NIL; m + 1],
+            prev: vec![NIL; m + 1],
+            entry_op: vec![NIL; m + 1],
+            entry_ret: vec![false; m + 1],
+            call_entry: vec![NIL; ops.len()],
+            ret_entry: vec![NIL; ops.len()],
+            states: Vec::new(),
+            state_ids: FxHashMap::default(),
+            steps: FxHashMap::default(),
+        };
+        for (k, &(_, is_ret, op)) in events.iter().enumerate() {
+            let e = k as u32 + 1;
+            s.prev[e as usize] = e - 1;
+            s.next[e as usize - 1] = e;
+            s.entry_op[e as usize] = op;
+            s.entry_ret[e as usize] = is_ret;
+            if is_ret {
+                s.ret_entry[op as usize] = e;
+            } else {
+                s.call_entry[op as usize] = e;
+            }
+        }
+        s
+    }
+
+    fn intern(&mut self, state: M::State) -> u32 {
+        if let Some(&id) = self.state_ids.get(&state) {
+            return id;
+        }
+        let id = self.states.len() as u32;
+        self.states.push(state.clone());
+        self.state_ids.insert(state, id);
+        id
+    }
+
+    /// The state after `op` from `state`, memoised; `NIL` if it cannot happen.
+    fn step(&mut self, state: u32, op: u32) -> u32 {
+        let key = (u64::from(state) << 32) | u64::from(op);
+        if let Some(&r) = self.steps.get(&key) {
+            return r;
+        }
+        let r = match self
+            .model
+            .step(&self.states[state as usize], &self.ops[op as usize].op)
+        {
+            Ok(next) => self.intern(next),
+            Err(_) => NIL,
+        };
+        self.steps.insert(key, r);
+        r
+    }
+
+    fn remove(&mut self, e: u32) {
+        let (p, n) = (self.prev[e as usize], self.next[e as usize]);
+        self.next[p as usize] = n;
+        if n != NIL {
+            self.prev[n as usize] = p;
+        }
+    }
+
+    fn restore(&mut self, e: u32) {
+        let (p, n) = (self.prev[e as usize], self.next[e as usize]);
+        self.next[p as usize] = e;
+        if n != NIL {
+            self.prev[n as usize] = e;
+        }
+    }
+
+    fn lift(&mut self, op: u32) {
+        self.remove(self.call_entry[op as usize]);
+        let r = self.ret_entry[op as usize];
+        if r != NIL {
+            self.remove(r);
+        }
+    }
+
+    fn unlift(&mut self, op: u32) {
+        let r = self.ret_entry[op as usize];
+        if r != NIL {
+            self.restore(r);
+        }
+        self.restore(self.call_entry[op as usize]);
+    }
+
+    /// Evidence for a dead end at the return entry `ret`.
+    fn sample(&mut self, frames: &[Frame], state: u32, ret: u32) -> FinalConfig {
+        let mut attempts = Vec::new();
+        let mut e = self.next[HEAD as usize];
+        while e != NIL && e != ret {
+            if !self.entry_ret[e as usize] {
+                let op = self.entry_op[e as usize];
+                let why = match self
+                    .model
+                    .step(&self.states[state as usize], &self.ops[op as usize].op)
+                {
+                    Err(msg) => msg,
+                    Ok(_) => "it can, but every order that follows fails".to_owned(),
+                };
+                attempts.push((op, why));
+            }
+            e = self.next[e as usize];
+        }
+        FinalConfig {
+            path: frames.iter().map(|f| f.op).collect(),
+            state: self.model.describe_state(&self.states[state as usize]),
+            attempts,
+        }
+    }
+
+    fn run(&mut self, budget: &Budget<'_>) -> Searched {
+        let n = self.ops.len();
+        let words = n.div_ceil(64).max(1);
+        let mut ok_mask = vec![0u64; words];
+        let zobrist: Vec<u64> = (0..n)
+            .map(|i| {
+                if self.ops[i].ret.is_some() {
+                    ok_mask[i / 64] |= 1 << (i % 64);
+                    splitmix(i as u64)
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let mut info_left = self.ops.iter().filter(|o| o.ret.is_none()).count();
+        let mut cache = Cache::new(ok_mask);
+        let mut bits = vec![0u64; words];
+        let mut hash = 0u64;
+        let init = self.model.init();
+        let mut state = self.intern(init);
+        let mut frames: Vec<Frame> = Vec::new();
+        let mut entry = self.next[HEAD as usize];
+        let mut phase = 0u8;
+        let mut explored = 0u64;
+        let mut counted_bytes = 0usize;
+        let mut frontier = 0u32;
+        let mut culprit = NIL;
+        let mut samples: Vec<FinalConfig> = Vec::new();
+
+        let outcome = loop {
+            explored += 1;
+            if explored.is_multiple_of(CHECK_EVERY) {
+                let bytes = cache.bytes() + self.steps.capacity() * 16 + self.states.len() * 64;
+                let total = if bytes >= counted_bytes {
+                    budget
+                        .memory_used
+                        .fetch_add(bytes - counted_bytes, Ordering::Relaxed)
+                        + (bytes - counted_bytes)
+                } else {
+                    budget.memory_used.load(Ordering::Relaxed)
+                };
+                counted_bytes = counted_bytes.max(bytes);
+                let stop = if budget.cancel.load(Ordering::Relaxed) {
+                    Some(Stop::Cancelled)
+                } else if budget.deadline.is_some_and(|d| Instant::now() >= d) {
+                    Some(Stop::Time)
+                } else if total > budget.memory_limit {
+                    Some(Stop::Memory)
+                } else {
+                    None
+                };
+                if let Some(stop) = stop {
+                    break Outcome::Unknown { stop, frontier };
+                }
+            }
+            if entry == NIL {
+                // Only crashed operations are left: they need never take effect.
+                break Outcome::Linearizable {
+                    order: frames.iter().map(|f| f.op).collect(),
+                };
+            }
+            if self.entry_ret[entry as usize] {
+                if phase == 0 && info_left > 0 {
+                    phase = 1;
+                    entry = self.next[HEAD as usize];
+                    continue;
+                }
+                // Dead end: this operation should already have taken effect.
+                let ret_op = self.entry_op[entry as usize];
+                let pos = self.ops[ret_op as usize].ret.unwrap_or(0);
+                if pos > frontier || culprit == NIL {
+                    frontier = pos;
+                    culprit = ret_op;
+                    samples.clear();
+                }
+                if pos == frontier && samples.len() < SAMPLES {
+                    let s = self.sample(&frames, state, entry);
+                    samples.push(s);
+                }
+                let Some(f) = frames.pop() else {
+                    break Outcome::NotLinearizable {
+                        op: culprit,
+                        configs: std::mem::take(&mut samples),
+                    };
+                };
+                self.unlift(f.op);
+                bits[f.op as usize / 64] &= !(1 << (f.op % 64));
+                hash ^= zobrist[f.op as usize];
+                if self.ops[f.op as usize].ret.is_none() {
+                    info_left += 1;
+                }
+                state = f.prev_state;
+                phase = f.phase;
+                entry = self.next[self.call_entry[f.op as usize] as usize];
+                continue;
+            }
+            let op = self.entry_op[entry as usize];
+            let crashed = self.ops[op as usize].ret.is_none();
+            if (phase == 1) != crashed {
+                entry = self.next[entry as usize];
+                continue;
+            }
+            let next_state = self.step(state, op);
+            if next_state != NIL {
+                bits[op as usize / 64] |= 1 << (op % 64);
+                hash ^= zobrist[op as usize];
+                if cache.insert_if_new(hash, next_state, &bits) {
+                    frames.push(Frame {
+                        op,
+                        prev_state: state,
+                        phase,
+                    });
+                    if crashed {
+                        info_left -= 1;
+                    }
+                    state = next_state;
+                    self.lift(op);
+                    entry = self.next[HEAD as usize];
+                    phase = 0;
+                    continue;
+                }
+                bits[op as usize / 64] &= !(1 << (op % 64));
+                hash ^= zobrist[op as usize];
+            }
+            entry = self.next[entry as usize];
+        };
+        budget
+            .memory_used
+            .fetch_sub(counted_bytes, Ordering::Relaxed);
+        Searched {
+            outcome,
+            explored,
+            states: self.states.len(),
+        }
+    }
+}
+
+/// Searches for a linearization of `ops` (one object, invocation order).
+pub(crate) fn search<M: Model>(model: &M, ops: &[LinOp<M::Op>], budget: &Budget<'_>) -> Searched {
+    Search::new(model, ops).run(budget)
+}
+
+/// A well-mixed 64-bit key for operation `i` (splitmix64).
+fn splitmix(i: u64) -> u64 {
+    let mut z = i.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
