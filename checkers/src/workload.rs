@@ -220,7 +220,10 @@ mod tests {
         let none = workload("none").unwrap();
         let err = checker("linearizable", none, &opts).err().unwrap();
         assert!(err.contains("--model"), "{err}");
-        assert!(checker("nope", none, &opts).err().unwrap().contains("unknown checker"));
+        assert!(checker("nope", none, &opts)
+            .err()
+            .unwrap()
+            .contains("unknown checker"));
         assert!(workload("register").is_some() && workload("nope").is_none());
     }
 }

@@ -27,6 +27,7 @@ mod prepare;
 mod queue;
 mod register;
 mod search;
+pub mod simulate;
 
 pub use checker::{LinearOptions, Linearizable};
 pub use kv::{Kv, KvOp};
