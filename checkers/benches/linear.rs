@@ -1,1 +1,86 @@
-fn main() {}
+//! Linearizability checking speed on the peers' own benchmarks, parsing
+//! excluded: all 102 Porcupine etcd logs, the two hardest alone, and Porcupine's
+//! kv `c50-ok` (1712 ops over 50 keys).
+//!
+//! `cargo bench -p faultline-checkers --bench linear`
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use faultline_checkers::linear::{Kv, LinearOptions, Linearizable, Register, Split};
+use faultline_checkers::{Checker, Validity};
+use faultline_history::{read_path, History, Value};
+
+fn corpus() -> PathBuf {
+    if let Some(dir) = std::env::var_os("FAULTLINE_CORPUS") {
+        return PathBuf::from(dir);
+    }
+    [
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"),
+        PathBuf::from("/work/shared/corpus"),
+    ]
+    .into_iter()
+    .find(|p| p.join("README.md").is_file())
+    .expect("the shared corpus was not found; set FAULTLINE_CORPUS")
+}
+
+fn load(rel: &str) -> History {
+    read_path(&corpus().join(rel), None).unwrap().history
+}
+
+fn bench(c: &mut Criterion) {
+    let etcd: Vec<History> = (0..=102)
+        .filter(|&i| i != 95)
+        .map(|i| load(&format!("porcupine/test_data/jepsen/etcd_{i:03}.log")))
+        .collect();
+    let cas = Linearizable::new(
+        Register {
+            initial: Value::Null,
+            cas: true,
+        },
+        LinearOptions::default(),
+    );
+    let mut g = c.benchmark_group("linearizable");
+    g.sample_size(20).measurement_time(Duration::from_secs(5));
+    g.bench_function("etcd all 102 logs", |b| {
+        b.iter(|| {
+            let valid = etcd
+                .iter()
+                .filter(|h| cas.check(h).unwrap().valid == Validity::True)
+                .count();
+            assert_eq!(valid, 23);
+        })
+    });
+    for i in [2, 7] {
+        g.bench_function(format!("etcd_{i:03}"), |b| {
+            b.iter(|| cas.check(&etcd[i]).unwrap())
+        });
+    }
+    let kv = Linearizable::new(
+        Kv,
+        LinearOptions {
+            split: Split::KeyField,
+            ..LinearOptions::default()
+        },
+    );
+    let c50 = load("porcupine/test_data/kv/c50-ok.txt");
+    g.bench_function("kv c50-ok", |b| {
+        b.iter(|| assert_eq!(kv.check(&c50).unwrap().valid, Validity::True))
+    });
+    let one_thread = Linearizable::new(
+        Kv,
+        LinearOptions {
+            split: Split::KeyField,
+            threads: 1,
+            ..LinearOptions::default()
+        },
+    );
+    g.bench_function("kv c50-ok, 1 thread", |b| {
+        b.iter(|| assert_eq!(one_thread.check(&c50).unwrap().valid, Validity::True))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -62,12 +62,24 @@ impl Model for Kv {
         }))
     }
 
-    fn step(&self, state: &Arc<str>, op: &KvOp) -> Result<Arc<str>, String> {
+    fn step(&self, state: &Arc<str>, op: &KvOp) -> Option<Arc<str>> {
         match op {
-            KvOp::Get(v) if v == state => Ok(state.clone()),
-            KvOp::Get(v) => Err(format!("cannot get {v:?}: key holds {state:?}")),
-            KvOp::Put(v) => Ok(v.clone()),
-            KvOp::Append(v) => Ok(Arc::from(format!("{state}{v}"))),
+            KvOp::Get(v) if v == state => Some(state.clone()),
+            KvOp::Get(_) => None,
+            KvOp::Put(v) => Some(v.clone()),
+            KvOp::Append(v) => {
+                let mut s = String::with_capacity(state.len() + v.len());
+                s.push_str(state);
+                s.push_str(v);
+                Some(Arc::from(s))
+            }
+        }
+    }
+
+    fn refusal(&self, state: &Arc<str>, op: &KvOp) -> String {
+        match op {
+            KvOp::Get(v) => format!("cannot get {v:?}: key holds {state:?}"),
+            other => format!("{} always succeeds", self.describe_op(other)),
         }
     }
 
@@ -99,7 +111,10 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(
-            m.step(&s, &g).unwrap_err(),
+            {
+                assert!(m.step(&s, &g).is_none());
+                m.refusal(&s, &g)
+            },
             "cannot get \"x 0 \": key holds \"x 0 x 0 \""
         );
         assert!(m.op("incr", &Value::Null, None).is_err());

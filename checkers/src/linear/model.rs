@@ -4,7 +4,9 @@
 //! time: its initial state, and for each operation either the next state or the
 //! reason it cannot happen in this state ("cannot read 3: register holds 4").
 //! The checker searches for an order of the history's operations that the model
-//! accepts; the model never sees concurrency.
+//! accepts; the model never sees concurrency. `step` is the hot path and only
+//! says yes (the next state) or no; `refusal` puts the no into words, and runs
+//! only when a failure is explained.
 //!
 //! Models work on their own compact operation type, made once per history
 //! operation by [`Model::op`], so the search never re-reads [`Value`]s. States
@@ -35,8 +37,13 @@ pub trait Model: Send + Sync {
     /// malformed for this model.
     fn op(&self, f: &str, invoke: &Value, ok: Option<&Value>) -> Result<Option<Self::Op>, String>;
 
-    /// Applies `op` to `state`: the next state, or why it cannot happen.
-    fn step(&self, state: &Self::State, op: &Self::Op) -> Result<Self::State, String>;
+    /// Applies `op` to `state`: the next state, or `None` if it cannot happen.
+    /// This is the search's inner loop: it must not allocate needlessly.
+    fn step(&self, state: &Self::State, op: &Self::Op) -> Option<Self::State>;
+
+    /// Why `op` cannot happen in `state`, in the model's own words ("cannot read
+    /// 3: register holds 4"). Called only for explanations.
+    fn refusal(&self, state: &Self::State, op: &Self::Op) -> String;
 
     /// The state in words, for explanations.
     fn describe_state(&self, state: &Self::State) -> String {

@@ -43,12 +43,19 @@ impl Model for Mutex {
         }
     }
 
-    fn step(&self, held: &bool, op: &MutexOp) -> Result<bool, String> {
+    fn step(&self, held: &bool, op: &MutexOp) -> Option<bool> {
         match (op, held) {
-            (MutexOp::Acquire, false) => Ok(true),
-            (MutexOp::Acquire, true) => Err("cannot acquire: the lock is held".into()),
-            (MutexOp::Release, true) => Ok(false),
-            (MutexOp::Release, false) => Err("cannot release: the lock is free".into()),
+            (MutexOp::Acquire, false) => Some(true),
+            (MutexOp::Release, true) => Some(false),
+            _ => None,
+        }
+    }
+
+    fn refusal(&self, held: &bool, op: &MutexOp) -> String {
+        match (op, held) {
+            (MutexOp::Acquire, true) => "cannot acquire: the lock is held".into(),
+            (MutexOp::Release, false) => "cannot release: the lock is free".into(),
+            (op, _) => format!("{} is possible", self.describe_op(op)),
         }
     }
 
@@ -79,9 +86,12 @@ mod tests {
         let a = m.op("acquire", &Value::Null, None).unwrap().unwrap();
         let held = m.step(&m.init(), &a).unwrap();
         assert_eq!(
-            m.step(&held, &a).unwrap_err(),
+            {
+                assert!(m.step(&held, &a).is_none());
+                m.refusal(&held, &a)
+            },
             "cannot acquire: the lock is held"
         );
-        assert!(m.step(&false, &MutexOp::Release).is_err());
+        assert!(m.step(&false, &MutexOp::Release).is_none());
     }
 }

@@ -46,24 +46,33 @@ impl Model for Queue {
         }
     }
 
-    fn step(&self, q: &VecDeque<Value>, op: &QueueOp) -> Result<VecDeque<Value>, String> {
+    fn step(&self, q: &VecDeque<Value>, op: &QueueOp) -> Option<VecDeque<Value>> {
         match op {
             QueueOp::Enqueue(v) => {
                 let mut q = q.clone();
                 q.push_back(v.clone());
-                Ok(q)
+                Some(q)
             }
             QueueOp::Dequeue(None) => {
                 let mut q = q.clone();
                 q.pop_front();
-                Ok(q)
+                Some(q)
             }
-            QueueOp::Dequeue(Some(Value::Null)) if q.is_empty() => Ok(q.clone()),
-            QueueOp::Dequeue(Some(v)) => match q.front() {
-                Some(front) if front == v => Ok(q.iter().skip(1).cloned().collect()),
-                Some(front) => Err(format!("cannot dequeue {v}: the front is {front}")),
-                None => Err(format!("cannot dequeue {v}: the queue is empty")),
-            },
+            QueueOp::Dequeue(Some(Value::Null)) if q.is_empty() => Some(q.clone()),
+            QueueOp::Dequeue(Some(v)) if q.front() == Some(v) => {
+                Some(q.iter().skip(1).cloned().collect())
+            }
+            QueueOp::Dequeue(Some(_)) => None,
+        }
+    }
+
+    fn refusal(&self, q: &VecDeque<Value>, op: &QueueOp) -> String {
+        match (op, q.front()) {
+            (QueueOp::Dequeue(Some(v)), Some(front)) => {
+                format!("cannot dequeue {v}: the front is {front}")
+            }
+            (QueueOp::Dequeue(Some(v)), None) => format!("cannot dequeue {v}: the queue is empty"),
+            (op, _) => format!("{} is possible", self.describe_op(op)),
         }
     }
 
@@ -93,14 +102,17 @@ mod tests {
             q = m.step(&q, &QueueOp::Enqueue(Value::Int(v))).unwrap();
         }
         assert_eq!(
-            m.step(&q, &QueueOp::Dequeue(Some(Value::Int(2))))
-                .unwrap_err(),
+            {
+                let two = QueueOp::Dequeue(Some(Value::Int(2)));
+                assert!(m.step(&q, &two).is_none());
+                m.refusal(&q, &two)
+            },
             "cannot dequeue 2: the front is 1"
         );
         let q = m.step(&q, &QueueOp::Dequeue(Some(Value::Int(1)))).unwrap();
         assert_eq!(m.describe_state(&q), "queue holds [2]");
         assert!(m
             .step(&m.init(), &QueueOp::Dequeue(Some(Value::Null)))
-            .is_ok());
+            .is_some());
     }
 }

@@ -1,7 +1,8 @@
 //! `register` and `cas-register`: one value, read and written whole.
 //!
 //! A read returns the current value (nil until the first write, unless the
-//! checker was given `--initial`); a write replaces it; a compare-and-set
+//! checker was given `--initial`); as in Knossos, a read that returned nil is
+//! taken to say nothing (it matches any value); a write replaces it; a compare-and-set
 //! `[old new]` replaces it with `new` only if it holds `old`, and succeeds only
 //! then (a cas that reported failure did not happen, so it never reaches the
 //! model). A crashed read is dropped: it cannot change anything.
@@ -76,13 +77,22 @@ impl Model for Register {
         }))
     }
 
-    fn step(&self, state: &Value, op: &RegisterOp) -> Result<Value, String> {
+    fn step(&self, state: &Value, op: &RegisterOp) -> Option<Value> {
         match op {
-            RegisterOp::Read(v) if v == state || v.is_null() => Ok(state.clone()),
-            RegisterOp::Read(v) => Err(format!("cannot read {v}: register holds {state}")),
-            RegisterOp::Write(v) => Ok(v.clone()),
-            RegisterOp::Cas(a, b) if a == state => Ok(b.clone()),
-            RegisterOp::Cas(a, b) => Err(format!("cannot cas {a}->{b}: register holds {state}")),
+            // As Knossos: a read that returned nil says nothing about the value.
+            RegisterOp::Read(v) if v == state || v.is_null() => Some(state.clone()),
+            RegisterOp::Read(_) => None,
+            RegisterOp::Write(v) => Some(v.clone()),
+            RegisterOp::Cas(a, b) if a == state => Some(b.clone()),
+            RegisterOp::Cas(..) => None,
+        }
+    }
+
+    fn refusal(&self, state: &Value, op: &RegisterOp) -> String {
+        match op {
+            RegisterOp::Read(v) => format!("cannot read {v}: register holds {state}"),
+            RegisterOp::Cas(a, b) => format!("cannot cas {a}->{b}: register holds {state}"),
+            RegisterOp::Write(v) => format!("write {v} always succeeds"),
         }
     }
 
@@ -119,7 +129,10 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(
-            m.step(&s, &r).unwrap_err(),
+            {
+                assert!(m.step(&s, &r).is_none());
+                m.refusal(&s, &r)
+            },
             "cannot read 3: register holds 4"
         );
         let c = m

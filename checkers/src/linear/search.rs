@@ -165,8 +165,8 @@ impl<'m, M: Model> Search<'m, M> {
             .model
             .step(&self.states[state as usize], &self.ops[op as usize].op)
         {
-            Ok(next) => self.intern(next),
-            Err(_) => NIL,
+            Some(next) => self.intern(next),
+            None => NIL,
         };
         self.steps.insert(key, r);
         r
@@ -211,12 +211,10 @@ impl<'m, M: Model> Search<'m, M> {
         while e != NIL && e != ret {
             if !self.entry_ret[e as usize] {
                 let op = self.entry_op[e as usize];
-                let why = match self
-                    .model
-                    .step(&self.states[state as usize], &self.ops[op as usize].op)
-                {
-                    Err(msg) => msg,
-                    Ok(_) => "it can, but every order that follows fails".to_owned(),
+                let (s, o) = (&self.states[state as usize], &self.ops[op as usize].op);
+                let why = match self.model.step(s, o) {
+                    None => self.model.refusal(s, o),
+                    Some(_) => "it can, but every order that follows fails".to_owned(),
                 };
                 attempts.push((op, why));
             }
