@@ -13,11 +13,12 @@
 //! fixed buffer, so memory follows the events, not the text; nesting is capped so
 //! hostile input cannot overflow the stack.
 
+use std::borrow::Cow;
 use std::io::Read;
 use std::sync::Arc;
 
 use crate::error::HistoryError;
-use crate::event::{describe, EventFields};
+use crate::event::{describe, EventFields, Names};
 use crate::format::Collected;
 use crate::value::Value;
 
@@ -62,12 +63,14 @@ pub(crate) fn read<R: Read>(r: R, file: &str, out: &mut Collected) -> Result<(),
 
 /// Parses one EDN value from `text`, which must hold exactly one form.
 pub(crate) fn parse_value(text: &[u8], file: &str, line: u64) -> Result<Value, HistoryError> {
-    let mut p = Parser::new(text, file);
+    // The Jepsen log reader calls this for every field of every line: a buffer
+    // the size of the text, not the streaming reader's 64 KiB.
+    let mut p = Parser::with_capacity(text, file, text.len() + 2);
     p.line = line;
     if p.skip_ws()?.is_none() {
         return Err(p.err("expected a value, found end of line"));
     }
-    let v = p.form(0)?;
+    let v = p.form()?;
     match p.skip_ws()? {
         None => Ok(v),
         Some(_) => Err(p.err("unexpected text after the value")),
@@ -83,32 +86,67 @@ pub(crate) struct Parser<'f, R> {
     line: u64,
     file: &'f str,
     scratch: Vec<u8>,
+    /// Forms (and `#_` discards) open around the current position.
+    depth: usize,
+    /// Shared copies of names, keywords and short strings.
+    names: Names,
 }
 
+/// Which bytes end a token: ASCII whitespace and `,()[]{}";`.
+static DELIM: [bool; 256] = {
+    let mut t = [false; 256];
+    let delims = b" \t\n\r\x0c,()[]{}\";";
+    let mut i = 0;
+    while i < delims.len() {
+        t[delims[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
+#[inline]
 fn is_delim(b: u8) -> bool {
-    b.is_ascii_whitespace()
-        || matches!(
-            b,
-            b',' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'"' | b';'
-        )
+    DELIM[b as usize]
 }
+
+/// The fields of the event model, so that their keys need no allocation.
+const FIELDS: [&str; 8] = [
+    "index", "time", "type", "process", "f", "value", "node", "error",
+];
 
 impl<'f, R: Read> Parser<'f, R> {
     fn new(r: R, file: &'f str) -> Self {
+        Parser::with_capacity(r, file, 64 * 1024)
+    }
+
+    fn with_capacity(r: R, file: &'f str, capacity: usize) -> Self {
         Parser {
             r,
-            buf: vec![0; 64 * 1024].into_boxed_slice(),
+            buf: vec![0; capacity.max(2)].into_boxed_slice(),
             pos: 0,
             end: 0,
             eof: false,
             line: 1,
             file,
             scratch: Vec::new(),
+            depth: 0,
+            names: Names::default(),
         }
     }
 
     fn err(&self, msg: impl Into<String>) -> HistoryError {
         HistoryError::syntax(self.file, self.line, msg)
+    }
+
+    /// Counts one more level of nesting, refusing more than [`MAX_DEPTH`]. Every
+    /// recursive path (forms and `#_` discards) goes through here, so hostile
+    /// input gets an error instead of a stack overflow.
+    fn enter(&mut self) -> Result<(), HistoryError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.err(format!("nesting deeper than {MAX_DEPTH} levels")));
+        }
+        self.depth += 1;
+        Ok(())
     }
 
     /// Makes at least `n` bytes available unless the input ends first.
@@ -158,6 +196,17 @@ impl<'f, R: Read> Parser<'f, R> {
     /// Skips whitespace, commas, comments and `#_` discards; returns the next byte.
     fn skip_ws(&mut self) -> Result<Option<u8>, HistoryError> {
         loop {
+            // Plain whitespace, straight from the buffer.
+            while let Some(&b) = self.buf[..self.end].get(self.pos) {
+                match b {
+                    b' ' | b',' | b'\t' | b'\r' | 0x0c => self.pos += 1,
+                    b'\n' => {
+                        self.line += 1;
+                        self.pos += 1;
+                    }
+                    _ => break,
+                }
+            }
             let Some(b) = self.peek()? else {
                 return Ok(None);
             };
@@ -174,10 +223,12 @@ impl<'f, R: Read> Parser<'f, R> {
                 b'#' if self.peek_at(1)? == Some(b'_') => {
                     self.bump();
                     self.bump();
+                    self.enter()?;
                     if self.skip_ws()?.is_none() {
                         return Err(self.err("`#_` with nothing after it to discard"));
                     }
-                    self.form(0)?;
+                    self.form()?;
+                    self.depth -= 1;
                 }
                 _ => return Ok(Some(b)),
             }
@@ -194,7 +245,7 @@ impl<'f, R: Read> Parser<'f, R> {
         if self.peek()? != Some(b'{') {
             let found = match self.skip_ws()? {
                 None => "end of input".to_owned(),
-                Some(_) => describe(&self.form(0)?),
+                Some(_) => describe(&self.form()?),
             };
             return Err(HistoryError::syntax(
                 self.file,
@@ -218,14 +269,33 @@ impl<'f, R: Read> Parser<'f, R> {
                 Some(b':') => {
                     self.bump();
                     self.token()?;
-                    let key = self.scratch_str()?.to_owned();
-                    let v = self.value_after_key(line)?;
-                    fields
-                        .set(&key, v)
-                        .map_err(|m| HistoryError::invalid(self.file, line, m))?;
+                    let key = self.scratch_str()?;
+                    let key = match FIELDS.iter().find(|f| **f == key) {
+                        Some(f) => Cow::Borrowed(*f),
+                        None => Cow::Owned(key.to_owned()),
+                    };
+                    let set = if matches!(&*key, "type" | "f" | "process" | "node")
+                        && self.skip_ws()? == Some(b':')
+                    {
+                        // A keyword naming something: no allocation, or a shared one.
+                        self.bump();
+                        self.token()?;
+                        let name = std::str::from_utf8(&self.scratch).map_err(|_| {
+                            HistoryError::syntax(self.file, self.line, "invalid UTF-8")
+                        })?;
+                        let name = name.strip_prefix(':').unwrap_or(name);
+                        if name.is_empty() {
+                            return Err(self.err("a keyword needs a name after `:`"));
+                        }
+                        fields.set_str(&key, name, &mut self.names)
+                    } else {
+                        let v = self.value_after_key(line)?;
+                        fields.set(&key, v)
+                    };
+                    set.map_err(|m| HistoryError::invalid(self.file, line, m))?;
                 }
                 Some(_) => {
-                    let key = key_text(self.form(1)?);
+                    let key = key_text(self.form()?);
                     let v = self.value_after_key(line)?;
                     fields
                         .set(&key, v)
@@ -246,15 +316,19 @@ impl<'f, R: Read> Parser<'f, R> {
                 "unexpected end of input inside the op map opened at line {opened}"
             ))),
             Some(b'}') => Err(self.err("map literal with an odd number of forms")),
-            Some(_) => self.form(1),
+            Some(_) => self.form(),
         }
     }
 
     /// Reads one form; the next byte is known not to be whitespace.
-    fn form(&mut self, depth: usize) -> Result<Value, HistoryError> {
-        if depth > MAX_DEPTH {
-            return Err(self.err(format!("nesting deeper than {MAX_DEPTH} levels")));
-        }
+    fn form(&mut self) -> Result<Value, HistoryError> {
+        self.enter()?;
+        let v = self.form_inner();
+        self.depth -= 1;
+        v
+    }
+
+    fn form_inner(&mut self) -> Result<Value, HistoryError> {
         let Some(b) = self.peek()? else {
             return Err(self.err("unexpected end of input"));
         };
@@ -263,17 +337,18 @@ impl<'f, R: Read> Parser<'f, R> {
             b':' => {
                 self.bump();
                 self.token()?;
-                let name = self.scratch_str()?;
+                let name = std::str::from_utf8(&self.scratch)
+                    .map_err(|_| HistoryError::syntax(self.file, self.line, "invalid UTF-8"))?;
                 let name = name.strip_prefix(':').unwrap_or(name);
                 if name.is_empty() {
                     return Err(self.err("a keyword needs a name after `:`"));
                 }
-                Ok(Value::str(name))
+                Ok(Value::Str(self.names.get(name)))
             }
-            b'[' => self.seq(b']', depth).map(Value::List),
-            b'(' => self.seq(b')', depth).map(Value::List),
-            b'{' => self.map(depth),
-            b'#' => self.dispatch(depth),
+            b'[' => self.seq(b']').map(Value::List),
+            b'(' => self.seq(b')').map(Value::List),
+            b'{' => self.map(),
+            b'#' => self.dispatch(),
             b'\\' => self.character(),
             b')' | b']' | b'}' => Err(self.err(format!("unexpected `{}`", b as char))),
             _ => {
@@ -283,7 +358,7 @@ impl<'f, R: Read> Parser<'f, R> {
         }
     }
 
-    fn seq(&mut self, close: u8, depth: usize) -> Result<Vec<Value>, HistoryError> {
+    fn seq(&mut self, close: u8) -> Result<Vec<Value>, HistoryError> {
         let opened = self.line;
         self.bump();
         let mut out = Vec::new();
@@ -305,13 +380,13 @@ impl<'f, R: Read> Parser<'f, R> {
                         close as char, c as char
                     )))
                 }
-                Some(_) => out.push(self.form(depth + 1)?),
+                Some(_) => out.push(self.form()?),
             }
         }
     }
 
-    fn map(&mut self, depth: usize) -> Result<Value, HistoryError> {
-        let items = self.seq_braced(depth)?;
+    fn map(&mut self) -> Result<Value, HistoryError> {
+        let items = self.seq_braced()?;
         if items.len() % 2 == 1 {
             return Err(self.err("map literal with an odd number of forms"));
         }
@@ -323,7 +398,7 @@ impl<'f, R: Read> Parser<'f, R> {
         Ok(Value::Map(out))
     }
 
-    fn seq_braced(&mut self, depth: usize) -> Result<Vec<Value>, HistoryError> {
+    fn seq_braced(&mut self) -> Result<Vec<Value>, HistoryError> {
         let opened = self.line;
         self.bump();
         let mut out = Vec::new();
@@ -341,16 +416,16 @@ impl<'f, R: Read> Parser<'f, R> {
                 Some(c @ (b')' | b']')) => {
                     return Err(self.err(format!("expected `}}`, found `{}`", c as char)))
                 }
-                Some(_) => out.push(self.form(depth + 1)?),
+                Some(_) => out.push(self.form()?),
             }
         }
     }
 
-    fn dispatch(&mut self, depth: usize) -> Result<Value, HistoryError> {
+    fn dispatch(&mut self) -> Result<Value, HistoryError> {
         self.bump();
         match self.peek()? {
             Some(b'{') => {
-                let mut items = self.seq_braced(depth)?;
+                let mut items = self.seq_braced()?;
                 items.sort();
                 items.dedup();
                 Ok(Value::List(items))
@@ -369,7 +444,7 @@ impl<'f, R: Read> Parser<'f, R> {
                 self.token()?; // the tag; its value is kept as is
                 match self.skip_ws()? {
                     None => Err(self.err("a tagged literal needs a value")),
-                    Some(_) => self.form(depth + 1),
+                    Some(_) => self.form(),
                 }
             }
             _ => Err(self.err("unexpected `#`")),
@@ -379,14 +454,22 @@ impl<'f, R: Read> Parser<'f, R> {
     /// Reads a run of non-delimiter bytes into `scratch`.
     fn token(&mut self) -> Result<(), HistoryError> {
         self.scratch.clear();
-        while let Some(b) = self.peek()? {
-            if is_delim(b) {
-                break;
+        loop {
+            if self.pos >= self.end {
+                self.fill(1)?;
+                if self.pos >= self.end {
+                    return Ok(());
+                }
             }
-            self.scratch.push(b);
-            self.pos += 1;
+            let avail = &self.buf[self.pos..self.end];
+            let n = avail.iter().position(|&b| is_delim(b));
+            let n = n.unwrap_or(avail.len());
+            self.scratch.extend_from_slice(&avail[..n]);
+            self.pos += n;
+            if self.pos < self.end {
+                return Ok(()); // stopped at a delimiter
+            }
         }
-        Ok(())
     }
 
     fn scratch_str(&self) -> Result<&str, HistoryError> {
@@ -428,6 +511,14 @@ impl<'f, R: Read> Parser<'f, R> {
         self.bump();
         self.scratch.clear();
         loop {
+            // Plain characters, straight from the buffer.
+            let avail = &self.buf[self.pos..self.end];
+            let n = avail
+                .iter()
+                .position(|&b| matches!(b, b'"' | b'\\' | b'\n'));
+            let n = n.unwrap_or(avail.len());
+            self.scratch.extend_from_slice(&avail[..n]);
+            self.pos += n;
             let Some(b) = self.peek()? else {
                 return Err(self.err(format!(
                     "unexpected end of input inside the string opened at line {opened}"
@@ -457,7 +548,9 @@ impl<'f, R: Read> Parser<'f, R> {
                 _ => self.scratch.push(b),
             }
         }
-        Ok(Value::str(self.scratch_str()?))
+        let s = std::str::from_utf8(&self.scratch)
+            .map_err(|_| HistoryError::syntax(self.file, self.line, "invalid UTF-8"))?;
+        Ok(Value::Str(self.names.get(s)))
     }
 
     fn hex4(&mut self) -> Result<char, HistoryError> {
@@ -586,6 +679,52 @@ mod tests {
             .to_string()
             .contains("nesting"));
         assert!(read_str("{:type :ok :value [1 2)}").is_err());
+    }
+
+    /// Hands out its text one byte per `read`, so every token, string and
+    /// whitespace run crosses the parser's buffer refills.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match (self.0.split_first(), buf.first_mut()) {
+                (Some((&b, rest)), Some(slot)) => {
+                    *slot = b;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    #[test]
+    fn input_arriving_a_byte_at_a_time_reads_the_same() {
+        let text = "[{:index 0, :type :invoke, :process 1, :f :txn, :node \"n1\"\n\
+                    :value [[:append 9 2] [:r 9 nil]] :s \"a\\\"b\\nc\\u00e9\" :k #{:b :a}}\n\
+                    {:index 1 :type :ok :process 1 :f :txn :value [[:append 9 2] [:r 9 [2]]]}]";
+        let whole = read_str(text).unwrap();
+        assert_eq!(whole.events.len(), 2);
+        assert_eq!(
+            whole.events[0].extra("s"),
+            Some(&Value::str("a\"b\nc\u{e9}"))
+        );
+        let mut out = Collected::default();
+        read(Trickle(text.as_bytes()), "h.edn", &mut out).unwrap();
+        assert_eq!(out.events, whole.events);
+        assert_eq!(out.lines, vec![1, 3]);
+    }
+
+    #[test]
+    fn discards_count_towards_the_nesting_cap() {
+        // Each `#_` used to restart the count, so this overflowed the stack.
+        for unit in ["[#_", "#_", "#_#{"] {
+            let err = read_str(&format!("{{:value {}", unit.repeat(100_000))).unwrap_err();
+            assert!(err.to_string().contains("nesting deeper"), "{unit}: {err}");
+        }
+        let c = read_str("{:type :ok #_ #_ :a 1 :value #_[#_ 1 2] [3]}").unwrap();
+        assert_eq!(c.events[0].value.to_string(), "[3]");
+        assert!(c.events[0].extra.is_empty());
     }
 
     #[test]

@@ -63,7 +63,7 @@ impl HistoryError {
         HistoryError::Syntax {
             file: file.to_owned(),
             line,
-            msg: msg.into(),
+            msg: one_line(msg.into()),
         }
     }
 
@@ -71,7 +71,38 @@ impl HistoryError {
         HistoryError::Invalid {
             file: file.to_owned(),
             line,
-            msg: msg.into(),
+            msg: one_line(msg.into()),
         }
+    }
+}
+
+/// Escapes control characters (`\n` and the like), which messages can pick up
+/// from the input (an `f` or process name, an EDN character literal), so that
+/// every error prints as one line.
+fn one_line(msg: String) -> String {
+    if !msg.chars().any(char::is_control) {
+        return msg;
+    }
+    msg.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_print_as_one_line() {
+        let e = HistoryError::invalid("h", 2, "process a\nb completes `r\t`");
+        assert_eq!(e.to_string(), "h:2: process a\\nb completes `r\\t`");
+        let e = HistoryError::syntax("h", 1, "invalid character `\\\u{1}x`");
+        assert_eq!(e.to_string(), "h:1: invalid character `\\\\u{1}x`");
     }
 }

@@ -246,6 +246,26 @@ impl EventFields {
         Ok(())
     }
 
+    /// Sets a field whose value is a string (or an EDN keyword), exactly as
+    /// [`EventFields::set`] with [`Value::Str`] would, without allocating for the
+    /// names that repeat on every line: the type is parsed in place, and `f`,
+    /// process and node names are shared through `names`.
+    pub(crate) fn set_str(&mut self, name: &str, s: &str, names: &mut Names) -> Result<(), String> {
+        match name {
+            "type" => {
+                self.kind = Some(EventType::parse(s).ok_or_else(|| {
+                    format!("unknown type {s:?} (expected invoke, ok, fail or info)")
+                })?)
+            }
+            "f" => self.f = Some(names.get(s)),
+            "process" if s == "nemesis" => self.process = Some(Process::Nemesis),
+            "process" if !s.is_empty() => self.process = Some(Process::Named(names.get(s))),
+            "node" => self.node = Some(names.get(s)),
+            _ => return self.set(name, Value::str(s)),
+        }
+        Ok(())
+    }
+
     /// The event; `index` defaults to `position` when the input gave none.
     pub fn finish(self, position: u64) -> Result<Event, String> {
         let kind = self.kind.ok_or("missing field `type`")?;
@@ -260,6 +280,41 @@ impl EventFields {
             error: self.error,
             extra: self.extra,
         })
+    }
+}
+
+/// The short strings a reader has seen (`f`s, process and node names, keywords,
+/// short strings in values), so that one that repeats is allocated once and
+/// shared: a history has a handful of names and hundreds of thousands of events.
+/// A direct-mapped cache: a lookup costs one hash and one comparison however many
+/// distinct strings the input has; a string evicts the one in its slot. The
+/// slots are allocated on first use.
+#[derive(Default)]
+pub(crate) struct Names(Vec<Option<Arc<str>>>);
+
+impl Names {
+    const SLOTS: usize = 256;
+    /// Longer strings are not cached (they are unlikely to repeat).
+    const MAX_LEN: usize = 32;
+
+    /// A shared copy of `s`.
+    pub(crate) fn get(&mut self, s: &str) -> Arc<str> {
+        if s.len() > Names::MAX_LEN {
+            return Arc::from(s);
+        }
+        if self.0.is_empty() {
+            self.0.resize(Names::SLOTS, None);
+        }
+        // FNV-1a.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for &b in s.as_bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        let slot = &mut self.0[(h ^ (h >> 32)) as usize % Names::SLOTS];
+        match slot {
+            Some(n) if **n == *s => n.clone(),
+            _ => slot.insert(Arc::from(s)).clone(),
+        }
     }
 }
 
@@ -315,6 +370,36 @@ mod tests {
             EventFields::default().finish(0).unwrap_err(),
             "missing field `type`"
         );
+    }
+
+    #[test]
+    fn set_str_agrees_with_set() {
+        let mut names = Names::default();
+        for (name, s) in [
+            ("type", "ok"),
+            ("type", "done"),
+            ("f", "read"),
+            ("process", "nemesis"),
+            ("process", "p1"),
+            ("process", ""),
+            ("node", "n1"),
+            ("index", "3"),
+            ("time", "5"),
+            ("value", "x"),
+            ("error", "timed-out"),
+            ("key", "k"),
+        ] {
+            let (mut a, mut b) = (EventFields::default(), EventFields::default());
+            assert_eq!(
+                a.set(name, Value::str(s)),
+                b.set_str(name, s, &mut names),
+                "{name}"
+            );
+            a.set("type", Value::str("ok")).unwrap();
+            b.set("type", Value::str("ok")).unwrap();
+            assert_eq!(a.finish(0), b.finish(0), "{name}");
+        }
+        assert!(Arc::ptr_eq(&names.get("read"), &names.get("read")));
     }
 
     #[test]

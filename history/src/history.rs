@@ -186,7 +186,8 @@ fn pair(events: &[Event], lines: &[u64], source: &str) -> Result<Vec<u32>, Histo
             }
             continue;
         }
-        let who = match key {
+        // Only for messages: built when there is an error, not for every event.
+        let who = || match key {
             Some(p) => format!("process {p}"),
             None => "an event without a process".to_owned(),
         };
@@ -196,8 +197,11 @@ fn pair(events: &[Event], lines: &[u64], source: &str) -> Result<Vec<u32>, Histo
                     source,
                     lines[i],
                     format!(
-                        "{who} invokes `{}` while its `{}` from line {} is still open",
-                        e.f, events[o].f, lines[o]
+                        "{} invokes `{}` while its `{}` from line {} is still open",
+                        who(),
+                        e.f,
+                        events[o].f,
+                        lines[o]
                     ),
                 ));
             }
@@ -208,8 +212,10 @@ fn pair(events: &[Event], lines: &[u64], source: &str) -> Result<Vec<u32>, Histo
                     source,
                     lines[i],
                     format!(
-                        "{who} completes `{}` ({}) with no open invocation",
-                        e.f, e.kind
+                        "{} completes `{}` ({}) with no open invocation",
+                        who(),
+                        e.f,
+                        e.kind
                     ),
                 ));
             };
@@ -219,7 +225,8 @@ fn pair(events: &[Event], lines: &[u64], source: &str) -> Result<Vec<u32>, Histo
                     source,
                     lines[i],
                     format!(
-                        "{who} completes `{fc}` but invoked `{fi}` at line {}",
+                        "{} completes `{fc}` but invoked `{fi}` at line {}",
+                        who(),
                         lines[o]
                     ),
                 ));

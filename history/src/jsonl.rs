@@ -9,18 +9,19 @@
 //! batches, so a crash loses at most the last batch and never corrupts earlier
 //! lines.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufWriter, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::error::HistoryError;
-use crate::event::{Event, EventFields};
+use crate::event::{Event, EventFields, Names};
 use crate::format::Collected;
-use crate::value::{KeyStr, Value};
+use crate::value::{KeyStr, Value, ValueVisitor};
 
 /// Reads JSON Lines events from `r`; `file` names the input in messages.
 pub(crate) fn read<R: BufRead>(
@@ -29,48 +30,81 @@ pub(crate) fn read<R: BufRead>(
     out: &mut Collected,
 ) -> Result<(), HistoryError> {
     let mut buf = Vec::with_capacity(4096);
+    let mut names = Names::default();
     let mut line = 0u64;
     loop {
-        buf.clear();
-        let n = r
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| HistoryError::io(file, e))?;
-        if n == 0 {
+        line += 1;
+        // A line wholly inside the reader's buffer is parsed in place; one that
+        // straddles its end (or a final line without `\n`) is copied out first.
+        while let Err(e) = r.fill_buf() {
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(HistoryError::io(file, e));
+            }
+        }
+        let avail = r.fill_buf().map_err(|e| HistoryError::io(file, e))?;
+        if avail.is_empty() {
             return Ok(());
         }
-        line += 1;
-        let complete = buf.last() == Some(&b'\n');
-        let text = trim(&buf);
-        if text.is_empty() {
-            continue;
-        }
-        let mut field_error = None;
-        let mut de = serde_json::Deserializer::from_slice(text);
-        let parsed = EventSeed(&mut field_error)
-            .deserialize(&mut de)
-            .and_then(|fields| de.end().map(|()| fields));
-        match parsed {
-            Ok(fields) => {
-                let e = fields
-                    .finish(out.events.len() as u64)
-                    .map_err(|m| HistoryError::invalid(file, line, m))?;
-                out.push(e, line);
-            }
-            Err(_) if field_error.is_some() => {
-                return Err(HistoryError::invalid(
-                    file,
-                    line,
-                    field_error.unwrap_or_default(),
-                ));
-            }
-            Err(e) if e.is_eof() && !complete && text.first() == Some(&b'{') => {
-                out.warnings.push(format!(
-                    "{file}:{line}: skipped a final line cut short (the run was interrupted while writing it)"
-                ));
+        if let Some(nl) = memchr::memchr(b'\n', avail) {
+            let more = parse_line(&avail[..=nl], file, line, out, &mut names)?;
+            r.consume(nl + 1);
+            if !more {
                 return Ok(());
             }
-            Err(e) => return Err(HistoryError::syntax(file, line, json_message(&e))),
+        } else {
+            buf.clear();
+            r.read_until(b'\n', &mut buf)
+                .map_err(|e| HistoryError::io(file, e))?;
+            if !parse_line(&buf, file, line, out, &mut names)? {
+                return Ok(());
+            }
         }
+    }
+}
+
+/// Parses one line (with its `\n`, if it has one) into `out`; false when it was
+/// a cut-off final line, which ends the history.
+fn parse_line(
+    raw: &[u8],
+    file: &str,
+    line: u64,
+    out: &mut Collected,
+    names: &mut Names,
+) -> Result<bool, HistoryError> {
+    let complete = raw.last() == Some(&b'\n');
+    let text = trim(raw);
+    if text.is_empty() {
+        return Ok(true);
+    }
+    let mut field_error = None;
+    let mut fields = EventFields::default();
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let seed = EventSeed {
+        fields: &mut fields,
+        error: &mut field_error,
+        names,
+    };
+    let parsed = seed.deserialize(&mut de).and_then(|()| de.end());
+    match parsed {
+        Ok(()) => {
+            let e = fields
+                .finish(out.events.len() as u64)
+                .map_err(|m| HistoryError::invalid(file, line, m))?;
+            out.push(e, line);
+            Ok(true)
+        }
+        Err(_) if field_error.is_some() => Err(HistoryError::invalid(
+            file,
+            line,
+            field_error.unwrap_or_default(),
+        )),
+        Err(e) if e.is_eof() && !complete && text.first() == Some(&b'{') => {
+            out.warnings.push(format!(
+                "{file}:{line}: skipped a final line cut short (the run was interrupted while writing it)"
+            ));
+            Ok(false)
+        }
+        Err(e) => Err(HistoryError::syntax(file, line, json_message(&e))),
     }
 }
 
@@ -100,32 +134,164 @@ fn json_message(e: &serde_json::Error) -> String {
     format!("invalid JSON: {msg} (column {})", e.column())
 }
 
-struct EventSeed<'a>(&'a mut Option<String>);
+/// Reads an event object into `fields` (filled in place: the struct is large,
+/// and moving it through `Result`s costs more than it seems).
+struct EventSeed<'a> {
+    fields: &'a mut EventFields,
+    /// Why a field was refused, to report without serde's wording.
+    error: &'a mut Option<String>,
+    names: &'a mut Names,
+}
 
 impl<'de> DeserializeSeed<'de> for EventSeed<'_> {
-    type Value = EventFields;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<EventFields, D::Error> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for EventSeed<'_> {
-    type Value = EventFields;
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an event object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EventFields, A::Error> {
-        let mut fields = EventFields::default();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let fields = self.fields;
         while let Some(k) = map.next_key::<KeyStr>()? {
-            let v: Value = map.next_value()?;
-            if let Err(msg) = fields.set(&k.0, v) {
-                *self.0 = Some(msg.clone());
+            let set = match &*k.0 {
+                // Fields that hold names: read without allocating when a string.
+                "type" | "f" | "process" | "node" => match map.next_value()? {
+                    Field::Str(s) => fields.set_str(&k.0, &s, self.names),
+                    Field::Other(v) => fields.set(&k.0, v),
+                },
+                _ => fields.set(&k.0, map.next_value_seed(ValueSeed(self.names))?),
+            };
+            if let Err(msg) = set {
+                *self.error = Some(msg.clone());
                 return Err(serde::de::Error::custom(msg));
             }
         }
-        Ok(fields)
+        Ok(())
+    }
+}
+
+/// Reads a [`Value`] as its `Deserialize` does, sharing short strings and map
+/// keys through [`Names`] (Elle's `"append"` and `"r"`, Porcupine's keys).
+struct ValueSeed<'a>(&'a mut Names);
+
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E: de::Error>(self, i: i64) -> Result<Value, E> {
+        ValueVisitor.visit_i64(i)
+    }
+
+    fn visit_u64<E: de::Error>(self, u: u64) -> Result<Value, E> {
+        ValueVisitor.visit_u64(u)
+    }
+
+    fn visit_f64<E: de::Error>(self, x: f64) -> Result<Value, E> {
+        ValueVisitor.visit_f64(x)
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::Str(self.0.get(s)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(ValueSeed(&mut *self.0))? {
+            out.push(v);
+        }
+        Ok(Value::List(out))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(k) = map.next_key::<KeyStr>()? {
+            let k = self.0.get(&k.0);
+            out.push((k, map.next_value_seed(ValueSeed(&mut *self.0))?));
+        }
+        Ok(Value::Map(out))
+    }
+}
+
+/// A field's value, a string borrowed from the line when it can be.
+enum Field<'de> {
+    Str(Cow<'de, str>),
+    Other(Value),
+}
+
+impl<'de> Deserialize<'de> for Field<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Field<'de>, D::Error> {
+        d.deserialize_any(FieldVisitor)
+    }
+}
+
+struct FieldVisitor;
+
+impl<'de> Visitor<'de> for FieldVisitor {
+    type Value = Field<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Field<'de>, E> {
+        Ok(Field::Str(Cow::Borrowed(s)))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Field<'de>, E> {
+        Ok(Field::Str(Cow::Owned(s.to_owned())))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Field<'de>, E> {
+        Ok(Field::Other(Value::Null))
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Field<'de>, E> {
+        Ok(Field::Other(Value::Bool(b)))
+    }
+
+    fn visit_i64<E: de::Error>(self, i: i64) -> Result<Field<'de>, E> {
+        ValueVisitor.visit_i64(i).map(Field::Other)
+    }
+
+    fn visit_u64<E: de::Error>(self, u: u64) -> Result<Field<'de>, E> {
+        ValueVisitor.visit_u64(u).map(Field::Other)
+    }
+
+    fn visit_f64<E: de::Error>(self, x: f64) -> Result<Field<'de>, E> {
+        ValueVisitor.visit_f64(x).map(Field::Other)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Field<'de>, A::Error> {
+        ValueVisitor.visit_seq(seq).map(Field::Other)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Field<'de>, A::Error> {
+        ValueVisitor.visit_map(map).map(Field::Other)
     }
 }
 
@@ -247,6 +413,29 @@ mod tests {
             err.to_string().contains("expected an event object"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn lines_straddling_the_read_buffer_read_the_same() {
+        let mut text: String = (0..40)
+            .map(|i| {
+                format!(
+                    "{{\"index\":{i},\"type\":\"invoke\",\"process\":{i},\"f\":\"w\",\"value\":[{i},\"a\\u00e9\"]}}\n\n"
+                )
+            })
+            .collect();
+        text.push_str("{\"type\":\"ok\",\"pro");
+        let whole = read_str(&text).unwrap();
+        assert_eq!(whole.events.len(), 40);
+        assert_eq!(whole.events[3].value.to_string(), "[3 \"a\u{e9}\"]");
+        for cap in [1, 2, 7, 64, 100] {
+            let mut out = Collected::default();
+            let r = std::io::BufReader::with_capacity(cap, text.as_bytes());
+            read(r, "h.jsonl", &mut out).unwrap();
+            assert_eq!(out.events, whole.events, "{cap}");
+            assert_eq!(out.lines, whole.lines, "{cap}");
+            assert_eq!(out.warnings, whole.warnings, "{cap}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use faultline_history::Value;
 use super::model::Model;
 
 /// A kv operation on one key.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum KvOp {
     /// `get` returned this string.
     Get(Arc<str>),
@@ -74,6 +74,10 @@ impl Model for Kv {
                 Some(Arc::from(s))
             }
         }
+    }
+
+    fn read_only(&self, op: &KvOp) -> bool {
+        matches!(op, KvOp::Get(_))
     }
 
     fn refusal(&self, state: &Arc<str>, op: &KvOp) -> String {

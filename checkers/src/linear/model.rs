@@ -22,7 +22,7 @@ pub trait Model: Send + Sync {
     /// The object's state.
     type State: Clone + Eq + Hash + Debug + Send + Sync;
     /// One operation, with its argument and (if it completed ok) its result.
-    type Op: Clone + Debug + Send + Sync;
+    type Op: Clone + Eq + Hash + Debug + Send + Sync;
 
     /// The model's name (`register`, `cas-register`, ...).
     fn name(&self) -> &'static str;
@@ -40,6 +40,13 @@ pub trait Model: Send + Sync {
     /// Applies `op` to `state`: the next state, or `None` if it cannot happen.
     /// This is the search's inner loop: it must not allocate needlessly.
     fn step(&self, state: &Self::State, op: &Self::Op) -> Option<Self::State>;
+
+    /// Whether `op` never changes any state it applies to (a read). The search
+    /// linearizes such an operation as soon as it can, without branching: if a
+    /// read can go next, putting it next is never worse than putting it later.
+    fn read_only(&self, _op: &Self::Op) -> bool {
+        false
+    }
 
     /// Why `op` cannot happen in `state`, in the model's own words ("cannot read
     /// 3: register holds 4"). Called only for explanations.

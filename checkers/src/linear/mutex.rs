@@ -9,7 +9,7 @@ use faultline_history::Value;
 use super::model::Model;
 
 /// A lock operation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MutexOp {
     /// Take the lock.
     Acquire,

@@ -11,7 +11,7 @@ use faultline_history::Value;
 use super::model::Model;
 
 /// A queue operation.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum QueueOp {
     /// Add this value at the back.
     Enqueue(Value),

@@ -12,7 +12,7 @@ use faultline_history::Value;
 use super::model::{pair, Model};
 
 /// A register operation.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum RegisterOp {
     /// Read returned this value.
     Read(Value),
@@ -86,6 +86,10 @@ impl Model for Register {
             RegisterOp::Cas(a, b) if a == state => Some(b.clone()),
             RegisterOp::Cas(..) => None,
         }
+    }
+
+    fn read_only(&self, op: &RegisterOp) -> bool {
+        matches!(op, RegisterOp::Read(_))
     }
 
     fn refusal(&self, state: &Value, op: &RegisterOp) -> String {

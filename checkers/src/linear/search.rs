@@ -12,10 +12,13 @@
 //! is a linearization.
 //!
 //! Crashed operations have no return entry (they may take effect at any time
-//! after their call). At each configuration the search tries the `ok`
-//! candidates first and the crashed ones second, so configurations that used few
-//! crashed operations are cached first and dominate those that used more (see
-//! the cache module). Model states are interned to `u32`s and each (state,
+//! after their call). Each configuration's candidates are tried in three
+//! passes. First completed *reads*: a read that can go next is linearized
+//! without branching, because placing it now is never worse than later (it
+//! changes no state and only lifts constraints); so if that leads nowhere, the
+//! configuration itself fails. Then the other completed operations, then the
+//! crashed ones last, so configurations that used few crashed operations are
+//! cached first and dominate those that used more (see the cache module). Model states are interned to `u32`s and each (state,
 //! operation) step is memoised, so the inner loop allocates nothing.
 //!
 //! The search never runs unbounded: every few thousand steps it checks the
@@ -37,6 +40,12 @@ const HEAD: u32 = 0;
 const CHECK_EVERY: u64 = 1 << 12;
 /// Final configurations kept as evidence of a failure.
 const SAMPLES: usize = 8;
+/// The three passes over a configuration's candidates, in order: completed
+/// read-only operations (taken without branching), other completed operations,
+/// crashed operations.
+const READS: u8 = 0;
+const WRITES: u8 = 1;
+const CRASHED: u8 = 2;
 
 /// Limits shared by all keys of one check.
 pub(crate) struct Budget<'a> {
@@ -241,7 +250,30 @@ impl<'m, M: Model> Search<'m, M> {
                 }
             })
             .collect();
-        let mut info_left = self.ops.iter().filter(|o| o.ret.is_none()).count();
+        let class: Vec<u8> = self
+            .ops
+            .iter()
+            .map(|o| match o.ret {
+                None => CRASHED,
+                Some(_) if self.model.read_only(&o.op) => READS,
+                Some(_) => WRITES,
+            })
+            .collect();
+        let mut info_left = class.iter().filter(|&&c| c == CRASHED).count();
+        // Crashed operations that do the same thing are interchangeable once both
+        // are invoked: use them in invocation order only, so a configuration is
+        // reached by one canonical choice of which twins were used.
+        let mut twin_before = vec![NIL; n];
+        let mut last: FxHashMap<&M::Op, u32> = FxHashMap::default();
+        for (i, o) in self.ops.iter().enumerate() {
+            if class[i] == CRASHED {
+                if let Some(prev) = last.insert(&o.op, i as u32) {
+                    twin_before[i] = prev;
+                }
+            }
+        }
+        drop(last);
+        let mut used = vec![false; n];
         let mut cache = Cache::new(ok_mask);
         let mut bits = vec![0u64; words];
         let mut hash = 0u64;
@@ -249,7 +281,7 @@ impl<'m, M: Model> Search<'m, M> {
         let mut state = self.intern(init);
         let mut frames: Vec<Frame> = Vec::new();
         let mut entry = self.next[HEAD as usize];
-        let mut phase = 0u8;
+        let mut phase = READS;
         let mut explored = 0u64;
         let mut counted_bytes = 0usize;
         let mut frontier = 0u32;
@@ -288,9 +320,16 @@ impl<'m, M: Model> Search<'m, M> {
                     order: frames.iter().map(|f| f.op).collect(),
                 };
             }
+            let mut dead = false;
             if self.entry_ret[entry as usize] {
-                if phase == 0 && info_left > 0 {
-                    phase = 1;
+                // The candidates of this phase are exhausted.
+                if phase == READS {
+                    phase = WRITES;
+                    entry = self.next[HEAD as usize];
+                    continue;
+                }
+                if phase == WRITES && info_left > 0 {
+                    phase = CRASHED;
                     entry = self.next[HEAD as usize];
                     continue;
                 }
@@ -306,52 +345,76 @@ impl<'m, M: Model> Search<'m, M> {
                     let s = self.sample(&frames, state, entry);
                     samples.push(s);
                 }
-                let Some(f) = frames.pop() else {
-                    break Outcome::NotLinearizable {
-                        op: culprit,
-                        configs: std::mem::take(&mut samples),
-                    };
-                };
-                self.unlift(f.op);
-                bits[f.op as usize / 64] &= !(1 << (f.op % 64));
-                hash ^= zobrist[f.op as usize];
-                if self.ops[f.op as usize].ret.is_none() {
-                    info_left += 1;
+                dead = true;
+            } else {
+                let op = self.entry_op[entry as usize];
+                let twin = twin_before[op as usize];
+                if class[op as usize] != phase || (twin != NIL && !used[twin as usize]) {
+                    entry = self.next[entry as usize];
+                    continue;
                 }
-                state = f.prev_state;
-                phase = f.phase;
-                entry = self.next[self.call_entry[f.op as usize] as usize];
-                continue;
+                let next_state = self.step(state, op);
+                if next_state != NIL {
+                    bits[op as usize / 64] |= 1 << (op % 64);
+                    hash ^= zobrist[op as usize];
+                    if cache.insert_if_new(hash, next_state, &bits) {
+                        frames.push(Frame {
+                            op,
+                            prev_state: state,
+                            phase,
+                        });
+                        if phase == CRASHED {
+                            info_left -= 1;
+                        }
+                        used[op as usize] = true;
+                        state = next_state;
+                        self.lift(op);
+                        entry = self.next[HEAD as usize];
+                        phase = READS;
+                        continue;
+                    }
+                    bits[op as usize / 64] &= !(1 << (op % 64));
+                    hash ^= zobrist[op as usize];
+                    // A read that can go next decides this configuration: it
+                    // leads only to a configuration already explored.
+                    dead = phase == READS;
+                }
             }
-            let op = self.entry_op[entry as usize];
-            let crashed = self.ops[op as usize].ret.is_none();
-            if (phase == 1) != crashed {
+            if !dead {
                 entry = self.next[entry as usize];
                 continue;
             }
-            let next_state = self.step(state, op);
-            if next_state != NIL {
-                bits[op as usize / 64] |= 1 << (op % 64);
-                hash ^= zobrist[op as usize];
-                if cache.insert_if_new(hash, next_state, &bits) {
-                    frames.push(Frame {
-                        op,
-                        prev_state: state,
-                        phase,
-                    });
-                    if crashed {
-                        info_left -= 1;
-                    }
-                    state = next_state;
-                    self.lift(op);
-                    entry = self.next[HEAD as usize];
-                    phase = 0;
-                    continue;
+            // Backtrack. A read was linearized without branching, so undoing it
+            // undoes the configuration it was taken in as well.
+            let mut resumed = false;
+            while let Some(f) = frames.pop() {
+                self.unlift(f.op);
+                bits[f.op as usize / 64] &= !(1 << (f.op % 64));
+                hash ^= zobrist[f.op as usize];
+                if f.phase == CRASHED {
+                    info_left += 1;
                 }
-                bits[op as usize / 64] &= !(1 << (op % 64));
-                hash ^= zobrist[op as usize];
+                used[f.op as usize] = false;
+                state = f.prev_state;
+                if f.phase != READS {
+                    phase = f.phase;
+                    entry = self.next[self.call_entry[f.op as usize] as usize];
+                    resumed = true;
+                    break;
+                }
             }
-            entry = self.next[entry as usize];
+            if !resumed {
+                // Nothing left to undo: no order works.
+                let op = if culprit == NIL {
+                    self.ops.iter().position(|o| o.ret.is_some()).unwrap_or(0) as u32
+                } else {
+                    culprit
+                };
+                break Outcome::NotLinearizable {
+                    op,
+                    configs: std::mem::take(&mut samples),
+                };
+            }
         };
         budget
             .memory_used
