@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use faultline_history::History;
 use serde_json::{json, Value as Json};
 
-use super::explain::{key_json, nonlinearizable, op_event};
+use super::explain::{impossible, key_json, nonlinearizable, op_event};
 use super::model::Model;
 use super::prepare::{prepare, Split};
 use super::search::{search, Budget, Outcome, Searched, Stop};
@@ -84,7 +84,10 @@ impl<M: Model> Checker for Linearizable<M> {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(&k) = order.get(i) else { return };
             let r = search(&self.model, &keys[k].ops, &budget);
-            if matches!(r.outcome, Outcome::NotLinearizable { .. }) {
+            if matches!(
+                r.outcome,
+                Outcome::NotLinearizable { .. } | Outcome::Impossible { .. }
+            ) {
                 cancel.store(true, Ordering::Relaxed);
             }
             results.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(r);
@@ -131,6 +134,12 @@ impl<M: Model> Checker for Linearizable<M> {
                     entry["valid"] = Json::Bool(false);
                     entry["op"] = json!(op_event(history, key, *op).index);
                     anomalies.push(nonlinearizable(&self.model, history, key, *op, configs));
+                }
+                Outcome::Impossible { op, reachable } => {
+                    failed += 1;
+                    entry["valid"] = Json::Bool(false);
+                    entry["op"] = json!(op_event(history, key, *op).index);
+                    anomalies.push(impossible(&self.model, history, key, *op, reachable));
                 }
                 Outcome::Unknown { stop, frontier } => {
                     entry["valid"] = Json::from("unknown");

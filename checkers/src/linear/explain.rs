@@ -18,6 +18,8 @@ use crate::verdict::Anomaly;
 
 /// How many operations of a path the sentence names.
 const PATH_NAMED: usize = 3;
+/// How many refused candidates the sentence names.
+const ATTEMPTS_NAMED: usize = 6;
 
 /// The event that stands for operation `i` of `key`.
 pub(crate) fn op_event<'h, O>(h: &'h History, key: &KeyHistory<O>, i: u32) -> &'h Event {
@@ -93,10 +95,12 @@ pub(crate) fn nonlinearizable<M: Model>(
                 c.state
             ));
         }
-        let why: Vec<String> = c
-            .attempts
+        let (refused, possible): (Vec<_>, Vec<_>) =
+            c.attempts.iter().partition(|(_, refused, _)| *refused);
+        let mut why: Vec<String> = refused
             .iter()
-            .map(|(i, why)| {
+            .take(ATTEMPTS_NAMED)
+            .map(|(i, _, why)| {
                 format!(
                     "op {} {}: {why}",
                     op_event(h, key, *i).index,
@@ -104,11 +108,21 @@ pub(crate) fn nonlinearizable<M: Model>(
                 )
             })
             .collect();
+        if refused.len() > ATTEMPTS_NAMED {
+            why.push(format!("{} more refused", refused.len() - ATTEMPTS_NAMED));
+        }
+        if !possible.is_empty() {
+            why.push(format!(
+                "{} other operation{} could go next, but no order that follows works",
+                possible.len(),
+                if possible.len() == 1 { "" } else { "s" }
+            ));
+        }
         text.push_str(&format!(
             " and no operation can go next: {}.",
             why.join("; ")
         ));
-        ops.extend(c.attempts.iter().map(|(i, _)| op_event(h, key, *i).index));
+        ops.extend(refused.iter().map(|(i, _, _)| op_event(h, key, *i).index));
         ops.sort_unstable();
         ops.dedup();
     }
@@ -118,8 +132,9 @@ pub(crate) fn nonlinearizable<M: Model>(
             json!({
                 "linearized": c.path.iter().map(|&i| op_event(h, key, i).index).collect::<Vec<_>>(),
                 "state": c.state,
-                "attempts": c.attempts.iter().map(|(i, why)| {
+                "attempts": c.attempts.iter().map(|(i, refused, why)| {
                     let mut o = op_json(model, h, key, *i);
+                    o["refused"] = Json::Bool(*refused);
                     o["why"] = Json::from(why.as_str());
                     o
                 }).collect::<Vec<_>>(),
@@ -134,6 +149,37 @@ pub(crate) fn nonlinearizable<M: Model>(
             "key": key.key.as_ref().map(key_json),
             "op": op_json(model, h, key, culprit),
             "final_configs": configs_json,
+        }),
+    }
+}
+
+/// The anomaly for a key whose operation `culprit` no reachable state allows.
+pub(crate) fn impossible<M: Model>(
+    model: &M,
+    h: &History,
+    key: &KeyHistory<M::Op>,
+    culprit: u32,
+    reachable: &[String],
+) -> Anomaly {
+    let bad = op_event(h, key, culprit);
+    let on_key = match &key.key {
+        Some(k) => format!("key {k}: "),
+        None => String::new(),
+    };
+    Anomaly {
+        kind: "nonlinearizable".into(),
+        ops: vec![bad.index],
+        explanation: format!(
+            "{on_key}op {} ({}) cannot be linearized: no order of this key's operations ever \
+             reaches a state where it can happen (the reachable states: {}).",
+            bad.index,
+            describe(model, h, key, culprit),
+            reachable.join("; ")
+        ),
+        data: json!({
+            "key": key.key.as_ref().map(key_json),
+            "op": op_json(model, h, key, culprit),
+            "reachable_states": reachable,
         }),
     }
 }

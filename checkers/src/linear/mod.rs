@@ -25,6 +25,7 @@ mod model;
 mod mutex;
 mod prepare;
 mod queue;
+mod reachable;
 mod register;
 mod search;
 pub mod simulate;

@@ -33,6 +33,7 @@ use rustc_hash::FxHashMap;
 use super::cache::Cache;
 use super::model::Model;
 use super::prepare::LinOp;
+use super::reachable::impossible;
 
 const NIL: u32 = u32::MAX;
 const HEAD: u32 = 0;
@@ -70,8 +71,9 @@ pub(crate) struct FinalConfig {
     pub path: Vec<u32>,
     /// The model state after them, in words.
     pub state: String,
-    /// Each candidate tried from here and why it did not lead on.
-    pub attempts: Vec<(u32, String)>,
+    /// Each candidate tried from here: whether the model refused it, and why
+    /// it did not lead on.
+    pub attempts: Vec<(u32, bool, String)>,
 }
 
 /// What the search found.
@@ -81,6 +83,8 @@ pub(crate) enum Outcome {
     Linearizable { order: Vec<u32> },
     /// `op` (an ok operation) cannot be placed in any order.
     NotLinearizable { op: u32, configs: Vec<FinalConfig> },
+    /// `op` cannot happen in any state any order reaches (listed).
+    Impossible { op: u32, reachable: Vec<String> },
     /// The budget ran out; `frontier` is the furthest history position reached.
     Unknown { stop: Stop, frontier: u32 },
 }
@@ -221,11 +225,11 @@ impl<'m, M: Model> Search<'m, M> {
             if !self.entry_ret[e as usize] {
                 let op = self.entry_op[e as usize];
                 let (s, o) = (&self.states[state as usize], &self.ops[op as usize].op);
-                let why = match self.model.step(s, o) {
-                    None => self.model.refusal(s, o),
-                    Some(_) => "it can, but every order that follows fails".to_owned(),
+                let (refused, why) = match self.model.step(s, o) {
+                    None => (true, self.model.refusal(s, o)),
+                    Some(_) => (false, "it can, but no order that follows works".to_owned()),
                 };
-                attempts.push((op, why));
+                attempts.push((op, refused, why));
             }
             e = self.next[e as usize];
         }
@@ -429,6 +433,16 @@ impl<'m, M: Model> Search<'m, M> {
 
 /// Searches for a linearization of `ops` (one object, invocation order).
 pub(crate) fn search<M: Model>(model: &M, ops: &[LinOp<M::Op>], budget: &Budget<'_>) -> Searched {
+    if let Some(found) = impossible(model, ops) {
+        return Searched {
+            outcome: Outcome::Impossible {
+                op: found.op,
+                reachable: found.reachable,
+            },
+            explored: 0,
+            states: 0,
+        };
+    }
     Search::new(model, ops).run(budget)
 }
 
