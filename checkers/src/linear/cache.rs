@@ -54,10 +54,11 @@ impl Cache {
     /// A cache for sets over `ok_mask.len() * 64` operations; `ok_mask` marks the
     /// operations that completed `ok`.
     pub fn new(ok_mask: Vec<u64>) -> Cache {
+        let expect = ok_mask.len() * 64 * 4;
         Cache {
             words: ok_mask.len(),
             ok_mask,
-            heads: HashMap::default(),
+            heads: HashMap::with_capacity_and_hasher(expect, Default::default()),
             arena: Vec::new(),
             states: Vec::new(),
             next: Vec::new(),
@@ -78,7 +79,11 @@ impl Cache {
             e = self.next[i];
         }
         let id = self.states.len() as u32;
-        self.arena.extend_from_slice(bits);
+        // Bitsets are a few words: a loop beats a call to memcpy.
+        self.arena.reserve(bits.len());
+        for &w in bits {
+            self.arena.push(w);
+        }
         self.states.push(state);
         self.next.push(head);
         self.heads.insert(key, id);

@@ -4,56 +4,208 @@
 //! `append v` (concatenates), on string keys; every key starts as the empty
 //! string. The checker splits the history by key first, so this model sees one
 //! key's operations: a string register with append.
+//!
+//! States are never built as strings. A state is a node in a persistent list:
+//! the string it stands for is its parent's plus one appended piece (or, after a
+//! `put`, just the put value). Each node carries the string's length and a
+//! polynomial hash modulo the Mersenne prime 2^61 - 1, extended in O(1) per
+//! append, so stepping, hashing and comparing states cost O(1) however long the
+//! strings grow. Only when two states or a `get` agree on length and hash is the
+//! text compared for real (by walking the pieces), so a hash collision can cost
+//! time but never a wrong verdict.
 
+use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use faultline_history::Value;
 
 use super::model::Model;
 
+const P: u64 = (1 << 61) - 1;
+const BASE: u64 = 0x1F3D_5B79_A2C4_E681 % P;
+
+fn mul(a: u64, b: u64) -> u64 {
+    let x = u128::from(a) * u128::from(b);
+    let r = ((x >> 61) as u64) + ((x as u64) & P);
+    if r >= P {
+        r - P
+    } else {
+        r
+    }
+}
+
+fn add(a: u64, b: u64) -> u64 {
+    let r = a + b;
+    if r >= P {
+        r - P
+    } else {
+        r
+    }
+}
+
+/// A string with its length, hash and BASE^length, for O(1) concatenation.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Piece {
+    text: Arc<str>,
+    hash: u64,
+    pow: u64,
+}
+
+impl Piece {
+    fn new(text: Arc<str>) -> Piece {
+        let (mut hash, mut pow) = (0, 1);
+        for &b in text.as_bytes() {
+            hash = add(mul(hash, BASE), u64::from(b) + 1);
+            pow = mul(pow, BASE);
+        }
+        Piece { text, hash, pow }
+    }
+}
+
 /// A kv operation on one key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum KvOp {
     /// `get` returned this string.
-    Get(Arc<str>),
+    Get(Piece),
     /// `put` of this string.
-    Put(Arc<str>),
+    Put(Piece),
     /// `append` of this string.
-    Append(Arc<str>),
+    Append(Piece),
+}
+
+struct Node {
+    parent: Option<Arc<Node>>,
+    piece: Arc<str>,
+    len: usize,
+    hash: u64,
+}
+
+/// The string a key holds, as a persistent list of pieces.
+#[derive(Clone)]
+pub struct KvState(Arc<Node>);
+
+impl KvState {
+    fn of(piece: &Piece) -> KvState {
+        KvState(Arc::new(Node {
+            parent: None,
+            piece: piece.text.clone(),
+            len: piece.text.len(),
+            hash: piece.hash,
+        }))
+    }
+
+    fn append(&self, piece: &Piece) -> KvState {
+        KvState(Arc::new(Node {
+            parent: Some(self.0.clone()),
+            piece: piece.text.clone(),
+            len: self.0.len + piece.text.len(),
+            hash: add(mul(self.0.hash, piece.pow), piece.hash),
+        }))
+    }
+
+    /// The string, built by walking the pieces (explanations and verification).
+    pub fn text(&self) -> String {
+        let mut pieces = Vec::new();
+        let mut node = Some(&self.0);
+        while let Some(n) = node {
+            pieces.push(&*n.piece);
+            node = n.parent.as_ref();
+        }
+        let mut s = String::with_capacity(self.0.len);
+        for p in pieces.iter().rev() {
+            s.push_str(p);
+        }
+        s
+    }
+
+    /// Whether this state's string is `piece`'s, compared piece by piece from
+    /// the end without building the string.
+    fn is(&self, piece: &Piece) -> bool {
+        if self.0.len != piece.text.len() || self.0.hash != piece.hash {
+            return false;
+        }
+        let mut rest = piece.text.as_bytes();
+        let mut node = Some(&self.0);
+        while let Some(n) = node {
+            match rest.strip_suffix(n.piece.as_bytes()) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+            node = n.parent.as_ref();
+        }
+        rest.is_empty()
+    }
+}
+
+impl PartialEq for KvState {
+    fn eq(&self, other: &KvState) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+            || (self.0.len == other.0.len
+                && self.0.hash == other.0.hash
+                && self.text() == other.text())
+    }
+}
+
+impl Eq for KvState {}
+
+impl Hash for KvState {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        h.write_u64(self.0.hash ^ (self.0.len as u64).rotate_left(32));
+    }
+}
+
+impl fmt::Debug for KvState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.text())
+    }
+}
+
+impl Drop for Node {
+    /// Long chains would otherwise be freed recursively; unlink iteratively.
+    fn drop(&mut self) {
+        let mut next = self.parent.take();
+        while let Some(node) = next {
+            next = match Arc::try_unwrap(node) {
+                Ok(mut n) => n.parent.take(),
+                Err(_) => None,
+            };
+        }
+    }
 }
 
 /// One key of Porcupine's kv store.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Kv;
 
-fn text(v: &Value) -> Result<Arc<str>, String> {
+fn piece(v: &Value) -> Result<Piece, String> {
     match v {
-        Value::Str(s) => Ok(s.clone()),
-        Value::Null => Ok(Arc::from("")),
+        Value::Str(s) => Ok(Piece::new(s.clone())),
+        Value::Null => Ok(Piece::new(Arc::from(""))),
         other => Err(format!("kv values are strings, found {other}")),
     }
 }
 
 impl Model for Kv {
-    type State = Arc<str>;
+    type State = KvState;
     type Op = KvOp;
 
     fn name(&self) -> &'static str {
         "kv"
     }
 
-    fn init(&self) -> Arc<str> {
-        Arc::from("")
+    fn init(&self) -> KvState {
+        KvState::of(&Piece::new(Arc::from("")))
     }
 
     fn op(&self, f: &str, invoke: &Value, ok: Option<&Value>) -> Result<Option<KvOp>, String> {
         Ok(Some(match f {
             "get" | "read" => match ok {
-                Some(v) => KvOp::Get(text(v)?),
+                Some(v) => KvOp::Get(piece(v)?),
                 None => return Ok(None),
             },
-            "put" | "write" => KvOp::Put(text(invoke)?),
-            "append" => KvOp::Append(text(invoke)?),
+            "put" | "write" => KvOp::Put(piece(invoke)?),
+            "append" => KvOp::Append(piece(invoke)?),
             other => {
                 return Err(format!(
                     "kv has no operation `{other}` (expected get, put or append)"
@@ -62,17 +214,11 @@ impl Model for Kv {
         }))
     }
 
-    fn step(&self, state: &Arc<str>, op: &KvOp) -> Option<Arc<str>> {
+    fn step(&self, state: &KvState, op: &KvOp) -> Option<KvState> {
         match op {
-            KvOp::Get(v) if v == state => Some(state.clone()),
-            KvOp::Get(_) => None,
-            KvOp::Put(v) => Some(v.clone()),
-            KvOp::Append(v) => {
-                let mut s = String::with_capacity(state.len() + v.len());
-                s.push_str(state);
-                s.push_str(v);
-                Some(Arc::from(s))
-            }
+            KvOp::Get(v) => state.is(v).then(|| state.clone()),
+            KvOp::Put(v) => Some(KvState::of(v)),
+            KvOp::Append(v) => Some(state.append(v)),
         }
     }
 
@@ -80,22 +226,22 @@ impl Model for Kv {
         matches!(op, KvOp::Get(_))
     }
 
-    fn refusal(&self, state: &Arc<str>, op: &KvOp) -> String {
+    fn refusal(&self, state: &KvState, op: &KvOp) -> String {
         match op {
-            KvOp::Get(v) => format!("cannot get {v:?}: key holds {state:?}"),
+            KvOp::Get(v) => format!("cannot get {:?}: key holds {:?}", v.text, state.text()),
             other => format!("{} always succeeds", self.describe_op(other)),
         }
     }
 
-    fn describe_state(&self, state: &Arc<str>) -> String {
-        format!("key holds {state:?}")
+    fn describe_state(&self, state: &KvState) -> String {
+        format!("key holds {:?}", state.text())
     }
 
     fn describe_op(&self, op: &KvOp) -> String {
         match op {
-            KvOp::Get(v) => format!("get {v:?}"),
-            KvOp::Put(v) => format!("put {v:?}"),
-            KvOp::Append(v) => format!("append {v:?}"),
+            KvOp::Get(v) => format!("get {:?}", v.text),
+            KvOp::Put(v) => format!("put {:?}", v.text),
+            KvOp::Append(v) => format!("append {:?}", v.text),
         }
     }
 }
@@ -109,18 +255,61 @@ mod tests {
         let m = Kv;
         let a = m.op("append", &Value::str("x 0 "), None).unwrap().unwrap();
         let s = m.step(&m.step(&m.init(), &a).unwrap(), &a).unwrap();
-        assert_eq!(&*s, "x 0 x 0 ");
+        assert_eq!(s.text(), "x 0 x 0 ");
         let g = m
             .op("get", &Value::Null, Some(&Value::str("x 0 ")))
             .unwrap()
             .unwrap();
+        assert!(m.step(&s, &g).is_none());
         assert_eq!(
-            {
-                assert!(m.step(&s, &g).is_none());
-                m.refusal(&s, &g)
-            },
+            m.refusal(&s, &g),
             "cannot get \"x 0 \": key holds \"x 0 x 0 \""
         );
+        let whole = m
+            .op("get", &Value::Null, Some(&Value::str("x 0 x 0 ")))
+            .unwrap()
+            .unwrap();
+        assert!(m.step(&s, &whole).is_some());
         assert!(m.op("incr", &Value::Null, None).is_err());
+    }
+
+    #[test]
+    fn equal_strings_built_differently_are_equal_states() {
+        let m = Kv;
+        let op = |f: &str, v: &str| m.op(f, &Value::str(v), None).unwrap().unwrap();
+        let ab = m.step(&m.init(), &op("append", "ab")).unwrap();
+        let a_b = m
+            .step(
+                &m.step(&m.init(), &op("append", "a")).unwrap(),
+                &op("append", "b"),
+            )
+            .unwrap();
+        let put = m.step(&m.init(), &op("put", "ab")).unwrap();
+        assert_eq!(ab, a_b);
+        assert_eq!(ab, put);
+        let hash = |s: &KvState| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            s.hash(&mut h);
+            h.finish()
+        };
+        assert_eq!(hash(&ab), hash(&a_b));
+        let ba = m
+            .step(
+                &m.step(&m.init(), &op("append", "b")).unwrap(),
+                &op("append", "a"),
+            )
+            .unwrap();
+        assert_ne!(ab, ba);
+    }
+
+    #[test]
+    fn long_chains_drop_without_recursion() {
+        let m = Kv;
+        let a = m.op("append", &Value::str("x"), None).unwrap().unwrap();
+        let mut s = m.init();
+        for _ in 0..200_000 {
+            s = m.step(&s, &a).unwrap();
+        }
+        assert_eq!(s.0.len, 200_000);
     }
 }
