@@ -273,3 +273,102 @@ fn help_and_version_exit_zero() {
     assert_eq!(code(&o), 0);
     assert!(String::from_utf8_lossy(&o.stdout).contains("list-append"));
 }
+
+#[test]
+fn linearizability_from_the_command_line() {
+    let c = corpus();
+    let bad = c.join("knossos/data/cas-register/bad/cas-failure.edn");
+    let o = faultline(&[
+        "check",
+        bad.to_str().unwrap(),
+        "--workload",
+        "cas-register",
+        "--initial",
+        "0",
+        "--checker",
+        "linearizable",
+        "--json",
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let j = json_of(&o);
+    assert_eq!(j["anomaly_types"], serde_json::json!(["nonlinearizable"]));
+    let a = &j["checkers"]["linearizable"]["anomalies"][0];
+    assert_eq!(a["data"]["op"]["index"], 491);
+    assert!(a["explanation"].as_str().unwrap().contains("cannot read 0"));
+
+    let kv = c.join("porcupine/test_data/kv/c10-bad.txt");
+    let o = faultline(&["check", kv.to_str().unwrap(), "--workload", "kv"]);
+    assert_eq!(code(&o), 1);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("linearizable: INVALID (nonlinearizable)"),
+        "{out}"
+    );
+    assert!(out.contains("key "), "per-key explanation: {out}");
+}
+
+#[test]
+fn independent_keys_budgets_and_bad_linearizability_flags() {
+    use faultline_checkers::linear::simulate::{cas_register_history, SimOptions};
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("history.jsonl");
+    let mut w = faultline_history::JsonlWriter::append(&path).unwrap();
+    for e in cas_register_history(&SimOptions {
+        ops: 20_000,
+        keys: 1,
+        processes: 10,
+        crash: 0.05,
+        values: 5,
+        seed: 11,
+    }) {
+        w.write(&e).unwrap();
+    }
+    w.finish().unwrap();
+    let p = path.to_str().unwrap();
+    let lin = ["--workload", "cas-register", "--checker", "linearizable"];
+
+    let o = faultline(
+        &[
+            &[
+                "check",
+                p,
+                "--independent",
+                "--json",
+                "--time-limit",
+                "0.001",
+            ],
+            &lin[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(code(&o), 2, "unknown: {}", stderr(&o));
+    assert_eq!(json_of(&o)["valid"], "unknown");
+
+    // An operation the model cannot read is bad input, named by file and line.
+    let f = bad_file(
+        d.path(),
+        "cas.jsonl",
+        b"{\"type\":\"invoke\",\"process\":0,\"f\":\"read\"}\n{\"type\":\"ok\",\"process\":0,\"f\":\"read\",\"value\":1}\n{\"type\":\"invoke\",\"process\":0,\"f\":\"cas\",\"value\":5}\n",
+    );
+    assert_bad_input(
+        &[&["check", &f], &lin[..]].concat(),
+        &format!("{f}:3: linearizable checker: expected a [old new] pair, found 5"),
+    );
+    let t = bad_file(
+        d.path(),
+        "tuple.jsonl",
+        b"{\"type\":\"invoke\",\"process\":0,\"f\":\"write\",\"value\":5}\n",
+    );
+    assert_bad_input(
+        &[&["check", &t, "--independent"], &lin[..]].concat(),
+        &format!("{t}:1: linearizable checker: expected a [key value] tuple"),
+    );
+    assert_bad_input(
+        &[&["check", p, "--model", "nope"], &lin[..]].concat(),
+        "unknown model \"nope\"",
+    );
+    assert_bad_input(
+        &[&["check", p, "--time-limit", "0"], &lin[..]].concat(),
+        "--time-limit must be",
+    );
+}
