@@ -20,16 +20,10 @@ fn stderr(o: &Output) -> String {
 }
 
 fn corpus() -> PathBuf {
-    if let Some(dir) = std::env::var_os("FAULTLINE_CORPUS") {
-        return PathBuf::from(dir);
-    }
-    [
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"),
-        PathBuf::from("/work/shared/corpus"),
-    ]
-    .into_iter()
-    .find(|p| p.join("README.md").is_file())
-    .expect("the shared corpus was not found; set FAULTLINE_CORPUS")
+    PathBuf::from(
+        std::env::var_os("FAULTLINE_CORPUS")
+            .expect("FAULTLINE_CORPUS is set by .cargo/config.toml"),
+    )
 }
 
 fn json_of(o: &Output) -> serde_json::Value {

@@ -9,16 +9,10 @@ use faultline_checkers::{Checker, Validity, Verdict};
 use faultline_history::{read_path, Value};
 
 fn corpus() -> PathBuf {
-    if let Some(dir) = std::env::var_os("FAULTLINE_CORPUS") {
-        return PathBuf::from(dir);
-    }
-    [
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"),
-        PathBuf::from("/work/shared/corpus"),
-    ]
-    .into_iter()
-    .find(|p| p.join("README.md").is_file())
-    .expect("the shared corpus was not found; set FAULTLINE_CORPUS")
+    PathBuf::from(
+        std::env::var_os("FAULTLINE_CORPUS")
+            .expect("FAULTLINE_CORPUS is set by .cargo/config.toml"),
+    )
 }
 
 fn check(path: &Path, checker: &dyn Checker) -> Verdict {

@@ -7,21 +7,13 @@ use std::path::PathBuf;
 
 use faultline_history::{read_path, EventType};
 
-/// The corpus lives outside the repository (`../shared/corpus`); `FAULTLINE_CORPUS`
-/// overrides the location.
+/// The corpus lives outside the repository; `.cargo/config.toml` points
+/// `FAULTLINE_CORPUS` at `../shared/corpus` unless the environment already says.
 fn corpus_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("FAULTLINE_CORPUS") {
-        return PathBuf::from(dir);
-    }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        root.join("../../shared/corpus"),
-        PathBuf::from("/work/shared/corpus"),
-    ];
-    candidates
-        .into_iter()
-        .find(|p| p.join("README.md").is_file())
-        .expect("the shared corpus was not found; set FAULTLINE_CORPUS to its directory")
+    PathBuf::from(
+        std::env::var_os("FAULTLINE_CORPUS")
+            .expect("FAULTLINE_CORPUS is set by .cargo/config.toml"),
+    )
 }
 
 #[test]
