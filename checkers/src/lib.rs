@@ -15,6 +15,7 @@
 //! status table).
 
 mod checker;
+pub mod elle;
 pub mod linear;
 mod stats;
 mod verdict;

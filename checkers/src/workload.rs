@@ -11,6 +11,7 @@ use std::time::Duration;
 use faultline_history::Value;
 
 use crate::checker::Checker;
+use crate::elle::{Elle, ElleOptions, TxnWorkload};
 use crate::linear::{Kv, LinearOptions, Linearizable, Mutex, Queue, Register, Split};
 use crate::stats::Stats;
 
@@ -31,6 +32,7 @@ pub struct Workload {
 
 const LIN: &[&str] = &["stats", "linearizable"];
 const STATS: &[&str] = &["stats"];
+const ELLE: &[&str] = &["stats", "elle"];
 
 /// Every workload faultline knows.
 pub const WORKLOADS: &[Workload] = &[
@@ -73,8 +75,8 @@ pub const WORKLOADS: &[Workload] = &[
     w(
         "list-append",
         "transactions of appends and whole-list reads",
-        STATS,
-        &["elle"],
+        ELLE,
+        &[],
         None,
     ),
     w(
@@ -113,7 +115,7 @@ const fn w(
 }
 
 /// Names of every checker that exists.
-pub const CHECKERS: &[&str] = &["stats", "linearizable"];
+pub const CHECKERS: &[&str] = &["stats", "linearizable", "elle"];
 
 /// Names of every linearizability model.
 pub const MODELS: &[&str] = &["register", "cas-register", "kv", "mutex", "queue"];
@@ -133,6 +135,8 @@ pub struct CheckOptions {
     pub memory_limit: Option<usize>,
     /// Worker threads (default: one per core).
     pub threads: Option<usize>,
+    /// The consistency model transactions must satisfy (default strict-serializable).
+    pub consistency_model: Option<String>,
 }
 
 /// The checker called `name`, configured for workload `w`.
@@ -147,6 +151,20 @@ pub fn checker(name: &str, w: &Workload, opts: &CheckOptions) -> Result<Box<dyn 
                 )
             })?;
             linearizable(model, opts)
+        }
+        "elle" => {
+            let workload = match w.name {
+                "rw-register" => TxnWorkload::RwRegister,
+                _ => TxnWorkload::ListAppend,
+            };
+            let mut o = ElleOptions {
+                time_limit: opts.time_limit,
+                ..ElleOptions::default()
+            };
+            if let Some(m) = &opts.consistency_model {
+                o.model = m.clone();
+            }
+            Ok(Box::new(Elle::new(workload, o)?))
         }
         other => Err(format!(
             "unknown checker {other:?} (known: {})",

@@ -64,4 +64,10 @@ pub struct CheckArgs {
     /// Keys searched in parallel (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// The consistency model transactions must satisfy (elle checker):
+    /// read-uncommitted, read-committed, repeatable-read, snapshot-isolation,
+    /// serializable, strong-session-serializable, strict-serializable (default),
+    /// read-your-writes, monotonic-reads, monotonic-writes, writes-follow-reads.
+    #[arg(long, value_name = "MODEL")]
+    pub consistency_model: Option<String>,
 }

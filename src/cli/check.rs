@@ -131,6 +131,7 @@ fn options(args: &CheckArgs) -> Result<CheckOptions, Failure> {
         time_limit,
         memory_limit: args.memory_limit.map(|m| m.saturating_mul(1 << 20)),
         threads: args.threads,
+        consistency_model: args.consistency_model.clone(),
     })
 }
 

@@ -1,0 +1,172 @@
+//! The dependency graph between transactions, and the searches over it.
+//!
+//! Nodes are transactions; an edge `T1 -> T2` says T1 must come before T2 in any
+//! serial order, for one or more reasons, kept as bits: `ww` (T2 overwrote or
+//! appended after T1's write), `wr` (T2 read T1's write), `rw` (T2 overwrote the
+//! version T1 read: an anti-dependency), `process` (same client, T1 first) and
+//! `realtime` (T1 completed before T2 began). The graph is stored compressed
+//! (petgraph's CSR) and searched under an edge mask: strongly connected
+//! components with Tarjan's algorithm, then breadth-first searches for the
+//! shortest cycle of a required shape inside one component.
+
+use std::collections::VecDeque;
+
+use petgraph::csr::Csr;
+use petgraph::visit::{EdgeFiltered, EdgeRef};
+use petgraph::Directed;
+
+/// Write-write dependency.
+pub(crate) const WW: u8 = 1;
+/// Write-read dependency.
+pub(crate) const WR: u8 = 2;
+/// Read-write anti-dependency.
+pub(crate) const RW: u8 = 4;
+/// Same process, in order.
+pub(crate) const PROCESS: u8 = 8;
+/// Completed before the other began.
+pub(crate) const REALTIME: u8 = 16;
+
+/// The dependency graph.
+pub(crate) struct Graph {
+    csr: Csr<(), u8, Directed, u32>,
+}
+
+impl Graph {
+    /// A graph over `n` nodes from `(from, to, kinds)` edges (any order,
+    /// duplicates merged, self-loops dropped).
+    pub fn new(n: usize, mut edges: Vec<(u32, u32, u8)>) -> Graph {
+        edges.retain(|(a, b, _)| a != b);
+        edges.sort_unstable_by_key(|&(a, b, _)| (a, b));
+        let mut merged: Vec<(u32, u32, u8)> = Vec::with_capacity(edges.len());
+        for (a, b, k) in edges {
+            match merged.last_mut() {
+                Some(last) if last.0 == a && last.1 == b => last.2 |= k,
+                _ => merged.push((a, b, k)),
+            }
+        }
+        let mut csr = Csr::from_sorted_edges(&merged).expect("edges are sorted");
+        while csr.node_count() < n {
+            csr.add_node(());
+        }
+        Graph { csr }
+    }
+
+    /// Number of edges (after merging).
+    pub fn edge_count(&self) -> usize {
+        self.csr.edge_count()
+    }
+
+    /// The kinds of the edge `a -> b` (0 if none).
+    pub fn kinds(&self, a: u32, b: u32) -> u8 {
+        self.csr
+            .edges(a)
+            .find(|e| e.target() == b)
+            .map_or(0, |e| *e.weight())
+    }
+
+    /// Edges out of `a` with any of the kinds in `mask`.
+    pub fn out(&self, a: u32, mask: u8) -> impl Iterator<Item = (u32, u8)> + '_ {
+        self.csr
+            .edges(a)
+            .filter(move |e| e.weight() & mask != 0)
+            .map(|e| (e.target(), *e.weight()))
+    }
+
+    /// Strongly connected components (of two or more nodes) of the edges in `mask`.
+    pub fn sccs(&self, mask: u8) -> Vec<Vec<u32>> {
+        let filtered = EdgeFiltered::from_fn(&self.csr, |e| e.weight() & mask != 0);
+        petgraph::algo::tarjan_scc(&filtered)
+            .into_iter()
+            .filter(|c| c.len() > 1)
+            .collect()
+    }
+
+    /// The shortest path `from -> ... -> to` (`from != to`) using edges in
+    /// `mask`, staying inside the nodes marked in `inside`; `seen` is scratch
+    /// space of node-count length holding `u32::MAX`, restored on return.
+    /// Returns the nodes, `from` first, `to` last.
+    pub fn path(
+        &self,
+        from: u32,
+        to: u32,
+        mask: u8,
+        inside: &[bool],
+        seen: &mut [u32],
+    ) -> Option<Vec<u32>> {
+        const UNSEEN: u32 = u32::MAX;
+        let mut touched = vec![from];
+        seen[from as usize] = from;
+        let mut queue = VecDeque::from([from]);
+        let mut found = false;
+        'search: while let Some(a) = queue.pop_front() {
+            for (b, _) in self.out(a, mask) {
+                if inside[b as usize] && seen[b as usize] == UNSEEN {
+                    seen[b as usize] = a;
+                    touched.push(b);
+                    if b == to {
+                        found = true;
+                        break 'search;
+                    }
+                    queue.push_back(b);
+                }
+            }
+        }
+        let result = found.then(|| {
+            let mut path = vec![to];
+            let mut x = to;
+            while x != from {
+                x = seen[x as usize];
+                path.push(x);
+            }
+            path.reverse();
+            path
+        });
+        for t in touched {
+            seen[t as usize] = UNSEEN;
+        }
+        result
+    }
+
+    /// Number of nodes.
+    pub fn node_count(&self) -> usize {
+        self.csr.node_count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merges_edges_finds_components_and_shortest_paths() {
+        let g = Graph::new(
+            5,
+            vec![
+                (0, 1, WW),
+                (0, 1, WR),
+                (1, 2, RW),
+                (2, 0, WW),
+                (3, 4, WW),
+                (1, 1, WW),
+            ],
+        );
+        assert_eq!(g.kinds(0, 1), WW | WR);
+        assert_eq!(g.edge_count(), 4);
+        let sccs = g.sccs(WW | WR | RW);
+        assert_eq!(sccs.len(), 1);
+        assert_eq!(sccs[0].len(), 3);
+        assert!(g.sccs(WW | WR).is_empty(), "the cycle needs the rw edge");
+        let inside = vec![true; 5];
+        let mut seen = vec![u32::MAX; 5];
+        assert_eq!(
+            g.path(2, 1, WW | WR, &inside, &mut seen),
+            Some(vec![2, 0, 1])
+        );
+        assert_eq!(g.path(1, 0, WW | WR, &inside, &mut seen), None);
+        assert_eq!(
+            g.path(1, 0, WW | WR | RW, &inside, &mut seen),
+            Some(vec![1, 2, 0])
+        );
+        assert!(seen.iter().all(|&s| s == u32::MAX), "scratch reset");
+    }
+}

@@ -1,0 +1,356 @@
+//! Inference for list-append histories.
+//!
+//! Each transaction appends unique values to lists and reads whole lists. A read
+//! of `[1 2 3]` reveals the order in which the appends of 1, 2 and 3 took
+//! effect, so the *version order* of a key is simply its longest read, provided
+//! every other read is a prefix of it (otherwise: `incompatible-order`). From it:
+//!
+//! - `ww`: the writer of each element precedes the writer of the next;
+//! - `wr`: the writer of a read's last element precedes the reader;
+//! - `rw`: a reader precedes the writer of the first element it did not see.
+//!
+//! Only a transaction's *external* reads (before it appends to that key itself)
+//! give `wr`/`rw` edges. Along the way the non-cycle anomalies are found: reads
+//! of aborted appends (G1a), reads ending at a transaction's intermediate append
+//! (G1b), dirty updates, reads of values nobody appended (garbage), reads that
+//! contain the same element twice, reads inconsistent with the transaction's own
+//! earlier operations (internal), reads of the transaction's own later appends
+//! (future-read), and lost updates (two committed transactions that read the same
+//! version of a key and both appended to it).
+
+use faultline_history::Value;
+use rustc_hash::FxHashMap;
+use serde_json::json;
+
+use super::graph::{RW, WR, WW};
+use super::inference::{Finding, Inferred, Reasons};
+use super::txn::{MopF, Status, Txns};
+
+/// Infers dependencies and non-cycle anomalies of a list-append history.
+pub(crate) fn infer(t: &Txns) -> Inferred {
+    let txns = &t.txns;
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut writer: FxHashMap<(u32, &Value), u32> = FxHashMap::default();
+    // Each transaction's last append per key, to tell intermediate reads.
+    let mut last_append: FxHashMap<(u32, u32), &Value> = FxHashMap::default();
+    for (i, txn) in txns.iter().enumerate() {
+        for m in txn.mops.iter().filter(|m| m.f == MopF::Append) {
+            writer.entry((m.key, &m.value)).or_insert(i as u32);
+            last_append.insert((i as u32, m.key), &m.value);
+        }
+    }
+
+    let mut external: Vec<(u32, u32, &[Value])> = Vec::new();
+    let mut longest: Vec<&[Value]> = vec![&[]; t.keys.len()];
+    const EMPTY: &[Value] = &[];
+    for (i, txn) in txns.iter().enumerate() {
+        if txn.status != Status::Ok {
+            continue;
+        }
+        let me = i as u32;
+        // Per key: what this transaction expects the list to end with.
+        let mut seen: FxHashMap<u32, (Option<&[Value]>, Vec<&Value>)> = FxHashMap::default();
+        for (j, m) in txn.mops.iter().enumerate() {
+            let state = seen.entry(m.key).or_insert((None, Vec::new()));
+            match m.f {
+                MopF::Append => state.1.push(&m.value),
+                MopF::Write => {}
+                MopF::Read => {
+                    let list: &[Value] = match &m.value {
+                        Value::Null => EMPTY,
+                        Value::List(l) => l,
+                        _ => continue,
+                    };
+                    check_internal(me, &t.keys[m.key as usize], list, state, &mut findings);
+                    if state.0.is_none() && state.1.is_empty() {
+                        external.push((me, m.key, list));
+                    }
+                    *state = (Some(list), Vec::new());
+                    if list.len() > longest[m.key as usize].len() {
+                        longest[m.key as usize] = list;
+                    }
+                    check_elements(
+                        me,
+                        m.key,
+                        list,
+                        txn,
+                        j,
+                        &writer,
+                        &last_append,
+                        t,
+                        &mut findings,
+                    );
+                }
+            }
+        }
+    }
+
+    // Version orders and incompatible reads.
+    let mut compatible = vec![true; external.len()];
+    let mut reported = vec![false; t.keys.len()];
+    for (r, &(reader, key, list)) in external.iter().enumerate() {
+        let full = longest[key as usize];
+        if full.len() < list.len() || full[..list.len()] != *list {
+            compatible[r] = false;
+            if !std::mem::replace(&mut reported[key as usize], true) {
+                findings.push(Finding {
+                    kind: "incompatible-order",
+                    txns: vec![reader],
+                    text: format!(
+                        "reads of key {} disagree on the order of appends: {} is not a prefix of {}",
+                        t.keys[key as usize],
+                        Value::List(list.to_vec()),
+                        Value::List(full.to_vec())
+                    ),
+                    data: json!({"key": t.keys[key as usize], "values": [list, full]}),
+                });
+            }
+        }
+    }
+
+    let mut edges: Vec<(u32, u32, u8)> = Vec::new();
+    let node = |w: u32| txns[w as usize].status != Status::Fail;
+    for (key, order) in longest.iter().enumerate() {
+        let key = key as u32;
+        for pair in order.windows(2) {
+            let (Some(&a), Some(&b)) = (writer.get(&(key, &pair[0])), writer.get(&(key, &pair[1])))
+            else {
+                continue;
+            };
+            if a != b && node(a) && node(b) {
+                edges.push((a, b, WW));
+            }
+            if txns[a as usize].status == Status::Fail && txns[b as usize].status == Status::Ok {
+                findings.push(Finding {
+                    kind: "dirty-update",
+                    txns: vec![a, b],
+                    text: format!(
+                        "on key {}, the committed append of {} follows the aborted append of {}",
+                        t.keys[key as usize], pair[1], pair[0]
+                    ),
+                    data: json!({"key": t.keys[key as usize], "aborted": pair[0], "committed": pair[1]}),
+                });
+            }
+        }
+    }
+    // Committed appends no read observed come after everything observed: after
+    // the last observed element's writer, and after every read of the whole
+    // known order.
+    let observed: rustc_hash::FxHashSet<(u32, &Value)> = longest
+        .iter()
+        .enumerate()
+        .flat_map(|(k, order)| order.iter().map(move |v| (k as u32, v)))
+        .collect();
+    let mut unseen: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
+    for (i, txn) in txns.iter().enumerate() {
+        if txn.status != Status::Ok {
+            continue;
+        }
+        for m in txn.mops.iter().filter(|m| m.f == MopF::Append) {
+            if observed.contains(&(m.key, &m.value)) {
+                continue;
+            }
+            let list = unseen.entry(m.key).or_default();
+            if list.last() != Some(&(i as u32)) {
+                list.push(i as u32);
+            }
+        }
+    }
+    for (&key, us) in &unseen {
+        let order = longest[key as usize];
+        if let Some(&w) = order.last().and_then(|v| writer.get(&(key, v))) {
+            for &u in us {
+                if node(w) && w != u {
+                    edges.push((w, u, WW));
+                }
+            }
+        }
+    }
+    let mut versions: FxHashMap<(u32, usize), Vec<u32>> = FxHashMap::default();
+    for (r, &(reader, key, list)) in external.iter().enumerate() {
+        if !compatible[r] {
+            continue;
+        }
+        if let Some(&w) = list.last().and_then(|v| writer.get(&(key, v))) {
+            if node(w) {
+                edges.push((w, reader, WR));
+            }
+        }
+        let order = longest[key as usize];
+        if let Some(&w) = order.get(list.len()).and_then(|v| writer.get(&(key, v))) {
+            if node(w) {
+                edges.push((reader, w, RW));
+            }
+        } else if list.len() == order.len() {
+            for &u in unseen.get(&key).map_or(&[][..], |v| v) {
+                edges.push((reader, u, RW));
+            }
+        }
+        let appends = txns[reader as usize]
+            .mops
+            .iter()
+            .any(|m| m.f == MopF::Append && m.key == key);
+        if appends {
+            versions.entry((key, list.len())).or_default().push(reader);
+        }
+    }
+    for ((key, len), readers) in versions {
+        if readers.len() > 1 {
+            findings.push(Finding {
+                kind: "lost-update",
+                txns: readers.clone(),
+                text: format!(
+                    "{} committed transactions read the same version of key {} ({} elements) and each appended to it",
+                    readers.len(),
+                    t.keys[key as usize],
+                    len
+                ),
+                data: json!({"key": t.keys[key as usize], "version_length": len}),
+            });
+        }
+    }
+
+    let order_index = longest
+        .iter()
+        .enumerate()
+        .flat_map(|(k, order)| {
+            order
+                .iter()
+                .enumerate()
+                .map(move |(p, v)| ((k as u32, v.clone()), p))
+        })
+        .collect();
+    let writers = writer
+        .into_iter()
+        .map(|((k, v), w)| ((k, v.clone()), w))
+        .collect();
+    Inferred {
+        edges,
+        findings,
+        reasons: Reasons {
+            orders: longest.iter().map(|o| o.to_vec()).collect(),
+            order_index,
+            writers,
+        },
+    }
+}
+
+/// A read must agree with what the transaction itself did before it.
+fn check_internal(
+    me: u32,
+    key: &Value,
+    list: &[Value],
+    state: &(Option<&[Value]>, Vec<&Value>),
+    findings: &mut Vec<Finding>,
+) {
+    let (prev, appended) = state;
+    let ok = match prev {
+        Some(p) => {
+            list.len() == p.len() + appended.len()
+                && list[..p.len()] == **p
+                && list[p.len()..].iter().zip(appended).all(|(a, b)| a == *b)
+        }
+        None => {
+            list.len() >= appended.len()
+                && list[list.len() - appended.len()..]
+                    .iter()
+                    .zip(appended)
+                    .all(|(a, b)| a == *b)
+        }
+    };
+    if !ok {
+        findings.push(Finding {
+            kind: "internal",
+            txns: vec![me],
+            text: format!(
+                "read key {key} = {}, which its own earlier operations on the key contradict",
+                Value::List(list.to_vec()),
+            ),
+            data: json!({"key": key, "read": list}),
+        });
+    }
+}
+
+/// Checks each element of a read: who appended it, and whether that could be seen.
+#[allow(clippy::too_many_arguments)]
+fn check_elements(
+    me: u32,
+    key: u32,
+    list: &[Value],
+    txn: &super::txn::Txn,
+    at: usize,
+    writer: &FxHashMap<(u32, &Value), u32>,
+    last_append: &FxHashMap<(u32, u32), &Value>,
+    t: &Txns,
+    findings: &mut Vec<Finding>,
+) {
+    let key_v = &t.keys[key as usize];
+    if list.len() > 1 {
+        let mut sorted: Vec<&Value> = list.iter().collect();
+        sorted.sort_unstable();
+        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            findings.push(Finding {
+                kind: "duplicate-elements",
+                txns: vec![me],
+                text: format!(
+                    "read key {key_v} = {} holds {} twice",
+                    Value::List(list.to_vec()),
+                    w[0]
+                ),
+                data: json!({"key": key_v, "read": list, "element": w[0]}),
+            });
+        }
+    }
+    for (p, v) in list.iter().enumerate() {
+        match writer.get(&(key, v)) {
+            None => findings.push(Finding {
+                kind: "garbage-read",
+                txns: vec![me],
+                text: format!(
+                    "read key {key_v} = {}, but no transaction appended {v}",
+                    Value::List(list.to_vec())
+                ),
+                data: json!({"key": key_v, "read": list, "element": v}),
+            }),
+            Some(&w) if w == me => {
+                let later = txn.mops[at + 1..]
+                    .iter()
+                    .any(|m| m.f == MopF::Append && m.key == key && m.value == *v);
+                if later {
+                    findings.push(Finding {
+                        kind: "future-read",
+                        txns: vec![me],
+                        text: format!("read key {key_v} = {}, which holds {v}, appended later in the same transaction", Value::List(list.to_vec())),
+                        data: json!({"key": key_v, "read": list, "element": v}),
+                    });
+                }
+            }
+            Some(&w) => {
+                let wt = &t.txns[w as usize];
+                if wt.status == Status::Fail {
+                    findings.push(Finding {
+                        kind: "G1a",
+                        txns: vec![w, me],
+                        text: format!(
+                            "read key {key_v} = {}, which holds {v}, appended by a transaction that aborted",
+                            Value::List(list.to_vec())
+                        ),
+                        data: json!({"key": key_v, "read": list, "element": v}),
+                    });
+                } else if p == list.len() - 1 && last_append.get(&(w, key)).is_some_and(|l| *l != v)
+                {
+                    findings.push(Finding {
+                        kind: "G1b",
+                        txns: vec![w, me],
+                        text: format!(
+                            "read key {key_v} = {}, ending at {v}, an intermediate append of a transaction that appended {} to it later",
+                            Value::List(list.to_vec()),
+                            last_append[&(w, key)]
+                        ),
+                        data: json!({"key": key_v, "read": list, "element": v}),
+                    });
+                }
+            }
+        }
+    }
+}
