@@ -35,6 +35,7 @@ mod list_append;
 mod models;
 mod order;
 mod rw_register;
+pub mod simulate;
 mod txn;
 
 pub use checker::{Elle, ElleOptions, TxnWorkload};
