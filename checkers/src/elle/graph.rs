@@ -6,13 +6,13 @@
 //! version T1 read: an anti-dependency), `process` (same client, T1 first) and
 //! `realtime` (T1 completed before T2 began). The graph is stored compressed
 //! (petgraph's CSR) and searched under an edge mask: strongly connected
-//! components with Tarjan's algorithm, then breadth-first searches for the
+//! components with an iterative Tarjan, then breadth-first searches for the
 //! shortest cycle of a required shape inside one component.
 
 use std::collections::VecDeque;
 
 use petgraph::csr::Csr;
-use petgraph::visit::{EdgeFiltered, EdgeRef};
+use petgraph::visit::EdgeRef;
 use petgraph::Directed;
 
 /// Write-write dependency.
@@ -72,13 +72,76 @@ impl Graph {
             .map(|e| (e.target(), *e.weight()))
     }
 
-    /// Strongly connected components (of two or more nodes) of the edges in `mask`.
+    /// Strongly connected components (of two or more nodes) of the edges in
+    /// `mask`: Tarjan's algorithm with an explicit stack, since dependency
+    /// chains (real-time order!) are as long as the history and recursion
+    /// would overflow the thread's stack.
     pub fn sccs(&self, mask: u8) -> Vec<Vec<u32>> {
-        let filtered = EdgeFiltered::from_fn(&self.csr, |e| e.weight() & mask != 0);
-        petgraph::algo::tarjan_scc(&filtered)
-            .into_iter()
-            .filter(|c| c.len() > 1)
-            .collect()
+        const NONE: u32 = u32::MAX;
+        let n = self.node_count();
+        let mut index = vec![NONE; n];
+        let mut low = vec![0u32; n];
+        let mut on_stack = vec![false; n];
+        let mut stack: Vec<u32> = Vec::new();
+        let mut out = Vec::new();
+        let mut next = 0u32;
+        // (node, position in its edge list)
+        let mut calls: Vec<(u32, usize)> = Vec::new();
+        for root in 0..n as u32 {
+            if index[root as usize] != NONE {
+                continue;
+            }
+            calls.push((root, 0));
+            while let Some(&mut (v, ref mut pos)) = calls.last_mut() {
+                let vi = v as usize;
+                if *pos == 0 && index[vi] == NONE {
+                    index[vi] = next;
+                    low[vi] = next;
+                    next += 1;
+                    stack.push(v);
+                    on_stack[vi] = true;
+                }
+                let edges = self.csr.edges(v);
+                let mut descended = false;
+                for e in edges.skip(*pos) {
+                    *pos += 1;
+                    if e.weight() & mask == 0 {
+                        continue;
+                    }
+                    let w = e.target();
+                    let wi = w as usize;
+                    if index[wi] == NONE {
+                        calls.push((w, 0));
+                        descended = true;
+                        break;
+                    } else if on_stack[wi] {
+                        low[vi] = low[vi].min(index[wi]);
+                    }
+                }
+                if descended {
+                    continue;
+                }
+                calls.pop();
+                if let Some(&(parent, _)) = calls.last() {
+                    low[parent as usize] = low[parent as usize].min(low[vi]);
+                }
+                if low[vi] == index[vi] {
+                    let mut component = Vec::new();
+                    loop {
+                        let w = stack.pop().expect("v is on the stack");
+                        on_stack[w as usize] = false;
+                        component.push(w);
+                        if w == v {
+                            break;
+                        }
+                    }
+                    if component.len() > 1 {
+                        out.push(component);
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// The shortest path `from -> ... -> to` (`from != to`) using edges in
@@ -168,5 +231,15 @@ mod tests {
             Some(vec![1, 2, 0])
         );
         assert!(seen.iter().all(|&s| s == u32::MAX), "scratch reset");
+    }
+
+    #[test]
+    fn long_chains_do_not_overflow_the_stack() {
+        let n = 2_000_000u32;
+        let mut edges: Vec<(u32, u32, u8)> = (0..n - 1).map(|i| (i, i + 1, REALTIME)).collect();
+        edges.push((n - 1, 0, RW));
+        let g = Graph::new(n as usize, edges);
+        assert!(g.sccs(REALTIME).is_empty());
+        assert_eq!(g.sccs(REALTIME | RW)[0].len(), n as usize);
     }
 }

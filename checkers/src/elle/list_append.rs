@@ -40,15 +40,21 @@ pub(crate) fn infer(t: &Txns) -> Inferred {
         }
     }
 
+    // One pass over committed transactions: internal consistency, external
+    // reads, the longest read per key, intermediate reads (only a read's last
+    // element can be one), and candidates for future reads.
     let mut external: Vec<(u32, u32, &[Value])> = Vec::new();
+    let mut all_reads: Vec<(u32, u32, &[Value])> = Vec::new();
     let mut longest: Vec<&[Value]> = vec![&[]; t.keys.len()];
+    let mut longest_by: Vec<u32> = vec![0; t.keys.len()];
+    let mut future: Vec<(u32, u32, usize, &Value)> = Vec::new();
     const EMPTY: &[Value] = &[];
     for (i, txn) in txns.iter().enumerate() {
         if txn.status != Status::Ok {
             continue;
         }
         let me = i as u32;
-        // Per key: what this transaction expects the list to end with.
+        // Per key: the transaction's last read of it and its appends since.
         let mut seen: FxHashMap<u32, (Option<&[Value]>, Vec<&Value>)> = FxHashMap::default();
         for (j, m) in txn.mops.iter().enumerate() {
             let state = seen.entry(m.key).or_insert((None, Vec::new()));
@@ -65,48 +71,75 @@ pub(crate) fn infer(t: &Txns) -> Inferred {
                     if state.0.is_none() && state.1.is_empty() {
                         external.push((me, m.key, list));
                     }
+                    all_reads.push((me, m.key, list));
                     *state = (Some(list), Vec::new());
                     if list.len() > longest[m.key as usize].len() {
                         longest[m.key as usize] = list;
+                        longest_by[m.key as usize] = me;
                     }
-                    check_elements(
-                        me,
-                        m.key,
-                        list,
-                        txn,
-                        j,
-                        &writer,
-                        &last_append,
-                        t,
-                        &mut findings,
-                    );
+                    if let Some(v) = list.last() {
+                        check_last(me, m.key, list, v, &writer, &last_append, t, &mut findings);
+                    }
+                    for later in &txn.mops[j + 1..] {
+                        if later.f == MopF::Append && later.key == m.key {
+                            future.push((me, m.key, list.len(), &later.value));
+                        }
+                    }
                 }
             }
         }
     }
 
-    // Version orders and incompatible reads.
-    let mut compatible = vec![true; external.len()];
-    let mut reported = vec![false; t.keys.len()];
-    for (r, &(reader, key, list)) in external.iter().enumerate() {
-        let full = longest[key as usize];
-        if full.len() < list.len() || full[..list.len()] != *list {
-            compatible[r] = false;
-            if !std::mem::replace(&mut reported[key as usize], true) {
-                findings.push(Finding {
-                    kind: "incompatible-order",
-                    txns: vec![reader],
-                    text: format!(
-                        "reads of key {} disagree on the order of appends: {} is not a prefix of {}",
-                        t.keys[key as usize],
-                        Value::List(list.to_vec()),
-                        Value::List(full.to_vec())
-                    ),
-                    data: json!({"key": t.keys[key as usize], "values": [list, full]}),
-                });
-            }
+    // The version orders: check each longest read once, element by element.
+    let mut index: FxHashMap<(u32, &Value), usize> = FxHashMap::default();
+    for (key, order) in longest.iter().enumerate() {
+        check_elements(longest_by[key], key as u32, order, &writer, t, &mut findings);
+        for (p, v) in order.iter().enumerate() {
+            index.insert((key as u32, v), p);
         }
     }
+    // Every read must be a prefix of its key's order; one that is not is
+    // checked element by element too.
+    let mut reported = vec![false; t.keys.len()];
+    let mut incompatible: rustc_hash::FxHashSet<(u32, u32, usize)> = Default::default();
+    for &(reader, key, list) in &all_reads {
+        let full = longest[key as usize];
+        if full.len() >= list.len() && full[..list.len()] == *list {
+            continue;
+        }
+        incompatible.insert((reader, key, list.len()));
+        check_elements(reader, key, list, &writer, t, &mut findings);
+        if !std::mem::replace(&mut reported[key as usize], true) {
+            findings.push(Finding {
+                kind: "incompatible-order",
+                txns: vec![reader, longest_by[key as usize]],
+                text: format!(
+                    "reads of key {} disagree on the order of appends: {} is not a prefix of {}",
+                    t.keys[key as usize],
+                    Value::List(list.to_vec()),
+                    Value::List(full.to_vec())
+                ),
+                data: json!({"key": t.keys[key as usize], "values": [list, full]}),
+            });
+        }
+    }
+    for (me, key, len, v) in future {
+        if index.get(&(key, v)).is_some_and(|&p| p < len) {
+            findings.push(Finding {
+                kind: "future-read",
+                txns: vec![me],
+                text: format!(
+                    "read key {} with {v} in it, before appending {v} later in the same transaction",
+                    t.keys[key as usize]
+                ),
+                data: json!({"key": t.keys[key as usize], "element": v}),
+            });
+        }
+    }
+    let compatible: Vec<bool> = external
+        .iter()
+        .map(|&(r, k, l)| !incompatible.contains(&(r, k, l.len())))
+        .collect();
 
     let mut edges: Vec<(u32, u32, u8)> = Vec::new();
     let node = |w: u32| txns[w as usize].status != Status::Fail;
@@ -271,86 +304,78 @@ fn check_internal(
     }
 }
 
-/// Checks each element of a read: who appended it, and whether that could be seen.
+/// A read's last element: if its writer appended again to the key later in
+/// the same transaction, the read saw an intermediate state (G1b).
 #[allow(clippy::too_many_arguments)]
-fn check_elements(
+fn check_last(
     me: u32,
     key: u32,
     list: &[Value],
-    txn: &super::txn::Txn,
-    at: usize,
+    v: &Value,
     writer: &FxHashMap<(u32, &Value), u32>,
     last_append: &FxHashMap<(u32, u32), &Value>,
     t: &Txns,
     findings: &mut Vec<Finding>,
 ) {
+    let Some(&w) = writer.get(&(key, v)) else { return };
+    if w == me || t.txns[w as usize].status == Status::Fail {
+        return;
+    }
+    if let Some(&last) = last_append.get(&(w, key)).filter(|l| **l != v) {
+        findings.push(Finding {
+            kind: "G1b",
+            txns: vec![w, me],
+            text: format!(
+                "read key {} = {}, ending at {v}, an intermediate append of a transaction that appended {last} to it later",
+                t.keys[key as usize],
+                Value::List(list.to_vec()),
+            ),
+            data: json!({"key": t.keys[key as usize], "read": list, "element": v}),
+        });
+    }
+}
+
+/// Checks each element of a read: appended twice, by nobody, or by an aborted
+/// transaction.
+fn check_elements(
+    me: u32,
+    key: u32,
+    list: &[Value],
+    writer: &FxHashMap<(u32, &Value), u32>,
+    t: &Txns,
+    findings: &mut Vec<Finding>,
+) {
     let key_v = &t.keys[key as usize];
-    if list.len() > 1 {
-        let mut sorted: Vec<&Value> = list.iter().collect();
-        sorted.sort_unstable();
-        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+    let mut distinct: rustc_hash::FxHashSet<&Value> = Default::default();
+    for v in list {
+        if !distinct.insert(v) {
             findings.push(Finding {
                 kind: "duplicate-elements",
                 txns: vec![me],
-                text: format!(
-                    "read key {key_v} = {} holds {} twice",
-                    Value::List(list.to_vec()),
-                    w[0]
-                ),
-                data: json!({"key": key_v, "read": list, "element": w[0]}),
+                text: format!("read key {key_v} = {} holds {v} twice", Value::List(list.to_vec())),
+                data: json!({"key": key_v, "read": list, "element": v}),
             });
+            break;
         }
     }
-    for (p, v) in list.iter().enumerate() {
+    for v in list {
         match writer.get(&(key, v)) {
             None => findings.push(Finding {
                 kind: "garbage-read",
                 txns: vec![me],
+                text: format!("read key {key_v} = {}, but no transaction appended {v}", Value::List(list.to_vec())),
+                data: json!({"key": key_v, "read": list, "element": v}),
+            }),
+            Some(&w) if t.txns[w as usize].status == Status::Fail => findings.push(Finding {
+                kind: "G1a",
+                txns: vec![w, me],
                 text: format!(
-                    "read key {key_v} = {}, but no transaction appended {v}",
+                    "read key {key_v} = {}, which holds {v}, appended by a transaction that aborted",
                     Value::List(list.to_vec())
                 ),
                 data: json!({"key": key_v, "read": list, "element": v}),
             }),
-            Some(&w) if w == me => {
-                let later = txn.mops[at + 1..]
-                    .iter()
-                    .any(|m| m.f == MopF::Append && m.key == key && m.value == *v);
-                if later {
-                    findings.push(Finding {
-                        kind: "future-read",
-                        txns: vec![me],
-                        text: format!("read key {key_v} = {}, which holds {v}, appended later in the same transaction", Value::List(list.to_vec())),
-                        data: json!({"key": key_v, "read": list, "element": v}),
-                    });
-                }
-            }
-            Some(&w) => {
-                let wt = &t.txns[w as usize];
-                if wt.status == Status::Fail {
-                    findings.push(Finding {
-                        kind: "G1a",
-                        txns: vec![w, me],
-                        text: format!(
-                            "read key {key_v} = {}, which holds {v}, appended by a transaction that aborted",
-                            Value::List(list.to_vec())
-                        ),
-                        data: json!({"key": key_v, "read": list, "element": v}),
-                    });
-                } else if p == list.len() - 1 && last_append.get(&(w, key)).is_some_and(|l| *l != v)
-                {
-                    findings.push(Finding {
-                        kind: "G1b",
-                        txns: vec![w, me],
-                        text: format!(
-                            "read key {key_v} = {}, ending at {v}, an intermediate append of a transaction that appended {} to it later",
-                            Value::List(list.to_vec()),
-                            last_append[&(w, key)]
-                        ),
-                        data: json!({"key": key_v, "read": list, "element": v}),
-                    });
-                }
-            }
+            Some(_) => {}
         }
     }
 }
