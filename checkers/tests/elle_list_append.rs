@@ -26,8 +26,14 @@ fn check(lines: &str, model: &str) -> Verdict {
     let mut edn = String::new();
     for line in lines.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let mut parts = line.splitn(3, ' ');
-        let (p, t, v) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
-        edn.push_str(&format!("{{:process {p}, :type :{t}, :f :txn, :value {v}}}\n"));
+        let (p, t, v) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
+        edn.push_str(&format!(
+            "{{:process {p}, :type :{t}, :f :txn, :value {v}}}\n"
+        ));
     }
     let h = read_from(edn.as_bytes(), "case.edn", "edn", Some(Format::Edn))
         .unwrap_or_else(|e| panic!("{e}"))
@@ -77,7 +83,12 @@ fn g0_write_cycle() {
     expect(h, "read-uncommitted", Validity::False, "G0");
     let v = check(h, "serializable");
     let g0 = v.anomalies.iter().find(|a| a.kind == "G0").unwrap();
-    assert!(g0.explanation.contains("appended 2 to key \"x\" right after"), "{}", g0.explanation);
+    assert!(
+        g0.explanation
+            .contains("appended 2 to key \"x\" right after"),
+        "{}",
+        g0.explanation
+    );
 }
 
 #[test]
@@ -128,8 +139,16 @@ fn g_single_read_skew() {
     expect(h, "read-committed", Validity::True, "G-single");
     let v = check(h, "serializable");
     let a = v.anomalies.iter().find(|a| a.kind == "G-single").unwrap();
-    assert!(a.explanation.contains("which does not include"), "{}", a.explanation);
-    assert!(a.explanation.contains("which includes"), "{}", a.explanation);
+    assert!(
+        a.explanation.contains("which does not include"),
+        "{}",
+        a.explanation
+    );
+    assert!(
+        a.explanation.contains("which includes"),
+        "{}",
+        a.explanation
+    );
     assert_eq!(a.data["cycle"].as_array().unwrap().len(), 2);
 }
 
@@ -169,7 +188,12 @@ fn read_your_writes_is_a_process_cycle() {
         0 invoke [[:r :x nil]]
         0 ok [[:r :x nil]]";
     expect(h, "read-your-writes", Validity::False, "G-single-process");
-    expect(h, "strong-session-serializable", Validity::False, "G-single-process");
+    expect(
+        h,
+        "strong-session-serializable",
+        Validity::False,
+        "G-single-process",
+    );
     expect(h, "serializable", Validity::True, "");
 }
 
@@ -180,7 +204,12 @@ fn stale_read_across_clients_is_a_realtime_cycle() {
         0 ok [[:append :x 1]]
         1 invoke [[:r :x nil]]
         1 ok [[:r :x nil]]";
-    expect(h, "strict-serializable", Validity::False, "G-single-realtime");
+    expect(
+        h,
+        "strict-serializable",
+        Validity::False,
+        "G-single-realtime",
+    );
     expect(h, "strong-session-serializable", Validity::True, "");
     expect(h, "serializable", Validity::True, "");
 }
@@ -221,15 +250,30 @@ fn lost_update() {
 
 #[test]
 fn elle_corpus_histories_get_elles_verdicts() {
-    let dir = std::path::PathBuf::from(std::env::var_os("FAULTLINE_CORPUS").expect("set by .cargo/config.toml"))
-        .join("elle/histories");
-    let h = read_path(&dir.join("si-without-g-single.edn"), None).unwrap().history;
+    let dir = std::path::PathBuf::from(
+        std::env::var_os("FAULTLINE_CORPUS").expect("set by .cargo/config.toml"),
+    )
+    .join("elle/histories");
+    let h = read_path(&dir.join("si-without-g-single.edn"), None)
+        .unwrap()
+        .history;
     let rr = check_history(&h, "repeatable-read");
     assert_eq!(rr.valid, Validity::False);
     assert_eq!(rr.anomaly_types, vec!["G2-item"]);
-    assert!(rr.details["not"].as_array().unwrap().iter().any(|m| m == "repeatable-read"));
-    assert!(!rr.details["not"].as_array().unwrap().iter().any(|m| m == "snapshot-isolation"));
-    assert_eq!(check_history(&h, "snapshot-isolation").valid, Validity::True);
+    assert!(rr.details["not"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m == "repeatable-read"));
+    assert!(!rr.details["not"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m == "snapshot-isolation"));
+    assert_eq!(
+        check_history(&h, "snapshot-isolation").valid,
+        Validity::True
+    );
 
     // huge-scc: Elle finds G2-item-realtime (and may time out); any cycle we
     // report must be one strict serializability forbids, within the budget.
@@ -244,8 +288,18 @@ fn elle_corpus_histories_get_elles_verdicts() {
     .unwrap();
     let v = elle.check(&h).unwrap();
     assert_eq!(v.valid, Validity::False);
-    assert!(v.details["not"].as_array().unwrap().iter().any(|m| m == "strict-serializable"));
-    assert!(v.anomaly_types.iter().all(|a| a.ends_with("-realtime") || a == "cycle-search-timeout"), "{:?}", v.anomaly_types);
+    assert!(v.details["not"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m == "strict-serializable"));
+    assert!(
+        v.anomaly_types
+            .iter()
+            .all(|a| a.ends_with("-realtime") || a == "cycle-search-timeout"),
+        "{:?}",
+        v.anomaly_types
+    );
 }
 
 proptest! {

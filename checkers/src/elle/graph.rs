@@ -36,7 +36,7 @@ impl Graph {
     /// duplicates merged, self-loops dropped).
     pub fn new(n: usize, mut edges: Vec<(u32, u32, u8)>) -> Graph {
         edges.retain(|(a, b, _)| a != b);
-        edges.sort_unstable_by_key(|&(a, b, _)| (a, b));
+        edges.sort_unstable_by_key(|&(a, b, _)| (u64::from(a) << 32) | u64::from(b));
         let mut merged: Vec<(u32, u32, u8)> = Vec::with_capacity(edges.len());
         for (a, b, k) in edges {
             match merged.last_mut() {

@@ -49,15 +49,25 @@ pub(crate) fn infer(t: &Txns) -> Inferred {
     let mut longest_by: Vec<u32> = vec![0; t.keys.len()];
     let mut future: Vec<(u32, u32, usize, &Value)> = Vec::new();
     const EMPTY: &[Value] = &[];
+    type Seen<'a> = (Option<&'a [Value]>, Vec<&'a Value>);
+    let mut seen: Vec<(u32, Seen)> = Vec::new();
     for (i, txn) in txns.iter().enumerate() {
         if txn.status != Status::Ok {
             continue;
         }
         let me = i as u32;
-        // Per key: the transaction's last read of it and its appends since.
-        let mut seen: FxHashMap<u32, (Option<&[Value]>, Vec<&Value>)> = FxHashMap::default();
+        // Per key: the transaction's last read of it and its appends since
+        // (a few keys per transaction: a vector beats a map).
+        seen.clear();
         for (j, m) in txn.mops.iter().enumerate() {
-            let state = seen.entry(m.key).or_insert((None, Vec::new()));
+            let at = match seen.iter().position(|(k, _)| *k == m.key) {
+                Some(at) => at,
+                None => {
+                    seen.push((m.key, (None, Vec::new())));
+                    seen.len() - 1
+                }
+            };
+            let state = &mut seen[at].1;
             match m.f {
                 MopF::Append => state.1.push(&m.value),
                 MopF::Write => {}
@@ -93,7 +103,14 @@ pub(crate) fn infer(t: &Txns) -> Inferred {
     // The version orders: check each longest read once, element by element.
     let mut index: FxHashMap<(u32, &Value), usize> = FxHashMap::default();
     for (key, order) in longest.iter().enumerate() {
-        check_elements(longest_by[key], key as u32, order, &writer, t, &mut findings);
+        check_elements(
+            longest_by[key],
+            key as u32,
+            order,
+            &writer,
+            t,
+            &mut findings,
+        );
         for (p, v) in order.iter().enumerate() {
             index.insert((key as u32, v), p);
         }
@@ -317,7 +334,9 @@ fn check_last(
     t: &Txns,
     findings: &mut Vec<Finding>,
 ) {
-    let Some(&w) = writer.get(&(key, v)) else { return };
+    let Some(&w) = writer.get(&(key, v)) else {
+        return;
+    };
     if w == me || t.txns[w as usize].status == Status::Fail {
         return;
     }
@@ -352,7 +371,10 @@ fn check_elements(
             findings.push(Finding {
                 kind: "duplicate-elements",
                 txns: vec![me],
-                text: format!("read key {key_v} = {} holds {v} twice", Value::List(list.to_vec())),
+                text: format!(
+                    "read key {key_v} = {} holds {v} twice",
+                    Value::List(list.to_vec())
+                ),
                 data: json!({"key": key_v, "read": list, "element": v}),
             });
             break;

@@ -73,7 +73,9 @@ pub fn list_append_history(o: &TxnSimOptions) -> Vec<Event> {
         appended.push(0);
         next_value.push(1);
     }
-    let mut procs: Vec<(i64, Pending)> = (0..o.processes.max(1) as i64).map(|p| (p, Pending::Idle)).collect();
+    let mut procs: Vec<(i64, Pending)> = (0..o.processes.max(1) as i64)
+        .map(|p| (p, Pending::Idle))
+        .collect();
     let mut next_pid = procs.len() as i64;
     let (mut events, mut invoked, mut time) = (Vec::with_capacity(o.txns * 2), 0, 0i64);
     loop {
@@ -84,7 +86,13 @@ pub fn list_append_history(o: &TxnSimOptions) -> Vec<Event> {
         time += 1 + rng.below(1000) as i64;
         let pid = procs[slot].0;
         let mut emit = |kind, value: Vec<Value>| {
-            let mut e = Event::new(events.len() as u64, kind, Process::Client(pid), "txn", Value::List(value));
+            let mut e = Event::new(
+                events.len() as u64,
+                kind,
+                Process::Client(pid),
+                "txn",
+                Value::List(value),
+            );
             e.time = Some(time);
             events.push(e);
         };
@@ -119,7 +127,14 @@ pub fn list_append_history(o: &TxnSimOptions) -> Vec<Event> {
                     Pending::Idle
                 } else {
                     let done = apply(&mops, &mut lists, &mut appended);
-                    retire(o, &mut live, &mut lists, &mut appended, &mut next_value, &mut rng);
+                    retire(
+                        o,
+                        &mut live,
+                        &mut lists,
+                        &mut appended,
+                        &mut next_value,
+                        &mut rng,
+                    );
                     Pending::Applied(done, EventType::Ok)
                 }
             }
@@ -129,7 +144,9 @@ pub fn list_append_history(o: &TxnSimOptions) -> Vec<Event> {
                     let blank = mops
                         .iter()
                         .map(|m| match m.as_list() {
-                            Some([f, k, _]) if f.as_str() == Some("r") => mop("r", k.as_int().unwrap_or(0), Value::Null),
+                            Some([f, k, _]) if f.as_str() == Some("r") => {
+                                mop("r", k.as_int().unwrap_or(0), Value::Null)
+                            }
                             _ => m.clone(),
                         })
                         .collect();
@@ -156,7 +173,11 @@ fn apply(mops: &[Value], lists: &mut [Vec<Value>], appended: &mut [usize]) -> Ve
                     appended[key] += 1;
                     m.clone()
                 } else {
-                    let read = if lists[key].is_empty() { Value::Null } else { Value::List(lists[key].clone()) };
+                    let read = if lists[key].is_empty() {
+                        Value::Null
+                    } else {
+                        Value::List(lists[key].clone())
+                    };
                     mop("r", key as i64, read)
                 }
             }
