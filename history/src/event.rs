@@ -302,19 +302,36 @@ impl Names {
         if s.len() > Names::MAX_LEN {
             return Arc::from(s);
         }
-        if self.0.is_empty() {
-            self.0.resize(Names::SLOTS, None);
-        }
-        // FNV-1a.
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for &b in s.as_bytes() {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        let slot = &mut self.0[(h ^ (h >> 32)) as usize % Names::SLOTS];
+        let slot = self.slot(s.as_bytes());
         match slot {
             Some(n) if **n == *s => n.clone(),
             _ => slot.insert(Arc::from(s)).clone(),
         }
+    }
+
+    /// A shared copy of the UTF-8 text `b`, or `None` if it is not UTF-8; a
+    /// string already cached is found without validating `b` again.
+    pub(crate) fn get_utf8(&mut self, b: &[u8]) -> Option<Arc<str>> {
+        if b.len() > Names::MAX_LEN {
+            return std::str::from_utf8(b).ok().map(Arc::from);
+        }
+        let slot = self.slot(b);
+        Some(match slot {
+            Some(n) if n.as_bytes() == b => n.clone(),
+            _ => slot.insert(Arc::from(std::str::from_utf8(b).ok()?)).clone(),
+        })
+    }
+
+    /// The slot of `b` (FNV-1a).
+    fn slot(&mut self, b: &[u8]) -> &mut Option<Arc<str>> {
+        if self.0.is_empty() {
+            self.0.resize(Names::SLOTS, None);
+        }
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for &c in b {
+            h = (h ^ u64::from(c)).wrapping_mul(0x0100_0000_01b3);
+        }
+        &mut self.0[(h ^ (h >> 32)) as usize % Names::SLOTS]
     }
 }
 
@@ -400,6 +417,17 @@ mod tests {
             assert_eq!(a.finish(0), b.finish(0), "{name}");
         }
         assert!(Arc::ptr_eq(&names.get("read"), &names.get("read")));
+        let read = names.get_utf8(b"read").unwrap();
+        assert!(Arc::ptr_eq(&read, &names.get("read")));
+        assert_eq!(names.get_utf8(b"\xff"), None);
+        assert_eq!(
+            names.get_utf8("é".repeat(20).as_bytes()).as_deref(),
+            Some(&*"é".repeat(20))
+        );
+        assert_eq!(
+            names.get_utf8(&[b'a'; 40][..20]).as_deref(),
+            Some(&*"a".repeat(20))
+        );
     }
 
     #[test]

@@ -5,23 +5,23 @@
 //! The reader streams: it holds one line of text at a time, so memory follows the
 //! number of events, not the size of the file. A final line cut short (the
 //! recorder was killed mid-write) is skipped with a warning; anything else
-//! malformed is an error naming the line. The writer appends and fsyncs in
-//! batches, so a crash loses at most the last batch and never corrupts earlier
-//! lines.
+//! malformed is an error naming the line. A plain line is read by a hand-written
+//! fast path ([`crate::jsonl_fast`]); any other, and every error, by serde_json
+//! ([`crate::jsonl_serde`]); a line both can read reads the same by either.
+//!
+//! The writer appends and fsyncs in batches, so a crash loses at most the last
+//! batch and never corrupts earlier lines.
 
-use std::borrow::Cow;
-use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufWriter, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-
 use crate::error::HistoryError;
 use crate::event::{Event, EventFields, Names};
 use crate::format::Collected;
-use crate::value::{KeyStr, Value, ValueVisitor};
+use crate::jsonl_fast::{self, Scratch};
+use crate::jsonl_serde::{json_message, serde_event, Refused};
 
 /// Reads JSON Lines events from `r`; `file` names the input in messages.
 pub(crate) fn read<R: BufRead>(
@@ -31,6 +31,7 @@ pub(crate) fn read<R: BufRead>(
 ) -> Result<(), HistoryError> {
     let mut buf = Vec::with_capacity(4096);
     let mut names = Names::default();
+    let mut scratch = Scratch::default();
     let mut line = 0u64;
     loop {
         line += 1;
@@ -46,7 +47,7 @@ pub(crate) fn read<R: BufRead>(
             return Ok(());
         }
         if let Some(nl) = memchr::memchr(b'\n', avail) {
-            let more = parse_line(&avail[..=nl], file, line, out, &mut names)?;
+            let more = parse_line(&avail[..=nl], file, line, out, &mut names, &mut scratch)?;
             r.consume(nl + 1);
             if !more {
                 return Ok(());
@@ -55,7 +56,7 @@ pub(crate) fn read<R: BufRead>(
             buf.clear();
             r.read_until(b'\n', &mut buf)
                 .map_err(|e| HistoryError::io(file, e))?;
-            if !parse_line(&buf, file, line, out, &mut names)? {
+            if !parse_line(&buf, file, line, out, &mut names, &mut scratch)? {
                 return Ok(());
             }
         }
@@ -63,49 +64,44 @@ pub(crate) fn read<R: BufRead>(
 }
 
 /// Parses one line (with its `\n`, if it has one) into `out`; false when it was
-/// a cut-off final line, which ends the history.
+/// a cut-off final line, which ends the history. The fast path
+/// ([`jsonl_fast`]) reads the plain lines; serde_json reads the rest and words
+/// every error.
 fn parse_line(
     raw: &[u8],
     file: &str,
     line: u64,
     out: &mut Collected,
     names: &mut Names,
+    scratch: &mut Scratch,
 ) -> Result<bool, HistoryError> {
     let complete = raw.last() == Some(&b'\n');
     let text = trim(raw);
     if text.is_empty() {
         return Ok(true);
     }
-    let mut field_error = None;
     let mut fields = EventFields::default();
-    let mut de = serde_json::Deserializer::from_slice(text);
-    let seed = EventSeed {
-        fields: &mut fields,
-        error: &mut field_error,
-        names,
-    };
-    let parsed = seed.deserialize(&mut de).and_then(|()| de.end());
-    match parsed {
-        Ok(()) => {
-            let e = fields
-                .finish(out.events.len() as u64)
-                .map_err(|m| HistoryError::invalid(file, line, m))?;
-            out.push(e, line);
-            Ok(true)
+    if !jsonl_fast::parse_event(text, &mut fields, names, scratch) {
+        fields = EventFields::default();
+        match serde_event(text, &mut fields, names) {
+            Ok(()) => {}
+            Err(Refused::Field(msg)) => return Err(HistoryError::invalid(file, line, msg)),
+            Err(Refused::Json(e)) if e.is_eof() && !complete && text.first() == Some(&b'{') => {
+                out.warnings.push(format!(
+                    "{file}:{line}: skipped a final line cut short (the run was interrupted while writing it)"
+                ));
+                return Ok(false);
+            }
+            Err(Refused::Json(e)) => {
+                return Err(HistoryError::syntax(file, line, json_message(&e)))
+            }
         }
-        Err(_) if field_error.is_some() => Err(HistoryError::invalid(
-            file,
-            line,
-            field_error.unwrap_or_default(),
-        )),
-        Err(e) if e.is_eof() && !complete && text.first() == Some(&b'{') => {
-            out.warnings.push(format!(
-                "{file}:{line}: skipped a final line cut short (the run was interrupted while writing it)"
-            ));
-            Ok(false)
-        }
-        Err(e) => Err(HistoryError::syntax(file, line, json_message(&e))),
     }
+    let e = fields
+        .finish(out.events.len() as u64)
+        .map_err(|m| HistoryError::invalid(file, line, m))?;
+    out.push(e, line);
+    Ok(true)
 }
 
 fn trim(mut s: &[u8]) -> &[u8] {
@@ -124,175 +120,6 @@ fn trim(mut s: &[u8]) -> &[u8] {
         }
     }
     s
-}
-
-/// serde_json's message without its " at line 1 column N" suffix, which would
-/// repeat (wrongly) the line we already name.
-fn json_message(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    let msg = text.rfind(" at line ").map_or(&text[..], |i| &text[..i]);
-    format!("invalid JSON: {msg} (column {})", e.column())
-}
-
-/// Reads an event object into `fields` (filled in place: the struct is large,
-/// and moving it through `Result`s costs more than it seems).
-struct EventSeed<'a> {
-    fields: &'a mut EventFields,
-    /// Why a field was refused, to report without serde's wording.
-    error: &'a mut Option<String>,
-    names: &'a mut Names,
-}
-
-impl<'de> DeserializeSeed<'de> for EventSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for EventSeed<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an event object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let fields = self.fields;
-        while let Some(k) = map.next_key::<KeyStr>()? {
-            let set = match &*k.0 {
-                // Fields that hold names: read without allocating when a string.
-                "type" | "f" | "process" | "node" => match map.next_value()? {
-                    Field::Str(s) => fields.set_str(&k.0, &s, self.names),
-                    Field::Other(v) => fields.set(&k.0, v),
-                },
-                _ => fields.set(&k.0, map.next_value_seed(ValueSeed(self.names))?),
-            };
-            if let Err(msg) = set {
-                *self.error = Some(msg.clone());
-                return Err(serde::de::Error::custom(msg));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Reads a [`Value`] as its `Deserialize` does, sharing short strings and map
-/// keys through [`Names`] (Elle's `"append"` and `"r"`, Porcupine's keys).
-struct ValueSeed<'a>(&'a mut Names);
-
-impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
-    type Value = Value;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ValueSeed<'_> {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Value, E> {
-        Ok(Value::Bool(b))
-    }
-
-    fn visit_i64<E: de::Error>(self, i: i64) -> Result<Value, E> {
-        ValueVisitor.visit_i64(i)
-    }
-
-    fn visit_u64<E: de::Error>(self, u: u64) -> Result<Value, E> {
-        ValueVisitor.visit_u64(u)
-    }
-
-    fn visit_f64<E: de::Error>(self, x: f64) -> Result<Value, E> {
-        ValueVisitor.visit_f64(x)
-    }
-
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::Str(self.0.get(s)))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(v) = seq.next_element_seed(ValueSeed(&mut *self.0))? {
-            out.push(v);
-        }
-        Ok(Value::List(out))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(k) = map.next_key::<KeyStr>()? {
-            let k = self.0.get(&k.0);
-            out.push((k, map.next_value_seed(ValueSeed(&mut *self.0))?));
-        }
-        Ok(Value::Map(out))
-    }
-}
-
-/// A field's value, a string borrowed from the line when it can be.
-enum Field<'de> {
-    Str(Cow<'de, str>),
-    Other(Value),
-}
-
-impl<'de> Deserialize<'de> for Field<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Field<'de>, D::Error> {
-        d.deserialize_any(FieldVisitor)
-    }
-}
-
-struct FieldVisitor;
-
-impl<'de> Visitor<'de> for FieldVisitor {
-    type Value = Field<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Field<'de>, E> {
-        Ok(Field::Str(Cow::Borrowed(s)))
-    }
-
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Field<'de>, E> {
-        Ok(Field::Str(Cow::Owned(s.to_owned())))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Field<'de>, E> {
-        Ok(Field::Other(Value::Null))
-    }
-
-    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Field<'de>, E> {
-        Ok(Field::Other(Value::Bool(b)))
-    }
-
-    fn visit_i64<E: de::Error>(self, i: i64) -> Result<Field<'de>, E> {
-        ValueVisitor.visit_i64(i).map(Field::Other)
-    }
-
-    fn visit_u64<E: de::Error>(self, u: u64) -> Result<Field<'de>, E> {
-        ValueVisitor.visit_u64(u).map(Field::Other)
-    }
-
-    fn visit_f64<E: de::Error>(self, x: f64) -> Result<Field<'de>, E> {
-        ValueVisitor.visit_f64(x).map(Field::Other)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Field<'de>, A::Error> {
-        ValueVisitor.visit_seq(seq).map(Field::Other)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Field<'de>, A::Error> {
-        ValueVisitor.visit_map(map).map(Field::Other)
-    }
 }
 
 /// Appends events to a `history.jsonl`, fsyncing every `batch` events or
@@ -367,6 +194,7 @@ impl Drop for JsonlWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::Value;
 
     fn read_str(text: &str) -> Result<Collected, HistoryError> {
         let mut out = Collected::default();

@@ -22,6 +22,8 @@ mod format;
 mod history;
 mod jepsen_log;
 mod jsonl;
+mod jsonl_fast;
+mod jsonl_serde;
 mod value;
 
 pub use error::HistoryError;

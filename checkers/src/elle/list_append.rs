@@ -27,16 +27,22 @@ use super::inference::{Finding, Inferred, Reasons};
 use super::txn::{MopF, Status, Txns};
 
 /// Infers dependencies and non-cycle anomalies of a list-append history.
-pub(crate) fn infer(t: &Txns) -> Inferred {
+pub(crate) fn infer(t: &Txns<'_>) -> Inferred {
     let txns = &t.txns;
     let mut findings: Vec<Finding> = Vec::new();
-    let mut writer: FxHashMap<(u32, &Value), u32> = FxHashMap::default();
+    let appends: usize = txns
+        .iter()
+        .map(|t| t.mops.iter().filter(|m| m.f == MopF::Append).count())
+        .sum();
+    let mut writer: FxHashMap<(u32, &Value), u32> =
+        FxHashMap::with_capacity_and_hasher(appends, Default::default());
     // Each transaction's last append per key, to tell intermediate reads.
-    let mut last_append: FxHashMap<(u32, u32), &Value> = FxHashMap::default();
+    let mut last_append: FxHashMap<(u32, u32), &Value> =
+        FxHashMap::with_capacity_and_hasher(appends, Default::default());
     for (i, txn) in txns.iter().enumerate() {
         for m in txn.mops.iter().filter(|m| m.f == MopF::Append) {
-            writer.entry((m.key, &m.value)).or_insert(i as u32);
-            last_append.insert((i as u32, m.key), &m.value);
+            writer.entry((m.key, m.value)).or_insert(i as u32);
+            last_append.insert((i as u32, m.key), m.value);
         }
     }
 
@@ -69,10 +75,10 @@ pub(crate) fn infer(t: &Txns) -> Inferred {
             };
             let state = &mut seen[at].1;
             match m.f {
-                MopF::Append => state.1.push(&m.value),
+                MopF::Append => state.1.push(m.value),
                 MopF::Write => {}
                 MopF::Read => {
-                    let list: &[Value] = match &m.value {
+                    let list: &[Value] = match m.value {
                         Value::Null => EMPTY,
                         Value::List(l) => l,
                         _ => continue,
@@ -92,7 +98,7 @@ pub(crate) fn infer(t: &Txns) -> Inferred {
                     }
                     for later in &txn.mops[j + 1..] {
                         if later.f == MopF::Append && later.key == m.key {
-                            future.push((me, m.key, list.len(), &later.value));
+                            future.push((me, m.key, list.len(), later.value));
                         }
                     }
                 }
@@ -101,7 +107,8 @@ pub(crate) fn infer(t: &Txns) -> Inferred {
     }
 
     // The version orders: check each longest read once, element by element.
-    let mut index: FxHashMap<(u32, &Value), usize> = FxHashMap::default();
+    let mut index: FxHashMap<(u32, &Value), usize> =
+        FxHashMap::with_capacity_and_hasher(appends, Default::default());
     for (key, order) in longest.iter().enumerate() {
         check_elements(
             longest_by[key],
@@ -186,18 +193,13 @@ pub(crate) fn infer(t: &Txns) -> Inferred {
     // Committed appends no read observed come after everything observed: after
     // the last observed element's writer, and after every read of the whole
     // known order.
-    let observed: rustc_hash::FxHashSet<(u32, &Value)> = longest
-        .iter()
-        .enumerate()
-        .flat_map(|(k, order)| order.iter().map(move |v| (k as u32, v)))
-        .collect();
     let mut unseen: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
     for (i, txn) in txns.iter().enumerate() {
         if txn.status != Status::Ok {
             continue;
         }
         for m in txn.mops.iter().filter(|m| m.f == MopF::Append) {
-            if observed.contains(&(m.key, &m.value)) {
+            if index.contains_key(&(m.key, m.value)) {
                 continue;
             }
             let list = unseen.entry(m.key).or_default();

@@ -25,7 +25,7 @@ pub(crate) fn process_edges(txns: &[Txn]) -> Vec<(u32, u32, u8)> {
         .collect();
     order.sort_by_key(|&i| txns[i as usize].invoke_pos);
     for i in order {
-        if let Some(p) = &txns[i as usize].process {
+        if let Some(p) = txns[i as usize].process {
             if let Some(prev) = last.insert(p, i) {
                 edges.push((prev, i, PROCESS));
             }
@@ -74,10 +74,12 @@ mod tests {
     use super::*;
     use faultline_history::Process;
 
-    fn txn(p: i64, invoke: u32, complete: u32) -> Txn {
+    const PROCS: [Process; 3] = [Process::Client(0), Process::Client(1), Process::Client(2)];
+
+    fn txn(p: usize, invoke: u32, complete: u32) -> Txn<'static> {
         Txn {
             index: u64::from(complete),
-            process: Some(Process::Client(p)),
+            process: Some(&PROCS[p]),
             status: Status::Ok,
             mops: Vec::new(),
             invoke_pos: invoke,

@@ -23,12 +23,12 @@ pub(crate) enum MopF {
     Read,
 }
 
-/// One micro-operation.
+/// One micro-operation; its value is borrowed from the history.
 #[derive(Clone, Debug)]
-pub(crate) struct Mop {
+pub(crate) struct Mop<'h> {
     pub f: MopF,
     pub key: u32,
-    pub value: Value,
+    pub value: &'h Value,
 }
 
 /// How a transaction ended.
@@ -41,26 +41,26 @@ pub(crate) enum Status {
 
 /// One transaction.
 #[derive(Clone, Debug)]
-pub(crate) struct Txn {
+pub(crate) struct Txn<'h> {
     /// History index that cites it: the completion's, or the invocation's if none.
     pub index: u64,
-    pub process: Option<Process>,
+    pub process: Option<&'h Process>,
     pub status: Status,
-    pub mops: Vec<Mop>,
+    pub mops: Vec<Mop<'h>>,
     /// Positions of invocation and completion in the history.
     pub invoke_pos: u32,
     pub complete_pos: Option<u32>,
 }
 
 /// All transactions of a history, with interned keys.
-pub(crate) struct Txns {
-    pub txns: Vec<Txn>,
+pub(crate) struct Txns<'h> {
+    pub txns: Vec<Txn<'h>>,
     pub keys: Vec<Value>,
 }
 
-/// Reads the transactions of a history.
-pub(crate) fn parse(history: &History) -> Result<Txns, CheckError> {
-    let mut key_ids: FxHashMap<Value, u32> = FxHashMap::default();
+/// Reads the transactions of a history (borrowing their values: no copies).
+pub(crate) fn parse(history: &History) -> Result<Txns<'_>, CheckError> {
+    let mut key_ids: FxHashMap<&Value, u32> = FxHashMap::default();
     let mut keys = Vec::new();
     let mut txns = Vec::new();
     for op in history.ops() {
@@ -103,19 +103,15 @@ pub(crate) fn parse(history: &History) -> Result<Txns, CheckError> {
                 }
             };
             let next = keys.len() as u32;
-            let key = *key_ids.entry(k.clone()).or_insert_with(|| {
+            let key = *key_ids.entry(k).or_insert_with(|| {
                 keys.push(k.clone());
                 next
             });
-            mops.push(Mop {
-                f,
-                key,
-                value: v.clone(),
-            });
+            mops.push(Mop { f, key, value: v });
         }
         txns.push(Txn {
             index: source.index,
-            process: op.invoke.process.clone(),
+            process: op.invoke.process.as_ref(),
             status,
             mops,
             invoke_pos: op.invoke_pos as u32,
