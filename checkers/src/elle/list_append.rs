@@ -55,8 +55,9 @@ pub(crate) fn infer(t: &Txns<'_>) -> Inferred {
     let mut longest_by: Vec<u32> = vec![0; t.keys.len()];
     let mut future: Vec<(u32, u32, usize, &Value)> = Vec::new();
     const EMPTY: &[Value] = &[];
-    type Seen<'a> = (Option<&'a [Value]>, Vec<&'a Value>);
-    let mut seen: Vec<(u32, Seen)> = Vec::new();
+    // Per key of the current transaction: its last read, and the position
+    // after it (own appends since are found there; no allocation per read).
+    let mut seen: Vec<(u32, Option<&[Value]>, usize)> = Vec::new();
     for (i, txn) in txns.iter().enumerate() {
         if txn.status != Status::Ok {
             continue;
@@ -66,29 +67,43 @@ pub(crate) fn infer(t: &Txns<'_>) -> Inferred {
         // (a few keys per transaction: a vector beats a map).
         seen.clear();
         for (j, m) in txn.mops.iter().enumerate() {
-            let at = match seen.iter().position(|(k, _)| *k == m.key) {
+            let at = match seen.iter().position(|(k, _, _)| *k == m.key) {
                 Some(at) => at,
                 None => {
-                    seen.push((m.key, (None, Vec::new())));
+                    seen.push((m.key, None, 0));
                     seen.len() - 1
                 }
             };
-            let state = &mut seen[at].1;
             match m.f {
-                MopF::Append => state.1.push(m.value),
-                MopF::Write => {}
+                MopF::Append | MopF::Write => {}
                 MopF::Read => {
+                    let (_, prev, since) = seen[at];
+                    let own = txn.mops[since..j]
+                        .iter()
+                        .filter(|o| o.key == m.key && o.f == MopF::Append)
+                        .map(|o| o.value);
                     let list: &[Value] = match m.value {
                         Value::Null => EMPTY,
                         Value::List(l) => l,
                         _ => continue,
                     };
-                    check_internal(me, &t.keys[m.key as usize], list, state, &mut findings);
-                    if state.0.is_none() && state.1.is_empty() {
+                    if !consistent(list, prev, own.clone()) {
+                        let key = &t.keys[m.key as usize];
+                        findings.push(Finding {
+                            kind: "internal",
+                            txns: vec![me],
+                            text: format!(
+                                "read key {key} = {}, which its own earlier operations on the key contradict",
+                                Value::List(list.to_vec()),
+                            ),
+                            data: json!({"key": key, "read": list}),
+                        });
+                    }
+                    if prev.is_none() && own.count() == 0 {
                         external.push((me, m.key, list));
                     }
                     all_reads.push((me, m.key, list));
-                    *state = (Some(list), Vec::new());
+                    seen[at] = (m.key, Some(list), j + 1);
                     if list.len() > longest[m.key as usize].len() {
                         longest[m.key as usize] = list;
                         longest_by[m.key as usize] = me;
@@ -287,39 +302,22 @@ pub(crate) fn infer(t: &Txns<'_>) -> Inferred {
     }
 }
 
-/// A read must agree with what the transaction itself did before it.
-fn check_internal(
-    me: u32,
-    key: &Value,
+/// A read must agree with what the transaction itself did before it: its
+/// earlier read of the key followed by its own appends since, or (with no
+/// earlier read) anything ending with those appends.
+fn consistent<'a>(
     list: &[Value],
-    state: &(Option<&[Value]>, Vec<&Value>),
-    findings: &mut Vec<Finding>,
-) {
-    let (prev, appended) = state;
-    let ok = match prev {
+    prev: Option<&[Value]>,
+    own: impl Iterator<Item = &'a Value> + Clone,
+) -> bool {
+    let n = own.clone().count();
+    match prev {
         Some(p) => {
-            list.len() == p.len() + appended.len()
-                && list[..p.len()] == **p
-                && list[p.len()..].iter().zip(appended).all(|(a, b)| a == *b)
+            list.len() == p.len() + n
+                && list[..p.len()] == *p
+                && list[p.len()..].iter().zip(own).all(|(a, b)| a == b)
         }
-        None => {
-            list.len() >= appended.len()
-                && list[list.len() - appended.len()..]
-                    .iter()
-                    .zip(appended)
-                    .all(|(a, b)| a == *b)
-        }
-    };
-    if !ok {
-        findings.push(Finding {
-            kind: "internal",
-            txns: vec![me],
-            text: format!(
-                "read key {key} = {}, which its own earlier operations on the key contradict",
-                Value::List(list.to_vec()),
-            ),
-            data: json!({"key": key, "read": list}),
-        });
+        None => list.len() >= n && list[list.len() - n..].iter().zip(own).all(|(a, b)| a == b),
     }
 }
 
