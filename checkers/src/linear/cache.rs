@@ -54,7 +54,10 @@ impl Cache {
     /// A cache for sets over `ok_mask.len() * 64` operations; `ok_mask` marks the
     /// operations that completed `ok`.
     pub fn new(ok_mask: Vec<u64>) -> Cache {
-        let expect = ok_mask.len() * 64 * 4;
+        // Configurations grow with the square of the operations in practice;
+        // presizing avoids rehashing (capped: a large key grows as it goes).
+        let ops = ok_mask.len() * 64;
+        let expect = (ops * ops).min(1 << 18);
         Cache {
             words: ok_mask.len(),
             ok_mask,

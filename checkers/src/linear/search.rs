@@ -141,7 +141,10 @@ impl<'m, M: Model> Search<'m, M> {
             ret_entry: vec![NIL; ops.len()],
             states: Vec::new(),
             state_ids: FxHashMap::default(),
-            steps: FxHashMap::with_capacity_and_hasher(ops.len() * 4, Default::default()),
+            steps: FxHashMap::with_capacity_and_hasher(
+                (ops.len() * ops.len()).min(1 << 18),
+                Default::default(),
+            ),
         };
         for (k, &(_, is_ret, op)) in events.iter().enumerate() {
             let e = k as u32 + 1;
