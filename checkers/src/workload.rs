@@ -82,8 +82,8 @@ pub const WORKLOADS: &[Workload] = &[
     w(
         "rw-register",
         "transactions of writes and reads",
-        STATS,
-        &["elle"],
+        ELLE,
+        &[],
         None,
     ),
     w("set", "adds, then final reads", STATS, &["set"], None),

@@ -20,11 +20,14 @@ pub(crate) struct Finding {
 /// The version orders and writers, kept to explain edges in words.
 #[derive(Default)]
 pub(crate) struct Reasons {
-    /// Per key, the inferred version order (list-append: the longest read).
+    /// Per key, the inferred version order (list-append: the longest read;
+    /// rw-register: the values of the key's version graph, nil first, which
+    /// is only partly ordered, and empty when that graph is cyclic).
     pub orders: Vec<Vec<Value>>,
     /// Position of (key, value) in its key's order.
     pub order_index: FxHashMap<(u32, Value), usize>,
-    /// Which transaction wrote (key, value).
+    /// Which transaction wrote (key, value) (rw-register: only final writes
+    /// of transactions that did not fail, the ones others may see).
     pub writers: FxHashMap<(u32, Value), u32>,
 }
 
