@@ -107,6 +107,11 @@ impl Checker for Elle {
                 anomalies.push(finding(&txns, f));
             }
         }
+        let reasons = if cycles.is_empty() {
+            super::inference::Reasons::default()
+        } else {
+            reasons()
+        };
         for c in &cycles {
             *counts.entry(c.name.clone()).or_default() += 1;
             anomalies.push(cycle(&txns, &reasons, c));

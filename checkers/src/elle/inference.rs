@@ -32,8 +32,10 @@ pub(crate) struct Reasons {
 }
 
 /// Dependencies between transactions and the anomalies seen on the way.
-pub(crate) struct Inferred {
+pub(crate) struct Inferred<'h> {
     pub edges: Vec<(u32, u32, u8)>,
     pub findings: Vec<Finding>,
-    pub reasons: Reasons,
+    /// Builds the [`Reasons`] on demand: only a history with cycles to explain
+    /// pays for copying the version orders out of it.
+    pub reasons: Box<dyn FnOnce() -> Reasons + 'h>,
 }

@@ -27,7 +27,7 @@ use super::inference::{Finding, Inferred, Reasons};
 use super::txn::{MopF, Status, Txns};
 
 /// Infers dependencies and non-cycle anomalies of a list-append history.
-pub(crate) fn infer(t: &Txns<'_>) -> Inferred {
+pub(crate) fn infer<'h>(t: &Txns<'h>) -> Inferred<'h> {
     let txns = &t.txns;
     let mut findings: Vec<Finding> = Vec::new();
     let appends: usize = txns
@@ -277,28 +277,20 @@ pub(crate) fn infer(t: &Txns<'_>) -> Inferred {
         }
     }
 
-    let order_index = longest
-        .iter()
-        .enumerate()
-        .flat_map(|(k, order)| {
-            order
-                .iter()
-                .enumerate()
-                .map(move |(p, v)| ((k as u32, v.clone()), p))
-        })
-        .collect();
-    let writers = writer
-        .into_iter()
-        .map(|((k, v), w)| ((k, v.clone()), w))
-        .collect();
     Inferred {
         edges,
         findings,
-        reasons: Reasons {
+        reasons: Box::new(move || Reasons {
             orders: longest.iter().map(|o| o.to_vec()).collect(),
-            order_index,
-            writers,
-        },
+            order_index: index
+                .into_iter()
+                .map(|((k, v), p)| ((k, v.clone()), p))
+                .collect(),
+            writers: writer
+                .into_iter()
+                .map(|((k, v), w)| ((k, v.clone()), w))
+                .collect(),
+        }),
     }
 }
 

@@ -85,7 +85,7 @@ struct Writer<'h> {
 type Writers<'h> = FxHashMap<(u32, &'h Value), Writer<'h>>;
 
 /// Infers dependencies and non-cycle anomalies of an rw-register history.
-pub(crate) fn infer(t: &Txns) -> Inferred {
+pub(crate) fn infer<'h>(t: &Txns<'h>) -> Inferred<'h> {
     let txns = &t.txns;
     let ext: Vec<External> = txns.iter().map(external).collect();
     let ok = |i: u32| txns[i as usize].status == Status::Ok;
@@ -170,7 +170,7 @@ pub(crate) fn infer(t: &Txns) -> Inferred {
     Inferred {
         edges,
         findings,
-        reasons,
+        reasons: Box::new(move || reasons),
     }
 }
 
@@ -351,7 +351,7 @@ mod tests {
         (
             i.edges,
             i.findings.iter().map(|f| f.kind).collect(),
-            i.reasons,
+            (i.reasons)(),
         )
     }
 
