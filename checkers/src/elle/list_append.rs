@@ -26,6 +26,18 @@ use super::graph::{RW, WR, WW};
 use super::inference::{Finding, Inferred, Reasons};
 use super::txn::{MopF, Status, Txns};
 
+/// No position (yet) in a version order; also "no writer".
+const NO_POS: u32 = u32::MAX;
+
+/// What is known of one appended (key, value).
+struct Appended {
+    txn: u32,
+    /// The transaction appended nothing to this key after it.
+    last: bool,
+    /// Position in the key's version order, or `NO_POS` if no read saw it.
+    pos: u32,
+}
+
 /// Infers dependencies and non-cycle anomalies of a list-append history.
 pub(crate) fn infer<'h>(t: &Txns<'h>) -> Inferred<'h> {
     let txns = &t.txns;
@@ -34,15 +46,27 @@ pub(crate) fn infer<'h>(t: &Txns<'h>) -> Inferred<'h> {
         .iter()
         .map(|t| t.mops.iter().filter(|m| m.f == MopF::Append).count())
         .sum();
-    let mut writer: FxHashMap<(u32, &Value), u32> =
-        FxHashMap::with_capacity_and_hasher(appends, Default::default());
-    // Each transaction's last append per key, to tell intermediate reads.
-    let mut last_append: FxHashMap<(u32, u32), &Value> =
+    // Who appended each (key, value); whether it was that transaction's last
+    // append to the key (else a read ending there saw an intermediate state);
+    // and, once known, its position in the key's version order. One map, so
+    // each append costs one insert and reads mostly cost array lookups.
+    let mut writer: FxHashMap<(u32, &Value), Appended> =
         FxHashMap::with_capacity_and_hasher(appends, Default::default());
     for (i, txn) in txns.iter().enumerate() {
-        for m in txn.mops.iter().filter(|m| m.f == MopF::Append) {
-            writer.entry((m.key, m.value)).or_insert(i as u32);
-            last_append.insert((i as u32, m.key), m.value);
+        for (j, m) in txn
+            .mops
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.f == MopF::Append)
+        {
+            let last = !txn.mops[j + 1..]
+                .iter()
+                .any(|o| o.f == MopF::Append && o.key == m.key);
+            writer.entry((m.key, m.value)).or_insert(Appended {
+                txn: i as u32,
+                last,
+                pos: NO_POS,
+            });
         }
     }
 
@@ -109,7 +133,7 @@ pub(crate) fn infer<'h>(t: &Txns<'h>) -> Inferred<'h> {
                         longest_by[m.key as usize] = me;
                     }
                     if let Some(v) = list.last() {
-                        check_last(me, m.key, list, v, &writer, &last_append, t, &mut findings);
+                        check_last(me, m.key, list, v, &writer, t, &mut findings);
                     }
                     for later in &txn.mops[j + 1..] {
                         if later.f == MopF::Append && later.key == m.key {
@@ -121,21 +145,38 @@ pub(crate) fn infer<'h>(t: &Txns<'h>) -> Inferred<'h> {
         }
     }
 
-    // The version orders: check each longest read once, element by element.
-    let mut index: FxHashMap<(u32, &Value), usize> =
-        FxHashMap::with_capacity_and_hasher(appends, Default::default());
+    // The version orders: walk each longest read once, element by element:
+    // who wrote each element (garbage if nobody, G1a if it aborted, a
+    // duplicate if seen twice), and record its position.
+    let mut order_w: Vec<Vec<u32>> = Vec::with_capacity(longest.len());
     for (key, order) in longest.iter().enumerate() {
-        check_elements(
-            longest_by[key],
-            key as u32,
-            order,
-            &writer,
-            t,
-            &mut findings,
-        );
+        let mut ws = Vec::with_capacity(order.len());
+        let mut duplicate = false;
         for (p, v) in order.iter().enumerate() {
-            index.insert((key as u32, v), p);
+            match writer.get_mut(&(key as u32, v)) {
+                Some(a) => {
+                    duplicate |= a.pos != NO_POS;
+                    a.pos = p as u32;
+                    ws.push(a.txn);
+                }
+                None => ws.push(NO_POS),
+            }
         }
+        if duplicate
+            || ws
+                .iter()
+                .any(|&w| w == NO_POS || txns[w as usize].status == Status::Fail)
+        {
+            check_elements(
+                longest_by[key],
+                key as u32,
+                order,
+                &writer,
+                t,
+                &mut findings,
+            );
+        }
+        order_w.push(ws);
     }
     // Every read must be a prefix of its key's order; one that is not is
     // checked element by element too.
@@ -163,7 +204,10 @@ pub(crate) fn infer<'h>(t: &Txns<'h>) -> Inferred<'h> {
         }
     }
     for (me, key, len, v) in future {
-        if index.get(&(key, v)).is_some_and(|&p| p < len) {
+        if writer
+            .get(&(key, v))
+            .is_some_and(|a| a.pos != NO_POS && (a.pos as usize) < len)
+        {
             findings.push(Finding {
                 kind: "future-read",
                 txns: vec![me],
@@ -183,12 +227,12 @@ pub(crate) fn infer<'h>(t: &Txns<'h>) -> Inferred<'h> {
     let mut edges: Vec<(u32, u32, u8)> = Vec::new();
     let node = |w: u32| txns[w as usize].status != Status::Fail;
     for (key, order) in longest.iter().enumerate() {
-        let key = key as u32;
-        for pair in order.windows(2) {
-            let (Some(&a), Some(&b)) = (writer.get(&(key, &pair[0])), writer.get(&(key, &pair[1])))
-            else {
+        let ws = &order_w[key];
+        for p in 1..ws.len() {
+            let (a, b) = (ws[p - 1], ws[p]);
+            if a == NO_POS || b == NO_POS {
                 continue;
-            };
+            }
             if a != b && node(a) && node(b) {
                 edges.push((a, b, WW));
             }
@@ -198,9 +242,9 @@ pub(crate) fn infer<'h>(t: &Txns<'h>) -> Inferred<'h> {
                     txns: vec![a, b],
                     text: format!(
                         "on key {}, the committed append of {} follows the aborted append of {}",
-                        t.keys[key as usize], pair[1], pair[0]
+                        t.keys[key], order[p], order[p - 1]
                     ),
-                    data: json!({"key": t.keys[key as usize], "aborted": pair[0], "committed": pair[1]}),
+                    data: json!({"key": t.keys[key], "aborted": order[p - 1], "committed": order[p]}),
                 });
             }
         }
@@ -214,7 +258,10 @@ pub(crate) fn infer<'h>(t: &Txns<'h>) -> Inferred<'h> {
             continue;
         }
         for m in txn.mops.iter().filter(|m| m.f == MopF::Append) {
-            if index.contains_key(&(m.key, m.value)) {
+            if writer
+                .get(&(m.key, m.value))
+                .is_some_and(|a| a.pos != NO_POS)
+            {
                 continue;
             }
             let list = unseen.entry(m.key).or_default();
@@ -224,8 +271,7 @@ pub(crate) fn infer<'h>(t: &Txns<'h>) -> Inferred<'h> {
         }
     }
     for (&key, us) in &unseen {
-        let order = longest[key as usize];
-        if let Some(&w) = order.last().and_then(|v| writer.get(&(key, v))) {
+        if let Some(&w) = order_w[key as usize].last().filter(|&&w| w != NO_POS) {
             for &u in us {
                 if node(w) && w != u {
                     edges.push((w, u, WW));
@@ -238,17 +284,19 @@ pub(crate) fn infer<'h>(t: &Txns<'h>) -> Inferred<'h> {
         if !compatible[r] {
             continue;
         }
-        if let Some(&w) = list.last().and_then(|v| writer.get(&(key, v))) {
-            if node(w) {
+        // A compatible read is a prefix of the order: its writers are known by
+        // position.
+        let ws = &order_w[key as usize];
+        if let Some(&w) = list.len().checked_sub(1).and_then(|p| ws.get(p)) {
+            if w != NO_POS && node(w) {
                 edges.push((w, reader, WR));
             }
         }
-        let order = longest[key as usize];
-        if let Some(&w) = order.get(list.len()).and_then(|v| writer.get(&(key, v))) {
-            if node(w) {
+        if let Some(&w) = ws.get(list.len()) {
+            if w != NO_POS && node(w) {
                 edges.push((reader, w, RW));
             }
-        } else if list.len() == order.len() {
+        } else {
             for &u in unseen.get(&key).map_or(&[][..], |v| v) {
                 edges.push((reader, u, RW));
             }
@@ -282,13 +330,14 @@ pub(crate) fn infer<'h>(t: &Txns<'h>) -> Inferred<'h> {
         findings,
         reasons: Box::new(move || Reasons {
             orders: longest.iter().map(|o| o.to_vec()).collect(),
-            order_index: index
-                .into_iter()
-                .map(|((k, v), p)| ((k, v.clone()), p))
+            order_index: writer
+                .iter()
+                .filter(|(_, a)| a.pos != NO_POS)
+                .map(|(&(k, v), a)| ((k, v.clone()), a.pos as usize))
                 .collect(),
             writers: writer
                 .into_iter()
-                .map(|((k, v), w)| ((k, v.clone()), w))
+                .map(|((k, v), a)| ((k, v.clone()), a.txn))
                 .collect(),
         }),
     }
@@ -315,35 +364,38 @@ fn consistent<'a>(
 
 /// A read's last element: if its writer appended again to the key later in
 /// the same transaction, the read saw an intermediate state (G1b).
-#[allow(clippy::too_many_arguments)]
 fn check_last(
     me: u32,
     key: u32,
     list: &[Value],
     v: &Value,
-    writer: &FxHashMap<(u32, &Value), u32>,
-    last_append: &FxHashMap<(u32, u32), &Value>,
+    writer: &FxHashMap<(u32, &Value), Appended>,
     t: &Txns,
     findings: &mut Vec<Finding>,
 ) {
-    let Some(&w) = writer.get(&(key, v)) else {
+    let Some(a) = writer.get(&(key, v)) else {
         return;
     };
-    if w == me || t.txns[w as usize].status == Status::Fail {
+    let w = a.txn;
+    if a.last || w == me || t.txns[w as usize].status == Status::Fail {
         return;
     }
-    if let Some(&last) = last_append.get(&(w, key)).filter(|l| **l != v) {
-        findings.push(Finding {
-            kind: "G1b",
-            txns: vec![w, me],
-            text: format!(
-                "read key {} = {}, ending at {v}, an intermediate append of a transaction that appended {last} to it later",
-                t.keys[key as usize],
-                Value::List(list.to_vec()),
-            ),
-            data: json!({"key": t.keys[key as usize], "read": list, "element": v}),
-        });
-    }
+    let later = t.txns[w as usize]
+        .mops
+        .iter()
+        .rev()
+        .find(|m| m.f == MopF::Append && m.key == key)
+        .map_or(Value::Null, |m| m.value.clone());
+    findings.push(Finding {
+        kind: "G1b",
+        txns: vec![w, me],
+        text: format!(
+            "read key {} = {}, ending at {v}, an intermediate append of a transaction that appended {later} to it later",
+            t.keys[key as usize],
+            Value::List(list.to_vec()),
+        ),
+        data: json!({"key": t.keys[key as usize], "read": list, "element": v}),
+    });
 }
 
 /// Checks each element of a read: appended twice, by nobody, or by an aborted
@@ -352,7 +404,7 @@ fn check_elements(
     me: u32,
     key: u32,
     list: &[Value],
-    writer: &FxHashMap<(u32, &Value), u32>,
+    writer: &FxHashMap<(u32, &Value), Appended>,
     t: &Txns,
     findings: &mut Vec<Finding>,
 ) {
@@ -380,9 +432,9 @@ fn check_elements(
                 text: format!("read key {key_v} = {}, but no transaction appended {v}", Value::List(list.to_vec())),
                 data: json!({"key": key_v, "read": list, "element": v}),
             }),
-            Some(&w) if t.txns[w as usize].status == Status::Fail => findings.push(Finding {
+            Some(a) if t.txns[a.txn as usize].status == Status::Fail => findings.push(Finding {
                 kind: "G1a",
-                txns: vec![w, me],
+                txns: vec![a.txn, me],
                 text: format!(
                     "read key {key_v} = {}, which holds {v}, appended by a transaction that aborted",
                     Value::List(list.to_vec())
