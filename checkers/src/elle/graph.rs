@@ -37,14 +37,17 @@ impl Graph {
     pub fn new(n: usize, mut edges: Vec<(u32, u32, u8)>) -> Graph {
         edges.retain(|(a, b, _)| a != b);
         edges.sort_unstable_by_key(|&(a, b, _)| (u64::from(a) << 32) | u64::from(b));
-        let mut merged: Vec<(u32, u32, u8)> = Vec::with_capacity(edges.len());
-        for (a, b, k) in edges {
-            match merged.last_mut() {
-                Some(last) if last.0 == a && last.1 == b => last.2 |= k,
-                _ => merged.push((a, b, k)),
+        // Merge parallel edges in place (no second copy of a large edge list).
+        edges.dedup_by(|next, kept| {
+            let same = next.0 == kept.0 && next.1 == kept.1;
+            if same {
+                kept.2 |= next.2;
             }
-        }
-        let mut csr = Csr::from_sorted_edges(&merged).expect("edges are sorted");
+            same
+        });
+        edges.shrink_to_fit();
+        let mut csr = Csr::from_sorted_edges(&edges).expect("edges are sorted");
+        drop(edges);
         while csr.node_count() < n {
             csr.add_node(());
         }

@@ -39,7 +39,7 @@ struct Appended {
 }
 
 /// Infers dependencies and non-cycle anomalies of a list-append history.
-pub(crate) fn infer<'h>(t: &Txns<'h>) -> Inferred<'h> {
+pub(crate) fn infer<'a>(t: &'a Txns<'_>) -> Inferred<'a> {
     let txns = &t.txns;
     let mut findings: Vec<Finding> = Vec::new();
     let appends: usize = txns
@@ -328,18 +328,45 @@ pub(crate) fn infer<'h>(t: &Txns<'h>) -> Inferred<'h> {
     Inferred {
         edges,
         findings,
-        reasons: Box::new(move || Reasons {
-            orders: longest.iter().map(|o| o.to_vec()).collect(),
-            order_index: writer
-                .iter()
-                .filter(|(_, a)| a.pos != NO_POS)
-                .map(|(&(k, v), a)| ((k, v.clone()), a.pos as usize))
-                .collect(),
-            writers: writer
-                .into_iter()
-                .map(|((k, v), a)| ((k, v.clone()), a.txn))
-                .collect(),
-        }),
+        // Holding the maps until an explanation is needed would keep them alive
+        // through the cycle search; an invalid history can afford a second pass.
+        reasons: Box::new(move || reasons(t)),
+    }
+}
+
+/// The version orders and writers, for explanations: the inference again,
+/// keeping its maps this time.
+fn reasons(t: &Txns<'_>) -> Reasons {
+    let mut longest: Vec<&[Value]> = vec![&[]; t.keys.len()];
+    let mut writers = FxHashMap::default();
+    for (i, txn) in t.txns.iter().enumerate() {
+        for m in &txn.mops {
+            match (m.f, m.value) {
+                (MopF::Append, v) => {
+                    writers.entry((m.key, v.clone())).or_insert(i as u32);
+                }
+                (MopF::Read, Value::List(l)) if txn.status == Status::Ok => {
+                    if l.len() > longest[m.key as usize].len() {
+                        longest[m.key as usize] = l;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let order_index = longest
+        .iter()
+        .enumerate()
+        .flat_map(|(k, o)| {
+            o.iter()
+                .enumerate()
+                .map(move |(p, v)| ((k as u32, v.clone()), p))
+        })
+        .collect();
+    Reasons {
+        orders: longest.iter().map(|o| o.to_vec()).collect(),
+        order_index,
+        writers,
     }
 }
 
