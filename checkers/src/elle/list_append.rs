@@ -345,10 +345,10 @@ fn reasons(t: &Txns<'_>) -> Reasons {
                 (MopF::Append, v) => {
                     writers.entry((m.key, v.clone())).or_insert(i as u32);
                 }
-                (MopF::Read, Value::List(l)) if txn.status == Status::Ok => {
-                    if l.len() > longest[m.key as usize].len() {
-                        longest[m.key as usize] = l;
-                    }
+                (MopF::Read, Value::List(l))
+                    if txn.status == Status::Ok && l.len() > longest[m.key as usize].len() =>
+                {
+                    longest[m.key as usize] = l;
                 }
                 _ => {}
             }
