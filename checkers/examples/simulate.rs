@@ -10,23 +10,6 @@
 use std::io::{BufWriter, Write};
 
 use faultline_checkers::linear::simulate::{cas_register_history, SimOptions};
-use faultline_history::Value;
-
-fn edn(v: &Value, out: &mut String) {
-    match v {
-        Value::List(l) => {
-            out.push('[');
-            for (i, x) in l.iter().enumerate() {
-                if i > 0 {
-                    out.push(' ');
-                }
-                edn(x, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
-    }
-}
 
 fn main() {
     let mut o = SimOptions::default();
@@ -64,19 +47,8 @@ fn main() {
     let mut line = String::new();
     for e in cas_register_history(&o) {
         line.clear();
-        line.push_str(&format!(
-            "{{:index {}, :time {}, :type :{}, :process {}, :f :{}, :value ",
-            e.index,
-            e.time.unwrap_or(0),
-            e.kind,
-            e.process
-                .as_ref()
-                .map(|p| p.to_string())
-                .unwrap_or_default(),
-            e.f
-        ));
-        edn(&e.value, &mut line);
-        line.push_str("}\n");
+        faultline_history::edn_write::write_event(&mut line, &e);
+        line.push('\n');
         if out.write_all(line.as_bytes()).is_err() {
             return;
         }

@@ -17,7 +17,6 @@
 //! `cargo bench -p faultline-history --bench parse`; throughput is in bytes of
 //! input text per second.
 
-use std::fmt::Write as _;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
@@ -219,63 +218,11 @@ fn jsonl_text(events: &[Event]) -> Vec<u8> {
     out
 }
 
-fn edn_value(out: &mut String, v: &Value) {
-    match v {
-        Value::Null => out.push_str("nil"),
-        Value::Bool(b) => write!(out, "{b}").unwrap(),
-        Value::Int(i) => write!(out, "{i}").unwrap(),
-        Value::Float(x) => write!(out, "{x:?}").unwrap(),
-        // Names are keywords in Jepsen's EDN (`:append`, `:timed-out`).
-        Value::Str(s)
-            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') =>
-        {
-            write!(out, ":{s}").unwrap()
-        }
-        Value::Str(s) => write!(out, "{s:?}").unwrap(),
-        Value::List(l) => {
-            out.push('[');
-            for (i, v) in l.iter().enumerate() {
-                if i > 0 {
-                    out.push(' ');
-                }
-                edn_value(out, v);
-            }
-            out.push(']');
-        }
-        Value::Map(m) => {
-            out.push('{');
-            for (i, (k, v)) in m.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write!(out, "{k:?} ").unwrap();
-                edn_value(out, v);
-            }
-            out.push('}');
-        }
-    }
-}
-
 fn edn_text(events: &[Event]) -> Vec<u8> {
     let mut out = String::with_capacity(events.len() * 100);
     for e in events {
-        write!(out, "{{:index {}", e.index).unwrap();
-        if let Some(t) = e.time {
-            write!(out, ", :time {t}").unwrap();
-        }
-        write!(out, ", :type :{}", e.kind).unwrap();
-        match &e.process {
-            Some(Process::Client(p)) => write!(out, ", :process {p}").unwrap(),
-            Some(p) => write!(out, ", :process :{p}").unwrap(),
-            None => {}
-        }
-        write!(out, ", :f :{}, :value ", e.f).unwrap();
-        edn_value(&mut out, &e.value);
-        if let Some(err) = &e.error {
-            out.push_str(", :error ");
-            edn_value(&mut out, err);
-        }
-        out.push_str("}\n");
+        faultline_history::edn_write::write_event(&mut out, e);
+        out.push('\n');
     }
     out.into_bytes()
 }

@@ -16,6 +16,7 @@
 //! Whether the operations are *consistent* is not this crate's business.
 
 mod edn;
+pub mod edn_write;
 mod error;
 mod event;
 mod format;
