@@ -6,52 +6,22 @@
 use faultline_checkers::elle::simulate::{list_append_history, TxnSimOptions};
 use faultline_checkers::elle::{Elle, ElleOptions, TxnWorkload};
 use faultline_checkers::{Checker, Validity, Verdict};
-use faultline_history::{read_from, read_path, Format, History};
+use faultline_history::{read_path, History};
 use proptest::prelude::*;
 
+mod common;
+
 fn check_history(h: &History, model: &str) -> Verdict {
-    let elle = Elle::new(
-        TxnWorkload::ListAppend,
-        ElleOptions {
-            model: model.into(),
-            time_limit: None,
-        },
-    )
-    .unwrap();
-    elle.check(h).unwrap()
+    common::check_history(TxnWorkload::ListAppend, h, model)
 }
 
-/// Lines `p type mops`, e.g. `1 invoke [[:append :x 1]]`.
 fn check(lines: &str, model: &str) -> Verdict {
-    let mut edn = String::new();
-    for line in lines.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let mut parts = line.splitn(3, ' ');
-        let (p, t, v) = (
-            parts.next().unwrap(),
-            parts.next().unwrap(),
-            parts.next().unwrap(),
-        );
-        edn.push_str(&format!(
-            "{{:process {p}, :type :{t}, :f :txn, :value {v}}}\n"
-        ));
-    }
-    let h = read_from(edn.as_bytes(), "case.edn", "edn", Some(Format::Edn))
-        .unwrap_or_else(|e| panic!("{e}"))
-        .history;
-    check_history(&h, model)
+    check_history(&common::history(lines), model)
 }
 
 #[track_caller]
 fn expect(lines: &str, model: &str, valid: Validity, anomaly: &str) {
-    let v = check(lines, model);
-    assert_eq!(v.valid, valid, "{model}: {:?}", v.anomalies);
-    if !anomaly.is_empty() {
-        assert!(
-            v.anomaly_types.iter().any(|a| a == anomaly),
-            "{model}: expected {anomaly} in {:?}",
-            v.anomaly_types
-        );
-    }
+    common::expect(TxnWorkload::ListAppend, lines, model, valid, anomaly);
 }
 
 const SERIAL: &str = "

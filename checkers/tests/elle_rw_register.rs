@@ -3,55 +3,22 @@
 //! explanations, the workload's checkers, and simulated strict-serializable
 //! histories that must always be valid.
 
-use faultline_checkers::elle::{Elle, ElleOptions, TxnWorkload, MODELS};
-use faultline_checkers::{Checker, Validity, Verdict};
-use faultline_history::{read_from, Format, History};
+use faultline_checkers::elle::{TxnWorkload, MODELS};
+use faultline_checkers::{Validity, Verdict};
 use proptest::prelude::*;
 
-/// Lines `process type mops`, e.g. `1 invoke [[:w :x 1] [:r :y nil]]`, as a history.
-fn history(lines: &str) -> History {
-    let mut edn = String::new();
-    for line in lines.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let mut parts = line.splitn(3, ' ');
-        let (p, t, v) = (
-            parts.next().unwrap(),
-            parts.next().unwrap(),
-            parts.next().unwrap(),
-        );
-        edn.push_str(&format!(
-            "{{:process {p}, :type :{t}, :f :txn, :value {v}}}\n"
-        ));
-    }
-    read_from(edn.as_bytes(), "t.edn", "edn", Some(Format::Edn))
-        .unwrap_or_else(|e| panic!("{e}"))
-        .history
-}
+mod common;
+
+use common::history;
 
 fn check(lines: &str, model: &str) -> Verdict {
-    let elle = Elle::new(
-        TxnWorkload::RwRegister,
-        ElleOptions {
-            model: model.into(),
-            time_limit: None,
-        },
-    )
-    .unwrap();
-    elle.check(&history(lines)).unwrap()
+    common::check_history(TxnWorkload::RwRegister, &history(lines), model)
 }
 
 /// Checks the verdict under `model`, and that `anomaly` (if any) was found.
 #[track_caller]
 fn expect(lines: &str, model: &str, valid: Validity, anomaly: &str) -> Verdict {
-    let v = check(lines, model);
-    assert_eq!(v.valid, valid, "{model}: {:#?}", v.anomalies);
-    if !anomaly.is_empty() {
-        assert!(
-            v.anomaly_types.iter().any(|a| a == anomaly),
-            "{model}: expected {anomaly} in {:?}",
-            v.anomaly_types
-        );
-    }
-    v
+    common::expect(TxnWorkload::RwRegister, lines, model, valid, anomaly)
 }
 
 /// The explanation of the first anomaly of type `kind`.
