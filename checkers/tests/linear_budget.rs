@@ -30,7 +30,7 @@ fn hard_history() -> History {
     for mut e in easy {
         // Other keys, other processes.
         if let Some((k, v)) = e.value.as_tuple() {
-            e.value = Value::List(vec![Value::Int(k.as_int().unwrap() + 100), v.clone()]);
+            e.value = Value::list(vec![Value::Int(k.as_int().unwrap() + 100), v.clone()]);
         }
         if let Some(faultline_history::Process::Client(p)) = e.process {
             e.process = Some(faultline_history::Process::Client(p + 1_000_000));

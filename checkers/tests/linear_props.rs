@@ -125,7 +125,7 @@ fn mutate(events: &mut [Event], rng: &mut Rng) {
         .unwrap_or(Value::Int(0));
     match (e.f.as_ref(), e.kind, rng.below(3)) {
         ("read", EventType::Ok, _) => {
-            e.value = Value::List(vec![key, Value::Int(rng.below(3) as i64)]);
+            e.value = Value::list(vec![key, Value::Int(rng.below(3) as i64)]);
         }
         ("cas", EventType::Fail, _) => e.kind = EventType::Ok,
         (_, EventType::Ok, 0) if e.f.as_ref() != "read" => e.kind = EventType::Info,

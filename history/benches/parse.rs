@@ -143,7 +143,7 @@ fn register_history(n: usize) -> Vec<Event> {
             _ => {
                 let old = Value::Int(g.rng.below(5) as i64);
                 let new = Value::Int(g.rng.below(5) as i64);
-                ("cas", Value::List(vec![old, new]))
+                ("cas", Value::list(vec![old, new]))
             }
         };
         g.invoke(s, f, value);
@@ -176,9 +176,9 @@ fn txn_history(n: usize) -> Vec<Event> {
                                 let k = m[1].as_int().unwrap();
                                 let l = lists.iter().find(|(key, _)| *key == k);
                                 let seen = l.map_or(Vec::new(), |(_, l)| l.clone());
-                                Value::List(vec![m[0].clone(), m[1].clone(), Value::List(seen)])
+                                Value::list(vec![m[0].clone(), m[1].clone(), Value::list(seen)])
                             } else {
-                                Value::List(m.to_vec())
+                                Value::list(m.to_vec())
                             }
                         })
                         .collect(),
@@ -191,19 +191,19 @@ fn txn_history(n: usize) -> Vec<Event> {
             let slot = g.rng.below(keys.len() as u64) as usize;
             let k = keys[slot].0;
             if g.rng.chance(50) {
-                mops.push(Value::List(vec![read.clone(), Value::Int(k), Value::Null]));
+                mops.push(Value::list(vec![read.clone(), Value::Int(k), Value::Null]));
             } else {
                 let v = Value::Int(next_value);
                 next_value += 1;
                 keys[slot].1.push(v.clone());
-                mops.push(Value::List(vec![append.clone(), Value::Int(k), v]));
+                mops.push(Value::list(vec![append.clone(), Value::Int(k), v]));
                 if keys[slot].1.len() >= 16 {
                     keys[slot] = (next_key, Vec::new());
                     next_key += 1;
                 }
             }
         }
-        g.invoke(s, "txn", Value::List(mops));
+        g.invoke(s, "txn", Value::list(mops));
     }
     g.events.truncate(n);
     g.events

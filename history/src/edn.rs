@@ -345,8 +345,8 @@ impl<'f, R: Read> Parser<'f, R> {
                 }
                 Ok(Value::Str(self.names.get(name)))
             }
-            b'[' => self.seq(b']').map(Value::List),
-            b'(' => self.seq(b')').map(Value::List),
+            b'[' => self.seq(b']').map(Value::list),
+            b'(' => self.seq(b')').map(Value::list),
             b'{' => self.map(),
             b'#' => self.dispatch(),
             b'\\' => self.character(),
@@ -395,7 +395,7 @@ impl<'f, R: Read> Parser<'f, R> {
         while let (Some(k), Some(v)) = (it.next(), it.next()) {
             out.push((key_text(k), v));
         }
-        Ok(Value::Map(out))
+        Ok(Value::map(out))
     }
 
     fn seq_braced(&mut self) -> Result<Vec<Value>, HistoryError> {
@@ -428,7 +428,7 @@ impl<'f, R: Read> Parser<'f, R> {
                 let mut items = self.seq_braced()?;
                 items.sort();
                 items.dedup();
-                Ok(Value::List(items))
+                Ok(Value::list(items))
             }
             Some(b'#') => {
                 self.bump();

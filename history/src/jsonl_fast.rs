@@ -120,7 +120,7 @@ impl<'t> Parser<'t, '_> {
                 }
             }
         }
-        Some(Value::List(self.scratch.items.split_off(start)))
+        Some(Value::list(self.scratch.items.split_off(start)))
     }
 
     fn map(&mut self, depth: u32) -> Option<Value> {
@@ -140,7 +140,7 @@ impl<'t> Parser<'t, '_> {
                 }
             }
         }
-        Some(Value::Map(self.scratch.entries.split_off(start)))
+        Some(Value::map(self.scratch.entries.split_off(start)))
     }
 
     /// An integer as serde_json reads it into a [`Value`]: only up to 18 digits

@@ -143,7 +143,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         while let Some(v) = seq.next_element_seed(ValueSeed(&mut *self.0))? {
             out.push(v);
         }
-        Ok(Value::List(out))
+        Ok(Value::list(out))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
@@ -152,7 +152,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
             let k = self.0.get(&k.0);
             out.push((k, map.next_value_seed(ValueSeed(&mut *self.0))?));
         }
-        Ok(Value::Map(out))
+        Ok(Value::map(out))
     }
 }
 

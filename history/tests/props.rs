@@ -58,7 +58,7 @@ fn arb_value() -> impl Strategy<Value = Value> {
     ];
     leaf.prop_recursive(3, 24, 5, |inner| {
         prop_oneof![
-            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::List),
+            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::list),
             prop::collection::vec((arb_string(), inner), 0..4).prop_map(|kv| {
                 Value::Map(kv.into_iter().map(|(k, v)| (Arc::from(k), v)).collect())
             }),

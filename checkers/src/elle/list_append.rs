@@ -118,7 +118,7 @@ pub(crate) fn infer<'a>(t: &'a Txns<'_>) -> Inferred<'a> {
                             txns: vec![me],
                             text: format!(
                                 "read key {key} = {}, which its own earlier operations on the key contradict",
-                                Value::List(list.to_vec()),
+                                Value::list(list.to_vec()),
                             ),
                             data: json!({"key": key, "read": list}),
                         });
@@ -196,8 +196,8 @@ pub(crate) fn infer<'a>(t: &'a Txns<'_>) -> Inferred<'a> {
                 text: format!(
                     "reads of key {} disagree on the order of appends: {} is not a prefix of {}",
                     t.keys[key as usize],
-                    Value::List(list.to_vec()),
-                    Value::List(full.to_vec())
+                    Value::list(list.to_vec()),
+                    Value::list(full.to_vec())
                 ),
                 data: json!({"key": t.keys[key as usize], "values": [list, full]}),
             });
@@ -419,7 +419,7 @@ fn check_last(
         text: format!(
             "read key {} = {}, ending at {v}, an intermediate append of a transaction that appended {later} to it later",
             t.keys[key as usize],
-            Value::List(list.to_vec()),
+            Value::list(list.to_vec()),
         ),
         data: json!({"key": t.keys[key as usize], "read": list, "element": v}),
     });
@@ -444,7 +444,7 @@ fn check_elements(
                 txns: vec![me],
                 text: format!(
                     "read key {key_v} = {} holds {v} twice",
-                    Value::List(list.to_vec())
+                    Value::list(list.to_vec())
                 ),
                 data: json!({"key": key_v, "read": list, "element": v}),
             });
@@ -456,7 +456,7 @@ fn check_elements(
             None => findings.push(Finding {
                 kind: "garbage-read",
                 txns: vec![me],
-                text: format!("read key {key_v} = {}, but no transaction appended {v}", Value::List(list.to_vec())),
+                text: format!("read key {key_v} = {}, but no transaction appended {v}", Value::list(list.to_vec())),
                 data: json!({"key": key_v, "read": list, "element": v}),
             }),
             Some(a) if t.txns[a.txn as usize].status == Status::Fail => findings.push(Finding {
@@ -464,7 +464,7 @@ fn check_elements(
                 txns: vec![a.txn, me],
                 text: format!(
                     "read key {key_v} = {}, which holds {v}, appended by a transaction that aborted",
-                    Value::List(list.to_vec())
+                    Value::list(list.to_vec())
                 ),
                 data: json!({"key": key_v, "read": list, "element": v}),
             }),

@@ -57,7 +57,7 @@ enum Pending {
 }
 
 fn mop(f: &str, k: i64, v: Value) -> Value {
-    Value::List(vec![Value::str(f), Value::Int(k), v])
+    Value::list(vec![Value::str(f), Value::Int(k), v])
 }
 
 /// Simulates the store and returns its history.
@@ -91,7 +91,7 @@ pub fn list_append_history(o: &TxnSimOptions) -> Vec<Event> {
                 kind,
                 Process::Client(pid),
                 "txn",
-                Value::List(value),
+                Value::list(value),
             );
             e.time = Some(time);
             events.push(e);
@@ -176,7 +176,7 @@ fn apply(mops: &[Value], lists: &mut [Vec<Value>], appended: &mut [usize]) -> Ve
                     let read = if lists[key].is_empty() {
                         Value::Null
                     } else {
-                        Value::List(lists[key].clone())
+                        Value::list(lists[key].clone())
                     };
                     mop("r", key as i64, read)
                 }

@@ -107,7 +107,7 @@ mod tests {
     #[test]
     fn fails_vanish_crashes_have_no_return_and_keys_split() {
         use EventType::*;
-        let t = |k: i64, v: Value| Value::List(vec![k.into(), v]);
+        let t = |k: i64, v: Value| Value::list(vec![k.into(), v]);
         let e =
             |i: u64, kind, p: i64, f: &str, v: Value| Event::new(i, kind, Process::Client(p), f, v);
         let h = History::new(vec![

@@ -90,7 +90,7 @@ pub fn cas_register_history(o: &SimOptions) -> Vec<Event> {
     let mut next_pid = procs.len() as i64;
     let mut events = Vec::with_capacity(o.ops * 2);
     let mut invoked = 0;
-    let tuple = |k: i64, v: Value| Value::List(vec![Value::Int(k), v]);
+    let tuple = |k: i64, v: Value| Value::list(vec![Value::Int(k), v]);
     let mut time = 0i64;
     loop {
         let busy = procs.iter().any(|(_, p)| !matches!(p, Pending::Idle));
@@ -113,7 +113,7 @@ pub fn cas_register_history(o: &SimOptions) -> Vec<Event> {
                     1 => ("write", Value::Int(rng.below(o.values as u64) as i64)),
                     _ => (
                         "cas",
-                        Value::List(vec![
+                        Value::list(vec![
                             Value::Int(rng.below(o.values as u64) as i64),
                             Value::Int(rng.below(o.values as u64) as i64),
                         ]),
