@@ -72,36 +72,35 @@ impl Cache {
     /// `ok_hash`; false when it (or a configuration dominating it) was seen.
     pub fn insert_if_new(&mut self, ok_hash: u64, state: u32, bits: &[u64]) -> bool {
         let key = ok_hash ^ (u64::from(state) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let head = self.heads.get(&key).copied().unwrap_or(NIL);
-        let mut e = head;
+        // One hash lookup: the slot holds the chain's head and takes the new one.
+        let Cache {
+            words,
+            ok_mask,
+            heads,
+            arena,
+            states,
+            next,
+        } = self;
+        let slot = heads.entry(key).or_insert(NIL);
+        let mut e = *slot;
         while e != NIL {
             let i = e as usize;
-            if self.states[i] == state && self.dominates(i, bits) {
+            if states[i] == state && dominates(&arena[i * *words..(i + 1) * *words], bits, ok_mask)
+            {
                 return false;
             }
-            e = self.next[i];
+            e = next[i];
         }
-        let id = self.states.len() as u32;
+        let id = states.len() as u32;
         // Bitsets are a few words: a loop beats a call to memcpy.
-        self.arena.reserve(bits.len());
+        arena.reserve(bits.len());
         for &w in bits {
-            self.arena.push(w);
+            arena.push(w);
         }
-        self.states.push(state);
-        self.next.push(head);
-        self.heads.insert(key, id);
+        states.push(state);
+        next.push(*slot);
+        *slot = id;
         true
-    }
-
-    /// Whether stored entry `i` has the same ok-part as `bits` and a subset of
-    /// its info-part.
-    fn dominates(&self, i: usize, bits: &[u64]) -> bool {
-        let stored = &self.arena[i * self.words..(i + 1) * self.words];
-        stored
-            .iter()
-            .zip(bits)
-            .zip(&self.ok_mask)
-            .all(|((&s, &b), &ok)| (s ^ b) & ok == 0 && s & !ok & !b == 0)
     }
 
     /// Number of configurations stored.
@@ -117,6 +116,16 @@ impl Cache {
             + self.next.capacity() * 4
             + self.heads.capacity() * 16
     }
+}
+
+/// Whether a stored bitset has the same ok-part as `bits` and a subset of its
+/// info-part.
+fn dominates(stored: &[u64], bits: &[u64], ok_mask: &[u64]) -> bool {
+    stored
+        .iter()
+        .zip(bits)
+        .zip(ok_mask)
+        .all(|((&s, &b), &ok)| (s ^ b) & ok == 0 && s & !ok & !b == 0)
 }
 
 #[cfg(test)]
