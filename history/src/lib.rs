@@ -33,3 +33,8 @@ pub use format::{read_from, read_path, Format, Loaded};
 pub use history::{History, Op};
 pub use jsonl::JsonlWriter;
 pub use value::Value;
+
+/// Parses one EDN value (`:x`, `[1 2]`, `nil`), e.g. given on a command line.
+pub fn parse_edn_value(text: &str) -> Result<Value, HistoryError> {
+    edn::parse_value(text.as_bytes(), "<value>", 1)
+}

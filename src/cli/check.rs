@@ -4,7 +4,7 @@
 use anyhow::Context;
 use faultline_checkers::{workload, CheckError, CheckOptions, Results, Validity, WORKLOADS};
 use faultline_harness::RunDir;
-use faultline_history::{read_from, read_path, Format, Value};
+use faultline_history::{parse_edn_value, read_path, Value};
 
 use super::args::CheckArgs;
 use super::exit::Failure;
@@ -111,10 +111,7 @@ pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
 
 /// Checker options from the flags.
 fn options(args: &CheckArgs) -> Result<CheckOptions, Failure> {
-    let initial = match &args.initial {
-        None => None,
-        Some(text) => Some(parse_value(text)?),
-    };
+    let initial = args.initial.as_deref().map(parse_value);
     let time_limit = match args.time_limit {
         Some(s) if s.is_finite() && s > 0.0 => Some(std::time::Duration::from_secs_f64(s)),
         Some(s) => {
@@ -137,13 +134,9 @@ fn options(args: &CheckArgs) -> Result<CheckOptions, Failure> {
 
 /// A value given on the command line: JSON (`5`, `"x"`, `[1,2]`), else EDN
 /// (`:x`, `[1 2]`), else the text as a string.
-fn parse_value(text: &str) -> Result<Value, Failure> {
-    if let Ok(v) = serde_json::from_str::<Value>(text) {
-        return Ok(v);
-    }
-    let op = format!("{{:type :invoke :value {text}}}");
-    match read_from(op.as_bytes(), "--initial", "", Some(Format::Edn)) {
-        Ok(l) => Ok(l.history.events()[0].value.clone()),
-        Err(_) => Ok(Value::str(text)),
-    }
+fn parse_value(text: &str) -> Value {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .or_else(|| parse_edn_value(text).ok())
+        .unwrap_or_else(|| Value::str(text))
 }

@@ -51,6 +51,19 @@ fn op_json<M: Model>(model: &M, h: &History, key: &KeyHistory<M::Op>, i: u32) ->
     })
 }
 
+/// `key 3: op 491 (process 70 read 0 (ok)) cannot be linearized`.
+fn headline<M: Model>(model: &M, h: &History, key: &KeyHistory<M::Op>, culprit: u32) -> String {
+    let on_key = key
+        .key
+        .as_ref()
+        .map_or_else(String::new, |k| format!("key {k}: "));
+    format!(
+        "{on_key}op {} ({}) cannot be linearized",
+        op_event(h, key, culprit).index,
+        describe(model, h, key, culprit)
+    )
+}
+
 /// The anomaly for a key whose operation `culprit` cannot be linearized.
 pub(crate) fn nonlinearizable<M: Model>(
     model: &M,
@@ -60,15 +73,7 @@ pub(crate) fn nonlinearizable<M: Model>(
     configs: &[FinalConfig],
 ) -> Anomaly {
     let bad = op_event(h, key, culprit);
-    let on_key = match &key.key {
-        Some(k) => format!("key {k}: "),
-        None => String::new(),
-    };
-    let mut text = format!(
-        "{on_key}op {} ({}) cannot be linearized.",
-        bad.index,
-        describe(model, h, key, culprit)
-    );
+    let mut text = format!("{}.", headline(model, h, key, culprit));
     let mut ops = vec![bad.index];
     if let Some(c) = configs.iter().max_by_key(|c| c.path.len()) {
         let named: Vec<String> = c
@@ -162,18 +167,13 @@ pub(crate) fn impossible<M: Model>(
     reachable: &[String],
 ) -> Anomaly {
     let bad = op_event(h, key, culprit);
-    let on_key = match &key.key {
-        Some(k) => format!("key {k}: "),
-        None => String::new(),
-    };
     Anomaly {
         kind: "nonlinearizable".into(),
         ops: vec![bad.index],
         explanation: format!(
-            "{on_key}op {} ({}) cannot be linearized: no order of this key's operations ever \
-             reaches a state where it can happen (the reachable states: {}).",
-            bad.index,
-            describe(model, h, key, culprit),
+            "{}: no order of this key's operations ever reaches a state where it can \
+             happen (the reachable states: {}).",
+            headline(model, h, key, culprit),
             reachable.join("; ")
         ),
         data: json!({
