@@ -17,6 +17,7 @@
 mod checker;
 pub mod elle;
 pub mod linear;
+pub mod replication;
 mod stats;
 mod verdict;
 mod workload;

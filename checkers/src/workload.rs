@@ -2,9 +2,7 @@
 //!
 //! A workload names the shape of a test's operations (`register`: reads and
 //! writes of one value; `list-append`: transactions of appends and reads). It
-//! decides which checkers apply and which linearizability model fits. Each
-//! workload also lists the checkers it calls for that are not built yet, so
-//! `faultline check` can say plainly what it did and did not check.
+//! decides which checkers apply and which linearizability model fits.
 
 use std::time::Duration;
 
@@ -13,6 +11,9 @@ use faultline_history::Value;
 use crate::checker::Checker;
 use crate::elle::{Elle, ElleOptions, TxnWorkload};
 use crate::linear::{Kv, LinearOptions, Linearizable, Mutex, Queue, Register, Split};
+use crate::replication::{
+    Bank, Conflicts, Counter, Sessions, SetChecker, Shape, SplitBrain, Staleness, UniqueIds,
+};
 use crate::stats::Stats;
 
 /// A workload and its checkers.
@@ -24,98 +25,113 @@ pub struct Workload {
     pub about: &'static str,
     /// Checkers that run for it by default.
     pub checkers: &'static [&'static str],
-    /// Checkers the workload calls for that are not built yet.
-    pub planned: &'static [&'static str],
     /// The linearizability model, for workloads checked for linearizability.
     pub model: Option<&'static str>,
 }
 
+const NONE: &[&str] = &["stats", "split-brain"];
+const REGISTER: &[&str] = &[
+    "stats",
+    "linearizable",
+    "session",
+    "staleness",
+    "conflicts",
+    "split-brain",
+];
 const LIN: &[&str] = &["stats", "linearizable"];
-const STATS: &[&str] = &["stats"];
-const ELLE: &[&str] = &["stats", "elle"];
+const LIST_APPEND: &[&str] = &[
+    "stats",
+    "elle",
+    "session",
+    "staleness",
+    "conflicts",
+    "split-brain",
+];
+const RW_REGISTER: &[&str] = &["stats", "elle", "split-brain"];
+const SET: &[&str] = &["stats", "set", "staleness", "split-brain"];
+const UNIQUE_IDS: &[&str] = &["stats", "unique-ids", "split-brain"];
+const COUNTER: &[&str] = &["stats", "counter", "split-brain"];
+const BANK: &[&str] = &["stats", "bank", "split-brain"];
 
 /// Every workload faultline knows.
 pub const WORKLOADS: &[Workload] = &[
-    w(
-        "none",
-        "any history; only generic checkers",
-        STATS,
-        &[],
-        None,
-    ),
+    w("none", "any history; only generic checkers", NONE, None),
     w(
         "register",
-        "read/write of one register (per key with --independent)",
-        LIN,
-        &[],
+        "read/write of registers (keyed by `key` or [key value] tuples)",
+        REGISTER,
         Some("register"),
     ),
     w(
         "cas-register",
-        "read/write/cas of one register (per key with --independent)",
-        LIN,
-        &[],
+        "read/write/cas of registers (keyed by `key` or [key value] tuples)",
+        REGISTER,
         Some("cas-register"),
     ),
     w(
         "kv",
         "get/put/append on string keys (Porcupine's kv)",
-        LIN,
-        &[],
+        REGISTER,
         Some("kv"),
     ),
-    w(
-        "mutex",
-        "acquire/release of a lock",
-        LIN,
-        &[],
-        Some("mutex"),
-    ),
-    w("queue", "enqueue/dequeue, FIFO", LIN, &[], Some("queue")),
+    w("mutex", "acquire/release of a lock", LIN, Some("mutex")),
+    w("queue", "enqueue/dequeue, FIFO", LIN, Some("queue")),
     w(
         "list-append",
         "transactions of appends and whole-list reads",
-        ELLE,
-        &[],
+        LIST_APPEND,
         None,
     ),
     w(
         "rw-register",
         "transactions of writes and reads",
-        ELLE,
-        &[],
+        RW_REGISTER,
         None,
     ),
-    w("set", "adds, then final reads", STATS, &["set"], None),
+    w("set", "adds, and reads of the whole set", SET, None),
     w(
         "unique-ids",
         "generate ids that must never repeat",
-        STATS,
-        &["unique-ids"],
+        UNIQUE_IDS,
         None,
     ),
-    w("counter", "increments and reads", STATS, &["counter"], None),
-    w("bank", "transfers between accounts", STATS, &["bank"], None),
+    w("counter", "increments and reads", COUNTER, None),
+    w(
+        "bank",
+        "transfers between accounts, reads of every balance",
+        BANK,
+        None,
+    ),
 ];
 
 const fn w(
     name: &'static str,
     about: &'static str,
     checkers: &'static [&'static str],
-    planned: &'static [&'static str],
     model: Option<&'static str>,
 ) -> Workload {
     Workload {
         name,
         about,
         checkers,
-        planned,
         model,
     }
 }
 
 /// Names of every checker that exists.
-pub const CHECKERS: &[&str] = &["stats", "linearizable", "elle"];
+pub const CHECKERS: &[&str] = &[
+    "stats",
+    "linearizable",
+    "elle",
+    "set",
+    "unique-ids",
+    "counter",
+    "bank",
+    "session",
+    "staleness",
+    "conflicts",
+    "split-brain",
+];
 
 /// Names of every linearizability model.
 pub const MODELS: &[&str] = &["register", "cas-register", "kv", "mutex", "queue"];
@@ -137,6 +153,8 @@ pub struct CheckOptions {
     pub threads: Option<usize>,
     /// The consistency model transactions must satisfy (default strict-serializable).
     pub consistency_model: Option<String>,
+    /// Bank: balances may go below zero.
+    pub allow_negative: bool,
 }
 
 /// The checker called `name`, configured for workload `w`.
@@ -166,6 +184,35 @@ pub fn checker(name: &str, w: &Workload, opts: &CheckOptions) -> Result<Box<dyn 
             }
             Ok(Box::new(Elle::new(workload, o)?))
         }
+        "set" => Ok(Box::new(SetChecker {
+            independent: opts.independent,
+        })),
+        "unique-ids" => Ok(Box::new(UniqueIds)),
+        "counter" => {
+            let initial = match &opts.initial {
+                None => 0,
+                Some(v) => v
+                    .as_int()
+                    .ok_or_else(|| format!("--initial for a counter is an integer, found {v}"))?,
+            };
+            Ok(Box::new(Counter { initial }))
+        }
+        "bank" => Ok(Box::new(Bank {
+            initial: opts.initial.clone(),
+            allow_negative: opts.allow_negative,
+        })),
+        "session" => Ok(Box::new(Sessions {
+            shape: shape(w, opts).ok_or_else(|| needs_shape("session", w))?,
+        })),
+        "staleness" => Ok(Box::new(Staleness {
+            shape: shape(w, opts).ok_or_else(|| needs_shape("staleness", w))?,
+        })),
+        "conflicts" => Ok(Box::new(Conflicts {
+            shape: shape(w, opts).ok_or_else(|| needs_shape("conflicts", w))?,
+        })),
+        "split-brain" => Ok(Box::new(SplitBrain {
+            shape: shape(w, opts),
+        })),
         other => Err(format!(
             "unknown checker {other:?} (known: {})",
             CHECKERS.join(", ")
@@ -173,12 +220,34 @@ pub fn checker(name: &str, w: &Workload, opts: &CheckOptions) -> Result<Box<dyn 
     }
 }
 
+/// How the replication checkers read workload `w`, if they can.
+fn shape(w: &Workload, opts: &CheckOptions) -> Option<Shape> {
+    match w.name {
+        "register" | "cas-register" | "kv" => Some(Shape::Register {
+            initial: opts.initial.clone().unwrap_or(Value::Null),
+            independent: opts.independent,
+        }),
+        "list-append" => Some(Shape::ListAppend),
+        "set" => Some(Shape::Set {
+            independent: opts.independent,
+        }),
+        _ => None,
+    }
+}
+
+fn needs_shape(checker: &str, w: &Workload) -> String {
+    format!(
+        "the {checker} checker reads register, cas-register, kv, list-append or set histories, not {}",
+        w.name
+    )
+}
+
 fn linearizable(model: &str, opts: &CheckOptions) -> Result<Box<dyn Checker>, String> {
     let mut lin = LinearOptions {
         split: if opts.independent {
             Split::Tuple
         } else {
-            Split::Whole
+            Split::Auto
         },
         time_limit: opts.time_limit,
         ..LinearOptions::default()

@@ -220,8 +220,7 @@ fn stale_read_across_clients_is_a_realtime_cycle() {
 #[test]
 fn the_rw_register_workload_runs_elle() {
     let w = faultline_checkers::workload("rw-register").unwrap();
-    assert_eq!(w.checkers, ["stats", "elle"]);
-    assert!(w.planned.is_empty());
+    assert_eq!(w.checkers, ["stats", "elle", "split-brain"]);
     let elle = faultline_checkers::checker("elle", w, &Default::default()).unwrap();
     let h = history("0 invoke [[:r :x nil]]\n0 ok [[:r :x 9]]");
     assert_eq!(elle.check(&h).unwrap().valid, Validity::False);

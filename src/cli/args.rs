@@ -48,7 +48,8 @@ pub struct CheckArgs {
     /// (default: the workload's).
     #[arg(long, short)]
     pub model: Option<String>,
-    /// The register's value before the first write, as JSON or EDN (default nil).
+    /// The value before the first write, as JSON or EDN: a register's (default nil), a
+    /// counter's (default 0), or a bank's total or balances (default: the first read's).
     #[arg(long, value_name = "V")]
     pub initial: Option<String>,
     /// Values are jepsen.independent [key value] tuples: check each key on its own.
@@ -70,4 +71,7 @@ pub struct CheckArgs {
     /// read-your-writes, monotonic-reads, monotonic-writes, writes-follow-reads.
     #[arg(long, value_name = "MODEL")]
     pub consistency_model: Option<String>,
+    /// Bank: balances may go below zero (by default a negative balance is an anomaly).
+    #[arg(long)]
+    pub allow_negative: bool,
 }

@@ -54,7 +54,7 @@ pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
 
     let loaded = read_path(&file, args.format).map_err(Failure::bad)?;
     let history = &loaded.history;
-    let mut messages: Vec<String> = loaded
+    let messages: Vec<String> = loaded
         .warnings
         .into_iter()
         .map(|w| format!("warning: {w}"))
@@ -64,14 +64,6 @@ pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
             "{}:1: empty history: no events to check",
             file.display()
         )));
-    }
-    if args.checkers.is_empty() && !w.planned.is_empty() {
-        messages.push(format!(
-            "note: workload {} also calls for {}, not built yet; checked with {} only",
-            w.name,
-            w.planned.join(", "),
-            names.join(", ")
-        ));
     }
 
     let mut verdicts = Vec::with_capacity(checkers.len());
@@ -129,6 +121,7 @@ fn options(args: &CheckArgs) -> Result<CheckOptions, Failure> {
         memory_limit: args.memory_limit.map(|m| m.saturating_mul(1 << 20)),
         threads: args.threads,
         consistency_model: args.consistency_model.clone(),
+        allow_negative: args.allow_negative,
     })
 }
 

@@ -5,13 +5,14 @@ use faultline_history::Format;
 
 /// Prints workloads with their checkers, the checkers, and the input formats.
 pub fn list() -> String {
-    let mut out = String::from("workloads (checkers; planned checkers in brackets):\n");
+    let mut out = String::from("workloads (and the checkers each runs):\n");
     for w in WORKLOADS {
-        let mut line = format!("  {:<13} {}", w.name, w.checkers.join(", "));
-        if !w.planned.is_empty() {
-            line.push_str(&format!(" [{}]", w.planned.join(", ")));
-        }
-        out.push_str(&format!("{line:<42} {}\n", w.about));
+        out.push_str(&format!("  {:<13} {}\n", w.name, w.about));
+        out.push_str(&format!(
+            "  {:<13}   checkers: {}\n",
+            "",
+            w.checkers.join(", ")
+        ));
     }
     out.push_str(&format!("checkers: {}\n", CHECKERS.join(", ")));
     let formats: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();

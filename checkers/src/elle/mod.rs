@@ -36,7 +36,7 @@ mod models;
 mod order;
 mod rw_register;
 pub mod simulate;
-mod txn;
+pub(crate) mod txn;
 
 pub use checker::{Elle, ElleOptions, TxnWorkload};
 pub use models::{prohibits, MODELS};

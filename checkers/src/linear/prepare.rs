@@ -28,6 +28,32 @@ pub enum Split {
     Tuple,
     /// By the event's `key` field (Porcupine's kv), else by a `[key value]` tuple.
     KeyField,
+    /// Decided by the history: `KeyField` if any operation has a `key` field,
+    /// `Tuple` if every operation that did not fail has a `[key value]` value
+    /// (`[key [old new]]` for a `cas`), else `Whole`.
+    Auto,
+}
+
+impl Split {
+    /// Resolves `Auto` for `history`; other splits are returned as they are.
+    pub fn resolve(self, history: &History) -> Split {
+        if self != Split::Auto {
+            return self;
+        }
+        if history.ops().any(|op| op.invoke.extra("key").is_some()) {
+            return Split::KeyField;
+        }
+        let mut ops = history
+            .ops()
+            .filter(|op| op.outcome() != EventType::Fail)
+            .peekable();
+        if ops.peek().is_some() && ops.all(|op| crate::replication::keyed(op.f(), &op.invoke.value))
+        {
+            Split::Tuple
+        } else {
+            Split::Whole
+        }
+    }
 }
 
 /// One operation as the search sees it.
@@ -53,6 +79,7 @@ pub(crate) fn prepare<M: Model>(
     history: &History,
     split: Split,
 ) -> Result<Vec<KeyHistory<M::Op>>, CheckError> {
+    let split = split.resolve(history);
     let mut keys: BTreeMap<Option<Value>, Vec<LinOp<M::Op>>> = BTreeMap::new();
     for op in history.ops() {
         let outcome = op.outcome();

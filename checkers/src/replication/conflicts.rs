@@ -1,0 +1,301 @@
+//! `conflicts`: acknowledged writes the final state silently dropped.
+//!
+//! Multi-leader and leaderless stores accept writes to the same key in several
+//! places and reconcile later. Two ways of reconciling lose data without saying so:
+//!
+//! - **last-write-wins** keeps the write with the highest timestamp. With clocks
+//!   that disagree, a write acknowledged *after* another (in real time) can lose
+//!   to it. For registers, if the final read (one that began after every write
+//!   to the key had returned) shows a value whose write was acknowledged before
+//!   another acknowledged write even began, that later write is a
+//!   **lost-update**; a final read showing the initial value after acknowledged
+//!   writes is a **lost-write**. For list-append, an acknowledged append absent
+//!   from the final read is a **lost-update** when an append that overlapped it
+//!   in time was kept (the store chose one of two concurrent writes) and a
+//!   **lost-write** otherwise.
+//! - **siblings** (version vectors): concurrent writes are all kept until a
+//!   client writes with a context that saw them. A register read that returns a
+//!   list where writes were single values is a set of siblings. An acknowledged
+//!   write missing from the final siblings is a **lost-sibling** unless a later
+//!   write's session had read it (that write legitimately superseded it).
+
+use faultline_history::{History, Value};
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde_json::json;
+
+use super::facts::{elements, lists, registers, Fact, Facts};
+use super::session::Shape;
+use crate::checker::{CheckError, Checker};
+use crate::verdict::{Anomaly, Validity, Verdict};
+
+const CITED: usize = 50;
+
+/// The write-conflicts checker.
+#[derive(Clone, Debug)]
+pub struct Conflicts {
+    /// How to read the workload (sets are the set checker's business).
+    pub shape: Shape,
+}
+
+impl Checker for Conflicts {
+    fn name(&self) -> &'static str {
+        "conflicts"
+    }
+
+    fn check(&self, history: &History) -> Result<Verdict, CheckError> {
+        let mut out = Vec::new();
+        let mut judged = 0;
+        match &self.shape {
+            Shape::Register {
+                initial,
+                independent,
+            } => {
+                let f = registers(history, *independent)?;
+                for k in 0..f.keys.len() as u32 {
+                    judged += usize::from(register_key(&f, k, initial, &mut out));
+                }
+            }
+            Shape::ListAppend => {
+                let f = lists(history)?;
+                for k in 0..f.keys.len() as u32 {
+                    judged += usize::from(list_key(&f, k, &mut out));
+                }
+            }
+            Shape::Set { .. } => {}
+        }
+        let n = out.len();
+        out.truncate(CITED);
+        let details = json!({ "keys_with_final_read": judged, "lost_count": n });
+        if judged == 0 && n == 0 {
+            return Ok(Verdict::new(
+                Validity::True,
+                vec![],
+                json!({ "keys_with_final_read": 0, "note": "no key was read after its writes finished; nothing to reconcile" }),
+            ));
+        }
+        Ok(Verdict::from_anomalies(out, details))
+    }
+}
+
+fn anomaly(kind: &str, ops: Vec<u64>, explanation: String) -> Anomaly {
+    Anomaly {
+        kind: kind.into(),
+        ops,
+        explanation,
+        data: serde_json::Value::Null,
+    }
+}
+
+fn acked(f: &Fact<'_>) -> String {
+    format!("acknowledged to {}{}", f.who(), f.on("by"))
+}
+
+/// Checks one register key; returns whether it had a final read.
+fn register_key(facts: &Facts<'_>, k: u32, initial: &Value, out: &mut Vec<Anomaly>) -> bool {
+    if facts.opaque[k as usize] {
+        return false;
+    }
+    let mut writes: Vec<(&Fact<'_>, &Value)> = Vec::new();
+    let mut last_write_end = i64::MIN;
+    let mut final_read: Option<(&Fact<'_>, &Value)> = None;
+    for op in &facts.ops {
+        for &(wk, v) in &op.writes {
+            if wk == k {
+                writes.push((op, v));
+                last_write_end = last_write_end.max(op.end.unwrap_or(i64::MIN));
+            }
+        }
+    }
+    for op in &facts.ops {
+        for &(rk, v) in &op.reads {
+            if rk == k
+                && op.start > last_write_end
+                && final_read.is_none_or(|(f, _)| f.start < op.start)
+            {
+                final_read = Some((op, v));
+            }
+        }
+    }
+    let Some((fr, fv)) = final_read else {
+        return false;
+    };
+    let clock = facts.clock;
+    let ok: Vec<&(&Fact<'_>, &Value)> = writes.iter().filter(|(f, _)| f.ok()).collect();
+    let scalar_writes = writes.iter().all(|(_, v)| v.as_list().is_none());
+    if let (Value::List(sibs), true) = (fv, scalar_writes) {
+        let kept: FxHashSet<&Value> = sibs.iter().collect();
+        // Values each process had read of this key before each of its writes.
+        let mut read_by: FxHashMap<Option<&faultline_history::Process>, FxHashSet<&Value>> =
+            FxHashMap::default();
+        let mut superseded: FxHashSet<&Value> = FxHashSet::default();
+        for op in &facts.ops {
+            for &(rk, v) in &op.reads {
+                if rk == k {
+                    let s = read_by.entry(op.process).or_default();
+                    s.clear();
+                    s.extend(elements(v).iter().chain(v.as_list().is_none().then_some(v)));
+                }
+            }
+            if op.ok() && op.writes.iter().any(|w| w.0 == k) {
+                if let Some(s) = read_by.get(&op.process) {
+                    superseded.extend(s.iter().copied());
+                }
+            }
+        }
+        for (w, v) in ok {
+            if !kept.contains(v) && !superseded.contains(v) {
+                out.push(anomaly(
+                    "lost-sibling",
+                    vec![w.index, fr.index],
+                    format!(
+                        "{} was {} at {}, but the final read ({}{} at {}) returned siblings {fv} without it, and no later write had seen it",
+                        facts.kv(k, v), acked(w), clock.show(w.when()), fr.who(), fr.on("from"), clock.show(fr.when())
+                    ),
+                ));
+            }
+        }
+        return true;
+    }
+    // Every read that began after the last write returned is a look at the
+    // final state; a write is lost only if none of them reflects it.
+    let finals: Vec<(&Fact<'_>, &Value)> = facts
+        .ops
+        .iter()
+        .flat_map(|op| op.reads.iter().filter(|r| r.0 == k).map(move |r| (op, r.1)))
+        .filter(|(op, _)| op.start > last_write_end)
+        .collect();
+    let writer_of = |v: &Value| -> Option<Option<&Fact<'_>>> {
+        let mut found = writes.iter().filter(|(_, wv)| *wv == v);
+        match (found.next(), found.next()) {
+            (Some((f, _)), None) => Some(Some(*f)),
+            (None, _) if v == initial => Some(None),
+            _ => None,
+        }
+    };
+    let mut kept = Vec::with_capacity(finals.len());
+    for (_, v) in &finals {
+        match writer_of(v) {
+            Some(w) => kept.push(w),
+            None => return true,
+        }
+    }
+    for (w, v) in &ok {
+        let older = |x: &Option<&Fact<'_>>| match x {
+            None => true,
+            Some(x) => x.ok() && x.end.is_some_and(|e| e < w.start),
+        };
+        if !kept.iter().all(older) {
+            continue;
+        }
+        let (r, rv) = finals[finals.len() - 1];
+        let kept_by = kept[kept.len() - 1];
+        let (kind, what) = match kept_by {
+            None => ("lost-write", format!("the initial value {rv}")),
+            Some(kf) => (
+                if kf.node.is_some() && w.node.is_some() && kf.node != w.node {
+                    "lost-update"
+                } else {
+                    "lost-write"
+                },
+                format!(
+                    "{}, {} at {}, before it began",
+                    facts.kv(k, rv),
+                    acked(kf),
+                    clock.show(kf.when())
+                ),
+            ),
+        };
+        let why = if kind == "lost-update" {
+            ": two nodes took writes to one key and the reconciliation kept the earlier (last-write-wins by a clock that disagrees with real time?)"
+        } else {
+            ""
+        };
+        let mut ops = vec![w.index, r.index];
+        ops.extend(kept_by.map(|f| f.index));
+        out.push(anomaly(
+            kind,
+            ops,
+            format!(
+                "{} was {} at {}, but every read after the last write ({} of them; the last by {}{} at {}) returned {what}{why}",
+                facts.kv(k, v),
+                acked(w),
+                clock.show(w.when()),
+                finals.len(),
+                r.who(),
+                r.on("from"),
+                clock.show(r.when())
+            ),
+        ));
+    }
+    true
+}
+
+/// Checks one list-append key; returns whether it had a final read.
+fn list_key(facts: &Facts<'_>, k: u32, out: &mut Vec<Anomaly>) -> bool {
+    let last_write_end = facts
+        .ops
+        .iter()
+        .filter(|op| op.writes.iter().any(|w| w.0 == k))
+        .filter_map(|op| op.end)
+        .max()
+        .unwrap_or(i64::MIN);
+    let mut final_read: Option<(&Fact<'_>, &Value)> = None;
+    for op in &facts.ops {
+        for &(rk, v) in &op.reads {
+            if rk == k
+                && op.start > last_write_end
+                && final_read.is_none_or(|(f, _)| f.start < op.start)
+            {
+                final_read = Some((op, v));
+            }
+        }
+    }
+    let Some((fr, fv)) = final_read else {
+        return false;
+    };
+    let has: FxHashSet<&Value> = elements(fv).iter().collect();
+    let appends: Vec<(&Fact<'_>, &Value)> = facts
+        .ops
+        .iter()
+        .flat_map(|op| {
+            op.writes
+                .iter()
+                .filter(|w| w.0 == k)
+                .map(move |w| (op, w.1))
+        })
+        .collect();
+    let clock = facts.clock;
+    for &(w, e) in appends
+        .iter()
+        .filter(|(w, _)| w.ok() && w.end.is_some_and(|end| end < fr.start))
+    {
+        if has.contains(e) {
+            continue;
+        }
+        let rival = appends.iter().find(|(o, oe)| {
+            has.contains(oe) && o.start < w.when() && w.start < o.when() && o.node != w.node
+        });
+        let (kind, why) = match rival {
+            Some((o, oe)) => (
+                "lost-update",
+                format!(
+                    ", while the concurrent append of {}{} was kept",
+                    facts.kv(k, oe),
+                    o.on("on")
+                ),
+            ),
+            None => ("lost-write", String::new()),
+        };
+        let mut ops = vec![w.index, fr.index];
+        ops.extend(rival.map(|(o, _)| o.index));
+        out.push(anomaly(
+            kind,
+            ops,
+            format!(
+                "the append of {} was {} at {}, but the final read of {} ({}{} at {}) lacks it{why}",
+                facts.kv(k, e), acked(w), clock.show(w.when()), facts.key_name(k), fr.who(), fr.on("from"), clock.show(fr.when())
+            ),
+        ));
+    }
+    true
+}

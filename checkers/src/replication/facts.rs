@@ -1,0 +1,401 @@
+//! What the replication checkers need to know about each operation: when it
+//! ran, who ran it, which node served it, and which keys it read and wrote.
+//!
+//! Two shapes of data cover the workloads:
+//!
+//! - **register** (`register`, `cas-register`, `kv`): a write installs one value
+//!   and a read returns one value. Values are assumed unique per key (the runner's
+//!   generators write each value once); a value written twice makes reads of it
+//!   ambiguous, and ambiguous reads are never used as evidence.
+//! - **list** (`list-append`, `set`): a write adds one element and a read returns
+//!   every element present (in order, for list-append). A read's contents say
+//!   exactly which writes it saw.
+//!
+//! Keys come from the event's `key` field (Porcupine's kv), from
+//! `jepsen.independent` `[key value]` tuples (detected when every operation's
+//! value is one, or forced with `--independent`), or there is one key.
+//!
+//! Times are the events' `time` (nanoseconds) when every event has one, and
+//! otherwise event positions, so order-based reasoning works either way and
+//! sentences say "at event 12" instead of inventing seconds.
+
+use faultline_history::{Event, EventType, History, Process, Value};
+use rustc_hash::FxHashMap;
+
+use crate::checker::CheckError;
+
+/// How an operation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    Ok,
+    Fail,
+    /// Unknown: timed out, crashed, or never completed.
+    Info,
+}
+
+/// Time in nanoseconds, or event positions when the history has no times.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Clock {
+    pub real: bool,
+}
+
+impl Clock {
+    /// Real times if every event has one.
+    pub fn of_history(h: &History) -> Clock {
+        Clock::of(h)
+    }
+
+    fn of(h: &History) -> Clock {
+        Clock {
+            real: !h.is_empty() && h.events().iter().all(|e| e.time.is_some()),
+        }
+    }
+
+    fn at(self, h: &History, pos: usize) -> i64 {
+        if self.real {
+            h.events()[pos].time.unwrap_or(0)
+        } else {
+            pos as i64
+        }
+    }
+
+    /// "1.20 s" or "event 12".
+    pub fn show(self, t: i64) -> String {
+        if self.real {
+            format!("{:.2} s", t as f64 / 1e9)
+        } else {
+            format!("event {t}")
+        }
+    }
+
+    /// A duration as a JSON number: seconds, or events.
+    pub fn json(self, d: i64) -> serde_json::Value {
+        if self.real {
+            serde_json::json!(d as f64 / 1e9)
+        } else {
+            serde_json::json!(d)
+        }
+    }
+
+    /// The unit `json` uses.
+    pub fn unit(self) -> &'static str {
+        if self.real {
+            "seconds"
+        } else {
+            "events"
+        }
+    }
+}
+
+/// One client operation.
+#[derive(Clone, Debug)]
+pub(crate) struct Fact<'h> {
+    pub completion_pos: Option<usize>,
+    /// The index evidence cites: the completion's, else the invocation's.
+    pub index: u64,
+    pub process: Option<&'h Process>,
+    pub node: Option<&'h str>,
+    pub start: i64,
+    /// When it completed (any outcome); `None` if it never did.
+    pub end: Option<i64>,
+    pub status: Status,
+    /// Keys and values written (one element each, for lists).
+    pub writes: Vec<(u32, &'h Value)>,
+    /// Keys and values read; only for `ok` operations.
+    pub reads: Vec<(u32, &'h Value)>,
+}
+
+impl Fact<'_> {
+    /// Completed `ok`: its writes happened and its reads are real.
+    pub fn ok(&self) -> bool {
+        self.status == Status::Ok
+    }
+
+    /// "process 7" or "an anonymous process".
+    pub fn who(&self) -> String {
+        match self.process {
+            Some(p) => format!("process {p}"),
+            None => "a process".to_owned(),
+        }
+    }
+
+    /// " on n1" / " from n1", or nothing when the node is unknown.
+    pub fn on(&self, word: &str) -> String {
+        self.node
+            .map(|n| format!(" {word} {n}"))
+            .unwrap_or_default()
+    }
+
+    /// When the client learned the outcome (or sent it, if it never returned).
+    pub fn when(&self) -> i64 {
+        self.end.unwrap_or(self.start)
+    }
+}
+
+/// Every client operation of a history, with keys interned.
+pub(crate) struct Facts<'h> {
+    pub clock: Clock,
+    pub ops: Vec<Fact<'h>>,
+    pub keys: Vec<Value>,
+    /// Register shape only: keys that also saw operations whose effect cannot
+    /// be expressed as one value (kv `append`); their reads are not evidence.
+    pub opaque: Vec<bool>,
+}
+
+impl<'h> Facts<'h> {
+    /// A key's name for sentences: `x`, or nothing for the single anonymous key.
+    pub fn key_name(&self, k: u32) -> String {
+        match &self.keys[k as usize] {
+            Value::Null if self.keys.len() == 1 => String::new(),
+            Value::Str(s) => s.to_string(),
+            v => v.to_string(),
+        }
+    }
+
+    /// `x=5` or `5` for the anonymous key.
+    pub fn kv(&self, k: u32, v: &Value) -> String {
+        let name = self.key_name(k);
+        if name.is_empty() {
+            format!("{v}")
+        } else {
+            format!("{name}={v}")
+        }
+    }
+
+    fn empty(h: &History) -> Facts<'h> {
+        Facts {
+            clock: Clock::of(h),
+            ops: Vec::new(),
+            keys: Vec::new(),
+            opaque: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, h: &'h History, op: faultline_history::Op<'h>) -> &mut Fact<'h> {
+        let status = match op.outcome() {
+            EventType::Ok => Status::Ok,
+            EventType::Fail => Status::Fail,
+            _ => Status::Info,
+        };
+        let done = op.completion;
+        self.ops.push(Fact {
+            completion_pos: op.completion_pos,
+            index: done.unwrap_or(op.invoke).index,
+            process: op.invoke.process.as_ref(),
+            node: done
+                .and_then(|c| c.node.as_deref())
+                .or(op.invoke.node.as_deref()),
+            start: self.clock.at(h, op.invoke_pos),
+            end: op.completion_pos.map(|p| self.clock.at(h, p)),
+            status,
+            writes: Vec::new(),
+            reads: Vec::new(),
+        });
+        self.ops.last_mut().expect("just pushed")
+    }
+}
+
+/// Interns keys.
+#[derive(Default)]
+struct Keys<'h> {
+    ids: FxHashMap<&'h Value, u32>,
+}
+
+impl<'h> Keys<'h> {
+    fn id(&mut self, facts: &mut Facts<'h>, k: &'h Value) -> u32 {
+        let next = facts.keys.len() as u32;
+        *self.ids.entry(k).or_insert_with(|| {
+            facts.keys.push(k.clone());
+            facts.opaque.push(false);
+            next
+        })
+    }
+}
+
+const NIL: &Value = &Value::Null;
+
+/// How keys are found in a history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Keying {
+    /// One anonymous key.
+    Single,
+    /// The event's `key` field.
+    Field,
+    /// `[key value]` tuples.
+    Tuple,
+}
+
+impl Keying {
+    /// Detects the keying: `key` fields, else tuples if `tuples` is forced or
+    /// every operation that did not fail has a `[key value]` value (for a `cas`,
+    /// `[key [old new]]`, since a bare `[old new]` looks alike), else one key.
+    pub fn detect(h: &History, tuples: bool) -> Keying {
+        if h.ops().any(|op| op.invoke.extra("key").is_some()) {
+            return Keying::Field;
+        }
+        if tuples {
+            return Keying::Tuple;
+        }
+        let mut done = h
+            .ops()
+            .filter(|op| op.outcome() != EventType::Fail)
+            .peekable();
+        if done.peek().is_some() && done.all(|op| keyed(op.f(), &op.invoke.value)) {
+            Keying::Tuple
+        } else {
+            Keying::Single
+        }
+    }
+
+    /// The key and the value proper of `v` carried by event `e`.
+    fn split<'h>(self, e: &'h Event, v: &'h Value) -> Result<(&'h Value, &'h Value), String> {
+        match self {
+            Keying::Single => Ok((NIL, v)),
+            Keying::Field => Ok((e.extra("key").unwrap_or(NIL), v)),
+            Keying::Tuple => v
+                .as_tuple()
+                .ok_or_else(|| format!("expected a [key value] tuple, found {v}")),
+        }
+    }
+}
+
+/// Whether an operation's value looks like `[key value]`.
+pub(crate) fn keyed(f: &str, v: &Value) -> bool {
+    match v.as_tuple() {
+        Some((_, inner)) if f == "cas" => inner.as_tuple().is_some(),
+        Some(_) => true,
+        None => false,
+    }
+}
+
+/// Register-shaped facts: `write`/`put`, `read`/`get`, `cas [old new]`.
+pub(crate) fn registers<'h>(h: &'h History, tuples: bool) -> Result<Facts<'h>, CheckError> {
+    let keying = Keying::detect(h, tuples);
+    let mut facts = Facts::empty(h);
+    let mut keys = Keys::default();
+    for op in h.ops() {
+        let pos = op.invoke_pos;
+        let bad = |msg: String| CheckError::Malformed { pos, msg };
+        let f = op.f();
+        let ok = op.outcome() == EventType::Ok;
+        let (key, arg) = keying.split(op.invoke, &op.invoke.value).map_err(bad)?;
+        let k = keys.id(&mut facts, key);
+        let result = match (ok, op.completion) {
+            (true, Some(c)) => Some(
+                keying
+                    .split(c, &c.value)
+                    .map_err(|m| CheckError::Malformed {
+                        pos: op.completion_pos.unwrap_or(pos),
+                        msg: m,
+                    })?
+                    .1,
+            ),
+            _ => None,
+        };
+        let fact = facts.push(h, op);
+        let mut opaque = false;
+        match f {
+            "write" | "put" => fact.writes.push((k, arg)),
+            "read" | "get" => {
+                if let Some(r) = result {
+                    fact.reads.push((k, r));
+                }
+            }
+            "cas" => {
+                let Some((old, new)) = arg.as_tuple() else {
+                    return Err(bad(format!("a cas value is [old new], found {arg}")));
+                };
+                fact.writes.push((k, new));
+                if ok {
+                    fact.reads.push((k, old));
+                }
+            }
+            _ => opaque = true,
+        }
+        if opaque {
+            facts.opaque[k as usize] = true;
+        }
+    }
+    Ok(facts)
+}
+
+/// List-shaped facts from list-append transactions.
+pub(crate) fn lists(h: &History) -> Result<Facts<'_>, CheckError> {
+    let txns = crate::elle::txn::parse(h)?;
+    let mut facts = Facts::empty(h);
+    facts.keys = txns.keys.clone();
+    facts.opaque = vec![false; txns.keys.len()];
+    for (op, txn) in h.ops().zip(&txns.txns) {
+        let ok = op.outcome() == EventType::Ok;
+        let fact = facts.push(h, op);
+        for m in &txn.mops {
+            match m.f {
+                crate::elle::txn::MopF::Read if ok => fact.reads.push((m.key, m.value)),
+                crate::elle::txn::MopF::Read => {}
+                _ => fact.writes.push((m.key, m.value)),
+            }
+        }
+    }
+    Ok(facts)
+}
+
+/// List-shaped facts from a set workload: `add e` and `read [e ...]`.
+pub(crate) fn sets<'h>(h: &'h History, tuples: bool) -> Result<Facts<'h>, CheckError> {
+    let keying = Keying::detect(h, tuples);
+    let mut facts = Facts::empty(h);
+    let mut keys = Keys::default();
+    for op in h.ops() {
+        let pos = op.invoke_pos;
+        let bad = |msg: String| CheckError::Malformed { pos, msg };
+        let (key, arg) = keying.split(op.invoke, &op.invoke.value).map_err(bad)?;
+        let k = keys.id(&mut facts, key);
+        let result = match (op.outcome(), op.completion, op.completion_pos) {
+            (EventType::Ok, Some(c), Some(cp)) => Some(
+                keying
+                    .split(c, &c.value)
+                    .map_err(|msg| CheckError::Malformed { pos: cp, msg })?
+                    .1,
+            ),
+            _ => None,
+        };
+        let f = op.f();
+        let fact = facts.push(h, op);
+        match f {
+            "add" => fact.writes.push((k, arg)),
+            "read" => {
+                if let Some(r) = result {
+                    if r.as_list().is_none() && !r.is_null() {
+                        return Err(CheckError::Malformed {
+                            pos: fact.completion_pos.unwrap_or(pos),
+                            msg: format!("a set read returns a list of elements, found {r}"),
+                        });
+                    }
+                    fact.reads.push((k, r));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(facts)
+}
+
+/// The elements of a list read (nil reads as empty).
+pub(crate) fn elements(v: &Value) -> &[Value] {
+    v.as_list().unwrap_or(&[])
+}
+
+/// Percentiles of durations, as JSON: `count`, `p50`, `p99`, `max`.
+pub(crate) fn distribution(clock: Clock, mut d: Vec<i64>) -> serde_json::Value {
+    if d.is_empty() {
+        return serde_json::json!({ "count": 0 });
+    }
+    d.sort_unstable();
+    let at = |q: f64| d[((d.len() - 1) as f64 * q).round() as usize];
+    serde_json::json!({
+        "count": d.len(),
+        "p50": clock.json(at(0.5)),
+        "p99": clock.json(at(0.99)),
+        "max": clock.json(d[d.len() - 1]),
+        "unit": clock.unit(),
+    })
+}

@@ -1,0 +1,44 @@
+//! Replication checkers: the anomalies of replicated stores, named the way the
+//! replication literature names them.
+//!
+//! Jepsen's checkers prove that a history is wrong; these say *what kind* of
+//! wrong, in the terms an operator of a replicated database uses:
+//!
+//! - [`SetChecker`] — **lost writes**: an acknowledged add that a failover threw
+//!   away; plus when each element became visible and stayed visible.
+//! - [`UniqueIds`] — an id (an auto-increment key) handed out twice.
+//! - [`Counter`] and [`Bank`] — reads outside what the acknowledged and attempted
+//!   increments allow; money created or destroyed.
+//! - [`Sessions`] — the session guarantees by name: read-your-writes, monotonic
+//!   reads, monotonic writes, writes-follow-reads, consistent prefix.
+//! - [`Staleness`] — how many acknowledged writes each read missed and for how
+//!   long: replication lag, measured.
+//! - [`SplitBrain`] — intervals in which two nodes both led and both took writes.
+//! - [`Conflicts`] — last-write-wins and sibling reconciliation dropping
+//!   acknowledged writes.
+//!
+//! All of them are pure functions of the history. They rely on the client
+//! recording which `node` served each operation where the analysis is per
+//! replica, and say so in their details when it is missing.
+
+mod bank;
+mod conflicts;
+mod counter;
+mod facts;
+mod session;
+mod session_list;
+mod session_register;
+mod set;
+mod split_brain;
+mod staleness;
+mod unique_ids;
+
+pub use bank::Bank;
+pub use conflicts::Conflicts;
+pub use counter::Counter;
+pub(crate) use facts::keyed;
+pub use session::{Sessions, Shape, GUARANTEES};
+pub use set::SetChecker;
+pub use split_brain::SplitBrain;
+pub use staleness::Staleness;
+pub use unique_ids::UniqueIds;

@@ -1,0 +1,161 @@
+//! Session guarantees, by name (Terry et al., "Session Guarantees for Weakly
+//! Consistent Replicated Data", 1994), checked per client session.
+//!
+//! A session is a client process: its operations run one after another, and it
+//! expects the replicated store to respect what it has already done and seen,
+//! whichever replica serves it:
+//!
+//! - **read-your-writes**: a read sees every write the session made before it;
+//! - **monotonic-reads**: a read never sees an older state than an earlier read
+//!   of the same session;
+//! - **monotonic-writes**: a session's writes are applied in the order it made
+//!   them — nobody sees its second write without its first;
+//! - **writes-follow-reads**: a write is ordered after every write its session
+//!   had read — nobody sees it without what it was based on;
+//! - **consistent-prefix**: a read sees a prefix of the store's one order of
+//!   writes — never a later write without an earlier one.
+//!
+//! "Older" needs a version order. For list-append and set histories it is
+//! observed: a read lists the elements it saw. For registers it is inferred from
+//! real time — a write acknowledged before another was invoked comes first, and
+//! the initial value precedes every write — which is what a single-leader store
+//! promises; writes that overlap are never ordered, so they are never evidence.
+//! A value written twice to a key is ambiguous and never evidence either.
+//!
+//! What is detectable where (the `node` of each operation makes the replica-level
+//! rules possible):
+//!
+//! | guarantee | register / kv | list-append / set |
+//! |---|---|---|
+//! | read-your-writes | own earlier write newer than the value read | own earlier append missing |
+//! | monotonic-reads | value older than one read earlier | element of an earlier read missing |
+//! | monotonic-writes | a session's writes seen newest-first, by one reader or one node | an element seen without the same session's earlier appends (same transaction's keys) |
+//! | writes-follow-reads | a write seen, then what it was based on, by one reader or one node | an element seen without what its writer had read (same transaction's keys) |
+//! | consistent-prefix | a value older than another key's write already seen implies | an element seen without an element acknowledged before it was written; reads of one key that are not prefixes of one order |
+//!
+//! Each violation names the operations and says what happened in one sentence:
+//! "process 7 wrote x=5 on n1 at 1.20 s, then read x=4 from n3 at 1.31 s".
+
+use faultline_history::{History, Value};
+use serde_json::json;
+
+use super::facts::{lists, registers, sets, Facts};
+use super::{session_list, session_register};
+use crate::checker::{CheckError, Checker};
+use crate::verdict::{Anomaly, Verdict};
+
+/// The guarantees, in the order they are reported.
+pub const GUARANTEES: &[&str] = &[
+    "read-your-writes",
+    "monotonic-reads",
+    "monotonic-writes",
+    "writes-follow-reads",
+    "consistent-prefix",
+];
+
+/// At most this many violations of one guarantee are itemised.
+const CITED: usize = 50;
+
+/// The shape of the workload's data.
+#[derive(Clone, Debug)]
+pub enum Shape {
+    /// Registers and kv: `read`/`write`/`cas`, `get`/`put`.
+    Register {
+        /// The value before any write.
+        initial: Value,
+        /// Values are `[key value]` tuples.
+        independent: bool,
+    },
+    /// List-append transactions.
+    ListAppend,
+    /// Sets: `add` and whole-set `read`.
+    Set {
+        /// Values are `[key value]` tuples.
+        independent: bool,
+    },
+}
+
+/// The session-guarantees checker.
+#[derive(Clone, Debug)]
+pub struct Sessions {
+    /// How to read the workload.
+    pub shape: Shape,
+}
+
+/// Violations found, capped per guarantee.
+#[derive(Default)]
+pub(crate) struct Found {
+    pub anomalies: Vec<Anomaly>,
+    pub counts: [usize; 5],
+}
+
+impl Found {
+    /// Records a violation of guarantee `g` (an index into [`GUARANTEES`]).
+    pub fn add(&mut self, g: usize, mut ops: Vec<u64>, explanation: String) {
+        self.counts[g] += 1;
+        if self.counts[g] > CITED {
+            return;
+        }
+        ops.sort_unstable();
+        ops.dedup();
+        self.anomalies.push(Anomaly {
+            kind: GUARANTEES[g].into(),
+            ops,
+            explanation,
+            data: serde_json::Value::Null,
+        });
+    }
+}
+
+/// Indices into [`GUARANTEES`].
+pub(crate) const RYW: usize = 0;
+pub(crate) const MR: usize = 1;
+pub(crate) const MW: usize = 2;
+pub(crate) const WFR: usize = 3;
+pub(crate) const CP: usize = 4;
+
+impl Checker for Sessions {
+    fn name(&self) -> &'static str {
+        "session"
+    }
+
+    fn check(&self, history: &History) -> Result<Verdict, CheckError> {
+        let mut found = Found::default();
+        let facts: Facts<'_>;
+        match &self.shape {
+            Shape::Register {
+                initial,
+                independent,
+            } => {
+                facts = registers(history, *independent)?;
+                session_register::check(&facts, initial, &mut found);
+            }
+            Shape::ListAppend => {
+                facts = lists(history)?;
+                session_list::check(&facts, true, &mut found);
+            }
+            Shape::Set { independent } => {
+                facts = sets(history, *independent)?;
+                session_list::check(&facts, false, &mut found);
+            }
+        }
+        let counts: serde_json::Map<String, serde_json::Value> = GUARANTEES
+            .iter()
+            .zip(found.counts)
+            .map(|(g, n)| (g.to_string(), json!(n)))
+            .collect();
+        let sessions = facts
+            .ops
+            .iter()
+            .filter_map(|o| o.process)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        let nodes = facts.ops.iter().any(|o| o.node.is_some());
+        let details = json!({
+            "violations": counts,
+            "sessions": sessions,
+            "nodes_known": nodes,
+        });
+        Ok(Verdict::from_anomalies(found.anomalies, details))
+    }
+}

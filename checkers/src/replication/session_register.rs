@@ -1,0 +1,399 @@
+//! Session guarantees on register and kv histories (see [`super::session`]).
+//!
+//! Three passes: index every write by key and value; walk each session in
+//! order checking its reads against what it wrote and saw (and remembering what
+//! each write was based on); then walk each replica's reads in real time for
+//! replica-level regressions across a session's writes.
+
+use faultline_history::{Process, Value};
+use rustc_hash::FxHashMap;
+
+use super::facts::{Fact, Facts};
+use super::session::{Found, CP, MR, MW, RYW, WFR};
+
+/// A version of a key: the initial value, or a write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Ver {
+    Init,
+    W(u32),
+}
+
+struct Write<'h> {
+    fact: usize,
+    value: &'h Value,
+    /// Versions its session had read of this key when it wrote.
+    deps: Vec<Ver>,
+}
+
+struct Key<'h> {
+    writes: Vec<Write<'h>>,
+    /// Value to write; `None` when the value was written more than once.
+    by_value: FxHashMap<&'h Value, Option<u32>>,
+    /// Acknowledged writes sorted by completion, with the latest-invoked so far.
+    by_end: Vec<(i64, u32)>,
+}
+
+struct Ctx<'a, 'h> {
+    facts: &'a Facts<'h>,
+    keys: Vec<Key<'h>>,
+    initial: &'a Value,
+}
+
+impl<'h> Ctx<'_, 'h> {
+    fn write(&self, k: u32, w: u32) -> (&Write<'h>, &Fact<'h>) {
+        let w = &self.keys[k as usize].writes[w as usize];
+        (w, &self.facts.ops[w.fact])
+    }
+
+    /// `a` strictly precedes `b` in the real-time version order.
+    fn precedes(&self, k: u32, a: Ver, b: Ver) -> bool {
+        match (a, b) {
+            (_, Ver::Init) => false,
+            (Ver::Init, Ver::W(_)) => true,
+            (Ver::W(a), Ver::W(b)) => {
+                let (_, fa) = self.write(k, a);
+                let (_, fb) = self.write(k, b);
+                fa.ok() && fa.end.is_some_and(|e| e < fb.start)
+            }
+        }
+    }
+
+    fn resolve(&self, k: u32, v: &Value) -> Option<Ver> {
+        match self.keys[k as usize].by_value.get(v) {
+            Some(Some(w)) => Some(Ver::W(*w)),
+            Some(None) => None,
+            None if v == self.initial => Some(Ver::Init),
+            None => None,
+        }
+    }
+
+    fn show(&self, k: u32, v: Ver) -> String {
+        match v {
+            Ver::Init => self.facts.kv(k, self.initial),
+            Ver::W(w) => self.facts.kv(k, self.write(k, w).0.value),
+        }
+    }
+
+    /// "process 3 wrote x=5 on n1 at 1.20 s".
+    fn wrote(&self, k: u32, w: u32) -> String {
+        let f = &self.facts.ops[self.write(k, w).0.fact];
+        format!(
+            "{} wrote {}{} at {}",
+            f.who(),
+            self.show(k, Ver::W(w)),
+            f.on("on"),
+            self.facts.clock.show(f.when())
+        )
+    }
+
+    /// "read x=4 from n3 at 1.31 s".
+    fn read(&self, k: u32, v: Ver, f: &Fact<'_>) -> String {
+        format!(
+            "read {}{} at {}",
+            self.show(k, v),
+            f.on("from"),
+            self.facts.clock.show(f.when())
+        )
+    }
+
+    fn writer(&self, k: u32, v: Ver) -> Option<(Option<&'h Process>, usize)> {
+        match v {
+            Ver::Init => None,
+            Ver::W(w) => {
+                let f = self.write(k, w).0.fact;
+                Some((self.facts.ops[f].process, f))
+            }
+        }
+    }
+}
+
+/// Per session: the latest-invoked writes it has seen on two different keys
+/// (invocation time, key, version, the read that saw it).
+type Horizons<'h> = FxHashMap<Option<&'h Process>, Vec<(i64, u32, Ver, usize)>>;
+
+#[derive(Default)]
+struct Session {
+    own: Option<u32>,
+    /// Newest versions read, with the operation that read each.
+    frontier: Vec<(Ver, usize)>,
+}
+
+/// Checks every guarantee on a register-shaped history.
+pub(crate) fn check(facts: &Facts<'_>, initial: &Value, found: &mut Found) {
+    let mut ctx = Ctx {
+        facts,
+        keys: (0..facts.keys.len())
+            .map(|_| Key {
+                writes: Vec::new(),
+                by_value: FxHashMap::default(),
+                by_end: Vec::new(),
+            })
+            .collect(),
+        initial,
+    };
+    for (i, op) in facts.ops.iter().enumerate() {
+        for &(k, v) in &op.writes {
+            let key = &mut ctx.keys[k as usize];
+            let id = key.writes.len() as u32;
+            key.writes.push(Write {
+                fact: i,
+                value: v,
+                deps: Vec::new(),
+            });
+            key.by_value
+                .entry(v)
+                .and_modify(|slot| *slot = None)
+                .or_insert(Some(id));
+            if let (true, Some(end)) = (op.ok(), op.end) {
+                key.by_end.push((end, id));
+            }
+        }
+    }
+    for key in &mut ctx.keys {
+        if key.by_value.contains_key(initial) {
+            key.by_value.insert(initial, None);
+        }
+        key.by_end.sort_unstable();
+    }
+    sessions(&mut ctx, found);
+    replicas(&ctx, found);
+}
+
+fn sessions(ctx: &mut Ctx<'_, '_>, found: &mut Found) {
+    let facts = ctx.facts;
+    let mut state: FxHashMap<(Option<&Process>, u32), Session> = FxHashMap::default();
+    let mut horizon: Horizons<'_> = FxHashMap::default();
+    for (i, op) in facts.ops.iter().enumerate() {
+        let p = op.process;
+        for &(k, v) in &op.reads {
+            if facts.opaque[k as usize] {
+                continue;
+            }
+            let Some(ver) = ctx.resolve(k, v) else {
+                continue;
+            };
+            let s = state.entry((p, k)).or_default();
+            let mut reported = false;
+            if let Some(own) = s.own {
+                if ctx.precedes(k, ver, Ver::W(own)) {
+                    let (_, of) = ctx.write(k, own);
+                    found.add(
+                        RYW,
+                        vec![of.index, op.index],
+                        format!("{}, then {}", ctx.wrote(k, own), ctx.read(k, ver, op)),
+                    );
+                    reported = true;
+                }
+            }
+            if let Some(&(u, rf)) = s.frontier.iter().find(|(u, _)| ctx.precedes(k, ver, *u)) {
+                let earlier = &facts.ops[rf];
+                let mut ops = vec![earlier.index, op.index];
+                let sentence = format!(
+                    "{} {}, then {}",
+                    op.who(),
+                    ctx.read(k, u, earlier),
+                    ctx.read(k, ver, op)
+                );
+                if !reported {
+                    found.add(MR, ops.clone(), sentence.clone());
+                }
+                reported = true;
+                if let (Some((wb, fb)), Some((wa, fa))) = (ctx.writer(k, ver), ctx.writer(k, u)) {
+                    ops.extend([facts.ops[fb].index, facts.ops[fa].index]);
+                    if wb.is_some() && wb == wa && fb < fa {
+                        found.add(
+                            MW,
+                            ops.clone(),
+                            format!(
+                                "{} wrote {} before {}, but {sentence}",
+                                facts.ops[fb].who(),
+                                ctx.show(k, ver),
+                                ctx.show(k, u)
+                            ),
+                        );
+                    }
+                }
+                if let Ver::W(a) = u {
+                    if ctx.write(k, a).0.deps.contains(&ver) {
+                        let fa = &facts.ops[ctx.write(k, a).0.fact];
+                        found.add(
+                            WFR,
+                            ops,
+                            format!(
+                                "{} read {} before writing {}, but {sentence}",
+                                fa.who(),
+                                ctx.show(k, ver),
+                                ctx.show(k, u)
+                            ),
+                        );
+                    }
+                }
+            }
+            if !reported {
+                if let Some(sentence) = prefix(ctx, &horizon, p, k, ver, op) {
+                    found.add(CP, sentence.0, sentence.1);
+                }
+            }
+            let s = state.entry((p, k)).or_default();
+            s.frontier.retain(|(u, _)| !ctx.precedes(k, *u, ver));
+            if !s
+                .frontier
+                .iter()
+                .any(|(u, _)| *u == ver || ctx.precedes(k, ver, *u))
+            {
+                s.frontier.push((ver, i));
+            }
+            if let Ver::W(w) = ver {
+                let start = facts.ops[ctx.write(k, w).0.fact].start;
+                let h = horizon.entry(p).or_default();
+                match h.iter_mut().find(|e| e.1 == k) {
+                    Some(e) if e.0 >= start => {}
+                    Some(e) => *e = (start, k, ver, i),
+                    None => h.push((start, k, ver, i)),
+                }
+                h.sort_unstable_by_key(|e| std::cmp::Reverse(e.0));
+                h.truncate(2);
+            }
+        }
+        for &(k, v) in &op.writes {
+            let Some(Some(w)) = ctx.keys[k as usize].by_value.get(v).copied() else {
+                continue;
+            };
+            if ctx.keys[k as usize].writes[w as usize].fact != i {
+                continue;
+            }
+            let s = state.entry((p, k)).or_default();
+            if op.ok() {
+                s.own = Some(w);
+            }
+            let deps = s.frontier.iter().map(|(u, _)| *u).collect();
+            ctx.keys[k as usize].writes[w as usize].deps = deps;
+        }
+    }
+}
+
+/// A read older than what a write already seen on another key implies.
+fn prefix(
+    ctx: &Ctx<'_, '_>,
+    horizon: &Horizons<'_>,
+    p: Option<&Process>,
+    k: u32,
+    ver: Ver,
+    op: &Fact<'_>,
+) -> Option<(Vec<u64>, String)> {
+    let &(t, hk, hv, hr) = horizon.get(&p)?.iter().find(|e| e.1 != k)?;
+    let by_end = &ctx.keys[k as usize].by_end;
+    let n = by_end.partition_point(|&(end, _)| end < t);
+    let &(_, newer) = by_end[..n]
+        .iter()
+        .max_by_key(|(_, w)| ctx.facts.ops[ctx.write(k, *w).0.fact].start)?;
+    if !ctx.precedes(k, ver, Ver::W(newer)) {
+        return None;
+    }
+    let facts = ctx.facts;
+    let (earlier, nf) = (&facts.ops[hr], &facts.ops[ctx.write(k, newer).0.fact]);
+    let hf = ctx.writer(hk, hv).map(|(_, f)| &facts.ops[f])?;
+    Some((
+        vec![earlier.index, nf.index, hf.index, op.index],
+        format!(
+            "{} {} (written at {}, after {} was acknowledged at {}), then {}",
+            op.who(),
+            ctx.read(hk, hv, earlier),
+            facts.clock.show(hf.start),
+            ctx.show(k, Ver::W(newer)),
+            facts.clock.show(nf.when()),
+            ctx.read(k, ver, op)
+        ),
+    ))
+}
+
+/// Replica-level regressions across a session's writes, seen by different readers.
+fn replicas(ctx: &Ctx<'_, '_>, found: &mut Found) {
+    let facts = ctx.facts;
+    let mut by_node: FxHashMap<(&str, u32), Vec<(usize, Ver)>> = FxHashMap::default();
+    for (i, op) in facts.ops.iter().enumerate() {
+        let Some(node) = op.node else { continue };
+        for &(k, v) in &op.reads {
+            if facts.opaque[k as usize] {
+                continue;
+            }
+            if let Some(ver) = ctx.resolve(k, v) {
+                by_node.entry((node, k)).or_default().push((i, ver));
+            }
+        }
+    }
+    let mut groups: Vec<_> = by_node.into_iter().collect();
+    groups.sort_unstable_by_key(|((n, k), _)| (*n, *k));
+    for ((_, k), mut reads) in groups {
+        reads.sort_unstable_by_key(|&(i, _)| facts.ops[i].start);
+        let mut by_end = reads.clone();
+        by_end.sort_unstable_by_key(|&(i, _)| facts.ops[i].when());
+        let mut done = 0;
+        // writer -> (latest write seen, reader); dependency -> (write seen, reader)
+        let mut latest: FxHashMap<&Process, (usize, Ver, usize)> = FxHashMap::default();
+        let mut based: FxHashMap<Ver, (Ver, usize)> = FxHashMap::default();
+        for &(r2, ver) in &reads {
+            let start = facts.ops[r2].start;
+            while done < by_end.len() && facts.ops[by_end[done].0].when() < start {
+                let (r1, seen) = by_end[done];
+                done += 1;
+                if let (Ver::W(w), Some((Some(p), f))) = (seen, ctx.writer(k, seen)) {
+                    if latest.get(p).is_none_or(|e| e.0 < f) {
+                        latest.insert(p, (f, seen, r1));
+                    }
+                    for &d in &ctx.write(k, w).0.deps {
+                        based.insert(d, (seen, r1));
+                    }
+                }
+            }
+            let reader = facts.ops[r2].process;
+            let op = &facts.ops[r2];
+            if let Some((Some(p), fb)) = ctx.writer(k, ver) {
+                if let Some(&(fa, seen, r1)) = latest.get(p) {
+                    if fa > fb && facts.ops[r1].process != reader {
+                        let earlier = &facts.ops[r1];
+                        found.add(
+                            MW,
+                            vec![
+                                facts.ops[fb].index,
+                                facts.ops[fa].index,
+                                earlier.index,
+                                op.index,
+                            ],
+                            format!(
+                                "{} wrote {} before {}, but {} {}, then {} {}",
+                                facts.ops[fb].who(),
+                                ctx.show(k, ver),
+                                ctx.show(k, seen),
+                                earlier.who(),
+                                ctx.read(k, seen, earlier),
+                                op.who(),
+                                ctx.read(k, ver, op)
+                            ),
+                        );
+                    }
+                }
+            }
+            if let Some(&(seen, r1)) = based.get(&ver) {
+                if facts.ops[r1].process != reader && seen != ver {
+                    let earlier = &facts.ops[r1];
+                    let wf = ctx.writer(k, seen).map(|(_, f)| &facts.ops[f]);
+                    found.add(
+                        WFR,
+                        vec![earlier.index, op.index],
+                        format!(
+                            "{} read {} before writing {}, but {} {}, then {} {}",
+                            wf.map_or_else(|| "a process".to_owned(), |f| f.who()),
+                            ctx.show(k, ver),
+                            ctx.show(k, seen),
+                            earlier.who(),
+                            ctx.read(k, seen, earlier),
+                            op.who(),
+                            ctx.read(k, ver, op)
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! `set`: every acknowledged add must stay in the set — Jepsen's set-full.
+//!
+//! Clients `add` elements and `read` the whole set, during the test and at the
+//! end. An element becomes *known* when its add is acknowledged, or when a read
+//! first shows it (an add that timed out may still have happened). From then on
+//! every read that begins after it was known should contain it. Per element:
+//!
+//! - **lost**: known, yet the last read that began after it was known lacks it —
+//!   the acknowledged write a failover threw away;
+//! - **stable**: present in every read after some point; the time from being
+//!   known to that point is its *stable latency* (how long replication took to
+//!   make it visible everywhere), and it was **stale** if some read in between
+//!   missed it;
+//! - **never read**: no read began after it was known;
+//! - **recovered**: its add ended unknown (`info`) but it was read: it did land.
+//!
+//! Reads showing an element nobody added are **unexpected**; an element twice in
+//! one read is **duplicated**; an element whose add `fail`ed (definitely did not
+//! happen) but that is read anyway is **failed-add-visible**. A history with no
+//! read at all cannot be judged: `unknown`.
+
+use faultline_history::{History, Value};
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde_json::json;
+
+use super::facts::{distribution, elements, sets, Facts, Status};
+use crate::checker::{CheckError, Checker};
+use crate::verdict::{Anomaly, Validity, Verdict};
+
+/// At most this many anomalies of one type are itemised; the rest are counted.
+const CITED: usize = 50;
+/// At most this many elements are listed in the per-element table.
+const TABLE: usize = 10_000;
+
+/// The set checker.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SetChecker {
+    /// Values are `[key value]` tuples: one set per key.
+    pub independent: bool,
+}
+
+struct Read<'h> {
+    op: usize,
+    start: i64,
+    end: i64,
+    has: FxHashSet<&'h Value>,
+}
+
+#[derive(Default)]
+struct Element {
+    /// Operations that added it, by outcome.
+    ok: Option<usize>,
+    info: Option<usize>,
+    failed: Option<usize>,
+}
+
+#[derive(Default)]
+struct Tally {
+    anomalies: Vec<Anomaly>,
+    counts: FxHashMap<&'static str, usize>,
+    lists: FxHashMap<&'static str, Vec<String>>,
+    stable_latency: Vec<i64>,
+    lost_latency: Vec<i64>,
+    table: Vec<serde_json::Value>,
+}
+
+impl Tally {
+    fn count(&mut self, what: &'static str, element: String) {
+        let n = self.counts.entry(what).or_default();
+        *n += 1;
+        let list = self.lists.entry(what).or_default();
+        if list.len() < 1000 {
+            list.push(element);
+        }
+    }
+
+    fn anomaly(&mut self, kind: &'static str, ops: Vec<u64>, explanation: String) {
+        let n = self.anomalies.iter().filter(|a| a.kind == kind).count();
+        if n < CITED {
+            self.anomalies.push(Anomaly {
+                kind: kind.into(),
+                ops,
+                explanation,
+                data: serde_json::Value::Null,
+            });
+        }
+    }
+}
+
+impl Checker for SetChecker {
+    fn name(&self) -> &'static str {
+        "set"
+    }
+
+    fn check(&self, history: &History) -> Result<Verdict, CheckError> {
+        let facts = sets(history, self.independent)?;
+        let mut tally = Tally::default();
+        let mut any_read = false;
+        for key in 0..facts.keys.len() as u32 {
+            any_read |= check_key(&facts, key, &mut tally);
+        }
+        let c = |w: &str| tally.counts.get(w).copied().unwrap_or(0);
+        let attempts = facts.ops.iter().filter(|o| !o.writes.is_empty()).count();
+        let acknowledged = facts
+            .ops
+            .iter()
+            .filter(|o| !o.writes.is_empty() && o.ok())
+            .count();
+        let list = |w: &str| json!(tally.lists.get(w).cloned().unwrap_or_default());
+        let details = json!({
+            "attempt_count": attempts,
+            "acknowledged_count": acknowledged,
+            "stable_count": c("stable"),
+            "lost_count": c("lost"),
+            "lost": list("lost"),
+            "stale_count": c("stale"),
+            "stale": list("stale"),
+            "never_read_count": c("never-read"),
+            "never_read": list("never-read"),
+            "recovered_count": c("recovered"),
+            "recovered": list("recovered"),
+            "unexpected_count": c("unexpected"),
+            "unexpected": list("unexpected"),
+            "duplicated_count": c("duplicated"),
+            "stable_latency": distribution(facts.clock, tally.stable_latency),
+            "lost_latency": distribution(facts.clock, tally.lost_latency),
+            "elements": tally.table,
+        });
+        if !any_read && tally.anomalies.is_empty() {
+            return Ok(Verdict::new(
+                Validity::Unknown,
+                vec![],
+                json!({ "reason": "the set was never read", "attempt_count": attempts }),
+            ));
+        }
+        Ok(Verdict::from_anomalies(tally.anomalies, details))
+    }
+}
+
+/// Checks one key's set; returns whether it was ever read.
+fn check_key(facts: &Facts<'_>, key: u32, tally: &mut Tally) -> bool {
+    let name = |e: &Value| format!("element {}", facts.kv(key, e));
+    let mut elems: FxHashMap<&Value, Element> = FxHashMap::default();
+    let mut order: Vec<&Value> = Vec::new();
+    let mut reads: Vec<Read<'_>> = Vec::new();
+    for (i, op) in facts.ops.iter().enumerate() {
+        for &(k, e) in &op.writes {
+            if k != key {
+                continue;
+            }
+            let el = elems.entry(e).or_insert_with(|| {
+                order.push(e);
+                Element::default()
+            });
+            let slot = match op.status {
+                Status::Ok => &mut el.ok,
+                Status::Info => &mut el.info,
+                Status::Fail => &mut el.failed,
+            };
+            slot.get_or_insert(i);
+        }
+        for &(k, v) in &op.reads {
+            if k != key {
+                continue;
+            }
+            let mut has = FxHashSet::default();
+            for e in elements(v) {
+                if !has.insert(e) {
+                    tally.count("duplicated", name(e));
+                    tally.anomaly(
+                        "duplicated",
+                        vec![op.index],
+                        format!(
+                            "{} read {} more than once in one read{}",
+                            op.who(),
+                            name(e),
+                            op.on("from")
+                        ),
+                    );
+                }
+            }
+            reads.push(Read {
+                op: i,
+                start: op.start,
+                end: op.when(),
+                has,
+            });
+        }
+    }
+    reads.sort_by_key(|r| (r.start, r.op));
+    let clock = facts.clock;
+    let mut unexpected: Vec<&Value> = Vec::new();
+    let mut seen_unexpected = FxHashSet::default();
+    for r in &reads {
+        for e in &r.has {
+            if !elems.contains_key(e) && seen_unexpected.insert(*e) {
+                unexpected.push(e);
+            }
+        }
+    }
+    for e in unexpected {
+        let first = reads.iter().find(|r| r.has.contains(e)).expect("seen");
+        let op = &facts.ops[first.op];
+        tally.count("unexpected", name(e));
+        tally.anomaly(
+            "unexpected",
+            vec![op.index],
+            format!(
+                "{} read {}{} at {}, but no client ever added it",
+                op.who(),
+                name(e),
+                op.on("from"),
+                clock.show(first.end)
+            ),
+        );
+    }
+
+    for e in order {
+        let el = &elems[e];
+        let first_seen = reads.iter().find(|r| r.has.contains(e));
+        let last_seen = reads.iter().rev().find(|r| r.has.contains(e));
+        if let (Some(f), None, None) = (el.failed, el.ok, el.info) {
+            if let Some(r) = first_seen {
+                let (add, read) = (&facts.ops[f], &facts.ops[r.op]);
+                tally.anomaly(
+                    "failed-add-visible",
+                    vec![add.index, read.index],
+                    format!(
+                        "{}'s add of {} failed (it definitely did not happen), yet {} read it{} at {}",
+                        add.who(),
+                        name(e),
+                        read.who(),
+                        read.on("from"),
+                        clock.show(r.end)
+                    ),
+                );
+            }
+            continue;
+        }
+        let acked = el.ok.and_then(|i| facts.ops[i].end);
+        let known = match (acked, first_seen) {
+            (Some(a), Some(r)) => Some(a.min(r.end)),
+            (Some(a), None) => Some(a),
+            (None, Some(r)) => Some(r.end),
+            (None, None) => None,
+        };
+        if el.ok.is_none() && first_seen.is_some() {
+            tally.count("recovered", name(e));
+        }
+        let outcome = match known {
+            None => "unknown",
+            Some(known) => {
+                let after = &reads[reads.partition_point(|r| r.start <= known)..];
+                let last_absent = after.iter().rposition(|r| !r.has.contains(e));
+                match (after.last(), last_absent) {
+                    (None, _) => "never-read",
+                    (Some(_), Some(i)) if i == after.len() - 1 => {
+                        let missing = &after[i];
+                        let add = el.ok.or(el.info).map(|i| &facts.ops[i]);
+                        let mut ops: Vec<u64> = add.iter().map(|a| a.index).collect();
+                        ops.push(facts.ops[missing.op].index);
+                        let acked_by = match add.filter(|a| a.ok()) {
+                            Some(a) => format!(
+                                "acknowledged to {}{} at {}",
+                                a.who(),
+                                a.on("by"),
+                                clock.show(a.when())
+                            ),
+                            None => format!(
+                                "seen at {} though its add ended unknown",
+                                clock.show(known)
+                            ),
+                        };
+                        let last = match last_seen {
+                            Some(r) => {
+                                ops.push(facts.ops[r.op].index);
+                                format!(", last seen at {}", clock.show(r.end))
+                            }
+                            None => ", never seen by any read".to_owned(),
+                        };
+                        let lacking = &facts.ops[missing.op];
+                        tally.lost_latency.push(missing.start - known);
+                        tally.anomaly(
+                            "lost-write",
+                            ops,
+                            format!(
+                                "{} was {}{}, and is missing from the last read ({}{} at {})",
+                                name(e),
+                                acked_by,
+                                last,
+                                lacking.who(),
+                                lacking.on("from"),
+                                clock.show(missing.end)
+                            ),
+                        );
+                        "lost"
+                    }
+                    (Some(_), absent) => {
+                        let stable_at = absent.map_or(after[0].start, |i| after[i + 1].start);
+                        tally.stable_latency.push((stable_at - known).max(0));
+                        if absent.is_some() {
+                            tally.count("stale", name(e));
+                        }
+                        "stable"
+                    }
+                }
+            }
+        };
+        if outcome != "unknown" {
+            tally.count(outcome, name(e));
+        }
+        if tally.table.len() < TABLE {
+            tally.table.push(json!({
+                "element": name(e),
+                "outcome": outcome,
+                "known": known.map(|t| clock.json(t)),
+                "first_seen": first_seen.map(|r| clock.json(r.end)),
+                "last_seen": last_seen.map(|r| clock.json(r.end)),
+            }));
+        }
+    }
+    !reads.is_empty()
+}

@@ -1,0 +1,312 @@
+//! `split-brain`: two nodes acting as leader at once, and what it cost.
+//!
+//! A single-leader store must have one node accepting writes at a time. The
+//! runner asks every node, now and then, whom it believes leads, and records the
+//! answers as a nemesis event:
+//!
+//! ```json
+//! {"process":"nemesis","type":"info","f":"primaries","value":{"n1":["n1"],"n3":["n3"]}}
+//! ```
+//!
+//! (observer -> the nodes it believes lead; a plain list `["n1","n3"]` names the
+//! leaders directly). A node *claims* leadership when it names itself; a node
+//! named by others that reported nothing itself is taken at their word. Each
+//! observation holds until the next one. An interval in which two or more nodes
+//! claimed leadership, and in which at least two of them acknowledged writes
+//! sent to them during it (clients record the serving `node`), is
+//! **split-brain**: both sides of a partition took writes, and at most one side's
+//! writes can survive. For list-append and set histories the evidence includes
+//! the acknowledged writes taken during the interval that the final reads no
+//! longer hold — typically the deposed leader's, thrown away when it rejoined.
+//!
+//! Leadership claims alone, with writes on one side only, are not split brain
+//! (a deposed leader that knows to refuse writes is the fencing working); they
+//! are listed in the details. Without any `primaries` observation there is
+//! nothing to judge, and the details say so.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use faultline_history::{EventType, History, Value};
+use rustc_hash::FxHashSet;
+use serde_json::json;
+
+use super::facts::{elements, lists, sets, Clock, Facts};
+use super::session::Shape;
+use crate::checker::{CheckError, Checker};
+use crate::verdict::{Anomaly, Verdict};
+
+/// Writes cited per node per interval.
+const CITED: usize = 10;
+
+/// The split-brain checker.
+#[derive(Clone, Debug, Default)]
+pub struct SplitBrain {
+    /// The workload's shape, when known: lets the checker say which writes vanished.
+    pub shape: Option<Shape>,
+}
+
+/// One leadership observation.
+struct Seen {
+    time: i64,
+    index: u64,
+    leaders: BTreeSet<String>,
+}
+
+/// Leaders named by a `primaries` value.
+fn leaders(v: &Value) -> Option<BTreeSet<String>> {
+    let names = |v: &Value| -> Vec<String> {
+        match v {
+            Value::List(l) => l.iter().filter_map(name).collect(),
+            other => name(other).into_iter().collect(),
+        }
+    };
+    match v {
+        Value::Map(m) => {
+            let observers: BTreeSet<&str> = m.iter().map(|(k, _)| &**k).collect();
+            let mut out = BTreeSet::new();
+            for (observer, believed) in m.iter() {
+                for n in names(believed) {
+                    if n == **observer || !observers.contains(n.as_str()) {
+                        out.insert(n);
+                    }
+                }
+            }
+            Some(out)
+        }
+        Value::List(_) | Value::Str(_) => Some(names(v).into_iter().collect()),
+        Value::Null => None,
+        _ => None,
+    }
+}
+
+fn name(v: &Value) -> Option<String> {
+    match v {
+        Value::Str(s) => Some(s.to_string()),
+        Value::Int(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+/// Whether a client operation writes: anything but a read (and, for
+/// transactions, anything with a micro-operation other than a read).
+fn writes(f: &str, v: &Value) -> bool {
+    match f {
+        "read" | "get" | "r" => false,
+        "txn" => v.as_list().is_none_or(|mops| {
+            mops.iter().any(|m| {
+                m.as_list()
+                    .and_then(|m| m.first())
+                    .and_then(Value::as_str)
+                    .is_none_or(|f| f != "r" && f != "read")
+            })
+        }),
+        _ => true,
+    }
+}
+
+impl Checker for SplitBrain {
+    fn name(&self) -> &'static str {
+        "split-brain"
+    }
+
+    fn check(&self, history: &History) -> Result<Verdict, CheckError> {
+        let clock = Clock::of_history(history);
+        let at = |pos: usize| {
+            if clock.real {
+                history.events()[pos].time.unwrap_or(0)
+            } else {
+                pos as i64
+            }
+        };
+        let mut seen = Vec::new();
+        for (pos, e) in history.events().iter().enumerate() {
+            if e.is_nemesis() && &*e.f == "primaries" {
+                if let Some(l) = leaders(&e.value) {
+                    seen.push(Seen {
+                        time: at(pos),
+                        index: e.index,
+                        leaders: l,
+                    });
+                }
+            }
+        }
+        if seen.is_empty() {
+            return Ok(Verdict::from_anomalies(
+                vec![],
+                json!({ "observations": 0, "note": "no `primaries` observations: leadership was not recorded, so split brain cannot be judged" }),
+            ));
+        }
+        let end_of_history = history.len().checked_sub(1).map_or(0, &at) + 1;
+        // Merge consecutive multi-leader observations into intervals.
+        let mut intervals: Vec<(i64, i64, BTreeSet<String>, Vec<u64>)> = Vec::new();
+        let mut open: Option<(i64, BTreeSet<String>, Vec<u64>)> = None;
+        for s in &seen {
+            if s.leaders.len() >= 2 {
+                let o = open.get_or_insert_with(|| (s.time, BTreeSet::new(), Vec::new()));
+                o.1.extend(s.leaders.iter().cloned());
+                o.2.push(s.index);
+            } else if let Some((start, l, idx)) = open.take() {
+                intervals.push((start, s.time, l, idx));
+            }
+        }
+        if let Some((start, l, idx)) = open {
+            intervals.push((start, end_of_history, l, idx));
+        }
+        let facts = self.final_facts(history)?;
+        let mut anomalies = Vec::new();
+        let mut claims = Vec::new();
+        for (start, end, nodes, idx) in intervals {
+            let mut by_node: BTreeMap<&str, Vec<(usize, i64)>> = BTreeMap::new();
+            for op in history.ops() {
+                let (Some(c), Some(cp)) = (op.completion, op.completion_pos) else {
+                    continue;
+                };
+                let t = at(op.invoke_pos);
+                if c.kind != EventType::Ok
+                    || t < start
+                    || t >= end
+                    || !writes(op.f(), &op.invoke.value)
+                {
+                    continue;
+                }
+                if let Some(n) = c.node.as_deref().or(op.invoke.node.as_deref()) {
+                    if nodes.contains(n) {
+                        by_node.entry(n).or_default().push((cp, at(cp)));
+                    }
+                }
+            }
+            let span = format!("from {} to {}", clock.show(start), clock.show(end));
+            let all: Vec<&str> = nodes.iter().map(String::as_str).collect();
+            if by_node.len() < 2 {
+                claims.push(json!({ "from": clock.json(start), "to": clock.json(end), "leaders": all, "writers": by_node.keys().collect::<Vec<_>>() }));
+                continue;
+            }
+            let mut ops = idx.clone();
+            let mut parts = Vec::new();
+            for (n, w) in &by_node {
+                ops.extend(
+                    w.iter()
+                        .take(CITED)
+                        .map(|&(p, _)| history.events()[p].index),
+                );
+                parts.push(format!(
+                    "{n} acknowledged {} (first at {})",
+                    w.len(),
+                    clock.show(w[0].1)
+                ));
+            }
+            let survivor = seen
+                .iter()
+                .find(|s| s.time >= end)
+                .filter(|s| s.leaders.len() == 1)
+                .and_then(|s| s.leaders.first());
+            let mut explanation = format!(
+                "{span}, {} each acted as leader and {} of them accepted writes: {}",
+                join_and(&all),
+                by_node.len(),
+                parts.join("; ")
+            );
+            if let Some(s) = survivor {
+                let deposed: Vec<&str> = all.iter().copied().filter(|n| *n != s.as_str()).collect();
+                explanation.push_str(&format!(
+                    ". Afterwards only {s} led: {} had been deposed",
+                    join_and(&deposed)
+                ));
+            }
+            if let Some(f) = &facts {
+                let set = matches!(self.shape, Some(Shape::Set { .. }));
+                let gone = vanished(f, &by_node, history, set);
+                if !gone.is_empty() {
+                    let shown: Vec<String> = gone
+                        .iter()
+                        .take(CITED)
+                        .map(|(n, what, _)| format!("{what} (taken by {n})"))
+                        .collect();
+                    ops.extend(gone.iter().take(CITED).map(|g| g.2));
+                    explanation.push_str(&format!(
+                        ". {} of those acknowledged writes later vanished: {}",
+                        gone.len(),
+                        shown.join(", ")
+                    ));
+                }
+            }
+            ops.sort_unstable();
+            ops.dedup();
+            anomalies.push(Anomaly {
+                kind: "split-brain".into(),
+                ops,
+                explanation,
+                data: json!({
+                    "from": clock.json(start), "to": clock.json(end), "leaders": all,
+                    "writes": by_node.iter().map(|(n, w)| (n.to_string(), w.len())).collect::<BTreeMap<_, _>>(),
+                }),
+            });
+        }
+        let details = json!({ "observations": seen.len(), "claims_without_split_writes": claims, "unit": clock.unit() });
+        Ok(Verdict::from_anomalies(anomalies, details))
+    }
+}
+
+impl SplitBrain {
+    fn final_facts<'h>(&self, h: &'h History) -> Result<Option<Facts<'h>>, CheckError> {
+        Ok(match &self.shape {
+            Some(Shape::ListAppend) => Some(lists(h)?),
+            Some(Shape::Set { independent }) => Some(sets(h, *independent)?),
+            _ => None,
+        })
+    }
+}
+
+/// "a", "a and b", "a, b and c".
+fn join_and(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// Writes acknowledged by `by_node` that the last read of their key lacks,
+/// when that read began after they were acknowledged.
+fn vanished(
+    facts: &Facts<'_>,
+    by_node: &BTreeMap<&str, Vec<(usize, i64)>>,
+    h: &History,
+    set: bool,
+) -> Vec<(String, String, u64)> {
+    let mut last: Vec<Option<(i64, FxHashSet<&Value>)>> = vec![None; facts.keys.len()];
+    for op in &facts.ops {
+        for &(k, v) in &op.reads {
+            if last[k as usize].as_ref().is_none_or(|l| l.0 <= op.start) {
+                last[k as usize] = Some((op.start, elements(v).iter().collect()));
+            }
+        }
+    }
+    let wanted: FxHashSet<usize> = by_node.values().flatten().map(|&(p, _)| p).collect();
+    let mut out = Vec::new();
+    for op in &facts.ops {
+        let Some(cp) = op.completion_pos else {
+            continue;
+        };
+        if !wanted.contains(&cp) {
+            continue;
+        }
+        for &(k, e) in &op.writes {
+            if let Some((start, has)) = &last[k as usize] {
+                if *start > op.when() && !has.contains(e) {
+                    let what = if set {
+                        format!("element {}", facts.kv(k, e))
+                    } else {
+                        facts.kv(k, e)
+                    };
+                    out.push((
+                        op.node.unwrap_or("?").to_owned(),
+                        what,
+                        h.events()[cp].index,
+                    ));
+                }
+            }
+        }
+    }
+    out
+}

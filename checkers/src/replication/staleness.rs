@@ -1,0 +1,285 @@
+//! `staleness`: how eventual is "eventually consistent"? For every read, the
+//! acknowledged writes it missed and for how long they had been acknowledged.
+//!
+//! A read that began at `s` *missed* a write if the write was acknowledged
+//! before `s` and the read does not reflect it: for lists and sets, its element
+//! is absent; for registers, the value read was written entirely before the
+//! missed write began (so no order puts the missed write first). Per read:
+//!
+//! - `missed`: how many acknowledged writes it missed;
+//! - `stale_for`: `s` minus the acknowledgement of the *newest* missed write —
+//!   a lower bound on how far behind the replica was;
+//! - `lag`: `s` minus the acknowledgement of the *oldest* missed write — the
+//!   replica had not applied a write acknowledged that long ago.
+//!
+//! Reported as p50/p99/max per serving node and overall. This is a measurement,
+//! not a verdict: a store that promises only eventual consistency may be stale
+//! and still correct, so the checker is always valid; linearizability and the
+//! session guarantees judge staleness where the store promised otherwise.
+
+use std::collections::BTreeMap;
+
+use faultline_history::{History, Value};
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde_json::json;
+
+use super::facts::{distribution, elements, lists, registers, sets, Clock, Facts};
+use super::session::Shape;
+use crate::checker::{CheckError, Checker};
+use crate::verdict::{Validity, Verdict};
+
+/// Stale reads listed individually in the details.
+const TABLE: usize = 10_000;
+
+/// The staleness checker.
+#[derive(Clone, Debug)]
+pub struct Staleness {
+    /// How to read the workload.
+    pub shape: Shape,
+}
+
+/// One read's staleness.
+struct Stale {
+    index: u64,
+    node: String,
+    missed: usize,
+    stale_for: i64,
+    lag: i64,
+}
+
+#[derive(Default)]
+struct PerNode {
+    reads: usize,
+    missed: Vec<i64>,
+    stale_for: Vec<i64>,
+    lag: Vec<i64>,
+}
+
+impl Checker for Staleness {
+    fn name(&self) -> &'static str {
+        "staleness"
+    }
+
+    fn check(&self, history: &History) -> Result<Verdict, CheckError> {
+        let (facts, stale, reads) = match &self.shape {
+            Shape::Register {
+                initial,
+                independent,
+            } => {
+                let f = registers(history, *independent)?;
+                let (s, r) = register_staleness(&f, initial);
+                (f, s, r)
+            }
+            Shape::ListAppend => {
+                let f = lists(history)?;
+                let (s, r) = list_staleness(&f);
+                (f, s, r)
+            }
+            Shape::Set { independent } => {
+                let f = sets(history, *independent)?;
+                let (s, r) = list_staleness(&f);
+                (f, s, r)
+            }
+        };
+        Ok(summarize(facts.clock, stale, reads))
+    }
+}
+
+fn summarize(clock: Clock, stale: Vec<Stale>, reads: BTreeMap<String, usize>) -> Verdict {
+    let mut nodes: BTreeMap<String, PerNode> = BTreeMap::new();
+    let mut all = PerNode::default();
+    for (n, r) in &reads {
+        nodes.entry(n.clone()).or_default().reads = *r;
+        all.reads += r;
+    }
+    for s in &stale {
+        for p in [nodes.entry(s.node.clone()).or_default(), &mut all] {
+            p.missed.push(s.missed as i64);
+            p.stale_for.push(s.stale_for);
+            p.lag.push(s.lag);
+        }
+    }
+    let json_of = |p: &PerNode| {
+        let mut missed = p.missed.clone();
+        missed.resize(p.reads.max(missed.len()), 0);
+        missed.sort_unstable();
+        let at = |q: f64| missed.get(((missed.len().max(1) - 1) as f64 * q).round() as usize);
+        json!({
+            "reads": p.reads,
+            "stale_reads": p.stale_for.len(),
+            "missed": { "p50": at(0.5), "p99": at(0.99), "max": missed.last() },
+            "stale_for": distribution(clock, p.stale_for.clone()),
+            "lag": distribution(clock, p.lag.clone()),
+        })
+    };
+    let per_node: serde_json::Map<String, serde_json::Value> =
+        nodes.iter().map(|(n, p)| (n.clone(), json_of(p))).collect();
+    let table: Vec<_> = stale
+        .iter()
+        .take(TABLE)
+        .map(|s| {
+            json!({
+                "index": s.index, "node": s.node, "missed": s.missed,
+                "stale_for": clock.json(s.stale_for), "lag": clock.json(s.lag),
+            })
+        })
+        .collect();
+    let details = json!({
+        "overall": json_of(&all),
+        "nodes": per_node,
+        "stale": table,
+        "unit": clock.unit(),
+    });
+    Verdict::new(Validity::True, vec![], details)
+}
+
+fn node(n: Option<&str>) -> String {
+    n.unwrap_or("unknown").to_owned()
+}
+
+/// Lists and sets: absent acknowledged elements.
+fn list_staleness(facts: &Facts<'_>) -> (Vec<Stale>, BTreeMap<String, usize>) {
+    let mut by_end: Vec<Vec<(i64, &Value)>> = vec![Vec::new(); facts.keys.len()];
+    for op in facts.ops.iter().filter(|o| o.ok()) {
+        for &(k, e) in &op.writes {
+            by_end[k as usize].push((op.end.unwrap_or(op.start), e));
+        }
+    }
+    for v in &mut by_end {
+        v.sort_unstable_by_key(|x| x.0);
+    }
+    let mut out = Vec::new();
+    let mut reads = BTreeMap::new();
+    for op in &facts.ops {
+        for &(k, v) in &op.reads {
+            *reads.entry(node(op.node)).or_default() += 1;
+            let acked = &by_end[k as usize];
+            let before = &acked[..acked.partition_point(|x| x.0 < op.start)];
+            let has: FxHashSet<&Value> = elements(v).iter().collect();
+            let missed = before.iter().filter(|(_, e)| !has.contains(e)).count();
+            if missed == 0 {
+                continue;
+            }
+            let newest = before
+                .iter()
+                .rev()
+                .find(|(_, e)| !has.contains(e))
+                .expect("missed");
+            let oldest = before
+                .iter()
+                .find(|(_, e)| !has.contains(e))
+                .expect("missed");
+            out.push(Stale {
+                index: op.index,
+                node: node(op.node),
+                missed,
+                stale_for: op.start - newest.0,
+                lag: op.start - oldest.0,
+            });
+        }
+    }
+    (out, reads)
+}
+
+/// A Fenwick tree over positions, aggregating (count, max, min) of end times.
+struct Fenwick {
+    t: Vec<(usize, i64, i64)>,
+}
+
+impl Fenwick {
+    fn new(n: usize) -> Fenwick {
+        Fenwick {
+            t: vec![(0, i64::MIN, i64::MAX); n + 1],
+        }
+    }
+
+    fn add(&mut self, mut i: usize, end: i64) {
+        i += 1;
+        while i < self.t.len() {
+            let c = &mut self.t[i];
+            *c = (c.0 + 1, c.1.max(end), c.2.min(end));
+            i += i & i.wrapping_neg();
+        }
+    }
+
+    /// Aggregate over positions `0..i`.
+    fn prefix(&self, mut i: usize) -> (usize, i64, i64) {
+        let mut acc = (0, i64::MIN, i64::MAX);
+        while i > 0 {
+            let c = self.t[i];
+            acc = (acc.0 + c.0, acc.1.max(c.1), acc.2.min(c.2));
+            i -= i & i.wrapping_neg();
+        }
+        acc
+    }
+}
+
+/// Registers: acknowledged writes that began after the value read was acknowledged.
+fn register_staleness(facts: &Facts<'_>, initial: &Value) -> (Vec<Stale>, BTreeMap<String, usize>) {
+    // Per key: acknowledged writes as (end, start); value -> end of its write (None if ambiguous).
+    let n = facts.keys.len();
+    let mut writes: Vec<Vec<(i64, i64)>> = vec![Vec::new(); n];
+    let mut ends: Vec<FxHashMap<&Value, Option<i64>>> = vec![FxHashMap::default(); n];
+    for op in &facts.ops {
+        for &(k, v) in &op.writes {
+            let end = if op.ok() { op.end } else { None };
+            ends[k as usize]
+                .entry(v)
+                .and_modify(|e| *e = None)
+                .or_insert(Some(end.unwrap_or(i64::MAX)));
+            if let Some(e) = end {
+                writes[k as usize].push((e, op.start));
+            }
+        }
+    }
+    let mut reads_by_key: Vec<Vec<(i64, i64, usize)>> = vec![Vec::new(); n];
+    let mut reads = BTreeMap::new();
+    for (i, op) in facts.ops.iter().enumerate() {
+        for &(k, v) in &op.reads {
+            if facts.opaque[k as usize] {
+                continue;
+            }
+            *reads.entry(node(op.node)).or_default() += 1;
+            let written_end = match ends[k as usize].get(v) {
+                Some(Some(e)) => *e,
+                Some(None) => continue,
+                None if v == initial => i64::MIN,
+                None => continue,
+            };
+            reads_by_key[k as usize].push((op.start, written_end, i));
+        }
+    }
+    let mut out = Vec::new();
+    for k in 0..n {
+        let mut ws = std::mem::take(&mut writes[k]);
+        ws.sort_unstable();
+        // Positions by start, descending, so "start > t" is a prefix.
+        let mut starts: Vec<i64> = ws.iter().map(|w| w.1).collect();
+        starts.sort_unstable_by(|a, b| b.cmp(a));
+        let mut tree = Fenwick::new(starts.len());
+        let mut rs = std::mem::take(&mut reads_by_key[k]);
+        rs.sort_unstable();
+        let mut next = 0;
+        for (start, written_end, i) in rs {
+            while next < ws.len() && ws[next].0 < start {
+                let pos = starts.partition_point(|&s| s > ws[next].1);
+                tree.add(pos, ws[next].0);
+                next += 1;
+            }
+            let (missed, newest, oldest) =
+                tree.prefix(starts.partition_point(|&s| s > written_end));
+            if missed > 0 {
+                let op = &facts.ops[i];
+                out.push(Stale {
+                    index: op.index,
+                    node: node(op.node),
+                    missed,
+                    stale_for: start - newest,
+                    lag: start - oldest,
+                });
+            }
+        }
+    }
+    out.sort_unstable_by_key(|s| s.index);
+    (out, reads)
+}

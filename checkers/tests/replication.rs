@@ -1,0 +1,345 @@
+//! The replication checkers against their fixtures: small hand-written
+//! histories in `tests/fixtures/replication/`, each with one planted anomaly
+//! (or none), checked with the workload's default checkers exactly as
+//! `faultline check FILE --workload W` runs them.
+
+use std::path::PathBuf;
+
+use faultline_checkers::{checker, workload, CheckOptions, Results, Validity};
+use faultline_history::read_path;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/replication")
+        .join(name)
+}
+
+/// Runs `checkers` (or the workload's defaults) on a fixture.
+fn run(name: &str, w: &str, checkers: &[&str], opts: &CheckOptions) -> Results {
+    let h = read_path(&fixture(name), None)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .history;
+    let w = workload(w).unwrap();
+    let names: Vec<&str> = if checkers.is_empty() {
+        w.checkers.to_vec()
+    } else {
+        checkers.to_vec()
+    };
+    Results::combine(names.iter().map(|n| {
+        let c = checker(n, w, opts).unwrap();
+        (
+            n.to_string(),
+            c.check(&h).unwrap_or_else(|e| panic!("{name}: {n}: {e}")),
+        )
+    }))
+}
+
+/// Expects exactly `types` (and validity false, or true when empty), and that
+/// some explanation contains each of `says`.
+#[track_caller]
+fn expect(name: &str, w: &str, types: &[&str], says: &[&str]) -> Results {
+    expect_with(name, w, &[], &CheckOptions::default(), types, says)
+}
+
+#[track_caller]
+fn expect_with(
+    name: &str,
+    w: &str,
+    checkers: &[&str],
+    opts: &CheckOptions,
+    types: &[&str],
+    says: &[&str],
+) -> Results {
+    let r = run(name, w, checkers, opts);
+    let explanations: Vec<&str> = r
+        .checkers
+        .values()
+        .flat_map(|v| v.anomalies.iter().map(|a| a.explanation.as_str()))
+        .collect();
+    assert_eq!(r.anomaly_types, types, "{name}: {explanations:#?}");
+    let want = if types.is_empty() {
+        Validity::True
+    } else {
+        Validity::False
+    };
+    assert_eq!(r.valid, want, "{name}");
+    for s in says {
+        assert!(
+            explanations.iter().any(|e| e.contains(s)),
+            "{name}: no explanation says {s:?}: {explanations:#?}"
+        );
+    }
+    r
+}
+
+#[test]
+fn set_valid_histories_pass() {
+    expect("set-valid.jsonl", "set", &[], &[]);
+    expect("set-failover-valid.jsonl", "set", &[], &[]);
+    let r = expect("set-recovered.jsonl", "set", &[], &[]);
+    assert_eq!(
+        r.checkers["set"].details["recovered"],
+        serde_json::json!(["element 5"])
+    );
+}
+
+#[test]
+fn set_stale_read_is_not_lost_and_its_latency_is_measured() {
+    let r = expect("set-stale-then-stable.jsonl", "set", &[], &[]);
+    let d = &r.checkers["set"].details;
+    assert_eq!(d["stale"], serde_json::json!(["element 2"]));
+    assert_eq!(d["stable_count"], 4);
+    // Element 2 was acknowledged at 0.25 s and stably visible from the read at 0.80 s.
+    assert_eq!(d["stable_latency"]["max"], 0.55);
+    let table = d["elements"].as_array().unwrap();
+    let two = table.iter().find(|e| e["element"] == "element 2").unwrap();
+    assert_eq!(two["first_seen"], 0.85);
+    assert_eq!(two["last_seen"], 1.05);
+    let s = &r.checkers["staleness"].details;
+    assert_eq!(s["overall"]["stale_reads"], 1);
+    assert_eq!(s["nodes"]["n2"]["stale_reads"], 1);
+    assert_eq!(s["stale"][0]["missed"], 1);
+}
+
+#[test]
+fn set_lost_write_names_the_element_and_when_it_was_acknowledged() {
+    expect(
+        "set-lost-write.jsonl",
+        "set",
+        &["lost-write"],
+        &["element 3 was acknowledged to process 0 by n1 at 0.35 s, last seen at 0.55 s, and is missing from the last read (process 2 from n2 at 2.05 s)"],
+    );
+}
+
+#[test]
+fn set_unexpected_failed_and_unread() {
+    expect(
+        "set-unexpected.jsonl",
+        "set",
+        &["unexpected"],
+        &["read element 9 from n1 at 1.05 s, but no client ever added it"],
+    );
+    expect(
+        "set-failed-add-visible.jsonl",
+        "set",
+        &["failed-add-visible"],
+        &["add of element 7 failed"],
+    );
+    let r = run(
+        "set-never-read.jsonl",
+        "set",
+        &["set"],
+        &CheckOptions::default(),
+    );
+    assert_eq!(r.valid, Validity::Unknown);
+}
+
+#[test]
+fn unique_ids() {
+    let r = expect("unique-ids-valid.jsonl", "unique-ids", &[], &[]);
+    assert_eq!(r.checkers["unique-ids"].details["acknowledged_count"], 4);
+    expect(
+        "unique-ids-duplicate.jsonl",
+        "unique-ids",
+        &["duplicate-id"],
+        &["id 3 was handed out 2 times: to process 0 from n1 at 0.31 s, then to process 1 from n2 at 2.01 s"],
+    );
+}
+
+#[test]
+fn counter_bounds() {
+    expect("counter-valid.jsonl", "counter", &[], &[]);
+    expect(
+        "counter-lost-increment.jsonl",
+        "counter",
+        &["counter-out-of-bounds"],
+        &["read 2 from n2 at 1.05 s, but the counter could only be between 4 and 9"],
+    );
+}
+
+#[test]
+fn bank_totals_and_overdrafts() {
+    expect("bank-valid.jsonl", "bank", &[], &[]);
+    expect(
+        "bank-wrong-total.jsonl",
+        "bank",
+        &["wrong-total"],
+        &["balances totalling 33, but the total is 30"],
+    );
+    expect(
+        "bank-negative.jsonl",
+        "bank",
+        &["negative-balance"],
+        &["account 0 = -3"],
+    );
+    let allow = CheckOptions {
+        allow_negative: true,
+        ..CheckOptions::default()
+    };
+    expect_with("bank-negative.jsonl", "bank", &[], &allow, &[], &[]);
+    let total = CheckOptions {
+        initial: Some(31.into()),
+        ..CheckOptions::default()
+    };
+    expect_with(
+        "bank-valid.jsonl",
+        "bank",
+        &[],
+        &total,
+        &["wrong-total"],
+        &["(from --initial)"],
+    );
+}
+
+#[test]
+fn register_valid_history_passes_every_checker() {
+    expect("register-valid.jsonl", "register", &[], &[]);
+}
+
+#[test]
+fn session_guarantees_on_registers() {
+    let s = &["session"];
+    let o = &CheckOptions::default();
+    expect_with(
+        "register-read-your-writes.jsonl",
+        "register",
+        s,
+        o,
+        &["read-your-writes"],
+        &["process 7 wrote x=5 on n1 at 1.20 s, then read x=4 from n3 at 1.31 s"],
+    );
+    expect_with(
+        "register-monotonic-reads.jsonl",
+        "register",
+        s,
+        o,
+        &["monotonic-reads", "monotonic-writes"],
+        &["process 3 read x=5 from n1 at 1.12 s, then read x=4 from n2 at 1.22 s"],
+    );
+    expect_with(
+        "register-monotonic-writes.jsonl",
+        "register",
+        s,
+        o,
+        &["monotonic-writes"],
+        &["process 1 wrote x=5 before x=6, but process 3 read x=6 from n2 at 1.22 s, then process 4 read x=5 from n2 at 1.32 s"],
+    );
+    expect_with(
+        "register-writes-follow-reads.jsonl",
+        "register",
+        s,
+        o,
+        &["writes-follow-reads"],
+        &["process 6 read x=5 before writing x=6, but process 3 read x=6 from n3"],
+    );
+    expect_with(
+        "register-consistent-prefix.jsonl",
+        "register",
+        s,
+        o,
+        &["consistent-prefix"],
+        &["process 2 read y=1 from n2 at 1.52 s (written at 1.10 s, after x=1 was acknowledged at 1.05 s), then read x=nil from n3 at 1.62 s"],
+    );
+}
+
+#[test]
+fn session_guarantees_on_list_append() {
+    expect("list-append-valid.jsonl", "list-append", &[], &[]);
+    let s = &["session"];
+    let o = &CheckOptions::default();
+    expect_with(
+        "list-append-read-your-writes.jsonl",
+        "list-append",
+        s,
+        o,
+        &["read-your-writes"],
+        &["process 2 appended x=2 on n1 at 0.25 s, then read x=[1] from n3 at 0.55 s without it"],
+    );
+    expect_with(
+        "list-append-monotonic-writes.jsonl",
+        "list-append",
+        s,
+        o,
+        &["consistent-prefix", "monotonic-writes"],
+        &["process 1 appended x=1 before y=1, but process 3 saw y=1 and read x=[2] from n3 at 0.55 s without x=1"],
+    );
+    expect_with(
+        "list-append-consistent-prefix.jsonl",
+        "list-append",
+        s,
+        o,
+        &["consistent-prefix"],
+        &["they are not prefixes of one order"],
+    );
+}
+
+#[test]
+fn staleness_is_measured_per_node() {
+    let r = run(
+        "register-monotonic-reads.jsonl",
+        "register",
+        &["staleness"],
+        &CheckOptions::default(),
+    );
+    assert_eq!(r.valid, Validity::True, "a measurement, not a verdict");
+    let d = &r.checkers["staleness"].details;
+    // The read of x=4 from n2 at 1.20 s missed x=5, acknowledged at 1.05 s.
+    assert_eq!(d["overall"]["reads"], 4);
+    assert_eq!(d["overall"]["stale_reads"], 1);
+    assert_eq!(d["nodes"]["n2"]["stale_for"]["max"], 0.15);
+    assert_eq!(d["nodes"]["n1"]["stale_reads"], 0);
+    assert_eq!(d["stale"][0]["missed"], 1);
+}
+
+#[test]
+fn split_brain_names_the_interval_the_nodes_and_the_vanished_writes() {
+    let r = expect(
+        "set-split-brain.jsonl",
+        "set",
+        &["lost-write", "split-brain"],
+        &[
+            "from 2.00 s to 4.00 s, n1 and n3 each acted as leader and 2 of them accepted writes",
+            "Afterwards only n3 led: n1 had been deposed. 2 of those acknowledged writes later vanished: element 3 (taken by n1), element 5 (taken by n1)",
+        ],
+    );
+    let a = &r.checkers["split-brain"].anomalies[0];
+    assert_eq!(a.data["leaders"], serde_json::json!(["n1", "n3"]));
+}
+
+#[test]
+fn leadership_claims_without_writes_on_both_sides_are_not_split_brain() {
+    let r = expect("set-fenced-claims-valid.jsonl", "set", &[], &[]);
+    let claims = &r.checkers["split-brain"].details["claims_without_split_writes"];
+    assert_eq!(claims[0]["writers"], serde_json::json!(["n3"]));
+}
+
+#[test]
+fn write_conflicts() {
+    let c = &["conflicts"];
+    let o = &CheckOptions::default();
+    expect_with(
+        "register-lww-lost-update.jsonl",
+        "register",
+        c,
+        o,
+        &["lost-update"],
+        &["x=2 was acknowledged to process 2 by n2 at 1.55 s, but every read after the last write (2 of them"],
+    );
+    expect_with("register-siblings-valid.jsonl", "register", c, o, &[], &[]);
+    expect_with(
+        "register-siblings-lost.jsonl",
+        "register",
+        c,
+        o,
+        &["lost-sibling"],
+        &["x=2 was acknowledged to process 2 by n2 at 1.05 s, but the final read (process 4 from n2 at 2.05 s) returned siblings [1] without it"],
+    );
+    expect_with(
+        "list-append-lost-write.jsonl",
+        "list-append",
+        c,
+        o,
+        &["lost-write"],
+        &["the append of x=2 was acknowledged to process 2 by n1 at 0.25 s, but the final read of x"],
+    );
+}
