@@ -366,3 +366,105 @@ fn independent_keys_budgets_and_bad_linearizability_flags() {
         "--time-limit must be",
     );
 }
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("checkers/tests/fixtures/replication")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn replication_anomalies_from_the_command_line() {
+    for (file, workload, anomaly) in [
+        ("set-lost-write.jsonl", "set", "lost-write"),
+        ("unique-ids-duplicate.jsonl", "unique-ids", "duplicate-id"),
+        (
+            "register-read-your-writes.jsonl",
+            "register",
+            "read-your-writes",
+        ),
+        (
+            "list-append-monotonic-writes.jsonl",
+            "list-append",
+            "monotonic-writes",
+        ),
+        ("set-split-brain.jsonl", "set", "split-brain"),
+        (
+            "counter-lost-increment.jsonl",
+            "counter",
+            "counter-out-of-bounds",
+        ),
+        ("bank-wrong-total.jsonl", "bank", "wrong-total"),
+    ] {
+        let o = faultline(&["check", &fixture(file), "--workload", workload, "--json"]);
+        assert_eq!(code(&o), 1, "{file}: {}", stderr(&o));
+        let j = json_of(&o);
+        assert_eq!(j["valid"], false);
+        assert!(
+            j["anomaly_types"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t == anomaly),
+            "{file}: {}",
+            j["anomaly_types"]
+        );
+    }
+    for (file, workload) in [
+        ("set-valid.jsonl", "set"),
+        ("unique-ids-valid.jsonl", "unique-ids"),
+        ("register-valid.jsonl", "register"),
+        ("list-append-valid.jsonl", "list-append"),
+        ("set-failover-valid.jsonl", "set"),
+        ("counter-valid.jsonl", "counter"),
+        ("bank-valid.jsonl", "bank"),
+    ] {
+        let o = faultline(&["check", &fixture(file), "--workload", workload]);
+        assert_eq!(
+            code(&o),
+            0,
+            "{file}: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+    }
+    // The human summary carries the sentence.
+    let o = faultline(&[
+        "check",
+        &fixture("register-read-your-writes.jsonl"),
+        "--workload",
+        "register",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("process 7 wrote x=5 on n1 at 1.20 s, then read x=4 from n3 at 1.31 s"),
+        "{out}"
+    );
+    // A checker that cannot read the workload says so, with status 254.
+    let o = faultline(&[
+        "check",
+        &fixture("set-valid.jsonl"),
+        "--workload",
+        "counter",
+        "--checker",
+        "session",
+    ]);
+    assert_eq!(code(&o), 254);
+    assert!(
+        stderr(&o).contains("session checker reads register"),
+        "{}",
+        stderr(&o)
+    );
+    // A malformed value for the checker is a one-line error naming file and line.
+    let d = tempfile::tempdir().unwrap();
+    let bad = bad_file(
+        d.path(),
+        "c.jsonl",
+        b"{\"type\":\"invoke\",\"process\":0,\"f\":\"read\",\"value\":null}\n{\"type\":\"ok\",\"process\":0,\"f\":\"read\",\"value\":\"x\"}\n",
+    );
+    let o = faultline(&["check", &bad, "--workload", "counter"]);
+    assert_eq!(code(&o), 254);
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("c.jsonl:2:"), "{}", stderr(&o));
+}

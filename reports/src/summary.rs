@@ -31,6 +31,9 @@ pub fn summary(results: &Results, subject: &str) -> String {
             let _ = write!(out, " ({})", v.anomaly_types.join(", "));
         }
         out.push('\n');
+        if let Some(line) = v.details.get("summary").and_then(|s| s.as_str()) {
+            let _ = writeln!(out, "    {line}");
+        }
         for a in v.anomalies.iter().take(EXAMPLES) {
             let ops: Vec<String> = a.ops.iter().map(u64::to_string).collect();
             let _ = writeln!(
@@ -74,5 +77,16 @@ mod tests {
         );
         assert!(s.contains("never-succeeded: example 0 [ops 0, 1]"), "{s}");
         assert!(s.contains("... and 2 more"), "{s}");
+    }
+
+    #[test]
+    fn a_checker_summary_line_is_shown() {
+        let m =
+            Verdict::from_anomalies(vec![], serde_json::json!({"summary": "3 of 9 reads stale"}));
+        let s = summary(&Results::combine([("staleness".to_string(), m)]), "h");
+        assert!(
+            s.contains("  staleness: valid\n    3 of 9 reads stale\n"),
+            "{s}"
+        );
     }
 }

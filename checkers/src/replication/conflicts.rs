@@ -51,14 +51,14 @@ impl Checker for Conflicts {
                 independent,
             } => {
                 let f = registers(history, *independent)?;
-                for k in 0..f.keys.len() as u32 {
-                    judged += usize::from(register_key(&f, k, initial, &mut out));
+                for (k, ops) in by_key(&f).iter().enumerate() {
+                    judged += usize::from(register_key(&f, ops, k as u32, initial, &mut out));
                 }
             }
             Shape::ListAppend => {
                 let f = lists(history)?;
-                for k in 0..f.keys.len() as u32 {
-                    judged += usize::from(list_key(&f, k, &mut out));
+                for (k, ops) in by_key(&f).iter().enumerate() {
+                    judged += usize::from(list_key(&f, ops, k as u32, &mut out));
                 }
             }
             Shape::Set { .. } => {}
@@ -77,6 +77,20 @@ impl Checker for Conflicts {
     }
 }
 
+/// The operations touching each key, in order.
+fn by_key<'a, 'h>(facts: &'a Facts<'h>) -> Vec<Vec<&'a Fact<'h>>> {
+    let mut out = vec![Vec::new(); facts.keys.len()];
+    for op in &facts.ops {
+        let mut keys: Vec<u32> = op.reads.iter().chain(&op.writes).map(|x| x.0).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for k in keys {
+            out[k as usize].push(op);
+        }
+    }
+    out
+}
+
 fn anomaly(kind: &str, ops: Vec<u64>, explanation: String) -> Anomaly {
     Anomaly {
         kind: kind.into(),
@@ -91,14 +105,20 @@ fn acked(f: &Fact<'_>) -> String {
 }
 
 /// Checks one register key; returns whether it had a final read.
-fn register_key(facts: &Facts<'_>, k: u32, initial: &Value, out: &mut Vec<Anomaly>) -> bool {
+fn register_key(
+    facts: &Facts<'_>,
+    ops: &[&Fact<'_>],
+    k: u32,
+    initial: &Value,
+    out: &mut Vec<Anomaly>,
+) -> bool {
     if facts.opaque[k as usize] {
         return false;
     }
     let mut writes: Vec<(&Fact<'_>, &Value)> = Vec::new();
     let mut last_write_end = i64::MIN;
     let mut final_read: Option<(&Fact<'_>, &Value)> = None;
-    for op in &facts.ops {
+    for &op in ops {
         for &(wk, v) in &op.writes {
             if wk == k {
                 writes.push((op, v));
@@ -106,7 +126,7 @@ fn register_key(facts: &Facts<'_>, k: u32, initial: &Value, out: &mut Vec<Anomal
             }
         }
     }
-    for op in &facts.ops {
+    for &op in ops {
         for &(rk, v) in &op.reads {
             if rk == k
                 && op.start > last_write_end
@@ -128,7 +148,7 @@ fn register_key(facts: &Facts<'_>, k: u32, initial: &Value, out: &mut Vec<Anomal
         let mut read_by: FxHashMap<Option<&faultline_history::Process>, FxHashSet<&Value>> =
             FxHashMap::default();
         let mut superseded: FxHashSet<&Value> = FxHashSet::default();
-        for op in &facts.ops {
+        for &op in ops {
             for &(rk, v) in &op.reads {
                 if rk == k {
                     let s = read_by.entry(op.process).or_default();
@@ -158,9 +178,9 @@ fn register_key(facts: &Facts<'_>, k: u32, initial: &Value, out: &mut Vec<Anomal
     }
     // Every read that began after the last write returned is a look at the
     // final state; a write is lost only if none of them reflects it.
-    let finals: Vec<(&Fact<'_>, &Value)> = facts
-        .ops
+    let finals: Vec<(&Fact<'_>, &Value)> = ops
         .iter()
+        .copied()
         .flat_map(|op| op.reads.iter().filter(|r| r.0 == k).map(move |r| (op, r.1)))
         .filter(|(op, _)| op.start > last_write_end)
         .collect();
@@ -231,16 +251,16 @@ fn register_key(facts: &Facts<'_>, k: u32, initial: &Value, out: &mut Vec<Anomal
 }
 
 /// Checks one list-append key; returns whether it had a final read.
-fn list_key(facts: &Facts<'_>, k: u32, out: &mut Vec<Anomaly>) -> bool {
-    let last_write_end = facts
-        .ops
+fn list_key(facts: &Facts<'_>, ops: &[&Fact<'_>], k: u32, out: &mut Vec<Anomaly>) -> bool {
+    let last_write_end = ops
         .iter()
+        .copied()
         .filter(|op| op.writes.iter().any(|w| w.0 == k))
         .filter_map(|op| op.end)
         .max()
         .unwrap_or(i64::MIN);
     let mut final_read: Option<(&Fact<'_>, &Value)> = None;
-    for op in &facts.ops {
+    for &op in ops {
         for &(rk, v) in &op.reads {
             if rk == k
                 && op.start > last_write_end
@@ -254,9 +274,9 @@ fn list_key(facts: &Facts<'_>, k: u32, out: &mut Vec<Anomaly>) -> bool {
         return false;
     };
     let has: FxHashSet<&Value> = elements(fv).iter().collect();
-    let appends: Vec<(&Fact<'_>, &Value)> = facts
-        .ops
+    let appends: Vec<(&Fact<'_>, &Value)> = ops
         .iter()
+        .copied()
         .flat_map(|op| {
             op.writes
                 .iter()

@@ -68,6 +68,15 @@ impl Clock {
         }
     }
 
+    /// A duration for sentences: "0.35 s" or "5 events".
+    pub fn duration(self, d: i64) -> String {
+        if self.real {
+            format!("{:.2} s", d as f64 / 1e9)
+        } else {
+            format!("{d} events")
+        }
+    }
+
     /// A duration as a JSON number: seconds, or events.
     pub fn json(self, d: i64) -> serde_json::Value {
         if self.real {

@@ -43,7 +43,7 @@ struct Read<'h> {
     op: usize,
     start: i64,
     end: i64,
-    has: FxHashSet<&'h Value>,
+    elements: &'h [Value],
 }
 
 #[derive(Default)]
@@ -96,8 +96,14 @@ impl Checker for SetChecker {
         let facts = sets(history, self.independent)?;
         let mut tally = Tally::default();
         let mut any_read = false;
-        for key in 0..facts.keys.len() as u32 {
-            any_read |= check_key(&facts, key, &mut tally);
+        let mut by_key: Vec<Vec<usize>> = vec![Vec::new(); facts.keys.len()];
+        for (i, op) in facts.ops.iter().enumerate() {
+            if let Some(&(k, _)) = op.writes.first().or(op.reads.first()) {
+                by_key[k as usize].push(i);
+            }
+        }
+        for (key, ops) in by_key.iter().enumerate() {
+            any_read |= check_key(&facts, ops, key as u32, &mut tally);
         }
         let c = |w: &str| tally.counts.get(w).copied().unwrap_or(0);
         let attempts = facts.ops.iter().filter(|o| !o.writes.is_empty()).count();
@@ -107,7 +113,16 @@ impl Checker for SetChecker {
             .filter(|o| !o.writes.is_empty() && o.ok())
             .count();
         let list = |w: &str| json!(tally.lists.get(w).cloned().unwrap_or_default());
+        let summary = format!(
+            "{attempts} adds ({acknowledged} acknowledged): {} stable, {} lost, {} stale before stable, {} never read, {} recovered",
+            c("stable"),
+            c("lost"),
+            c("stale"),
+            c("never-read"),
+            c("recovered")
+        );
         let details = json!({
+            "summary": summary,
             "attempt_count": attempts,
             "acknowledged_count": acknowledged,
             "stable_count": c("stable"),
@@ -137,17 +152,18 @@ impl Checker for SetChecker {
     }
 }
 
-/// Checks one key's set; returns whether it was ever read.
-fn check_key(facts: &Facts<'_>, key: u32, tally: &mut Tally) -> bool {
+/// Checks one key's set, given the operations touching it; returns whether it
+/// was ever read. One pass over the reads in start order records, per element,
+/// the first and last read holding it and where its current run of reads
+/// holding it began; everything else follows from those three positions.
+fn check_key(facts: &Facts<'_>, ops: &[usize], key: u32, tally: &mut Tally) -> bool {
     let name = |e: &Value| format!("element {}", facts.kv(key, e));
     let mut elems: FxHashMap<&Value, Element> = FxHashMap::default();
     let mut order: Vec<&Value> = Vec::new();
     let mut reads: Vec<Read<'_>> = Vec::new();
-    for (i, op) in facts.ops.iter().enumerate() {
-        for &(k, e) in &op.writes {
-            if k != key {
-                continue;
-            }
+    for &i in ops {
+        let op = &facts.ops[i];
+        for &(_, e) in op.writes.iter().filter(|w| w.0 == key) {
             let el = elems.entry(e).or_insert_with(|| {
                 order.push(e);
                 Element::default()
@@ -159,47 +175,57 @@ fn check_key(facts: &Facts<'_>, key: u32, tally: &mut Tally) -> bool {
             };
             slot.get_or_insert(i);
         }
-        for &(k, v) in &op.reads {
-            if k != key {
-                continue;
-            }
-            let mut has = FxHashSet::default();
-            for e in elements(v) {
-                if !has.insert(e) {
-                    tally.count("duplicated", name(e));
-                    tally.anomaly(
-                        "duplicated",
-                        vec![op.index],
-                        format!(
-                            "{} read {} more than once in one read{}",
-                            op.who(),
-                            name(e),
-                            op.on("from")
-                        ),
-                    );
-                }
-            }
+        for &(_, v) in op.reads.iter().filter(|r| r.0 == key) {
             reads.push(Read {
                 op: i,
                 start: op.start,
                 end: op.when(),
-                has,
+                elements: elements(v),
             });
         }
     }
     reads.sort_by_key(|r| (r.start, r.op));
     let clock = facts.clock;
+    // element -> (first read holding it, last read holding it, start of its current run)
+    let mut seen: FxHashMap<&Value, (usize, usize, usize)> = FxHashMap::default();
     let mut unexpected: Vec<&Value> = Vec::new();
-    let mut seen_unexpected = FxHashSet::default();
-    for r in &reads {
-        for e in &r.has {
-            if !elems.contains_key(e) && seen_unexpected.insert(*e) {
-                unexpected.push(e);
+    let mut once: FxHashSet<&Value> = FxHashSet::default();
+    for (ri, r) in reads.iter().enumerate() {
+        once.clear();
+        let op = &facts.ops[r.op];
+        for e in r.elements {
+            if !once.insert(e) {
+                tally.count("duplicated", name(e));
+                tally.anomaly(
+                    "duplicated",
+                    vec![op.index],
+                    format!(
+                        "{} read {} more than once in one read{}",
+                        op.who(),
+                        name(e),
+                        op.on("from")
+                    ),
+                );
+                continue;
+            }
+            match seen.get_mut(e) {
+                Some(s) => {
+                    if s.1 + 1 != ri {
+                        s.2 = ri;
+                    }
+                    s.1 = ri;
+                }
+                None => {
+                    seen.insert(e, (ri, ri, ri));
+                    if !elems.contains_key(e) {
+                        unexpected.push(e);
+                    }
+                }
             }
         }
     }
     for e in unexpected {
-        let first = reads.iter().find(|r| r.has.contains(e)).expect("seen");
+        let first = &reads[seen[e].0];
         let op = &facts.ops[first.op];
         tally.count("unexpected", name(e));
         tally.anomaly(
@@ -215,10 +241,12 @@ fn check_key(facts: &Facts<'_>, key: u32, tally: &mut Tally) -> bool {
         );
     }
 
+    let last_read = reads.len().checked_sub(1);
     for e in order {
         let el = &elems[e];
-        let first_seen = reads.iter().find(|r| r.has.contains(e));
-        let last_seen = reads.iter().rev().find(|r| r.has.contains(e));
+        let runs = seen.get(e).copied();
+        let first_seen = runs.map(|s| &reads[s.0]);
+        let last_seen = runs.map(|s| &reads[s.1]);
         if let (Some(f), None, None) = (el.failed, el.ok, el.info) {
             if let Some(r) = first_seen {
                 let (add, read) = (&facts.ops[f], &facts.ops[r.op]);
@@ -247,62 +275,61 @@ fn check_key(facts: &Facts<'_>, key: u32, tally: &mut Tally) -> bool {
         if el.ok.is_none() && first_seen.is_some() {
             tally.count("recovered", name(e));
         }
-        let outcome = match known {
-            None => "unknown",
-            Some(known) => {
-                let after = &reads[reads.partition_point(|r| r.start <= known)..];
-                let last_absent = after.iter().rposition(|r| !r.has.contains(e));
-                match (after.last(), last_absent) {
-                    (None, _) => "never-read",
-                    (Some(_), Some(i)) if i == after.len() - 1 => {
-                        let missing = &after[i];
-                        let add = el.ok.or(el.info).map(|i| &facts.ops[i]);
-                        let mut ops: Vec<u64> = add.iter().map(|a| a.index).collect();
-                        ops.push(facts.ops[missing.op].index);
-                        let acked_by = match add.filter(|a| a.ok()) {
-                            Some(a) => format!(
-                                "acknowledged to {}{} at {}",
-                                a.who(),
-                                a.on("by"),
-                                clock.show(a.when())
-                            ),
-                            None => format!(
-                                "seen at {} though its add ended unknown",
-                                clock.show(known)
-                            ),
-                        };
-                        let last = match last_seen {
-                            Some(r) => {
-                                ops.push(facts.ops[r.op].index);
-                                format!(", last seen at {}", clock.show(r.end))
-                            }
-                            None => ", never seen by any read".to_owned(),
-                        };
-                        let lacking = &facts.ops[missing.op];
-                        tally.lost_latency.push(missing.start - known);
-                        tally.anomaly(
-                            "lost-write",
-                            ops,
-                            format!(
-                                "{} was {}{}, and is missing from the last read ({}{} at {})",
-                                name(e),
-                                acked_by,
-                                last,
-                                lacking.who(),
-                                lacking.on("from"),
-                                clock.show(missing.end)
-                            ),
-                        );
-                        "lost"
-                    }
-                    (Some(_), absent) => {
-                        let stable_at = absent.map_or(after[0].start, |i| after[i + 1].start);
-                        tally.stable_latency.push((stable_at - known).max(0));
-                        if absent.is_some() {
-                            tally.count("stale", name(e));
+        let outcome = match (known, last_read) {
+            (None, _) => "unknown",
+            (Some(_), None) => "never-read",
+            (Some(known), Some(last)) => {
+                let after = reads.partition_point(|r| r.start <= known);
+                if after > last {
+                    "never-read"
+                } else if runs.is_none_or(|s| s.1 != last) {
+                    let missing = &reads[last];
+                    let add = el.ok.or(el.info).map(|i| &facts.ops[i]);
+                    let mut cited: Vec<u64> = add.iter().map(|a| a.index).collect();
+                    cited.push(facts.ops[missing.op].index);
+                    let acked_by = match add.filter(|a| a.ok()) {
+                        Some(a) => format!(
+                            "acknowledged to {}{} at {}",
+                            a.who(),
+                            a.on("by"),
+                            clock.show(a.when())
+                        ),
+                        None => {
+                            format!("seen at {} though its add ended unknown", clock.show(known))
                         }
-                        "stable"
+                    };
+                    let last_txt = match last_seen {
+                        Some(r) => {
+                            cited.push(facts.ops[r.op].index);
+                            format!(", last seen at {}", clock.show(r.end))
+                        }
+                        None => ", never seen by any read".to_owned(),
+                    };
+                    let lacking = &facts.ops[missing.op];
+                    tally.lost_latency.push(missing.start - known);
+                    tally.anomaly(
+                        "lost-write",
+                        cited,
+                        format!(
+                            "{} was {}{}, and is missing from the last read ({}{} at {})",
+                            name(e),
+                            acked_by,
+                            last_txt,
+                            lacking.who(),
+                            lacking.on("from"),
+                            clock.show(missing.end)
+                        ),
+                    );
+                    "lost"
+                } else {
+                    // Present in the last read; its current run began at `run`.
+                    let run = runs.map_or(after, |s| s.2);
+                    let stable_at = reads[run.max(after)].start;
+                    tally.stable_latency.push((stable_at - known).max(0));
+                    if run > after {
+                        tally.count("stale", name(e));
                     }
+                    "stable"
                 }
             }
         };
