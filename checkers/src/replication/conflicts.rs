@@ -23,7 +23,7 @@ use faultline_history::{History, Value};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::json;
 
-use super::facts::{elements, lists, registers, Fact, Facts};
+use super::facts::{elements, lists, registers, Fact, Facts, Status};
 use super::session::Shape;
 use crate::checker::{CheckError, Checker};
 use crate::verdict::{Anomaly, Validity, Verdict};
@@ -184,44 +184,59 @@ fn register_key(
         .flat_map(|op| op.reads.iter().filter(|r| r.0 == k).map(move |r| (op, r.1)))
         .filter(|(op, _)| op.start > last_write_end)
         .collect();
-    let writer_of = |v: &Value| -> Option<Option<&Fact<'_>>> {
-        let mut found = writes.iter().filter(|(_, wv)| *wv == v);
-        match (found.next(), found.next()) {
-            (Some((f, _)), None) => Some(Some(*f)),
-            (None, _) if v == initial => Some(None),
-            _ => None,
-        }
-    };
+    // What each final read shows: the writes of its value that did not fail
+    // (none for the initial value), and when the last of them was acknowledged
+    // (infinity if one never was: it may have landed any time).
     let mut kept = Vec::with_capacity(finals.len());
     for (_, v) in &finals {
-        match writer_of(v) {
-            Some(w) => kept.push(w),
-            None => return true,
+        let by: Vec<&Fact<'_>> = writes
+            .iter()
+            .filter(|(f, wv)| *wv == *v && f.status != Status::Fail)
+            .map(|(f, _)| *f)
+            .collect();
+        if by.is_empty() && *v != initial {
+            return true;
         }
+        let last = by
+            .iter()
+            .map(|f| {
+                if f.ok() {
+                    f.end.unwrap_or(i64::MAX)
+                } else {
+                    i64::MAX
+                }
+            })
+            .max()
+            .unwrap_or(i64::MIN);
+        kept.push((by, last));
     }
     for (w, v) in &ok {
-        let older = |x: &Option<&Fact<'_>>| match x {
-            None => true,
-            Some(x) => x.ok() && x.end.is_some_and(|e| e < w.start),
-        };
-        if !kept.iter().all(older) {
+        if !kept.iter().all(|(_, last)| *last < w.start) {
             continue;
         }
         let (r, rv) = finals[finals.len() - 1];
-        let kept_by = kept[kept.len() - 1];
-        let (kind, what) = match kept_by {
+        let (kept_by, _) = &kept[kept.len() - 1];
+        let (kind, what) = match kept_by.last() {
             None => ("lost-write", format!("the initial value {rv}")),
             Some(kf) => (
-                if kf.node.is_some() && w.node.is_some() && kf.node != w.node {
+                if kept_by
+                    .iter()
+                    .all(|f| f.node.is_some() && w.node.is_some() && f.node != w.node)
+                {
                     "lost-update"
                 } else {
                     "lost-write"
                 },
                 format!(
-                    "{}, {} at {}, before it began",
+                    "{}, {} at {}{}, before it began",
                     facts.kv(k, rv),
                     acked(kf),
-                    clock.show(kf.when())
+                    clock.show(kf.when()),
+                    if kept_by.len() > 1 {
+                        format!(" (the last of {} writes of it)", kept_by.len())
+                    } else {
+                        String::new()
+                    }
                 ),
             ),
         };
@@ -231,7 +246,7 @@ fn register_key(
             ""
         };
         let mut ops = vec![w.index, r.index];
-        ops.extend(kept_by.map(|f| f.index));
+        ops.extend(kept_by.last().map(|f| f.index));
         out.push(anomaly(
             kind,
             ops,

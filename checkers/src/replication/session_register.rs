@@ -8,10 +8,13 @@
 use faultline_history::{Process, Value};
 use rustc_hash::FxHashMap;
 
-use super::facts::{Fact, Facts};
+use super::facts::{Fact, Facts, Status};
 use super::session::{Found, CP, MR, MW, RYW, WFR};
 
-/// A version of a key: the initial value, or a write.
+/// A version of a key: the initial value, or a value class — every write of
+/// one value. A read of a value written more than once saw one of its writes
+/// without saying which, so a class is older than another only if every write
+/// in it finished before any write in the other began.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Ver {
     Init,
@@ -25,12 +28,24 @@ struct Write<'h> {
     deps: Vec<Ver>,
 }
 
+struct Class<'h> {
+    value: &'h Value,
+    /// Writes of the value that did not fail.
+    writes: Vec<u32>,
+    /// Earliest invocation (minus infinity if it may be the initial value).
+    min_start: i64,
+    /// Latest acknowledgement (plus infinity if one never was acknowledged).
+    max_end: i64,
+}
+
 struct Key<'h> {
     writes: Vec<Write<'h>>,
-    /// Value to write; `None` when the value was written more than once.
-    by_value: FxHashMap<&'h Value, Option<u32>>,
-    /// Acknowledged writes sorted by completion, with the latest-invoked so far.
+    classes: Vec<Class<'h>>,
+    by_value: FxHashMap<&'h Value, u32>,
+    /// Acknowledged writes sorted by completion.
     by_end: Vec<(i64, u32)>,
+    /// The operation's write of this key.
+    by_fact: FxHashMap<usize, u32>,
 }
 
 struct Ctx<'a, 'h> {
@@ -45,42 +60,62 @@ impl<'h> Ctx<'_, 'h> {
         (w, &self.facts.ops[w.fact])
     }
 
-    /// `a` strictly precedes `b` in the real-time version order.
-    fn precedes(&self, k: u32, a: Ver, b: Ver) -> bool {
-        match (a, b) {
-            (_, Ver::Init) => false,
-            (Ver::Init, Ver::W(_)) => true,
-            (Ver::W(a), Ver::W(b)) => {
-                let (_, fa) = self.write(k, a);
-                let (_, fb) = self.write(k, b);
-                fa.ok() && fa.end.is_some_and(|e| e < fb.start)
+    /// (earliest start, latest acknowledgement) of a version.
+    fn span(&self, k: u32, v: Ver) -> (i64, i64) {
+        match v {
+            Ver::Init => (i64::MIN, i64::MIN),
+            Ver::W(c) => {
+                let c = &self.keys[k as usize].classes[c as usize];
+                (c.min_start, c.max_end)
             }
         }
     }
 
+    /// `a` strictly precedes `b` in the real-time version order.
+    fn precedes(&self, k: u32, a: Ver, b: Ver) -> bool {
+        self.span(k, a).1 < self.span(k, b).0
+    }
+
+    /// `a` strictly precedes the single write `w`.
+    fn precedes_write(&self, k: u32, a: Ver, w: u32) -> bool {
+        self.span(k, a).1 < self.write(k, w).1.start
+    }
+
     fn resolve(&self, k: u32, v: &Value) -> Option<Ver> {
         match self.keys[k as usize].by_value.get(v) {
-            Some(Some(w)) => Some(Ver::W(*w)),
-            Some(None) => None,
+            Some(&c) => Some(Ver::W(c)),
             None if v == self.initial => Some(Ver::Init),
             None => None,
+        }
+    }
+
+    /// The one write of a version, if it has exactly one.
+    fn single(&self, k: u32, v: Ver) -> Option<u32> {
+        match v {
+            Ver::W(c) => match self.keys[k as usize].classes[c as usize].writes[..] {
+                [w] => Some(w),
+                _ => None,
+            },
+            Ver::Init => None,
         }
     }
 
     fn show(&self, k: u32, v: Ver) -> String {
         match v {
             Ver::Init => self.facts.kv(k, self.initial),
-            Ver::W(w) => self.facts.kv(k, self.write(k, w).0.value),
+            Ver::W(c) => self
+                .facts
+                .kv(k, self.keys[k as usize].classes[c as usize].value),
         }
     }
 
     /// "process 3 wrote x=5 on n1 at 1.20 s".
     fn wrote(&self, k: u32, w: u32) -> String {
-        let f = &self.facts.ops[self.write(k, w).0.fact];
+        let (wr, f) = self.write(k, w);
         format!(
             "{} wrote {}{} at {}",
             f.who(),
-            self.show(k, Ver::W(w)),
+            self.facts.kv(k, wr.value),
             f.on("on"),
             self.facts.clock.show(f.when())
         )
@@ -96,14 +131,10 @@ impl<'h> Ctx<'_, 'h> {
         )
     }
 
+    /// The session and operation that wrote a version, if one write did.
     fn writer(&self, k: u32, v: Ver) -> Option<(Option<&'h Process>, usize)> {
-        match v {
-            Ver::Init => None,
-            Ver::W(w) => {
-                let f = self.write(k, w).0.fact;
-                Some((self.facts.ops[f].process, f))
-            }
-        }
+        let f = self.write(k, self.single(k, v)?).0.fact;
+        Some((self.facts.ops[f].process, f))
     }
 }
 
@@ -125,13 +156,18 @@ pub(crate) fn check(facts: &Facts<'_>, initial: &Value, found: &mut Found) {
         keys: (0..facts.keys.len())
             .map(|_| Key {
                 writes: Vec::new(),
+                classes: Vec::new(),
                 by_value: FxHashMap::default(),
                 by_end: Vec::new(),
+                by_fact: FxHashMap::default(),
             })
             .collect(),
         initial,
     };
     for (i, op) in facts.ops.iter().enumerate() {
+        if op.status == Status::Fail {
+            continue;
+        }
         for &(k, v) in &op.writes {
             let key = &mut ctx.keys[k as usize];
             let id = key.writes.len() as u32;
@@ -140,19 +176,31 @@ pub(crate) fn check(facts: &Facts<'_>, initial: &Value, found: &mut Found) {
                 value: v,
                 deps: Vec::new(),
             });
-            key.by_value
-                .entry(v)
-                .and_modify(|slot| *slot = None)
-                .or_insert(Some(id));
-            if let (true, Some(end)) = (op.ok(), op.end) {
-                key.by_end.push((end, id));
+            key.by_fact.insert(i, id);
+            let end = match (op.ok(), op.end) {
+                (true, Some(end)) => {
+                    key.by_end.push((end, id));
+                    end
+                }
+                _ => i64::MAX,
+            };
+            let next = key.classes.len() as u32;
+            let c = *key.by_value.entry(v).or_insert(next);
+            if c == next {
+                key.classes.push(Class {
+                    value: v,
+                    writes: Vec::new(),
+                    min_start: if v == initial { i64::MIN } else { op.start },
+                    max_end: i64::MIN,
+                });
             }
+            let class = &mut key.classes[c as usize];
+            class.writes.push(id);
+            class.min_start = class.min_start.min(op.start);
+            class.max_end = class.max_end.max(end);
         }
     }
     for key in &mut ctx.keys {
-        if key.by_value.contains_key(initial) {
-            key.by_value.insert(initial, None);
-        }
         key.by_end.sort_unstable();
     }
     sessions(&mut ctx, found);
@@ -175,7 +223,7 @@ fn sessions(ctx: &mut Ctx<'_, '_>, found: &mut Found) {
             let s = state.entry((p, k)).or_default();
             let mut reported = false;
             if let Some(own) = s.own {
-                if ctx.precedes(k, ver, Ver::W(own)) {
+                if ctx.precedes_write(k, ver, own) {
                     let (_, of) = ctx.write(k, own);
                     found.add(
                         RYW,
@@ -213,7 +261,7 @@ fn sessions(ctx: &mut Ctx<'_, '_>, found: &mut Found) {
                         );
                     }
                 }
-                if let Ver::W(a) = u {
+                if let Some(a) = ctx.single(k, u) {
                     if ctx.write(k, a).0.deps.contains(&ver) {
                         let fa = &facts.ops[ctx.write(k, a).0.fact];
                         found.add(
@@ -243,7 +291,7 @@ fn sessions(ctx: &mut Ctx<'_, '_>, found: &mut Found) {
             {
                 s.frontier.push((ver, i));
             }
-            if let Ver::W(w) = ver {
+            if let Some(w) = ctx.single(k, ver) {
                 let start = facts.ops[ctx.write(k, w).0.fact].start;
                 let h = horizon.entry(p).or_default();
                 match h.iter_mut().find(|e| e.1 == k) {
@@ -255,13 +303,10 @@ fn sessions(ctx: &mut Ctx<'_, '_>, found: &mut Found) {
                 h.truncate(2);
             }
         }
-        for &(k, v) in &op.writes {
-            let Some(Some(w)) = ctx.keys[k as usize].by_value.get(v).copied() else {
+        for &(k, _) in &op.writes {
+            let Some(&w) = ctx.keys[k as usize].by_fact.get(&i) else {
                 continue;
             };
-            if ctx.keys[k as usize].writes[w as usize].fact != i {
-                continue;
-            }
             let s = state.entry((p, k)).or_default();
             if op.ok() {
                 s.own = Some(w);
@@ -287,7 +332,7 @@ fn prefix(
     let &(_, newer) = by_end[..n]
         .iter()
         .max_by_key(|(_, w)| ctx.facts.ops[ctx.write(k, *w).0.fact].start)?;
-    if !ctx.precedes(k, ver, Ver::W(newer)) {
+    if !ctx.precedes_write(k, ver, newer) {
         return None;
     }
     let facts = ctx.facts;
@@ -300,7 +345,7 @@ fn prefix(
             op.who(),
             ctx.read(hk, hv, earlier),
             facts.clock.show(hf.start),
-            ctx.show(k, Ver::W(newer)),
+            facts.kv(k, ctx.write(k, newer).0.value),
             facts.clock.show(nf.when()),
             ctx.read(k, ver, op)
         ),
@@ -337,7 +382,7 @@ fn replicas(ctx: &Ctx<'_, '_>, found: &mut Found) {
             while done < by_end.len() && facts.ops[by_end[done].0].when() < start {
                 let (r1, seen) = by_end[done];
                 done += 1;
-                if let (Ver::W(w), Some((Some(p), f))) = (seen, ctx.writer(k, seen)) {
+                if let (Some(w), Some((Some(p), f))) = (ctx.single(k, seen), ctx.writer(k, seen)) {
                     if latest.get(p).is_none_or(|e| e.0 < f) {
                         latest.insert(p, (f, seen, r1));
                     }

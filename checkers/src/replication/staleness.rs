@@ -23,7 +23,7 @@ use faultline_history::{History, Value};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::json;
 
-use super::facts::{distribution, elements, lists, registers, sets, Clock, Facts};
+use super::facts::{distribution, elements, lists, registers, sets, Clock, Facts, Status};
 use super::session::Shape;
 use crate::checker::{CheckError, Checker};
 use crate::verdict::{Validity, Verdict};
@@ -244,19 +244,21 @@ impl Fenwick {
     }
 }
 
-/// Registers: acknowledged writes that began after the value read was acknowledged.
+/// Registers: acknowledged writes that began after the value read was acknowledged
+/// (after every write of it, if it was written more than once).
 fn register_staleness(facts: &Facts<'_>, initial: &Value) -> (Vec<Stale>, BTreeMap<String, usize>) {
     // Per key: acknowledged writes as (end, start); value -> end of its write (None if ambiguous).
     let n = facts.keys.len();
     let mut writes: Vec<Vec<(i64, i64)>> = vec![Vec::new(); n];
-    let mut ends: Vec<FxHashMap<&Value, Option<i64>>> = vec![FxHashMap::default(); n];
-    for op in &facts.ops {
+    let mut ends: Vec<FxHashMap<&Value, i64>> = vec![FxHashMap::default(); n];
+    for op in facts.ops.iter().filter(|o| o.status != Status::Fail) {
         for &(k, v) in &op.writes {
             let end = if op.ok() { op.end } else { None };
-            ends[k as usize]
-                .entry(v)
-                .and_modify(|e| *e = None)
-                .or_insert(Some(end.unwrap_or(i64::MAX)));
+            // A value written more than once: the read saw one of its writes,
+            // so only writes begun after all of them ended were surely missed.
+            let e = end.unwrap_or(i64::MAX);
+            let slot = ends[k as usize].entry(v).or_insert(e);
+            *slot = (*slot).max(e);
             if let Some(e) = end {
                 writes[k as usize].push((e, op.start));
             }
@@ -271,8 +273,7 @@ fn register_staleness(facts: &Facts<'_>, initial: &Value) -> (Vec<Stale>, BTreeM
             }
             *reads.entry(node(op.node)).or_default() += 1;
             let written_end = match ends[k as usize].get(v) {
-                Some(Some(e)) => *e,
-                Some(None) => continue,
+                Some(e) => *e,
                 None if v == initial => i64::MIN,
                 None => continue,
             };
