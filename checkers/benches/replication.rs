@@ -61,6 +61,15 @@ fn bench(c: &mut Criterion) {
         &["session", "staleness", "conflicts"],
     );
     let set = History::new(set_history(1, 20_000, 10)).unwrap();
+    let held: usize = set
+        .events()
+        .iter()
+        .filter_map(|e| e.value.as_list().map(<[_]>::len))
+        .sum();
+    eprintln!(
+        "set history: {} events, reads holding {held} elements in all",
+        set.len()
+    );
     group(c, "set 20k ops", "set", &set, &["set", "staleness"]);
 }
 

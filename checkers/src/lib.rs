@@ -10,9 +10,11 @@
 //! prove it. A checker that cannot decide in its budget says `unknown`, never a
 //! wrong `true`.
 //!
-//! Today: [`Stats`] and the linearizability checker ([`linear`]). The
-//! Elle-style transactional and replication checkers follow (see the README's
-//! status table).
+//! The checkers: [`Stats`]; linearizability ([`linear`]); Elle-style
+//! transactional anomalies ([`elle`]); and the anomalies of replicated stores
+//! named as operators name them — lost writes, duplicate ids, session
+//! guarantees, staleness, split brain, write conflicts ([`replication`]).
+//! [`WORKLOADS`] says which run for which workload.
 
 mod checker;
 pub mod elle;
