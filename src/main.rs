@@ -72,6 +72,9 @@ fn run() -> ExitCode {
             print_out(&cli::list());
             Ok(0)
         }
+        Command::Delayer { args } => faultline_nemesis::packet::delayer_main(args)
+            .map(|()| 0)
+            .map_err(Failure::bad),
     };
     match result {
         Ok(code) => ExitCode::from(code),

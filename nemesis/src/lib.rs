@@ -11,5 +11,7 @@
 //! pause/resume, skew/reset), and healing is idempotent: `heal_all` runs on every
 //! exit path and is harmless when nothing is broken.
 //!
-//! Status: not built yet; the runner issue brings it. This crate exists so the
-//! workspace has its final shape and dependencies point the right way.
+//! Status: being built (the runner issue).
+
+pub mod clock;
+pub mod packet;

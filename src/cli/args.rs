@@ -24,6 +24,14 @@ pub enum Command {
     Check(CheckArgs),
     /// List workloads, their checkers, and the history formats faultline reads.
     List,
+    /// Internal: the NFQUEUE packet delayer the packet nemesis runs inside a
+    /// node's namespace.
+    #[command(name = "_delayer", hide = true)]
+    Delayer {
+        /// Options for the delayer.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 /// `faultline check`.
