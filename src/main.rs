@@ -72,6 +72,10 @@ fn run() -> ExitCode {
             print_out(&cli::list());
             Ok(0)
         }
+        Command::Cleanup { force } => cli::cleanup(*force).map(|out| {
+            print_out(&out);
+            0
+        }),
         Command::Delayer { args } => faultline_nemesis::packet::delayer_main(args)
             .map(|()| 0)
             .map_err(Failure::bad),

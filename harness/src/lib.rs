@@ -3,16 +3,23 @@
 //! The harness owns everything between "start a test" and "a history on disk":
 //! the core traits (`Remote`, `Db`, `Client`, `Nemesis`, `Generator`), the runner
 //! and its recorder, node control over network namespaces and SSH, and the run
-//! [`Store`]. Today it holds the store and run directories, the contract every
-//! later part reads and writes; the runner arrives with its own issue.
+//! [`Store`]. Built so far: the store and run directories; nodes
+//! ([`remote`]: the `Remote` trait over local network namespaces), the local
+//! cluster [`network`], and the [`state`] files that let `faultline cleanup`
+//! remove what a killed run left.
 //!
 //! Invariant: a run directory is written only through [`RunDir`], whose writes are
 //! atomic, so a crash at any moment leaves readable files.
 
 mod error;
+pub mod network;
+pub mod remote;
 mod run_dir;
+pub mod state;
 mod store;
 
 pub use error::StoreError;
+pub use network::{Network, NetworkSpec};
+pub use remote::{Remote, RemoteError};
 pub use run_dir::{RunDir, TestSpec};
 pub use store::{timestamp, Store};

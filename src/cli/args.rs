@@ -24,6 +24,13 @@ pub enum Command {
     Check(CheckArgs),
     /// List workloads, their checkers, and the history formats faultline reads.
     List,
+    /// Remove what runs left on this machine: namespaces, bridge, links, rules,
+    /// processes and clock files (from their state files, then by name).
+    Cleanup {
+        /// Also clean up after runs whose harness process is still alive.
+        #[arg(long)]
+        force: bool,
+    },
     /// Internal: the NFQUEUE packet delayer the packet nemesis runs inside a
     /// node's namespace.
     #[command(name = "_delayer", hide = true)]

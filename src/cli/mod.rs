@@ -3,10 +3,12 @@
 
 mod args;
 mod check;
+mod cleanup;
 mod exit;
 mod list;
 
 pub use args::{Cli, Command};
 pub use check::check;
+pub use cleanup::cleanup;
 pub use exit::{Failure, BAD_INPUT, INTERNAL};
 pub use list::list;

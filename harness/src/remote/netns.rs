@@ -1,0 +1,180 @@
+//! The `local` backend: a node is a network namespace on this machine.
+//!
+//! Commands run as `ip netns exec <ns> sh -c ...`; daemons are started the same
+//! way but as the harness's own children (`ip netns exec` replaces itself with
+//! the program, so the child's pid is the daemon's), which lets the harness
+//! signal them directly and reap them when they die. Files are on the same
+//! filesystem, so upload and download are copies.
+
+use std::fs::{File, OpenOptions};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+
+use super::traits::{Output, Remote, RemoteError, Signal, Spawn};
+
+/// A node in a local network namespace.
+#[derive(Debug)]
+pub struct Netns {
+    node: String,
+    ns: String,
+    addr: String,
+    children: Mutex<Vec<Child>>,
+}
+
+impl Netns {
+    /// The node `node` in namespace `ns`, reachable at `addr`.
+    pub fn new(node: &str, ns: &str, addr: &str) -> Netns {
+        Netns {
+            node: node.to_owned(),
+            ns: ns.to_owned(),
+            addr: addr.to_owned(),
+            children: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The namespace's name.
+    pub fn namespace(&self) -> &str {
+        &self.ns
+    }
+
+    fn io(&self, what: &str, e: std::io::Error) -> RemoteError {
+        RemoteError::Io {
+            node: self.node.clone(),
+            what: what.to_owned(),
+            source: e,
+        }
+    }
+
+    /// Reaps children that have exited.
+    fn reap(&self) {
+        let mut kids = self.children.lock().unwrap_or_else(|e| e.into_inner());
+        kids.retain_mut(|c| matches!(c.try_wait(), Ok(None)));
+    }
+}
+
+impl Remote for Netns {
+    fn node(&self) -> &str {
+        &self.node
+    }
+
+    fn host(&self) -> &str {
+        &self.addr
+    }
+
+    fn exec(&self, command: &str) -> Result<Output, RemoteError> {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.ns, "sh", "-c", command])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| self.io(&format!("run `{command}`"), e))?;
+        Ok(Output {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    fn spawn(&self, spec: &Spawn) -> Result<u32, RemoteError> {
+        if spec.argv.is_empty() {
+            return Err(RemoteError::Other {
+                node: self.node.clone(),
+                msg: "nothing to start: empty command".into(),
+            });
+        }
+        if let Some(dir) = spec.log.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| self.io("create the log directory", e))?;
+        }
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&spec.log)
+            .map_err(|e| self.io(&format!("open {}", spec.log.display()), e))?;
+        let err = log.try_clone().map_err(|e| self.io("open the log", e))?;
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns])
+            .args(&spec.argv)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err);
+        // Its own process group: a Ctrl-C at the terminal reaches the harness,
+        // which stops its daemons itself, in order.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        if let Some(cwd) = &spec.cwd {
+            cmd.current_dir(cwd);
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|e| self.io(&format!("start {}", spec.argv[0]), e))?;
+        let pid = child.id();
+        self.reap();
+        self.children
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(child);
+        Ok(pid)
+    }
+
+    fn upload(&self, local: &Path, remote: &Path) -> Result<(), RemoteError> {
+        copy(local, remote).map_err(|e| {
+            self.io(
+                &format!("copy {} to {}", local.display(), remote.display()),
+                e,
+            )
+        })
+    }
+
+    fn download(&self, remote: &Path, local: &Path) -> Result<(), RemoteError> {
+        copy(remote, local).map_err(|e| {
+            self.io(
+                &format!("copy {} to {}", remote.display(), local.display()),
+                e,
+            )
+        })
+    }
+
+    fn signal(&self, pid: u32, sig: Signal) -> Result<(), RemoteError> {
+        let _ = Command::new("kill")
+            .args(["-s", sig.name(), &pid.to_string()])
+            .stderr(Stdio::null())
+            .status();
+        if sig == Signal::Kill {
+            // Reap it so it does not linger as a zombie.
+            for _ in 0..50 {
+                if !self.alive(pid) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+        Ok(())
+    }
+
+    fn alive(&self, pid: u32) -> bool {
+        self.reap();
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            // The state follows the parenthesised command name.
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_some_and(|s| s != "Z" && s != "X"),
+            Err(_) => false,
+        }
+    }
+}
+
+fn copy(from: &Path, to: &Path) -> std::io::Result<()> {
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut src = File::open(from)?;
+    let mut dst = File::create(to)?;
+    std::io::copy(&mut src, &mut dst).map(|_| ())
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        self.reap();
+    }
+}

@@ -1,0 +1,186 @@
+//! The `Remote` trait: run commands on a node, start its daemons, move files.
+//!
+//! Everything the harness, the targets and the nemeses do to a node goes
+//! through this one small trait, so the same test runs against network
+//! namespaces on this machine or real hosts over SSH (the backend is chosen in
+//! one place, [`super::connect`]). A backend implements five methods; signals,
+//! liveness and "run and insist on success" are defaulted on top of `exec`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+/// Why an action on a node failed.
+#[derive(Debug, Error)]
+pub enum RemoteError {
+    /// The command could not be started at all (no `ip`, no connection...).
+    #[error("{node}: {what}: {source}")]
+    Io {
+        /// The node.
+        node: String,
+        /// What was being done.
+        what: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The command ran and failed.
+    #[error("{node}: `{command}` exited with {status}: {stderr}")]
+    Failed {
+        /// The node.
+        node: String,
+        /// The command.
+        command: String,
+        /// Its exit status (-1 when killed by a signal).
+        status: i32,
+        /// The last line of its standard error.
+        stderr: String,
+    },
+    /// Anything else, said in one line.
+    #[error("{node}: {msg}")]
+    Other {
+        /// The node.
+        node: String,
+        /// What went wrong.
+        msg: String,
+    },
+}
+
+/// What a finished command produced.
+#[derive(Clone, Debug, Default)]
+pub struct Output {
+    /// Exit status; -1 when killed by a signal.
+    pub status: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// A long-running process to start on a node.
+#[derive(Clone, Debug, Default)]
+pub struct Spawn {
+    /// The program and its arguments (no shell).
+    pub argv: Vec<String>,
+    /// Extra environment.
+    pub env: Vec<(String, String)>,
+    /// Where its standard output and error go, on the node.
+    pub log: PathBuf,
+    /// Working directory, on the node.
+    pub cwd: Option<PathBuf>,
+}
+
+/// Signals the harness sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    /// Polite stop.
+    Term,
+    /// Crash.
+    Kill,
+    /// Pause.
+    Stop,
+    /// Resume.
+    Cont,
+}
+
+impl Signal {
+    /// The name `kill -s` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Term => "TERM",
+            Signal::Kill => "KILL",
+            Signal::Stop => "STOP",
+            Signal::Cont => "CONT",
+        }
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SIG{}", self.name())
+    }
+}
+
+/// A node the harness controls.
+pub trait Remote: Send + Sync {
+    /// The node's name (`n1`).
+    fn node(&self) -> &str;
+
+    /// The address clients and peers reach it at.
+    fn host(&self) -> &str;
+
+    /// Runs `command` with `sh -c` on the node and waits for it.
+    fn exec(&self, command: &str) -> Result<Output, RemoteError>;
+
+    /// Starts a long-running process on the node; returns its pid there.
+    fn spawn(&self, spec: &Spawn) -> Result<u32, RemoteError>;
+
+    /// Copies a local file to the node.
+    fn upload(&self, local: &Path, remote: &Path) -> Result<(), RemoteError>;
+
+    /// Copies a file from the node.
+    fn download(&self, remote: &Path, local: &Path) -> Result<(), RemoteError>;
+
+    /// Runs `command` and insists it succeeds; returns its standard output.
+    fn run(&self, command: &str) -> Result<String, RemoteError> {
+        let out = self.exec(command)?;
+        if out.status == 0 {
+            Ok(out.stdout)
+        } else {
+            Err(RemoteError::Failed {
+                node: self.node().to_owned(),
+                command: command.to_owned(),
+                status: out.status,
+                stderr: out
+                    .stderr
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("")
+                    .to_owned(),
+            })
+        }
+    }
+
+    /// Sends `sig` to process `pid` on the node (a process already gone is fine).
+    fn signal(&self, pid: u32, sig: Signal) -> Result<(), RemoteError> {
+        self.exec(&format!("kill -s {} {pid} 2>/dev/null || true", sig.name()))
+            .map(|_| ())
+    }
+
+    /// Whether process `pid` is running on the node.
+    fn alive(&self, pid: u32) -> bool {
+        self.exec(&format!("kill -0 {pid} 2>/dev/null"))
+            .is_ok_and(|o| o.status == 0)
+    }
+}
+
+/// Quotes `s` for `sh`.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@+%".contains(&b))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_survives_the_shell() {
+        assert_eq!(shell_quote("abc-1.2/x"), "abc-1.2/x");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("it's $HOME"), "'it'\\''s $HOME'");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("printf %s {}", shell_quote("it's $HOME; `x`")))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "it's $HOME; `x`");
+    }
+}

@@ -1,0 +1,147 @@
+//! The local cluster network, for real: namespaces, a bridge, daemons in the
+//! namespaces, and removal that leaves nothing behind. Needs root (CI runs as
+//! root); without it each test says so and passes vacuously.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use faultline_harness::network::is_root;
+use faultline_harness::remote::{Remote, Signal, Spawn};
+use faultline_harness::{state, Network, NetworkSpec};
+
+fn sh(cmd: &str) -> String {
+    let out = Command::new("sh").arg("-c").arg(cmd).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Nothing named with `prefix` is left: no namespace, link, /etc/netns entry,
+/// FORWARD rule or process in a namespace.
+fn assert_gone(prefix: &str) {
+    let p = format!("{prefix}-");
+    assert!(
+        !sh("ip netns list").contains(&p),
+        "namespaces left: {}",
+        sh("ip netns list")
+    );
+    assert!(
+        !sh("ip -o link show").contains(&p),
+        "links left: {}",
+        sh("ip -o link show")
+    );
+    assert!(
+        !Path::new(&format!("/etc/netns/{prefix}-n1")).exists(),
+        "/etc/netns left"
+    );
+    assert!(
+        !sh("iptables -w -S FORWARD").contains(&format!("{prefix}-br")),
+        "FORWARD rule left"
+    );
+}
+
+fn spec(prefix: &str, n: usize, subnet: &str) -> NetworkSpec {
+    NetworkSpec {
+        prefix: prefix.into(),
+        subnet: subnet.into(),
+        ..NetworkSpec::nodes(n)
+    }
+}
+
+#[test]
+fn nodes_reach_each_other_by_name_and_destroy_leaves_nothing() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let t = Instant::now();
+    let net = Network::create(&spec("flt", 3, "10.78.0"), dir.path().into()).unwrap();
+    let created = t.elapsed();
+    let n1 = net.remote("n1").unwrap();
+    let n3 = net.remote("n3").unwrap();
+    assert_eq!(n1.host(), "10.78.0.11");
+    assert_eq!(n3.run("hostname -I").unwrap().trim(), "10.78.0.13");
+    // By name, through /etc/netns/<ns>/hosts; and reverse lookups do not hang.
+    n1.run("ping -c 1 -W 2 n3").unwrap();
+    let t0 = Instant::now();
+    n1.run("getent hosts 10.78.0.12").unwrap();
+    assert!(
+        t0.elapsed() < Duration::from_secs(2),
+        "reverse lookup took {:?}",
+        t0.elapsed()
+    );
+    // The controller reaches every node.
+    assert!(sh("ping -c 1 -W 2 10.78.0.12 >/dev/null && echo ok").contains("ok"));
+    // A failing command is an error naming the node and the command.
+    let e = n1.run("exit 3").unwrap_err().to_string();
+    assert!(e.starts_with("n1: `exit 3` exited with 3"), "{e}");
+
+    // A daemon inside a namespace, as the harness's child.
+    let pid = n1
+        .spawn(&Spawn {
+            argv: vec!["sleep".into(), "30".into()],
+            log: dir.path().join("n1/sleep.log"),
+            ..Spawn::default()
+        })
+        .unwrap();
+    assert!(n1.alive(pid));
+    assert!(sh("ip netns pids flt-n1")
+        .split_whitespace()
+        .any(|p| p == pid.to_string()));
+    n1.signal(pid, Signal::Stop).unwrap();
+    let state = || sh(&format!("ps -o stat= -p {pid}")).trim().to_owned();
+    assert!(state().starts_with('T'), "paused: {}", state());
+    n1.signal(pid, Signal::Cont).unwrap();
+    assert!(!state().starts_with('T'), "resumed: {}", state());
+    n1.signal(pid, Signal::Kill).unwrap();
+    assert!(!n1.alive(pid));
+
+    let t = Instant::now();
+    net.destroy().unwrap();
+    let destroyed = t.elapsed();
+    net.destroy().unwrap();
+    assert_gone("flt");
+    eprintln!("3 nodes: created in {created:?}, destroyed in {destroyed:?}");
+}
+
+#[test]
+fn cleanup_removes_what_a_vanished_run_left() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let net = Network::create(&spec("flu", 2, "10.79.0"), dir.path().into()).unwrap();
+    let n2 = net.remote("n2").unwrap();
+    let pid = n2
+        .spawn(&Spawn {
+            argv: vec!["sleep".into(), "30".into()],
+            log: dir.path().join("sleep.log"),
+            ..Spawn::default()
+        })
+        .unwrap();
+    // The run "dies": nothing is destroyed, only the state file remains.
+    std::mem::forget(net);
+    assert_eq!(
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e
+                .as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "json"))
+            .count(),
+        1
+    );
+    let cleaned = state::cleanup(dir.path(), "flu", false);
+    assert_eq!(cleaned.runs.len(), 1);
+    assert_gone("flu");
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists() || !n2.alive(pid),
+        "daemon survived"
+    );
+    // Twice is harmless.
+    let again = state::cleanup(dir.path(), "flu", false);
+    assert!(again.runs.is_empty());
+}
