@@ -15,3 +15,4 @@
 
 pub mod clock;
 pub mod packet;
+pub mod partition;
