@@ -72,6 +72,10 @@ fn run() -> ExitCode {
             print_out(&cli::list());
             Ok(0)
         }
+        Command::Test(args) => cli::test(args).map(|t| {
+            print_out(&t.stdout);
+            t.valid.exit_code()
+        }),
         Command::Cleanup { force } => cli::cleanup(*force).map(|out| {
             print_out(&out);
             0

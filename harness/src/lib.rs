@@ -15,6 +15,7 @@ mod error;
 pub mod network;
 pub mod remote;
 mod run_dir;
+pub mod runner;
 pub mod state;
 mod store;
 

@@ -10,7 +10,7 @@
 //! for ten seconds on these machines.
 //!
 //! Invariant: everything created is written to a state file *before* it is
-//! created, so [`crate::cleanup`] can remove what a killed run left; destroying
+//! created, so [`crate::state::cleanup`] can remove what a killed run left; destroying
 //! is idempotent, and tolerates pieces that are already gone.
 
 use std::path::PathBuf;

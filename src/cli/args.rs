@@ -24,6 +24,9 @@ pub enum Command {
     Check(CheckArgs),
     /// List workloads, their checkers, and the history formats faultline reads.
     List,
+    /// Run a test: drive a workload at a target under faults, record the history,
+    /// check it, and store the run.
+    Test(TestArgs),
     /// Remove what runs left on this machine: namespaces, bridge, links, rules,
     /// processes and clock files (from their state files, then by name).
     Cleanup {
@@ -39,6 +42,50 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+}
+
+/// `faultline test`.
+#[derive(Debug, Args, Clone)]
+pub struct TestArgs {
+    /// The system under test: `memory` (in-process, for the runner's own tests).
+    #[arg(long, default_value = "memory")]
+    pub target: String,
+    /// The workload: register, cas-register, set, unique-ids, counter, list-append, bank.
+    #[arg(long, short, default_value = "register")]
+    pub workload: String,
+    /// Faults to inject, comma-separated (none by default).
+    #[arg(long, value_delimiter = ',')]
+    pub nemesis: Vec<String>,
+    /// Seconds between fault starts and stops.
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    pub nemesis_interval: f64,
+    /// Length of the main phase in seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub time_limit: f64,
+    /// Client workers.
+    #[arg(long, default_value_t = 10)]
+    pub concurrency: usize,
+    /// Operations per second across all workers; 0 for as fast as the target allows.
+    #[arg(long, default_value_t = 1000.0)]
+    pub rate: f64,
+    /// Node names (default n1..n5).
+    #[arg(long, value_delimiter = ',')]
+    pub nodes: Vec<String>,
+    /// Keys for keyed workloads.
+    #[arg(long, default_value_t = 5)]
+    pub keys: usize,
+    /// Seconds before a client operation is recorded as `info`.
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    pub op_timeout: f64,
+    /// Seconds to wait after healing, before the final reads.
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    pub recovery: f64,
+    /// The seed of every random choice (default: from the clock; printed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Where runs are stored.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
 }
 
 /// `faultline check`.

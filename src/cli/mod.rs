@@ -6,9 +6,11 @@ mod check;
 mod cleanup;
 mod exit;
 mod list;
+mod test;
 
 pub use args::{Cli, Command};
 pub use check::check;
 pub use cleanup::cleanup;
 pub use exit::{Failure, BAD_INPUT, INTERNAL};
 pub use list::list;
+pub use test::test;

@@ -8,5 +8,12 @@
 //! (kill, pause, primaries, log files) the nemeses use. Databases under other
 //! licences (Garage is AGPL) are run as programs, never linked.
 //!
-//! Status: not built yet; the reference store and real-database issues bring
-//! them. This crate exists so the workspace has its final shape.
+//! Built so far: [`memory`], the in-process linearizable store the runner is
+//! tested and benchmarked against. The reference store and the real databases
+//! come with their issues.
+
+pub mod memory;
+pub mod memory_faults;
+
+pub use memory::MemoryTarget;
+pub use memory_faults::MemoryNemesis;

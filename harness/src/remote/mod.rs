@@ -2,7 +2,9 @@
 //! SSH hosts).
 
 mod netns;
+mod ssh;
 mod traits;
 
 pub use netns::Netns;
+pub use ssh::{Ssh, SshOptions};
 pub use traits::{shell_quote, Output, Remote, RemoteError, Signal, Spawn};

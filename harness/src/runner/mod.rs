@@ -1,0 +1,22 @@
+//! The runner: workers drive clients at the target, a nemesis injects faults
+//! on a schedule, and one recorder writes every event to `history.jsonl`.
+//!
+//! Phases, in order: **main** (until the time limit, at `--rate` across
+//! `--concurrency` workers, with the nemesis starting and stopping faults every
+//! `--nemesis-interval`); **heal** (every fault undone); **recover** (a wait
+//! for the system to settle); **final reads** (retried until they succeed, so
+//! the checkers see the final state). Each worker is one process in the
+//! history; after an `info` it continues as a new process with a fresh client
+//! (Jepsen's rule: a crashed process never completes again).
+
+mod client;
+mod nemesis;
+mod ops;
+mod recorder;
+mod run;
+
+pub use client::{Client, Completion, Invocation, Outcome, Target};
+pub use nemesis::Nemesis;
+pub use ops::{generator, OpGen, Rng, BANK_ACCOUNTS, BANK_BALANCE, GENERATED};
+pub use recorder::{Rec, Recorder, Tally};
+pub use run::{run, RunConfig, RunOutcome};

@@ -1,0 +1,26 @@
+//! The `Nemesis` trait: faults the runner injects on a schedule.
+//!
+//! A nemesis offers named faults; each has an inverse, so `start` is always
+//! followed by `stop`, and `heal_all` undoes everything at once and is
+//! harmless when nothing is broken — the runner calls it on every exit path.
+//! Faults are blocking work (shelling out to `iptables`, signalling daemons),
+//! so the methods are plain functions the runner calls off its async threads.
+
+use faultline_history::Value;
+
+use super::ops::Rng;
+
+/// Faults, each with its inverse.
+pub trait Nemesis: Send + Sync {
+    /// The faults it can inject, e.g. `partition-halves`, `kill`, `pause`.
+    fn faults(&self) -> Vec<String>;
+
+    /// Injects `fault`; returns what it did, for the history.
+    fn start(&self, fault: &str, rng: &mut Rng) -> Result<Value, String>;
+
+    /// Ends `fault` (heals, restarts, resumes, resets); returns what it did.
+    fn stop(&self, fault: &str) -> Result<Value, String>;
+
+    /// Undoes every fault. Idempotent.
+    fn heal_all(&self) -> Result<(), String>;
+}

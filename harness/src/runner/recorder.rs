@@ -1,0 +1,192 @@
+//! The recorder: the one place events get their index and time.
+//!
+//! Workers hand it invocations (before sending them) and completions (after
+//! receiving them). Index and time are assigned together under one lock, so
+//! history order is real-time order: an invocation recorded before a
+//! completion really was sent before that completion arrived — the order the
+//! linearizability and realtime checks rely on. A writer thread drains the
+//! buffer every few milliseconds into `history.jsonl`, fsyncing in batches; a
+//! harness killed mid-run leaves every event up to the last batch.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use faultline_history::{Event, EventType, JsonlWriter, Process, Value};
+
+/// Counts of completions, for the progress line.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// `ok` completions.
+    pub ok: AtomicU64,
+    /// `fail` completions.
+    pub fail: AtomicU64,
+    /// `info` completions.
+    pub info: AtomicU64,
+}
+
+struct Inner {
+    start: Instant,
+    buf: Mutex<(u64, Vec<Event>)>,
+    done: AtomicBool,
+    tally: Tally,
+}
+
+/// Appends events to a history file.
+pub struct Recorder {
+    inner: Arc<Inner>,
+    writer: Option<JoinHandle<std::io::Result<u64>>>,
+}
+
+/// One event to record (index and time are the recorder's).
+pub struct Rec<'a> {
+    /// invoke, ok, fail or info.
+    pub kind: EventType,
+    /// Who.
+    pub process: Process,
+    /// The function.
+    pub f: &'a str,
+    /// Argument or result.
+    pub value: Value,
+    /// The node that served it.
+    pub node: Option<&'a str>,
+    /// The error, for fail and info.
+    pub error: Option<String>,
+}
+
+impl Recorder {
+    /// Starts recording into `path` (appending).
+    pub fn start(path: &Path) -> std::io::Result<Recorder> {
+        let mut out = JsonlWriter::append(path)?.with_batch(8192, Duration::from_millis(100));
+        let inner = Arc::new(Inner {
+            start: Instant::now(),
+            buf: Mutex::new((0, Vec::with_capacity(4096))),
+            done: AtomicBool::new(false),
+            tally: Tally::default(),
+        });
+        let shared = inner.clone();
+        let writer = std::thread::Builder::new()
+            .name("recorder".into())
+            .spawn(move || {
+                let mut spare = Vec::with_capacity(4096);
+                let mut written = 0u64;
+                loop {
+                    let finished = shared.done.load(Ordering::Acquire);
+                    {
+                        let mut b = shared.buf.lock().unwrap_or_else(|e| e.into_inner());
+                        std::mem::swap(&mut b.1, &mut spare);
+                    }
+                    for e in spare.drain(..) {
+                        out.write(&e)?;
+                        written += 1;
+                    }
+                    if finished {
+                        out.sync()?;
+                        return Ok(written);
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            })?;
+        Ok(Recorder {
+            inner,
+            writer: Some(writer),
+        })
+    }
+
+    /// Nanoseconds since recording began.
+    pub fn now(&self) -> i64 {
+        self.inner.start.elapsed().as_nanos() as i64
+    }
+
+    /// Records one event; returns its index.
+    pub fn record(&self, r: Rec<'_>) -> u64 {
+        match r.kind {
+            EventType::Ok => self.inner.tally.ok.fetch_add(1, Ordering::Relaxed),
+            EventType::Fail => self.inner.tally.fail.fetch_add(1, Ordering::Relaxed),
+            EventType::Info if !r.process.is_nemesis() => {
+                self.inner.tally.info.fetch_add(1, Ordering::Relaxed)
+            }
+            _ => 0,
+        };
+        let mut e = Event::new(0, r.kind, r.process, r.f, r.value);
+        e.node = r.node.map(Into::into);
+        e.error = r.error.map(|s| Value::str(&s));
+        let mut b = self.inner.buf.lock().unwrap_or_else(|e| e.into_inner());
+        let index = b.0;
+        b.0 += 1;
+        e.index = index;
+        e.time = Some(self.now());
+        b.1.push(e);
+        index
+    }
+
+    /// Completion counts so far.
+    pub fn tally(&self) -> &Tally {
+        &self.inner.tally
+    }
+
+    /// Writes everything recorded and syncs; returns the number of events.
+    pub fn finish(mut self) -> std::io::Result<u64> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> std::io::Result<u64> {
+        self.inner.done.store(true, Ordering::Release);
+        match self.writer.take() {
+            Some(w) => w
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("the recorder thread panicked"))),
+            None => Ok(0),
+        }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indices_and_times_follow_recording_order_across_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.jsonl");
+        let rec = Arc::new(Recorder::start(&path).unwrap());
+        let threads: Vec<_> = (0..4)
+            .map(|p| {
+                let rec = rec.clone();
+                std::thread::spawn(move || {
+                    for i in 0..1000 {
+                        for kind in [EventType::Invoke, EventType::Ok] {
+                            rec.record(Rec {
+                                kind,
+                                process: Process::Client(p),
+                                f: "write",
+                                value: Value::Int(i),
+                                node: Some("n1"),
+                                error: None,
+                            });
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let rec = Arc::into_inner(rec).unwrap();
+        assert_eq!(rec.tally().ok.load(Ordering::Relaxed), 4000);
+        assert_eq!(rec.finish().unwrap(), 8000);
+        let h = faultline_history::read_path(&path, None).unwrap().history;
+        assert_eq!(h.len(), 8000);
+        let times: Vec<i64> = h.events().iter().map(|e| e.time.unwrap()).collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(h.ops().count(), 4000);
+    }
+}

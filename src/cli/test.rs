@@ -1,0 +1,281 @@
+//! `faultline test`: run a test end to end.
+//!
+//! Creates the run directory (with `test.json`: every option and the seed),
+//! starts the recorder, runs the phases with the target and the nemesis,
+//! heals on every exit path (a guard heals even if something panics, and
+//! Ctrl-C or SIGTERM ends the main phase early), then checks the history with
+//! the workload's checkers, writes `results.json`, prints the summary, and —
+//! when the verdict is not valid — the command that reproduces the run.
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use faultline_checkers::{checker, workload, CheckOptions, Results, Validity};
+use faultline_harness::runner::{
+    generator, run, Nemesis, Recorder, RunConfig, Target, BANK_ACCOUNTS, BANK_BALANCE, GENERATED,
+};
+use faultline_harness::{Store, TestSpec};
+use faultline_history::{read_path, Value};
+use faultline_targets::{MemoryNemesis, MemoryTarget};
+
+use super::args::TestArgs;
+use super::exit::Failure;
+
+/// What a test produced.
+pub struct Tested {
+    /// The verdict.
+    pub valid: Validity,
+    /// The summary for stdout.
+    pub stdout: String,
+}
+
+fn seconds(name: &str, s: f64) -> Result<Duration, Failure> {
+    if s.is_finite() && s >= 0.0 {
+        Ok(Duration::from_secs_f64(s))
+    } else {
+        Err(Failure::bad(format!(
+            "--{name} must be a non-negative number of seconds, not {s}"
+        )))
+    }
+}
+
+/// The command line that reproduces a run.
+fn reproduce(a: &TestArgs, seed: u64, nodes: &[String]) -> String {
+    let mut cmd = format!(
+        "faultline test --target {} --workload {} --time-limit {} --concurrency {} --keys {} --seed {seed} --nodes {}",
+        a.target,
+        a.workload,
+        a.time_limit,
+        a.concurrency,
+        a.keys,
+        nodes.join(",")
+    );
+    if !a.nemesis.is_empty() {
+        cmd.push_str(&format!(
+            " --nemesis {} --nemesis-interval {}",
+            a.nemesis.join(","),
+            a.nemesis_interval
+        ));
+    }
+    cmd.push_str(&format!(" --rate {}", a.rate));
+    cmd
+}
+
+/// Runs `faultline test`.
+pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
+    if !GENERATED.contains(&a.workload.as_str()) {
+        return Err(Failure::bad(format!(
+            "unknown workload {:?} for test (known: {})",
+            a.workload,
+            GENERATED.join(", ")
+        )));
+    }
+    if a.target != "memory" {
+        return Err(Failure::bad(format!(
+            "unknown target {:?} (known: memory; the reference store and real databases come with their issues)",
+            a.target
+        )));
+    }
+    if a.concurrency == 0 {
+        return Err(Failure::bad("--concurrency must be at least 1"));
+    }
+    if !(a.rate.is_finite() && a.rate >= 0.0) {
+        return Err(Failure::bad(
+            "--rate must be a number of operations per second (0: unlimited)",
+        ));
+    }
+    let nodes: Vec<String> = if a.nodes.is_empty() {
+        (1..=5).map(|i| format!("n{i}")).collect()
+    } else {
+        a.nodes.clone()
+    };
+    let seed = a.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64 % 1_000_000_000)
+    });
+    let cfg = RunConfig {
+        nodes: nodes.clone(),
+        concurrency: a.concurrency,
+        rate: (a.rate > 0.0).then_some(a.rate),
+        time_limit: seconds("time-limit", a.time_limit)?,
+        op_timeout: seconds("op-timeout", a.op_timeout)?.max(Duration::from_millis(1)),
+        nemesis_interval: seconds("nemesis-interval", a.nemesis_interval)?,
+        recovery: seconds("recovery", a.recovery)?,
+        seed,
+        ..RunConfig::default()
+    };
+    let gen = generator(&a.workload, a.keys).map_err(Failure::bad)?;
+    let target = MemoryTarget::new(&a.workload);
+    let nemesis: Option<Arc<dyn Nemesis>> = if a.nemesis.is_empty() || a.nemesis == ["none"] {
+        None
+    } else {
+        Some(Arc::new(
+            MemoryNemesis::new(nodes.clone(), target.faults(), &a.nemesis).map_err(Failure::bad)?,
+        ))
+    };
+    let target: Arc<dyn Target> = Arc::new(target);
+
+    let store = Store::new(&a.store);
+    let run_dir = store
+        .create_run(&format!("{}-{}", a.target, a.workload))
+        .map_err(Failure::bad)?;
+    let mut options = serde_json::Map::new();
+    let opt = serde_json::to_value(format!("{a:?}")).unwrap_or_default();
+    options.insert("seed".into(), seed.into());
+    options.insert("target".into(), a.target.clone().into());
+    options.insert("nemesis".into(), a.nemesis.clone().into());
+    options.insert("nodes".into(), nodes.clone().into());
+    options.insert("reproduce".into(), reproduce(a, seed, &nodes).into());
+    options.insert("args".into(), opt);
+    run_dir
+        .write_test_spec(&TestSpec {
+            name: format!("{}-{}", a.target, a.workload),
+            workload: Some(a.workload.clone()),
+            options,
+        })
+        .map_err(Failure::bad)?;
+    let history = run_dir.history_path();
+    let rec = Arc::new(
+        Recorder::start(&history)
+            .with_context(|| format!("open {}", history.display()))
+            .map_err(Failure::Internal)?,
+    );
+    eprintln!("run: {} (seed {seed})", run_dir.path().display());
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")
+        .map_err(Failure::Internal)?;
+    // Heal whatever happens, including a panic unwinding through here.
+    let guard = HealGuard(nemesis.clone());
+    let outcome = rt.block_on(async {
+        let signals = {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {},
+                    _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {},
+                }
+                eprintln!("\nstopping: healing and writing what was recorded");
+                stop.store(true, Ordering::Relaxed);
+            })
+        };
+        let progress = tokio::spawn(progress(rec.clone(), cfg.time_limit));
+        let out = run(cfg, target, gen, nemesis.clone(), rec.clone(), stop.clone()).await;
+        progress.abort();
+        signals.abort();
+        out
+    });
+    drop(guard);
+    // Aborted tasks (progress, signals) are dropped only when the runtime is.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    let rec = Arc::into_inner(rec)
+        .context("recorder still in use")
+        .map_err(Failure::Internal)?;
+    rec.finish()
+        .with_context(|| format!("write {}", history.display()))
+        .map_err(Failure::Internal)?;
+
+    let results = check(&a.workload, &history)?;
+    run_dir.write_results(&results).map_err(Failure::bad)?;
+    let ops_per_s = outcome.ops as f64 / outcome.main.as_secs_f64().max(1e-9);
+    let mut stdout = faultline_reports::summary(&results, &run_dir.path().display().to_string());
+    stdout.push_str(&format!(
+        "{} ops in {:.1} s ({:.0} ops/s), {} faults{}{}\n",
+        outcome.ops,
+        outcome.main.as_secs_f64(),
+        ops_per_s,
+        outcome.faults,
+        if outcome.interrupted {
+            ", interrupted"
+        } else {
+            ""
+        },
+        if outcome.finals_failed > 0 {
+            format!(", {} final reads never succeeded", outcome.finals_failed)
+        } else {
+            String::new()
+        }
+    ));
+    for e in outcome.nemesis_errors.iter().take(5) {
+        stdout.push_str(&format!("nemesis error: {e}\n"));
+    }
+    if results.valid != Validity::True {
+        stdout.push_str(&format!("reproduce: {}\n", reproduce(a, seed, &nodes)));
+    }
+    Ok(Tested {
+        valid: results.valid,
+        stdout,
+    })
+}
+
+/// Heals the nemesis when dropped, whatever the exit path.
+struct HealGuard(Option<Arc<dyn Nemesis>>);
+
+impl Drop for HealGuard {
+    fn drop(&mut self) {
+        if let Some(n) = &self.0 {
+            let _ = n.heal_all();
+        }
+    }
+}
+
+/// Checks the recorded history with the workload's checkers.
+fn check(name: &str, history: &std::path::Path) -> Result<Results, Failure> {
+    let loaded = read_path(history, None).map_err(Failure::bad)?;
+    let w = workload(name).ok_or_else(|| Failure::bad(format!("no checkers for {name}")))?;
+    let opts = CheckOptions {
+        initial: (name == "bank").then_some(Value::Int(BANK_ACCOUNTS * BANK_BALANCE)),
+        ..CheckOptions::default()
+    };
+    let mut verdicts = Vec::new();
+    for c in w.checkers {
+        let ch = checker(c, w, &opts).map_err(Failure::bad)?;
+        let v = ch
+            .check(&loaded.history)
+            .map_err(|e| Failure::Internal(anyhow::anyhow!("{c} checker: {e}")))?;
+        verdicts.push((c.to_string(), v));
+    }
+    Ok(Results::combine(verdicts))
+}
+
+/// A live progress line on a terminal; a plain line every 5 s otherwise.
+async fn progress(rec: Arc<Recorder>, limit: Duration) {
+    let tty = std::io::stderr().is_terminal();
+    let start = std::time::Instant::now();
+    let every = if tty {
+        Duration::from_millis(500)
+    } else {
+        Duration::from_secs(5)
+    };
+    let mut last = (0u64, std::time::Instant::now());
+    loop {
+        tokio::time::sleep(every).await;
+        let t = rec.tally();
+        let (ok, fail, info) = (
+            t.ok.load(Ordering::Relaxed),
+            t.fail.load(Ordering::Relaxed),
+            t.info.load(Ordering::Relaxed),
+        );
+        let done = ok + fail + info;
+        let rate = (done - last.0) as f64 / last.1.elapsed().as_secs_f64().max(1e-9);
+        last = (done, std::time::Instant::now());
+        let line = format!(
+            "[{:.0}/{:.0} s] {rate:.0} ops/s, ok {ok} fail {fail} info {info}",
+            start.elapsed().as_secs_f64(),
+            limit.as_secs_f64()
+        );
+        if tty {
+            eprint!("\r{line}   ");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! `memory`: an in-process, linearizable store — the runner's own test target.
+//!
+//! One mutex guards every object, so each operation takes effect atomically at
+//! one instant between its invocation and completion: whatever the workload,
+//! its histories are linearizable and every checker must call them valid.
+//! That makes it the control for the runner (generators, workers, recorder,
+//! phases) and its throughput benchmark, with no database installed. Nodes are
+//! names only; every node serves the same objects.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use faultline_harness::runner::{
+    Client, Completion, Invocation, Outcome, Target, BANK_ACCOUNTS, BANK_BALANCE,
+};
+use faultline_history::Value;
+
+use crate::memory_faults::{Faults, NodeFault};
+
+#[derive(Default)]
+struct Objects {
+    registers: HashMap<Value, Value>,
+    set: Vec<Value>,
+    ids: i64,
+    counter: i64,
+    lists: HashMap<Value, Vec<Value>>,
+    bank: Vec<i64>,
+}
+
+fn objects() -> Arc<Mutex<Objects>> {
+    Arc::new(Mutex::new(Objects {
+        bank: vec![BANK_BALANCE; BANK_ACCOUNTS as usize],
+        ..Objects::default()
+    }))
+}
+
+fn apply(o: &mut Objects, op: &Invocation) -> Outcome {
+    let v = &op.value;
+    match (op.f, v.as_tuple()) {
+        ("read", Some((k, _))) => {
+            let cur = o.registers.get(k).cloned().unwrap_or(Value::Null);
+            Outcome::Ok(Value::list(vec![k.clone(), cur]))
+        }
+        ("write", Some((k, x))) => {
+            o.registers.insert(k.clone(), x.clone());
+            Outcome::Ok(v.clone())
+        }
+        ("cas", Some((k, x))) => match x.as_tuple() {
+            Some((old, new)) => {
+                let cur = o.registers.get(k).cloned().unwrap_or(Value::Null);
+                if &cur == old {
+                    o.registers.insert(k.clone(), new.clone());
+                    Outcome::Ok(v.clone())
+                } else {
+                    Outcome::Fail(format!("expected {old}, found {cur}"))
+                }
+            }
+            None => Outcome::Fail(format!("bad cas {v}")),
+        },
+        _ => apply_rest(o, op),
+    }
+}
+
+fn apply_rest(o: &mut Objects, op: &Invocation) -> Outcome {
+    let v = &op.value;
+    match op.f {
+        "add" => {
+            o.set.push(v.clone());
+            Outcome::Ok(v.clone())
+        }
+        "generate" => {
+            o.ids += 1;
+            Outcome::Ok(Value::Int(o.ids))
+        }
+        "txn" => {
+            let mops = v.as_list().unwrap_or(&[]);
+            let mut out = Vec::with_capacity(mops.len());
+            for m in mops {
+                match m.as_list() {
+                    Some([f, k, x]) if f.as_str() == Some("append") => {
+                        o.lists.entry(k.clone()).or_default().push(x.clone());
+                        out.push(m.clone());
+                    }
+                    Some([f, k, _]) if f.as_str() == Some("r") => {
+                        let l = o.lists.get(k).cloned().unwrap_or_default();
+                        out.push(Value::list(vec![f.clone(), k.clone(), Value::list(l)]));
+                    }
+                    _ => return Outcome::Fail(format!("bad micro-operation {m}")),
+                }
+            }
+            Outcome::Ok(Value::list(out))
+        }
+        "transfer" => {
+            let get = |name: &str| v.get(name).and_then(Value::as_int).unwrap_or(-1);
+            let (from, to, amount) = (get("from"), get("to"), get("amount"));
+            let n = o.bank.len() as i64;
+            if !(0..n).contains(&from) || !(0..n).contains(&to) || amount < 0 {
+                return Outcome::Fail(format!("bad transfer {v}"));
+            }
+            if o.bank[from as usize] < amount {
+                return Outcome::Fail("insufficient funds".into());
+            }
+            o.bank[from as usize] -= amount;
+            o.bank[to as usize] += amount;
+            Outcome::Ok(v.clone())
+        }
+        "read" => Outcome::Ok(Value::Null),
+        other => Outcome::Fail(format!("unknown operation {other}")),
+    }
+}
+
+/// The in-process target for one workload: reads without a key return that
+/// workload's object (the set, the counter, every balance).
+#[derive(Clone)]
+pub struct MemoryTarget {
+    objects: Arc<Mutex<Objects>>,
+    workload: String,
+    faults: Faults,
+}
+
+impl MemoryTarget {
+    /// The in-process target for `workload`.
+    pub fn new(workload: &str) -> MemoryTarget {
+        MemoryTarget {
+            objects: objects(),
+            workload: workload.to_owned(),
+            faults: Faults::default(),
+        }
+    }
+
+    /// The node faults its nemesis sets.
+    pub fn faults(&self) -> Faults {
+        self.faults.clone()
+    }
+}
+
+struct WorkloadClient {
+    objects: Arc<Mutex<Objects>>,
+    node: String,
+    workload: String,
+    faults: Faults,
+}
+
+#[async_trait]
+impl Target for MemoryTarget {
+    fn name(&self) -> &str {
+        "memory"
+    }
+
+    async fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
+        Ok(Box::new(WorkloadClient {
+            objects: self.objects.clone(),
+            node: node.to_owned(),
+            workload: self.workload.clone(),
+            faults: self.faults.clone(),
+        }))
+    }
+}
+
+#[async_trait]
+impl Client for WorkloadClient {
+    async fn invoke(&mut self, op: &Invocation) -> Completion {
+        let node = Some(self.node.clone());
+        let fault = self
+            .faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&self.node)
+            .copied();
+        match fault {
+            Some(NodeFault::Killed) => {
+                return Completion {
+                    outcome: Outcome::Fail("connection refused".into()),
+                    node,
+                }
+            }
+            // Hangs until the runner's timeout turns it into `info`.
+            Some(NodeFault::Partitioned | NodeFault::Paused) => {
+                std::future::pending::<()>().await;
+            }
+            None => {}
+        }
+        let outcome = {
+            let mut o = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+            match (self.workload.as_str(), op.f) {
+                ("set", "read") => Outcome::Ok(Value::list(o.set.clone())),
+                ("counter", "read") => Outcome::Ok(Value::Int(o.counter)),
+                ("counter", "add") => {
+                    o.counter += op.value.as_int().unwrap_or(1);
+                    Outcome::Ok(op.value.clone())
+                }
+                ("bank", "read") => Outcome::Ok(Value::map(
+                    o.bank
+                        .iter()
+                        .enumerate()
+                        .map(|(i, b)| (i.to_string().as_str().into(), Value::Int(*b)))
+                        .collect(),
+                )),
+                _ => apply(&mut o, op),
+            }
+        };
+        Completion { outcome, node }
+    }
+}
