@@ -80,6 +80,11 @@ fn run() -> ExitCode {
             print_out(&out);
             0
         }),
+        Command::Memserver { listen, workload } => {
+            faultline_targets::process::serve(listen, workload)
+                .map(|()| 0)
+                .map_err(|e| Failure::bad(format!("_memserver {listen}: {e}")))
+        }
         Command::Delayer { args } => faultline_nemesis::packet::delayer_main(args)
             .map(|()| 0)
             .map_err(Failure::bad),

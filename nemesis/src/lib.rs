@@ -11,8 +11,11 @@
 //! pause/resume, skew/reset), and healing is idempotent: `heal_all` runs on every
 //! exit path and is harmless when nothing is broken.
 //!
-//! Status: being built (the runner issue).
+//! Built: partitions ([`partition`]), packet faults ([`packet`]), clock skew
+//! ([`clock`]), and [`local::LocalNemesis`], which drives them all, with
+//! crashes and pauses, over any `Remote`.
 
 pub mod clock;
+pub mod local;
 pub mod packet;
 pub mod partition;

@@ -34,6 +34,16 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Internal: the `process` target's server, run on each node.
+    #[command(name = "_memserver", hide = true)]
+    Memserver {
+        /// Address to listen on.
+        #[arg(long)]
+        listen: String,
+        /// The workload whose objects it serves.
+        #[arg(long)]
+        workload: String,
+    },
     /// Internal: the NFQUEUE packet delayer the packet nemesis runs inside a
     /// node's namespace.
     #[command(name = "_delayer", hide = true)]
@@ -47,7 +57,8 @@ pub enum Command {
 /// `faultline test`.
 #[derive(Debug, Args, Clone)]
 pub struct TestArgs {
-    /// The system under test: `memory` (in-process, for the runner's own tests).
+    /// The system under test: `memory` (in-process) or `process` (a real
+    /// server process per node, in network namespaces; needs root).
     #[arg(long, default_value = "memory")]
     pub target: String,
     /// The workload: register, cas-register, set, unique-ids, counter, list-append, bank.

@@ -4,6 +4,7 @@
 mod args;
 mod check;
 mod cleanup;
+mod cluster;
 mod exit;
 mod list;
 mod test;

@@ -15,13 +15,13 @@ use std::time::Duration;
 use anyhow::Context;
 use faultline_checkers::{checker, workload, CheckOptions, Results, Validity};
 use faultline_harness::runner::{
-    generator, run, Nemesis, Recorder, RunConfig, Target, BANK_ACCOUNTS, BANK_BALANCE, GENERATED,
+    generator, run, Nemesis, Recorder, RunConfig, BANK_ACCOUNTS, BANK_BALANCE, GENERATED,
 };
 use faultline_harness::{Store, TestSpec};
 use faultline_history::{read_path, Value};
-use faultline_targets::{MemoryNemesis, MemoryTarget};
 
 use super::args::TestArgs;
+use super::cluster::{setup, TARGETS};
 use super::exit::Failure;
 
 /// What a test produced.
@@ -73,10 +73,11 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
             GENERATED.join(", ")
         )));
     }
-    if a.target != "memory" {
+    if !TARGETS.contains(&a.target.as_str()) {
         return Err(Failure::bad(format!(
-            "unknown target {:?} (known: memory; the reference store and real databases come with their issues)",
-            a.target
+            "unknown target {:?} (known: {}; the reference store and real databases come with their issues)",
+            a.target,
+            TARGETS.join(", ")
         )));
     }
     if a.concurrency == 0 {
@@ -109,16 +110,6 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
         ..RunConfig::default()
     };
     let gen = generator(&a.workload, a.keys).map_err(Failure::bad)?;
-    let target = MemoryTarget::new(&a.workload);
-    let nemesis: Option<Arc<dyn Nemesis>> = if a.nemesis.is_empty() || a.nemesis == ["none"] {
-        None
-    } else {
-        Some(Arc::new(
-            MemoryNemesis::new(nodes.clone(), target.faults(), &a.nemesis).map_err(Failure::bad)?,
-        ))
-    };
-    let target: Arc<dyn Target> = Arc::new(target);
-
     let store = Store::new(&a.store);
     let run_dir = store
         .create_run(&format!("{}-{}", a.target, a.workload))
@@ -138,6 +129,11 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
             options,
         })
         .map_err(Failure::bad)?;
+    // Target, nemesis and (for real processes) the network; torn down when
+    // `cluster` drops, whatever the exit path.
+    let mut cluster = setup(&a.target, &a.workload, &nodes, &a.nemesis, run_dir.path())?;
+    let target = cluster.target.clone();
+    let nemesis = cluster.nemesis.clone();
     let history = run_dir.history_path();
     let rec = Arc::new(
         Recorder::start(&history)
@@ -174,6 +170,7 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
         out
     });
     drop(guard);
+    cluster.teardown();
     // Aborted tasks (progress, signals) are dropped only when the runtime is.
     rt.shutdown_timeout(Duration::from_secs(1));
     let rec = Arc::into_inner(rec)

@@ -14,6 +14,8 @@
 
 pub mod memory;
 pub mod memory_faults;
+pub mod process;
 
 pub use memory::MemoryTarget;
 pub use memory_faults::MemoryNemesis;
+pub use process::ProcessTarget;

@@ -129,6 +129,11 @@ impl MemoryTarget {
         }
     }
 
+    /// Performs `op` at once, without simulated faults (the process server's path).
+    pub fn execute(&self, op: &Invocation) -> Outcome {
+        execute(&self.objects, &self.workload, op)
+    }
+
     /// The node faults its nemesis sets.
     pub fn faults(&self) -> Faults {
         self.faults.clone()
@@ -181,25 +186,28 @@ impl Client for WorkloadClient {
             }
             None => {}
         }
-        let outcome = {
-            let mut o = self.objects.lock().unwrap_or_else(|e| e.into_inner());
-            match (self.workload.as_str(), op.f) {
-                ("set", "read") => Outcome::Ok(Value::list(o.set.clone())),
-                ("counter", "read") => Outcome::Ok(Value::Int(o.counter)),
-                ("counter", "add") => {
-                    o.counter += op.value.as_int().unwrap_or(1);
-                    Outcome::Ok(op.value.clone())
-                }
-                ("bank", "read") => Outcome::Ok(Value::map(
-                    o.bank
-                        .iter()
-                        .enumerate()
-                        .map(|(i, b)| (i.to_string().as_str().into(), Value::Int(*b)))
-                        .collect(),
-                )),
-                _ => apply(&mut o, op),
-            }
-        };
+        let outcome = execute(&self.objects, &self.workload, op);
         Completion { outcome, node }
+    }
+}
+
+/// Performs `op` on the objects, as one atomic step.
+fn execute(objects: &Mutex<Objects>, workload: &str, op: &Invocation) -> Outcome {
+    let mut o = objects.lock().unwrap_or_else(|e| e.into_inner());
+    match (workload, op.f) {
+        ("set", "read") => Outcome::Ok(Value::list(o.set.clone())),
+        ("counter", "read") => Outcome::Ok(Value::Int(o.counter)),
+        ("counter", "add") => {
+            o.counter += op.value.as_int().unwrap_or(1);
+            Outcome::Ok(op.value.clone())
+        }
+        ("bank", "read") => Outcome::Ok(Value::map(
+            o.bank
+                .iter()
+                .enumerate()
+                .map(|(i, b)| (i.to_string().as_str().into(), Value::Int(*b)))
+                .collect(),
+        )),
+        _ => apply(&mut o, op),
     }
 }

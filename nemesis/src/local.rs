@@ -1,0 +1,314 @@
+//! The nemesis of real nodes: partitions, crashes, pauses, clock skew and
+//! packet faults, each with its inverse, over any [`Remote`].
+//!
+//! Faults are picked with the runner's seeded generator, so the same seed
+//! breaks the same nodes in the same order. `stop` undoes the fault it is
+//! given; `heal_all` undoes every kind at once — heals partitions, resumes
+//! paused daemons, restarts killed ones, resets clocks, removes packet rules
+//! and stops delayers — and is harmless when nothing is broken, so the runner
+//! calls it on every exit path.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use faultline_harness::daemon::Daemon;
+use faultline_harness::remote::{shell_quote, Remote, Signal, Spawn};
+use faultline_harness::runner::{Nemesis, Rng};
+use faultline_history::Value;
+
+use crate::clock::SkewFile;
+use crate::packet::{delayer_args, rules, rules_for, PacketFault};
+use crate::partition::{self, Grudge};
+
+/// The NFQUEUE queue number the packet nemesis uses.
+const QUEUE: u16 = 7;
+
+/// One node, as the nemesis sees it.
+pub struct NodeCtl {
+    /// Its remote.
+    pub remote: Arc<dyn Remote>,
+    /// Its address.
+    pub addr: String,
+    /// The daemon faults act on, if any.
+    pub daemon: Option<Arc<Daemon>>,
+    /// Its clock-skew file, if its daemon runs under the shim.
+    pub skew: Option<SkewFile>,
+}
+
+#[derive(Default)]
+struct Active {
+    killed: Vec<usize>,
+    paused: Vec<usize>,
+    skewed: Vec<usize>,
+    /// Node and delayer pid.
+    packet: Vec<(usize, Option<u32>)>,
+}
+
+/// Faults on real nodes.
+pub struct LocalNemesis {
+    nodes: Vec<NodeCtl>,
+    kinds: Vec<String>,
+    exe: PathBuf,
+    active: Mutex<Active>,
+}
+
+/// The faults it knows.
+pub const KINDS: &[&str] = &["partition", "kill", "pause", "clock", "packet"];
+
+impl LocalNemesis {
+    /// A nemesis injecting `kinds` on `nodes`; `exe` is the faultline binary
+    /// (for the packet delayer).
+    pub fn new(
+        nodes: Vec<NodeCtl>,
+        kinds: &[String],
+        exe: PathBuf,
+    ) -> Result<LocalNemesis, String> {
+        for k in kinds {
+            if !KINDS.contains(&k.as_str()) {
+                return Err(format!(
+                    "unknown nemesis {k:?} (known: {})",
+                    KINDS.join(", ")
+                ));
+            }
+            if k == "clock" && nodes.iter().all(|n| n.skew.is_none()) {
+                return Err("the clock nemesis needs daemons started under the clock shim; this target's are not (Go binaries such as etcd read the clock without libc and cannot be skewed)".into());
+            }
+        }
+        Ok(LocalNemesis {
+            nodes,
+            kinds: kinds.to_vec(),
+            exe,
+            active: Mutex::new(Active::default()),
+        })
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|n| n.remote.node().to_owned())
+            .collect()
+    }
+
+    fn remotes(&self) -> Vec<&dyn Remote> {
+        self.nodes.iter().map(|n| n.remote.as_ref()).collect()
+    }
+
+    fn pick(&self, rng: &mut Rng, usable: impl Fn(&NodeCtl) -> bool) -> Result<usize, String> {
+        let ok: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| usable(&self.nodes[i]))
+            .collect();
+        if ok.is_empty() {
+            return Err("no node this fault can act on".into());
+        }
+        Ok(ok[rng.below(ok.len() as u64) as usize])
+    }
+
+    fn name(&self, i: usize) -> Value {
+        Value::str(self.nodes[i].remote.node())
+    }
+
+    fn partition(&self, rng: &mut Rng) -> Result<Value, String> {
+        let names = self.names();
+        let shapes: &[&str] = if names.len() >= 3 {
+            &[
+                "isolate",
+                "halves",
+                "random-halves",
+                "majorities-ring",
+                "bridge",
+            ]
+        } else {
+            &["isolate"]
+        };
+        let shape = shapes[rng.below(shapes.len() as u64) as usize];
+        let grudge: Grudge = match shape {
+            "isolate" => {
+                let n = &names[rng.below(names.len() as u64) as usize];
+                partition::isolate(&names, n)
+            }
+            "halves" => partition::halves(&names),
+            "random-halves" => partition::random_halves(&names, |k| rng.below(k as u64) as usize),
+            "majorities-ring" => partition::majorities_ring(&names),
+            _ => partition::bridge(&names),
+        };
+        partition::apply(&self.remotes(), &grudge, |n| {
+            self.nodes
+                .iter()
+                .find(|x| x.remote.node() == n)
+                .map(|x| x.addr.clone())
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(Value::map(vec![
+            ("shape".into(), Value::str(shape)),
+            ("grudge".into(), Value::str(&partition::describe(&grudge))),
+        ]))
+    }
+
+    fn packet_start(&self, rng: &mut Rng) -> Result<Value, String> {
+        let i = self.pick(rng, |_| true)?;
+        let fault = PacketFault::delay(50, 10);
+        let n = &self.nodes[i];
+        let install = rules_for(&fault, QUEUE, &[]).map_err(|e| e.to_string())?;
+        let remove = rules::remove_commands();
+        let script = |cmds: &[Vec<String>], tolerate: bool| {
+            cmds.iter()
+                .map(|a| {
+                    let line = format!(
+                        "iptables {}",
+                        a.iter()
+                            .map(|s| shell_quote(s))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    );
+                    if tolerate {
+                        format!("{line} 2>/dev/null || true")
+                    } else {
+                        line
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        n.remote
+            .run(&script(&remove, true))
+            .map_err(|e| e.to_string())?;
+        let mut argv = vec![self.exe.display().to_string(), "_delayer".into()];
+        argv.extend(delayer_args(QUEUE, &fault, rng.next_u64()));
+        let pid = n
+            .remote
+            .spawn(&Spawn {
+                argv,
+                log: std::env::temp_dir()
+                    .join(format!("faultline-delayer-{}.log", n.remote.node())),
+                ..Spawn::default()
+            })
+            .map_err(|e| e.to_string())?;
+        n.remote
+            .run(&script(&install, false))
+            .map_err(|e| e.to_string())?;
+        self.lock().packet.push((i, Some(pid)));
+        Ok(Value::map(vec![
+            ("node".into(), self.name(i)),
+            ("fault".into(), Value::str(&fault.describe())),
+        ]))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Active> {
+        self.active.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn undo(&self, kind: &str) -> Result<Value, String> {
+        let mut errors = Vec::new();
+        let mut healed = Vec::new();
+        let mut a = self.lock();
+        match kind {
+            "partition" => {
+                if let Err(e) = partition::heal(&self.remotes()) {
+                    errors.push(e.to_string());
+                }
+            }
+            "kill" => {
+                for i in a.killed.drain(..) {
+                    if let Some(d) = &self.nodes[i].daemon {
+                        match d.start() {
+                            Ok(_) => healed.push(self.name(i)),
+                            Err(e) => errors.push(e.to_string()),
+                        }
+                    }
+                }
+            }
+            "pause" => {
+                for i in a.paused.drain(..) {
+                    if let Some(d) = &self.nodes[i].daemon {
+                        let _ = d.resume();
+                        healed.push(self.name(i));
+                    }
+                }
+            }
+            "clock" => {
+                for i in a.skewed.drain(..) {
+                    if let Some(s) = &self.nodes[i].skew {
+                        let _ = s.reset();
+                        healed.push(self.name(i));
+                    }
+                }
+            }
+            "packet" => {
+                for (i, pid) in a.packet.drain(..) {
+                    let n = &self.nodes[i];
+                    let remove: Vec<String> = rules::remove_commands()
+                        .iter()
+                        .map(|c| format!("iptables {} 2>/dev/null || true", c.join(" ")))
+                        .collect();
+                    if let Err(e) = n.remote.run(&remove.join("; ")) {
+                        errors.push(e.to_string());
+                    }
+                    if let Some(p) = pid {
+                        let _ = n.remote.signal(p, Signal::Term);
+                    }
+                    healed.push(self.name(i));
+                }
+            }
+            _ => {}
+        }
+        if errors.is_empty() {
+            Ok(Value::list(healed))
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+}
+
+impl Nemesis for LocalNemesis {
+    fn faults(&self) -> Vec<String> {
+        self.kinds.clone()
+    }
+
+    fn start(&self, fault: &str, rng: &mut Rng) -> Result<Value, String> {
+        match fault {
+            "partition" => self.partition(rng),
+            "kill" | "pause" => {
+                let i = self.pick(rng, |n| n.daemon.as_ref().is_some_and(|d| d.running()))?;
+                let d = self.nodes[i].daemon.as_ref().expect("picked a daemon");
+                if fault == "kill" {
+                    d.kill().map_err(|e| e.to_string())?;
+                    self.lock().killed.push(i);
+                } else {
+                    d.pause().map_err(|e| e.to_string())?;
+                    self.lock().paused.push(i);
+                }
+                Ok(Value::list(vec![self.name(i)]))
+            }
+            "clock" => {
+                let i = self.pick(rng, |n| n.skew.is_some())?;
+                let ms = (500 + rng.below(9500) as i64) * if rng.chance(0.5) { 1 } else { -1 };
+                self.nodes[i]
+                    .skew
+                    .as_ref()
+                    .expect("picked a skewable node")
+                    .set_offset_ms(ms)
+                    .map_err(|e| e.to_string())?;
+                self.lock().skewed.push(i);
+                Ok(Value::map(vec![
+                    ("node".into(), self.name(i)),
+                    ("offset_ms".into(), Value::Int(ms)),
+                ]))
+            }
+            "packet" => self.packet_start(rng),
+            other => Err(format!("unknown fault {other}")),
+        }
+    }
+
+    fn stop(&self, fault: &str) -> Result<Value, String> {
+        self.undo(fault)
+    }
+
+    fn heal_all(&self) -> Result<(), String> {
+        let errors: Vec<String> = KINDS.iter().filter_map(|k| self.undo(k).err()).collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Building the system under test for `faultline test`: the in-process
+//! target, or real processes on a local network of namespaces — and tearing
+//! the latter down on every exit path.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use faultline_harness::daemon::{wait_port, Daemon};
+use faultline_harness::remote::{Remote, Spawn};
+use faultline_harness::runner::{Nemesis, Target};
+use faultline_harness::state::STATE_DIR;
+use faultline_harness::{Network, NetworkSpec};
+use faultline_nemesis::clock::{self, SkewFile};
+use faultline_nemesis::local::{LocalNemesis, NodeCtl};
+use faultline_targets::process::PORT;
+use faultline_targets::{MemoryNemesis, MemoryTarget, ProcessTarget};
+
+use super::exit::Failure;
+
+/// The targets `faultline test` knows.
+pub const TARGETS: &[&str] = &["memory", "process"];
+
+/// A target, its nemesis, and what to tear down.
+pub struct Cluster {
+    /// The target.
+    pub target: Arc<dyn Target>,
+    /// The nemesis, if faults were asked for.
+    pub nemesis: Option<Arc<dyn Nemesis>>,
+    daemons: Vec<Arc<Daemon>>,
+    network: Option<Network>,
+}
+
+impl Cluster {
+    /// Stops the daemons and removes the network. Idempotent.
+    pub fn teardown(&mut self) {
+        if let Some(n) = &self.nemesis {
+            let _ = n.heal_all();
+        }
+        for d in &self.daemons {
+            let _ = d.stop(Duration::from_secs(2));
+        }
+        self.daemons.clear();
+        if let Some(net) = self.network.take() {
+            let _ = net.destroy();
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.teardown();
+    }
+}
+
+/// Sets up `target` for `workload` on `nodes`; node files go under `run`.
+pub fn setup(
+    target: &str,
+    workload: &str,
+    nodes: &[String],
+    nemesis: &[String],
+    run: &Path,
+) -> Result<Cluster, Failure> {
+    let faults: Vec<String> = nemesis.iter().filter(|n| *n != "none").cloned().collect();
+    match target {
+        "memory" => {
+            let t = MemoryTarget::new(workload);
+            let nemesis: Option<Arc<dyn Nemesis>> = if faults.is_empty() {
+                None
+            } else {
+                Some(Arc::new(
+                    MemoryNemesis::new(nodes.to_vec(), t.faults(), &faults).map_err(Failure::bad)?,
+                ))
+            };
+            Ok(Cluster {
+                target: Arc::new(t),
+                nemesis,
+                daemons: Vec::new(),
+                network: None,
+            })
+        }
+        "process" => process(workload, nodes, &faults, run),
+        other => Err(Failure::bad(format!(
+            "unknown target {other:?} (known: {}; the reference store and real databases come with their issues)",
+            TARGETS.join(", ")
+        ))),
+    }
+}
+
+fn process(
+    workload: &str,
+    nodes: &[String],
+    faults: &[String],
+    run: &Path,
+) -> Result<Cluster, Failure> {
+    let spec = NetworkSpec {
+        nodes: nodes.to_vec(),
+        ..NetworkSpec::nodes(0)
+    };
+    let network = Network::create(&spec, STATE_DIR.into()).map_err(Failure::bad)?;
+    let mut cluster = Cluster {
+        target: Arc::new(MemoryTarget::new(workload)),
+        nemesis: None,
+        daemons: Vec::new(),
+        network: None,
+    };
+    let remotes = network.remotes();
+    let addrs: Vec<String> = network.nodes.iter().map(|n| n.addr.clone()).collect();
+    cluster.network = Some(network);
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::bad(format!("find the faultline binary: {e}")))?;
+    let shim = clock::install_shim(&run.join("nodes")).map_err(Failure::bad)?;
+    let mut ctl = Vec::new();
+    for (r, addr) in remotes.iter().zip(&addrs) {
+        let dir = run.join("nodes").join(r.node());
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Failure::bad(format!("{}: {e}", dir.display())))?;
+        let skew = SkewFile::new(dir.join("clock-offset"));
+        skew.reset().map_err(Failure::bad)?;
+        let remote: Arc<dyn Remote> = r.clone();
+        let d = Arc::new(Daemon::new(
+            remote.clone(),
+            Spawn {
+                argv: vec![
+                    exe.display().to_string(),
+                    "_memserver".into(),
+                    "--listen".into(),
+                    format!("0.0.0.0:{PORT}"),
+                    "--workload".into(),
+                    workload.into(),
+                ],
+                env: clock::env(&shim, skew.path()),
+                log: dir.join("memserver.log"),
+                cwd: None,
+            },
+        ));
+        d.start().map_err(Failure::bad)?;
+        cluster.daemons.push(d.clone());
+        ctl.push(NodeCtl {
+            remote,
+            addr: addr.clone(),
+            daemon: Some(d),
+            skew: Some(skew),
+        });
+    }
+    let first: SocketAddr = format!("{}:{PORT}", addrs[0])
+        .parse()
+        .map_err(|e| Failure::bad(format!("address of {}: {e}", nodes[0])))?;
+    for a in &addrs {
+        let sa: SocketAddr = format!("{a}:{PORT}").parse().unwrap_or(first);
+        wait_port(sa, Duration::from_secs(10)).map_err(Failure::bad)?;
+    }
+    cluster.target = Arc::new(ProcessTarget::new(&nodes[0], &addrs[0]));
+    if !faults.is_empty() {
+        cluster.nemesis = Some(Arc::new(
+            LocalNemesis::new(ctl, faults, exe).map_err(Failure::bad)?,
+        ));
+    }
+    Ok(cluster)
+}

@@ -1,0 +1,364 @@
+//! `faultline test` end to end: the in-process target for every workload, with
+//! and without simulated faults; seeds that reproduce; Ctrl-C/SIGTERM; and —
+//! as root — real processes in namespaces under every real nemesis, and
+//! `faultline cleanup` after a SIGKILLed run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn faultline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .output()
+        .expect("run faultline")
+}
+
+fn is_root() -> bool {
+    faultline_harness::network::is_root()
+}
+
+fn latest(store: &Path) -> PathBuf {
+    std::fs::canonicalize(store.join("latest")).unwrap()
+}
+
+fn results(run: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap()).unwrap()
+}
+
+fn sh(cmd: &str) -> String {
+    String::from_utf8_lossy(
+        &Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned()
+}
+
+#[test]
+fn every_workload_runs_valid_against_the_in_process_target() {
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().to_str().unwrap();
+    for w in [
+        "register",
+        "cas-register",
+        "set",
+        "unique-ids",
+        "counter",
+        "list-append",
+        "bank",
+    ] {
+        let o = faultline(&[
+            "test",
+            "--workload",
+            w,
+            "--time-limit",
+            "0.5",
+            "--rate",
+            "400",
+            "--store",
+            store,
+            "--seed",
+            "1",
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{w}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let run = latest(d.path());
+        let r = results(&run);
+        assert_eq!(r["valid"], true, "{w}");
+        let spec: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("test.json")).unwrap()).unwrap();
+        assert_eq!(spec["workload"], w);
+        assert_eq!(spec["seed"], 1);
+        let h = faultline_history::read_path(&run.join("history.jsonl"), None)
+            .unwrap()
+            .history;
+        assert!(h.ops().count() >= 100, "{w}: {} ops", h.ops().count());
+    }
+}
+
+#[test]
+fn simulated_faults_become_nemesis_events_and_info_ops() {
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().to_str().unwrap();
+    let o = faultline(&[
+        "test",
+        "--workload",
+        "set",
+        "--time-limit",
+        "2",
+        "--rate",
+        "300",
+        "--store",
+        store,
+        "--seed",
+        "4",
+        "--nemesis",
+        "partition,kill,pause",
+        "--nemesis-interval",
+        "0.3",
+        "--op-timeout",
+        "0.2",
+        "--concurrency",
+        "5",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let h = faultline_history::read_path(&latest(d.path()).join("history.jsonl"), None)
+        .unwrap()
+        .history;
+    let starts = h
+        .nemesis_ops()
+        .filter(|op| op.f().starts_with("start-"))
+        .count();
+    let stops = h
+        .events()
+        .iter()
+        .filter(|e| e.is_nemesis() && e.f.starts_with("stop-"))
+        .count();
+    assert!(starts >= 2 && stops >= 2, "{starts} starts, {stops} stops");
+    // Ops on a cut-off node time out as info, and their worker continues as a new process.
+    let infos = h
+        .ops()
+        .filter(|op| op.outcome() == faultline_history::EventType::Info)
+        .count();
+    assert!(infos > 0);
+    let procs: std::collections::BTreeSet<String> = h
+        .events()
+        .iter()
+        .filter(|e| !e.is_nemesis())
+        .filter_map(|e| e.process.as_ref().map(|p| p.to_string()))
+        .collect();
+    assert!(procs.len() > 5, "new processes after info: {procs:?}");
+}
+
+#[test]
+fn the_same_seed_asks_for_the_same_operations() {
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().to_str().unwrap();
+    let ops = || {
+        let o = faultline(&[
+            "test",
+            "--workload",
+            "cas-register",
+            "--time-limit",
+            "0.5",
+            "--rate",
+            "200",
+            "--concurrency",
+            "1",
+            "--store",
+            store,
+            "--seed",
+            "42",
+        ]);
+        assert_eq!(o.status.code(), Some(0));
+        let h = faultline_history::read_path(&latest(d.path()).join("history.jsonl"), None)
+            .unwrap()
+            .history;
+        h.ops()
+            .map(|op| format!("{} {}", op.f(), op.invoke.value))
+            .take(80)
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (ops(), ops());
+    assert!(a.len() >= 60);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn sigterm_stops_early_and_still_checks_and_stores_the_history() {
+    let d = tempfile::tempdir().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args([
+            "test",
+            "--workload",
+            "register",
+            "--time-limit",
+            "60",
+            "--rate",
+            "500",
+            "--store",
+            d.path().to_str().unwrap(),
+            "--seed",
+            "3",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    let t = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(t.elapsed() < Duration::from_secs(10));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("interrupted"), "{stdout}");
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(results(&latest(d.path()))["valid"], true);
+}
+
+#[test]
+fn bad_arguments_are_one_line_with_status_254() {
+    for args in [
+        &["test", "--target", "nope"][..],
+        &["test", "--workload", "nope"],
+        &["test", "--nemesis", "clock"],
+        &["test", "--rate", "-3"],
+        &["test", "--concurrency", "0"],
+    ] {
+        let d = tempfile::tempdir().unwrap();
+        let mut a = args.to_vec();
+        a.extend(["--store", d.path().to_str().unwrap(), "--time-limit", "0.2"]);
+        let o = faultline(&a);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(254), "{args:?}: {err}");
+        assert_eq!(
+            err.lines().filter(|l| l.starts_with("error:")).count(),
+            1,
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// As root: a real server process per node in namespaces, every real nemesis,
+/// a valid verdict, and nothing left afterwards.
+#[test]
+fn real_processes_in_namespaces_under_every_nemesis_then_sigkill_and_cleanup() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().to_str().unwrap();
+    let o = faultline(&[
+        "test",
+        "--target",
+        "process",
+        "--workload",
+        "register",
+        "--nodes",
+        "n1,n2,n3",
+        "--time-limit",
+        "5",
+        "--rate",
+        "200",
+        "--concurrency",
+        "4",
+        "--store",
+        store,
+        "--seed",
+        "11",
+        "--nemesis",
+        "partition,kill,pause,clock,packet",
+        "--nemesis-interval",
+        "0.4",
+        "--op-timeout",
+        "0.5",
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let run = latest(d.path());
+    let h = faultline_history::read_path(&run.join("history.jsonl"), None)
+        .unwrap()
+        .history;
+    let kinds: std::collections::BTreeSet<String> = h
+        .events()
+        .iter()
+        .filter(|e| e.is_nemesis())
+        .map(|e| e.f.to_string())
+        .collect();
+    assert!(
+        kinds.iter().filter(|k| k.starts_with("start-")).count() >= 2,
+        "{kinds:?}"
+    );
+    assert!(run.join("nodes/n1/memserver.log").exists());
+    assert!(
+        !sh("ip netns list").contains("fl-"),
+        "namespaces left after a run"
+    );
+
+    // A run killed with SIGKILL leaves its network; `faultline cleanup` removes it.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args([
+            "test",
+            "--target",
+            "process",
+            "--workload",
+            "set",
+            "--nodes",
+            "n1,n2",
+            "--time-limit",
+            "60",
+            "--rate",
+            "100",
+            "--store",
+            store,
+            "--nemesis",
+            "packet,pause",
+            "--nemesis-interval",
+            "0.3",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        sh("ip netns list").contains("fl-n2")
+            && sh("ps -eo args= | grep -c '[_]memserver'").trim() == "2"
+    });
+    std::thread::sleep(Duration::from_millis(800));
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(up, "the cluster never came up");
+    assert!(
+        sh("ip netns list").contains("fl-"),
+        "the killed run should have left its network"
+    );
+    let o = faultline(&["cleanup"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        !sh("ip netns list").contains("fl-"),
+        "namespaces: {}",
+        sh("ip netns list")
+    );
+    assert!(
+        !sh("ip -o link show").contains("fl-"),
+        "links: {}",
+        sh("ip -o link show")
+    );
+    // (Zombies count as gone: PID 1 here reaps orphans lazily.)
+    let left = sh("ps -eo stat=,args= | grep -E '[_]memserver|[_]delayer' | grep -v '^Z'");
+    assert!(left.trim().is_empty(), "processes left: {left}");
+    assert!(
+        !sh("iptables -w -S FORWARD").contains("fl-br"),
+        "FORWARD rule left"
+    );
+    assert!(!Path::new("/etc/netns/fl-n1").exists());
+}
