@@ -24,7 +24,10 @@ fn once(workload: &str, concurrency: usize) -> (f64, i64, i64) {
         seed: 1,
         ..RunConfig::default()
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let out = rt.block_on(run(
         cfg,
         Arc::new(MemoryTarget::new(workload)),

@@ -264,10 +264,16 @@ async fn progress(rec: Arc<Recorder>, limit: Duration) {
         let done = ok + fail + info;
         let rate = (done - last.0) as f64 / last.1.elapsed().as_secs_f64().max(1e-9);
         last = (done, std::time::Instant::now());
+        let fault = rec.fault();
         let line = format!(
-            "[{:.0}/{:.0} s] {rate:.0} ops/s, ok {ok} fail {fail} info {info}",
+            "[{:.0}/{:.0} s] {rate:.0} ops/s, ok {ok} fail {fail} info {info}{}",
             start.elapsed().as_secs_f64(),
-            limit.as_secs_f64()
+            limit.as_secs_f64(),
+            if fault.is_empty() {
+                String::new()
+            } else {
+                format!(", fault: {fault}")
+            }
         );
         if tty {
             eprint!("\r{line}   ");

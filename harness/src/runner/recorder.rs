@@ -32,6 +32,7 @@ struct Inner {
     buf: Mutex<(u64, Vec<Event>)>,
     done: AtomicBool,
     tally: Tally,
+    fault: Mutex<String>,
 }
 
 /// Appends events to a history file.
@@ -65,6 +66,7 @@ impl Recorder {
             buf: Mutex::new((0, Vec::with_capacity(4096))),
             done: AtomicBool::new(false),
             tally: Tally::default(),
+            fault: Mutex::new(String::new()),
         });
         let shared = inner.clone();
         let writer = std::thread::Builder::new()
@@ -110,6 +112,14 @@ impl Recorder {
             }
             _ => 0,
         };
+        if r.process.is_nemesis() {
+            let mut fault = self.inner.fault.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(name) = r.f.strip_prefix("start-") {
+                *fault = format!("{name} {}", r.value);
+            } else if r.f.starts_with("stop-") {
+                fault.clear();
+            }
+        }
         let mut e = Event::new(0, r.kind, r.process, r.f, r.value);
         e.node = r.node.map(Into::into);
         e.error = r.error.map(|s| Value::str(&s));
@@ -120,6 +130,15 @@ impl Recorder {
         e.time = Some(self.now());
         b.1.push(e);
         index
+    }
+
+    /// The fault in force, as its start event described it ("" if none).
+    pub fn fault(&self) -> String {
+        self.inner
+            .fault
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Completion counts so far.
