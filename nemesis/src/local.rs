@@ -53,7 +53,19 @@ pub struct LocalNemesis {
 }
 
 /// The faults it knows.
-pub const KINDS: &[&str] = &["partition", "kill", "pause", "clock", "packet"];
+pub const KINDS: &[&str] = &[
+    "partition",
+    "kill",
+    "kill-minority",
+    "kill-majority",
+    "kill-all",
+    "pause",
+    "pause-minority",
+    "pause-majority",
+    "pause-all",
+    "clock",
+    "packet",
+];
 
 impl LocalNemesis {
     /// A nemesis injecting `kinds` on `nodes`; `exe` is the faultline binary
@@ -146,7 +158,19 @@ impl LocalNemesis {
 
     fn packet_start(&self, rng: &mut Rng) -> Result<Value, String> {
         let i = self.pick(rng, |_| true)?;
-        let fault = PacketFault::delay(50, 10);
+        // A seeded choice of what happens to the node's outgoing packets.
+        let fault = match rng.below(4) {
+            0 => PacketFault::delay(50, 10),
+            1 => PacketFault::loss(0.2),
+            2 => PacketFault {
+                duplicate: 0.2,
+                ..PacketFault::delay(5, 0)
+            },
+            _ => PacketFault {
+                reorder: 0.3,
+                ..PacketFault::delay(20, 10)
+            },
+        };
         let n = &self.nodes[i];
         let install = rules_for(&fault, QUEUE, &[]).map_err(|e| e.to_string())?;
         let remove = rules::remove_commands();
@@ -172,21 +196,28 @@ impl LocalNemesis {
         n.remote
             .run(&script(&remove, true))
             .map_err(|e| e.to_string())?;
-        let mut argv = vec![self.exe.display().to_string(), "_delayer".into()];
-        argv.extend(delayer_args(QUEUE, &fault, rng.next_u64()));
-        let pid = n
-            .remote
-            .spawn(&Spawn {
-                argv,
-                log: std::env::temp_dir()
-                    .join(format!("faultline-delayer-{}.log", n.remote.node())),
-                ..Spawn::default()
-            })
-            .map_err(|e| e.to_string())?;
+        let pid = if fault.needs_delayer() {
+            let mut argv = vec![self.exe.display().to_string(), "_delayer".into()];
+            argv.extend(delayer_args(QUEUE, &fault, rng.next_u64()));
+            let log =
+                std::env::temp_dir().join(format!("faultline-delayer-{}.log", n.remote.node()));
+            Some(
+                n.remote
+                    .spawn(&Spawn {
+                        argv,
+                        log,
+                        ..Spawn::default()
+                    })
+                    .map_err(|e| e.to_string())?,
+            )
+        } else {
+            None
+        };
+        // Recorded before the rules go in, so a failure still gets undone.
+        self.lock().packet.push((i, pid));
         n.remote
             .run(&script(&install, false))
             .map_err(|e| e.to_string())?;
-        self.lock().packet.push((i, Some(pid)));
         Ok(Value::map(vec![
             ("node".into(), self.name(i)),
             ("fault".into(), Value::str(&fault.describe())),
@@ -267,17 +298,40 @@ impl Nemesis for LocalNemesis {
     fn start(&self, fault: &str, rng: &mut Rng) -> Result<Value, String> {
         match fault {
             "partition" => self.partition(rng),
-            "kill" | "pause" => {
-                let i = self.pick(rng, |n| n.daemon.as_ref().is_some_and(|d| d.running()))?;
-                let d = self.nodes[i].daemon.as_ref().expect("picked a daemon");
-                if fault == "kill" {
-                    d.kill().map_err(|e| e.to_string())?;
-                    self.lock().killed.push(i);
-                } else {
-                    d.pause().map_err(|e| e.to_string())?;
-                    self.lock().paused.push(i);
+            "kill" | "pause" | "kill-minority" | "pause-minority" | "kill-majority"
+            | "pause-majority" | "kill-all" | "pause-all" => {
+                let (verb, how) = fault.split_once('-').unwrap_or((fault, "one"));
+                let up: Vec<usize> = (0..self.nodes.len())
+                    .filter(|&i| self.nodes[i].daemon.as_ref().is_some_and(|d| d.running()))
+                    .collect();
+                if up.is_empty() {
+                    return Err("no running daemon to act on".into());
                 }
-                Ok(Value::list(vec![self.name(i)]))
+                let n = self.nodes.len();
+                let count = match how {
+                    "minority" => (n - 1) / 2,
+                    "majority" => n / 2 + 1,
+                    "all" => n,
+                    _ => 1,
+                }
+                .clamp(1, up.len());
+                let mut order = up;
+                for i in (1..order.len()).rev() {
+                    order.swap(i, rng.below(i as u64 + 1) as usize);
+                }
+                order.truncate(count);
+                order.sort_unstable();
+                for &i in &order {
+                    let d = self.nodes[i].daemon.as_ref().expect("running daemon");
+                    if verb == "kill" {
+                        d.kill().map_err(|e| e.to_string())?;
+                        self.lock().killed.push(i);
+                    } else {
+                        d.pause().map_err(|e| e.to_string())?;
+                        self.lock().paused.push(i);
+                    }
+                }
+                Ok(Value::list(order.iter().map(|&i| self.name(i)).collect()))
             }
             "clock" => {
                 let i = self.pick(rng, |n| n.skew.is_some())?;
@@ -300,11 +354,14 @@ impl Nemesis for LocalNemesis {
     }
 
     fn stop(&self, fault: &str) -> Result<Value, String> {
-        self.undo(fault)
+        self.undo(fault.split_once('-').map_or(fault, |(verb, _)| verb))
     }
 
     fn heal_all(&self) -> Result<(), String> {
-        let errors: Vec<String> = KINDS.iter().filter_map(|k| self.undo(k).err()).collect();
+        let errors: Vec<String> = ["partition", "kill", "pause", "clock", "packet"]
+            .iter()
+            .filter_map(|k| self.undo(k).err())
+            .collect();
         if errors.is_empty() {
             Ok(())
         } else {
