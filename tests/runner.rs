@@ -236,8 +236,11 @@ fn bad_arguments_are_one_line_with_status_254() {
     }
 }
 
-/// As root: a real server process per node in namespaces, every real nemesis,
-/// a valid verdict, and nothing left afterwards.
+/// As root: a real server process per node in namespaces, the real nemeses, a
+/// valid verdict, and nothing left afterwards. (Not `kill`: the `process`
+/// target keeps its data in memory, so killing the node clients talk to can
+/// lose acknowledged writes — a real finding, kept as the regression fixture
+/// `memserver-kill-loses-writes`.)
 #[test]
 fn real_processes_in_namespaces_under_every_nemesis_then_sigkill_and_cleanup() {
     if !is_root() {
@@ -265,7 +268,7 @@ fn real_processes_in_namespaces_under_every_nemesis_then_sigkill_and_cleanup() {
         "--seed",
         "11",
         "--nemesis",
-        "partition,kill,pause,clock,packet",
+        "partition,pause,clock,packet",
         "--nemesis-interval",
         "0.4",
         "--op-timeout",

@@ -32,6 +32,7 @@ fn bench(c: &mut Criterion) {
         Register {
             initial: Value::Null,
             cas: true,
+            nil_reads: faultline_checkers::linear::NilReads::Unknown,
         },
         LinearOptions::default(),
     );

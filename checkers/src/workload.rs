@@ -10,7 +10,7 @@ use faultline_history::Value;
 
 use crate::checker::Checker;
 use crate::elle::{Elle, ElleOptions, TxnWorkload};
-use crate::linear::{Kv, LinearOptions, Linearizable, Mutex, Queue, Register, Split};
+use crate::linear::{Kv, LinearOptions, Linearizable, Mutex, NilReads, Queue, Register, Split};
 use crate::replication::{
     Bank, Conflicts, Counter, Sessions, SetChecker, Shape, SplitBrain, Staleness, UniqueIds,
 };
@@ -259,15 +259,28 @@ fn linearizable(model: &str, opts: &CheckOptions) -> Result<Box<dyn Checker>, St
         lin.threads = t.max(1);
     }
     let initial = opts.initial.clone().unwrap_or(Value::Null);
+    let nil_reads = if opts.initial.is_some() {
+        NilReads::Value
+    } else {
+        NilReads::Unknown
+    };
     Ok(match model {
         "register" => Box::new(Linearizable::new(
             Register {
                 initial,
                 cas: false,
+                nil_reads,
             },
             lin,
         )),
-        "cas-register" => Box::new(Linearizable::new(Register { initial, cas: true }, lin)),
+        "cas-register" => Box::new(Linearizable::new(
+            Register {
+                initial,
+                cas: true,
+                nil_reads,
+            },
+            lin,
+        )),
         "kv" => {
             lin.split = Split::KeyField;
             Box::new(Linearizable::new(Kv, lin))

@@ -46,6 +46,7 @@ fn checker(time: Option<Duration>, memory: usize) -> Linearizable<Register> {
         Register {
             initial: Value::Null,
             cas: true,
+            nil_reads: faultline_checkers::linear::NilReads::Unknown,
         },
         LinearOptions {
             split: Split::Tuple,

@@ -25,7 +25,14 @@ fn check(path: &Path, checker: &dyn Checker) -> Verdict {
 }
 
 fn cas(initial: Value) -> Linearizable<Register> {
-    Linearizable::new(Register { initial, cas: true }, LinearOptions::default())
+    Linearizable::new(
+        Register {
+            initial,
+            cas: true,
+            nil_reads: faultline_checkers::linear::NilReads::Unknown,
+        },
+        LinearOptions::default(),
+    )
 }
 
 #[test]

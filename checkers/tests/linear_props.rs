@@ -18,6 +18,7 @@ fn checker(split: Split) -> Linearizable<Register> {
         Register {
             initial: Value::Null,
             cas: true,
+            nil_reads: faultline_checkers::linear::NilReads::Unknown,
         },
         LinearOptions {
             split,

@@ -21,14 +21,20 @@ pub struct Checked {
 
 /// Runs `faultline check`.
 pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
-    let (file, run, spec_workload) = if args.path.is_dir() {
+    let (file, run, spec) = if args.path.is_dir() {
         let run = RunDir::open(&args.path).map_err(Failure::bad)?;
         let spec = run.test_spec().map_err(Failure::bad)?;
         let file = run.history_file().unwrap_or_else(|| run.history_path());
-        (file, Some(run), spec.and_then(|s| s.workload))
+        (file, Some(run), spec)
     } else {
         (args.path.clone(), None, None)
     };
+    // A run directory's test.json knows the workload and the initial value.
+    let spec_workload = spec.as_ref().and_then(|s| s.workload.clone());
+    let spec_initial: Option<Value> = spec
+        .as_ref()
+        .and_then(|s| s.options.get("initial").cloned())
+        .and_then(|v| serde_json::from_value(v).ok());
     let name = args
         .workload
         .clone()
@@ -46,7 +52,10 @@ pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
     } else {
         args.checkers.clone()
     };
-    let opts = options(args)?;
+    let mut opts = options(args)?;
+    if opts.initial.is_none() {
+        opts.initial = spec_initial;
+    }
     let checkers = names
         .iter()
         .map(|n| faultline_checkers::checker(n, w, &opts).map_err(Failure::bad))

@@ -117,6 +117,12 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     let mut options = serde_json::Map::new();
     let opt = serde_json::to_value(format!("{a:?}")).unwrap_or_default();
     options.insert("seed".into(), seed.into());
+    if let Some(v) = initial(&a.workload) {
+        options.insert(
+            "initial".into(),
+            serde_json::to_value(&v).unwrap_or_default(),
+        );
+    }
     options.insert("target".into(), a.target.clone().into());
     options.insert("nemesis".into(), a.nemesis.clone().into());
     options.insert("nodes".into(), nodes.clone().into());
@@ -224,12 +230,23 @@ impl Drop for HealGuard {
     }
 }
 
+/// The value objects hold before any write, which faultline's own runs know:
+/// registers start empty (nil is then a real value, not Knossos' "unknown"),
+/// the bank starts with its total.
+fn initial(workload: &str) -> Option<Value> {
+    match workload {
+        "register" | "cas-register" => Some(Value::Null),
+        "bank" => Some(Value::Int(BANK_ACCOUNTS * BANK_BALANCE)),
+        _ => None,
+    }
+}
+
 /// Checks the recorded history with the workload's checkers.
 fn check(name: &str, history: &std::path::Path) -> Result<Results, Failure> {
     let loaded = read_path(history, None).map_err(Failure::bad)?;
     let w = workload(name).ok_or_else(|| Failure::bad(format!("no checkers for {name}")))?;
     let opts = CheckOptions {
-        initial: (name == "bank").then_some(Value::Int(BANK_ACCOUNTS * BANK_BALANCE)),
+        initial: initial(name),
         ..CheckOptions::default()
     };
     let mut verdicts = Vec::new();

@@ -36,4 +36,4 @@ pub use model::Model;
 pub use mutex::{Mutex, MutexOp};
 pub use prepare::Split;
 pub use queue::{Queue, QueueOp};
-pub use register::{Register, RegisterOp};
+pub use register::{NilReads, Register, RegisterOp};

@@ -150,6 +150,7 @@ mod tests {
         let m = Register {
             initial: Value::Null,
             cas: false,
+            nil_reads: crate::linear::NilReads::Unknown,
         };
         let keys = prepare(&m, &h, Split::Tuple).unwrap();
         assert_eq!(keys.len(), 2);

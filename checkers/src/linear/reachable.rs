@@ -79,6 +79,7 @@ mod tests {
         let m = Register {
             initial: Value::Null,
             cas: true,
+            nil_reads: crate::linear::NilReads::Unknown,
         };
         let ops = vec![
             op(RegisterOp::Write(Value::Int(1)), 0, None),

@@ -2,7 +2,8 @@
 //!
 //! A read returns the current value (nil until the first write, unless the
 //! checker was given `--initial`); as in Knossos, a read that returned nil is
-//! taken to say nothing (it matches any value); a write replaces it; a compare-and-set
+//! taken to say nothing (it matches any value) — unless the initial value was
+//! given, when nil is a value like any other; a write replaces it; a compare-and-set
 //! `[old new]` replaces it with `new` only if it holds `old`, and succeeds only
 //! then (a cas that reported failure did not happen, so it never reaches the
 //! model). A crashed read is dropped: it cannot change anything.
@@ -29,6 +30,20 @@ pub struct Register {
     pub initial: Value,
     /// Whether `cas` is allowed (`cas-register`).
     pub cas: bool,
+    /// What a read that returned nil says.
+    pub nil_reads: NilReads,
+}
+
+/// What a read that returned nil says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NilReads {
+    /// Nothing: it matches any value, as in Knossos (Jepsen logs some failed
+    /// reads as nil). The default when no initial value is given.
+    Unknown,
+    /// The register held nil: used when the initial value is known (`--initial`,
+    /// and faultline's own runs), so a read of nil after acknowledged writes is
+    /// caught.
+    Value,
 }
 
 impl Model for Register {
@@ -80,7 +95,10 @@ impl Model for Register {
     fn step(&self, state: &Value, op: &RegisterOp) -> Option<Value> {
         match op {
             // As Knossos: a read that returned nil says nothing about the value.
-            RegisterOp::Read(v) if v == state || v.is_null() => Some(state.clone()),
+            RegisterOp::Read(v) if v == state => Some(state.clone()),
+            RegisterOp::Read(v) if v.is_null() && self.nil_reads == NilReads::Unknown => {
+                Some(state.clone())
+            }
             RegisterOp::Read(_) => None,
             RegisterOp::Write(v) => Some(v.clone()),
             RegisterOp::Cas(a, b) if a == state => Some(b.clone()),
@@ -122,6 +140,7 @@ mod tests {
         let m = Register {
             initial: Value::Null,
             cas: true,
+            nil_reads: NilReads::Unknown,
         };
         let w = m
             .op("write", &Value::Int(4), Some(&Value::Int(4)))
@@ -153,9 +172,39 @@ mod tests {
         let plain = Register {
             initial: Value::Null,
             cas: false,
+            nil_reads: NilReads::Unknown,
         };
         assert!(plain
             .op("cas", &vec![1.into(), 2.into()].into(), None)
             .is_err());
+    }
+
+    #[test]
+    fn nil_reads_are_values_when_the_initial_value_is_known() {
+        use crate::linear::{LinearOptions, Linearizable};
+        use crate::Checker;
+        use faultline_history::{Event, EventType, History, Process};
+        let ev =
+            |i: u64, k: EventType, f: &str, v: Value| Event::new(i, k, Process::Client(0), f, v);
+        let h = History::new(vec![
+            ev(0, EventType::Invoke, "write", Value::Int(5)),
+            ev(1, EventType::Ok, "write", Value::Int(5)),
+            ev(2, EventType::Invoke, "read", Value::Null),
+            ev(3, EventType::Ok, "read", Value::Null),
+        ])
+        .unwrap();
+        let check = |nil_reads| {
+            let m = Register {
+                initial: Value::Null,
+                cas: false,
+                nil_reads,
+            };
+            Linearizable::new(m, LinearOptions::default())
+                .check(&h)
+                .unwrap()
+                .valid
+        };
+        assert_eq!(check(NilReads::Unknown), crate::Validity::True);
+        assert_eq!(check(NilReads::Value), crate::Validity::False);
     }
 }

@@ -1,0 +1,56 @@
+//! Bugs found by faultline runs, kept as named regression fixtures: each is
+//! the run's own `history.jsonl`, with what the checkers must keep finding.
+
+use std::path::PathBuf;
+
+use faultline_checkers::{checker, workload, CheckOptions, Validity};
+use faultline_history::{read_path, Value};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/regression")
+        .join(name)
+}
+
+/// `faultline test --target process --workload register --time-limit 5
+/// --concurrency 4 --keys 5 --seed 11 --nodes n1,n2,n3 --nemesis
+/// partition,kill,pause,clock,packet --nemesis-interval 0.4 --rate 200`:
+/// the `process` target keeps its data in memory, so killing the node every
+/// client talks to and starting it again forgets acknowledged writes. Reads
+/// of nil after acknowledged writes: not linearizable once nil is known to be
+/// the initial value (Knossos' reading of nil as "unknown" would hide it), and
+/// a consistent-prefix violation of the reading session.
+#[test]
+fn memserver_kill_loses_acknowledged_writes() {
+    let h = read_path(&fixture("memserver-kill-loses-writes.jsonl"), None)
+        .unwrap()
+        .history;
+    let w = workload("register").unwrap();
+    let known = CheckOptions {
+        initial: Some(Value::Null),
+        ..CheckOptions::default()
+    };
+    let lin = checker("linearizable", w, &known)
+        .unwrap()
+        .check(&h)
+        .unwrap();
+    assert_eq!(lin.valid, Validity::False);
+    assert!(
+        lin.anomalies[0].explanation.contains("cannot read nil"),
+        "{}",
+        lin.anomalies[0].explanation
+    );
+    let lenient = checker("linearizable", w, &CheckOptions::default())
+        .unwrap()
+        .check(&h)
+        .unwrap();
+    assert_eq!(lenient.valid, Validity::True, "Knossos' nil reads hide it");
+    let session = checker("session", w, &known).unwrap().check(&h).unwrap();
+    assert!(
+        session
+            .anomaly_types
+            .contains(&"consistent-prefix".to_string()),
+        "{:?}",
+        session.anomaly_types
+    );
+}
