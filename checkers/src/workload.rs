@@ -259,7 +259,9 @@ fn linearizable(model: &str, opts: &CheckOptions) -> Result<Box<dyn Checker>, St
         lin.threads = t.max(1);
     }
     let initial = opts.initial.clone().unwrap_or(Value::Null);
-    let nil_reads = if opts.initial.is_some() {
+    // Knossos reads nil as "unknown"; an explicit nil initial value (as
+    // faultline's own runs record) makes nil a value like any other.
+    let nil_reads = if opts.initial.as_ref().is_some_and(Value::is_null) {
         NilReads::Value
     } else {
         NilReads::Unknown

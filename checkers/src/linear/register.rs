@@ -2,8 +2,8 @@
 //!
 //! A read returns the current value (nil until the first write, unless the
 //! checker was given `--initial`); as in Knossos, a read that returned nil is
-//! taken to say nothing (it matches any value) — unless the initial value was
-//! given, when nil is a value like any other; a write replaces it; a compare-and-set
+//! taken to say nothing (it matches any value) — unless the initial value is
+//! known to be nil (`--initial null`), when nil is a value like any other; a write replaces it; a compare-and-set
 //! `[old new]` replaces it with `new` only if it holds `old`, and succeeds only
 //! then (a cas that reported failure did not happen, so it never reaches the
 //! model). A crashed read is dropped: it cannot change anything.
@@ -40,9 +40,9 @@ pub enum NilReads {
     /// Nothing: it matches any value, as in Knossos (Jepsen logs some failed
     /// reads as nil). The default when no initial value is given.
     Unknown,
-    /// The register held nil: used when the initial value is known (`--initial`,
-    /// and faultline's own runs), so a read of nil after acknowledged writes is
-    /// caught.
+    /// The register held nil: used when the initial value is known to be nil
+    /// (`--initial null`, and faultline's own runs), so a read of nil after
+    /// acknowledged writes is caught.
     Value,
 }
 
