@@ -9,6 +9,7 @@
 //! calls it on every exit path.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use faultline_harness::daemon::Daemon;
@@ -40,6 +41,8 @@ struct Active {
     killed: Vec<usize>,
     paused: Vec<usize>,
     skewed: Vec<usize>,
+    /// Strobing clocks: the flag that stops each strobe thread, and the thread.
+    strobes: Vec<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
     /// Node and delayer pid.
     packet: Vec<(usize, Option<u32>)>,
 }
@@ -50,7 +53,11 @@ pub struct LocalNemesis {
     kinds: Vec<String>,
     exe: PathBuf,
     active: Mutex<Active>,
+    leaders: Option<Leaders>,
 }
+
+/// Leader discovery: the names of the nodes that currently lead.
+pub type Leaders = Arc<dyn Fn() -> Vec<String> + Send + Sync>;
 
 /// The faults it knows.
 pub const KINDS: &[&str] = &[
@@ -64,7 +71,11 @@ pub const KINDS: &[&str] = &[
     "pause-majority",
     "pause-all",
     "clock",
+    "clock-strobe",
     "packet",
+    "partition-leader",
+    "kill-leader",
+    "pause-leader",
 ];
 
 impl LocalNemesis {
@@ -82,7 +93,7 @@ impl LocalNemesis {
                     KINDS.join(", ")
                 ));
             }
-            if k == "clock" && nodes.iter().all(|n| n.skew.is_none()) {
+            if k.starts_with("clock") && nodes.iter().all(|n| n.skew.is_none()) {
                 return Err("the clock nemesis needs daemons started under the clock shim; this target's are not (Go binaries such as etcd read the clock without libc and cannot be skewed)".into());
             }
         }
@@ -91,7 +102,30 @@ impl LocalNemesis {
             kinds: kinds.to_vec(),
             exe,
             active: Mutex::new(Active::default()),
+            leaders: None,
         })
+    }
+
+    /// Lets `*-leader` faults find the leaders; without it they are refused.
+    pub fn with_leaders(mut self, leaders: Leaders) -> LocalNemesis {
+        self.leaders = Some(leaders);
+        self
+    }
+
+    /// The indices of the current leaders.
+    fn leaders(&self) -> Result<Vec<usize>, String> {
+        let find = self
+            .leaders
+            .as_ref()
+            .ok_or("this target cannot tell which node leads, so `*-leader` faults cannot aim")?;
+        let names = find();
+        let found: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| names.iter().any(|n| n == self.nodes[i].remote.node()))
+            .collect();
+        if found.is_empty() {
+            return Err("no node leads right now".into());
+        }
+        Ok(found)
     }
 
     fn names(&self) -> Vec<String> {
@@ -257,6 +291,10 @@ impl LocalNemesis {
                 }
             }
             "clock" => {
+                for (stop, thread) in a.strobes.drain(..) {
+                    stop.store(true, Ordering::Relaxed);
+                    let _ = thread.join();
+                }
                 for i in a.skewed.drain(..) {
                     if let Some(s) = &self.nodes[i].skew {
                         let _ = s.reset();
@@ -348,12 +386,79 @@ impl Nemesis for LocalNemesis {
                     ("offset_ms".into(), Value::Int(ms)),
                 ]))
             }
+            "clock-strobe" => {
+                let i = self.pick(rng, |n| n.skew.is_some())?;
+                let ms = 100 + rng.below(1900) as i64;
+                let period = std::time::Duration::from_millis(50 + rng.below(150));
+                let skew = SkewFile::new(self.nodes[i].skew.as_ref().expect("skewable").path());
+                let stop = Arc::new(AtomicBool::new(false));
+                let flag = stop.clone();
+                let thread = std::thread::spawn(move || {
+                    let mut up = true;
+                    while !flag.load(Ordering::Relaxed) {
+                        let _ = skew.set_offset_ms(if up { ms } else { -ms });
+                        up = !up;
+                        std::thread::sleep(period);
+                    }
+                    let _ = skew.reset();
+                });
+                let mut a = self.lock();
+                a.strobes.push((stop, thread));
+                a.skewed.push(i);
+                Ok(Value::map(vec![
+                    ("node".into(), self.name(i)),
+                    ("strobe_ms".into(), Value::Int(ms)),
+                    ("period_ms".into(), Value::Int(period.as_millis() as i64)),
+                ]))
+            }
+            "partition-leader" => {
+                let leaders = self.leaders()?;
+                let names = self.names();
+                let lead: Vec<String> = leaders.iter().map(|&i| names[i].clone()).collect();
+                let rest: Vec<String> = names
+                    .iter()
+                    .filter(|n| !lead.contains(n))
+                    .cloned()
+                    .collect();
+                let grudge = partition::sides(&[lead.clone(), rest]);
+                partition::apply(&self.remotes(), &grudge, |n| {
+                    self.nodes
+                        .iter()
+                        .find(|x| x.remote.node() == n)
+                        .map(|x| x.addr.clone())
+                })
+                .map_err(|e| e.to_string())?;
+                Ok(Value::map(vec![
+                    ("shape".into(), Value::str("isolate-leaders")),
+                    (
+                        "leaders".into(),
+                        Value::list(lead.iter().map(|n| Value::str(n)).collect()),
+                    ),
+                ]))
+            }
+            "kill-leader" | "pause-leader" => {
+                let leaders = self.leaders()?;
+                for &i in &leaders {
+                    let Some(d) = self.nodes[i].daemon.as_ref() else {
+                        continue;
+                    };
+                    if fault == "kill-leader" {
+                        d.kill().map_err(|e| e.to_string())?;
+                        self.lock().killed.push(i);
+                    } else {
+                        d.pause().map_err(|e| e.to_string())?;
+                        self.lock().paused.push(i);
+                    }
+                }
+                Ok(Value::list(leaders.iter().map(|&i| self.name(i)).collect()))
+            }
             "packet" => self.packet_start(rng),
             other => Err(format!("unknown fault {other}")),
         }
     }
 
     fn stop(&self, fault: &str) -> Result<Value, String> {
+        // `kill-majority` is undone as `kill`, `partition-leader` as `partition`...
         self.undo(fault.split_once('-').map_or(fault, |(verb, _)| verb))
     }
 

@@ -151,11 +151,13 @@ fn process(
         let sa: SocketAddr = format!("{a}:{PORT}").parse().unwrap_or(first);
         wait_port(sa, Duration::from_secs(10)).map_err(Failure::bad)?;
     }
-    cluster.target = Arc::new(ProcessTarget::new(&nodes[0], &addrs[0]));
+    cluster.target = Arc::new(ProcessTarget::new(&nodes[0], &addrs[0]).with_nodes(nodes));
     if !faults.is_empty() {
-        cluster.nemesis = Some(Arc::new(
-            LocalNemesis::new(ctl, faults, exe).map_err(Failure::bad)?,
-        ));
+        let primary = nodes[0].clone();
+        let nemesis = LocalNemesis::new(ctl, faults, exe)
+            .map_err(Failure::bad)?
+            .with_leaders(Arc::new(move || vec![primary.clone()]));
+        cluster.nemesis = Some(Arc::new(nemesis));
     }
     Ok(cluster)
 }

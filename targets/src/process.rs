@@ -71,6 +71,8 @@ fn handle(conn: TcpStream, store: &MemoryTarget) -> std::io::Result<()> {
 pub struct ProcessTarget {
     /// Node name and address of the node every client talks to.
     primary: (String, String),
+    /// Every node, for `primaries` observations.
+    nodes: Vec<String>,
 }
 
 impl ProcessTarget {
@@ -78,7 +80,19 @@ impl ProcessTarget {
     pub fn new(node: &str, addr: &str) -> ProcessTarget {
         ProcessTarget {
             primary: (node.to_owned(), addr.to_owned()),
+            nodes: vec![node.to_owned()],
         }
+    }
+
+    /// All the nodes, which all take the first as their primary.
+    pub fn with_nodes(mut self, nodes: &[String]) -> ProcessTarget {
+        self.nodes = nodes.to_vec();
+        self
+    }
+
+    /// The node every client talks to: the one leader there is.
+    pub fn primary(&self) -> &str {
+        &self.primary.0
     }
 }
 
@@ -93,6 +107,17 @@ struct ProcClient {
 impl Target for ProcessTarget {
     fn name(&self) -> &str {
         "process"
+    }
+
+    /// Every node is configured to send clients to the first: it leads.
+    async fn primaries(&self) -> Option<Value> {
+        let lead = Value::list(vec![Value::str(&self.primary.0)]);
+        Some(Value::map(
+            self.nodes
+                .iter()
+                .map(|n| (n.as_str().into(), lead.clone()))
+                .collect(),
+        ))
     }
 
     async fn open(&self, _node: &str) -> Result<Box<dyn Client>, String> {
