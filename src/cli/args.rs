@@ -97,6 +97,22 @@ pub struct TestArgs {
     /// Where runs are stored.
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
+    /// Run on real hosts over SSH as this user (`--nodes` then names the hosts)
+    /// instead of local network namespaces.
+    #[arg(long)]
+    pub ssh_user: Option<String>,
+    /// The SSH private key.
+    #[arg(long)]
+    pub ssh_key: Option<PathBuf>,
+    /// The SSH port.
+    #[arg(long, default_value_t = 22)]
+    pub ssh_port: u16,
+    /// The known_hosts file host keys are verified against (default ~/.ssh/known_hosts).
+    #[arg(long)]
+    pub known_hosts: Option<PathBuf>,
+    /// Accept any host key (do not verify hosts).
+    #[arg(long)]
+    pub insecure_host_keys: bool,
 }
 
 /// `faultline check`.

@@ -3,12 +3,13 @@
 //! the latter down on every exit path.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::net::ToSocketAddrs;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use faultline_harness::daemon::{wait_port, Daemon};
-use faultline_harness::remote::{Remote, Spawn};
+use faultline_harness::remote::{Remote, Spawn, Ssh, SshOptions};
 use faultline_harness::runner::{Nemesis, Target};
 use faultline_harness::state::STATE_DIR;
 use faultline_harness::{Network, NetworkSpec};
@@ -30,6 +31,8 @@ pub struct Cluster {
     pub nemesis: Option<Arc<dyn Nemesis>>,
     daemons: Vec<Arc<Daemon>>,
     network: Option<Network>,
+    /// Logs to bring home at teardown: (remote, path there, path here).
+    logs: Vec<(Arc<dyn Remote>, PathBuf, PathBuf)>,
 }
 
 impl Cluster {
@@ -42,6 +45,9 @@ impl Cluster {
             let _ = d.stop(Duration::from_secs(2));
         }
         self.daemons.clear();
+        for (r, there, here) in self.logs.drain(..) {
+            let _ = r.download(&there, &here);
+        }
         if let Some(net) = self.network.take() {
             let _ = net.destroy();
         }
@@ -54,13 +60,15 @@ impl Drop for Cluster {
     }
 }
 
-/// Sets up `target` for `workload` on `nodes`; node files go under `run`.
+/// Sets up `target` for `workload` on `nodes` (SSH hosts when `ssh` is given,
+/// else local namespaces); node files go under `run`.
 pub fn setup(
     target: &str,
     workload: &str,
     nodes: &[String],
     nemesis: &[String],
     run: &Path,
+    ssh: Option<&SshOptions>,
 ) -> Result<Cluster, Failure> {
     let faults: Vec<String> = nemesis.iter().filter(|n| *n != "none").cloned().collect();
     match target {
@@ -78,9 +86,13 @@ pub fn setup(
                 nemesis,
                 daemons: Vec::new(),
                 network: None,
+                logs: Vec::new(),
             })
         }
-        "process" => process(workload, nodes, &faults, run),
+        "process" => match ssh {
+            Some(o) => process_ssh(workload, nodes, &faults, run, o),
+            None => process(workload, nodes, &faults, run),
+        },
         other => Err(Failure::bad(format!(
             "unknown target {other:?} (known: {}; the reference store and real databases come with their issues)",
             TARGETS.join(", ")
@@ -104,6 +116,7 @@ fn process(
         nemesis: None,
         daemons: Vec::new(),
         network: None,
+        logs: Vec::new(),
     };
     let remotes = network.remotes();
     let addrs: Vec<String> = network.nodes.iter().map(|n| n.addr.clone()).collect();
@@ -155,6 +168,80 @@ fn process(
     if !faults.is_empty() {
         let primary = nodes[0].clone();
         let nemesis = LocalNemesis::new(ctl, faults, exe)
+            .map_err(Failure::bad)?
+            .with_leaders(Arc::new(move || vec![primary.clone()]));
+        cluster.nemesis = Some(Arc::new(nemesis));
+    }
+    Ok(cluster)
+}
+
+/// The `process` target on SSH hosts: the faultline binary is uploaded to each
+/// host and runs `_memserver` there; logs come home at teardown. Clock skew
+/// is not offered on SSH hosts yet.
+fn process_ssh(
+    workload: &str,
+    hosts: &[String],
+    faults: &[String],
+    run: &Path,
+    opts: &SshOptions,
+) -> Result<Cluster, Failure> {
+    let mut cluster = Cluster {
+        target: Arc::new(MemoryTarget::new(workload)),
+        nemesis: None,
+        daemons: Vec::new(),
+        network: None,
+        logs: Vec::new(),
+    };
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::bad(format!("find the faultline binary: {e}")))?;
+    let dir = PathBuf::from(format!("/tmp/faultline-{}", std::process::id()));
+    let remote_exe = dir.join("faultline");
+    let mut ctl = Vec::new();
+    for host in hosts {
+        let r: Arc<dyn Remote> = Arc::new(Ssh::connect(host, host, opts).map_err(Failure::bad)?);
+        r.run(&format!("mkdir -p {}", dir.display()))
+            .map_err(Failure::bad)?;
+        r.upload(&exe, &remote_exe).map_err(Failure::bad)?;
+        let log = dir.join("memserver.log");
+        let d = Arc::new(Daemon::new(
+            r.clone(),
+            Spawn {
+                argv: vec![
+                    remote_exe.display().to_string(),
+                    "_memserver".into(),
+                    "--listen".into(),
+                    format!("0.0.0.0:{PORT}"),
+                    "--workload".into(),
+                    workload.into(),
+                ],
+                log: log.clone(),
+                ..Spawn::default()
+            },
+        ));
+        d.start().map_err(Failure::bad)?;
+        cluster.daemons.push(d.clone());
+        cluster.logs.push((
+            r.clone(),
+            log,
+            run.join("nodes").join(host).join("memserver.log"),
+        ));
+        let addr = (host.as_str(), PORT)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| Failure::bad(format!("cannot resolve {host}")))?;
+        wait_port(addr, Duration::from_secs(10)).map_err(Failure::bad)?;
+        ctl.push(NodeCtl {
+            remote: r,
+            addr: addr.ip().to_string(),
+            daemon: Some(d),
+            skew: None,
+        });
+    }
+    cluster.target = Arc::new(ProcessTarget::new(&hosts[0], &hosts[0]).with_nodes(hosts));
+    if !faults.is_empty() {
+        let primary = hosts[0].clone();
+        let nemesis = LocalNemesis::new(ctl, faults, remote_exe)
             .map_err(Failure::bad)?
             .with_leaders(Arc::new(move || vec![primary.clone()]));
         cluster.nemesis = Some(Arc::new(nemesis));

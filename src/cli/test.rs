@@ -137,7 +137,15 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
         .map_err(Failure::bad)?;
     // Target, nemesis and (for real processes) the network; torn down when
     // `cluster` drops, whatever the exit path.
-    let mut cluster = setup(&a.target, &a.workload, &nodes, &a.nemesis, run_dir.path())?;
+    let ssh = ssh_options(a)?;
+    let mut cluster = setup(
+        &a.target,
+        &a.workload,
+        &nodes,
+        &a.nemesis,
+        run_dir.path(),
+        ssh.as_ref(),
+    )?;
     let target = cluster.target.clone();
     let nemesis = cluster.nemesis.clone();
     let history = run_dir.history_path();
@@ -217,6 +225,29 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
         valid: results.valid,
         stdout,
     })
+}
+
+/// SSH options from the flags, when `--ssh-user` asks for SSH hosts.
+fn ssh_options(a: &TestArgs) -> Result<Option<faultline_harness::remote::SshOptions>, Failure> {
+    let Some(user) = &a.ssh_user else {
+        if a.ssh_key.is_some() || a.known_hosts.is_some() || a.insecure_host_keys {
+            return Err(Failure::bad(
+                "SSH options need --ssh-user (and --nodes naming the hosts)",
+            ));
+        }
+        return Ok(None);
+    };
+    if a.nodes.is_empty() {
+        return Err(Failure::bad("--ssh-user needs --nodes naming the hosts"));
+    }
+    Ok(Some(faultline_harness::remote::SshOptions {
+        user: user.clone(),
+        port: a.ssh_port,
+        key: a.ssh_key.clone(),
+        known_hosts: a.known_hosts.clone(),
+        strict_host_keys: !a.insecure_host_keys,
+        ..faultline_harness::remote::SshOptions::default()
+    }))
 }
 
 /// Heals the nemesis when dropped, whatever the exit path.

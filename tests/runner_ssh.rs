@@ -1,0 +1,204 @@
+//! `faultline test` on SSH hosts: two "hosts" that are network namespaces each
+//! running a real OpenSSH server with its own address; faultline connects with
+//! a generated key, verifies host keys against a known_hosts file, uploads
+//! itself, runs the process target there under faults, and brings the logs
+//! home. Needs root and openssh-server; otherwise says so and passes.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use faultline_harness::network::is_root;
+use faultline_harness::remote::{Netns, Remote, Signal, Spawn};
+use faultline_harness::{Network, NetworkSpec};
+
+struct Guard {
+    net: Network,
+    sshd: Vec<(Arc<Netns>, u32)>,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        for (n, pid) in self.sshd.drain(..) {
+            let _ = n.signal(pid, Signal::Kill);
+        }
+        let _ = self.net.destroy();
+    }
+}
+
+fn keygen(path: &Path) {
+    let ok = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+#[test]
+fn the_process_target_on_ssh_hosts_under_faults() {
+    if !is_root() || !Path::new("/usr/sbin/sshd").exists() {
+        eprintln!("skipped: needs root and openssh-server");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let spec = NetworkSpec {
+        prefix: "flh".into(),
+        subnet: "10.84.0".into(),
+        ..NetworkSpec::nodes(2)
+    };
+    let mut g = Guard {
+        net: Network::create(&spec, dir.join("state")).unwrap(),
+        sshd: Vec::new(),
+    };
+    keygen(&dir.join("host_key"));
+    keygen(&dir.join("client_key"));
+    std::fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys")).unwrap();
+    std::fs::create_dir_all("/run/sshd").unwrap();
+    let host_pub = std::fs::read_to_string(dir.join("host_key.pub")).unwrap();
+    let host_pub: String = host_pub
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut known = String::new();
+    let mut hosts = Vec::new();
+    for n in g.net.remotes() {
+        let ip = n.host().to_owned();
+        let d = dir.display();
+        let cfg = dir.join(format!("sshd_{ip}"));
+        std::fs::write(
+            &cfg,
+            format!(
+                "Port 22\nListenAddress {ip}\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
+                 PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+                 UsePAM no\nStrictModes no\nPidFile {d}/sshd_{ip}.pid\n"
+            ),
+        )
+        .unwrap();
+        let pid = n
+            .spawn(&Spawn {
+                argv: vec![
+                    "/usr/sbin/sshd".into(),
+                    "-D".into(),
+                    "-e".into(),
+                    "-f".into(),
+                    cfg.display().to_string(),
+                ],
+                log: dir.join(format!("sshd_{ip}.log")),
+                ..Spawn::default()
+            })
+            .unwrap();
+        g.sshd.push((n.clone(), pid));
+        let addr: SocketAddr = format!("{ip}:22").parse().unwrap();
+        let t = Instant::now();
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            assert!(
+                t.elapsed() < Duration::from_secs(5),
+                "sshd on {ip} did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        known.push_str(&format!("{ip} {host_pub}\n"));
+        hosts.push(ip);
+    }
+    std::fs::write(dir.join("known_hosts"), known).unwrap();
+    let store = dir.join("store");
+    let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args([
+            "test",
+            "--target",
+            "process",
+            "--workload",
+            "register",
+            "--nodes",
+            &hosts.join(","),
+        ])
+        .args(["--ssh-user", "root", "--ssh-key"])
+        .arg(dir.join("client_key"))
+        .arg("--known-hosts")
+        .arg(dir.join("known_hosts"))
+        .args([
+            "--time-limit",
+            "3",
+            "--rate",
+            "100",
+            "--concurrency",
+            "3",
+            "--seed",
+            "5",
+        ])
+        .args([
+            "--nemesis",
+            "partition,pause",
+            "--nemesis-interval",
+            "0.6",
+            "--op-timeout",
+            "0.5",
+            "--recovery",
+            "0.2",
+        ])
+        .arg("--store")
+        .arg(&store)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let run = std::fs::canonicalize(store.join("latest")).unwrap();
+    let h = faultline_history::read_path(&run.join("history.jsonl"), None)
+        .unwrap()
+        .history;
+    assert!(h.ops().count() > 100);
+    assert!(h
+        .events()
+        .iter()
+        .any(|e| e.is_nemesis() && e.f.starts_with("start-")));
+    // Logs came home; the remote servers were stopped.
+    assert!(run
+        .join(format!("nodes/{}/memserver.log", hosts[0]))
+        .exists());
+    let left = String::from_utf8_lossy(
+        &Command::new("sh")
+            .arg("-c")
+            .arg("ps -eo stat=,args= | grep '[_]memserver' | grep -v '^Z'")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    assert!(left.trim().is_empty(), "servers left: {left}");
+
+    // An unknown host key is refused, in one line, with status 254.
+    std::fs::write(dir.join("empty_known_hosts"), "").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args([
+            "test",
+            "--target",
+            "process",
+            "--nodes",
+            &hosts[0],
+            "--ssh-user",
+            "root",
+            "--ssh-key",
+        ])
+        .arg(dir.join("client_key"))
+        .arg("--known-hosts")
+        .arg(dir.join("empty_known_hosts"))
+        .args(["--time-limit", "1"])
+        .arg("--store")
+        .arg(&store)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(254), "{err}");
+    assert!(err.contains("host key"), "{err}");
+}
