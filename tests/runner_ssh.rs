@@ -177,6 +177,61 @@ fn the_process_target_on_ssh_hosts_under_faults() {
     .into_owned();
     assert!(left.trim().is_empty(), "servers left: {left}");
 
+    // A run SIGKILLed mid-way leaves its servers on the hosts; `faultline
+    // cleanup` logs in (as the state file says) and removes them.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args([
+            "test",
+            "--target",
+            "process",
+            "--workload",
+            "set",
+            "--nodes",
+            &hosts.join(","),
+        ])
+        .args(["--ssh-user", "root", "--ssh-key"])
+        .arg(dir.join("client_key"))
+        .arg("--known-hosts")
+        .arg(dir.join("known_hosts"))
+        .args(["--time-limit", "60", "--rate", "50"])
+        .arg("--store")
+        .arg(&store)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let servers = || {
+        String::from_utf8_lossy(
+            &Command::new("sh")
+                .arg("-c")
+                .arg("ps -eo stat=,args= | grep '[_]memserver' | grep -v '^Z' | wc -l")
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .trim()
+        .to_owned()
+    };
+    let up = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        servers() == "2"
+    });
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(up, "the SSH run never started its servers");
+    assert_eq!(servers(), "2", "a SIGKILLed run leaves them");
+    let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .arg("cleanup")
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(servers(), "0", "cleanup removes them over SSH");
+
     // An unknown host key is refused, in one line, with status 254.
     std::fs::write(dir.join("empty_known_hosts"), "").unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_faultline"))

@@ -18,6 +18,7 @@ pub struct Daemon {
     spec: Spawn,
     pid: Mutex<Option<u32>>,
     paused: Mutex<bool>,
+    pidfile: Option<std::path::PathBuf>,
 }
 
 impl Daemon {
@@ -28,7 +29,14 @@ impl Daemon {
             spec,
             pid: Mutex::new(None),
             paused: Mutex::new(false),
+            pidfile: None,
         }
+    }
+
+    /// Also writes the pid to `path` on the node at every start.
+    pub fn with_pidfile(mut self, path: std::path::PathBuf) -> Daemon {
+        self.pidfile = Some(path);
+        self
     }
 
     /// The node it runs on.
@@ -56,6 +64,12 @@ impl Daemon {
         }
         let p = self.remote.spawn(&self.spec)?;
         *pid = Some(p);
+        if let Some(f) = &self.pidfile {
+            self.remote.run(&format!(
+                "echo {p} > {}",
+                crate::remote::shell_quote(&f.display().to_string())
+            ))?;
+        }
         *self.paused.lock().unwrap_or_else(|e| e.into_inner()) = false;
         Ok(p)
     }

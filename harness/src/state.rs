@@ -44,6 +44,31 @@ pub struct Created {
     pub pids: Vec<u32>,
     /// Files to delete (skew files, shims).
     pub files: Vec<PathBuf>,
+    /// What was started on SSH hosts.
+    #[serde(default)]
+    pub ssh: Vec<SshLeft>,
+}
+
+/// Processes and a directory on an SSH host, and how to log in to remove them.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct SshLeft {
+    /// The host.
+    pub host: String,
+    /// The user.
+    pub user: String,
+    /// The port.
+    pub port: u16,
+    /// The private key.
+    pub key: Option<PathBuf>,
+    /// The known_hosts file.
+    pub known_hosts: Option<PathBuf>,
+    /// Whether host keys were verified.
+    pub strict_host_keys: bool,
+    /// Processes started there.
+    pub pids: Vec<u32>,
+    /// The directory faultline created there; every process started from it
+    /// is removed too, recorded or not.
+    pub dir: Option<PathBuf>,
 }
 
 /// A state file being kept up to date.
@@ -148,6 +173,30 @@ pub fn remove(c: &Created) {
     }
     for f in &c.files {
         let _ = std::fs::remove_file(f);
+    }
+    for h in &c.ssh {
+        let opts = crate::remote::SshOptions {
+            user: h.user.clone(),
+            port: h.port,
+            key: h.key.clone(),
+            known_hosts: h.known_hosts.clone(),
+            strict_host_keys: h.strict_host_keys,
+            ..crate::remote::SshOptions::default()
+        };
+        if let Ok(r) = crate::remote::Ssh::connect(&h.host, &h.host, &opts) {
+            use crate::remote::Remote;
+            let pids: Vec<String> = h.pids.iter().map(u32::to_string).collect();
+            let mut cmd = String::new();
+            if !pids.is_empty() {
+                cmd.push_str(&format!("kill -9 {} 2>/dev/null; ", pids.join(" ")));
+            }
+            if let Some(d) = &h.dir {
+                // Everything started from the run's own directory, recorded or not.
+                let d = crate::remote::shell_quote(&d.display().to_string());
+                cmd.push_str(&format!("pkill -9 -f {d}/ 2>/dev/null; rm -rf {d}"));
+            }
+            let _ = r.exec(&cmd);
+        }
     }
 }
 

@@ -55,7 +55,7 @@ fn nodes_reach_each_other_by_name_and_destroy_leaves_nothing() {
     }
     let dir = tempfile::tempdir().unwrap();
     let t = Instant::now();
-    let net = Network::create(&spec("flt", 3, "10.78.0"), dir.path().into()).unwrap();
+    let net = Network::create(&spec("flt", 5, "10.78.0"), dir.path().into()).unwrap();
     let created = t.elapsed();
     let n1 = net.remote("n1").unwrap();
     let n3 = net.remote("n3").unwrap();
@@ -101,7 +101,11 @@ fn nodes_reach_each_other_by_name_and_destroy_leaves_nothing() {
     let destroyed = t.elapsed();
     net.destroy().unwrap();
     assert_gone("flt");
-    eprintln!("3 nodes: created in {created:?}, destroyed in {destroyed:?}");
+    eprintln!("5 nodes: created in {created:?}, destroyed in {destroyed:?}");
+    assert!(
+        created + destroyed < Duration::from_secs(5),
+        "{created:?} + {destroyed:?}"
+    );
 }
 
 #[test]

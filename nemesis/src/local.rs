@@ -162,6 +162,7 @@ impl LocalNemesis {
                 "random-halves",
                 "majorities-ring",
                 "bridge",
+                "one-way",
             ]
         } else {
             &["isolate"]
@@ -175,6 +176,11 @@ impl LocalNemesis {
             "halves" => partition::halves(&names),
             "random-halves" => partition::random_halves(&names, |k| rng.below(k as u64) as usize),
             "majorities-ring" => partition::majorities_ring(&names),
+            "one-way" => {
+                let a = rng.below(names.len() as u64) as usize;
+                let b = (a + 1 + rng.below(names.len() as u64 - 1) as usize) % names.len();
+                partition::one_way(&names[a], &names[b])
+            }
             _ => partition::bridge(&names),
         };
         partition::apply(&self.remotes(), &grudge, |n| {

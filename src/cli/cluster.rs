@@ -11,7 +11,7 @@ use std::time::Duration;
 use faultline_harness::daemon::{wait_port, Daemon};
 use faultline_harness::remote::{Remote, Spawn, Ssh, SshOptions};
 use faultline_harness::runner::{Nemesis, Target};
-use faultline_harness::state::STATE_DIR;
+use faultline_harness::state::{SshLeft, State, STATE_DIR};
 use faultline_harness::{Network, NetworkSpec};
 use faultline_nemesis::clock::{self, SkewFile};
 use faultline_nemesis::local::{LocalNemesis, NodeCtl};
@@ -33,6 +33,8 @@ pub struct Cluster {
     network: Option<Network>,
     /// Logs to bring home at teardown: (remote, path there, path here).
     logs: Vec<(Arc<dyn Remote>, PathBuf, PathBuf)>,
+    /// What was started on SSH hosts, for `faultline cleanup` after a SIGKILL.
+    state: Option<State>,
 }
 
 impl Cluster {
@@ -50,6 +52,9 @@ impl Cluster {
         }
         if let Some(net) = self.network.take() {
             let _ = net.destroy();
+        }
+        if let Some(state) = self.state.take() {
+            state.delete();
         }
     }
 }
@@ -87,6 +92,7 @@ pub fn setup(
                 daemons: Vec::new(),
                 network: None,
                 logs: Vec::new(),
+                state: None,
             })
         }
         "process" => match ssh {
@@ -117,6 +123,7 @@ fn process(
         daemons: Vec::new(),
         network: None,
         logs: Vec::new(),
+        state: None,
     };
     let remotes = network.remotes();
     let addrs: Vec<String> = network.nodes.iter().map(|n| n.addr.clone()).collect();
@@ -132,29 +139,34 @@ fn process(
         let skew = SkewFile::new(dir.join("clock-offset"));
         skew.reset().map_err(Failure::bad)?;
         let remote: Arc<dyn Remote> = r.clone();
-        let d = Arc::new(Daemon::new(
-            remote.clone(),
-            Spawn {
-                argv: vec![
-                    exe.display().to_string(),
-                    "_memserver".into(),
-                    "--listen".into(),
-                    format!("0.0.0.0:{PORT}"),
-                    "--workload".into(),
-                    workload.into(),
-                ],
-                env: clock::env(&shim, skew.path()),
-                log: dir.join("memserver.log"),
-                cwd: None,
-            },
-        ));
+        let d = Arc::new(
+            Daemon::new(
+                remote.clone(),
+                Spawn {
+                    argv: vec![
+                        exe.display().to_string(),
+                        "_memserver".into(),
+                        "--listen".into(),
+                        format!("0.0.0.0:{PORT}"),
+                        "--workload".into(),
+                        workload.into(),
+                    ],
+                    env: clock::env(&shim, skew.path()),
+                    log: dir.join("memserver.log"),
+                    cwd: None,
+                },
+            )
+            .with_pidfile(dir.join("memserver.pid")),
+        );
         d.start().map_err(Failure::bad)?;
         cluster.daemons.push(d.clone());
+        // Go binaries read the clock without libc: the shim cannot skew them.
+        let skewable = !clock::is_go_binary(&exe);
         ctl.push(NodeCtl {
             remote,
             addr: addr.clone(),
             daemon: Some(d),
-            skew: Some(skew),
+            skew: skewable.then_some(skew),
         });
     }
     let first: SocketAddr = format!("{}:{PORT}", addrs[0])
@@ -191,35 +203,67 @@ fn process_ssh(
         daemons: Vec::new(),
         network: None,
         logs: Vec::new(),
+        state: None,
     };
     let exe = std::env::current_exe()
         .map_err(|e| Failure::bad(format!("find the faultline binary: {e}")))?;
     let dir = PathBuf::from(format!("/tmp/faultline-{}", std::process::id()));
+    cluster.state = Some(State::new(STATE_DIR.into(), "fl-ssh").map_err(Failure::bad)?);
     let remote_exe = dir.join("faultline");
     let mut ctl = Vec::new();
     for host in hosts {
         let r: Arc<dyn Remote> = Arc::new(Ssh::connect(host, host, opts).map_err(Failure::bad)?);
+        // Recorded before anything is started there, so `faultline cleanup`
+        // can always find it.
+        if let Some(state) = cluster.state.as_mut() {
+            state
+                .record(|c| {
+                    c.ssh.push(SshLeft {
+                        host: host.clone(),
+                        user: opts.user.clone(),
+                        port: opts.port,
+                        key: opts.key.clone(),
+                        known_hosts: opts.known_hosts.clone(),
+                        strict_host_keys: opts.strict_host_keys,
+                        pids: Vec::new(),
+                        dir: Some(dir.clone()),
+                    })
+                })
+                .map_err(Failure::bad)?;
+        }
         r.run(&format!("mkdir -p {}", dir.display()))
             .map_err(Failure::bad)?;
         r.upload(&exe, &remote_exe).map_err(Failure::bad)?;
         let log = dir.join("memserver.log");
-        let d = Arc::new(Daemon::new(
-            r.clone(),
-            Spawn {
-                argv: vec![
-                    remote_exe.display().to_string(),
-                    "_memserver".into(),
-                    "--listen".into(),
-                    format!("0.0.0.0:{PORT}"),
-                    "--workload".into(),
-                    workload.into(),
-                ],
-                log: log.clone(),
-                ..Spawn::default()
-            },
-        ));
-        d.start().map_err(Failure::bad)?;
+        let d = Arc::new(
+            Daemon::new(
+                r.clone(),
+                Spawn {
+                    argv: vec![
+                        remote_exe.display().to_string(),
+                        "_memserver".into(),
+                        "--listen".into(),
+                        format!("0.0.0.0:{PORT}"),
+                        "--workload".into(),
+                        workload.into(),
+                    ],
+                    log: log.clone(),
+                    ..Spawn::default()
+                },
+            )
+            .with_pidfile(dir.join("memserver.pid")),
+        );
+        let pid = d.start().map_err(Failure::bad)?;
         cluster.daemons.push(d.clone());
+        if let Some(state) = cluster.state.as_mut() {
+            state
+                .record(|c| {
+                    if let Some(h) = c.ssh.iter_mut().find(|h| &h.host == host) {
+                        h.pids.push(pid);
+                    }
+                })
+                .map_err(Failure::bad)?;
+        }
         cluster.logs.push((
             r.clone(),
             log,
