@@ -102,7 +102,7 @@ fn simulated_faults_become_nemesis_events_and_info_ops() {
         "--seed",
         "4",
         "--nemesis",
-        "partition,kill,pause",
+        "partition,kill-majority,pause,clock,packet",
         "--nemesis-interval",
         "0.3",
         "--op-timeout",

@@ -184,7 +184,10 @@ impl Client for WorkloadClient {
             Some(NodeFault::Partitioned | NodeFault::Paused) => {
                 std::future::pending::<()>().await;
             }
-            None => {}
+            Some(NodeFault::Slow(ms)) => {
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            }
+            Some(NodeFault::Skewed(_)) | None => {}
         }
         let outcome = execute(&self.objects, &self.workload, op);
         Completion { outcome, node }

@@ -24,6 +24,11 @@ pub enum NodeFault {
     Paused,
     /// Down: connections are refused.
     Killed,
+    /// Its packets are delayed: every request takes this many more milliseconds.
+    Slow(u64),
+    /// Its clock is off by this many milliseconds (the in-memory store reads no
+    /// clock, so this is recorded and changes nothing — as it should).
+    Skewed(i64),
 }
 
 /// Node -> its fault, shared by the target and its nemesis.
@@ -44,9 +49,18 @@ impl MemoryNemesis {
         kinds: &[String],
     ) -> Result<MemoryNemesis, String> {
         for k in kinds {
-            if !matches!(k.as_str(), "partition" | "pause" | "kill") {
+            let (verb, how) = k.split_once('-').unwrap_or((k, "one"));
+            let ok = match verb {
+                "partition" | "pause" | "kill" => {
+                    matches!(how, "one" | "minority" | "majority" | "all")
+                }
+                "clock" => matches!(how, "one" | "strobe"),
+                "packet" => how == "one",
+                _ => false,
+            };
+            if !ok {
                 return Err(format!(
-                    "the memory target simulates the partition, pause and kill nemeses, not {k:?}"
+                    "the memory target simulates partition, kill and pause (of one node, -minority, -majority, -all), clock, clock-strobe and packet; not {k:?} (it has no leader to aim at)"
                 ));
             }
         }
@@ -64,18 +78,36 @@ impl Nemesis for MemoryNemesis {
     }
 
     fn start(&self, fault: &str, rng: &mut Rng) -> Result<Value, String> {
-        let node = self.nodes[rng.below(self.nodes.len() as u64) as usize].clone();
-        let kind = match fault {
+        let (verb, how) = fault.split_once('-').unwrap_or((fault, "one"));
+        let n = self.nodes.len();
+        let count = match how {
+            "minority" => (n - 1) / 2,
+            "majority" => n / 2 + 1,
+            "all" => n,
+            _ => 1,
+        }
+        .clamp(1, n);
+        let mut order = self.nodes.clone();
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        order.truncate(count);
+        order.sort();
+        let kind = match verb {
             "partition" => NodeFault::Partitioned,
             "pause" => NodeFault::Paused,
             "kill" => NodeFault::Killed,
+            "packet" => NodeFault::Slow(50),
+            "clock" => NodeFault::Skewed(
+                (500 + rng.below(9500) as i64) * if rng.chance(0.5) { 1 } else { -1 },
+            ),
             other => return Err(format!("unknown fault {other}")),
         };
-        self.faults
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(node.clone(), kind);
-        Ok(Value::list(vec![Value::str(&node)]))
+        let mut f = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        for node in &order {
+            f.insert(node.clone(), kind);
+        }
+        Ok(Value::list(order.iter().map(|n| Value::str(n)).collect()))
     }
 
     fn stop(&self, _fault: &str) -> Result<Value, String> {
