@@ -102,7 +102,7 @@ fn simulated_faults_become_nemesis_events_and_info_ops() {
         "--seed",
         "4",
         "--nemesis",
-        "partition,kill-majority,pause,clock,packet",
+        "partition,kill,pause",
         "--nemesis-interval",
         "0.3",
         "--op-timeout",
@@ -142,6 +142,42 @@ fn simulated_faults_become_nemesis_events_and_info_ops() {
         .filter_map(|e| e.process.as_ref().map(|p| p.to_string()))
         .collect();
     assert!(procs.len() > 5, "new processes after info: {procs:?}");
+
+    // The other simulated faults: a majority killed, slow packets, skewed clocks.
+    let o = faultline(&[
+        "test",
+        "--workload",
+        "counter",
+        "--time-limit",
+        "1.5",
+        "--rate",
+        "300",
+        "--store",
+        store,
+        "--seed",
+        "4",
+        "--nemesis",
+        "kill-majority,clock,packet",
+        "--nemesis-interval",
+        "0.2",
+        "--op-timeout",
+        "0.2",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let h = faultline_history::read_path(&latest(d.path()).join("history.jsonl"), None)
+        .unwrap()
+        .history;
+    assert!(
+        h.nemesis_ops()
+            .filter(|op| op.f().starts_with("start-"))
+            .count()
+            >= 3
+    );
 }
 
 #[test]
@@ -218,7 +254,7 @@ fn bad_arguments_are_one_line_with_status_254() {
     for args in [
         &["test", "--target", "nope"][..],
         &["test", "--workload", "nope"],
-        &["test", "--nemesis", "clock"],
+        &["test", "--nemesis", "kill-leader"],
         &["test", "--rate", "-3"],
         &["test", "--concurrency", "0"],
     ] {
