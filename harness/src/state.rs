@@ -186,7 +186,14 @@ pub fn remove(c: &Created) {
         if let Ok(r) = crate::remote::Ssh::connect(&h.host, &h.host, &opts) {
             use crate::remote::Remote;
             let pids: Vec<String> = h.pids.iter().map(u32::to_string).collect();
-            let mut cmd = String::new();
+            // Heal first: partition and packet rules, a netem qdisc, paused
+            // processes; then kill what the run started.
+            let mut cmd = String::from(
+                "iptables -w -F FAULTLINE 2>/dev/null; iptables -w -D OUTPUT -j FAULTLINE_PKT 2>/dev/null; \
+                 iptables -w -F FAULTLINE_PKT 2>/dev/null; iptables -w -X FAULTLINE_PKT 2>/dev/null; \
+                 dev=$(ip route show default 2>/dev/null | awk '{print $5; exit}'); dev=${dev:-eth0}; \
+                 tc qdisc show dev $dev 2>/dev/null | grep -q netem && tc qdisc del dev $dev root 2>/dev/null; ",
+            );
             if !pids.is_empty() {
                 cmd.push_str(&format!("kill -9 {} 2>/dev/null; ", pids.join(" ")));
             }

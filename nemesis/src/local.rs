@@ -21,6 +21,17 @@ use crate::clock::SkewFile;
 use crate::packet::{delayer_args, rules, rules_for, PacketFault};
 use crate::partition::{self, Grudge};
 
+/// Finds the node's outward interface (the default route's; `eth0` if none).
+const DEV: &str =
+    "dev=$(ip route show default 2>/dev/null | awk '{print $5; exit}'); dev=${dev:-eth0}";
+
+/// Succeeds where `tc ... netem` works (tried on the node's loopback).
+const NETEM_PROBE: &str =
+    "tc qdisc add dev lo root netem delay 0ms 2>/dev/null && tc qdisc del dev lo root 2>/dev/null";
+
+/// Removes a netem qdisc faultline put on the outward interface, if any.
+pub const NETEM_REMOVE: &str = "dev=$(ip route show default 2>/dev/null | awk '{print $5; exit}'); dev=${dev:-eth0}; tc qdisc show dev $dev 2>/dev/null | grep -q netem && tc qdisc del dev $dev root 2>/dev/null; true";
+
 /// The NFQUEUE queue number the packet nemesis uses.
 const QUEUE: u16 = 7;
 
@@ -212,6 +223,30 @@ impl LocalNemesis {
             },
         };
         let n = &self.nodes[i];
+        // Where the kernel has netem (not these machines), it does the job.
+        if n.remote.exec(NETEM_PROBE).is_ok_and(|o| o.status == 0) {
+            let netem = format!(
+                "delay {}ms {}ms loss {}% duplicate {}% reorder {}%",
+                fault.delay_ms,
+                fault.jitter_ms,
+                fault.loss * 100.0,
+                fault.duplicate * 100.0,
+                fault.reorder * 100.0
+            );
+            n.remote
+                .run(&format!(
+                    "{DEV}; tc qdisc replace dev $dev root netem {netem}"
+                ))
+                .map_err(|e| e.to_string())?;
+            self.lock().packet.push((i, None));
+            return Ok(Value::map(vec![
+                ("node".into(), self.name(i)),
+                (
+                    "fault".into(),
+                    Value::str(&format!("{} (netem)", fault.describe())),
+                ),
+            ]));
+        }
         let install = rules_for(&fault, QUEUE, &[]).map_err(|e| e.to_string())?;
         let remove = rules::remove_commands();
         let script = |cmds: &[Vec<String>], tolerate: bool| {
@@ -311,10 +346,11 @@ impl LocalNemesis {
             "packet" => {
                 for (i, pid) in a.packet.drain(..) {
                     let n = &self.nodes[i];
-                    let remove: Vec<String> = rules::remove_commands()
+                    let mut remove: Vec<String> = rules::remove_commands()
                         .iter()
                         .map(|c| format!("iptables {} 2>/dev/null || true", c.join(" ")))
                         .collect();
+                    remove.push(NETEM_REMOVE.into());
                     if let Err(e) = n.remote.run(&remove.join("; ")) {
                         errors.push(e.to_string());
                     }
