@@ -396,9 +396,7 @@ impl Nemesis for LocalNemesis {
                 }
                 .clamp(1, up.len());
                 let mut order = up;
-                for i in (1..order.len()).rev() {
-                    order.swap(i, rng.below(i as u64 + 1) as usize);
-                }
+                rng.shuffle(&mut order);
                 order.truncate(count);
                 order.sort_unstable();
                 for &i in &order {

@@ -88,9 +88,7 @@ impl Nemesis for MemoryNemesis {
         }
         .clamp(1, n);
         let mut order = self.nodes.clone();
-        for i in (1..order.len()).rev() {
-            order.swap(i, rng.below(i as u64 + 1) as usize);
-        }
+        rng.shuffle(&mut order);
         order.truncate(count);
         order.sort();
         let kind = match verb {
