@@ -59,6 +59,50 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// A cluster of `target` alone: nothing to tear down yet.
+    fn bare(target: Arc<dyn Target>) -> Cluster {
+        Cluster {
+            target,
+            nemesis: None,
+            daemons: Vec::new(),
+            network: None,
+            logs: Vec::new(),
+            state: None,
+        }
+    }
+}
+
+/// The command line of the `process` target's server.
+fn memserver_argv(exe: &Path, workload: &str) -> Vec<String> {
+    vec![
+        exe.display().to_string(),
+        "_memserver".into(),
+        "--listen".into(),
+        format!("0.0.0.0:{PORT}"),
+        "--workload".into(),
+        workload.into(),
+    ]
+}
+
+/// The nemesis of real nodes, aiming `*-leader` faults at `primary`; none
+/// when no faults were asked for.
+fn local_nemesis(
+    ctl: Vec<NodeCtl>,
+    faults: &[String],
+    exe: PathBuf,
+    primary: &str,
+) -> Result<Option<Arc<dyn Nemesis>>, Failure> {
+    if faults.is_empty() {
+        return Ok(None);
+    }
+    let primary = primary.to_owned();
+    let nemesis = LocalNemesis::new(ctl, faults, exe)
+        .map_err(Failure::bad)?
+        .with_leaders(Arc::new(move || vec![primary.clone()]));
+    Ok(Some(Arc::new(nemesis)))
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         self.teardown();
@@ -86,14 +130,9 @@ pub fn setup(
                     MemoryNemesis::new(nodes.to_vec(), t.faults(), &faults).map_err(Failure::bad)?,
                 ))
             };
-            Ok(Cluster {
-                target: Arc::new(t),
-                nemesis,
-                daemons: Vec::new(),
-                network: None,
-                logs: Vec::new(),
-                state: None,
-            })
+            let mut cluster = Cluster::bare(Arc::new(t));
+            cluster.nemesis = nemesis;
+            Ok(cluster)
         }
         "process" => match ssh {
             Some(o) => process_ssh(workload, nodes, &faults, run, o),
@@ -117,14 +156,7 @@ fn process(
         ..NetworkSpec::nodes(0)
     };
     let network = Network::create(&spec, STATE_DIR.into()).map_err(Failure::bad)?;
-    let mut cluster = Cluster {
-        target: Arc::new(MemoryTarget::new(workload)),
-        nemesis: None,
-        daemons: Vec::new(),
-        network: None,
-        logs: Vec::new(),
-        state: None,
-    };
+    let mut cluster = Cluster::bare(Arc::new(MemoryTarget::new(workload)));
     let remotes = network.remotes();
     let addrs: Vec<String> = network.nodes.iter().map(|n| n.addr.clone()).collect();
     cluster.network = Some(network);
@@ -143,14 +175,7 @@ fn process(
             Daemon::new(
                 remote.clone(),
                 Spawn {
-                    argv: vec![
-                        exe.display().to_string(),
-                        "_memserver".into(),
-                        "--listen".into(),
-                        format!("0.0.0.0:{PORT}"),
-                        "--workload".into(),
-                        workload.into(),
-                    ],
+                    argv: memserver_argv(&exe, workload),
                     env: clock::env(&shim, skew.path()),
                     log: dir.join("memserver.log"),
                     cwd: None,
@@ -177,13 +202,7 @@ fn process(
         wait_port(sa, Duration::from_secs(10)).map_err(Failure::bad)?;
     }
     cluster.target = Arc::new(ProcessTarget::new(&nodes[0], &addrs[0]).with_nodes(nodes));
-    if !faults.is_empty() {
-        let primary = nodes[0].clone();
-        let nemesis = LocalNemesis::new(ctl, faults, exe)
-            .map_err(Failure::bad)?
-            .with_leaders(Arc::new(move || vec![primary.clone()]));
-        cluster.nemesis = Some(Arc::new(nemesis));
-    }
+    cluster.nemesis = local_nemesis(ctl, faults, exe, &nodes[0])?;
     Ok(cluster)
 }
 
@@ -197,14 +216,7 @@ fn process_ssh(
     run: &Path,
     opts: &SshOptions,
 ) -> Result<Cluster, Failure> {
-    let mut cluster = Cluster {
-        target: Arc::new(MemoryTarget::new(workload)),
-        nemesis: None,
-        daemons: Vec::new(),
-        network: None,
-        logs: Vec::new(),
-        state: None,
-    };
+    let mut cluster = Cluster::bare(Arc::new(MemoryTarget::new(workload)));
     let exe = std::env::current_exe()
         .map_err(|e| Failure::bad(format!("find the faultline binary: {e}")))?;
     let dir = PathBuf::from(format!("/tmp/faultline-{}", std::process::id()));
@@ -239,14 +251,7 @@ fn process_ssh(
             Daemon::new(
                 r.clone(),
                 Spawn {
-                    argv: vec![
-                        remote_exe.display().to_string(),
-                        "_memserver".into(),
-                        "--listen".into(),
-                        format!("0.0.0.0:{PORT}"),
-                        "--workload".into(),
-                        workload.into(),
-                    ],
+                    argv: memserver_argv(&remote_exe, workload),
                     log: log.clone(),
                     ..Spawn::default()
                 },
@@ -283,12 +288,6 @@ fn process_ssh(
         });
     }
     cluster.target = Arc::new(ProcessTarget::new(&hosts[0], &hosts[0]).with_nodes(hosts));
-    if !faults.is_empty() {
-        let primary = hosts[0].clone();
-        let nemesis = LocalNemesis::new(ctl, faults, remote_exe)
-            .map_err(Failure::bad)?
-            .with_leaders(Arc::new(move || vec![primary.clone()]));
-        cluster.nemesis = Some(Arc::new(nemesis));
-    }
+    cluster.nemesis = local_nemesis(ctl, faults, remote_exe, &hosts[0])?;
     Ok(cluster)
 }

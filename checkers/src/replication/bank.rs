@@ -70,11 +70,7 @@ impl Checker for Bank {
                     ),
                 });
             };
-            let t = if clock.real {
-                c.time.unwrap_or(0)
-            } else {
-                cp as i64
-            };
+            let t = clock.at(history, cp);
             let who = format!(
                 "process {}{} at {}",
                 c.process

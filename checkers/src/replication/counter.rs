@@ -69,13 +69,7 @@ impl Checker for Counter {
 
     fn check(&self, history: &History) -> Result<Verdict, CheckError> {
         let clock = Clock::of_history(history);
-        let at = |pos: usize| {
-            if clock.real {
-                history.events()[pos].time.unwrap_or(0)
-            } else {
-                pos as i64
-            }
-        };
+        let at = |pos: usize| clock.at(history, pos);
         let mut acked = Vec::new();
         let mut invoked = Vec::new();
         let mut reads = Vec::new();

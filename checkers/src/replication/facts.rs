@@ -42,16 +42,13 @@ pub(crate) struct Clock {
 impl Clock {
     /// Real times if every event has one.
     pub fn of_history(h: &History) -> Clock {
-        Clock::of(h)
-    }
-
-    fn of(h: &History) -> Clock {
         Clock {
             real: !h.is_empty() && h.events().iter().all(|e| e.time.is_some()),
         }
     }
 
-    fn at(self, h: &History, pos: usize) -> i64 {
+    /// The time of the event at `pos` (or `pos` itself, without real times).
+    pub fn at(self, h: &History, pos: usize) -> i64 {
         if self.real {
             h.events()[pos].time.unwrap_or(0)
         } else {
@@ -173,7 +170,7 @@ impl<'h> Facts<'h> {
 
     fn empty(h: &History) -> Facts<'h> {
         Facts {
-            clock: Clock::of(h),
+            clock: Clock::of_history(h),
             ops: Vec::new(),
             keys: Vec::new(),
             opaque: Vec::new(),

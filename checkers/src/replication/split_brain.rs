@@ -111,13 +111,7 @@ impl Checker for SplitBrain {
 
     fn check(&self, history: &History) -> Result<Verdict, CheckError> {
         let clock = Clock::of_history(history);
-        let at = |pos: usize| {
-            if clock.real {
-                history.events()[pos].time.unwrap_or(0)
-            } else {
-                pos as i64
-            }
-        };
+        let at = |pos: usize| clock.at(history, pos);
         let mut seen = Vec::new();
         for (pos, e) in history.events().iter().enumerate() {
             if e.is_nemesis() && &*e.f == "primaries" {

@@ -87,11 +87,7 @@ impl Checker for UniqueIds {
                         .as_ref()
                         .map(|p| p.to_string())
                         .unwrap_or_default();
-                    let at = if clock.real {
-                        clock.show(e.time.unwrap_or(0))
-                    } else {
-                        clock.show(p as i64)
-                    };
+                    let at = clock.show(clock.at(history, p));
                     format!("process {process}{node} at {at}")
                 })
                 .collect();
