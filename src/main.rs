@@ -76,6 +76,10 @@ fn run() -> ExitCode {
             print_out(&t.stdout);
             t.valid.exit_code()
         }),
+        Command::Calibrate(args) => cli::calibrate(args).map(|(out, held)| {
+            print_out(&out);
+            u8::from(!held)
+        }),
         Command::Cleanup { force } => cli::cleanup(*force).map(|out| {
             print_out(&out);
             0
@@ -85,6 +89,9 @@ fn run() -> ExitCode {
                 .map(|()| 0)
                 .map_err(|e| Failure::bad(format!("_memserver {listen}: {e}")))
         }
+        Command::Refkv(cfg) => faultline_targets::refkv::serve(cfg.clone())
+            .map(|()| 0)
+            .map_err(|e| Failure::bad(format!("_refkv {}: {e}", cfg.name))),
         Command::Delayer { args } => faultline_nemesis::packet::delayer_main(args)
             .map(|()| 0)
             .map_err(Failure::bad),

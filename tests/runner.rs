@@ -53,6 +53,8 @@ fn every_workload_runs_valid_against_the_in_process_target() {
     ] {
         let o = faultline(&[
             "test",
+            "--target",
+            "memory",
             "--workload",
             w,
             "--time-limit",
@@ -91,6 +93,8 @@ fn simulated_faults_become_nemesis_events_and_info_ops() {
     let store = d.path().to_str().unwrap();
     let o = faultline(&[
         "test",
+        "--target",
+        "memory",
         "--workload",
         "set",
         "--time-limit",
@@ -146,6 +150,8 @@ fn simulated_faults_become_nemesis_events_and_info_ops() {
     // The other simulated faults: a majority killed, slow packets, skewed clocks.
     let o = faultline(&[
         "test",
+        "--target",
+        "memory",
         "--workload",
         "counter",
         "--time-limit",
@@ -187,6 +193,8 @@ fn the_same_seed_asks_for_the_same_operations() {
     let ops = || {
         let o = faultline(&[
             "test",
+            "--target",
+            "memory",
             "--workload",
             "cas-register",
             "--time-limit",
@@ -220,6 +228,8 @@ fn sigterm_stops_early_and_still_checks_and_stores_the_history() {
     let child = Command::new(env!("CARGO_BIN_EXE_faultline"))
         .args([
             "test",
+            "--target",
+            "memory",
             "--workload",
             "register",
             "--time-limit",
@@ -253,10 +263,10 @@ fn sigterm_stops_early_and_still_checks_and_stores_the_history() {
 fn bad_arguments_are_one_line_with_status_254() {
     for args in [
         &["test", "--target", "nope"][..],
-        &["test", "--workload", "nope"],
-        &["test", "--nemesis", "kill-leader"],
-        &["test", "--rate", "-3"],
-        &["test", "--concurrency", "0"],
+        &["test", "--target", "memory", "--workload", "nope"],
+        &["test", "--target", "memory", "--nemesis", "kill-leader"],
+        &["test", "--target", "memory", "--rate", "-3"],
+        &["test", "--target", "memory", "--concurrency", "0"],
     ] {
         let d = tempfile::tempdir().unwrap();
         let mut a = args.to_vec();

@@ -54,3 +54,33 @@ fn memserver_kill_loses_acknowledged_writes() {
         session.anomaly_types
     );
 }
+
+/// `faultline test --target refkv --workload register --time-limit 8 --seed 1
+/// --nemesis clock,partition --nemesis-interval 2 --replication multi-leader
+/// --conflicts siblings` (key 0 only): refkv's first siblings mode used
+/// per-node version vectors as read contexts. A vector entry `n1: 500` claims
+/// every earlier write taken by n1 was seen, so a client that read n1's 500 on
+/// a node where n1's concurrent 400 had not arrived yet (UDP, partitions) wrote
+/// a version that silently replaced 400 when they met. The calibration suite's
+/// `siblings-clock` case caught it; contexts are now exact dots. The checker
+/// must keep naming such drops `lost-sibling`.
+#[test]
+fn refkv_vector_contexts_dropped_concurrent_siblings() {
+    let h = read_path(&fixture("refkv-vector-context-drops-siblings.jsonl"), None)
+        .unwrap()
+        .history;
+    let w = workload("register").unwrap();
+    let v = checker("conflicts", w, &CheckOptions::default())
+        .unwrap()
+        .check(&h)
+        .unwrap();
+    assert_eq!(v.valid, Validity::False);
+    assert_eq!(v.anomaly_types, vec!["lost-sibling".to_string()]);
+    assert!(
+        v.anomalies[0]
+            .explanation
+            .contains("no later write had seen it"),
+        "{}",
+        v.anomalies[0].explanation
+    );
+}

@@ -82,6 +82,7 @@ pub const KINDS: &[&str] = &[
     "pause-majority",
     "pause-all",
     "clock",
+    "clock-ahead",
     "clock-strobe",
     "packet",
     "partition-leader",
@@ -411,9 +412,16 @@ impl Nemesis for LocalNemesis {
                 }
                 Ok(Value::list(order.iter().map(|&i| self.name(i)).collect()))
             }
-            "clock" => {
+            "clock" | "clock-ahead" => {
                 let i = self.pick(rng, |n| n.skew.is_some())?;
-                let ms = (500 + rng.below(9500) as i64) * if rng.chance(0.5) { 1 } else { -1 };
+                // `clock-ahead`: a node whose time source runs ahead — the
+                // case where last-write-wins discards later writes.
+                let sign = if fault == "clock-ahead" || rng.chance(0.5) {
+                    1
+                } else {
+                    -1
+                };
+                let ms = (500 + rng.below(9500) as i64) * sign;
                 self.nodes[i]
                     .skew
                     .as_ref()

@@ -44,6 +44,14 @@ pub enum Command {
         #[arg(long)]
         workload: String,
     },
+    /// Check that faultline finds what it must and nothing it must not: runs
+    /// refkv in each replication mode under the faults that matter and compares
+    /// the verdicts with what each mode promises. Exit 0 when every case held
+    /// on every seed, 1 otherwise.
+    Calibrate(CalibrateArgs),
+    /// Internal: a node of refkv, the reference replicated store.
+    #[command(name = "_refkv", hide = true)]
+    Refkv(faultline_targets::refkv::Config),
     /// Internal: the NFQUEUE packet delayer the packet nemesis runs inside a
     /// node's namespace.
     #[command(name = "_delayer", hide = true)]
@@ -57,22 +65,26 @@ pub enum Command {
 /// `faultline test`.
 #[derive(Debug, Args, Clone)]
 pub struct TestArgs {
-    /// The system under test: `memory` (in-process) or `process` (a real
-    /// server process per node, in network namespaces; needs root).
-    #[arg(long, default_value = "memory")]
+    /// The system under test: `refkv` (the reference replicated store, a
+    /// process per node in network namespaces; needs root), `memory`
+    /// (in-process) or `process` (one unreplicated server process per node).
+    #[arg(long, default_value = "refkv")]
     pub target: String,
-    /// The workload: register, cas-register, set, unique-ids, counter, list-append, bank.
-    #[arg(long, short, default_value = "register")]
-    pub workload: String,
-    /// Faults to inject, comma-separated (none by default).
+    /// The workload: register, cas-register, set, unique-ids, counter, list-append,
+    /// bank (default: set on refkv's single-leader modes, else register).
+    #[arg(long, short)]
+    pub workload: Option<String>,
+    /// Faults to inject, comma-separated (default: partition-leader on refkv's
+    /// single-leader modes, partition on its other modes, none on other targets;
+    /// `none` for none).
     #[arg(long, value_delimiter = ',')]
     pub nemesis: Vec<String>,
     /// Seconds between fault starts and stops.
     #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
     pub nemesis_interval: f64,
-    /// Length of the main phase in seconds.
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
-    pub time_limit: f64,
+    /// Length of the main phase in seconds (default 30 on refkv, else 10).
+    #[arg(long, value_name = "SECONDS")]
+    pub time_limit: Option<f64>,
     /// Client workers.
     #[arg(long, default_value_t = 10)]
     pub concurrency: usize,
@@ -113,6 +125,13 @@ pub struct TestArgs {
     /// Accept any host key (do not verify hosts).
     #[arg(long)]
     pub insecure_host_keys: bool,
+    /// Run only these checkers on the history (comma-separated) instead of the
+    /// workload's (refkv with `--conflicts siblings`: stats and conflicts).
+    #[arg(long = "checker", value_delimiter = ',')]
+    pub checkers: Vec<String>,
+    /// refkv's replication mode and options.
+    #[command(flatten)]
+    pub refkv: faultline_targets::refkv::config::Mode,
 }
 
 /// `faultline check`.
@@ -163,4 +182,30 @@ pub struct CheckArgs {
     /// Bank: balances may go below zero (by default a negative balance is an anomaly).
     #[arg(long)]
     pub allow_negative: bool,
+}
+
+/// `faultline calibrate`.
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// Seeds to run every case with (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    pub seeds: Vec<u64>,
+    /// Main phase of each run, in seconds.
+    #[arg(long, default_value_t = 8.0, value_name = "SECONDS")]
+    pub time_limit: f64,
+    /// Seconds between fault starts and stops.
+    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+    pub nemesis_interval: f64,
+    /// Run the whole matrix, not only the CI set.
+    #[arg(long)]
+    pub full: bool,
+    /// Run only these cases (comma-separated names; `faultline calibrate --list`).
+    #[arg(long, value_delimiter = ',')]
+    pub case: Vec<String>,
+    /// List the cases and what each expects, without running them.
+    #[arg(long)]
+    pub list: bool,
+    /// Where runs are stored.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
 }

@@ -10,18 +10,21 @@ use std::time::Duration;
 
 use faultline_harness::daemon::{wait_port, Daemon};
 use faultline_harness::remote::{Remote, Spawn, Ssh, SshOptions};
-use faultline_harness::runner::{Nemesis, Target};
+use faultline_harness::runner::{Composed, Nemesis, Target};
 use faultline_harness::state::{SshLeft, State, STATE_DIR};
 use faultline_harness::{Network, NetworkSpec};
 use faultline_nemesis::clock::{self, SkewFile};
 use faultline_nemesis::local::{LocalNemesis, NodeCtl};
 use faultline_targets::process::PORT;
+use faultline_targets::refkv::config::{Config, Mode};
+use faultline_targets::refkv::target::RefkvNemesis;
+use faultline_targets::RefkvTarget;
 use faultline_targets::{MemoryNemesis, MemoryTarget, ProcessTarget};
 
 use super::exit::Failure;
 
 /// The targets `faultline test` knows.
-pub const TARGETS: &[&str] = &["memory", "process"];
+pub const TARGETS: &[&str] = &["refkv", "memory", "process"];
 
 /// A target, its nemesis, and what to tear down.
 pub struct Cluster {
@@ -118,6 +121,7 @@ pub fn setup(
     nemesis: &[String],
     run: &Path,
     ssh: Option<&SshOptions>,
+    mode: &Mode,
 ) -> Result<Cluster, Failure> {
     let faults: Vec<String> = nemesis.iter().filter(|n| *n != "none").cloned().collect();
     match target {
@@ -134,6 +138,12 @@ pub fn setup(
             cluster.nemesis = nemesis;
             Ok(cluster)
         }
+        "refkv" => match ssh {
+            Some(_) => Err(Failure::bad(
+                "refkv runs on local namespaces only; over SSH use --target process",
+            )),
+            None => refkv(workload, nodes, &faults, run, mode),
+        },
         "process" => match ssh {
             Some(o) => process_ssh(workload, nodes, &faults, run, o),
             None => process(workload, nodes, &faults, run),
@@ -289,5 +299,143 @@ fn process_ssh(
     }
     cluster.target = Arc::new(ProcessTarget::new(&hosts[0], &hosts[0]).with_nodes(hosts));
     cluster.nemesis = local_nemesis(ctl, faults, remote_exe, &hosts[0])?;
+    Ok(cluster)
+}
+
+/// The faults refkv itself offers (the operator's), beside the local nemesis's.
+const REFKV_FAULTS: &[&str] = &["promote", "join"];
+
+/// refkv on local namespaces: one `faultline _refkv` per node, plus a spare
+/// node started by the `join` fault. Waits until the cluster serves (a leader
+/// elected, in the single-leader modes).
+fn refkv(
+    workload: &str,
+    nodes: &[String],
+    faults: &[String],
+    run: &Path,
+    mode: &Mode,
+) -> Result<Cluster, Failure> {
+    let join = faults.iter().any(|f| f == "join");
+    if join && !mode.replication.has_leader() {
+        return Err(Failure::bad(
+            "the join fault adds a follower: it needs a single-leader --replication",
+        ));
+    }
+    let mut all = nodes.to_vec();
+    if join {
+        all.push("joiner".into());
+    }
+    // Check the flags before anything is created.
+    let mut probe = Config::new(
+        &all[0],
+        &all.iter()
+            .map(|n| (n.clone(), "127.0.0.1".to_owned()))
+            .collect::<Vec<_>>(),
+        run.join("probe"),
+    );
+    probe.workload = workload.to_owned();
+    probe.mode = mode.clone();
+    probe.validate().map_err(Failure::bad)?;
+    let spec = NetworkSpec {
+        nodes: all.clone(),
+        ..NetworkSpec::nodes(0)
+    };
+    let network = Network::create(&spec, STATE_DIR.into()).map_err(Failure::bad)?;
+    let remotes = network.remotes();
+    let addrs: Vec<String> = network.nodes.iter().map(|n| n.addr.clone()).collect();
+    let mut cluster = Cluster::bare(Arc::new(MemoryTarget::new(workload)));
+    cluster.network = Some(network);
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::bad(format!("find the faultline binary: {e}")))?;
+    let shim = clock::install_shim(&run.join("nodes")).map_err(Failure::bad)?;
+    let peers: Vec<(String, String)> = all.iter().cloned().zip(addrs.iter().cloned()).collect();
+    let mut ctl = Vec::new();
+    let mut spare = None;
+    for (i, (r, addr)) in remotes.iter().zip(&addrs).enumerate() {
+        let dir = run.join("nodes").join(r.node());
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Failure::bad(format!("{}: {e}", dir.display())))?;
+        let skew = SkewFile::new(dir.join("clock-offset"));
+        skew.reset().map_err(Failure::bad)?;
+        let mut cfg = Config::new(r.node(), &peers, dir.join("data"));
+        cfg.workload = workload.to_owned();
+        cfg.mode = mode.clone();
+        let is_spare = join && i == all.len() - 1;
+        if join {
+            cfg.voters = Some(nodes.len());
+            cfg.join = is_spare;
+        }
+        cfg.validate().map_err(Failure::bad)?;
+        let mut argv = vec![exe.display().to_string(), "_refkv".into()];
+        argv.extend(cfg.argv());
+        let remote: Arc<dyn Remote> = r.clone();
+        let d = Arc::new(
+            Daemon::new(
+                remote.clone(),
+                Spawn {
+                    argv,
+                    env: clock::env(&shim, skew.path()),
+                    log: dir.join("refkv.log"),
+                    cwd: None,
+                },
+            )
+            .with_pidfile(dir.join("refkv.pid")),
+        );
+        cluster.daemons.push(d.clone());
+        if is_spare {
+            spare = Some((d, dir.join("data")));
+            continue;
+        }
+        d.start().map_err(Failure::bad)?;
+        ctl.push(NodeCtl {
+            remote,
+            addr: addr.clone(),
+            daemon: Some(d),
+            skew: Some(skew),
+        });
+    }
+    let ips: Vec<(String, std::net::IpAddr)> = nodes
+        .iter()
+        .zip(&addrs)
+        .map(|(n, a)| {
+            a.parse()
+                .map(|ip| (n.clone(), ip))
+                .map_err(|e| Failure::bad(format!("address of {n}: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+    let target = RefkvTarget::new(&ips, mode.replication.has_leader());
+    if !target.wait_ready(Duration::from_secs(15)) {
+        return Err(Failure::bad(format!(
+            "refkv did not become ready within 15 s ({}); see {}",
+            if mode.replication.has_leader() {
+                "no leader elected"
+            } else {
+                "nodes not answering"
+            },
+            run.join("nodes").display()
+        )));
+    }
+    let (own, local): (Vec<String>, Vec<String>) = faults
+        .iter()
+        .cloned()
+        .partition(|f| REFKV_FAULTS.contains(&f.as_str()));
+    let mut parts: Vec<Arc<dyn Nemesis>> = Vec::new();
+    if !local.is_empty() {
+        let t = target.clone();
+        parts.push(Arc::new(
+            LocalNemesis::new(ctl, &local, exe)
+                .map_err(Failure::bad)?
+                .with_leaders(Arc::new(move || t.leaders())),
+        ));
+    }
+    if !own.is_empty() {
+        parts.push(Arc::new(RefkvNemesis::new(target.clone(), spare, own)));
+    }
+    cluster.nemesis = match parts.len() {
+        0 => None,
+        1 => parts.pop(),
+        _ => Some(Arc::new(Composed(parts))),
+    };
+    cluster.target = Arc::new(target);
     Ok(cluster)
 }

@@ -2,6 +2,7 @@
 //! mapping of every outcome to Jepsen's exit statuses.
 
 mod args;
+mod calibrate;
 mod check;
 mod cleanup;
 mod cluster;
@@ -10,6 +11,7 @@ mod list;
 mod test;
 
 pub use args::{Cli, Command};
+pub use calibrate::calibrate;
 pub use check::check;
 pub use cleanup::cleanup;
 pub use exit::{Failure, BAD_INPUT, INTERNAL};

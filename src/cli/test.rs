@@ -28,6 +28,10 @@ use super::exit::Failure;
 pub struct Tested {
     /// The verdict.
     pub valid: Validity,
+    /// The run directory.
+    pub run: std::path::PathBuf,
+    /// The command that reproduces the run.
+    pub reproduce: String,
     /// The summary for stdout.
     pub stdout: String,
 }
@@ -42,34 +46,79 @@ fn seconds(name: &str, s: f64) -> Result<Duration, Failure> {
     }
 }
 
+/// A test's options with the target's defaults filled in.
+pub struct Resolved {
+    /// The workload.
+    pub workload: String,
+    /// Faults (may be empty).
+    pub nemesis: Vec<String>,
+    /// Main phase, seconds.
+    pub time_limit: f64,
+}
+
+/// Fills in the defaults that depend on the target.
+pub fn resolve(a: &TestArgs) -> Resolved {
+    let refkv = a.target == "refkv";
+    let leader = a.refkv.replication.has_leader();
+    let workload = a
+        .workload
+        .clone()
+        .unwrap_or_else(|| if refkv && leader { "set" } else { "register" }.to_owned());
+    let nemesis = if !a.nemesis.is_empty() {
+        a.nemesis.clone()
+    } else if refkv && leader {
+        vec!["partition-leader".to_owned()]
+    } else if refkv {
+        vec!["partition".to_owned()]
+    } else {
+        Vec::new()
+    };
+    let time_limit = a.time_limit.unwrap_or(if refkv { 30.0 } else { 10.0 });
+    Resolved {
+        workload,
+        nemesis,
+        time_limit,
+    }
+}
+
 /// The command line that reproduces a run.
-fn reproduce(a: &TestArgs, seed: u64, nodes: &[String]) -> String {
+fn reproduce(a: &TestArgs, r: &Resolved, seed: u64, nodes: &[String]) -> String {
     let mut cmd = format!(
         "faultline test --target {} --workload {} --time-limit {} --concurrency {} --keys {} --seed {seed} --nodes {}",
         a.target,
-        a.workload,
-        a.time_limit,
+        r.workload,
+        r.time_limit,
         a.concurrency,
         a.keys,
         nodes.join(",")
     );
-    if !a.nemesis.is_empty() {
+    let faults: Vec<&String> = r.nemesis.iter().filter(|n| *n != "none").collect();
+    if faults.is_empty() {
+        cmd.push_str(" --nemesis none");
+    } else {
         cmd.push_str(&format!(
             " --nemesis {} --nemesis-interval {}",
-            a.nemesis.join(","),
+            r.nemesis.join(","),
             a.nemesis_interval
         ));
     }
     cmd.push_str(&format!(" --rate {}", a.rate));
+    if a.target == "refkv" {
+        for f in a.refkv.changed_flags() {
+            cmd.push(' ');
+            cmd.push_str(&f);
+        }
+    }
     cmd
 }
 
 /// Runs `faultline test`.
 pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
-    if !GENERATED.contains(&a.workload.as_str()) {
+    let r = resolve(a);
+    if !GENERATED.contains(&r.workload.as_str()) {
         return Err(Failure::bad(format!(
             "unknown workload {:?} for test (known: {})",
-            a.workload,
+            r.workload,
             GENERATED.join(", ")
         )));
     }
@@ -102,36 +151,39 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
         nodes: nodes.clone(),
         concurrency: a.concurrency,
         rate: (a.rate > 0.0).then_some(a.rate),
-        time_limit: seconds("time-limit", a.time_limit)?,
+        time_limit: seconds("time-limit", r.time_limit)?,
         op_timeout: seconds("op-timeout", a.op_timeout)?.max(Duration::from_millis(1)),
         nemesis_interval: seconds("nemesis-interval", a.nemesis_interval)?,
         recovery: seconds("recovery", a.recovery)?,
         seed,
         ..RunConfig::default()
     };
-    let gen = generator(&a.workload, a.keys).map_err(Failure::bad)?;
+    let gen = generator(&r.workload, a.keys).map_err(Failure::bad)?;
     let store = Store::new(&a.store);
     let run_dir = store
-        .create_run(&format!("{}-{}", a.target, a.workload))
+        .create_run(&format!("{}-{}", a.target, r.workload))
         .map_err(Failure::bad)?;
     let mut options = serde_json::Map::new();
     let opt = serde_json::to_value(format!("{a:?}")).unwrap_or_default();
     options.insert("seed".into(), seed.into());
-    if let Some(v) = initial(&a.workload) {
+    if let Some(v) = initial(&r.workload) {
         options.insert(
             "initial".into(),
             serde_json::to_value(&v).unwrap_or_default(),
         );
     }
     options.insert("target".into(), a.target.clone().into());
-    options.insert("nemesis".into(), a.nemesis.clone().into());
+    if a.target == "refkv" {
+        options.insert("refkv".into(), a.refkv.flags().into());
+    }
+    options.insert("nemesis".into(), r.nemesis.clone().into());
     options.insert("nodes".into(), nodes.clone().into());
-    options.insert("reproduce".into(), reproduce(a, seed, &nodes).into());
+    options.insert("reproduce".into(), reproduce(a, &r, seed, &nodes).into());
     options.insert("args".into(), opt);
     run_dir
         .write_test_spec(&TestSpec {
-            name: format!("{}-{}", a.target, a.workload),
-            workload: Some(a.workload.clone()),
+            name: format!("{}-{}", a.target, r.workload),
+            workload: Some(r.workload.clone()),
             options,
         })
         .map_err(Failure::bad)?;
@@ -140,11 +192,12 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     let ssh = ssh_options(a)?;
     let mut cluster = setup(
         &a.target,
-        &a.workload,
+        &r.workload,
         &nodes,
-        &a.nemesis,
+        &r.nemesis,
         run_dir.path(),
         ssh.as_ref(),
+        &a.refkv,
     )?;
     let target = cluster.target.clone();
     let nemesis = cluster.nemesis.clone();
@@ -155,6 +208,21 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
             .map_err(Failure::Internal)?,
     );
     eprintln!("run: {} (seed {seed})", run_dir.path().display());
+    if a.target == "refkv" {
+        let mut c = faultline_targets::refkv::Config::new("-", &[], Default::default());
+        c.mode = a.refkv.clone();
+        eprintln!(
+            "target: refkv on {} nodes, {}; workload {}; nemesis {}",
+            nodes.len(),
+            c.describe(),
+            r.workload,
+            if r.nemesis.is_empty() {
+                "none".to_owned()
+            } else {
+                r.nemesis.join(",")
+            }
+        );
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -194,7 +262,16 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
         .with_context(|| format!("write {}", history.display()))
         .map_err(Failure::Internal)?;
 
-    let results = check(&a.workload, &history)?;
+    let only: Vec<String> = if !a.checkers.is_empty() {
+        a.checkers.clone()
+    } else if a.target == "refkv"
+        && a.refkv.conflicts == faultline_targets::refkv::config::Conflicts::Siblings
+    {
+        vec!["stats".into(), "conflicts".into()]
+    } else {
+        Vec::new()
+    };
+    let results = check(&r.workload, &history, &only)?;
     run_dir.write_results(&results).map_err(Failure::bad)?;
     let ops_per_s = outcome.ops as f64 / outcome.main.as_secs_f64().max(1e-9);
     let mut stdout = faultline_reports::summary(&results, &run_dir.path().display().to_string());
@@ -218,11 +295,25 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     for e in outcome.nemesis_errors.iter().take(5) {
         stdout.push_str(&format!("nemesis error: {e}\n"));
     }
+    let dir = run_dir.path().display();
+    stdout.push_str(&match results.valid {
+        Validity::True => "verdict: valid — no anomaly found\n".to_owned(),
+        Validity::False => format!(
+            "verdict: INVALID — found {}\n",
+            results.anomaly_types.join(", ")
+        ),
+        Validity::Unknown => "verdict: unknown — the checkers could not decide\n".to_owned(),
+    });
+    stdout.push_str(&format!(
+        "results: {dir}/results.json  history: {dir}/history.jsonl  node logs: {dir}/nodes/\n"
+    ));
     if results.valid != Validity::True {
-        stdout.push_str(&format!("reproduce: {}\n", reproduce(a, seed, &nodes)));
+        stdout.push_str(&format!("reproduce: {}\n", reproduce(a, &r, seed, &nodes)));
     }
     Ok(Tested {
         valid: results.valid,
+        run: run_dir.path().to_path_buf(),
+        reproduce: reproduce(a, &r, seed, &nodes),
         stdout,
     })
 }
@@ -273,7 +364,7 @@ fn initial(workload: &str) -> Option<Value> {
 }
 
 /// Checks the recorded history with the workload's checkers.
-fn check(name: &str, history: &std::path::Path) -> Result<Results, Failure> {
+fn check(name: &str, history: &std::path::Path, only: &[String]) -> Result<Results, Failure> {
     let loaded = read_path(history, None).map_err(Failure::bad)?;
     let w = workload(name).ok_or_else(|| Failure::bad(format!("no checkers for {name}")))?;
     let opts = CheckOptions {
@@ -281,7 +372,12 @@ fn check(name: &str, history: &std::path::Path) -> Result<Results, Failure> {
         ..CheckOptions::default()
     };
     let mut verdicts = Vec::new();
-    for c in w.checkers {
+    let names: Vec<&str> = if only.is_empty() {
+        w.checkers.to_vec()
+    } else {
+        only.iter().map(String::as_str).collect()
+    };
+    for c in names {
         let ch = checker(c, w, &opts).map_err(Failure::bad)?;
         let v = ch
             .check(&loaded.history)

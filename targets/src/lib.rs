@@ -9,13 +9,17 @@
 //! licences (Garage is AGPL) are run as programs, never linked.
 //!
 //! Built so far: [`memory`], the in-process linearizable store the runner is
-//! tested and benchmarked against. The reference store and the real databases
-//! come with their issues.
+//! tested and benchmarked against; [`process`], the same store as a real
+//! process per node; and [`refkv`], the reference replicated store with every
+//! replication mode — the default target and the calibration target. The real
+//! databases come with their issues.
 
 pub mod memory;
 pub mod memory_faults;
 pub mod process;
+pub mod refkv;
 
 pub use memory::MemoryTarget;
 pub use memory_faults::MemoryNemesis;
 pub use process::ProcessTarget;
+pub use refkv::RefkvTarget;

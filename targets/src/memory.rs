@@ -214,3 +214,58 @@ fn execute(objects: &Mutex<Objects>, workload: &str, op: &Invocation) -> Outcome
         _ => apply(&mut o, op),
     }
 }
+
+fn pairs<V>(m: &HashMap<Value, V>, f: impl Fn(&V) -> Value) -> Value {
+    Value::list(
+        m.iter()
+            .map(|(k, v)| Value::list(vec![k.clone(), f(v)]))
+            .collect(),
+    )
+}
+
+impl MemoryTarget {
+    /// Every object, as one value (what a snapshot ships).
+    pub fn snapshot(&self) -> Value {
+        let o = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+        Value::map(vec![
+            ("registers".into(), pairs(&o.registers, Clone::clone)),
+            ("set".into(), Value::list(o.set.clone())),
+            ("ids".into(), Value::Int(o.ids)),
+            ("counter".into(), Value::Int(o.counter)),
+            ("lists".into(), pairs(&o.lists, |l| Value::list(l.clone()))),
+            (
+                "bank".into(),
+                Value::list(o.bank.iter().map(|b| Value::Int(*b)).collect()),
+            ),
+        ])
+    }
+
+    /// The target for `workload` holding a [`MemoryTarget::snapshot`]'s objects;
+    /// parts that do not parse are left empty.
+    pub fn restore(workload: &str, snap: &Value) -> MemoryTarget {
+        let t = MemoryTarget::new(workload);
+        {
+            let mut o = t.objects.lock().unwrap_or_else(|e| e.into_inner());
+            let list = |name: &str| snap.get(name).and_then(Value::as_list).unwrap_or(&[]);
+            for p in list("registers") {
+                if let Some((k, v)) = p.as_tuple() {
+                    o.registers.insert(k.clone(), v.clone());
+                }
+            }
+            o.set = list("set").to_vec();
+            o.ids = snap.get("ids").and_then(Value::as_int).unwrap_or(0);
+            o.counter = snap.get("counter").and_then(Value::as_int).unwrap_or(0);
+            for p in list("lists") {
+                if let Some((k, v)) = p.as_tuple() {
+                    o.lists
+                        .insert(k.clone(), v.as_list().unwrap_or(&[]).to_vec());
+                }
+            }
+            let bank: Vec<i64> = list("bank").iter().filter_map(Value::as_int).collect();
+            if !bank.is_empty() {
+                o.bank = bank;
+            }
+        }
+        t
+    }
+}

@@ -54,13 +54,13 @@ impl MemoryNemesis {
                 "partition" | "pause" | "kill" => {
                     matches!(how, "one" | "minority" | "majority" | "all")
                 }
-                "clock" => matches!(how, "one" | "strobe"),
+                "clock" => matches!(how, "one" | "strobe" | "ahead"),
                 "packet" => how == "one",
                 _ => false,
             };
             if !ok {
                 return Err(format!(
-                    "the memory target simulates partition, kill and pause (of one node, -minority, -majority, -all), clock, clock-strobe and packet; not {k:?} (it has no leader to aim at)"
+                    "the memory target simulates partition, kill and pause (of one node, -minority, -majority, -all), clock, clock-ahead, clock-strobe and packet; not {k:?} (it has no leader to aim at)"
                 ));
             }
         }
@@ -97,7 +97,12 @@ impl Nemesis for MemoryNemesis {
             "kill" => NodeFault::Killed,
             "packet" => NodeFault::Slow(50),
             "clock" => NodeFault::Skewed(
-                (500 + rng.below(9500) as i64) * if rng.chance(0.5) { 1 } else { -1 },
+                (500 + rng.below(9500) as i64)
+                    * if how == "ahead" || rng.chance(0.5) {
+                        1
+                    } else {
+                        -1
+                    },
             ),
             other => return Err(format!("unknown fault {other}")),
         };

@@ -24,3 +24,43 @@ pub trait Nemesis: Send + Sync {
     /// Undoes every fault. Idempotent.
     fn heal_all(&self) -> Result<(), String>;
 }
+
+/// Several nemeses as one: each fault goes to the first that offers it, and
+/// `heal_all` heals them all (reporting the first error after trying every one).
+pub struct Composed(pub Vec<std::sync::Arc<dyn Nemesis>>);
+
+impl Composed {
+    fn owner(&self, fault: &str) -> Result<&dyn Nemesis, String> {
+        self.0
+            .iter()
+            .find(|n| n.faults().iter().any(|f| f == fault))
+            .map(|n| n.as_ref())
+            .ok_or_else(|| format!("no nemesis offers {fault:?}"))
+    }
+}
+
+impl Nemesis for Composed {
+    fn faults(&self) -> Vec<String> {
+        self.0.iter().flat_map(|n| n.faults()).collect()
+    }
+
+    fn start(&self, fault: &str, rng: &mut Rng) -> Result<Value, String> {
+        self.owner(fault)?.start(fault, rng)
+    }
+
+    fn stop(&self, fault: &str) -> Result<Value, String> {
+        self.owner(fault)?.stop(fault)
+    }
+
+    fn heal_all(&self) -> Result<(), String> {
+        let mut first = Ok(());
+        for n in &self.0 {
+            if let Err(e) = n.heal_all() {
+                if first.is_ok() {
+                    first = Err(e);
+                }
+            }
+        }
+        first
+    }
+}

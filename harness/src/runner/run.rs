@@ -48,7 +48,7 @@ impl Default for RunConfig {
             nemesis_interval: Duration::from_secs(5),
             recovery: Duration::from_secs(2),
             final_timeout: Duration::from_secs(30),
-            primaries_interval: Duration::from_secs(1),
+            primaries_interval: Duration::from_millis(500),
             seed: 0,
         }
     }

@@ -1,0 +1,289 @@
+//! One refkv node: sockets, threads and the event loop around an [`Engine`].
+//!
+//! Reader threads turn client lines (TCP) and peer datagrams (UDP) into events
+//! on one channel; a single loop hands each event to the engine, which only
+//! changes its state and queues effects in the [`Ctx`]: records for the disk,
+//! datagrams for peers, replies for clients. After each batch of events the
+//! loop fsyncs the disk and only then sends what was queued — nothing is
+//! acknowledged before it is durable. A timer calls [`Engine::tick`] every
+//! heartbeat for elections, heartbeats, hinted handoff and anti-entropy.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use faultline_history::Value;
+
+use super::config::{Config, Peer, CLIENT_PORT, PEER_PORT};
+use super::disk::Disk;
+use super::leader::Leader;
+use super::quorum::Quorum;
+use super::wire::{fail, ok, Datagram, Msg, Request, MAX_DATAGRAM};
+
+/// A client connection's id.
+pub type ConnId = u64;
+
+/// What an engine may do while handling an event.
+pub struct Ctx {
+    /// Now.
+    pub now: Instant,
+    /// This node's index.
+    pub me: u16,
+    /// Every node.
+    pub peers: Vec<Peer>,
+    /// The node's log.
+    pub disk: Disk,
+    sends: Vec<(u16, Msg)>,
+    replies: Vec<(ConnId, serde_json::Value)>,
+    rng: u64,
+}
+
+impl Ctx {
+    /// Queues a datagram to node `to`.
+    pub fn send(&mut self, to: u16, msg: Msg) {
+        self.sends.push((to, msg));
+    }
+
+    /// Queues a reply to a client.
+    pub fn reply(&mut self, conn: ConnId, mut v: serde_json::Value) {
+        v["node"] = self.name(self.me).into();
+        self.replies.push((conn, v));
+    }
+
+    /// Node `i`'s name.
+    pub fn name(&self, i: u16) -> &str {
+        self.peers.get(i as usize).map_or("?", |p| p.name.as_str())
+    }
+
+    /// A random number below `n` (0 if `n` is 0).
+    pub fn random(&mut self, n: u64) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        if n == 0 {
+            0
+        } else {
+            self.rng % n
+        }
+    }
+
+    /// A line in the node's log (stderr).
+    pub fn log(&self, line: &str) {
+        eprintln!("{} {line}", self.name(self.me));
+    }
+}
+
+/// A replication mode's logic.
+pub trait Engine: Send {
+    /// A client request on `conn`.
+    fn request(&mut self, cx: &mut Ctx, conn: ConnId, req: Request);
+    /// A datagram from node `from`.
+    fn message(&mut self, cx: &mut Ctx, from: u16, msg: Msg);
+    /// Called every heartbeat.
+    fn tick(&mut self, cx: &mut Ctx);
+    /// Role, epoch, leader...: what `status` answers.
+    fn status(&self, cx: &Ctx) -> Value;
+}
+
+enum Event {
+    Conn(ConnId, TcpStream),
+    Request(ConnId, Result<Request, String>),
+    Closed(ConnId),
+    Peer(Datagram),
+}
+
+/// Runs a node until it is killed; an error says why it could not start.
+pub fn serve(cfg: Config) -> Result<(), String> {
+    let peers = cfg.validate()?;
+    let me = peers
+        .iter()
+        .position(|p| p.name == cfg.name)
+        .ok_or("--name is not in --peers")? as u16;
+    let path = cfg.data.join("log.jsonl");
+    let (disk, records) = Disk::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let udp =
+        UdpSocket::bind(("0.0.0.0", PEER_PORT)).map_err(|e| format!("UDP {PEER_PORT}: {e}"))?;
+    let listener = TcpListener::bind(("0.0.0.0", CLIENT_PORT))
+        .map_err(|e| format!("TCP {CLIENT_PORT}: {e}"))?;
+    let now = Instant::now();
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+        ^ ((me as u64 + 1) << 32);
+    let mut cx = Ctx {
+        now,
+        me,
+        peers: peers.clone(),
+        disk,
+        sends: Vec::new(),
+        replies: Vec::new(),
+        rng: seed | 1,
+    };
+    cx.log(&format!("refkv: {}", cfg.describe()));
+    let mut engine: Box<dyn Engine> = if cfg.mode.replication.has_leader() {
+        let mut l = Leader::new(&cfg, records, peers.len(), now);
+        if cfg.join && l.is_empty() {
+            join(&cfg, &peers, &mut cx, &mut l);
+        }
+        Box::new(l)
+    } else {
+        Box::new(Quorum::new(&cfg, records, peers.len(), me as usize))
+    };
+    let (tx, rx) = channel();
+    spawn_udp(udp.try_clone().map_err(|e| e.to_string())?, tx.clone());
+    spawn_accept(listener, tx);
+    let mut conns: HashMap<ConnId, TcpStream> = HashMap::new();
+    let heartbeat = Duration::from_millis(cfg.mode.heartbeat_ms.max(1));
+    let mut next_tick = Instant::now();
+    loop {
+        let wait = next_tick.saturating_duration_since(Instant::now());
+        let first = match rx.recv_timeout(wait) {
+            Ok(ev) => Some(ev),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => return Err("listeners stopped".into()),
+        };
+        cx.now = Instant::now();
+        let batch = first
+            .into_iter()
+            .chain(std::iter::from_fn(|| rx.try_recv().ok()).take(1024));
+        for ev in batch {
+            match ev {
+                Event::Conn(id, s) => {
+                    conns.insert(id, s);
+                }
+                Event::Closed(id) => {
+                    conns.remove(&id);
+                }
+                Event::Request(id, Err(e)) => cx.reply(id, fail(e)),
+                Event::Request(id, Ok(req)) if req.f == "status" => {
+                    let s = engine.status(&cx);
+                    cx.reply(id, ok(s));
+                }
+                Event::Request(id, Ok(req)) => engine.request(&mut cx, id, req),
+                Event::Peer(d) if (d.from as usize) < peers.len() && d.from != me => {
+                    engine.message(&mut cx, d.from, d.msg)
+                }
+                Event::Peer(_) => {}
+            }
+        }
+        if cx.now >= next_tick {
+            engine.tick(&mut cx);
+            next_tick = cx.now + heartbeat;
+        }
+        cx.disk
+            .sync()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        for (id, v) in cx.replies.drain(..) {
+            if let Some(s) = conns.get_mut(&id) {
+                let line = v.to_string() + "\n";
+                if s.write_all(line.as_bytes()).is_err() {
+                    conns.remove(&id);
+                }
+            }
+        }
+        for (to, msg) in cx.sends.drain(..) {
+            let d = Datagram { from: me, msg };
+            if let Ok(bytes) = serde_json::to_vec(&d) {
+                if bytes.len() <= MAX_DATAGRAM {
+                    let _ = udp.send_to(&bytes, peers[to as usize].udp());
+                }
+            }
+        }
+    }
+}
+
+fn spawn_udp(udp: UdpSocket, tx: Sender<Event>) {
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let Ok((n, _)) = udp.recv_from(&mut buf) else {
+                continue;
+            };
+            if let Some(d) = Datagram::parse(&buf[..n]) {
+                if tx.send(Event::Peer(d)).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+}
+
+fn spawn_accept(listener: TcpListener, tx: Sender<Event>) {
+    std::thread::spawn(move || {
+        let mut next: ConnId = 0;
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            next += 1;
+            let id = next;
+            let _ = conn.set_nodelay(true);
+            let _ = conn.set_write_timeout(Some(Duration::from_secs(1)));
+            let Ok(writer) = conn.try_clone() else {
+                continue;
+            };
+            if tx.send(Event::Conn(id, writer)).is_err() {
+                return;
+            }
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(conn).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(Event::Request(id, Request::parse(&line))).is_err() {
+                        return;
+                    }
+                }
+                let _ = tx.send(Event::Closed(id));
+            });
+        }
+    });
+}
+
+/// A joining follower: asks the nodes who leads, takes a snapshot from the
+/// leader, and installs it; the leader then sends the log after it.
+fn join(cfg: &Config, peers: &[Peer], cx: &mut Ctx, leader: &mut Leader) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        for p in peers.iter().filter(|p| p.name != cfg.name) {
+            let Ok(status) = call(p, "status") else {
+                continue;
+            };
+            let Some(name) = status.get("leader").and_then(Value::as_str) else {
+                continue;
+            };
+            let Some(lp) = peers.iter().find(|q| q.name == name) else {
+                continue;
+            };
+            if let Ok(snap) = call(lp, "snapshot") {
+                let i = snap.get("i").and_then(Value::as_int).unwrap_or(0) as u64;
+                let e = snap.get("e").and_then(Value::as_int).unwrap_or(0) as u64;
+                let state = snap.get("state").cloned().unwrap_or_default();
+                cx.log(&format!("joined from {name}'s snapshot at index {i}"));
+                leader.install(cx, i, e, state);
+                let _ = cx.disk.sync();
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    cx.log("no leader gave a snapshot within 30 s; catching up from the log alone");
+}
+
+/// One admin request to a node, with short timeouts.
+pub fn call(p: &Peer, f: &str) -> Result<Value, String> {
+    let s = TcpStream::connect_timeout(&p.tcp(), Duration::from_millis(300))
+        .map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(2)))
+        .map_err(|e| e.to_string())?;
+    (&s).write_all(format!("{{\"f\":\"{f}\"}}\n").as_bytes())
+        .map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    BufReader::new(&s)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    let v: serde_json::Value = serde_json::from_str(&line).map_err(|e| e.to_string())?;
+    if v["type"] != "ok" {
+        return Err(v["error"].as_str().unwrap_or("failed").to_owned());
+    }
+    serde_json::from_value(v["value"].clone()).map_err(|e| e.to_string())
+}
