@@ -326,6 +326,17 @@ fn write_conflicts() {
         &["x=2 was acknowledged to process 2 by n2 at 1.55 s, but every read after the last write (2 of them"],
     );
     expect_with("register-siblings-valid.jsonl", "register", c, o, &[], &[]);
+    // A write of unknown outcome whose session had read 1 and 2 may have
+    // replaced them (refkv's leaderless siblings mode: fewer than w replicas
+    // answered in time, but one stored it).
+    expect_with(
+        "register-siblings-info-supersedes.jsonl",
+        "register",
+        c,
+        o,
+        &[],
+        &[],
+    );
     expect_with(
         "register-siblings-lost.jsonl",
         "register",

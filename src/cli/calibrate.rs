@@ -161,6 +161,13 @@ const CASES: &[Case] = &[
         quick: false,
     },
     Case {
+        name: "leaderless-siblings",
+        story: "leaderless quorums with version-vector siblings keep every concurrent write, partitions or not",
+        args: &["--replication", "leaderless", "--conflicts", "siblings", "--workload", "register", "--nemesis", "partition,clock"],
+        expect: &[Valid("conflicts")],
+        quick: false,
+    },
+    Case {
         name: "lww-clock-star",
         story: "last-write-wins loses updates under skew whatever the topology (star)",
         args: &["--replication", "multi-leader", "--topology", "star", "--workload", "register", "--nemesis", "clock-ahead"],

@@ -17,7 +17,8 @@
 //!   client writes with a context that saw them. A register read that returns a
 //!   list where writes were single values is a set of siblings. An acknowledged
 //!   write missing from the final siblings is a **lost-sibling** unless a later
-//!   write's session had read it (that write legitimately superseded it).
+//!   write's session had read it (that write legitimately superseded it — even
+//!   if its outcome is unknown: an `info` write may have taken effect).
 
 use faultline_history::{History, Value};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -156,7 +157,9 @@ fn register_key(
                     s.extend(elements(v).iter().chain(v.as_list().is_none().then_some(v)));
                 }
             }
-            if op.ok() && op.writes.iter().any(|w| w.0 == k) {
+            // A write that may have happened (ok or info) may have replaced
+            // what its session read; only a failed one certainly did not.
+            if op.status != Status::Fail && op.writes.iter().any(|w| w.0 == k) {
                 if let Some(s) = read_by.get(&op.process) {
                     superseded.extend(s.iter().copied());
                 }
