@@ -53,12 +53,20 @@ pub struct NetworkSpec {
 }
 
 impl NetworkSpec {
-    /// `n1..nN` with the default prefix and subnet.
+    /// `n1..nN` with the default prefix and subnet — or, when set, those of
+    /// `FAULTLINE_NET_PREFIX` and `FAULTLINE_NET_SUBNET` (so two harnesses can
+    /// share one machine without touching each other's namespaces).
     pub fn nodes(n: usize) -> NetworkSpec {
+        let env = |k: &str, d: &str| {
+            std::env::var(k)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| d.to_owned())
+        };
         NetworkSpec {
             nodes: (1..=n).map(|i| format!("n{i}")).collect(),
-            prefix: "fl".into(),
-            subnet: "10.77.0".into(),
+            prefix: env("FAULTLINE_NET_PREFIX", "fl"),
+            subnet: env("FAULTLINE_NET_SUBNET", "10.77.0"),
         }
     }
 }

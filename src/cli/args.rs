@@ -125,6 +125,11 @@ pub struct TestArgs {
     /// Accept any host key (do not verify hosts).
     #[arg(long)]
     pub insecure_host_keys: bool,
+    /// A database option, `key=value` (repeatable): etcd `read-mode=linearizable|serializable`;
+    /// redis-sentinel `min-replicas-to-write=N`, `wait=N`; postgres `sync=async|sync|quorum`,
+    /// `read-from=primary|standby`, `isolation=read-committed|repeatable-read|serializable`.
+    #[arg(long = "db-opt", value_name = "KEY=VALUE")]
+    pub db_opts: Vec<String>,
     /// Run only these checkers on the history (comma-separated) instead of the
     /// workload's (refkv with `--conflicts siblings`: stats and conflicts).
     #[arg(long = "checker", value_delimiter = ',')]

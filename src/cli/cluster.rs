@@ -15,6 +15,8 @@ use faultline_harness::state::{SshLeft, State, STATE_DIR};
 use faultline_harness::{Network, NetworkSpec};
 use faultline_nemesis::clock::{self, SkewFile};
 use faultline_nemesis::local::{LocalNemesis, NodeCtl};
+use faultline_targets::db::{Db, DbNode, DbOptions};
+use faultline_targets::etcd::Etcd;
 use faultline_targets::process::PORT;
 use faultline_targets::refkv::config::{Config, Mode};
 use faultline_targets::refkv::target::RefkvNemesis;
@@ -24,7 +26,14 @@ use faultline_targets::{MemoryNemesis, MemoryTarget, ProcessTarget};
 use super::exit::Failure;
 
 /// The targets `faultline test` knows.
-pub const TARGETS: &[&str] = &["refkv", "memory", "process"];
+pub const TARGETS: &[&str] = &[
+    "refkv",
+    "etcd",
+    "redis-sentinel",
+    "postgres",
+    "memory",
+    "process",
+];
 
 /// A target, its nemesis, and what to tear down.
 pub struct Cluster {
@@ -38,6 +47,8 @@ pub struct Cluster {
     logs: Vec<(Arc<dyn Remote>, PathBuf, PathBuf)>,
     /// What was started on SSH hosts, for `faultline cleanup` after a SIGKILL.
     state: Option<State>,
+    /// Data directories removed at teardown (databases' files; logs stay).
+    wipe: Vec<PathBuf>,
 }
 
 impl Cluster {
@@ -56,6 +67,9 @@ impl Cluster {
         if let Some(net) = self.network.take() {
             let _ = net.destroy();
         }
+        for d in self.wipe.drain(..) {
+            let _ = std::fs::remove_dir_all(d);
+        }
         if let Some(state) = self.state.take() {
             state.delete();
         }
@@ -72,6 +86,7 @@ impl Cluster {
             network: None,
             logs: Vec::new(),
             state: None,
+            wipe: Vec::new(),
         }
     }
 }
@@ -122,6 +137,7 @@ pub fn setup(
     run: &Path,
     ssh: Option<&SshOptions>,
     mode: &Mode,
+    db_opts: &[(String, String)],
 ) -> Result<Cluster, Failure> {
     let faults: Vec<String> = nemesis.iter().filter(|n| *n != "none").cloned().collect();
     match target {
@@ -143,6 +159,12 @@ pub fn setup(
                 "refkv runs on local namespaces only; over SSH use --target process",
             )),
             None => refkv(workload, nodes, &faults, run, mode),
+        },
+        name @ ("etcd" | "redis-sentinel" | "postgres") => match ssh {
+            Some(_) => Err(Failure::bad(format!(
+                "{name} runs on local namespaces only for now"
+            ))),
+            None => database(name, workload, nodes, &faults, run, db_opts),
         },
         "process" => match ssh {
             Some(o) => process_ssh(workload, nodes, &faults, run, o),
@@ -437,5 +459,108 @@ fn refkv(
         _ => Some(Arc::new(Composed(parts))),
     };
     cluster.target = Arc::new(target);
+    Ok(cluster)
+}
+
+/// The database behind a target name.
+fn db_of(name: &str) -> Option<Box<dyn Db>> {
+    match name {
+        "etcd" => Some(Box::new(Etcd)),
+        _ => None,
+    }
+}
+
+/// A real database on local namespaces: installed if missing, configured and
+/// started by its [`Db`], with the local nemesis over its daemons (and its own
+/// faults beside them). Its files live in `nodes/<node>/` of the run; data
+/// directories are removed at teardown, logs stay.
+fn database(
+    name: &str,
+    workload: &str,
+    nodes: &[String],
+    faults: &[String],
+    run: &Path,
+    extra: &[(String, String)],
+) -> Result<Cluster, Failure> {
+    let db = db_of(name).ok_or_else(|| Failure::bad(format!("unknown database {name}")))?;
+    if !db.workloads().contains(&workload) {
+        return Err(Failure::bad(format!(
+            "{name} serves the workloads {}, not {workload}",
+            db.workloads().join(", ")
+        )));
+    }
+    db.install().map_err(Failure::bad)?;
+    let spec = NetworkSpec {
+        nodes: nodes.to_vec(),
+        ..NetworkSpec::nodes(0)
+    };
+    let network = Network::create(&spec, STATE_DIR.into()).map_err(Failure::bad)?;
+    let remotes = network.remotes();
+    let addrs: Vec<String> = network.nodes.iter().map(|n| n.addr.clone()).collect();
+    let mut cluster = Cluster::bare(Arc::new(MemoryTarget::new(workload)));
+    cluster.network = Some(network);
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::bad(format!("find the faultline binary: {e}")))?;
+    let run =
+        std::path::absolute(run).map_err(|e| Failure::bad(format!("{}: {e}", run.display())))?;
+    let shim = clock::install_shim(&run.join("nodes")).map_err(Failure::bad)?;
+    let mut db_nodes = Vec::new();
+    let mut skews = Vec::new();
+    let mut clock_env = Vec::new();
+    for (r, addr) in remotes.iter().zip(&addrs) {
+        let dir = run.join("nodes").join(r.node());
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Failure::bad(format!("{}: {e}", dir.display())))?;
+        let skew = SkewFile::new(dir.join("clock-offset"));
+        skew.reset().map_err(Failure::bad)?;
+        clock_env.push(clock::env(&shim, skew.path()));
+        skews.push(skew);
+        cluster.wipe.push(dir.join("data"));
+        db_nodes.push(DbNode {
+            name: r.node().to_owned(),
+            addr: addr.clone(),
+            remote: r.clone(),
+            dir,
+        });
+    }
+    let opts = DbOptions {
+        workload: workload.to_owned(),
+        extra: extra.to_vec(),
+        clock_env,
+    };
+    let dbc = db.setup(&db_nodes, &opts).map_err(Failure::bad)?;
+    cluster.daemons.extend(dbc.daemons.iter().cloned());
+    cluster.daemons.extend(dbc.sidecars.iter().cloned());
+    cluster.target = dbc.target.clone();
+    let own: Vec<String> = dbc.nemesis.as_ref().map(|n| n.faults()).unwrap_or_default();
+    let (mine, local): (Vec<String>, Vec<String>) =
+        faults.iter().cloned().partition(|f| own.contains(f));
+    let mut parts: Vec<Arc<dyn Nemesis>> = Vec::new();
+    if !local.is_empty() {
+        let ctl: Vec<NodeCtl> = db_nodes
+            .iter()
+            .zip(skews)
+            .enumerate()
+            .map(|(i, (n, skew))| NodeCtl {
+                remote: n.remote.clone(),
+                addr: n.addr.clone(),
+                daemon: dbc.daemons.get(i).cloned(),
+                skew: dbc.skewable.then_some(skew),
+            })
+            .collect();
+        let mut ln = LocalNemesis::new(ctl, &local, exe).map_err(Failure::bad)?;
+        if let Some(l) = dbc.leaders.clone() {
+            ln = ln.with_leaders(l);
+        }
+        parts.push(Arc::new(ln));
+    }
+    if let (false, Some(n)) = (mine.is_empty(), dbc.nemesis.clone()) {
+        parts.push(n);
+    }
+    cluster.nemesis = match parts.len() {
+        0 => None,
+        1 => parts.pop(),
+        _ => Some(Arc::new(Composed(parts))),
+    };
     Ok(cluster)
 }

@@ -103,6 +103,9 @@ fn reproduce(a: &TestArgs, r: &Resolved, seed: u64, nodes: &[String]) -> String 
         ));
     }
     cmd.push_str(&format!(" --rate {}", a.rate));
+    for o in &a.db_opts {
+        cmd.push_str(&format!(" --db-opt {o}"));
+    }
     if a.target == "refkv" {
         for f in a.refkv.changed_flags() {
             cmd.push(' ');
@@ -187,6 +190,15 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
             options,
         })
         .map_err(Failure::bad)?;
+    let db_opts: Vec<(String, String)> = a
+        .db_opts
+        .iter()
+        .map(|o| {
+            o.split_once('=')
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .ok_or_else(|| Failure::bad(format!("--db-opt {o:?} is not key=value")))
+        })
+        .collect::<Result<_, _>>()?;
     // Target, nemesis and (for real processes) the network; torn down when
     // `cluster` drops, whatever the exit path.
     let ssh = ssh_options(a)?;
@@ -198,6 +210,7 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
         run_dir.path(),
         ssh.as_ref(),
         &a.refkv,
+        &db_opts,
     )?;
     let target = cluster.target.clone();
     let nemesis = cluster.nemesis.clone();

@@ -14,9 +14,13 @@
 //! replication mode — the default target and the calibration target. The real
 //! databases come with their issues.
 
+pub mod db;
+pub mod etcd;
 pub mod memory;
 pub mod memory_faults;
+pub mod postgres;
 pub mod process;
+pub mod redis;
 pub mod refkv;
 
 pub use memory::MemoryTarget;

@@ -1,0 +1,372 @@
+//! etcd clients over its JSON gateway, and leader discovery.
+//!
+//! Every request goes to the client's own member (etcd forwards writes to the
+//! leader itself), so each completion names that member. Classification: a
+//! request that could not connect certainly did not happen (`fail`); a read
+//! that errs changed nothing (`fail`); a write or transaction that times out
+//! or errs after it was sent may have been applied (`info`), except a
+//! transaction whose compare failed (`fail`: etcd applied nothing).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use faultline_harness::runner::{Client, Completion, Invocation, Outcome, Target};
+use faultline_history::Value;
+use serde_json::{json, Value as Json};
+
+use super::setup::CLIENT_PORT;
+
+/// Retries of a list-append transaction whose compare failed.
+const TXN_ATTEMPTS: usize = 8;
+
+/// HTTP access to the members: (name, address) in node order.
+#[derive(Clone)]
+pub struct Http {
+    members: Vec<(String, String)>,
+    client: reqwest::Client,
+}
+
+/// How a request went wrong.
+enum Err {
+    /// Never reached the member.
+    Unsent(String),
+    /// Sent; the outcome is unknown.
+    Unknown(String),
+}
+
+fn num(v: &Json) -> Option<u64> {
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+}
+
+fn field<'a>(v: &'a Json, snake: &str, camel: &str) -> &'a Json {
+    if v[snake].is_null() {
+        &v[camel]
+    } else {
+        &v[snake]
+    }
+}
+
+fn b64(s: &str) -> String {
+    B64.encode(s.as_bytes())
+}
+
+fn unb64(v: &Json) -> Option<String> {
+    v.as_str()
+        .and_then(|s| B64.decode(s).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+}
+
+impl Http {
+    /// Access to `members`.
+    pub fn new(members: Vec<(String, String)>) -> Http {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(1))
+            .build()
+            .unwrap_or_default();
+        Http { members, client }
+    }
+
+    async fn post(&self, node: usize, path: &str, body: &Json) -> Result<Json, Err> {
+        let (name, addr) = &self.members[node];
+        let url = format!("http://{addr}:{CLIENT_PORT}{path}");
+        let resp = self
+            .client
+            .post(&url)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_connect() {
+                    Err::Unsent(format!("{name}: {e}"))
+                } else {
+                    Err::Unknown(format!("{name}: {e}"))
+                }
+            })?;
+        let status = resp.status();
+        let v: Json = resp
+            .json()
+            .await
+            .map_err(|e| Err::Unknown(format!("{name}: bad reply: {e}")))?;
+        if !status.is_success() || !v["error"].is_null() {
+            let msg = v["message"]
+                .as_str()
+                .or(v["error"].as_str())
+                .unwrap_or("error")
+                .to_owned();
+            return Err(Err::Unknown(format!("{name}: {msg}")));
+        }
+        Ok(v)
+    }
+
+    /// Each member's view: (name, own id, leader id).
+    async fn statuses(&self) -> Vec<(String, u64, u64)> {
+        let mut out = Vec::new();
+        for i in 0..self.members.len() {
+            let body = json!({});
+            let fut = self.post(i, "/v3/maintenance/status", &body);
+            if let Ok(Ok(v)) = tokio::time::timeout(Duration::from_millis(500), fut).await {
+                let me = num(field(&v["header"], "member_id", "memberId")).unwrap_or(0);
+                let leader = num(&v["leader"]).unwrap_or(0);
+                out.push((self.members[i].0.clone(), me, leader));
+            }
+        }
+        out
+    }
+
+    /// {observer: [the member it believes leads]}.
+    async fn primaries(&self) -> Value {
+        let st = self.statuses().await;
+        let name_of = |id: u64| st.iter().find(|s| s.1 == id).map(|s| s.0.clone());
+        Value::map(
+            st.iter()
+                .map(|(n, _, l)| {
+                    let leads: Vec<Value> = name_of(*l).iter().map(|x| Value::str(x)).collect();
+                    (n.as_str().into(), Value::list(leads))
+                })
+                .collect(),
+        )
+    }
+
+    /// The members that say they lead (blocking: for the nemesis and setup).
+    pub fn leaders_blocking(&self) -> Vec<String> {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return Vec::new();
+        };
+        let st = rt.block_on(self.statuses());
+        st.into_iter()
+            .filter(|(_, me, l)| me == l && *me != 0)
+            .map(|(n, _, _)| n)
+            .collect()
+    }
+}
+
+/// The etcd cluster as the runner sees it.
+pub struct EtcdTarget {
+    http: Http,
+    serializable: bool,
+}
+
+impl EtcdTarget {
+    /// Clients of `members`; `serializable` reads skip the quorum.
+    pub fn new(members: Vec<(String, String)>, serializable: bool) -> EtcdTarget {
+        EtcdTarget {
+            http: Http::new(members),
+            serializable,
+        }
+    }
+}
+
+#[async_trait]
+impl Target for EtcdTarget {
+    fn name(&self) -> &str {
+        "etcd"
+    }
+
+    async fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
+        let i = self
+            .http
+            .members
+            .iter()
+            .position(|(n, _)| n == node)
+            .ok_or_else(|| format!("no etcd member {node}"))?;
+        Ok(Box::new(EtcdClient {
+            http: self.http.clone(),
+            node: i,
+            serializable: self.serializable,
+        }))
+    }
+
+    async fn primaries(&self) -> Option<Value> {
+        Some(self.http.primaries().await)
+    }
+}
+
+struct EtcdClient {
+    http: Http,
+    node: usize,
+    serializable: bool,
+}
+
+impl EtcdClient {
+    async fn range(&self, key: &str, prefix: bool) -> Result<Vec<(String, u64)>, Err> {
+        let mut body = json!({"key": b64(key), "serializable": self.serializable});
+        if prefix {
+            // The prefix's successor: the last byte plus one ('/' -> '0').
+            let mut end = key.as_bytes().to_vec();
+            if let Some(last) = end.last_mut() {
+                *last += 1;
+            }
+            body["range_end"] = B64.encode(end).into();
+        }
+        let v = self.http.post(self.node, "/v3/kv/range", &body).await?;
+        Ok(v["kvs"]
+            .as_array()
+            .map(|kvs| {
+                kvs.iter()
+                    .filter_map(|kv| {
+                        let value = unb64(&kv["value"])?;
+                        let rev = num(field(kv, "mod_revision", "modRevision")).unwrap_or(0);
+                        Some((value, rev))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn put(&self, key: &str, value: &str) -> Result<u64, Err> {
+        let v = self
+            .http
+            .post(
+                self.node,
+                "/v3/kv/put",
+                &json!({"key": b64(key), "value": b64(value)}),
+            )
+            .await?;
+        Ok(num(&v["header"]["revision"]).unwrap_or(0))
+    }
+
+    async fn txn(&self, compare: Vec<Json>, success: Vec<Json>) -> Result<bool, Err> {
+        let v = self
+            .http
+            .post(
+                self.node,
+                "/v3/kv/txn",
+                &json!({"compare": compare, "success": success}),
+            )
+            .await?;
+        Ok(v["succeeded"].as_bool().unwrap_or(false))
+    }
+
+    async fn perform(&self, op: &Invocation) -> Result<Outcome, Err> {
+        let v = &op.value;
+        Ok(match (op.f, v.as_tuple()) {
+            ("read", Some((k, _))) => {
+                let got = self.range(&format!("r/{k}"), false).await?;
+                let cur = got
+                    .first()
+                    .and_then(|(s, _)| s.parse::<i64>().ok())
+                    .map_or(Value::Null, Value::Int);
+                Outcome::Ok(Value::list(vec![k.clone(), cur]))
+            }
+            ("write", Some((k, x))) => {
+                self.put(&format!("r/{k}"), &x.to_string()).await?;
+                Outcome::Ok(v.clone())
+            }
+            ("cas", Some((k, x))) => {
+                let Some((old, new)) = x.as_tuple() else {
+                    return Ok(Outcome::Fail(format!("bad cas {v}")));
+                };
+                let key = b64(&format!("r/{k}"));
+                let cmp = if old.is_null() {
+                    json!({"key": key, "target": "CREATE", "result": "EQUAL", "create_revision": "0"})
+                } else {
+                    json!({"key": key, "target": "VALUE", "result": "EQUAL", "value": b64(&old.to_string())})
+                };
+                let put = json!({"request_put": {"key": key, "value": b64(&new.to_string())}});
+                if self.txn(vec![cmp], vec![put]).await? {
+                    Outcome::Ok(v.clone())
+                } else {
+                    Outcome::Fail(format!("{k} was not {old}"))
+                }
+            }
+            ("add", _) => {
+                self.put(&format!("s/{v}"), &v.to_string()).await?;
+                Outcome::Ok(v.clone())
+            }
+            ("read", None) => {
+                let got = self.range("s/", true).await?;
+                let mut vals: Vec<i64> = got.iter().filter_map(|(s, _)| s.parse().ok()).collect();
+                vals.sort_unstable();
+                Outcome::Ok(Value::list(vals.into_iter().map(Value::Int).collect()))
+            }
+            ("generate", _) => {
+                let rev = self.put("id", "x").await?;
+                Outcome::Ok(Value::Int(rev as i64))
+            }
+            ("txn", _) => self.list_txn(v).await?,
+            (f, _) => Outcome::Fail(format!("etcd does not serve {f} {v}")),
+        })
+    }
+
+    /// A list-append transaction: read the keys, compute, and commit only if
+    /// no key changed since (compare on mod revisions); retried on conflict.
+    async fn list_txn(&self, v: &Value) -> Result<Outcome, Err> {
+        let mops = v.as_list().unwrap_or(&[]);
+        for _ in 0..TXN_ATTEMPTS {
+            let mut state: Vec<(String, Vec<Value>, u64, bool)> = Vec::new();
+            let mut out = Vec::with_capacity(mops.len());
+            for m in mops {
+                let Some([f, k, x]) = m.as_list() else {
+                    return Ok(Outcome::Fail(format!("bad micro-operation {m}")));
+                };
+                let key = format!("l/{k}");
+                if !state.iter().any(|s| s.0 == key) {
+                    let got = self.range(&key, false).await?;
+                    let (list, rev) = got.first().map_or((Vec::new(), 0), |(s, rev)| {
+                        let l: Vec<Value> = serde_json::from_str(s).unwrap_or_default();
+                        (l, *rev)
+                    });
+                    state.push((key.clone(), list, rev, false));
+                }
+                let Some(s) = state.iter_mut().find(|s| s.0 == key) else {
+                    continue;
+                };
+                match f.as_str() {
+                    Some("append") => {
+                        s.1.push(x.clone());
+                        s.3 = true;
+                        out.push(m.clone());
+                    }
+                    Some("r") => out.push(Value::list(vec![
+                        f.clone(),
+                        k.clone(),
+                        Value::list(s.1.clone()),
+                    ])),
+                    _ => return Ok(Outcome::Fail(format!("bad micro-operation {m}"))),
+                }
+            }
+            let compare = state
+                .iter()
+                .map(|(k, _, rev, _)| {
+                    json!({"key": b64(k), "target": "MOD", "result": "EQUAL", "mod_revision": rev.to_string()})
+                })
+                .collect();
+            let success = state
+                .iter()
+                .filter(|s| s.3)
+                .map(|(k, l, _, _)| {
+                    let text = serde_json::to_string(l).unwrap_or_default();
+                    json!({"request_put": {"key": b64(k), "value": b64(&text)}})
+                })
+                .collect();
+            if self.txn(compare, success).await? {
+                return Ok(Outcome::Ok(Value::list(out)));
+            }
+        }
+        Ok(Outcome::Fail("conflicting transactions: gave up".into()))
+    }
+}
+
+#[async_trait]
+impl Client for EtcdClient {
+    async fn invoke(&mut self, op: &Invocation) -> Completion {
+        let outcome = match self.perform(op).await {
+            Ok(o) => o,
+            Err(Err::Unsent(e)) => Outcome::Fail(e),
+            // A read changes nothing: failing it is always safe.
+            Err(Err::Unknown(e)) if op.f == "read" => Outcome::Fail(e),
+            Err(Err::Unknown(e)) => Outcome::Info(e),
+        };
+        Completion {
+            outcome,
+            node: Some(self.http.members[self.node].0.clone()),
+        }
+    }
+}

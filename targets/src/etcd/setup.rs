@@ -1,0 +1,131 @@
+//! Installing, configuring and starting an etcd cluster, one member per node.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use faultline_harness::daemon::Daemon;
+use faultline_harness::remote::Spawn;
+
+use super::client::{EtcdTarget, Http};
+use crate::db::{apt_install, Db, DbCluster, DbNode, DbOptions};
+
+/// The client port.
+pub const CLIENT_PORT: u16 = 2379;
+/// The peer port.
+pub const PEER_PORT: u16 = 2380;
+
+/// etcd from Debian's `etcd-server`.
+pub struct Etcd;
+
+impl Db for Etcd {
+    fn name(&self) -> &'static str {
+        "etcd"
+    }
+
+    fn workloads(&self) -> &'static [&'static str] {
+        &[
+            "register",
+            "cas-register",
+            "set",
+            "list-append",
+            "unique-ids",
+        ]
+    }
+
+    fn install(&self) -> Result<(), String> {
+        apt_install(&["etcd-server"])
+    }
+
+    fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, String> {
+        let serializable = match opts.get("read-mode").unwrap_or("linearizable") {
+            "linearizable" => false,
+            "serializable" => true,
+            other => {
+                return Err(format!(
+                    "etcd read-mode must be linearizable or serializable, not {other:?}"
+                ))
+            }
+        };
+        let cluster: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("{}=http://{}:{PEER_PORT}", n.name, n.addr))
+            .collect();
+        let mut daemons = Vec::new();
+        let mut logs = Vec::new();
+        for (i, n) in nodes.iter().enumerate() {
+            n.remote
+                .run(&format!("mkdir -p {}", n.dir.display()))
+                .map_err(|e| format!("{}: {e}", n.name))?;
+            let log = n.dir.join("etcd.log");
+            let argv = vec![
+                "etcd".to_owned(),
+                "--name".into(),
+                n.name.clone(),
+                "--data-dir".into(),
+                n.dir.join("data").display().to_string(),
+                "--listen-peer-urls".into(),
+                format!("http://{}:{PEER_PORT}", n.addr),
+                "--initial-advertise-peer-urls".into(),
+                format!("http://{}:{PEER_PORT}", n.addr),
+                "--listen-client-urls".into(),
+                format!("http://{}:{CLIENT_PORT}", n.addr),
+                "--advertise-client-urls".into(),
+                format!("http://{}:{CLIENT_PORT}", n.addr),
+                "--initial-cluster".into(),
+                cluster.join(","),
+                "--initial-cluster-state".into(),
+                "new".into(),
+                "--initial-cluster-token".into(),
+                "faultline".into(),
+                "--logger".into(),
+                "zap".into(),
+            ];
+            let d = Arc::new(
+                Daemon::new(
+                    n.remote.clone(),
+                    Spawn {
+                        argv,
+                        log: log.clone(),
+                        ..Spawn::default()
+                    },
+                )
+                .with_pidfile(n.dir.join("etcd.pid")),
+            );
+            d.start()
+                .map_err(|e| format!("start etcd on {}: {e}", n.name))?;
+            daemons.push(d);
+            logs.push((i, log));
+        }
+        let members: Vec<(String, String)> = nodes
+            .iter()
+            .map(|n| (n.name.clone(), n.addr.clone()))
+            .collect();
+        let http = Http::new(members.clone());
+        // Healthy: every member answers and one leads.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let leaders = http.leaders_blocking();
+            if leaders.len() == 1 {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "etcd did not elect a leader within 30 s (see {})",
+                    nodes[0].dir.join("etcd.log").display()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let target = EtcdTarget::new(members, serializable);
+        let h = http.clone();
+        Ok(DbCluster {
+            target: Arc::new(target),
+            daemons,
+            sidecars: Vec::new(),
+            leaders: Some(Arc::new(move || h.leaders_blocking())),
+            skewable: false,
+            nemesis: None,
+            logs,
+        })
+    }
+}

@@ -1,0 +1,1 @@
+//! postgres: see the real-databases issue.

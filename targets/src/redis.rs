@@ -1,0 +1,1 @@
+//! redis: see the real-databases issue.
