@@ -76,6 +76,10 @@ fn run() -> ExitCode {
             print_out(&t.stdout);
             t.valid.exit_code()
         }),
+        Command::TestAll(args) => cli::test_all(args).map(|(out, worst)| {
+            print_out(&out);
+            worst.exit_code()
+        }),
         Command::Calibrate(args) => cli::calibrate(args).map(|(out, held)| {
             print_out(&out);
             u8::from(!held)

@@ -44,6 +44,9 @@ pub enum Command {
         #[arg(long)]
         workload: String,
     },
+    /// Run a matrix of workloads × nemeses against one target (one test per
+    /// cell) and print a table of verdicts; exit status is the worst verdict.
+    TestAll(TestAllArgs),
     /// Check that faultline finds what it must and nothing it must not: runs
     /// refkv in each replication mode under the faults that matter and compares
     /// the verdicts with what each mode promises. Exit 0 when every case held
@@ -213,4 +216,19 @@ pub struct CalibrateArgs {
     /// Where runs are stored.
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
+}
+
+/// `faultline test-all`.
+#[derive(Debug, Args)]
+pub struct TestAllArgs {
+    /// Workloads, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub workloads: Vec<String>,
+    /// Nemeses, comma-separated; join faults of one cell with `+` (e.g.
+    /// `none,partition-leader,kill+pause`).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub nemeses: Vec<String>,
+    /// Every `faultline test` option, applied to each cell.
+    #[command(flatten)]
+    pub test: TestArgs,
 }

@@ -127,18 +127,39 @@ impl Drop for Cluster {
     }
 }
 
-/// Sets up `target` for `workload` on `nodes` (SSH hosts when `ssh` is given,
-/// else local namespaces); node files go under `run`.
-pub fn setup(
-    target: &str,
-    workload: &str,
-    nodes: &[String],
-    nemesis: &[String],
-    run: &Path,
-    ssh: Option<&SshOptions>,
-    mode: &Mode,
-    db_opts: &[(String, String)],
-) -> Result<Cluster, Failure> {
+/// What to set up.
+pub struct Plan<'a> {
+    /// The target's name.
+    pub target: &'a str,
+    /// The workload.
+    pub workload: &'a str,
+    /// Node names (or SSH hosts).
+    pub nodes: &'a [String],
+    /// Faults asked for.
+    pub nemesis: &'a [String],
+    /// The run directory (node files go under it).
+    pub run: &'a Path,
+    /// SSH hosts instead of local namespaces.
+    pub ssh: Option<&'a SshOptions>,
+    /// refkv's mode.
+    pub mode: &'a Mode,
+    /// Database options.
+    pub db_opts: &'a [(String, String)],
+}
+
+/// Sets up the plan's target for its workload on its nodes (SSH hosts when
+/// `ssh` is given, else local namespaces).
+pub fn setup(p: &Plan<'_>) -> Result<Cluster, Failure> {
+    let Plan {
+        target,
+        workload,
+        nodes,
+        nemesis,
+        run,
+        ssh,
+        mode,
+        db_opts,
+    } = *p;
     let faults: Vec<String> = nemesis.iter().filter(|n| *n != "none").cloned().collect();
     match target {
         "memory" => {

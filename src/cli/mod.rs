@@ -9,6 +9,7 @@ mod cluster;
 mod exit;
 mod list;
 mod test;
+mod test_all;
 
 pub use args::{Cli, Command};
 pub use calibrate::calibrate;
@@ -17,3 +18,4 @@ pub use cleanup::cleanup;
 pub use exit::{Failure, BAD_INPUT, INTERNAL};
 pub use list::list;
 pub use test::test;
+pub use test_all::test_all;

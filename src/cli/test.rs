@@ -21,7 +21,7 @@ use faultline_harness::{Store, TestSpec};
 use faultline_history::{read_path, Value};
 
 use super::args::TestArgs;
-use super::cluster::{setup, TARGETS};
+use super::cluster::{setup, Plan, TARGETS};
 use super::exit::Failure;
 
 /// What a test produced.
@@ -202,16 +202,16 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     // Target, nemesis and (for real processes) the network; torn down when
     // `cluster` drops, whatever the exit path.
     let ssh = ssh_options(a)?;
-    let mut cluster = setup(
-        &a.target,
-        &r.workload,
-        &nodes,
-        &r.nemesis,
-        run_dir.path(),
-        ssh.as_ref(),
-        &a.refkv,
-        &db_opts,
-    )?;
+    let mut cluster = setup(&Plan {
+        target: &a.target,
+        workload: &r.workload,
+        nodes: &nodes,
+        nemesis: &r.nemesis,
+        run: run_dir.path(),
+        ssh: ssh.as_ref(),
+        mode: &a.refkv,
+        db_opts: &db_opts,
+    })?;
     let target = cluster.target.clone();
     let nemesis = cluster.nemesis.clone();
     let history = run_dir.history_path();

@@ -1,0 +1,69 @@
+//! `faultline test-all`: a matrix of workloads × nemeses against one target,
+//! one `faultline test` per cell, and a table of verdicts at the end.
+//!
+//! Each cell is an ordinary run in the store (its own history, results and
+//! reproduce command); the exit status is the worst verdict (invalid > unknown
+//! > valid), so CI can gate on the whole matrix.
+
+use faultline_checkers::Validity;
+
+use super::args::TestAllArgs;
+use super::exit::Failure;
+use super::test::test;
+
+/// Runs the matrix; returns the table and the worst verdict.
+pub fn test_all(a: &TestAllArgs) -> Result<(String, Validity), Failure> {
+    if a.workloads.is_empty() || a.nemeses.is_empty() {
+        return Err(Failure::bad(
+            "--workloads and --nemeses each need at least one entry",
+        ));
+    }
+    let mut rows = Vec::new();
+    let mut worst = Validity::True;
+    for w in &a.workloads {
+        for n in &a.nemeses {
+            let mut t = a.test.clone();
+            t.workload = Some(w.clone());
+            t.nemesis = n.split('+').map(str::to_owned).collect();
+            eprintln!("== {} / {w} / {n}", t.target);
+            let (verdict, detail) = match test(&t) {
+                Ok(r) => {
+                    let found = std::fs::read_to_string(r.run.join("results.json"))
+                        .ok()
+                        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+                        .and_then(|v| {
+                            v["anomaly_types"].as_array().map(|a| {
+                                a.iter()
+                                    .filter_map(|x| x.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            })
+                        })
+                        .unwrap_or_default();
+                    (r.valid, format!("{found}  {}", r.run.display()))
+                }
+                Err(Failure::BadInput(e)) => (Validity::Unknown, format!("not run: {e}")),
+                Err(e) => return Err(e),
+            };
+            worst = match (worst, verdict) {
+                (Validity::False, _) | (_, Validity::False) => Validity::False,
+                (Validity::Unknown, _) | (_, Validity::Unknown) => Validity::Unknown,
+                _ => Validity::True,
+            };
+            rows.push((w.clone(), n.clone(), verdict, detail));
+        }
+    }
+    let mut out = format!(
+        "{:<14} {:<28} {:<8} found / run\n",
+        "workload", "nemesis", "verdict"
+    );
+    for (w, n, v, d) in rows {
+        let word = match v {
+            Validity::True => "valid",
+            Validity::False => "INVALID",
+            Validity::Unknown => "unknown",
+        };
+        out.push_str(&format!("{w:<14} {n:<28} {word:<8} {d}\n"));
+    }
+    Ok((out, worst))
+}
