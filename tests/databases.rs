@@ -4,6 +4,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
+
+/// The tests share the `fl-` namespaces: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn faultline(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_faultline"))
@@ -52,6 +60,7 @@ fn etcd_linearizable_then_stale_with_serializable_reads() {
         eprintln!("skipped: needs root");
         return;
     }
+    let _one = serial();
     let d = tempfile::tempdir().unwrap();
     let (code, r, dir, text) = run(
         &[
@@ -115,6 +124,7 @@ fn etcd_refuses_clock_skew_with_the_reason() {
         eprintln!("skipped: needs root");
         return;
     }
+    let _one = serial();
     let d = tempfile::tempdir().unwrap();
     let o = faultline(&[
         "test",
@@ -130,5 +140,50 @@ fn etcd_refuses_clock_skew_with_the_reason() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(254), "{err}");
     assert!(err.contains("Go binaries"), "{err}");
+    no_namespaces_left();
+}
+
+/// Redis with Sentinel: a partition isolating the primary makes two primaries
+/// accept writes at once, and the cut-off one's acknowledged writes are lost
+/// when it rejoins — what the Redis documentation warns about.
+#[test]
+fn redis_sentinel_loses_writes_and_splits_its_brain() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let _one = serial();
+    let d = tempfile::tempdir().unwrap();
+    let (code, r, dir, text) = run(
+        &[
+            "--target",
+            "redis-sentinel",
+            "--workload",
+            "set",
+            "--nodes",
+            "n1,n2,n3",
+            "--nemesis",
+            "partition-leader",
+            "--nemesis-interval",
+            "12",
+            "--time-limit",
+            "24",
+            "--recovery",
+            "5",
+            "--rate",
+            "300",
+            "--seed",
+            "1",
+        ],
+        d.path(),
+    );
+    assert_eq!(code, Some(1), "{text}");
+    let types = r["anomaly_types"].to_string();
+    assert!(types.contains("lost-write"), "{text}");
+    assert!(types.contains("split-brain"), "{text}");
+    assert!(
+        dir.join("nodes/n1/redis.log").exists(),
+        "node logs in the run"
+    );
     no_namespaces_left();
 }

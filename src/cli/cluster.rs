@@ -18,6 +18,7 @@ use faultline_nemesis::local::{LocalNemesis, NodeCtl};
 use faultline_targets::db::{Db, DbNode, DbOptions};
 use faultline_targets::etcd::Etcd;
 use faultline_targets::process::PORT;
+use faultline_targets::redis::RedisSentinel;
 use faultline_targets::refkv::config::{Config, Mode};
 use faultline_targets::refkv::target::RefkvNemesis;
 use faultline_targets::RefkvTarget;
@@ -487,6 +488,7 @@ fn refkv(
 fn db_of(name: &str) -> Option<Box<dyn Db>> {
     match name {
         "etcd" => Some(Box::new(Etcd)),
+        "redis-sentinel" => Some(Box::new(RedisSentinel)),
         _ => None,
     }
 }
