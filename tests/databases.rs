@@ -187,3 +187,95 @@ fn redis_sentinel_loses_writes_and_splits_its_brain() {
     );
     no_namespaces_left();
 }
+
+/// PostgreSQL streaming replication: an operator failover that promotes a
+/// lagging standby loses acknowledged writes under asynchronous replication and
+/// not under synchronous; repeatable read allows write skew (G2-item) that
+/// serializable forbids.
+#[test]
+fn postgres_failover_and_isolation() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let _one = serial();
+    let d = tempfile::tempdir().unwrap();
+    let failover = |workload: &str, sync: &str| {
+        run(
+            &[
+                "--target",
+                "postgres",
+                "--workload",
+                workload,
+                "--nodes",
+                "n1,n2,n3",
+                "--nemesis",
+                "failover-lagging",
+                "--nemesis-interval",
+                "6",
+                "--time-limit",
+                "12",
+                "--rate",
+                "300",
+                "--seed",
+                "1",
+                "--db-opt",
+                sync,
+            ],
+            d.path(),
+        )
+    };
+    let (code, r, dir, text) = failover("set", "sync=async");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        r["anomaly_types"].to_string().contains("lost-write"),
+        "{text}"
+    );
+    assert!(
+        dir.join("nodes/n1/postgres.log").exists(),
+        "node logs in the run"
+    );
+    let (code, r, _, text) = failover("unique-ids", "sync=async");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        r["anomaly_types"].to_string().contains("duplicate-id"),
+        "{text}"
+    );
+    let (code, _, _, text) = failover("set", "sync=sync");
+    assert_eq!(code, Some(0), "{text}");
+
+    let skew = |isolation: &str| {
+        run(
+            &[
+                "--target",
+                "postgres",
+                "--workload",
+                "list-append",
+                "--nodes",
+                "n1,n2,n3",
+                "--nemesis",
+                "none",
+                "--keys",
+                "2",
+                "--concurrency",
+                "20",
+                "--rate",
+                "0",
+                "--time-limit",
+                "8",
+                "--seed",
+                "1",
+                "--db-opt",
+                isolation,
+            ],
+            d.path(),
+        )
+    };
+    let (code, r, _, text) = skew("isolation=repeatable-read");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(r["anomaly_types"].to_string().contains("G2-item"), "{text}");
+    let (code, r, _, text) = skew("isolation=serializable");
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(r["checkers"]["elle"]["valid"], true, "{text}");
+    no_namespaces_left();
+}

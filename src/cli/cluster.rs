@@ -10,13 +10,14 @@ use std::time::Duration;
 
 use faultline_harness::daemon::{wait_port, Daemon};
 use faultline_harness::remote::{Remote, Spawn, Ssh, SshOptions};
-use faultline_harness::runner::{Composed, Nemesis, Target};
+use faultline_harness::runner::{Composed, Nemesis, Only, Target};
 use faultline_harness::state::{SshLeft, State, STATE_DIR};
 use faultline_harness::{Network, NetworkSpec};
 use faultline_nemesis::clock::{self, SkewFile};
 use faultline_nemesis::local::{LocalNemesis, NodeCtl};
 use faultline_targets::db::{Db, DbNode, DbOptions};
 use faultline_targets::etcd::Etcd;
+use faultline_targets::postgres::Postgres;
 use faultline_targets::process::PORT;
 use faultline_targets::redis::RedisSentinel;
 use faultline_targets::refkv::config::{Config, Mode};
@@ -489,6 +490,7 @@ fn db_of(name: &str) -> Option<Box<dyn Db>> {
     match name {
         "etcd" => Some(Box::new(Etcd)),
         "redis-sentinel" => Some(Box::new(RedisSentinel)),
+        "postgres" => Some(Box::new(Postgres)),
         _ => None,
     }
 }
@@ -578,7 +580,10 @@ fn database(
         parts.push(Arc::new(ln));
     }
     if let (false, Some(n)) = (mine.is_empty(), dbc.nemesis.clone()) {
-        parts.push(n);
+        parts.push(Arc::new(Only {
+            inner: n,
+            faults: mine,
+        }));
     }
     cluster.nemesis = match parts.len() {
         0 => None,

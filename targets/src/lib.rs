@@ -11,8 +11,9 @@
 //! Built so far: [`memory`], the in-process linearizable store the runner is
 //! tested and benchmarked against; [`process`], the same store as a real
 //! process per node; and [`refkv`], the reference replicated store with every
-//! replication mode — the default target and the calibration target. The real
-//! databases come with their issues.
+//! replication mode — the default target and the calibration target; and the
+//! real databases behind the [`db::Db`] trait: [`etcd`], [`redis`] (with
+//! Sentinel) and [`postgres`] (streaming replication).
 
 pub mod db;
 pub mod etcd;

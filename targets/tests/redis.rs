@@ -7,62 +7,20 @@
 //! namespaces of a faultline run on the same machine. Whatever happens, the
 //! guard stops every daemon and removes the network.
 
-use std::sync::Arc;
+mod common;
+
 use std::time::{Duration, Instant};
 
-use faultline_harness::daemon::Daemon;
-use faultline_harness::network::{is_root, Network, NetworkSpec};
+use faultline_harness::network::is_root;
 use faultline_harness::remote::Remote;
-use faultline_harness::runner::{Client, Completion, Invocation, Outcome, Target};
+use faultline_harness::runner::{Client, Outcome};
 use faultline_history::Value;
 use faultline_targets::db::{Db, DbNode, DbOptions};
 use faultline_targets::redis::{probe, RedisSentinel, RedisTarget, PORT};
 
-/// Stops the daemons and destroys the network when dropped (also on panic).
-struct Guard {
-    daemons: Vec<Arc<Daemon>>,
-    network: Option<Network>,
-    _dirs: Vec<tempfile::TempDir>,
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        for d in self.daemons.iter().rev() {
-            let _ = d.stop(Duration::from_secs(2));
-        }
-        if let Some(n) = self.network.take() {
-            let _ = n.destroy();
-        }
-    }
-}
-
-fn int(i: i64) -> Value {
-    Value::Int(i)
-}
-
-fn list(v: Vec<Value>) -> Value {
-    Value::list(v)
-}
-
-fn mop(f: &str, k: i64, v: Value) -> Value {
-    list(vec![Value::str(f), int(k), v])
-}
-
-struct Session {
-    rt: tokio::runtime::Runtime,
-}
+use common::{int, list, mop, Guard, Session};
 
 impl Session {
-    fn open(&self, t: &dyn Target, node: &str) -> Box<dyn Client> {
-        self.rt.block_on(t.open(node)).expect("open a client")
-    }
-
-    fn call(&self, c: &mut Box<dyn Client>, f: &'static str, value: Value) -> Completion {
-        let done = self.rt.block_on(c.invoke(&Invocation { f, value }));
-        println!("  {f} -> {:?} on {:?}", done.outcome, done.node);
-        done
-    }
-
     fn ok(&self, c: &mut Box<dyn Client>, f: &'static str, value: Value, want: Value) {
         let done = self.call(c, f, value);
         assert_eq!(done.outcome, Outcome::Ok(want), "{f}");
@@ -79,18 +37,7 @@ fn redis_sentinel_serves_every_workload_and_fails_over() {
     let began = Instant::now();
     let db = RedisSentinel;
     db.install().expect("install redis");
-    let state = tempfile::tempdir().expect("state dir");
-    let spec = NetworkSpec {
-        nodes: vec!["n1".into(), "n2".into(), "n3".into()],
-        prefix: "fr".into(),
-        subnet: "10.78.0".into(),
-    };
-    let network = Network::create(&spec, state.path().to_path_buf()).expect("network");
-    let mut guard = Guard {
-        daemons: Vec::new(),
-        network: None,
-        _dirs: vec![state],
-    };
+    let (mut guard, network) = Guard::three_nodes("fr", "10.78.0");
     let mut nodes = Vec::new();
     for (r, n) in network.remotes().into_iter().zip(&network.nodes) {
         let dir = tempfile::tempdir().expect("node dir");

@@ -64,3 +64,29 @@ impl Nemesis for Composed {
         first
     }
 }
+
+/// A nemesis offering only some of its faults (the ones asked for).
+pub struct Only {
+    /// The nemesis.
+    pub inner: std::sync::Arc<dyn Nemesis>,
+    /// The faults offered.
+    pub faults: Vec<String>,
+}
+
+impl Nemesis for Only {
+    fn faults(&self) -> Vec<String> {
+        self.faults.clone()
+    }
+
+    fn start(&self, fault: &str, rng: &mut Rng) -> Result<Value, String> {
+        self.inner.start(fault, rng)
+    }
+
+    fn stop(&self, fault: &str) -> Result<Value, String> {
+        self.inner.stop(fault)
+    }
+
+    fn heal_all(&self) -> Result<(), String> {
+        self.inner.heal_all()
+    }
+}

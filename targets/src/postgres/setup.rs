@@ -1,0 +1,353 @@
+//! Installing, configuring and starting a primary and its streaming standbys.
+//!
+//! Node 1 is initialised with `initdb` and started as the primary; the schema
+//! of every workload is created there; each other node is cloned from it with
+//! `pg_basebackup -R` (run inside the standby's own namespace, so the copy
+//! travels the network like replication does) and started as a hot standby.
+//! Settings shared by all nodes live in the primary's `postgresql.conf` (which
+//! the base backups copy); what differs per node — listen address, socket
+//! directory, `cluster_name` — is given on the postmaster's command line, so
+//! no copied file ever names the wrong node.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use faultline_harness::daemon::Daemon;
+use faultline_harness::remote::{shell_quote, Remote, Spawn};
+use faultline_harness::runner::{BANK_ACCOUNTS, BANK_BALANCE};
+
+use super::client::PostgresTarget;
+use super::failover::PostgresFailover;
+use super::node::{PgCluster, PgNode, AS_POSTGRES};
+use super::{Settings, SyncMode, PORT};
+use crate::db::{apt_install, Db, DbCluster, DbNode, DbOptions};
+
+/// How long a node may take to start (crash recovery included).
+const START_LIMIT: Duration = Duration::from_secs(30);
+
+/// The tables of every workload, created once on the primary.
+fn schema() -> String {
+    format!(
+        "create table registers (k bigint primary key, v bigint);
+         create table elems (v bigint not null);
+         create table lists (k bigint primary key, v text not null);
+         create table accounts (id bigint primary key, balance bigint not null);
+         insert into accounts select g, {BANK_BALANCE} from generate_series(0, {}) g;
+         create table ids (id bigserial primary key);
+         create table counters (id int primary key, n bigint not null);
+         insert into counters values (0, 0);",
+        BANK_ACCOUNTS - 1
+    )
+}
+
+/// Settings every node shares (appended to the primary's `postgresql.conf`).
+const CONF: &str = "
+wal_level = replica
+max_wal_senders = 10
+max_replication_slots = 10
+wal_keep_size = '512MB'
+hot_standby = on
+wal_log_hints = on
+shared_buffers = '32MB'
+log_line_prefix = '%m [%p] %q%a '
+";
+
+/// PostgreSQL streaming replication from Debian's `postgresql` package.
+pub struct Postgres;
+
+impl Db for Postgres {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn workloads(&self) -> &'static [&'static str] {
+        &[
+            "register",
+            "cas-register",
+            "set",
+            "list-append",
+            "bank",
+            "unique-ids",
+            "counter",
+        ]
+    }
+
+    fn install(&self) -> Result<(), String> {
+        apt_install(&["postgresql"])
+    }
+
+    fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, String> {
+        self.start(nodes, opts).map(|(cluster, _)| cluster)
+    }
+}
+
+impl Postgres {
+    /// [`Db::setup`], also handing back the concrete target (whose
+    /// [`PostgresTarget::for_workload`] serves the other workloads).
+    pub fn start(
+        &self,
+        nodes: &[DbNode],
+        opts: &DbOptions,
+    ) -> Result<(DbCluster, PostgresTarget), String> {
+        let settings = Settings::parse(opts)?;
+        if nodes.is_empty() {
+            return Err("postgres needs at least one node".into());
+        }
+        let bin = find_bin(nodes[0].remote.as_ref())?;
+        let mut pg = Vec::new();
+        for n in nodes {
+            let dir = std::path::absolute(&n.dir).map_err(|e| format!("{}: {e}", n.name))?;
+            pg.push(PgNode {
+                name: n.name.clone(),
+                addr: n.addr.clone(),
+                remote: n.remote.clone(),
+                data: dir.join("data"),
+                sock: sock_dir(&dir),
+                log: dir.join("postgres.log"),
+                dir,
+            });
+        }
+        let daemons: Vec<Arc<Daemon>> = pg
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Arc::new(daemon(n, &bin, opts.clock_env.get(i).cloned())))
+            .collect();
+        let cluster = Arc::new(PgCluster {
+            nodes: pg,
+            daemons,
+            bin,
+            settings,
+        });
+        if let Err(e) = form(&cluster) {
+            for d in &cluster.daemons {
+                let _ = d.stop(Duration::from_secs(2));
+            }
+            return Err(e);
+        }
+        let target = PostgresTarget::new(cluster.clone(), &opts.workload);
+        let c = cluster.clone();
+        let db = DbCluster {
+            target: Arc::new(target.clone()),
+            daemons: cluster.daemons.clone(),
+            sidecars: Vec::new(),
+            leaders: Some(Arc::new(move || c.leaders())),
+            skewable: true,
+            nemesis: Some(Arc::new(PostgresFailover::new(cluster.clone()))),
+            logs: (0..cluster.nodes.len())
+                .map(|i| (i, cluster.nodes[i].log.clone()))
+                .collect(),
+        };
+        Ok((db, target))
+    }
+}
+
+/// The newest `/usr/lib/postgresql/<version>/bin` on the node.
+fn find_bin(remote: &dyn Remote) -> Result<String, String> {
+    let out = remote
+        .run("ls -d /usr/lib/postgresql/*/bin 2>/dev/null")
+        .unwrap_or_default();
+    out.lines()
+        .filter_map(|l| {
+            let v = l
+                .strip_prefix("/usr/lib/postgresql/")?
+                .strip_suffix("/bin")?;
+            Some((v.parse::<f64>().ok()?, l.to_owned()))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, l)| l)
+        .ok_or_else(|| {
+            "no PostgreSQL server under /usr/lib/postgresql/*/bin (install the postgresql package)"
+                .into()
+        })
+}
+
+/// `<dir>/sock`, unless that is too long for a unix socket path (108 bytes
+/// with the socket's own name), then a directory named after `dir`'s hash in
+/// `/tmp` (unique per node directory, so runs side by side never share it).
+fn sock_dir(dir: &Path) -> PathBuf {
+    let p = dir.join("sock");
+    if p.as_os_str().len() <= 90 {
+        return p;
+    }
+    let mut h = DefaultHasher::new();
+    dir.hash(&mut h);
+    PathBuf::from(format!("/tmp/faultline-pg-{:016x}", h.finish()))
+}
+
+/// The postmaster of node `n`, in the foreground, as user `postgres`.
+fn daemon(n: &PgNode, bin: &str, env: Option<Vec<(String, String)>>) -> Daemon {
+    let mut argv: Vec<String> = AS_POSTGRES.iter().map(|s| s.to_string()).collect();
+    argv.push(format!("{bin}/postgres"));
+    argv.push("-D".into());
+    argv.push(n.data.display().to_string());
+    for (k, v) in [
+        ("listen_addresses", n.addr.clone()),
+        ("port", PORT.to_string()),
+        ("unix_socket_directories", n.sock.display().to_string()),
+        ("cluster_name", n.name.clone()),
+    ] {
+        argv.push("-c".into());
+        argv.push(format!("{k}={v}"));
+    }
+    Daemon::new(
+        n.remote.clone(),
+        Spawn {
+            argv,
+            env: env.unwrap_or_default(),
+            log: n.log.clone(),
+            cwd: Some(n.dir.clone()),
+        },
+    )
+    .with_pidfile(n.dir.join("postmaster.harness.pid"))
+}
+
+/// Empties node `i`'s data directory and makes sure `postgres` can use it
+/// and its socket directory — granting search permission on the ancestors of
+/// the node directory if it cannot reach them.
+pub(crate) fn prepare(c: &PgCluster, i: usize) -> Result<(), String> {
+    let n = &c.nodes[i];
+    let q = |p: &Path| shell_quote(&p.display().to_string());
+    let (dir, data, sock) = (q(&n.dir), q(&n.data), q(&n.sock));
+    let err = |e: String| format!("prepare {}: {e}", n.name);
+    n.remote
+        .run(&format!(
+            "mkdir -p {dir} {sock} && rm -rf {data} && mkdir {data} && \
+             chown postgres:postgres {data} {sock} && chmod 700 {data} && chmod 755 {sock}"
+        ))
+        .map_err(|e| err(e.to_string()))?;
+    let check = format!("test -w {data} -a -w {sock}");
+    if c.as_postgres(i, &check).is_err() {
+        n.remote
+            .run(&format!(
+                "p={dir}; while [ \"$p\" != / ]; do chmod o+x \"$p\" || exit 1; p=$(dirname \"$p\"); done"
+            ))
+            .map_err(|e| err(e.to_string()))?;
+        c.as_postgres(i, &check)
+            .map_err(|e| err(format!("user postgres cannot use {data}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Clones node `i` from node `primary` with `pg_basebackup -R` (run on node
+/// `i`) into an empty data directory.
+pub(crate) fn clone_from(c: &PgCluster, i: usize, primary: usize) -> Result<(), String> {
+    prepare(c, i)?;
+    c.as_postgres(
+        i,
+        &format!(
+            "timeout 120 {}/pg_basebackup -d {} -D {} -R -X stream -c fast",
+            c.bin,
+            shell_quote(&format!(
+                "host={} port={PORT} user=postgres connect_timeout=5",
+                c.nodes[primary].addr
+            )),
+            shell_quote(&c.nodes[i].data.display().to_string())
+        ),
+    )
+    .map(|_| ())
+    .map_err(|e| format!("pg_basebackup on {}: {e}", c.nodes[i].name))
+}
+
+/// Forms the cluster: primary, schema, standbys, then synchronous names.
+fn form(c: &PgCluster) -> Result<(), String> {
+    let p = &c.nodes[0];
+    prepare(c, 0)?;
+    let data = shell_quote(&p.data.display().to_string());
+    c.as_postgres(
+        0,
+        &format!(
+            "{}/initdb -D {data} -U postgres --auth=trust --no-locale -E UTF8 --no-sync --no-instructions",
+            c.bin
+        ),
+    )
+    .map_err(|e| format!("initdb on {}: {e}", p.name))?;
+    let mut hba = String::from("host all all samenet trust\nhost replication all samenet trust\n");
+    let mut nets: Vec<String> = c
+        .nodes
+        .iter()
+        .filter_map(|n| {
+            n.addr
+                .rsplit_once('.')
+                .map(|(net, _)| format!("{net}.0/24"))
+        })
+        .collect();
+    nets.dedup();
+    for net in nets {
+        hba.push_str(&format!(
+            "host all all {net} trust\nhost replication all {net} trust\n"
+        ));
+    }
+    p.remote
+        .run(&format!(
+            "printf %s {} >> {data}/postgresql.conf && printf %s {} >> {data}/pg_hba.conf",
+            shell_quote(CONF),
+            shell_quote(&hba)
+        ))
+        .map_err(|e| format!("configure {}: {e}", p.name))?;
+    c.daemons[0]
+        .start()
+        .map_err(|e| format!("start postgres on {}: {e}", p.name))?;
+    c.wait_role(0, false, START_LIMIT)?;
+    c.psql(0, &[&schema()], 10)
+        .map_err(|e| format!("create the schema on {}: {e}", p.name))?;
+    for i in 1..c.nodes.len() {
+        clone_from(c, i, 0)?;
+        c.daemons[i]
+            .start()
+            .map_err(|e| format!("start postgres on {}: {e}", c.nodes[i].name))?;
+    }
+    for i in 1..c.nodes.len() {
+        c.wait_role(i, true, START_LIMIT)?;
+    }
+    let standbys = c.nodes.len() - 1;
+    wait_streaming(c, 0, standbys, "streaming")?;
+    if c.settings.sync != SyncMode::Async && standbys > 0 {
+        let names = c.standby_names(0);
+        c.psql(
+            0,
+            &[
+                &format!("alter system set synchronous_standby_names = '{names}'"),
+                "select pg_reload_conf()",
+            ],
+            5,
+        )
+        .map_err(|e| format!("synchronous_standby_names on {}: {e}", p.name))?;
+        let want = if c.settings.sync == SyncMode::Sync {
+            standbys
+        } else {
+            1
+        };
+        wait_streaming(c, 0, want, "sync")?;
+    }
+    Ok(())
+}
+
+/// Waits until `primary` lists `want` standbys whose state (`streaming`) or
+/// synchronous state (`sync`: `sync` or `quorum`) is as asked.
+fn wait_streaming(c: &PgCluster, primary: usize, want: usize, what: &str) -> Result<(), String> {
+    let q = if what == "sync" {
+        "select count(*) from pg_stat_replication where sync_state in ('sync', 'quorum')"
+    } else {
+        "select count(*) from pg_stat_replication where state = 'streaming'"
+    };
+    let until = std::time::Instant::now() + START_LIMIT;
+    loop {
+        let got = c
+            .psql(primary, &[q], 3)
+            .ok()
+            .and_then(|s| s.parse::<usize>().ok());
+        if got.is_some_and(|g| g >= want) {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= until {
+            return Err(format!(
+                "{} did not see {want} {what} standbys within {START_LIMIT:?} (saw {got:?})",
+                c.nodes[primary].name
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
