@@ -74,18 +74,21 @@ pub struct TestArgs {
     #[arg(long, default_value = "refkv")]
     pub target: String,
     /// The workload: register, cas-register, set, unique-ids, counter, list-append,
-    /// bank (default: set on refkv's single-leader modes, else register).
+    /// bank (default: set on refkv's single-leader modes, redis-sentinel and
+    /// postgres; else register).
     #[arg(long, short)]
     pub workload: Option<String>,
-    /// Faults to inject, comma-separated (default: partition-leader on refkv's
-    /// single-leader modes, partition on its other modes, none on other targets;
-    /// `none` for none).
+    /// Faults to inject, comma-separated; `none` for none. Default per target:
+    /// refkv partition-leader (partition without a leader), etcd
+    /// partition-leader,kill-leader, redis-sentinel partition-leader, postgres
+    /// failover-lagging; none on memory and process.
     #[arg(long, value_delimiter = ',')]
     pub nemesis: Vec<String>,
     /// Seconds between fault starts and stops.
     #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
     pub nemesis_interval: f64,
-    /// Length of the main phase in seconds (default 30 on refkv, else 10).
+    /// Length of the main phase in seconds (default 30 on refkv and the real
+    /// databases, 10 on memory and process).
     #[arg(long, value_name = "SECONDS")]
     pub time_limit: Option<f64>,
     /// Client workers.

@@ -58,26 +58,24 @@ pub struct Resolved {
 
 /// Fills in the defaults that depend on the target.
 pub fn resolve(a: &TestArgs) -> Resolved {
-    let refkv = a.target == "refkv";
     let leader = a.refkv.replication.has_leader();
-    let workload = a
-        .workload
-        .clone()
-        .unwrap_or_else(|| if refkv && leader { "set" } else { "register" }.to_owned());
-    let nemesis = if !a.nemesis.is_empty() {
-        a.nemesis.clone()
-    } else if refkv && leader {
-        vec!["partition-leader".to_owned()]
-    } else if refkv {
-        vec!["partition".to_owned()]
-    } else {
-        Vec::new()
+    // Per target: the workload and faults that show what it is known for.
+    let (workload, nemesis, time_limit): (&str, &[&str], f64) = match a.target.as_str() {
+        "refkv" if leader => ("set", &["partition-leader"], 30.0),
+        "refkv" => ("register", &["partition"], 30.0),
+        "etcd" => ("register", &["partition-leader", "kill-leader"], 30.0),
+        "redis-sentinel" => ("set", &["partition-leader"], 30.0),
+        "postgres" => ("set", &["failover-lagging"], 30.0),
+        _ => ("register", &[], 10.0),
     };
-    let time_limit = a.time_limit.unwrap_or(if refkv { 30.0 } else { 10.0 });
     Resolved {
-        workload,
-        nemesis,
-        time_limit,
+        workload: a.workload.clone().unwrap_or_else(|| workload.to_owned()),
+        nemesis: if a.nemesis.is_empty() {
+            nemesis.iter().map(|n| n.to_string()).collect()
+        } else {
+            a.nemesis.clone()
+        },
+        time_limit: a.time_limit.unwrap_or(time_limit),
     }
 }
 
