@@ -265,7 +265,18 @@ fn help_and_version_exit_zero() {
     assert_eq!(code(&faultline(&[])), 254);
     let o = faultline(&["list"]);
     assert_eq!(code(&o), 0);
-    assert!(String::from_utf8_lossy(&o.stdout).contains("list-append"));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("list-append"));
+    for t in [
+        "refkv",
+        "etcd",
+        "redis-sentinel",
+        "postgres",
+        "failover-lagging",
+        "clock-ahead",
+    ] {
+        assert!(out.contains(t), "{t}: {out}");
+    }
 }
 
 #[test]

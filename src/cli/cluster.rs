@@ -486,7 +486,7 @@ fn refkv(
 }
 
 /// The database behind a target name.
-fn db_of(name: &str) -> Option<Box<dyn Db>> {
+pub fn db_of(name: &str) -> Option<Box<dyn Db>> {
     match name {
         "etcd" => Some(Box::new(Etcd)),
         "redis-sentinel" => Some(Box::new(RedisSentinel)),
