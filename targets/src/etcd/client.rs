@@ -29,7 +29,7 @@ pub struct Http {
 }
 
 /// How a request went wrong.
-enum Err {
+enum ReqError {
     /// Never reached the member.
     Unsent(String),
     /// Sent; the outcome is unknown.
@@ -70,7 +70,7 @@ impl Http {
         Http { members, client }
     }
 
-    async fn post(&self, node: usize, path: &str, body: &Json) -> Result<Json, Err> {
+    async fn post(&self, node: usize, path: &str, body: &Json) -> Result<Json, ReqError> {
         let (name, addr) = &self.members[node];
         let url = format!("http://{addr}:{CLIENT_PORT}{path}");
         let resp = self
@@ -81,23 +81,23 @@ impl Http {
             .await
             .map_err(|e| {
                 if e.is_connect() {
-                    Err::Unsent(format!("{name}: {e}"))
+                    ReqError::Unsent(format!("{name}: {e}"))
                 } else {
-                    Err::Unknown(format!("{name}: {e}"))
+                    ReqError::Unknown(format!("{name}: {e}"))
                 }
             })?;
         let status = resp.status();
         let v: Json = resp
             .json()
             .await
-            .map_err(|e| Err::Unknown(format!("{name}: bad reply: {e}")))?;
+            .map_err(|e| ReqError::Unknown(format!("{name}: bad reply: {e}")))?;
         if !status.is_success() || !v["error"].is_null() {
             let msg = v["message"]
                 .as_str()
                 .or(v["error"].as_str())
                 .unwrap_or("error")
                 .to_owned();
-            return Err(Err::Unknown(format!("{name}: {msg}")));
+            return Err(ReqError::Unknown(format!("{name}: {msg}")));
         }
         Ok(v)
     }
@@ -195,7 +195,7 @@ struct EtcdClient {
 }
 
 impl EtcdClient {
-    async fn range(&self, key: &str, prefix: bool) -> Result<Vec<(String, u64)>, Err> {
+    async fn range(&self, key: &str, prefix: bool) -> Result<Vec<(String, u64)>, ReqError> {
         let mut body = json!({"key": b64(key), "serializable": self.serializable});
         if prefix {
             // The prefix's successor: the last byte plus one ('/' -> '0').
@@ -220,7 +220,7 @@ impl EtcdClient {
             .unwrap_or_default())
     }
 
-    async fn put(&self, key: &str, value: &str) -> Result<u64, Err> {
+    async fn put(&self, key: &str, value: &str) -> Result<u64, ReqError> {
         let v = self
             .http
             .post(
@@ -232,7 +232,7 @@ impl EtcdClient {
         Ok(num(&v["header"]["revision"]).unwrap_or(0))
     }
 
-    async fn txn(&self, compare: Vec<Json>, success: Vec<Json>) -> Result<bool, Err> {
+    async fn txn(&self, compare: Vec<Json>, success: Vec<Json>) -> Result<bool, ReqError> {
         let v = self
             .http
             .post(
@@ -244,7 +244,7 @@ impl EtcdClient {
         Ok(v["succeeded"].as_bool().unwrap_or(false))
     }
 
-    async fn perform(&self, op: &Invocation) -> Result<Outcome, Err> {
+    async fn perform(&self, op: &Invocation) -> Result<Outcome, ReqError> {
         let v = &op.value;
         Ok(match (op.f, v.as_tuple()) {
             ("read", Some((k, _))) => {
@@ -297,7 +297,7 @@ impl EtcdClient {
 
     /// A list-append transaction: read the keys, compute, and commit only if
     /// no key changed since (compare on mod revisions); retried on conflict.
-    async fn list_txn(&self, v: &Value) -> Result<Outcome, Err> {
+    async fn list_txn(&self, v: &Value) -> Result<Outcome, ReqError> {
         let mops = v.as_list().unwrap_or(&[]);
         for _ in 0..TXN_ATTEMPTS {
             let mut state: Vec<(String, Vec<Value>, u64, bool)> = Vec::new();
@@ -359,10 +359,10 @@ impl Client for EtcdClient {
     async fn invoke(&mut self, op: &Invocation) -> Completion {
         let outcome = match self.perform(op).await {
             Ok(o) => o,
-            Err(Err::Unsent(e)) => Outcome::Fail(e),
+            Err(ReqError::Unsent(e)) => Outcome::Fail(e),
             // A read changes nothing: failing it is always safe.
-            Err(Err::Unknown(e)) if op.f == "read" => Outcome::Fail(e),
-            Err(Err::Unknown(e)) => Outcome::Info(e),
+            Err(ReqError::Unknown(e)) if op.f == "read" => Outcome::Fail(e),
+            Err(ReqError::Unknown(e)) => Outcome::Info(e),
         };
         Completion {
             outcome,
