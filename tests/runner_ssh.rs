@@ -4,109 +4,21 @@
 //! itself, runs the process target there under faults, and brings the logs
 //! home. Needs root and openssh-server; otherwise says so and passes.
 
-use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use faultline_harness::network::is_root;
-use faultline_harness::remote::{Netns, Remote, Signal, Spawn};
-use faultline_harness::{Network, NetworkSpec};
-
-struct Guard {
-    net: Network,
-    sshd: Vec<(Arc<Netns>, u32)>,
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        for (n, pid) in self.sshd.drain(..) {
-            let _ = n.signal(pid, Signal::Kill);
-        }
-        let _ = self.net.destroy();
-    }
-}
-
-fn keygen(path: &Path) {
-    let ok = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(path)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-}
+mod common;
 
 #[test]
 fn the_process_target_on_ssh_hosts_under_faults() {
-    if !is_root() || !Path::new("/usr/sbin/sshd").exists() {
+    if !common::sshd::possible() {
         eprintln!("skipped: needs root and openssh-server");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let spec = NetworkSpec {
-        prefix: "flh".into(),
-        subnet: "10.84.0".into(),
-        ..NetworkSpec::nodes(2)
-    };
-    let mut g = Guard {
-        net: Network::create(&spec, dir.join("state")).unwrap(),
-        sshd: Vec::new(),
-    };
-    keygen(&dir.join("host_key"));
-    keygen(&dir.join("client_key"));
-    std::fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys")).unwrap();
-    std::fs::create_dir_all("/run/sshd").unwrap();
-    let host_pub = std::fs::read_to_string(dir.join("host_key.pub")).unwrap();
-    let host_pub: String = host_pub
-        .split_whitespace()
-        .take(2)
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut known = String::new();
-    let mut hosts = Vec::new();
-    for n in g.net.remotes() {
-        let ip = n.host().to_owned();
-        let d = dir.display();
-        let cfg = dir.join(format!("sshd_{ip}"));
-        std::fs::write(
-            &cfg,
-            format!(
-                "Port 22\nListenAddress {ip}\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
-                 PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-                 UsePAM no\nStrictModes no\nPidFile {d}/sshd_{ip}.pid\n"
-            ),
-        )
-        .unwrap();
-        let pid = n
-            .spawn(&Spawn {
-                argv: vec![
-                    "/usr/sbin/sshd".into(),
-                    "-D".into(),
-                    "-e".into(),
-                    "-f".into(),
-                    cfg.display().to_string(),
-                ],
-                log: dir.join(format!("sshd_{ip}.log")),
-                ..Spawn::default()
-            })
-            .unwrap();
-        g.sshd.push((n.clone(), pid));
-        let addr: SocketAddr = format!("{ip}:22").parse().unwrap();
-        let t = Instant::now();
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            assert!(
-                t.elapsed() < Duration::from_secs(5),
-                "sshd on {ip} did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        known.push_str(&format!("{ip} {host_pub}\n"));
-        hosts.push(ip);
-    }
-    std::fs::write(dir.join("known_hosts"), known).unwrap();
+    let g = common::sshd::start(dir, "flh", "10.84.0", 2);
+    let hosts = g.hosts.clone();
     let store = dir.join("store");
     let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
         .args([

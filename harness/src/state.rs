@@ -198,12 +198,60 @@ pub fn remove(c: &Created) {
                 cmd.push_str(&format!("kill -9 {} 2>/dev/null; ", pids.join(" ")));
             }
             if let Some(d) = &h.dir {
-                // Everything started from the run's own directory, recorded or not.
-                let d = crate::remote::shell_quote(&d.display().to_string());
-                cmd.push_str(&format!("pkill -9 -f {d}/ 2>/dev/null; rm -rf {d}"));
+                cmd.push_str(&sweep_dir_command(d));
             }
             let _ = r.exec(&cmd);
         }
+    }
+}
+
+/// The shell command that stops everything a run started from `dir` on a
+/// host — processes named in its pidfiles (`dir/*.pid`, `dir/*/*.pid`) and
+/// any whose command line mentions `dir/` — and then removes `dir`.
+///
+/// The command never spells `dir` out, or `pkill -f` would match the shell
+/// running it and kill that first: the pattern brackets its first character
+/// (`[/]tmp/...`, a regex still matching the path) and the paths bracket
+/// their last letter (`/tmp/run-[1]`, a glob still naming the directory).
+pub fn sweep_dir_command(dir: &Path) -> String {
+    let text = dir.display().to_string();
+    let d = glob_form(&text);
+    let mut pattern = String::new();
+    for (i, c) in format!("{text}/").chars().enumerate() {
+        match c {
+            _ if i == 0 => pattern.push_str(&format!("[{c}]")),
+            '.' | '*' | '+' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '|' | '^' | '$' | '\\' => {
+                pattern.push('\\');
+                pattern.push(c);
+            }
+            _ => pattern.push(c),
+        }
+    }
+    format!(
+        "cat {d}/*.pid {d}/*/*.pid 2>/dev/null | xargs -r kill -9 2>/dev/null; \
+         pkill -9 -f {} 2>/dev/null; rm -rf {d}",
+        crate::remote::shell_quote(&pattern)
+    )
+}
+
+/// `path` quoted for `sh`, except its last ASCII letter or digit, which is
+/// written as a one-character glob (`'/tmp/run-'[1]`).
+fn glob_form(path: &str) -> String {
+    let quote = crate::remote::shell_quote;
+    match path
+        .char_indices()
+        .rev()
+        .find(|(_, c)| c.is_ascii_alphanumeric())
+    {
+        Some((i, c)) => format!("{}[{c}]{}", quote(&path[..i]), {
+            let rest = &path[i + 1..];
+            if rest.is_empty() {
+                String::new()
+            } else {
+                quote(rest)
+            }
+        }),
+        None => quote(path),
     }
 }
 
@@ -286,4 +334,45 @@ pub fn cleanup(dir: &Path, prefix: &str, force: bool) -> Cleaned {
         sweep(prefix);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::{Command, Stdio};
+
+    #[test]
+    fn sweeping_a_directory_stops_its_processes_and_removes_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("run.1");
+        std::fs::create_dir_all(dir.join("n1")).unwrap();
+        // One process known by its pidfile, one by its command line.
+        let mut by_pidfile = Command::new("sleep").arg("60").spawn().unwrap();
+        std::fs::write(dir.join("n1/d.pid"), format!("{}\n", by_pidfile.id())).unwrap();
+        let script = dir.join("n1/loop.sh");
+        std::fs::write(&script, "while :; do sleep 1; done\n").unwrap();
+        let mut by_name = Command::new("sh")
+            .arg(&script)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!("{}; echo done", sweep_dir_command(&dir)))
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("done"),
+            "the sweeping shell survived its own pkill"
+        );
+        assert!(!dir.exists());
+        let waited = |c: &mut std::process::Child| {
+            (0..100).any(|_| {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                c.try_wait().unwrap().is_some()
+            })
+        };
+        assert!(waited(&mut by_pidfile));
+        assert!(waited(&mut by_name));
+    }
 }

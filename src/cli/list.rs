@@ -38,18 +38,16 @@ fn targets() -> String {
         "  {:<15} the reference replicated store, built in (single-leader modes: any generated workload; multi-leader, leaderless: register){needs_root}\n",
         "refkv"
     ));
-    for (name, package) in [
-        ("etcd", "etcd-server"),
-        ("redis-sentinel", "redis-server"),
-        ("postgres", "postgresql"),
-    ] {
+    for name in ["etcd", "redis-sentinel", "postgres"] {
         let Some(db) = super::cluster::db_of(name) else {
             continue;
         };
-        let installed = std::process::Command::new("dpkg")
-            .args(["-s", package])
-            .output()
-            .is_ok_and(|o| o.status.success());
+        let installed = db.packages().iter().all(|p| {
+            std::process::Command::new("dpkg")
+                .args(["-s", p])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
         out.push_str(&format!(
             "  {:<15} workloads: {}; {}{needs_root}\n",
             name,

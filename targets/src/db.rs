@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use faultline_harness::daemon::Daemon;
-use faultline_harness::remote::Remote;
+use faultline_harness::remote::{shell_quote, Remote};
 use faultline_harness::runner::{Nemesis, Target};
 
 /// One node as a database sees it.
@@ -81,61 +81,91 @@ pub trait Db: Send + Sync {
     /// The workloads its clients implement.
     fn workloads(&self) -> &'static [&'static str];
 
-    /// Installs what is missing (Debian packages); a clear error if impossible.
-    fn install(&self) -> Result<(), String>;
+    /// The Debian packages it runs from.
+    fn packages(&self) -> &'static [&'static str];
 
     /// Configures and starts the cluster on `nodes` and waits until it serves.
     fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, String>;
+
+    /// Installs what is missing on this machine (namespaces share its files).
+    fn install(&self) -> Result<(), String> {
+        apt_install(self.packages())
+    }
+
+    /// Installs what is missing on a node reached through `remote` (an SSH host).
+    fn install_on(&self, remote: &dyn Remote) -> Result<(), String> {
+        remote
+            .run(&apt_script(self.packages()))
+            .map(|_| ())
+            .map_err(|e| {
+                format!(
+                    "cannot install {} on {}: {e}",
+                    self.packages().join(" "),
+                    remote.node()
+                )
+            })
+    }
 }
 
-/// Installs Debian packages that are not installed yet (`apt-get update` once
-/// first); the error names the packages.
+/// A shell script that installs the `packages` not installed yet: `apt-get
+/// update` once, then `apt-get install`, with a temporary `policy-rc.d` so
+/// Debian does not start the packages' own services (which would hold the
+/// ports faultline's nodes use). Does nothing when all are installed.
+pub fn apt_script(packages: &[&str]) -> String {
+    let list: Vec<String> = packages.iter().map(|p| shell_quote(p)).collect();
+    format!(
+        "missing=; for p in {}; do dpkg -s \"$p\" >/dev/null 2>&1 || missing=\"$missing $p\"; done; \
+         [ -z \"$missing\" ] && exit 0; \
+         made=; if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d \
+         && chmod +x /usr/sbin/policy-rc.d && made=1; fi; \
+         export DEBIAN_FRONTEND=noninteractive; \
+         apt-get update -qq >/dev/null && apt-get install -y -qq $missing >/dev/null; rc=$?; \
+         [ -n \"$made\" ] && rm -f /usr/sbin/policy-rc.d; exit $rc",
+        list.join(" ")
+    )
+}
+
+/// Installs Debian packages that are not installed yet on this machine; the
+/// error names the packages and apt's last word.
 pub fn apt_install(packages: &[&str]) -> Result<(), String> {
-    let missing: Vec<&str> = packages
-        .iter()
-        .copied()
-        .filter(|p| {
-            !std::process::Command::new("dpkg")
-                .args(["-s", p])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .collect();
-    if missing.is_empty() {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(apt_script(packages))
+        .output()
+        .map_err(|e| format!("cannot install {}: sh: {e}", packages.join(" ")))?;
+    if out.status.success() {
         return Ok(());
     }
-    let run = |args: &[&str]| {
-        std::process::Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let why = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("apt-get failed");
+    Err(format!("cannot install {}: {why}", packages.join(" ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn installing_what_is_installed_does_nothing() {
+        // `sh` itself comes from dash, always installed on Debian.
+        if std::process::Command::new("dpkg")
+            .arg("--version")
             .output()
-            .map_err(|e| format!("apt-get: {e}"))
-            .and_then(|o| {
-                if o.status.success() {
-                    Ok(())
-                } else {
-                    Err(String::from_utf8_lossy(&o.stderr)
-                        .lines()
-                        .last()
-                        .unwrap_or("failed")
-                        .to_owned())
-                }
-            })
-    };
-    // Debian starts services on install; a policy file stops that, so the
-    // packages' own daemons never hold the ports faultline's nodes use.
-    let policy = std::path::Path::new("/usr/sbin/policy-rc.d");
-    let made_policy = !policy.exists()
-        && std::fs::write(policy, "#!/bin/sh\nexit 101\n").is_ok()
-        && std::process::Command::new("chmod")
-            .args(["+x", "/usr/sbin/policy-rc.d"])
-            .status()
-            .is_ok();
-    let mut args = vec!["install", "-y", "-qq"];
-    args.extend(missing.iter().copied());
-    let result = run(&["update", "-qq"]).and_then(|()| run(&args));
-    if made_policy {
-        let _ = std::fs::remove_file(policy);
+            .is_err()
+        {
+            return;
+        }
+        assert_eq!(apt_install(&["dash"]), Ok(()));
     }
-    result.map_err(|e| format!("cannot install {}: {e}", missing.join(" ")))
+
+    #[test]
+    fn the_script_checks_each_package() {
+        let s = apt_script(&["etcd-server", "x y"]);
+        assert!(s.contains("for p in etcd-server 'x y'; do dpkg -s"));
+        assert!(s.contains("policy-rc.d"));
+    }
 }

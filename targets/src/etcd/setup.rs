@@ -7,7 +7,7 @@ use faultline_harness::daemon::Daemon;
 use faultline_harness::remote::Spawn;
 
 use super::client::{EtcdTarget, Http};
-use crate::db::{apt_install, Db, DbCluster, DbNode, DbOptions};
+use crate::db::{Db, DbCluster, DbNode, DbOptions};
 
 /// The client port.
 pub const CLIENT_PORT: u16 = 2379;
@@ -32,8 +32,8 @@ impl Db for Etcd {
         ]
     }
 
-    fn install(&self) -> Result<(), String> {
-        apt_install(&["etcd-server"])
+    fn packages(&self) -> &'static [&'static str] {
+        &["etcd-server"]
     }
 
     fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, String> {

@@ -23,7 +23,7 @@ use super::client::PostgresTarget;
 use super::failover::PostgresFailover;
 use super::node::{PgCluster, PgNode, AS_POSTGRES};
 use super::{Settings, SyncMode, PORT};
-use crate::db::{apt_install, Db, DbCluster, DbNode, DbOptions};
+use crate::db::{Db, DbCluster, DbNode, DbOptions};
 
 /// How long a node may take to start (crash recovery included).
 const START_LIMIT: Duration = Duration::from_secs(30);
@@ -75,8 +75,8 @@ impl Db for Postgres {
         ]
     }
 
-    fn install(&self) -> Result<(), String> {
-        apt_install(&["postgresql"])
+    fn packages(&self) -> &'static [&'static str] {
+        &["postgresql"]
     }
 
     fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, String> {

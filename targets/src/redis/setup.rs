@@ -21,7 +21,7 @@ use faultline_harness::remote::{shell_quote, Spawn};
 use super::client::RedisTarget;
 use super::probe::{fields, info};
 use super::{MASTER_NAME, PORT, SENTINEL_PORT};
-use crate::db::{apt_install, Db, DbCluster, DbNode, DbOptions};
+use crate::db::{Db, DbCluster, DbNode, DbOptions};
 
 /// How long the cluster may take to come up.
 const UP_WITHIN: Duration = Duration::from_secs(30);
@@ -109,8 +109,8 @@ impl Db for RedisSentinel {
         &["register", "cas-register", "set", "list-append", "counter"]
     }
 
-    fn install(&self) -> Result<(), String> {
-        apt_install(&["redis-server", "redis-sentinel"])
+    fn packages(&self) -> &'static [&'static str] {
+        &["redis-server", "redis-sentinel"]
     }
 
     fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, String> {

@@ -1,0 +1,174 @@
+//! Real databases: installed if missing, configured and started by their
+//! [`Db`], on local namespaces or SSH hosts.
+//!
+//! The [`Db`] only sees [`DbNode`]s — a name, an address, a [`Remote`] and a
+//! directory — so the same setup code runs in a namespace of this machine or
+//! on a host over SSH. Around it this module adds what differs: where the
+//! packages are installed (here once, or on every host), where the files
+//! live (`nodes/<node>/` of the run, or `/tmp/faultline-<pid>/<host>/` on a
+//! host, whose logs come home at teardown), and what teardown removes (the
+//! data directories; on hosts the whole directory after the logs are home).
+//! The local nemesis acts on the database's daemons, and the database's own
+//! faults (PostgreSQL's failover) run beside it.
+//!
+//! [`Remote`]: faultline_harness::remote::Remote
+
+use std::path::Path;
+use std::sync::Arc;
+
+use faultline_harness::remote::SshOptions;
+use faultline_harness::runner::{Composed, Nemesis, Only};
+use faultline_nemesis::local::{LocalNemesis, NodeCtl};
+use faultline_targets::db::{Db, DbNode, DbOptions};
+use faultline_targets::etcd::Etcd;
+use faultline_targets::postgres::Postgres;
+use faultline_targets::redis::RedisSentinel;
+use faultline_targets::MemoryTarget;
+
+use super::nodes;
+use super::Cluster;
+use crate::cli::exit::Failure;
+
+/// The database behind a target name.
+pub fn db_of(name: &str) -> Option<Box<dyn Db>> {
+    match name {
+        "etcd" => Some(Box::new(Etcd)),
+        "redis-sentinel" => Some(Box::new(RedisSentinel)),
+        "postgres" => Some(Box::new(Postgres)),
+        _ => None,
+    }
+}
+
+/// Sets up database `name` for `workload` on `names` (SSH hosts when `ssh`
+/// is given, else local namespaces).
+pub(super) fn database(
+    name: &str,
+    workload: &str,
+    names: &[String],
+    faults: &[String],
+    run: &Path,
+    extra: &[(String, String)],
+    ssh: Option<&SshOptions>,
+) -> Result<Cluster, Failure> {
+    let db = db_of(name).ok_or_else(|| Failure::bad(format!("unknown database {name}")))?;
+    if !db.workloads().contains(&workload) {
+        return Err(Failure::bad(format!(
+            "{name} serves the workloads {}, not {workload}",
+            db.workloads().join(", ")
+        )));
+    }
+    let mut cluster = Cluster::bare(Arc::new(MemoryTarget::new(workload)));
+    let placed = match ssh {
+        Some(o) => {
+            let placed = nodes::ssh(&mut cluster, names, run, o)?;
+            for n in &placed {
+                db.install_on(n.remote.as_ref()).map_err(Failure::bad)?;
+            }
+            placed
+        }
+        None => {
+            db.install().map_err(Failure::bad)?;
+            nodes::local(&mut cluster, names, run)?
+        }
+    };
+    let db_nodes: Vec<DbNode> = placed
+        .iter()
+        .map(|n| DbNode {
+            name: n.name.clone(),
+            addr: n.addr.clone(),
+            remote: n.remote.clone(),
+            dir: n.dir.clone(),
+        })
+        .collect();
+    for n in &placed {
+        if n.home == n.dir {
+            cluster.wipe.push(n.dir.join("data"));
+        }
+    }
+    let opts = DbOptions {
+        workload: workload.to_owned(),
+        extra: extra.to_vec(),
+        clock_env: placed.iter().map(|n| n.clock_env.clone()).collect(),
+    };
+    // Logs are known only once setup has written the configuration; a setup
+    // that fails still brings home what the daemons wrote so far.
+    let setup = db.setup(&db_nodes, &opts);
+    let dbc = match setup {
+        Ok(dbc) => dbc,
+        Err(e) => {
+            for n in &placed {
+                let log = n.dir.clone();
+                fetch_dir_logs(&mut cluster, n, &log);
+            }
+            return Err(Failure::bad(e));
+        }
+    };
+    cluster.daemons.extend(dbc.daemons.iter().cloned());
+    cluster.daemons.extend(dbc.sidecars.iter().cloned());
+    for (i, d) in dbc.daemons.iter().chain(&dbc.sidecars).enumerate() {
+        let host = &placed[i % placed.len()].name;
+        if let Some(pid) = d.pid() {
+            nodes::record_pid(&mut cluster, host, pid)?;
+        }
+    }
+    for (i, path) in &dbc.logs {
+        if let Some(n) = placed.get(*i) {
+            nodes::fetch_at_teardown(&mut cluster, n, path);
+        }
+    }
+    cluster.target = dbc.target.clone();
+    let own: Vec<String> = dbc.nemesis.as_ref().map(|n| n.faults()).unwrap_or_default();
+    let (mine, local): (Vec<String>, Vec<String>) =
+        faults.iter().cloned().partition(|f| own.contains(f));
+    let mut parts: Vec<Arc<dyn Nemesis>> = Vec::new();
+    if !local.is_empty() {
+        let ctl: Vec<NodeCtl> = placed
+            .iter()
+            .enumerate()
+            .map(|(i, n)| NodeCtl {
+                remote: n.remote.clone(),
+                addr: n.addr.clone(),
+                daemon: dbc.daemons.get(i).cloned(),
+                skew: n.skew.clone().filter(|_| dbc.skewable),
+            })
+            .collect();
+        let exe = std::env::current_exe()
+            .map_err(|e| Failure::bad(format!("find the faultline binary: {e}")))?;
+        let mut ln = LocalNemesis::new(ctl, &local, exe).map_err(Failure::bad)?;
+        if let Some(l) = dbc.leaders.clone() {
+            ln = ln.with_leaders(l);
+        }
+        parts.push(Arc::new(ln));
+    }
+    if let (false, Some(n)) = (mine.is_empty(), dbc.nemesis.clone()) {
+        parts.push(Arc::new(Only {
+            inner: n,
+            faults: mine,
+        }));
+    }
+    cluster.nemesis = match parts.len() {
+        0 => None,
+        1 => parts.pop(),
+        _ => Some(Arc::new(Composed(parts))),
+    };
+    Ok(cluster)
+}
+
+/// After a failed setup on an SSH host: brings home every `*.log` in the
+/// node's directory, so the error's "see ..." points at something.
+fn fetch_dir_logs(cluster: &mut Cluster, n: &nodes::Node, dir: &Path) {
+    if n.home == n.dir {
+        return;
+    }
+    let listing = n
+        .remote
+        .exec(&format!(
+            "ls {}/*.log 2>/dev/null",
+            faultline_harness::remote::shell_quote(&dir.display().to_string())
+        ))
+        .map(|o| o.stdout)
+        .unwrap_or_default();
+    for path in listing.lines().filter(|l| !l.is_empty()) {
+        nodes::fetch_at_teardown(cluster, n, Path::new(path));
+    }
+}

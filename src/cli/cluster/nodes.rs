@@ -1,0 +1,174 @@
+//! Placing nodes: local network namespaces or SSH hosts, behind one shape.
+//!
+//! Every target that runs real processes needs the same things per node: a
+//! name, the address clients and peers use, a [`Remote`] to run commands on
+//! it, a directory of its own for data, configuration and logs, and — where
+//! the clock shim can reach — a clock-offset file and the environment that
+//! loads the shim. [`local`] makes them from a fresh namespace network, with
+//! directories under the run's `nodes/<node>/`; [`ssh`] logs in to hosts,
+//! with directories under `/tmp/faultline-<pid>/<node>/` there, recorded in
+//! the state file *before* anything starts so `faultline cleanup` can always
+//! find them. Everything created is registered with the [`Cluster`] at once,
+//! so teardown undoes it whatever fails later.
+
+use std::net::ToSocketAddrs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use faultline_harness::remote::{shell_quote, Remote, Ssh, SshOptions};
+use faultline_harness::state::{SshLeft, State, STATE_DIR};
+use faultline_harness::{Network, NetworkSpec};
+use faultline_nemesis::clock::{self, SkewFile};
+
+use super::Cluster;
+use crate::cli::exit::Failure;
+
+/// One placed node.
+pub(super) struct Node {
+    /// Its name (`n1`..., or the host on SSH).
+    pub name: String,
+    /// Its IP address.
+    pub addr: String,
+    /// How to reach it.
+    pub remote: Arc<dyn Remote>,
+    /// Its own directory, on the node.
+    pub dir: PathBuf,
+    /// Its clock-offset file, where the clock shim can skew it.
+    pub skew: Option<SkewFile>,
+    /// The environment that loads the clock shim (empty when not offered).
+    pub clock_env: Vec<(String, String)>,
+    /// Where its files are kept after the run, on this machine.
+    pub home: PathBuf,
+}
+
+/// The run directory, absolute (daemons may run with another working directory).
+pub(super) fn absolute(run: &Path) -> Result<PathBuf, Failure> {
+    std::path::absolute(run).map_err(|e| Failure::bad(format!("{}: {e}", run.display())))
+}
+
+/// Creates a namespace per name and each node's directory under
+/// `run/nodes/<name>/`, with a reset clock-offset file.
+pub(super) fn local(
+    cluster: &mut Cluster,
+    names: &[String],
+    run: &Path,
+) -> Result<Vec<Node>, Failure> {
+    let run = absolute(run)?;
+    let spec = NetworkSpec {
+        nodes: names.to_vec(),
+        ..NetworkSpec::nodes(0)
+    };
+    let network = Network::create(&spec, STATE_DIR.into()).map_err(Failure::bad)?;
+    let remotes = network.remotes();
+    let addrs: Vec<String> = network.nodes.iter().map(|n| n.addr.clone()).collect();
+    cluster.network = Some(network);
+    let shim = clock::install_shim(&run.join("nodes")).map_err(Failure::bad)?;
+    let mut out = Vec::new();
+    for (r, addr) in remotes.into_iter().zip(addrs) {
+        let dir = run.join("nodes").join(r.node());
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Failure::bad(format!("{}: {e}", dir.display())))?;
+        let skew = SkewFile::new(dir.join("clock-offset"));
+        skew.reset().map_err(Failure::bad)?;
+        out.push(Node {
+            name: r.node().to_owned(),
+            addr,
+            remote: r,
+            clock_env: clock::env(&shim, skew.path()),
+            skew: Some(skew),
+            home: dir.clone(),
+            dir,
+        });
+    }
+    Ok(out)
+}
+
+/// The directory a run owns on every SSH host.
+pub(super) fn ssh_root() -> PathBuf {
+    PathBuf::from(format!("/tmp/faultline-{}", std::process::id()))
+}
+
+/// Logs in to each host (named after itself) and makes its directory
+/// `/tmp/faultline-<pid>/<host>/`; the clock shim is not offered there.
+pub(super) fn ssh(
+    cluster: &mut Cluster,
+    hosts: &[String],
+    run: &Path,
+    opts: &SshOptions,
+) -> Result<Vec<Node>, Failure> {
+    let run = absolute(run)?;
+    let root = ssh_root();
+    if cluster.state.is_none() {
+        cluster.state = Some(State::new(STATE_DIR.into(), "fl-ssh").map_err(Failure::bad)?);
+    }
+    let mut out = Vec::new();
+    for host in hosts {
+        let r: Arc<dyn Remote> = Arc::new(Ssh::connect(host, host, opts).map_err(Failure::bad)?);
+        // Recorded before anything is started there, so `faultline cleanup`
+        // can always find it.
+        if let Some(state) = cluster.state.as_mut() {
+            state
+                .record(|c| {
+                    c.ssh.push(SshLeft {
+                        host: host.clone(),
+                        user: opts.user.clone(),
+                        port: opts.port,
+                        key: opts.key.clone(),
+                        known_hosts: opts.known_hosts.clone(),
+                        strict_host_keys: opts.strict_host_keys,
+                        pids: Vec::new(),
+                        dir: Some(root.clone()),
+                    })
+                })
+                .map_err(Failure::bad)?;
+        }
+        cluster.remote_wipe.push((r.clone(), root.clone()));
+        let dir = root.join(host);
+        r.run(&format!(
+            "mkdir -p {}",
+            shell_quote(&dir.display().to_string())
+        ))
+        .map_err(Failure::bad)?;
+        let addr = (host.as_str(), 22)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| Failure::bad(format!("cannot resolve {host}")))?;
+        out.push(Node {
+            name: host.clone(),
+            addr: addr.ip().to_string(),
+            remote: r,
+            dir,
+            skew: None,
+            clock_env: Vec::new(),
+            home: run.join("nodes").join(host),
+        });
+    }
+    Ok(out)
+}
+
+/// Records that process `pid` was started on SSH host `host` (nothing locally).
+pub(super) fn record_pid(cluster: &mut Cluster, host: &str, pid: u32) -> Result<(), Failure> {
+    if let Some(state) = cluster.state.as_mut() {
+        state
+            .record(|c| {
+                if let Some(h) = c.ssh.iter_mut().find(|h| h.host == host) {
+                    h.pids.push(pid);
+                }
+            })
+            .map_err(Failure::bad)?;
+    }
+    Ok(())
+}
+
+/// Brings `file` of node `n` home at teardown, when it lives on an SSH host
+/// (local nodes keep their files in the run directory already).
+pub(super) fn fetch_at_teardown(cluster: &mut Cluster, n: &Node, file: &Path) {
+    if n.home == n.dir {
+        return;
+    }
+    let name = file.file_name().map(PathBuf::from).unwrap_or_default();
+    cluster
+        .logs
+        .push((n.remote.clone(), file.to_path_buf(), n.home.join(name)));
+}
