@@ -79,6 +79,11 @@ pub fn anomalies_section(r: &Results, ctx: &Ctx<'_>) -> String {
             if !m.is_empty() {
                 let _ = write!(out, "<p class=\"meaning\">{}</p>", esc(m));
             }
+            if kind == "lost-write" {
+                out.push_str(&lost_writes(&of_kind, ctx));
+                out.push_str("</div>");
+                continue;
+            }
             for (i, a) in of_kind.iter().take(SHOWN).enumerate() {
                 out.push_str(&anomaly(a, i, ctx));
             }
@@ -116,15 +121,43 @@ pub fn anomalies_section(r: &Results, ctx: &Ctx<'_>) -> String {
 
 /// One anomaly: sentence, drawing, cited operations.
 fn anomaly(a: &Anomaly, i: usize, ctx: &Ctx<'_>) -> String {
+    let cycle = a.data.get("cycle").and_then(Json::as_array).filter(|c| {
+        !c.is_empty()
+            && c.iter()
+                .all(|e| e.get("from").and_then(Json::as_u64).is_some())
+    });
     let mut out = format!(
-        "<div class=\"anomaly\" data-kind=\"{}\"><p><span class=\"num\">#{}</span> {}</p>",
+        "<div class=\"anomaly\" data-kind=\"{}\"><p><span class=\"num\">#{}</span> ",
         esc(&a.kind),
-        i + 1,
-        esc(&a.explanation)
+        i + 1
     );
-    if let Some(cycle) = a.data.get("cycle").and_then(Json::as_array) {
-        if cycle.iter().all(|e| e.get("from").is_some()) {
+    match cycle {
+        // The cycle in one line; the checker's long sentence folds away.
+        Some(cycle) => {
+            let first = cycle[0]
+                .get("from")
+                .and_then(Json::as_u64)
+                .unwrap_or_default();
+            let _ = write!(out, "{}: T{}", esc(&a.kind), ctx.link(first));
+            for e in cycle {
+                let _ = write!(
+                    out,
+                    " → T{} <span class=\"muted\">({})</span>",
+                    e.get("to")
+                        .and_then(Json::as_u64)
+                        .map_or_else(|| "?".to_owned(), |t| ctx.link(t)),
+                    esc(e.get("kind").and_then(Json::as_str).unwrap_or("?"))
+                );
+            }
+            let _ = write!(
+                out,
+                ": T{first} would have to precede itself, so no serial order explains what the transactions saw.</p><details class=\"more\"><summary>the checker's full explanation</summary><p>{}</p></details>",
+                esc(&a.explanation)
+            );
             out.push_str(&cycle_svg(cycle, ctx));
+        }
+        None => {
+            let _ = write!(out, "{}</p>", esc(&a.explanation));
         }
     }
     if a.data.get("final_configs").is_some() || a.data.get("reachable_states").is_some() {
@@ -133,35 +166,86 @@ fn anomaly(a: &Anomaly, i: usize, ctx: &Ctx<'_>) -> String {
     if a.kind == "split-brain" {
         out.push_str(&split_brain(&a.data, ctx));
     }
-    if a.kind == "lost-write" {
-        out.push_str(&lost_write(a, ctx));
-    }
     out.push_str(&ops_table(&a.ops, ctx));
     out.push_str("</div>");
     out
 }
 
-/// A sentence per lost write: when it was acknowledged, by which node, to whom.
-fn lost_write(a: &Anomaly, ctx: &Ctx<'_>) -> String {
-    let Some(p) = a.ops.first().and_then(|&i| ctx.pos(i)) else {
-        return String::new();
-    };
-    let (inv, done) = ctx.op(p);
-    let Some(done) = done else {
-        return String::new();
-    };
-    let e = &ctx.h.events()[done];
-    let ie = &ctx.h.events()[inv];
-    format!(
-        "<p class=\"fact\">Written by process {} ({} {}), acknowledged <b>{}</b> at <b>{}</b> by node <b>{}</b> (op {}).</p>",
-        esc(&ie.process.as_ref().map_or_else(|| "?".to_owned(), |p| p.to_string())),
-        esc(&ie.f),
-        esc(&truncate(&ie.value.to_string(), 80)),
-        e.kind,
-        esc(&ctx.at(ctx.t(done))),
-        esc(e.node.as_deref().unwrap_or("(not recorded)")),
-        ctx.link(a.ops[0]),
-    )
+/// Lost writes as one table (they come by the hundred and look alike): for
+/// each, the write, when and by which node it was acknowledged, and the
+/// checker's sentence; above it, when the acknowledgements happened and which
+/// nodes gave them.
+fn lost_writes(all: &[&Anomaly], ctx: &Ctx<'_>) -> String {
+    let mut by_node: std::collections::BTreeMap<String, usize> = Default::default();
+    let (mut first, mut last) = (f64::INFINITY, f64::NEG_INFINITY);
+    let mut rows = String::new();
+    for (i, a) in all.iter().take(LISTED).enumerate() {
+        let write = a.ops.first().and_then(|&i| ctx.pos(i)).map(|p| ctx.op(p));
+        let (who, what, acked, node) = match write {
+            Some((inv, done)) => {
+                let ie = &ctx.h.events()[inv];
+                let de = done.map(|d| &ctx.h.events()[d]);
+                let node = de
+                    .and_then(|d| d.node.as_deref())
+                    .unwrap_or("(not recorded)");
+                let t = done.map(|d| ctx.t(d));
+                if let Some(t) = t {
+                    first = first.min(t);
+                    last = last.max(t);
+                }
+                *by_node.entry(node.to_owned()).or_default() += 1;
+                (
+                    ie.process
+                        .as_ref()
+                        .map_or_else(String::new, |p| p.to_string()),
+                    format!("{} {}", ie.f, truncate(&ie.value.to_string(), 60)),
+                    match (de, t) {
+                        (Some(d), Some(t)) => format!("{} at {}", d.kind, ctx.at(t)),
+                        _ => "never completed".to_owned(),
+                    },
+                    node.to_owned(),
+                )
+            }
+            None => Default::default(),
+        };
+        let _ = write!(
+            rows,
+            "<tr class=\"anomaly\" data-kind=\"lost-write\"><td class=\"num\">#{}</td><td>{}</td><td>{}</td><td class=\"val\">{}</td><td>{}</td><td><b>{}</b></td><td>{}</td><td>{}</td></tr>",
+            i + 1,
+            a.ops.first().map_or_else(String::new, |&o| ctx.link(o)),
+            esc(&who),
+            esc(&what),
+            esc(&acked),
+            esc(&node),
+            ctx.links(a.ops.get(1..).unwrap_or_default()),
+            esc(&a.explanation),
+        );
+    }
+    let nodes: Vec<String> = by_node.iter().map(|(n, c)| format!("{n} ({c})")).collect();
+    let mut out = String::new();
+    if first.is_finite() {
+        let _ = write!(
+            out,
+            "<p class=\"fact\"><b>{}</b> acknowledged writes are missing. They were acknowledged between <b>{}</b> and <b>{}</b>, by node{} <b>{}</b>.</p>",
+            all.len(),
+            esc(&ctx.at(first)),
+            esc(&ctx.at(last)),
+            if by_node.len() == 1 { "" } else { "s" },
+            esc(&nodes.join(", "))
+        );
+    }
+    let _ = write!(
+        out,
+        "<table class=\"cited lost\"><thead><tr><th></th><th>write</th><th>process</th><th>operation</th><th>acknowledged</th><th>by node</th><th>evidence (reads)</th><th>what the checker saw</th></tr></thead><tbody>{rows}</tbody></table>"
+    );
+    if all.len() > LISTED {
+        let _ = write!(
+            out,
+            "<p class=\"muted\">… and {} more in results.json</p>",
+            all.len() - LISTED
+        );
+    }
+    out
 }
 
 /// The split-brain interval and its leaders, drawn on the run's time axis.

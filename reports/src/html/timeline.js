@@ -23,7 +23,7 @@
   var detail = document.getElementById('tl-detail');
   var range = document.getElementById('tl-range');
   var ctx = cv.getContext('2d');
-  var GUT = 70, AX = 22, TOPF = 14;
+  var GUT = 70, AX = 22, TOPF = 16;
   var maxT = 1;
   for (var i = 0; i < N; i++) { var e = start[i] + dur[i]; if (e > maxT) maxT = e; }
   if (M.end / unit > maxT) maxT = M.end / unit;
@@ -32,6 +32,7 @@
 
   function fmt(ticks) {
     if (!M.timed) return 'event ' + Math.round(ticks);
+    if (ticks === 0) return '0 s';
     var s = ticks * unit, a = Math.abs(s);
     if (a >= 10) return s.toFixed(1) + ' s';
     if (a >= 1) return s.toFixed(2) + ' s';
@@ -39,6 +40,10 @@
     return (s * 1e6).toFixed(0) + ' µs';
   }
   function layout() {
+    ctx.font = '11px system-ui, sans-serif';
+    GUT = 40;
+    for (var q = 0; q < rows.length && q < 2000; q++) GUT = Math.max(GUT, ctx.measureText(rows[q]).width + 10);
+    GUT = Math.min(GUT, 160);
     var dpr = window.devicePixelRatio || 1;
     W = Math.max(300, host.clientWidth);
     rowH = Math.max(3, Math.min(18, Math.floor(560 / Math.max(1, rows.length))));
@@ -67,37 +72,48 @@
     ctx.clearRect(0, 0, W, H);
     ctx.font = '11px system-ui, sans-serif';
     var ph = plotH();
-    // faults
-    for (var k = 0; k < M.faults.length; k++) {
-      var f = M.faults[k], a = xOf(f.t0 / unit), b = xOf(f.t1 / unit);
-      if (b < GUT || a > W) continue;
-      a = Math.max(a, GUT); b = Math.min(b, W);
-      ctx.fillStyle = 'rgba(240,173,78,0.16)';
-      ctx.fillRect(a, TOPF, Math.max(1, b - a), ph);
-      ctx.fillStyle = '#a0601a';
-      ctx.fillText(f.name, a + 2, 11);
-    }
     var r0 = Math.floor(yoff / rowH), r1 = Math.min(rows.length - 1, Math.floor((yoff + ph) / rowH));
     var scale = (W - GUT) / (v1 - v0);
     var bh = Math.max(1, rowH - (rowH > 6 ? 3 : 1));
     ctx.save();
     ctx.beginPath(); ctx.rect(GUT, TOPF, W - GUT, ph); ctx.clip();
     for (var r = r0; r <= r1; r++) {
+      if (r % 2 === 0) { ctx.fillStyle = '#f6f7f9'; ctx.fillRect(GUT, TOPF + r * rowH - yoff, W - GUT, rowH); }
+    }
+    for (r = r0; r <= r1; r++) {
       var y = TOPF + r * rowH - yoff + 1;
-      if (r % 2 === 0) { ctx.fillStyle = '#f6f7f9'; ctx.fillRect(GUT, y - 1, W - GUT, rowH); }
-      var last = -1e9, col = -1;
+      // Ops narrower than a pixel are counted per pixel column and drawn
+      // once: a full bar in the majority outcome's colour, with a mark at the
+      // bottom for the share that failed or ended unknown.
+      var px = -1, cnt = [0, 0, 0, 0];
+      var flush = function () {
+        if (px < 0) return;
+        var tot = cnt[0] + cnt[1] + cnt[2] + cnt[3], best = 0;
+        for (var q = 1; q < 4; q++) if (cnt[q] > cnt[best]) best = q;
+        ctx.fillStyle = COL[best]; ctx.fillRect(px, y, 1, bh);
+        var bad = cnt[1] + cnt[2];
+        if (bad > 0 && best === 0) {
+          var mh = Math.max(1, Math.round(bh * bad / tot));
+          ctx.fillStyle = COL[cnt[1] >= cnt[2] ? 1 : 2]; ctx.fillRect(px, y + bh - mh, 1, mh);
+        }
+        px = -1; cnt[0] = cnt[1] = cnt[2] = cnt[3] = 0;
+      };
       for (var j = firstVisible(r, v0), e = rs[r + 1]; j < e && start[j] <= v1; j++) {
-        var x0 = GUT + (start[j] - v0) * scale, x1 = x0 + dur[j] * scale;
-        var o = out[j];
-        if (x1 < last + 1 && o === 0) continue; // this pixel is painted already
-        if (col !== o) { ctx.fillStyle = COL[o]; col = o; }
-        var w = Math.max(1, x1 - x0);
+        var x0 = GUT + (start[j] - v0) * scale, w = dur[j] * scale, o = out[j];
+        if (w < 1) {
+          var c = Math.floor(x0);
+          if (c !== px) { flush(); px = c; }
+          cnt[o]++;
+          continue;
+        }
+        flush();
+        ctx.fillStyle = COL[o];
         ctx.fillRect(x0, y, w, bh);
         if (w > 3 && cited.has(idx[j])) {
           ctx.strokeStyle = '#111'; ctx.lineWidth = 1.5; ctx.strokeRect(x0, y, w, bh);
         }
-        last = Math.max(last, x0 + w);
       }
+      flush();
     }
     if (sel >= 0) {
       var sr = rowOf(sel), sy = TOPF + sr * rowH - yoff + 1;
@@ -106,6 +122,18 @@
       ctx.strokeRect(sx - 1, sy - 1, Math.max(2, dur[sel] * scale) + 2, bh + 2);
     }
     ctx.restore();
+    // faults: a band in the top strip and a veil over the rows
+    for (var k = 0; k < M.faults.length; k++) {
+      var f = M.faults[k], a = xOf(f.t0 / unit), b = xOf(f.t1 / unit);
+      if (b < GUT || a > W) continue;
+      a = Math.max(a, GUT); b = Math.min(b, W);
+      ctx.fillStyle = 'rgba(240,173,78,0.18)';
+      ctx.fillRect(a, TOPF, Math.max(1, b - a), ph);
+      ctx.fillStyle = 'rgba(240,173,78,0.9)';
+      ctx.fillRect(a, 0, Math.max(2, b - a), TOPF - 2);
+      ctx.fillStyle = '#4a2a00';
+      ctx.fillText(f.name, a + 3, TOPF - 4);
+    }
     // row labels
     ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, GUT, H);
     ctx.fillStyle = '#333';
@@ -211,6 +239,7 @@
       v0 = a - pad; v1 = z + pad;
       var want = parseInt(b.getAttribute('data-idx'), 10);
       for (var j = 0; j < N; j++) { if (idx[j] === want) { sel = j; break; } }
+      if (sel >= 0) { yoff = rowOf(sel) * rowH - plotH() / 2; clampY(); }
       draw();
       host.scrollIntoView({ behavior: 'smooth', block: 'center' });
     });
