@@ -64,13 +64,20 @@ pub fn anomalies_section(r: &Results, ctx: &Ctx<'_>) -> String {
     if total == 0 {
         out.push_str("<p class=\"ok-text\">No checker found an anomaly.</p>");
     }
+    let mut ids = std::collections::HashSet::new();
     for (name, v) in &r.checkers {
         for kind in &v.anomaly_types {
             let of_kind: Vec<&Anomaly> = v.anomalies.iter().filter(|a| &a.kind == kind).collect();
+            // `kind-<type>` for the first checker naming a type (the checker
+            // table links there), `kind-<checker>-<type>` for any other.
+            let mut id = format!("kind-{}", slug(kind));
+            if !ids.insert(id.clone()) {
+                id = format!("kind-{}-{}", slug(name), slug(kind));
+            }
             let _ = write!(
                 out,
-                "<div class=\"kind\" id=\"kind-{}\" data-kind=\"{k}\"><h3>{k} <span class=\"muted\">— {} from checker {}</span></h3>",
-                esc(&slug(kind)),
+                "<div class=\"kind\" id=\"{}\" data-kind=\"{k}\"><h3>{k} <span class=\"muted\">— {} from checker {}</span></h3>",
+                esc(&id),
                 if of_kind.len() == 1 { "1 anomaly".to_owned() } else { format!("{} anomalies", of_kind.len()) },
                 esc(name),
                 k = esc(kind),

@@ -6,7 +6,8 @@
 //! prefix, and every operation that could have gone next with the model's
 //! reason for refusing it. This module shows the configuration with the
 //! longest prefix: a strip of bars, one row per process, x = real time, from
-//! each operation's invocation to its completion — the last
+//! each operation's invocation to its completion (x is the order of those
+//! moments, as in Porcupine, so overlaps show however short an op was) — the last
 //! [`PREFIX_DRAWN`] linearized operations in green numbered by their place in
 //! the order, refused candidates in red, candidates that fit but lead nowhere
 //! in amber, the operation that can never be placed outlined — then the state
@@ -166,12 +167,21 @@ fn draw(bars: &[Bar], culprit: Option<u64>, ctx: &Ctx<'_>) -> String {
         let n = rows.len();
         rows.entry(&b.row).or_insert(n);
     }
-    let t0 = bars.iter().map(|b| b.t0).fold(f64::INFINITY, f64::min);
-    let t1 = bars.iter().map(|b| b.t1).fold(f64::NEG_INFINITY, f64::max);
-    let span = (t1 - t0).max(1e-9);
+    // As Porcupine does, x is the *order* of invocations and completions, not
+    // their real time: what matters is which ops overlap, and every op gets
+    // at least one slot of width however short it was.
+    let mut times: Vec<f64> = bars.iter().flat_map(|b| [b.t0, b.t1]).collect();
+    times.sort_by(f64::total_cmp);
+    times.dedup();
+    let t0 = times[0];
+    let t1 = times[times.len() - 1];
+    let slots = (times.len().max(2) - 1) as f64;
     let (left, width, row_h) = (90.0, 760.0, 26.0);
     let h = rows.len() as f64 * row_h + 30.0;
-    let x = |t: f64| left + (t - t0) / span * width;
+    let x = |t: f64| {
+        let rank = times.partition_point(|&u| u < t) as f64;
+        left + rank / slots * width
+    };
     let mut svg = format!(
         "<svg class=\"porcupine\" width=\"{w:.0}\" height=\"{h:.0}\" viewBox=\"0 0 {w:.0} {h:.0}\" role=\"img\" aria-label=\"linearization attempt\">",
         w = left + width + 10.0
@@ -190,7 +200,13 @@ fn draw(bars: &[Bar], culprit: Option<u64>, ctx: &Ctx<'_>) -> String {
     for b in bars {
         let r = rows[b.row.as_str()];
         let y = r as f64 * row_h + 7.0;
-        let (x0, x1) = (x(b.t0), x(b.t1).max(x(b.t0) + 3.0));
+        let (x0, x1) = (x(b.t0), x(b.t1).max(x(b.t0) + 6.0));
+        // Labels stay inside the drawing: right-aligned near the right edge.
+        let (tx, anchor) = if x0 > left + width * 0.75 {
+            (x1 - 3.0, "end")
+        } else {
+            (x0 + 3.0, "start")
+        };
         let stroke = if Some(b.index) == culprit {
             "stroke=\"#000\" stroke-width=\"2.5\""
         } else {
@@ -203,12 +219,11 @@ fn draw(bars: &[Bar], culprit: Option<u64>, ctx: &Ctx<'_>) -> String {
         let _ = write!(
             svg,
             "<a href=\"#op-{i}\"><title>op {i}: {}</title><rect x=\"{x0:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.0}\" rx=\"3\" fill=\"{}\" {stroke}/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\">{}</text></a>",
+             <text x=\"{tx:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"{anchor}\" paint-order=\"stroke\" stroke=\"#fff\" stroke-width=\"2.5\">{}</text></a>",
             esc(&ctx.describe(ctx.pos(b.index).unwrap_or(0))),
             x1 - x0,
             row_h - 6.0,
             b.fill,
-            x0 + 3.0,
             y + 13.0,
             esc(&label),
             i = b.index,
@@ -216,9 +231,11 @@ fn draw(bars: &[Bar], culprit: Option<u64>, ctx: &Ctx<'_>) -> String {
     }
     let _ = write!(
         svg,
-        "<text x=\"{left}\" y=\"{:.0}\" font-size=\"10\">{}</text><text x=\"{:.0}\" y=\"{:.0}\" font-size=\"10\" text-anchor=\"end\">{}</text></svg>",
+        "<text x=\"{left}\" y=\"{:.0}\" font-size=\"10\">{}</text><text x=\"{:.0}\" y=\"{:.0}\" font-size=\"10\" text-anchor=\"middle\" fill=\"#6b7280\">x: order of invocations and completions</text><text x=\"{:.0}\" y=\"{:.0}\" font-size=\"10\" text-anchor=\"end\">{}</text></svg>",
         h - 6.0,
         esc(&ctx.at(t0)),
+        left + width / 2.0,
+        h - 6.0,
         left + width,
         h - 6.0,
         esc(&ctx.at(t1))
