@@ -140,3 +140,62 @@ pub fn cycle_svg(cycle: &[Json], ctx: &Ctx<'_>) -> String {
     out.push_str("</ol></div>");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faultline_history::{Event, EventType, History, Process, Value};
+    use serde_json::json;
+
+    fn history() -> History {
+        let ev = |i: u64, kind, p: i64| Event::new(i, kind, Process::Client(p), "txn", Value::Null);
+        History::new(vec![
+            ev(0, EventType::Invoke, 0),
+            ev(1, EventType::Invoke, 1),
+            ev(2, EventType::Ok, 0),
+            ev(3, EventType::Ok, 1),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn every_edge_is_drawn_labelled_and_every_transaction_linked() {
+        let h = history();
+        let ctx = Ctx::new(&h);
+        let cycle = vec![
+            json!({"from": 2, "to": 3, "kind": "rw", "why": "T2 read <x> without T3's write"}),
+            json!({"from": 3, "to": 2, "kind": "wr", "why": "T2 read T3's write"}),
+        ];
+        let out = cycle_svg(&cycle, &ctx);
+        assert_eq!(out.matches("<path ").count(), 2, "{out}");
+        assert_eq!(out.matches("<polygon ").count(), 2, "{out}");
+        assert!(out.contains(">rw</text>") && out.contains(">wr</text>"));
+        assert!(out.contains("<a href=\"#op-2\">") && out.contains("<a href=\"#op-3\">"));
+        assert!(
+            out.contains("read &lt;x&gt; without"),
+            "reason not escaped: {out}"
+        );
+        assert!(!out.contains("<x>"));
+        // Both ends are linked from the reasons too, so #ops lists them.
+        assert!(ctx.ops_section().contains("id=\"op-0\""));
+    }
+
+    #[test]
+    fn a_hostile_or_incomplete_edge_cannot_break_the_svg() {
+        let h = history();
+        let ctx = Ctx::new(&h);
+        let cycle = vec![
+            json!({"from": 2, "to": 3, "kind": "<script>"}),
+            json!({"from": 3, "to": 99}),
+        ];
+        let out = cycle_svg(&cycle, &ctx);
+        assert!(!out.contains("<script>"));
+        assert!(out.contains("&lt;script&gt;"));
+        assert!(
+            out.contains(">?</span>"),
+            "a missing kind shows as ?: {out}"
+        );
+        assert!(out.contains("title=\"not in the history\""), "{out}");
+        assert_eq!(cycle_svg(&[], &ctx), "");
+    }
+}

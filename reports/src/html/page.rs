@@ -94,3 +94,68 @@ pub fn write_report(run_dir: &Path) -> Result<PathBuf, ReportError> {
     })?;
     Ok(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faultline_checkers::{Anomaly, Results, Verdict};
+    use faultline_history::{Event, EventType, History, Process, Value};
+
+    #[test]
+    fn the_page_has_its_ids_and_installs_the_error_handler_first() {
+        let mut events = Vec::new();
+        for i in 0..20u64 {
+            let kind = if i % 2 == 0 {
+                EventType::Invoke
+            } else {
+                EventType::Ok
+            };
+            let mut e = Event::new(
+                i,
+                kind,
+                Process::Client((i / 2 % 3) as i64),
+                "read",
+                Value::Int(i as i64),
+            );
+            e.time = Some(i as i64 * 1_000_000);
+            events.push(e);
+        }
+        let h = History::new(events).unwrap();
+        let r = Results::combine([(
+            "stats".to_owned(),
+            Verdict::from_anomalies(
+                vec![Anomaly {
+                    kind: "never-succeeded".into(),
+                    ops: vec![3, 8],
+                    explanation: "example".into(),
+                    data: serde_json::Value::Null,
+                }],
+                serde_json::Value::Null,
+            ),
+        )]);
+        let html = render_report(&ReportInput::new(h, r));
+        for id in [
+            "verdict",
+            "checkers",
+            "reproduce",
+            "anomalies",
+            "timeline",
+            "latency",
+            "throughput",
+            "ops",
+            "files",
+            "script-errors",
+        ] {
+            assert_eq!(html.matches(&format!("id=\"{id}\"")).count(), 1, "{id}");
+        }
+        assert!(html.contains("data-valid=\"false\""));
+        let handler = html.find("addEventListener('error'").unwrap();
+        let timeline = html.find("dataset.ready").unwrap();
+        let errors_div = html.find("id=\"script-errors\"").unwrap();
+        assert!(handler < errors_div && errors_div < timeline);
+        // Op 3 is the completion of op 2; both anchors exist.
+        assert!(html.contains("id=\"op-2\"") && html.contains("id=\"op-3\""));
+        assert!(html.contains("id=\"op-8\""));
+        assert!(html.contains("\"count\":10"));
+    }
+}
