@@ -327,7 +327,14 @@ fn ops_table(ops: &[u64], ctx: &Ctx<'_>) -> String {
         let value = de
             .filter(|d| !d.value.is_null())
             .map_or(&ie.value, |d| &d.value);
-        let kind = de.map_or("info", |d| d.kind.as_str());
+        let kind = de.map_or(
+            if ie.is_nemesis() {
+                ie.kind.as_str()
+            } else {
+                "info"
+            },
+            |d| d.kind.as_str(),
+        );
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"val\">{}</td><td><span class=\"badge {kind}\">{kind}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -337,7 +344,11 @@ fn ops_table(ops: &[u64], ctx: &Ctx<'_>) -> String {
             esc(&truncate(&value.to_string(), 120)),
             esc(de.and_then(|d| d.node.as_deref()).or(ie.node.as_deref()).unwrap_or("—")),
             esc(&ctx.at(ctx.t(inv))),
-            done.map_or_else(|| "never".to_owned(), |d| esc(&ctx.at(ctx.t(d)))),
+            match done {
+                Some(d) => esc(&ctx.at(ctx.t(d))),
+                None if ie.is_nemesis() => "—".to_owned(),
+                None => "never".to_owned(),
+            },
         );
     }
     if ops.len() > 40 {

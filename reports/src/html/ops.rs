@@ -77,8 +77,13 @@ impl<'a> Ctx<'a> {
     /// The invocation and completion positions of the op holding `pos`.
     pub fn op(&self, pos: usize) -> (usize, Option<usize>) {
         let e = &self.h.events()[pos];
+        if e.is_nemesis() {
+            // The nemesis's events are faults and observations in their own
+            // right (its `info` events pair loosely); each stands alone.
+            return (pos, None);
+        }
         let partner = self.h.partner(pos);
-        if e.kind == EventType::Invoke || (e.is_nemesis() && partner.is_none_or(|p| p > pos)) {
+        if e.kind == EventType::Invoke {
             (pos, partner)
         } else {
             match partner {
@@ -109,6 +114,9 @@ impl<'a> Ctx<'a> {
                     let _ = write!(s, " by {n}");
                 }
                 let _ = write!(s, " at {}", self.at(self.t(c.unwrap_or(i))));
+            }
+            None if inv.is_nemesis() => {
+                let _ = write!(s, " ({}) at {}", inv.kind, self.at(self.t(i)));
             }
             None => {
                 let _ = write!(s, " (never completed; invoked at {})", self.at(self.t(i)));
@@ -165,7 +173,14 @@ impl<'a> Ctx<'a> {
             if let Some(c) = c {
                 let _ = write!(out, "<span id=\"op-{}\"></span>", self.h.events()[c].index);
             }
-            let kind = c.map_or("info", |c| self.h.events()[c].kind.as_str());
+            let kind = c.map_or(
+                if inv.is_nemesis() {
+                    inv.kind.as_str()
+                } else {
+                    "info"
+                },
+                |c| self.h.events()[c].kind.as_str(),
+            );
             let _ = write!(
                 out,
                 "<div class=\"oph\"><span class=\"badge {kind}\">{kind}</span> <b>op {}</b> {} <button class=\"show\" type=\"button\" data-idx=\"{}\" data-t0=\"{}\" data-t1=\"{}\">show in timeline</button></div>",

@@ -24,6 +24,8 @@
   var range = document.getElementById('tl-range');
   var ctx = cv.getContext('2d');
   var GUT = 70, AX = 22, TOPF = 16;
+  var citedJ = [];
+  for (var ci = 0; ci < N; ci++) if (cited.has(idx[ci])) citedJ.push(ci);
   var maxT = 1;
   for (var i = 0; i < N; i++) { var e = start[i] + dur[i]; if (e > maxT) maxT = e; }
   if (M.end / unit > maxT) maxT = M.end / unit;
@@ -133,6 +135,12 @@
       ctx.fillRect(a, 0, Math.max(2, b - a), TOPF - 2);
       ctx.fillStyle = '#4a2a00';
       ctx.fillText(f.name, a + 3, TOPF - 4);
+    }
+    // cited ops: a black tick in the top strip, whatever the zoom
+    ctx.fillStyle = '#111';
+    for (var m = 0; m < citedJ.length; m++) {
+      var cx = xOf(start[citedJ[m]]);
+      if (cx >= GUT && cx <= W) ctx.fillRect(cx - 1, TOPF - 6, 2, 6);
     }
     // row labels
     ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, GUT, H);

@@ -185,7 +185,7 @@ pub fn timeline_section(ctx: &Ctx<'_>, faults: &[Fault], cited: &[u64]) -> Strin
         out,
         "<section><h2>Timeline <span class=\"muted\">{} operations, {} rows — drag to pan, wheel to zoom, double-click to reset, click an op for details</span></h2>\
          <div id=\"timeline\"><div class=\"tl-bar\"><button type=\"button\" data-z=\"in\">+</button><button type=\"button\" data-z=\"out\">−</button><button type=\"button\" data-z=\"reset\">reset</button>\
-         <span class=\"legend\"><span class=\"sw ok\"></span>ok <span class=\"sw fail\"></span>fail <span class=\"sw info\"></span>info <span class=\"sw open\"></span>never completed <span class=\"sw fault\"></span>fault <span class=\"sw cited\"></span>cited by an anomaly</span>\
+         <span class=\"legend\"><span class=\"sw ok\"></span>ok <span class=\"sw fail\"></span>fail <span class=\"sw info\"></span>info <span class=\"sw open\"></span>never completed <span class=\"sw fault\"></span>fault <span class=\"sw cited\"></span>cited by an anomaly (ticks above the rows)</span>\
          <span id=\"tl-range\" class=\"muted\"></span></div>\
          <canvas id=\"tl-canvas\" height=\"300\"></canvas><div id=\"tl-tip\" hidden></div><div id=\"tl-detail\" class=\"muted\">Click an operation to see it here.</div></div></section>",
         ops.len(),
