@@ -246,6 +246,7 @@
       var pad = Math.max((z - a) * 2, 50);
       v0 = a - pad; v1 = z + pad;
       var want = parseInt(b.getAttribute('data-idx'), 10);
+      sel = -1;
       for (var j = 0; j < N; j++) { if (idx[j] === want) { sel = j; break; } }
       if (sel >= 0) { yoff = rowOf(sel) * rowH - plotH() / 2; clampY(); }
       draw();

@@ -80,7 +80,7 @@ pub fn timeline_section(ctx: &Ctx<'_>, faults: &[Fault], cited: &[u64]) -> Strin
     let ticks = |t: f64| (t / unit).round().clamp(0.0, u32::MAX as f64) as u32;
     let mut fs: Vec<String> = Vec::new();
     let mut nodes: Vec<String> = vec![String::new()];
-    let mut procs: BTreeMap<&Process, u32> = BTreeMap::new();
+    let mut procs: BTreeMap<Option<&Process>, u32> = BTreeMap::new();
     let mut ops: Vec<Packed> = Vec::new();
     for op in ctx.h.ops() {
         let inv = op.invoke;
@@ -105,13 +105,9 @@ pub fn timeline_section(ctx: &Ctx<'_>, faults: &[Fault], cited: &[u64]) -> Strin
                 truncate(&err.to_string(), VALUE_CHARS)
             );
         }
-        let row = match &inv.process {
-            Some(p) => {
-                let n = procs.len() as u32;
-                *procs.entry(p).or_insert(n)
-            }
-            None => 0,
-        };
+        // Events without a process form one anonymous sequential process.
+        let n = procs.len() as u32;
+        let row = *procs.entry(inv.process.as_ref()).or_insert(n);
         ops.push(Packed {
             row,
             start: ticks(t0),
@@ -125,7 +121,7 @@ pub fn timeline_section(ctx: &Ctx<'_>, faults: &[Fault], cited: &[u64]) -> Strin
     }
     // Rows: one per process in process order, or greedy lanes.
     let labels: Vec<String> = if procs.len() <= MAX_PROCESS_ROWS {
-        let mut order: Vec<(&Process, u32)> = procs.iter().map(|(p, &i)| (*p, i)).collect();
+        let mut order: Vec<(Option<&Process>, u32)> = procs.iter().map(|(p, &i)| (*p, i)).collect();
         order.sort();
         let mut remap = vec![0u32; procs.len().max(1)];
         for (r, (_, i)) in order.iter().enumerate() {
@@ -134,7 +130,10 @@ pub fn timeline_section(ctx: &Ctx<'_>, faults: &[Fault], cited: &[u64]) -> Strin
         for o in &mut ops {
             o.row = remap.get(o.row as usize).copied().unwrap_or(0);
         }
-        let mut labels: Vec<String> = order.iter().map(|(p, _)| format!("p{p}")).collect();
+        let mut labels: Vec<String> = order
+            .iter()
+            .map(|(p, _)| p.map_or_else(|| "(no process)".to_owned(), |p| format!("p{p}")))
+            .collect();
         if labels.is_empty() {
             labels.push("ops".to_owned());
         }
@@ -219,3 +218,105 @@ pub fn timeline_section(ctx: &Ctx<'_>, faults: &[Fault], cited: &[u64]) -> Strin
 
 /// The timeline's script (plain JavaScript, no dependencies).
 pub const TIMELINE_JS: &str = include_str!("timeline.js");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faultline_history::{Event, History, Value};
+
+    fn blob(html: &str, id: &str) -> Vec<u8> {
+        let start = html.find(&format!("id=\"{id}\">")).unwrap() + id.len() + 6;
+        let end = start + html[start..].find("</script>").unwrap();
+        base64::engine::general_purpose::STANDARD
+            .decode(&html[start..end])
+            .unwrap()
+    }
+
+    fn u32s(b: &[u8]) -> Vec<u32> {
+        b.chunks(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    }
+
+    /// Every row's ops are sorted by start and never overlap: what the
+    /// script's binary search needs.
+    fn check_rows(html: &str) -> (usize, usize) {
+        let meta_at = html.find("id=\"tl-meta\">").unwrap() + 13;
+        let meta_end = meta_at + html[meta_at..].find("</script>").unwrap();
+        let meta: serde_json::Value = serde_json::from_str(&html[meta_at..meta_end]).unwrap();
+        let rs: Vec<usize> = meta["rowStart"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as usize)
+            .collect();
+        let (start, dur) = (u32s(&blob(html, "tl-start")), u32s(&blob(html, "tl-dur")));
+        assert_eq!(start.len(), meta["count"].as_u64().unwrap() as usize);
+        for r in 0..rs.len() - 1 {
+            for j in rs[r] + 1..rs[r + 1] {
+                assert!(
+                    start[j - 1] + dur[j - 1] <= start[j],
+                    "row {r} overlaps at {j}"
+                );
+            }
+        }
+        (rs.len() - 1, start.len())
+    }
+
+    fn history(processes: i64, ops_each: i64, crash_every: i64) -> History {
+        let mut events = Vec::new();
+        let mut t = 0;
+        for k in 0..ops_each {
+            for p in 0..processes {
+                let proc_id = p + processes * (k / crash_every.max(1));
+                let mut e = Event::new(
+                    0,
+                    EventType::Invoke,
+                    Process::Client(proc_id),
+                    "read",
+                    Value::Null,
+                );
+                e.time = Some(t);
+                events.push(e);
+                t += 1000;
+            }
+            for p in 0..processes {
+                let proc_id = p + processes * (k / crash_every.max(1));
+                let kind = if (k + 1) % crash_every == 0 {
+                    EventType::Info
+                } else {
+                    EventType::Ok
+                };
+                let mut e = Event::new(0, kind, Process::Client(proc_id), "read", Value::Int(k));
+                e.time = Some(t);
+                events.push(e);
+                t += 1000;
+            }
+        }
+        for (i, e) in events.iter_mut().enumerate() {
+            e.index = i as u64;
+        }
+        History::new(events).unwrap()
+    }
+
+    #[test]
+    fn one_row_per_process_keeps_rows_sorted_and_disjoint() {
+        let h = history(5, 40, 1000);
+        let ctx = Ctx::new(&h);
+        let html = timeline_section(&ctx, &[], &[]);
+        assert_eq!(check_rows(&html), (5, 200));
+        assert!(html.contains("\"rows\":[\"p0\",\"p1\",\"p2\",\"p3\",\"p4\"]"));
+    }
+
+    #[test]
+    fn many_processes_share_lanes_without_overlap() {
+        // Every op crashes, so each op has a process of its own: 1,000 processes.
+        let h = history(10, 100, 1);
+        let ctx = Ctx::new(&h);
+        let html = timeline_section(&ctx, &[], &[]);
+        let (rows, ops) = check_rows(&html);
+        assert_eq!(ops, 1000);
+        assert_eq!(rows, 10, "lanes are reused");
+        assert!(html.contains("\"lane 0\""));
+    }
+}
