@@ -303,4 +303,16 @@ fn broken_input_is_an_error_naming_the_file() {
     write(d, "test.json", "{not json");
     let html = std::fs::read_to_string(write_report(d).unwrap()).unwrap();
     assert!(html.contains("malformed JSON"), "warning not shown");
+
+    // A test.json without a reproduce line: the command is rebuilt from it.
+    write(
+        d,
+        "test.json",
+        "{\"target\": \"refkv\", \"workload\": \"set\", \"seed\": 7, \"nodes\": [\"n1\", \"n2\"], \"nemesis\": []}",
+    );
+    let html = std::fs::read_to_string(write_report(d).unwrap()).unwrap();
+    assert!(
+        html.contains("faultline test --target refkv --workload set --seed 7 --nodes n1,n2</code>"),
+        "no rebuilt command"
+    );
 }

@@ -19,11 +19,13 @@ use serde_json::Value as Json;
 use super::cycle::cycle_svg;
 use super::escape::{esc, truncate};
 use super::header::slug;
-use super::linear::linear_section;
+use super::linear::{linear_section, ops_strip};
 use super::ops::Ctx;
 
 /// Anomalies per type drawn in full.
 const SHOWN: usize = 30;
+/// Anomalies citing at most this many ops get their ops drawn as a strip.
+const STRIP_MAX: usize = 16;
 /// Anomalies per type listed beyond those drawn.
 const LISTED: usize = 500;
 
@@ -167,8 +169,12 @@ fn anomaly(a: &Anomaly, i: usize, ctx: &Ctx<'_>) -> String {
             let _ = write!(out, "{}</p>", esc(&a.explanation));
         }
     }
-    if a.data.get("final_configs").is_some() || a.data.get("reachable_states").is_some() {
+    let linear = a.data.get("final_configs").is_some() || a.data.get("reachable_states").is_some();
+    if linear {
         out.push_str(&linear_section(&a.data, ctx));
+    } else if cycle.is_none() && a.kind != "split-brain" && (2..=STRIP_MAX).contains(&a.ops.len()) {
+        // Session violations, lost updates and the like: who did what, where.
+        out.push_str(&ops_strip(&a.ops, ctx));
     }
     if a.kind == "split-brain" {
         out.push_str(&split_brain(&a.data, ctx));

@@ -97,9 +97,13 @@ pub fn header(input: &ReportInput, ctx: &Ctx<'_>) -> String {
     }
     out.push_str("</dl>");
 
-    let (cmd, note) = match field(test, "reproduce") {
-        Some(c) => (c, "re-runs the test with the same options and seed"),
-        None => (
+    let (cmd, note) = match (field(test, "reproduce"), rebuilt(test)) {
+        (Some(c), _) => (c, "re-runs the test with the same options and seed"),
+        (None, Some(c)) => (
+            c,
+            "test.json has no reproduce line; rebuilt from the options it holds",
+        ),
+        (None, None) => (
             "faultline check RUN_DIR".to_owned(),
             "no test.json: this history was checked offline; re-check it with",
         ),
@@ -115,6 +119,27 @@ pub fn header(input: &ReportInput, ctx: &Ctx<'_>) -> String {
     out.push_str("</header>");
     out.push_str(&checkers_table(r));
     out
+}
+
+/// A `faultline test` command from the options an older test.json holds
+/// (target, workload, seed, nodes, nemesis), when it has at least a target.
+fn rebuilt(test: Option<&Json>) -> Option<String> {
+    let target = field(test, "target")?;
+    let mut cmd = format!("faultline test --target {target}");
+    for (key, flag) in [("workload", "workload"), ("seed", "seed")] {
+        if let Some(v) = field(test, key) {
+            cmd.push_str(&format!(" --{flag} {v}"));
+        }
+    }
+    for (key, flag) in [("nodes", "nodes"), ("nemesis", "nemesis")] {
+        if let Some(v) = test?.get(key).and_then(Json::as_array) {
+            let names: Vec<&str> = v.iter().filter_map(Json::as_str).collect();
+            if !names.is_empty() {
+                cmd.push_str(&format!(" --{flag} {}", names.join(",")));
+            }
+        }
+    }
+    Some(cmd)
 }
 
 /// `#checkers`: one row per checker with its verdict, anomaly counts and summary.

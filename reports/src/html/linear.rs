@@ -13,6 +13,8 @@
 //! in amber, the operation that can never be placed outlined — then the state
 //! and the refusals in words.
 //!
+//! [`ops_strip`] draws any anomaly's cited operations the same way.
+//!
 //! The invariant: every operation drawn is also linked (`#op-N`), and the
 //! drawing is built only from numbers and escaped text.
 
@@ -106,6 +108,7 @@ pub fn linear_section(data: &Json, ctx: &Ctx<'_>) -> String {
         }
     }
     out.push_str(&draw(&bars, culprit, ctx));
+    out.push_str("<p class=\"legend\"><span class=\"sw\" style=\"background:#5cb85c\"></span>linearized (numbered in order) <span class=\"sw\" style=\"background:#d9534f\"></span>refused <span class=\"sw\" style=\"background:#f0ad4e\"></span>fits but leads nowhere; outlined: the op that cannot be placed</p>");
     let _ = write!(
         out,
         "<p class=\"fact\">Longest linearizable prefix: <b>{}</b> operations{}. Model state after it: <b>{}</b>.</p>",
@@ -240,7 +243,37 @@ fn draw(bars: &[Bar], culprit: Option<u64>, ctx: &Ctx<'_>) -> String {
         h - 6.0,
         esc(&ctx.at(t1))
     );
-    format!(
-        "{svg}<p class=\"legend\"><span class=\"sw\" style=\"background:#5cb85c\"></span>linearized (numbered in order) <span class=\"sw\" style=\"background:#d9534f\"></span>refused <span class=\"sw\" style=\"background:#f0ad4e\"></span>fits but leads nowhere; outlined: the op that cannot be placed</p>"
-    )
+    svg
+}
+
+/// The cited ops of any anomaly (a session violation, a lost update) drawn
+/// the same way: one row per process, x = order of invocations and
+/// completions, coloured by outcome, each labelled with what it did and the
+/// node that answered. Nemesis events and unknown indices are left out.
+pub fn ops_strip(ops: &[u64], ctx: &Ctx<'_>) -> String {
+    let mut bars = Vec::new();
+    for &i in ops {
+        let Some(p) = ctx.pos(i) else { continue };
+        if ctx.h.events()[p].is_nemesis() || bars.iter().any(|b: &Bar| b.index == i) {
+            continue;
+        }
+        let (_, done) = ctx.op(p);
+        let done = done.map(|d| &ctx.h.events()[d]);
+        let fill = match done.map(|d| d.kind) {
+            Some(faultline_history::EventType::Ok) => "#5cb85c",
+            Some(faultline_history::EventType::Fail) => "#d9534f",
+            _ => "#f0ad4e",
+        };
+        if let Some(mut b) = bar(ctx, i, fill, None) {
+            if let Some(n) = done.and_then(|d| d.node.as_deref()) {
+                b.label.push_str(" @");
+                b.label.push_str(n);
+            }
+            bars.push(b);
+        }
+    }
+    if bars.len() < 2 {
+        return String::new();
+    }
+    draw(&bars, None, ctx)
 }
