@@ -132,6 +132,14 @@ fn nonlinearizable_is_drawn_like_porcupine_and_sessions_are_linked() {
     assert!(html.contains("Longest linearizable prefix: <b>10</b> operations"));
     assert!(html.contains("register holds 25"));
     assert!(html.contains("cannot read 2: register holds 25"));
+    // Session violations and the lost update are drawn too, with the node
+    // that answered each op.
+    let nonlin = results["checkers"]["linearizable"]["anomalies"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(html.matches("<svg class=\"porcupine\"").count() > nonlin);
+    assert!(html.contains("write [4 4049] @n4"), "lost update not drawn");
     for kind in ["read-your-writes", "consistent-prefix", "lost-update"] {
         assert!(html.contains(&format!("id=\"kind-{kind}\"")), "{kind}");
     }
