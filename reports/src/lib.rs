@@ -1,12 +1,20 @@
 //! # faultline-reports: turning verdicts into something a person reads
 //!
 //! Reports read what checkers concluded (`results.json`, the [`Results`] type)
-//! and the history; they never re-check. Today this crate renders the terminal
-//! summary; the self-contained `report.html`, plots, timeline, JUnit output and
-//! `faultline serve` come with the reports issue.
+//! and the history; they never re-check. This crate renders the terminal
+//! summary ([`summary`]) and the self-contained `report.html` of a run
+//! directory ([`write_report`], or [`render_report`] from a [`ReportInput`]
+//! made in code): the verdict and the command that reproduces the run, every
+//! anomaly explained and linked to its operations (Elle cycles and
+//! linearizability failures drawn), a canvas timeline of every operation,
+//! latency and throughput plots, per-node lag and staleness, and links to the
+//! raw history and node logs. The page opens from disk with no network.
 //!
 //! [`Results`]: faultline_checkers::Results
 
+mod html;
 mod summary;
 
+pub use html::escape;
+pub use html::{parse_results, render_report, write_report, ReportError, ReportInput};
 pub use summary::{summary, verdict_word};

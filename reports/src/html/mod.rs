@@ -1,0 +1,23 @@
+//! The self-contained HTML report (`report.html`).
+//!
+//! One file per concept: [`input`] reads a run directory, [`escape`] is the
+//! only way untrusted text reaches the page, [`page`] assembles the document
+//! from [`header`], [`anomalies`] (with [`cycle`] and [`linear`] drawings and
+//! the cited operations of [`ops`]), [`timeline`], [`plots`] and [`lag`];
+//! [`faults`] finds the nemesis intervals they shade.
+
+mod anomalies;
+mod cycle;
+pub mod escape;
+mod faults;
+mod header;
+mod input;
+mod lag;
+mod linear;
+mod ops;
+mod page;
+mod plots;
+mod timeline;
+
+pub use input::{parse_results, ReportError, ReportInput};
+pub use page::{render_report, write_report};
