@@ -1,12 +1,15 @@
 //! # faultline-reports: turning verdicts into something a person reads
 //!
 //! Reports read what checkers concluded (`results.json`, the [`Results`] type)
-//! and the history; they never re-check. Today this crate renders the terminal
-//! summary; the self-contained `report.html`, plots, timeline, JUnit output and
-//! `faultline serve` come with the reports issue.
+//! and the history; they never re-check. This crate renders the terminal
+//! summary, JUnit XML for CI systems ([`junit`]), and `faultline serve`
+//! ([`serve`]), a small web server over a store of runs.
 //!
 //! [`Results`]: faultline_checkers::Results
 
+mod junit;
+pub mod serve;
 mod summary;
 
+pub use junit::{junit, junit_case, JunitCase};
 pub use summary::{summary, verdict_word};
