@@ -2,8 +2,8 @@
 //!
 //! A store is `<store>/<test-name>/<timestamp>/`. The index must stay fast with
 //! thousands of runs, so the invariant here is: per run, read *only*
-//! `results.json` (and only its `valid` and `anomaly_types`; serde skips the
-//! other fields without building them), and take the test name and the time from the
+//! `results.json`, and only up to its `valid` and `anomaly_types` (which
+//! `Results` writes first; a run's evidence after them can be megabytes), and take the test name and the time from the
 //! directory names. Symlinks (`store/latest`, `<test>/latest`) are not runs and
 //! are skipped, so each run is listed exactly once. A run without a readable
 //! `results.json` (still running, or crashed) is listed as `unknown`.
@@ -11,8 +11,10 @@
 use std::fs;
 use std::path::Path;
 
+use std::io::BufReader;
+
 use faultline_checkers::Validity;
-use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 /// What the index shows about one run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,13 +31,57 @@ pub struct RunEntry {
     pub has_results: bool,
 }
 
-/// The two fields of `results.json` the index needs; the rest is skipped.
-#[derive(Deserialize)]
+/// The two fields of `results.json` the index needs.
+#[derive(Default)]
 struct Head {
-    #[serde(default)]
     valid: Option<serde_json::Value>,
-    #[serde(default)]
-    anomaly_types: Vec<String>,
+    anomaly_types: Option<Vec<String>>,
+}
+
+/// Reads `valid` and `anomaly_types` from the start of a `results.json` and
+/// stops there. `Results` serializes them first, so for a real run only the
+/// first buffer (8 KiB) of a file that may hold megabytes of evidence is read;
+/// in another order the other fields are skipped without being built. serde
+/// then reports the object as unfinished, which is expected: the fields were
+/// already stored through the seed.
+struct HeadSeed<'a>(&'a mut Head);
+
+impl<'de> DeserializeSeed<'de> for HeadSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for HeadSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a results.json object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "valid" => self.0.valid = Some(map.next_value()?),
+                "anomaly_types" => self.0.anomaly_types = Some(map.next_value()?),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            if self.0.valid.is_some() && self.0.anomaly_types.is_some() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The head of `results.json`, if it has a `valid` field.
+fn read_head(results: &Path) -> Option<Head> {
+    let file = fs::File::open(results).ok()?;
+    let mut de = serde_json::Deserializer::from_reader(BufReader::new(file));
+    let mut head = Head::default();
+    let _ = HeadSeed(&mut head).deserialize(&mut de);
+    head.valid.is_some().then_some(head)
 }
 
 /// Every run in `store`, newest first (by directory name, then test name).
@@ -58,11 +104,12 @@ pub fn scan(store: &Path) -> Vec<RunEntry> {
 }
 
 fn entry(test: String, timestamp: String, results: &Path) -> RunEntry {
-    let head = fs::read(results)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<Head>(&bytes).ok());
-    let (valid, anomaly_types, has_results) = match head {
-        Some(h) => (validity(h.valid.as_ref()), h.anomaly_types, true),
+    let (valid, anomaly_types, has_results) = match read_head(results) {
+        Some(h) => (
+            validity(h.valid.as_ref()),
+            h.anomaly_types.unwrap_or_default(),
+            true,
+        ),
         None => (Validity::Unknown, Vec::new(), false),
     };
     RunEntry {
@@ -209,6 +256,34 @@ mod tests {
         assert_eq!(runs[3].anomaly_types, ["lost-write", "G1c"]);
         assert!(runs[2].has_results && !runs[1].has_results && !runs[0].has_results);
         assert!(scan(&s.join("missing")).is_empty());
+    }
+
+    #[test]
+    fn reading_stops_after_the_two_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = dir.path();
+        // Everything after the head is garbage: it is never parsed.
+        let mut big = String::from(r#"{"valid":false,"anomaly_types":["G1c"],"checkers":{"#);
+        big.push_str(&"x".repeat(1 << 20));
+        run(s, "big", "2", Some(&big));
+        // Other orders still work.
+        run(
+            s,
+            "late",
+            "1",
+            Some(r#"{"checkers":{"a":[1,{"b":null}]},"anomaly_types":["x"],"valid":true}"#),
+        );
+        run(s, "novalid", "0", Some(r#"{"anomaly_types":["x"]}"#));
+        let runs = scan(s);
+        assert_eq!(
+            (runs[0].valid, runs[0].anomaly_types.clone()),
+            (Validity::False, vec!["G1c".to_string()])
+        );
+        assert_eq!(
+            (runs[1].valid, runs[1].anomaly_types.clone()),
+            (Validity::True, vec!["x".to_string()])
+        );
+        assert!(!runs[2].has_results);
     }
 
     #[test]
