@@ -23,7 +23,7 @@ const RUNS: usize = 5_000;
 const TESTS: usize = 20;
 
 fn results(i: usize) -> String {
-    let invalid = i % 50 == 0;
+    let invalid = i.is_multiple_of(50);
     let anomalies = if invalid {
         r#"["lost-write","G1c"]"#
     } else {
