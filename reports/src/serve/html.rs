@@ -44,6 +44,7 @@ tr.run:hover { background: #f3f7ff; }
 #filter { font: inherit; padding: .3em .5em; min-width: 24em; }
 .muted { color: #6b7480; }
 .mono { font-family: ui-monospace, monospace; }
+td.mono { white-space: nowrap; }
 "#;
 
 /// The script that must run first: it records uncaught errors and promise
