@@ -234,6 +234,10 @@ pub struct TestAllArgs {
     /// `none,partition-leader,kill+pause`).
     #[arg(long, value_delimiter = ',', required = true)]
     pub nemeses: Vec<String>,
+    /// Also write the verdicts as JUnit XML to this file (one test case per
+    /// cell; invalid is a failure, unknown an error), for CI systems.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// Every `faultline test` option, applied to each cell.
     #[command(flatten)]
     pub test: TestArgs,
