@@ -2,9 +2,10 @@
 //! one `faultline test` per cell, and a table of verdicts at the end.
 //!
 //! Each cell is an ordinary run in the store (its own history, results and
-//! reproduce command); the exit status is the worst verdict (invalid > unknown
-//! > valid), so CI can gate on the whole matrix; `--junit FILE` writes the
-//! same verdicts as JUnit XML (a cell that could not run is an error case).
+//! reproduce command); the exit status is the worst verdict (invalid, then
+//! unknown, then valid), so CI can gate on the whole matrix. `--junit FILE`
+//! writes the same verdicts as JUnit XML (a cell that could not run is an
+//! error case).
 
 use std::time::Instant;
 
