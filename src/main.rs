@@ -84,6 +84,7 @@ fn run() -> ExitCode {
             print_out(&out);
             u8::from(!held)
         }),
+        Command::Serve(args) => cli::serve(args).map(|()| 0),
         Command::Cleanup { force } => cli::cleanup(*force).map(|out| {
             print_out(&out);
             0

@@ -52,6 +52,9 @@ pub enum Command {
     /// the verdicts with what each mode promises. Exit 0 when every case held
     /// on every seed, 1 otherwise.
     Calibrate(CalibrateArgs),
+    /// Browse the stored runs in a web browser: a list of runs with their
+    /// verdicts, each run's report and files, and a zip of each run.
+    Serve(ServeArgs),
     /// Internal: a node of refkv, the reference replicated store.
     #[command(name = "_refkv", hide = true)]
     Refkv(faultline_targets::refkv::Config),
@@ -231,7 +234,23 @@ pub struct TestAllArgs {
     /// `none,partition-leader,kill+pause`).
     #[arg(long, value_delimiter = ',', required = true)]
     pub nemeses: Vec<String>,
+    /// Also write the verdicts as JUnit XML to this file (one test case per
+    /// cell; invalid is a failure, unknown an error), for CI systems.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// Every `faultline test` option, applied to each cell.
     #[command(flatten)]
     pub test: TestArgs,
+}
+
+/// `faultline serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The store to serve (the `--store` runs were written to).
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+    /// The address to listen on (a non-loopback address exposes every run's
+    /// files to the network).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
 }

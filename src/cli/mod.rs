@@ -8,6 +8,7 @@ mod cleanup;
 mod cluster;
 mod exit;
 mod list;
+mod serve;
 mod test;
 mod test_all;
 
@@ -17,5 +18,6 @@ pub use check::check;
 pub use cleanup::cleanup;
 pub use exit::{Failure, BAD_INPUT, INTERNAL};
 pub use list::list;
+pub use serve::serve;
 pub use test::test;
 pub use test_all::test_all;

@@ -34,6 +34,8 @@ pub struct Tested {
     pub reproduce: String,
     /// The summary for stdout.
     pub stdout: String,
+    /// Every checker's verdict (what results.json holds).
+    pub results: Results,
 }
 
 fn seconds(name: &str, s: f64) -> Result<Duration, Failure> {
@@ -326,6 +328,7 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
         run: run_dir.path().to_path_buf(),
         reproduce: reproduce(a, &r, seed, &nodes),
         stdout,
+        results,
     })
 }
 

@@ -2,10 +2,16 @@
 //! one `faultline test` per cell, and a table of verdicts at the end.
 //!
 //! Each cell is an ordinary run in the store (its own history, results and
-//! reproduce command); the exit status is the worst verdict (invalid > unknown
-//! > valid), so CI can gate on the whole matrix.
+//! reproduce command); the exit status is the worst verdict (invalid, then
+//! unknown, then valid), so CI can gate on the whole matrix. `--junit FILE`
+//! writes the same verdicts as JUnit XML (a cell that could not run is an
+//! error case).
 
+use std::time::Instant;
+
+use anyhow::Context;
 use faultline_checkers::Validity;
+use faultline_reports::{junit, junit_case, JunitCase};
 
 use super::args::TestAllArgs;
 use super::exit::Failure;
@@ -19,6 +25,7 @@ pub fn test_all(a: &TestAllArgs) -> Result<(String, Validity), Failure> {
         ));
     }
     let mut rows = Vec::new();
+    let mut cases = Vec::new();
     let mut worst = Validity::True;
     for w in &a.workloads {
         for n in &a.nemeses {
@@ -26,8 +33,13 @@ pub fn test_all(a: &TestAllArgs) -> Result<(String, Validity), Failure> {
             t.workload = Some(w.clone());
             t.nemesis = n.split('+').map(str::to_owned).collect();
             eprintln!("== {} / {w} / {n}", t.target);
-            let (verdict, detail) = match test(&t) {
+            let started = Instant::now();
+            let tested = test(&t);
+            let secs = started.elapsed().as_secs_f64();
+            let case_name = format!("{w} / {n}");
+            let (verdict, detail) = match tested {
                 Ok(r) => {
+                    cases.push(junit_case(&case_name, &r.results, secs));
                     let found = std::fs::read_to_string(r.run.join("results.json"))
                         .ok()
                         .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
@@ -42,7 +54,17 @@ pub fn test_all(a: &TestAllArgs) -> Result<(String, Validity), Failure> {
                         .unwrap_or_default();
                     (r.valid, format!("{found}  {}", r.run.display()))
                 }
-                Err(Failure::BadInput(e)) => (Validity::Unknown, format!("not run: {e}")),
+                Err(Failure::BadInput(e)) => {
+                    cases.push(JunitCase {
+                        name: case_name,
+                        classname: "faultline".into(),
+                        time_secs: secs,
+                        valid: Validity::Unknown,
+                        message: format!("not run: {e}"),
+                        details: e.clone(),
+                    });
+                    (Validity::Unknown, format!("not run: {e}"))
+                }
                 Err(e) => return Err(e),
             };
             worst = match (worst, verdict) {
@@ -52,6 +74,12 @@ pub fn test_all(a: &TestAllArgs) -> Result<(String, Validity), Failure> {
             };
             rows.push((w.clone(), n.clone(), verdict, detail));
         }
+    }
+    if let Some(path) = &a.junit {
+        let suite = format!("faultline test-all {}", a.test.target);
+        std::fs::write(path, junit(&suite, &cases))
+            .with_context(|| format!("writing {}", path.display()))
+            .map_err(Failure::Internal)?;
     }
     let mut out = format!(
         "{:<14} {:<28} {:<8} found / run\n",
