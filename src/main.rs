@@ -84,6 +84,10 @@ fn run() -> ExitCode {
             print_out(&out);
             u8::from(!held)
         }),
+        Command::Report { run } => cli::report(run).map(|path| {
+            print_out(&format!("{}\n", path.display()));
+            0
+        }),
         Command::Serve(args) => cli::serve(args).map(|()| 0),
         Command::Cleanup { force } => cli::cleanup(*force).map(|out| {
             print_out(&out);

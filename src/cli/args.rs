@@ -52,6 +52,12 @@ pub enum Command {
     /// the verdicts with what each mode promises. Exit 0 when every case held
     /// on every seed, 1 otherwise.
     Calibrate(CalibrateArgs),
+    /// (Re)build a run directory's `report.html` from its history and
+    /// results.json, and print its path.
+    Report {
+        /// The run directory.
+        run: PathBuf,
+    },
     /// Browse the stored runs in a web browser: a list of runs with their
     /// verdicts, each run's report and files, and a zip of each run.
     Serve(ServeArgs),
@@ -118,6 +124,10 @@ pub struct TestArgs {
     /// Where runs are stored.
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
+    /// Also write the verdict as JUnit XML to this file (invalid is a
+    /// failure, unknown an error), for CI systems.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// Run on real hosts over SSH as this user (`--nodes` then names the hosts)
     /// instead of local network namespaces.
     #[arg(long)]
@@ -222,6 +232,10 @@ pub struct CalibrateArgs {
     /// Where runs are stored.
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
+    /// Also write the verdict as JUnit XML to this file (invalid is a
+    /// failure, unknown an error), for CI systems.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 /// `faultline test-all`.
@@ -234,11 +248,8 @@ pub struct TestAllArgs {
     /// `none,partition-leader,kill+pause`).
     #[arg(long, value_delimiter = ',', required = true)]
     pub nemeses: Vec<String>,
-    /// Also write the verdicts as JUnit XML to this file (one test case per
-    /// cell; invalid is a failure, unknown an error), for CI systems.
-    #[arg(long, value_name = "FILE")]
-    pub junit: Option<PathBuf>,
-    /// Every `faultline test` option, applied to each cell.
+    /// Every `faultline test` option, applied to each cell (`--junit` writes
+    /// one test case per cell).
     #[command(flatten)]
     pub test: TestArgs,
 }

@@ -93,7 +93,7 @@ pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
             .context("writing results.json")
             .map_err(Failure::Internal)?;
     }
-    let stdout = if args.json {
+    let mut stdout = if args.json {
         let mut s = serde_json::to_string(&results)
             .context("encoding results")
             .map_err(Failure::Internal)?;
@@ -103,6 +103,9 @@ pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
         let subject = format!("{} ({} events)", file.display(), history.len());
         faultline_reports::summary(&results, &subject)
     };
+    if let (Some(run), false) = (&run, args.json) {
+        stdout.push_str(&super::report::report_line(run.path()));
+    }
     Ok(Checked {
         valid: results.valid,
         stdout,

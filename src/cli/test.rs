@@ -117,6 +117,7 @@ fn reproduce(a: &TestArgs, r: &Resolved, seed: u64, nodes: &[String]) -> String 
 
 /// Runs `faultline test`.
 pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
+    let started = std::time::Instant::now();
     let r = resolve(a);
     if !GENERATED.contains(&r.workload.as_str()) {
         return Err(Failure::bad(format!(
@@ -320,6 +321,14 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     stdout.push_str(&format!(
         "results: {dir}/results.json  history: {dir}/history.jsonl  node logs: {dir}/nodes/\n"
     ));
+    stdout.push_str(&super::report::report_line(run_dir.path()));
+    if let Some(path) = &a.junit {
+        let name = format!("{} / {} / {}", a.target, r.workload, r.nemesis.join("+"));
+        let case = faultline_reports::junit_case(&name, &results, started.elapsed().as_secs_f64());
+        std::fs::write(path, faultline_reports::junit("faultline test", &[case]))
+            .with_context(|| format!("write {}", path.display()))
+            .map_err(Failure::Internal)?;
+    }
     if results.valid != Validity::True {
         stdout.push_str(&format!("reproduce: {}\n", reproduce(a, &r, seed, &nodes)));
     }

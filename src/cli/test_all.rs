@@ -30,6 +30,7 @@ pub fn test_all(a: &TestAllArgs) -> Result<(String, Validity), Failure> {
     for w in &a.workloads {
         for n in &a.nemeses {
             let mut t = a.test.clone();
+            t.junit = None;
             t.workload = Some(w.clone());
             t.nemesis = n.split('+').map(str::to_owned).collect();
             eprintln!("== {} / {w} / {n}", t.target);
@@ -75,7 +76,7 @@ pub fn test_all(a: &TestAllArgs) -> Result<(String, Validity), Failure> {
             rows.push((w.clone(), n.clone(), verdict, detail));
         }
     }
-    if let Some(path) = &a.junit {
+    if let Some(path) = &a.test.junit {
         let suite = format!("faultline test-all {}", a.test.target);
         std::fs::write(path, junit(&suite, &cases))
             .with_context(|| format!("writing {}", path.display()))
