@@ -1,5 +1,4 @@
-//! Browser test of `report.html` (enable by renaming this file to
-//! `browser_report.rs` once `faultline_reports::write_report` is merged).
+//! Browser tests of `report.html`.
 //!
 //! The fixture is a small run directory whose history has an operation that
 //! writes (and a read that returns) a hostile value,
@@ -154,4 +153,49 @@ fn the_report_keeps_its_contract_and_executes_no_run_value() {
     assert!(files.contains("db.log"), "{files}");
 
     chromium.screenshot(&url, &artifacts().join("report.png"));
+}
+
+/// The report a real run writes: `faultline test` against the in-process
+/// target under partitions (no root needed) leaves `report.html` in the run,
+/// and it opens in Chromium with every section drawn and no script error.
+#[test]
+fn a_real_run_writes_a_report_that_opens_cleanly() {
+    let Some(chromium) = Chromium::find() else {
+        eprintln!("skipped: chromium is not installed (apt-get install chromium)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["test", "--target", "memory", "--workload", "list-append"])
+        .args(["--nemesis", "partition", "--nemesis-interval", "0.5"])
+        .args(["--time-limit", "2", "--rate", "300", "--seed", "4"])
+        .arg("--store")
+        .arg(&store)
+        .output()
+        .expect("run faultline test");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("report: "), "{stdout}");
+    let run = fs::canonicalize(store.join("latest")).unwrap();
+    let report = run.join("report.html");
+    assert!(report.is_file(), "{stdout}");
+    let url = format!("file://{}", report.display());
+    let page = chromium.dump_dom(&url);
+    assert!(page.ready(), "the report's script did not finish");
+    assert!(page.errors().is_empty(), "{:?}", page.errors());
+    assert_eq!(page.script_errors().map(str::trim), Some(""));
+    for id in [
+        "verdict",
+        "checkers",
+        "reproduce",
+        "timeline",
+        "latency",
+        "throughput",
+        "files",
+    ] {
+        assert!(page.element(id).is_some(), "#{id} is missing");
+    }
+    let timeline = page.element("timeline").unwrap();
+    assert!(timeline.contains("<canvas"), "#timeline has no canvas");
+    chromium.screenshot(&url, &artifacts().join("report-real-run.png"));
 }
