@@ -24,5 +24,6 @@ mod zip;
 mod tests;
 
 pub use index::IndexQuery;
+pub use paths::{inside as resolve_inside, segments as request_segments, Refusal};
 pub use runs::{scan, RunEntry};
 pub use server::{index_page, router, serve, spawn, Background, ServeError};
