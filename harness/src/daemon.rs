@@ -19,6 +19,27 @@ pub struct Daemon {
     pid: Mutex<Option<u32>>,
     paused: Mutex<bool>,
     pidfile: Option<std::path::PathBuf>,
+    controls: Controls,
+}
+
+/// How a daemon is stopped, crashed and paused when the defaults (`SIGTERM`,
+/// `SIGKILL`, `SIGSTOP`/`SIGCONT` to its process) are not right for it: another
+/// signal, or a command run on its node (a target manifest's `[stop]`,
+/// `[kill]` and `[pause]`).
+#[derive(Clone, Debug, Default)]
+pub struct Controls {
+    /// The signal that stops it politely (default `SIGTERM`).
+    pub stop_signal: Option<Signal>,
+    /// Or a command on the node that stops it.
+    pub stop_command: Option<String>,
+    /// The signal that crashes it (default `SIGKILL`).
+    pub kill_signal: Option<Signal>,
+    /// Or a command on the node that crashes it.
+    pub kill_command: Option<String>,
+    /// A command on the node that pauses it, instead of `SIGSTOP`.
+    pub pause_command: Option<String>,
+    /// A command on the node that resumes it, instead of `SIGCONT`.
+    pub resume_command: Option<String>,
 }
 
 impl Daemon {
@@ -30,7 +51,14 @@ impl Daemon {
             pid: Mutex::new(None),
             paused: Mutex::new(false),
             pidfile: None,
+            controls: Controls::default(),
         }
+    }
+
+    /// Stops, crashes and pauses it as `controls` say.
+    pub fn with_controls(mut self, controls: Controls) -> Daemon {
+        self.controls = controls;
+        self
     }
 
     /// Also writes the pid to `path` on the node at every start.
@@ -77,7 +105,14 @@ impl Daemon {
     /// Crashes it (`SIGKILL`).
     pub fn kill(&self) -> Result<(), RemoteError> {
         if let Some(p) = self.pid.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            self.remote.signal(p, Signal::Kill)?;
+            match &self.controls.kill_command {
+                Some(cmd) => {
+                    self.remote.run(cmd)?;
+                }
+                None => self
+                    .remote
+                    .signal(p, self.controls.kill_signal.unwrap_or(Signal::Kill))?,
+            }
         }
         Ok(())
     }
@@ -88,7 +123,15 @@ impl Daemon {
             return Ok(());
         };
         self.remote.signal(p, Signal::Cont)?;
-        self.remote.signal(p, Signal::Term)?;
+        match &self.controls.stop_command {
+            // A failing stop command still ends in SIGKILL below.
+            Some(cmd) => {
+                let _ = self.remote.exec(cmd);
+            }
+            None => self
+                .remote
+                .signal(p, self.controls.stop_signal.unwrap_or(Signal::Term))?,
+        }
         let until = Instant::now() + grace;
         while Instant::now() < until && self.remote.alive(p) {
             std::thread::sleep(Duration::from_millis(20));
@@ -102,7 +145,12 @@ impl Daemon {
     /// Freezes it (`SIGSTOP`).
     pub fn pause(&self) -> Result<(), RemoteError> {
         if let Some(p) = self.pid() {
-            self.remote.signal(p, Signal::Stop)?;
+            match &self.controls.pause_command {
+                Some(cmd) => {
+                    self.remote.run(cmd)?;
+                }
+                None => self.remote.signal(p, Signal::Stop)?,
+            }
             *self.paused.lock().unwrap_or_else(|e| e.into_inner()) = true;
         }
         Ok(())
@@ -111,7 +159,12 @@ impl Daemon {
     /// Thaws it (`SIGCONT`).
     pub fn resume(&self) -> Result<(), RemoteError> {
         if let Some(p) = self.pid() {
-            self.remote.signal(p, Signal::Cont)?;
+            match &self.controls.resume_command {
+                Some(cmd) => {
+                    self.remote.run(cmd)?;
+                }
+                None => self.remote.signal(p, Signal::Cont)?,
+            }
         }
         *self.paused.lock().unwrap_or_else(|e| e.into_inner()) = false;
         Ok(())

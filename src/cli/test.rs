@@ -21,8 +21,9 @@ use faultline_harness::{Store, TestSpec};
 use faultline_history::{read_path, Value};
 
 use super::args::TestArgs;
-use super::cluster::{setup, Plan, TARGETS};
+use super::cluster::{manifest_of, setup, Plan, TARGETS};
 use super::exit::Failure;
+use faultline_targets::manifest::Manifest;
 
 /// What a test produced.
 pub struct Tested {
@@ -58,8 +59,21 @@ pub struct Resolved {
     pub time_limit: f64,
 }
 
-/// Fills in the defaults that depend on the target.
-pub fn resolve(a: &TestArgs) -> Resolved {
+/// Fills in the defaults that depend on the target (a manifest's: its first
+/// workload, its own faults, 30 s).
+pub fn resolve(a: &TestArgs, manifest: Option<&Manifest>) -> Resolved {
+    if let Some(m) = manifest {
+        let faults: Vec<String> = m.faults.keys().cloned().collect();
+        return Resolved {
+            workload: a.workload.clone().unwrap_or_else(|| m.workloads[0].clone()),
+            nemesis: if a.nemesis.is_empty() {
+                faults
+            } else {
+                a.nemesis.clone()
+            },
+            time_limit: a.time_limit.unwrap_or(30.0),
+        };
+    }
     let leader = a.refkv.replication.has_leader();
     // Per target: the workload and faults that show what it is known for.
     let (workload, nemesis, time_limit): (&str, &[&str], f64) = match a.target.as_str() {
@@ -118,7 +132,12 @@ fn reproduce(a: &TestArgs, r: &Resolved, seed: u64, nodes: &[String]) -> String 
 /// Runs `faultline test`.
 pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     let started = std::time::Instant::now();
-    let r = resolve(a);
+    let manifest = manifest_of(&a.target)?;
+    let r = resolve(a, manifest.as_ref());
+    // A manifest's runs are named after it, not after its path.
+    let target_name = manifest
+        .as_ref()
+        .map_or(a.target.clone(), |m| m.name.clone());
     if !GENERATED.contains(&r.workload.as_str()) {
         return Err(Failure::bad(format!(
             "unknown workload {:?} for test (known: {})",
@@ -126,7 +145,7 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
             GENERATED.join(", ")
         )));
     }
-    if !TARGETS.contains(&a.target.as_str()) {
+    if manifest.is_none() && !TARGETS.contains(&a.target.as_str()) {
         return Err(Failure::bad(format!(
             "unknown target {:?} (known: {}; the reference store and real databases come with their issues)",
             a.target,
@@ -142,7 +161,8 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
         ));
     }
     let nodes: Vec<String> = if a.nodes.is_empty() {
-        (1..=5).map(|i| format!("n{i}")).collect()
+        let n = manifest.as_ref().map_or(5, |m| m.nodes);
+        (1..=n).map(|i| format!("n{i}")).collect()
     } else {
         a.nodes.clone()
     };
@@ -165,7 +185,7 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     let gen = generator(&r.workload, a.keys).map_err(Failure::bad)?;
     let store = Store::new(&a.store);
     let run_dir = store
-        .create_run(&format!("{}-{}", a.target, r.workload))
+        .create_run(&format!("{target_name}-{}", r.workload))
         .map_err(Failure::bad)?;
     let mut options = serde_json::Map::new();
     let opt = serde_json::to_value(format!("{a:?}")).unwrap_or_default();
@@ -186,7 +206,7 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     options.insert("args".into(), opt);
     run_dir
         .write_test_spec(&TestSpec {
-            name: format!("{}-{}", a.target, r.workload),
+            name: format!("{target_name}-{}", r.workload),
             workload: Some(r.workload.clone()),
             options,
         })
@@ -323,7 +343,7 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     ));
     stdout.push_str(&super::report::report_line(run_dir.path()));
     if let Some(path) = &a.junit {
-        let name = format!("{} / {} / {}", a.target, r.workload, r.nemesis.join("+"));
+        let name = format!("{target_name} / {} / {}", r.workload, r.nemesis.join("+"));
         let case = faultline_reports::junit_case(&name, &results, started.elapsed().as_secs_f64());
         std::fs::write(path, faultline_reports::junit("faultline test", &[case]))
             .with_context(|| format!("write {}", path.display()))

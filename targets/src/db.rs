@@ -43,6 +43,8 @@ pub struct DbOptions {
     /// The clock shim's environment for daemons that can be skewed, per node
     /// (empty when clock faults are not asked for).
     pub clock_env: Vec<Vec<(String, String)>>,
+    /// The run directory, on this machine (for logs the controller writes).
+    pub run_dir: PathBuf,
 }
 
 impl DbOptions {
@@ -76,35 +78,57 @@ pub struct DbCluster {
 /// A database faultline can install, start and test.
 pub trait Db: Send + Sync {
     /// Its target name (`etcd`, `redis-sentinel`, `postgres`).
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &str;
 
     /// The workloads its clients implement.
-    fn workloads(&self) -> &'static [&'static str];
+    fn workloads(&self) -> Vec<&str>;
 
     /// The Debian packages it runs from.
-    fn packages(&self) -> &'static [&'static str];
+    fn packages(&self) -> Vec<&str>;
+
+    /// The shell script that installs what is missing (default: the packages).
+    fn install_script(&self) -> String {
+        apt_script(&self.packages())
+    }
 
     /// Configures and starts the cluster on `nodes` and waits until it serves.
     fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, String>;
 
     /// Installs what is missing on this machine (namespaces share its files).
     fn install(&self) -> Result<(), String> {
-        apt_install(self.packages())
+        run_install(&self.install_script(), &self.packages())
     }
 
     /// Installs what is missing on a node reached through `remote` (an SSH host).
     fn install_on(&self, remote: &dyn Remote) -> Result<(), String> {
-        remote
-            .run(&apt_script(self.packages()))
-            .map(|_| ())
-            .map_err(|e| {
-                format!(
-                    "cannot install {} on {}: {e}",
-                    self.packages().join(" "),
-                    remote.node()
-                )
-            })
+        remote.run(&self.install_script()).map(|_| ()).map_err(|e| {
+            format!(
+                "cannot install {} on {}: {e}",
+                self.packages().join(" "),
+                remote.node()
+            )
+        })
     }
+}
+
+/// The iptables commands that cut a node off from the nodes at `peers`
+/// (addresses) — or, with `add` false, remove exactly those rules, however
+/// often they were added. Clients, which connect from the controller, still
+/// reach the node: this is how a primary's replicas are made to lag.
+pub fn cut_off_rules(peers: &[&str], add: bool, tag: &str) -> String {
+    let mut cmds = Vec::new();
+    for p in peers {
+        for (chain, dir) in [("INPUT", "-s"), ("OUTPUT", "-d")] {
+            let rule = format!("{chain} {dir} {p} -m comment --comment {tag} -j DROP");
+            cmds.push(if add {
+                format!("iptables -w -I {rule}")
+            } else {
+                format!("while iptables -w -D {rule} 2>/dev/null; do :; done")
+            });
+        }
+    }
+    cmds.push("true".into());
+    cmds.join("; ")
 }
 
 /// A shell script that installs the `packages` not installed yet: `apt-get
@@ -128,9 +152,14 @@ pub fn apt_script(packages: &[&str]) -> String {
 /// Installs Debian packages that are not installed yet on this machine; the
 /// error names the packages and apt's last word.
 pub fn apt_install(packages: &[&str]) -> Result<(), String> {
+    run_install(&apt_script(packages), packages)
+}
+
+/// Runs an install `script` on this machine; the error names `packages`.
+fn run_install(script: &str, packages: &[&str]) -> Result<(), String> {
     let out = std::process::Command::new("sh")
         .arg("-c")
-        .arg(apt_script(packages))
+        .arg(script)
         .output()
         .map_err(|e| format!("cannot install {}: sh: {e}", packages.join(" ")))?;
     if out.status.success() {

@@ -17,6 +17,7 @@
 
 pub mod db;
 pub mod etcd;
+pub mod manifest;
 pub mod memory;
 pub mod memory_faults;
 pub mod postgres;

@@ -81,6 +81,16 @@ pub enum Signal {
     Stop,
     /// Resume.
     Cont,
+    /// Interrupt.
+    Int,
+    /// Quit.
+    Quit,
+    /// Hang up.
+    Hup,
+    /// User signal 1.
+    Usr1,
+    /// User signal 2.
+    Usr2,
 }
 
 impl Signal {
@@ -91,7 +101,31 @@ impl Signal {
             Signal::Kill => "KILL",
             Signal::Stop => "STOP",
             Signal::Cont => "CONT",
+            Signal::Int => "INT",
+            Signal::Quit => "QUIT",
+            Signal::Hup => "HUP",
+            Signal::Usr1 => "USR1",
+            Signal::Usr2 => "USR2",
         }
+    }
+
+    /// The signal `kill -s` calls `name` (`TERM`, `SIGTERM`, `term`).
+    pub fn from_name(name: &str) -> Option<Signal> {
+        let n = name.trim().to_ascii_uppercase();
+        let n = n.strip_prefix("SIG").unwrap_or(&n);
+        [
+            Signal::Term,
+            Signal::Kill,
+            Signal::Stop,
+            Signal::Cont,
+            Signal::Int,
+            Signal::Quit,
+            Signal::Hup,
+            Signal::Usr1,
+            Signal::Usr2,
+        ]
+        .into_iter()
+        .find(|s| s.name() == n)
     }
 }
 

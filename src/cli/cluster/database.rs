@@ -21,6 +21,7 @@ use faultline_harness::runner::{Composed, Nemesis, Only};
 use faultline_nemesis::local::{LocalNemesis, NodeCtl};
 use faultline_targets::db::{Db, DbNode, DbOptions};
 use faultline_targets::etcd::Etcd;
+use faultline_targets::manifest::{find, Manifest, ManifestDb};
 use faultline_targets::postgres::Postgres;
 use faultline_targets::redis::RedisSentinel;
 use faultline_targets::MemoryTarget;
@@ -29,13 +30,26 @@ use super::nodes;
 use super::Cluster;
 use crate::cli::exit::Failure;
 
-/// The database behind a target name.
+/// The built-in database behind a target name.
 pub fn db_of(name: &str) -> Option<Box<dyn Db>> {
     match name {
         "etcd" => Some(Box::new(Etcd)),
         "redis-sentinel" => Some(Box::new(RedisSentinel)),
         "postgres" => Some(Box::new(Postgres)),
         _ => None,
+    }
+}
+
+/// The manifest `target` names — a path, or a name on the target search
+/// path that is not built in — read and checked; `None` for built-in
+/// targets and names that match nothing.
+pub fn manifest_of(target: &str) -> Result<Option<Manifest>, Failure> {
+    if super::TARGETS.contains(&target) && !find::is_path(target) {
+        return Ok(None);
+    }
+    match find::locate(target) {
+        Some(path) => Manifest::load(&path).map(Some).map_err(Failure::bad),
+        None => Ok(None),
     }
 }
 
@@ -50,7 +64,14 @@ pub(super) fn database(
     extra: &[(String, String)],
     ssh: Option<&SshOptions>,
 ) -> Result<Cluster, Failure> {
-    let db = db_of(name).ok_or_else(|| Failure::bad(format!("unknown database {name}")))?;
+    let db: Box<dyn Db> = match db_of(name) {
+        Some(db) => db,
+        None => match manifest_of(name)? {
+            Some(manifest) => Box::new(ManifestDb { manifest }),
+            None => return Err(Failure::bad(format!("unknown database {name}"))),
+        },
+    };
+    let name = db.name().to_owned();
     if !db.workloads().contains(&workload) {
         return Err(Failure::bad(format!(
             "{name} serves the workloads {}, not {workload}",
@@ -89,6 +110,7 @@ pub(super) fn database(
         workload: workload.to_owned(),
         extra: extra.to_vec(),
         clock_env: placed.iter().map(|n| n.clock_env.clone()).collect(),
+        run_dir: nodes::absolute(run)?,
     };
     // Logs are known only once setup has written the configuration; a setup
     // that fails still brings home what the daemons wrote so far.

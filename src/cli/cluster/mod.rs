@@ -10,6 +10,6 @@ mod plan;
 mod process;
 mod refkv;
 
-pub use database::db_of;
+pub use database::{db_of, manifest_of};
 pub use handle::Cluster;
 pub use plan::{setup, Plan, TARGETS};

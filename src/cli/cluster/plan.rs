@@ -82,6 +82,9 @@ pub fn setup(p: &Plan<'_>) -> Result<Cluster, Failure> {
             database(name, workload, nodes, &faults, run, db_opts, ssh)
         }
         "process" => process(workload, nodes, &faults, run, ssh),
+        other if super::manifest_of(other)?.is_some() => {
+            database(other, workload, nodes, &faults, run, db_opts, ssh)
+        }
         other => Err(Failure::bad(format!(
             "unknown target {other:?} (known: {}; the reference store and real databases come with their issues)",
             TARGETS.join(", ")

@@ -18,12 +18,12 @@ pub const PEER_PORT: u16 = 2380;
 pub struct Etcd;
 
 impl Db for Etcd {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "etcd"
     }
 
-    fn workloads(&self) -> &'static [&'static str] {
-        &[
+    fn workloads(&self) -> Vec<&str> {
+        vec![
             "register",
             "cas-register",
             "set",
@@ -32,8 +32,8 @@ impl Db for Etcd {
         ]
     }
 
-    fn packages(&self) -> &'static [&'static str] {
-        &["etcd-server"]
+    fn packages(&self) -> Vec<&str> {
+        vec!["etcd-server"]
     }
 
     fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, String> {

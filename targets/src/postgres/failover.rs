@@ -280,23 +280,6 @@ impl PostgresFailover {
 /// How long `failover-lagging` cuts the primary off from its standbys first.
 const LAG: Duration = Duration::from_secs(3);
 
-/// The iptables rules that cut a node off from `peers` (add or delete).
-fn lag_rules(peers: &[&str], add: bool) -> String {
-    let mut cmds = Vec::new();
-    for p in peers {
-        for (chain, dir) in [("INPUT", "-s"), ("OUTPUT", "-d")] {
-            let rule = format!("{chain} {dir} {p} -m comment --comment faultline-pg-lag -j DROP");
-            cmds.push(if add {
-                format!("iptables -w -I {rule}")
-            } else {
-                format!("while iptables -w -D {rule} 2>/dev/null; do :; done")
-            });
-        }
-    }
-    cmds.push("true".into());
-    cmds.join("; ")
-}
-
 impl PostgresFailover {
     /// Cuts node `i` off from every other node (or restores it); clients,
     /// which connect from the controller, still reach it.
@@ -308,7 +291,7 @@ impl PostgresFailover {
             .collect();
         c.nodes[i]
             .remote
-            .run(&lag_rules(&peers, add))
+            .run(&crate::db::cut_off_rules(&peers, add, "faultline-pg-lag"))
             .map(|_| ())
             .map_err(|e| format!("{}: {e}", c.nodes[i].name))
     }

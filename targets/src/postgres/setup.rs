@@ -59,12 +59,12 @@ log_line_prefix = '%m [%p] %q%a '
 pub struct Postgres;
 
 impl Db for Postgres {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "postgres"
     }
 
-    fn workloads(&self) -> &'static [&'static str] {
-        &[
+    fn workloads(&self) -> Vec<&str> {
+        vec![
             "register",
             "cas-register",
             "set",
@@ -75,8 +75,8 @@ impl Db for Postgres {
         ]
     }
 
-    fn packages(&self) -> &'static [&'static str] {
-        &["postgresql"]
+    fn packages(&self) -> Vec<&str> {
+        vec!["postgresql"]
     }
 
     fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, String> {

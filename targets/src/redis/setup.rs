@@ -101,16 +101,16 @@ pub fn sentinel_conf(n: &DbNode, primary: &str, nodes: usize) -> String {
 }
 
 impl Db for RedisSentinel {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "redis-sentinel"
     }
 
-    fn workloads(&self) -> &'static [&'static str] {
-        &["register", "cas-register", "set", "list-append", "counter"]
+    fn workloads(&self) -> Vec<&str> {
+        vec!["register", "cas-register", "set", "list-append", "counter"]
     }
 
-    fn packages(&self) -> &'static [&'static str] {
-        &["redis-server", "redis-sentinel"]
+    fn packages(&self) -> Vec<&str> {
+        vec!["redis-server", "redis-sentinel"]
     }
 
     fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, String> {

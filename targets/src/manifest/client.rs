@@ -1,0 +1,406 @@
+//! The JSON-lines client protocol: a client in any language, one process
+//! per worker.
+//!
+//! faultline starts the manifest's `[client] command` (with `sh -c`, in the
+//! manifest's directory) for each worker and talks to it one JSON object per
+//! line: `open` (id 0, the node, its address, the workload and every node's
+//! address), then `invoke` (`id`, `f`, `value`), and `close`. The client
+//! answers each id once with `ok` (and the completion's value), `fail` or
+//! `info` (with an `error`), optionally naming the `node` that served it.
+//!
+//! The invariant is the one every built-in client keeps: an operation that
+//! may have happened is never reported as failed. A client that dies, or
+//! does not answer within the op timeout, leaves its operation `info`; the
+//! runner then closes it (this kills the process) and opens a new one under
+//! a new process id. Protocol errors — a line that is not JSON, an unknown
+//! or stale id, a second answer, an unknown type — are written to the run's
+//! `clients.log` with the worker's number and the line, and otherwise
+//! ignored: they never crash the run. The client's standard error goes to
+//! the same log.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use faultline_harness::runner::{Client, Completion, Invocation, Outcome, Target};
+use faultline_history::Value;
+use serde_json::{json, Value as Json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+/// What each node believes about who leads: (node, the leaders it names).
+pub type LeadersByNode = Arc<dyn Fn() -> Vec<(String, Vec<String>)> + Send + Sync>;
+
+/// Where protocol errors and clients' standard error go.
+#[derive(Clone)]
+pub struct ClientLog(Arc<Mutex<Option<std::fs::File>>>);
+
+impl ClientLog {
+    /// Appends to `path` (nothing is logged if it cannot be opened).
+    pub fn open(path: &std::path::Path) -> ClientLog {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .ok();
+        ClientLog(Arc::new(Mutex::new(f)))
+    }
+
+    /// Writes one line.
+    pub fn line(&self, worker: u64, text: &str) {
+        if let Some(f) = self.0.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            let _ = writeln!(f, "[worker {worker}] {}", text.trim_end());
+        }
+    }
+}
+
+/// Clients that are programs speaking JSON lines.
+pub struct JsonlTarget {
+    /// The target's name.
+    pub name: String,
+    /// The client command (rendered).
+    pub command: String,
+    /// Its working directory (the manifest's).
+    pub cwd: PathBuf,
+    /// Extra environment (`FAULTLINE_OPT_*`).
+    pub env: Vec<(String, String)>,
+    /// The workload.
+    pub workload: String,
+    /// Every node: name and address.
+    pub nodes: Vec<(String, String)>,
+    /// The protocol log.
+    pub log: ClientLog,
+    /// Per-node leader discovery for `primaries` (node, what it believes).
+    pub leaders_by_node: Option<LeadersByNode>,
+    workers: AtomicU64,
+}
+
+impl JsonlTarget {
+    /// A target whose clients run `command` in `cwd`.
+    pub fn new(name: &str, command: String, cwd: PathBuf, workload: &str) -> JsonlTarget {
+        JsonlTarget {
+            name: name.to_owned(),
+            command,
+            cwd,
+            env: Vec::new(),
+            workload: workload.to_owned(),
+            nodes: Vec::new(),
+            log: ClientLog(Arc::new(Mutex::new(None))),
+            leaders_by_node: None,
+            workers: AtomicU64::new(0),
+        }
+    }
+
+    fn open_message(&self, node: &str, addr: &str) -> Json {
+        let nodes: serde_json::Map<String, Json> = self
+            .nodes
+            .iter()
+            .map(|(n, a)| (n.clone(), Json::from(a.clone())))
+            .collect();
+        json!({"type": "open", "id": 0, "node": node, "addr": addr,
+               "workload": self.workload, "nodes": nodes})
+    }
+}
+
+/// One running client program.
+pub struct JsonlClient {
+    worker: u64,
+    node: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Lines<BufReader<ChildStdout>>,
+    next_id: u64,
+    answered: std::collections::HashSet<u64>,
+    log: ClientLog,
+}
+
+/// An answer, read and checked.
+enum Answer {
+    Done(Outcome, Option<String>),
+    Gone(String),
+}
+
+impl JsonlClient {
+    async fn send(&mut self, msg: &Json) -> Result<(), String> {
+        let Some(stdin) = self.stdin.as_mut() else {
+            return Err("client closed".into());
+        };
+        let mut line = msg.to_string();
+        line.push('\n');
+        stdin
+            .write_all(line.as_bytes())
+            .await
+            .map_err(|e| format!("client's stdin: {e}"))?;
+        stdin
+            .flush()
+            .await
+            .map_err(|e| format!("client's stdin: {e}"))
+    }
+
+    /// Reads lines until the answer to `id`; `value` is the invoked value,
+    /// the completion's value when the answer carries none.
+    async fn answer(&mut self, id: u64, value: &Value) -> Answer {
+        loop {
+            let line = match self.lines.next_line().await {
+                Ok(Some(l)) => l,
+                Ok(None) => return Answer::Gone("the client exited".into()),
+                Err(e) => return Answer::Gone(format!("the client's stdout: {e}")),
+            };
+            if line.trim().is_empty() {
+                continue;
+            }
+            match parse_answer(&line, id, value) {
+                Parsed::Answer(outcome, node) => {
+                    self.answered.insert(id);
+                    return Answer::Done(outcome, node);
+                }
+                Parsed::OtherId(other) if self.answered.contains(&other) => self
+                    .log
+                    .line(self.worker, &format!("protocol error: a second answer to id {other}: {line}")),
+                Parsed::OtherId(other) => self.log.line(
+                    self.worker,
+                    &format!("protocol error: an answer to unknown or stale id {other} (waiting for {id}): {line}"),
+                ),
+                Parsed::Bad(why) => self
+                    .log
+                    .line(self.worker, &format!("protocol error: {why}: {line}")),
+            }
+        }
+    }
+}
+
+/// What one line from a client says.
+#[derive(Debug, PartialEq)]
+pub enum Parsed {
+    /// The answer to the id awaited.
+    Answer(Outcome, Option<String>),
+    /// An answer to another id.
+    OtherId(u64),
+    /// Not an answer.
+    Bad(String),
+}
+
+/// Reads one line from a client awaiting `id`, whose invocation carried
+/// `value`. Never panics, whatever the line.
+pub fn parse_answer(line: &str, id: u64, value: &Value) -> Parsed {
+    let j: Json = match serde_json::from_str(line) {
+        Ok(j) => j,
+        Err(e) => return Parsed::Bad(format!("not JSON ({e})")),
+    };
+    let Some(obj) = j.as_object() else {
+        return Parsed::Bad("not a JSON object".into());
+    };
+    let Some(got) = obj.get("id").and_then(Json::as_u64) else {
+        return Parsed::Bad("no numeric `id`".into());
+    };
+    if got != id {
+        return Parsed::OtherId(got);
+    }
+    let node = obj.get("node").and_then(Json::as_str).map(str::to_owned);
+    let error = obj
+        .get("error")
+        .map(|e| {
+            e.as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| e.to_string())
+        })
+        .unwrap_or_default();
+    let outcome = match obj.get("type").and_then(Json::as_str) {
+        Some("ok") => match obj.get("value") {
+            None => Outcome::Ok(value.clone()),
+            Some(v) => match serde_json::from_value::<Value>(v.clone()) {
+                Ok(v) => Outcome::Ok(v),
+                Err(e) => return Parsed::Bad(format!("`value` is not a history value ({e})")),
+            },
+        },
+        Some("fail") => Outcome::Fail(if error.is_empty() {
+            "failed".into()
+        } else {
+            error
+        }),
+        Some("info") => Outcome::Info(if error.is_empty() {
+            "unknown".into()
+        } else {
+            error
+        }),
+        Some(other) => return Parsed::Bad(format!("unknown type {other:?} (ok, fail or info)")),
+        None => return Parsed::Bad("no `type`".into()),
+    };
+    Parsed::Answer(outcome, node)
+}
+
+#[async_trait]
+impl Client for JsonlClient {
+    async fn invoke(&mut self, op: &Invocation) -> Completion {
+        self.next_id += 1;
+        let id = self.next_id;
+        let value = serde_json::to_value(&op.value).unwrap_or(Json::Null);
+        let msg = json!({"type": "invoke", "id": id, "f": op.f, "value": value});
+        if let Err(e) = self.send(&msg).await {
+            // Nothing was delivered: the operation cannot have happened.
+            return Completion {
+                outcome: Outcome::Fail(e),
+                node: Some(self.node.clone()),
+            };
+        }
+        match self.answer(id, &op.value).await {
+            Answer::Done(outcome, node) => Completion {
+                outcome,
+                node: Some(node.unwrap_or_else(|| self.node.clone())),
+            },
+            Answer::Gone(why) => {
+                self.log.line(self.worker, &why);
+                Completion {
+                    outcome: Outcome::Info(why),
+                    node: Some(self.node.clone()),
+                }
+            }
+        }
+    }
+
+    async fn close(&mut self) {
+        let _ = self.send(&json!({"type": "close"})).await;
+        self.stdin = None;
+        if tokio::time::timeout(Duration::from_secs(1), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+#[async_trait]
+impl Target for JsonlTarget {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
+        let addr = self
+            .nodes
+            .iter()
+            .find(|(n, _)| n == node)
+            .map(|(_, a)| a.clone())
+            .ok_or_else(|| format!("unknown node {node}"))?;
+        let worker = self.workers.fetch_add(1, Ordering::Relaxed);
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(&self.command)
+            .current_dir(&self.cwd)
+            .envs(self.env.iter().cloned())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("start the client `{}`: {e}", self.command))?;
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err("the client's pipes".into());
+        };
+        let log = self.log.clone();
+        tokio::spawn(async move {
+            let mut err = BufReader::new(stderr).lines();
+            while let Ok(Some(l)) = err.next_line().await {
+                log.line(worker, &format!("stderr: {l}"));
+            }
+        });
+        let mut c = JsonlClient {
+            worker,
+            node: node.to_owned(),
+            child,
+            stdin: Some(stdin),
+            lines: BufReader::new(stdout).lines(),
+            next_id: 0,
+            answered: Default::default(),
+            log: self.log.clone(),
+        };
+        c.send(&self.open_message(node, &addr)).await?;
+        match c.answer(0, &Value::Null).await {
+            Answer::Done(Outcome::Ok(_), _) => Ok(Box::new(c)),
+            Answer::Done(Outcome::Fail(e) | Outcome::Info(e), _) => {
+                c.close().await;
+                Err(format!("{node}: {e}"))
+            }
+            Answer::Gone(why) => Err(format!("{node}: {why}")),
+        }
+    }
+
+    async fn primaries(&self) -> Option<Value> {
+        let f = self.leaders_by_node.clone()?;
+        let seen = tokio::task::spawn_blocking(move || f()).await.ok()?;
+        Some(Value::map(
+            seen.into_iter()
+                .map(|(n, ls)| {
+                    (
+                        n.into(),
+                        Value::list(ls.into_iter().map(|l| Value::str(&l)).collect()),
+                    )
+                })
+                .collect(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn answers_are_read_by_id_and_type() {
+        let v = Value::Int(5);
+        assert_eq!(
+            parse_answer(r#"{"id":3,"type":"ok"}"#, 3, &v),
+            Parsed::Answer(Outcome::Ok(Value::Int(5)), None)
+        );
+        assert_eq!(
+            parse_answer(
+                r#"{"id":3,"type":"ok","value":[1,null],"node":"n2"}"#,
+                3,
+                &v
+            ),
+            Parsed::Answer(
+                Outcome::Ok(Value::list(vec![Value::Int(1), Value::Null])),
+                Some("n2".into())
+            )
+        );
+        assert_eq!(
+            parse_answer(r#"{"id":3,"type":"info","error":"timeout"}"#, 3, &v),
+            Parsed::Answer(Outcome::Info("timeout".into()), None)
+        );
+        assert_eq!(
+            parse_answer(r#"{"id":2,"type":"ok"}"#, 3, &v),
+            Parsed::OtherId(2)
+        );
+        assert!(matches!(parse_answer("{", 3, &v), Parsed::Bad(m) if m.starts_with("not JSON")));
+        assert!(
+            matches!(parse_answer(r#"{"id":3,"type":"maybe"}"#, 3, &v), Parsed::Bad(m) if m.contains("unknown type"))
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_line_is_read_without_panicking(line in ".{0,200}") {
+            let _ = parse_answer(&line, 1, &Value::Null);
+        }
+
+        #[test]
+        fn any_json_object_is_read_without_panicking(
+            id in proptest::option::of(0u64..5),
+            ty in proptest::option::of(prop_oneof![Just("ok"), Just("fail"), Just("info"), Just("x")]),
+            value in proptest::option::of(prop_oneof![Just(json!(1)), Just(json!([1, {"a": null}])), Just(json!(1.5)), Just(json!("s"))]),
+        ) {
+            let mut o = serde_json::Map::new();
+            if let Some(id) = id { o.insert("id".into(), json!(id)); }
+            if let Some(t) = ty { o.insert("type".into(), json!(t)); }
+            if let Some(v) = value { o.insert("value".into(), v); }
+            let _ = parse_answer(&Json::Object(o).to_string(), 1, &Value::Null);
+        }
+    }
+}
