@@ -84,6 +84,14 @@ fn run() -> ExitCode {
             print_out(&out);
             u8::from(!held)
         }),
+        Command::NewTarget { name, dir } => cli::new_target(name, dir).map(|out| {
+            print_out(&out);
+            0
+        }),
+        Command::CheckTarget { file } => cli::check_target(file).map(|out| {
+            print_out(&out);
+            0
+        }),
         Command::Report { run } => cli::report(run).map(|path| {
             print_out(&format!("{}\n", path.display()));
             0

@@ -52,6 +52,21 @@ pub enum Command {
     /// the verdicts with what each mode promises. Exit 0 when every case held
     /// on every seed, 1 otherwise.
     Calibrate(CalibrateArgs),
+    /// Write a commented target manifest and a Python client skeleton for a
+    /// new database (`DIR/NAME/NAME.toml`, `DIR/NAME/client.py`).
+    NewTarget {
+        /// The target's name.
+        name: String,
+        /// Where to create the NAME directory.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Check a target manifest (errors name the field) and start one node of
+    /// it to prove it: install, files, start, ready, form, one client operation.
+    CheckTarget {
+        /// The manifest.
+        file: PathBuf,
+    },
     /// (Re)build a run directory's `report.html` from its history and
     /// results.json, and print its path.
     Report {

@@ -147,7 +147,7 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     }
     if manifest.is_none() && !TARGETS.contains(&a.target.as_str()) {
         return Err(Failure::bad(format!(
-            "unknown target {:?} (known: {}; the reference store and real databases come with their issues)",
+            "unknown target {:?} (known: {}, a manifest path, or a manifest name on FAULTLINE_TARGET_PATH)",
             a.target,
             TARGETS.join(", ")
         )));

@@ -86,7 +86,7 @@ pub fn setup(p: &Plan<'_>) -> Result<Cluster, Failure> {
             database(other, workload, nodes, &faults, run, db_opts, ssh)
         }
         other => Err(Failure::bad(format!(
-            "unknown target {other:?} (known: {}; the reference store and real databases come with their issues)",
+            "unknown target {other:?} (known: {}, a manifest path, or a manifest name on FAULTLINE_TARGET_PATH)",
             TARGETS.join(", ")
         ))),
     }

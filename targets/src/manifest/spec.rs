@@ -469,3 +469,51 @@ impl Manifest {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const GOOD: &str = "name = \"db\"\nworkloads = [\"register\"]\n[start]\ncommand = \"db --listen {{addr}}\"\n[ready]\nport = 7\n[client]\ncommand = \"python3 client.py\"\n";
+
+    #[test]
+    fn a_minimal_manifest_reads_with_defaults() {
+        let m = Manifest::parse(GOOD, Path::new("/x/db.toml")).unwrap();
+        assert_eq!(m.nodes, 3);
+        assert_eq!(m.dir, Path::new("/x"));
+        assert!(m.faults.is_empty());
+        assert_eq!(m.ready.timeout, 30.0);
+    }
+
+    #[test]
+    fn a_source_file_is_read_relative_to_the_manifest() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("c.tmpl"), "port={{addr}}\n").unwrap();
+        let text = format!("{GOOD}[[file]]\npath = \"{{{{dir}}}}/c\"\nsource = \"c.tmpl\"\n");
+        let m = Manifest::parse(&text, &d.path().join("db.toml")).unwrap();
+        assert_eq!(m.files[0].content.as_deref(), Some("port={{addr}}\n"));
+        let bad = format!("{GOOD}[[file]]\npath = \"x\"\nsource = \"missing.tmpl\"\n");
+        let e = Manifest::parse(&bad, &d.path().join("db.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("field `file[0].source`"), "{e}");
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_is_a_manifest_or_an_error(text in "(?s).{0,300}") {
+            let _ = Manifest::parse(&text, Path::new("/x/m.toml"));
+        }
+
+        #[test]
+        fn mutated_good_manifests_never_panic(cut in 0usize..200, insert in "[\\[\\]{}=\"a-z\n ]{0,8}") {
+            let mut s = GOOD.to_owned();
+            let at = cut.min(s.len());
+            if s.is_char_boundary(at) {
+                s.insert_str(at, &insert);
+            }
+            let _ = Manifest::parse(&s, Path::new("/x/m.toml"));
+        }
+    }
+}
