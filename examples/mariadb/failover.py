@@ -25,25 +25,10 @@ import os
 import sys
 import time
 
-import pymysql
-import pymysql.cursors
 
-USER, PASSWORD = "operator", "operator"        # created by the manifest's `prepare`
-REPL_USER, REPL_PASSWORD = "repl", "repl"
+from operator_common import REPL_PASSWORD, REPL_USER, SEMI_SYNC, connect, one, peers
+
 CATCH_UP_S = 3.0                               # how long a replica may take to apply its relay log
-SEMI_SYNC = os.environ.get("FAULTLINE_OPT_SEMI_SYNC") == "1"   # --db-opt semi-sync=1
-
-
-def connect(addr):
-    return pymysql.connect(host=addr, port=3306, user=USER, password=PASSWORD,
-                           connect_timeout=2, read_timeout=10, write_timeout=10,
-                           autocommit=True, cursorclass=pymysql.cursors.DictCursor)
-
-
-def one(conn, sql, args=None):
-    with conn.cursor() as cur:
-        cur.execute(sql, args)
-        return cur.fetchone()
 
 
 def gtid_seq(pos):
@@ -55,15 +40,6 @@ def gtid_seq(pos):
         if len(parts) == 3 and parts[2].isdigit():
             total += int(parts[2])
     return total
-
-
-def peers():
-    out = []
-    for item in os.environ.get("FAULTLINE_PEERS", "").split(","):
-        if "=" in item:
-            name, addr = item.split("=", 1)
-            out.append((name.strip(), addr.strip()))
-    return out
 
 
 def main():

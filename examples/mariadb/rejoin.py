@@ -29,35 +29,11 @@ import os
 import sys
 import time
 
-import pymysql
-import pymysql.cursors
 
-USER, PASSWORD = "operator", "operator"
-REPL_USER, REPL_PASSWORD = "repl", "repl"
+from operator_common import REPL_PASSWORD, REPL_USER, SEMI_SYNC, connect, one, peers
+
 START_TIMEOUT_S = 30.0     # the restarted server's crash recovery
 CATCH_UP_S = 10.0
-SEMI_SYNC = os.environ.get("FAULTLINE_OPT_SEMI_SYNC") == "1"   # --db-opt semi-sync=1
-
-
-def connect(addr, timeout=2):
-    return pymysql.connect(host=addr, port=3306, user=USER, password=PASSWORD,
-                           connect_timeout=timeout, read_timeout=10, write_timeout=10,
-                           autocommit=True, cursorclass=pymysql.cursors.DictCursor)
-
-
-def one(conn, sql, args=None):
-    with conn.cursor() as cur:
-        cur.execute(sql, args)
-        return cur.fetchone()
-
-
-def peers():
-    out = []
-    for item in os.environ.get("FAULTLINE_PEERS", "").split(","):
-        if "=" in item:
-            name, addr = item.split("=", 1)
-            out.append((name.strip(), addr.strip()))
-    return out
 
 
 def main():
