@@ -25,7 +25,6 @@ import os
 import sys
 import time
 
-
 from operator_common import REPL_PASSWORD, REPL_USER, SEMI_SYNC, connect, one, peers
 
 CATCH_UP_S = 3.0                               # how long a replica may take to apply its relay log

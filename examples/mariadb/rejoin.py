@@ -29,7 +29,6 @@ import os
 import sys
 import time
 
-
 from operator_common import REPL_PASSWORD, REPL_USER, SEMI_SYNC, connect, one, peers
 
 START_TIMEOUT_S = 30.0     # the restarted server's crash recovery
