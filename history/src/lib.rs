@@ -19,6 +19,7 @@ mod edn;
 pub mod edn_write;
 mod error;
 mod event;
+pub mod fault;
 mod format;
 mod history;
 mod jepsen_log;

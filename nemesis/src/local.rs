@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use faultline_harness::daemon::Daemon;
 use faultline_harness::remote::{shell_quote, Remote, Signal, Spawn};
-use faultline_harness::runner::{Nemesis, Rng};
+use faultline_harness::runner::{Injection, Nemesis, Rng};
 use faultline_history::Value;
 
 use crate::clock::SkewFile;
@@ -165,50 +165,36 @@ impl LocalNemesis {
         Value::str(self.nodes[i].remote.node())
     }
 
-    fn partition(&self, rng: &mut Rng) -> Result<Value, String> {
+    fn addr_of(&self, node: &str) -> Option<String> {
+        self.nodes
+            .iter()
+            .find(|x| x.remote.node() == node)
+            .map(|x| x.addr.clone())
+    }
+
+    /// Applies `grudge` once it has been checked (an empty grudge is refused
+    /// before anything happens); marks the first effect just before the first
+    /// node's rules change.
+    fn cut(&self, grudge: &Grudge, inj: &Injection) -> Result<(), String> {
+        let remotes = self.remotes();
+        let prepared =
+            partition::prepare(&remotes, grudge, |n| self.addr_of(n)).map_err(|e| e.to_string())?;
+        inj.begin()?;
+        prepared.apply(&remotes).map_err(|e| e.to_string())
+    }
+
+    fn partition(&self, rng: &mut Rng, inj: &Injection) -> Result<Value, String> {
         let names = self.names();
-        let shapes: &[&str] = if names.len() >= 3 {
-            &[
-                "isolate",
-                "halves",
-                "random-halves",
-                "majorities-ring",
-                "bridge",
-                "one-way",
-            ]
-        } else {
-            &["isolate"]
-        };
-        let shape = shapes[rng.below(shapes.len() as u64) as usize];
-        let grudge: Grudge = match shape {
-            "isolate" => {
-                let n = &names[rng.below(names.len() as u64) as usize];
-                partition::isolate(&names, n)
-            }
-            "halves" => partition::halves(&names),
-            "random-halves" => partition::random_halves(&names, |k| rng.below(k as u64) as usize),
-            "majorities-ring" => partition::majorities_ring(&names),
-            "one-way" => {
-                let a = rng.below(names.len() as u64) as usize;
-                let b = (a + 1 + rng.below(names.len() as u64 - 1) as usize) % names.len();
-                partition::one_way(&names[a], &names[b])
-            }
-            _ => partition::bridge(&names),
-        };
-        partition::apply(&self.remotes(), &grudge, |n| {
-            self.nodes
-                .iter()
-                .find(|x| x.remote.node() == n)
-                .map(|x| x.addr.clone())
-        })
-        .map_err(|e| e.to_string())?;
+        let (shape, grudge) = partition::draw(&names, |k| rng.below(k as u64) as usize)
+            .ok_or("a partition needs at least two nodes")?;
+        self.cut(&grudge, inj)?;
         Ok(Value::map(vec![
-            ("shape".into(), Value::str(shape)),
+            ("shape".into(), Value::str(shape.name())),
             ("grudge".into(), Value::str(&partition::describe(&grudge))),
         ]))
     }
 
-    fn packet_start(&self, rng: &mut Rng) -> Result<Value, String> {
+    fn packet_start(&self, rng: &mut Rng, inj: &Injection) -> Result<Value, String> {
         let i = self.pick(rng, |_| true)?;
         // A seeded choice of what happens to the node's outgoing packets.
         let fault = match rng.below(4) {
@@ -226,6 +212,7 @@ impl LocalNemesis {
         let n = &self.nodes[i];
         // Where the kernel has netem (not these machines), it does the job.
         if n.remote.exec(NETEM_PROBE).is_ok_and(|o| o.status == 0) {
+            inj.begin()?;
             let netem = format!(
                 "delay {}ms {}ms loss {}% duplicate {}% reorder {}%",
                 fault.delay_ms,
@@ -291,6 +278,9 @@ impl LocalNemesis {
         };
         // Recorded before the rules go in, so a failure still gets undone.
         self.lock().packet.push((i, pid));
+        // The rules are the first effect on traffic (the delayer alone
+        // changes nothing); if refused, healing stops the delayer.
+        inj.begin()?;
         n.remote
             .run(&script(&install, false))
             .map_err(|e| e.to_string())?;
@@ -298,6 +288,39 @@ impl LocalNemesis {
             ("node".into(), self.name(i)),
             ("fault".into(), Value::str(&fault.describe())),
         ]))
+    }
+
+    /// Kills or pauses the daemons of `nodes` (each has one), in order,
+    /// marking the first effect just before the first signal. Each node
+    /// acted on is remembered at once, so a failure part-way is undone by
+    /// `stop`; the error names the nodes already acted on.
+    fn signal_all(&self, verb: &str, nodes: &[usize], inj: &Injection) -> Result<(), String> {
+        inj.begin()?;
+        let mut done: Vec<&str> = Vec::new();
+        for &i in nodes {
+            let d = self.nodes[i].daemon.as_ref().ok_or("no daemon")?;
+            let res = if verb == "kill" { d.kill() } else { d.pause() };
+            if let Err(e) = res {
+                let past = if verb == "kill" { "killed" } else { "paused" };
+                let before = if done.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} already {past})", done.join(", "))
+                };
+                return Err(format!(
+                    "{verb} {}: {e}{before}",
+                    self.nodes[i].remote.node()
+                ));
+            }
+            let mut a = self.lock();
+            if verb == "kill" {
+                a.killed.push(i);
+            } else {
+                a.paused.push(i);
+            }
+            done.push(self.nodes[i].remote.node());
+        }
+        Ok(())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Active> {
@@ -376,9 +399,9 @@ impl Nemesis for LocalNemesis {
         self.kinds.clone()
     }
 
-    fn start(&self, fault: &str, rng: &mut Rng) -> Result<Value, String> {
+    fn start(&self, fault: &str, rng: &mut Rng, inj: &Injection) -> Result<Value, String> {
         match fault {
-            "partition" => self.partition(rng),
+            "partition" => self.partition(rng, inj),
             "kill" | "pause" | "kill-minority" | "pause-minority" | "kill-majority"
             | "pause-majority" | "kill-all" | "pause-all" => {
                 let (verb, how) = fault.split_once('-').unwrap_or((fault, "one"));
@@ -400,16 +423,7 @@ impl Nemesis for LocalNemesis {
                 rng.shuffle(&mut order);
                 order.truncate(count);
                 order.sort_unstable();
-                for &i in &order {
-                    let d = self.nodes[i].daemon.as_ref().expect("running daemon");
-                    if verb == "kill" {
-                        d.kill().map_err(|e| e.to_string())?;
-                        self.lock().killed.push(i);
-                    } else {
-                        d.pause().map_err(|e| e.to_string())?;
-                        self.lock().paused.push(i);
-                    }
-                }
+                self.signal_all(verb, &order, inj)?;
                 Ok(Value::list(order.iter().map(|&i| self.name(i)).collect()))
             }
             "clock" | "clock-ahead" => {
@@ -422,6 +436,7 @@ impl Nemesis for LocalNemesis {
                     -1
                 };
                 let ms = (500 + rng.below(9500) as i64) * sign;
+                inj.begin()?;
                 self.nodes[i]
                     .skew
                     .as_ref()
@@ -439,6 +454,7 @@ impl Nemesis for LocalNemesis {
                 let ms = 100 + rng.below(1900) as i64;
                 let period = std::time::Duration::from_millis(50 + rng.below(150));
                 let skew = SkewFile::new(self.nodes[i].skew.as_ref().expect("skewable").path());
+                inj.begin()?;
                 let stop = Arc::new(AtomicBool::new(false));
                 let flag = stop.clone();
                 let thread = std::thread::spawn(move || {
@@ -468,14 +484,10 @@ impl Nemesis for LocalNemesis {
                     .filter(|n| !lead.contains(n))
                     .cloned()
                     .collect();
-                let grudge = partition::sides(&[lead.clone(), rest]);
-                partition::apply(&self.remotes(), &grudge, |n| {
-                    self.nodes
-                        .iter()
-                        .find(|x| x.remote.node() == n)
-                        .map(|x| x.addr.clone())
-                })
-                .map_err(|e| e.to_string())?;
+                if rest.is_empty() {
+                    return Err("every node claims to lead: no one to cut them off from".into());
+                }
+                self.cut(&partition::sides(&[lead.clone(), rest]), inj)?;
                 Ok(Value::map(vec![
                     ("shape".into(), Value::str("isolate-leaders")),
                     (
@@ -485,22 +497,19 @@ impl Nemesis for LocalNemesis {
                 ]))
             }
             "kill-leader" | "pause-leader" => {
-                let leaders = self.leaders()?;
-                for &i in &leaders {
-                    let Some(d) = self.nodes[i].daemon.as_ref() else {
-                        continue;
-                    };
-                    if fault == "kill-leader" {
-                        d.kill().map_err(|e| e.to_string())?;
-                        self.lock().killed.push(i);
-                    } else {
-                        d.pause().map_err(|e| e.to_string())?;
-                        self.lock().paused.push(i);
-                    }
+                let leaders: Vec<usize> = self
+                    .leaders()?
+                    .into_iter()
+                    .filter(|&i| self.nodes[i].daemon.is_some())
+                    .collect();
+                if leaders.is_empty() {
+                    return Err("the leaders run no daemon this nemesis controls".into());
                 }
+                let verb = fault.split_once('-').map_or(fault, |(v, _)| v);
+                self.signal_all(verb, &leaders, inj)?;
                 Ok(Value::list(leaders.iter().map(|&i| self.name(i)).collect()))
             }
-            "packet" => self.packet_start(rng),
+            "packet" => self.packet_start(rng, inj),
             other => Err(format!("unknown fault {other}")),
         }
     }

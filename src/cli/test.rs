@@ -310,11 +310,11 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     let ops_per_s = outcome.ops as f64 / outcome.main.as_secs_f64().max(1e-9);
     let mut stdout = faultline_reports::summary(&results, &run_dir.path().display().to_string());
     stdout.push_str(&format!(
-        "{} ops in {:.1} s ({:.0} ops/s), {} faults{}{}\n",
+        "{} ops in {:.1} s ({:.0} ops/s), {}{}{}\n",
         outcome.ops,
         outcome.main.as_secs_f64(),
         ops_per_s,
-        outcome.faults,
+        faults_said(&outcome),
         if outcome.interrupted {
             ", interrupted"
         } else {
@@ -468,4 +468,17 @@ async fn progress(rec: Arc<Recorder>, limit: Duration) {
             eprintln!("{line}");
         }
     }
+}
+
+/// `3 faults (1 failed part-way), 2 not injected`: the faults that took
+/// effect, and the attempts that changed nothing (no fault, no window).
+fn faults_said(o: &faultline_harness::runner::RunOutcome) -> String {
+    let mut s = format!("{} faults", o.faults);
+    if o.partial > 0 {
+        s.push_str(&format!(" ({} failed part-way)", o.partial));
+    }
+    if o.not_injected > 0 {
+        s.push_str(&format!(", {} not injected", o.not_injected));
+    }
+    s
 }

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use faultline_harness::runner::{Nemesis, Rng};
+use faultline_harness::runner::{Injection, Nemesis, Rng};
 use faultline_history::Value;
 
 /// What is wrong with a node.
@@ -77,7 +77,7 @@ impl Nemesis for MemoryNemesis {
         self.kinds.clone()
     }
 
-    fn start(&self, fault: &str, rng: &mut Rng) -> Result<Value, String> {
+    fn start(&self, fault: &str, rng: &mut Rng, inj: &Injection) -> Result<Value, String> {
         let (verb, how) = fault.split_once('-').unwrap_or((fault, "one"));
         let n = self.nodes.len();
         let count = match how {
@@ -106,6 +106,7 @@ impl Nemesis for MemoryNemesis {
             ),
             other => return Err(format!("unknown fault {other}")),
         };
+        inj.begin()?;
         let mut f = self.faults.lock().unwrap_or_else(|e| e.into_inner());
         for node in &order {
             f.insert(node.clone(), kind);

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use faultline_harness::network::{is_root, Network};
 use faultline_harness::remote::Remote;
-use faultline_harness::runner::{Client, Completion, Invocation, Nemesis, Outcome, Rng};
+use faultline_harness::runner::{Client, Completion, Injection, Invocation, Nemesis, Outcome, Rng};
 use faultline_history::Value;
 use faultline_targets::db::{Db, DbCluster, DbNode, DbOptions};
 use faultline_targets::postgres::{Postgres, PostgresTarget, ReadFrom};
@@ -113,7 +113,7 @@ fn served(d: &Completion, node: &str) {
 fn failover(nemesis: &Arc<dyn Nemesis>) -> String {
     let t1 = Instant::now();
     let what = nemesis
-        .start("failover", &mut Rng::new(1))
+        .start("failover", &mut Rng::new(1), &Injection::unbounded())
         .expect("failover");
     println!("  start -> {what} in {:?}", t1.elapsed());
     assert_eq!(what.get("killed").and_then(Value::as_str), Some("n1"));

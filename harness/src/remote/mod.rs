@@ -7,4 +7,4 @@ mod traits;
 
 pub use netns::Netns;
 pub use ssh::{Ssh, SshOptions};
-pub use traits::{shell_quote, Output, Remote, RemoteError, Signal, Spawn};
+pub use traits::{shell_quote, tail, Output, Remote, RemoteError, Signal, Spawn};

@@ -298,18 +298,20 @@ impl Ssh {
         }
     }
 
-    /// `Ok` for status 0, else the command's failure.
-    fn check(&self, command: String, status: i32, stderr: &str) -> Result<(), RemoteError> {
-        let last = stderr.lines().map(str::trim).rfind(|l| !l.is_empty());
-        let (node, stderr) = (self.node.clone(), last.unwrap_or("").to_owned());
+    /// `Ok` for status 0, else the command's failure (with the end of both
+    /// outputs).
+    fn check(
+        &self,
+        command: String,
+        status: i32,
+        stdout: &str,
+        stderr: &str,
+    ) -> Result<(), RemoteError> {
         match status {
             0 => Ok(()),
-            status => Err(RemoteError::Failed {
-                node,
-                command,
-                status,
-                stderr,
-            }),
+            status => Err(RemoteError::failed(
+                &self.node, &command, status, stdout, stderr,
+            )),
         }
     }
 }
@@ -364,7 +366,12 @@ impl Remote for Ssh {
             .join(" ");
         script += &format!("setsid nohup {argv} >> {log} 2>&1 < /dev/null & echo $!");
         let out = self.exec(&script)?;
-        self.check(format!("start {program}"), out.status, &out.stderr)?;
+        self.check(
+            format!("start {program}"),
+            out.status,
+            &out.stdout,
+            &out.stderr,
+        )?;
         let pid = out.stdout.trim();
         pid.parse()
             .map_err(|_| other(&self.node, format!("start {program}: no pid in `{pid}`")))
@@ -383,8 +390,8 @@ impl Remote for Ssh {
              chmod {mode:o} \"$t\"; mv -f \"$t\" {r}"
         );
         let line = format!("sh -c {}", shell_quote(&script));
-        let (status, _, stderr) = self.session(&what, line, Some(file), None)?;
-        self.check(what, status, &stderr)
+        let (status, stdout, stderr) = self.session(&what, line, Some(file), None)?;
+        self.check(what, status, &String::from_utf8_lossy(&stdout), &stderr)
     }
 
     fn download(&self, remote: &Path, local: &Path) -> Result<(), RemoteError> {
@@ -399,7 +406,7 @@ impl Remote for Ssh {
         let line = format!("cat {}", self.q(remote)?);
         let res = self
             .session(&what, line, None, Some(file))
-            .and_then(|(status, _, stderr)| self.check(what.clone(), status, &stderr))
+            .and_then(|(status, _, stderr)| self.check(what.clone(), status, "", &stderr))
             .and_then(|()| std::fs::rename(&part, local).map_err(io));
         if res.is_err() {
             let _ = std::fs::remove_file(&part);

@@ -24,8 +24,10 @@ pub enum RemoteError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// The command ran and failed.
-    #[error("{node}: `{command}` exited with {status}: {stderr}")]
+    /// The command ran and failed; the message quotes the end of both its
+    /// standard error and its standard output (a script may say why on
+    /// either).
+    #[error("{node}: `{command}` exited with {status}{}", said(.stdout, .stderr))]
     Failed {
         /// The node.
         node: String,
@@ -33,7 +35,9 @@ pub enum RemoteError {
         command: String,
         /// Its exit status (-1 when killed by a signal).
         status: i32,
-        /// The last line of its standard error.
+        /// The last lines of its standard output (see [`tail`]).
+        stdout: String,
+        /// The last lines of its standard error (see [`tail`]).
         stderr: String,
     },
     /// Anything else, said in one line.
@@ -44,6 +48,51 @@ pub enum RemoteError {
         /// What went wrong.
         msg: String,
     },
+}
+
+impl RemoteError {
+    /// The failure of `command` on `node`, keeping the end of both outputs.
+    pub fn failed(
+        node: &str,
+        command: &str,
+        status: i32,
+        stdout: &str,
+        stderr: &str,
+    ) -> RemoteError {
+        RemoteError::Failed {
+            node: node.to_owned(),
+            command: command.to_owned(),
+            status,
+            stdout: tail(stdout),
+            stderr: tail(stderr),
+        }
+    }
+}
+
+/// How many of a failed command's last lines an error keeps, per stream.
+const TAIL_LINES: usize = 3;
+
+/// The last few non-empty lines of `text`, trimmed and joined with ` | `.
+pub fn tail(text: &str) -> String {
+    let mut lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .rev()
+        .take(TAIL_LINES)
+        .collect();
+    lines.reverse();
+    lines.join(" | ")
+}
+
+/// `: stderr: ...; stdout: ...`, leaving out an empty stream.
+fn said(stdout: &str, stderr: &str) -> String {
+    match (stderr.is_empty(), stdout.is_empty()) {
+        (true, true) => String::new(),
+        (false, true) => format!(": {stderr}"),
+        (true, false) => format!("; stdout: {stdout}"),
+        (false, false) => format!(": {stderr}; stdout: {stdout}"),
+    }
 }
 
 /// What a finished command produced.
@@ -161,18 +210,13 @@ pub trait Remote: Send + Sync {
         if out.status == 0 {
             Ok(out.stdout)
         } else {
-            Err(RemoteError::Failed {
-                node: self.node().to_owned(),
-                command: command.to_owned(),
-                status: out.status,
-                stderr: out
-                    .stderr
-                    .lines()
-                    .rev()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("")
-                    .to_owned(),
-            })
+            Err(RemoteError::failed(
+                self.node(),
+                command,
+                out.status,
+                &out.stdout,
+                &out.stderr,
+            ))
         }
     }
 
@@ -216,5 +260,57 @@ mod tests {
             .output()
             .unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), "it's $HOME; `x`");
+    }
+
+    /// A node whose commands all run in `sh` here.
+    struct Here;
+
+    impl Remote for Here {
+        fn node(&self) -> &str {
+            "n1"
+        }
+        fn host(&self) -> &str {
+            "127.0.0.1"
+        }
+        fn exec(&self, command: &str) -> Result<Output, RemoteError> {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(command)
+                .output()
+                .unwrap();
+            Ok(Output {
+                status: out.status.code().unwrap_or(-1),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            })
+        }
+        fn spawn(&self, _: &Spawn) -> Result<u32, RemoteError> {
+            unimplemented!()
+        }
+        fn upload(&self, _: &Path, _: &Path) -> Result<(), RemoteError> {
+            unimplemented!()
+        }
+        fn download(&self, _: &Path, _: &Path) -> Result<(), RemoteError> {
+            unimplemented!()
+        }
+    }
+
+    #[test]
+    fn a_failed_command_says_what_it_wrote_on_both_streams() {
+        let e = Here
+            .run("echo one; echo two; echo 'ERROR: no such table' ; echo warned >&2; exit 3")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("exited with 3"), "{e}");
+        assert!(e.contains(": warned"), "{e}");
+        assert!(
+            e.contains("stdout: one | two | ERROR: no such table"),
+            "{e}"
+        );
+        // Only the last lines are kept.
+        let e = Here.run("seq 1 10; exit 1").unwrap_err().to_string();
+        assert!(e.ends_with("stdout: 8 | 9 | 10"), "{e}");
+        let e = Here.run("exit 2").unwrap_err().to_string();
+        assert!(e.ends_with("exited with 2"), "{e}");
     }
 }

@@ -16,7 +16,7 @@ mod recorder;
 mod run;
 
 pub use client::{Client, Completion, Invocation, Outcome, Target};
-pub use nemesis::{Composed, Nemesis, Only};
+pub use nemesis::{Composed, Injection, Nemesis, Only};
 pub use ops::{generator, OpGen, Rng, BANK_ACCOUNTS, BANK_BALANCE, GENERATED};
 pub use recorder::{Rec, Recorder, Tally};
 pub use run::{run, RunConfig, RunOutcome};

@@ -1,24 +1,107 @@
 //! The `Nemesis` trait: faults the runner injects on a schedule.
 //!
-//! A nemesis offers named faults; each has an inverse, so `start` is always
-//! followed by `stop`, and `heal_all` undoes everything at once and is
-//! harmless when nothing is broken — the runner calls it on every exit path.
-//! Faults are blocking work (shelling out to `iptables`, signalling daemons),
-//! so the methods are plain functions the runner calls off its async threads.
+//! A nemesis offers named faults; each has an inverse, so a fault that was
+//! injected is always followed by `stop`, and `heal_all` undoes everything at
+//! once and is harmless when nothing is broken — the runner calls it on every
+//! exit path. Faults are blocking work (shelling out to `iptables`,
+//! signalling daemons), so the methods are plain functions the runner calls
+//! off its async threads.
+//!
+//! **What happened is what is recorded.** `start` is given an [`Injection`]:
+//! the nemesis calls [`Injection::begin`] right before its first effect (the
+//! first rule, signal or command that changes the system), after whatever
+//! discovery it needs (finding the leader can take seconds). `begin` refuses
+//! once the main phase is over (time limit or stop request), so no fault
+//! starts after the deadline; otherwise it marks the fault's start time. From
+//! what `start` returned and whether `begin` was reached the runner knows:
+//!
+//! - `Ok`: the fault is in force from `began` (a nemesis that never calls
+//!   `begin` is taken to have begun when `start` was called);
+//! - `Err` before `begin`: nothing happened — recorded as not injected, not
+//!   counted, never stopped (or not recorded at all if `begin` refused
+//!   because the main phase was over);
+//! - `Err` after `begin`: it failed part-way — recorded as partial and
+//!   stopped at once, so the steps that took effect are undone. `stop` must
+//!   therefore undo whatever part of a fault took effect.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use faultline_history::Value;
 
 use super::ops::Rng;
+
+/// One injection in progress: when its first effect began, and whether it
+/// may still begin.
+#[derive(Debug, Default)]
+pub struct Injection {
+    deadline: Option<Instant>,
+    stop: Option<Arc<AtomicBool>>,
+    began: OnceLock<Instant>,
+    refused: AtomicBool,
+}
+
+impl Injection {
+    /// An injection that may begin until `deadline`, unless `stop` is set.
+    pub fn new(deadline: Instant, stop: Arc<AtomicBool>) -> Injection {
+        Injection {
+            deadline: Some(deadline),
+            stop: Some(stop),
+            ..Injection::default()
+        }
+    }
+
+    /// An injection with no deadline (tools and tests that inject by hand).
+    pub fn unbounded() -> Injection {
+        Injection::default()
+    }
+
+    /// Call right before the fault's first effect. The first call refuses
+    /// (and changes nothing) when the main phase is over; otherwise it marks
+    /// now as the fault's start. Later calls succeed and change nothing, so a
+    /// fault that began is never refused half-way.
+    pub fn begin(&self) -> Result<(), String> {
+        if self.began.get().is_some() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let over = self.deadline.is_some_and(|d| now >= d)
+            || self
+                .stop
+                .as_ref()
+                .is_some_and(|s| s.load(Ordering::Relaxed));
+        if over {
+            self.refused.store(true, Ordering::Relaxed);
+            return Err("not begun: the main phase ended before the first effect".into());
+        }
+        let _ = self.began.set(now);
+        Ok(())
+    }
+
+    /// When the first effect began, if it did.
+    pub fn began(&self) -> Option<Instant> {
+        self.began.get().copied()
+    }
+
+    /// Whether `begin` refused because the main phase was over.
+    pub fn refused(&self) -> bool {
+        self.refused.load(Ordering::Relaxed)
+    }
+}
 
 /// Faults, each with its inverse.
 pub trait Nemesis: Send + Sync {
     /// The faults it can inject, e.g. `partition-halves`, `kill`, `pause`.
     fn faults(&self) -> Vec<String>;
 
-    /// Injects `fault`; returns what it did, for the history.
-    fn start(&self, fault: &str, rng: &mut Rng) -> Result<Value, String>;
+    /// Injects `fault`, calling `inj.begin()?` right before its first effect;
+    /// returns what it did, for the history. An error says what failed (and
+    /// what had taken effect, if anything had).
+    fn start(&self, fault: &str, rng: &mut Rng, inj: &Injection) -> Result<Value, String>;
 
-    /// Ends `fault` (heals, restarts, resumes, resets); returns what it did.
+    /// Ends `fault` (heals, restarts, resumes, resets), including a fault
+    /// whose injection failed part-way; returns what it did.
     fn stop(&self, fault: &str) -> Result<Value, String>;
 
     /// Undoes every fault. Idempotent.
@@ -44,8 +127,8 @@ impl Nemesis for Composed {
         self.0.iter().flat_map(|n| n.faults()).collect()
     }
 
-    fn start(&self, fault: &str, rng: &mut Rng) -> Result<Value, String> {
-        self.owner(fault)?.start(fault, rng)
+    fn start(&self, fault: &str, rng: &mut Rng, inj: &Injection) -> Result<Value, String> {
+        self.owner(fault)?.start(fault, rng, inj)
     }
 
     fn stop(&self, fault: &str) -> Result<Value, String> {
@@ -78,8 +161,8 @@ impl Nemesis for Only {
         self.faults.clone()
     }
 
-    fn start(&self, fault: &str, rng: &mut Rng) -> Result<Value, String> {
-        self.inner.start(fault, rng)
+    fn start(&self, fault: &str, rng: &mut Rng, inj: &Injection) -> Result<Value, String> {
+        self.inner.start(fault, rng, inj)
     }
 
     fn stop(&self, fault: &str) -> Result<Value, String> {
@@ -88,5 +171,37 @@ impl Nemesis for Only {
 
     fn heal_all(&self) -> Result<(), String> {
         self.inner.heal_all()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn begin_marks_the_first_effect_once_and_refuses_after_the_deadline() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let inj = Injection::new(Instant::now() + Duration::from_secs(60), stop.clone());
+        assert!(inj.began().is_none());
+        inj.begin().unwrap();
+        let first = inj.began().unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+        inj.begin().unwrap();
+        assert_eq!(
+            inj.began(),
+            Some(first),
+            "later steps do not move the start"
+        );
+        // Once begun, a stop request does not refuse the remaining steps.
+        stop.store(true, Ordering::Relaxed);
+        inj.begin().unwrap();
+
+        let late = Injection::new(Instant::now(), Arc::new(AtomicBool::new(false)));
+        assert!(late.begin().is_err());
+        assert!(late.refused() && late.began().is_none());
+        let stopped = Injection::new(Instant::now() + Duration::from_secs(60), stop);
+        assert!(stopped.begin().is_err() && stopped.refused());
+        assert!(Injection::unbounded().begin().is_ok());
     }
 }

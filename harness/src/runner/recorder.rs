@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use faultline_history::fault::{fault_edge, FaultEdge};
 use faultline_history::{Event, EventType, JsonlWriter, Process, Value};
 
 /// Counts of completions, for the progress line.
@@ -102,8 +103,20 @@ impl Recorder {
         self.inner.start.elapsed().as_nanos() as i64
     }
 
+    /// Nanoseconds from the start of recording to `t` (0 for an earlier `t`):
+    /// the history's clock, for times an event carries besides its own.
+    pub fn at(&self, t: Instant) -> i64 {
+        t.saturating_duration_since(self.inner.start).as_nanos() as i64
+    }
+
     /// Records one event; returns its index.
     pub fn record(&self, r: Rec<'_>) -> u64 {
+        self.record_extra(r, Vec::new())
+    }
+
+    /// Records one event with extra fields (e.g. a fault's `began`); returns
+    /// its index.
+    pub fn record_extra(&self, r: Rec<'_>, extra: Vec<(Arc<str>, Value)>) -> u64 {
         match r.kind {
             EventType::Ok => self.inner.tally.ok.fetch_add(1, Ordering::Relaxed),
             EventType::Fail => self.inner.tally.fail.fetch_add(1, Ordering::Relaxed),
@@ -112,17 +125,26 @@ impl Recorder {
             }
             _ => 0,
         };
-        if r.process.is_nemesis() {
-            let mut fault = self.inner.fault.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(name) = r.f.strip_prefix("start-") {
-                *fault = format!("{name} {}", r.value);
-            } else if r.f.starts_with("stop-") {
-                fault.clear();
-            }
-        }
         let mut e = Event::new(0, r.kind, r.process, r.f, r.value);
         e.node = r.node.map(Into::into);
         e.error = r.error.map(|s| Value::str(&s));
+        e.extra = extra;
+        if e.is_nemesis() {
+            match fault_edge(&e) {
+                Some(FaultEdge::Open { name, .. }) => {
+                    let mut fault = self.inner.fault.lock().unwrap_or_else(|e| e.into_inner());
+                    *fault = format!("{name} {}", e.value);
+                }
+                Some(FaultEdge::Close { .. }) => {
+                    self.inner
+                        .fault
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .clear();
+                }
+                _ => {}
+            }
+        }
         let mut b = self.inner.buf.lock().unwrap_or_else(|e| e.into_inner());
         let index = b.0;
         b.0 += 1;

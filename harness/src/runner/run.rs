@@ -1,4 +1,19 @@
 //! Running one test: workers, the nemesis schedule, and the phases.
+//!
+//! **Rate.** `--rate` is a ceiling on operations started per second across
+//! all workers: each operation takes the next start slot, one interval
+//! (`1/rate`) after the previous slot but never earlier than now ([`pace`]).
+//! After a stall (every worker blocked on a cut-off node) the schedule does
+//! not try to catch up on the slots it missed, so the rate is never exceeded.
+//!
+//! **Faults.** Every nemesis interval the schedule asks the nemesis for one
+//! fault and records what happened (see [`super::nemesis`] and
+//! `faultline_history::fault`): an injected fault as `start-<fault>`
+//! carrying `began` (its first effect), later `stop-<fault>`; an injection
+//! that changed nothing as a `start-<fault>` with `{"injected": false}` and
+//! its error, neither counted nor stopped; one that failed part-way as
+//! `{"injected": "partial"}`, stopped at once. An injection that reached its
+//! first effect only after the time limit is not made at all.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -8,7 +23,9 @@ use faultline_history::{EventType, Process, Value};
 use tokio::time::{sleep, sleep_until, timeout};
 
 use super::client::{Client, Completion, Invocation, Outcome, Target};
-use super::nemesis::Nemesis;
+use faultline_history::fault::{not_injected, partially_injected, BEGAN};
+
+use super::nemesis::{Injection, Nemesis};
 use super::ops::{OpGen, Rng};
 use super::recorder::{Rec, Recorder};
 
@@ -61,8 +78,13 @@ pub struct RunOutcome {
     pub ops: u64,
     /// Length of the main phase.
     pub main: Duration,
-    /// Faults started.
+    /// Faults injected (each has a window in the history: started, then
+    /// stopped), partial ones included.
     pub faults: u64,
+    /// Of those, injections that failed part-way (stopped at once).
+    pub partial: u64,
+    /// Injections that changed nothing (recorded as not injected, no window).
+    pub not_injected: u64,
     /// Whether a stop request (Ctrl-C) cut the run short.
     pub interrupted: bool,
     /// Final reads that never succeeded.
@@ -79,8 +101,40 @@ struct Shared {
     stop: Arc<AtomicBool>,
     deadline: tokio::time::Instant,
     start: tokio::time::Instant,
-    slots: AtomicU64,
+    /// The next start slot under `--rate`, in ns since `start`.
+    next_slot: AtomicU64,
     ops: AtomicU64,
+}
+
+/// The rate limiter's decision: given the next free slot and the time now
+/// (both in ns since the run began) and the interval between slots, the slot
+/// this operation takes and the next free slot. A slot is never earlier than
+/// now, so time lost in a stall is not made up in a burst: slots are at least
+/// `interval` apart, and the rate is a ceiling.
+fn pace(next: u64, now: u64, interval: u64) -> (u64, u64) {
+    let due = next.max(now);
+    (due, due.saturating_add(interval.max(1)))
+}
+
+/// The interval between start slots at `rate` operations per second, in ns.
+fn interval_ns(rate: f64) -> u64 {
+    ((1e9 / rate).round() as u64).max(1)
+}
+
+/// Takes the next start slot (ns since `start`), atomically across workers.
+fn take_slot(s: &Shared, interval: u64) -> u64 {
+    let now = s.start.elapsed().as_nanos() as u64;
+    let mut next = s.next_slot.load(Ordering::Relaxed);
+    loop {
+        let (due, after) = pace(next, now, interval);
+        match s
+            .next_slot
+            .compare_exchange_weak(next, after, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => return due,
+            Err(seen) => next = seen,
+        }
+    }
 }
 
 /// Runs the test; `stop` set by a signal handler ends the main phase early and
@@ -102,7 +156,7 @@ pub async fn run(
         target: target.clone(),
         rec: rec.clone(),
         stop: stop.clone(),
-        slots: AtomicU64::new(0),
+        next_slot: AtomicU64::new(0),
         ops: AtomicU64::new(0),
         cfg: cfg.clone(),
     });
@@ -115,7 +169,8 @@ pub async fn run(
         let _ = w.await;
     }
     let main = began.elapsed();
-    let (faults, mut nemesis_errors) = faults.await.unwrap_or_default();
+    let tally = faults.await.unwrap_or_default();
+    let mut nemesis_errors = tally.errors;
     observer.abort();
     if let Some(n) = nemesis {
         let n2 = n.clone();
@@ -125,7 +180,9 @@ pub async fn run(
     }
     let mut outcome = RunOutcome {
         main,
-        faults,
+        faults: tally.injected,
+        partial: tally.partial,
+        not_injected: tally.not_injected,
         nemesis_errors,
         interrupted: stop.load(Ordering::Relaxed),
         ..RunOutcome::default()
@@ -200,8 +257,7 @@ async fn worker(i: usize, s: Arc<Shared>) {
             break;
         }
         if let Some(rate) = s.cfg.rate.filter(|r| *r > 0.0) {
-            let slot = s.slots.fetch_add(1, Ordering::Relaxed);
-            let due = s.start + Duration::from_secs_f64(slot as f64 / rate);
+            let due = s.start + Duration::from_nanos(take_slot(&s, interval_ns(rate)));
             if due >= s.deadline {
                 break;
             }
@@ -225,27 +281,40 @@ async fn worker(i: usize, s: Arc<Shared>) {
     client.close().await;
 }
 
+/// What the schedule did.
+#[derive(Default)]
+struct FaultTally {
+    injected: u64,
+    partial: u64,
+    not_injected: u64,
+    errors: Vec<String>,
+}
+
 /// Starts and stops faults every interval until the main phase ends.
-async fn schedule(nemesis: Option<Arc<dyn Nemesis>>, s: Arc<Shared>) -> (u64, Vec<String>) {
+async fn schedule(nemesis: Option<Arc<dyn Nemesis>>, s: Arc<Shared>) -> FaultTally {
+    let mut t = FaultTally::default();
     let Some(n) = nemesis else {
-        return (0, Vec::new());
+        return t;
     };
     let faults = n.faults();
     if faults.is_empty() {
-        return (0, Vec::new());
+        return t;
     }
     let mut rng = Rng::new(s.cfg.seed ^ 0x006e_656d_6573_6973);
-    let (mut started, mut errors) = (0u64, Vec::new());
     let step = s.cfg.nemesis_interval.max(Duration::from_millis(10));
-    let record = |f: &str, value: Value, error: Option<String>| {
-        s.rec.record(Rec {
+    let record = |f: &str, value: Value, error: Option<String>, began: Option<Instant>| {
+        let extra = began
+            .map(|b| vec![(BEGAN.into(), Value::Int(s.rec.at(b)))])
+            .unwrap_or_default();
+        let r = Rec {
             kind: EventType::Info,
             process: Process::Nemesis,
             f,
             value,
             node: None,
             error,
-        });
+        };
+        s.rec.record_extra(r, extra);
     };
     loop {
         let next = tokio::time::Instant::now() + step;
@@ -254,40 +323,55 @@ async fn schedule(nemesis: Option<Arc<dyn Nemesis>>, s: Arc<Shared>) -> (u64, Ve
         }
         sleep_until(next).await;
         let fault = faults[rng.below(faults.len() as u64) as usize].clone();
-        let (n2, f2, mut r2) = (n.clone(), fault.clone(), rng.clone());
+        let inj = Arc::new(Injection::new(s.deadline.into_std(), s.stop.clone()));
+        let called = Instant::now();
+        let (n2, f2, mut r2, i2) = (n.clone(), fault.clone(), rng.clone(), inj.clone());
         let res = tokio::task::spawn_blocking(move || {
-            let v = n2.start(&f2, &mut r2);
+            let v = n2.start(&f2, &mut r2, &i2);
             (v, r2)
         })
         .await;
         let Ok((res, r2)) = res else { break };
         rng = r2;
-        started += 1;
         let name = format!("start-{fault}");
-        match res {
-            Ok(v) => record(&name, v, None),
-            Err(e) => {
-                record(&name, Value::Null, Some(e.clone()));
-                errors.push(e);
+        match (res, inj.began()) {
+            // Refused at its first effect: the main phase is over. Not a fault.
+            (Err(_), None) if inj.refused() => break,
+            (Err(e), None) => {
+                record(&name, not_injected(), Some(e.clone()), None);
+                t.not_injected += 1;
+                t.errors.push(format!("{fault} not injected: {e}"));
+                continue;
             }
-        }
-        let until = (tokio::time::Instant::now() + step).min(s.deadline);
-        while tokio::time::Instant::now() < until && !s.stop.load(Ordering::Relaxed) {
-            sleep(Duration::from_millis(50).min(until - tokio::time::Instant::now())).await;
+            (Ok(v), began) => {
+                record(&name, v, None, Some(began.unwrap_or(called)));
+                t.injected += 1;
+                let until = (tokio::time::Instant::now() + step).min(s.deadline);
+                while tokio::time::Instant::now() < until && !s.stop.load(Ordering::Relaxed) {
+                    sleep(Duration::from_millis(50).min(until - tokio::time::Instant::now())).await;
+                }
+            }
+            // Failed part-way: what took effect is a fault, undone at once.
+            (Err(e), Some(began)) => {
+                record(&name, partially_injected(), Some(e.clone()), Some(began));
+                t.injected += 1;
+                t.partial += 1;
+                t.errors.push(format!("{fault} failed part-way: {e}"));
+            }
         }
         let (n2, f2) = (n.clone(), fault.clone());
         let res = tokio::task::spawn_blocking(move || n2.stop(&f2)).await;
         let name = format!("stop-{fault}");
         match res {
-            Ok(Ok(v)) => record(&name, v, None),
+            Ok(Ok(v)) => record(&name, v, None, None),
             Ok(Err(e)) => {
-                record(&name, Value::Null, Some(e.clone()));
-                errors.push(e);
+                record(&name, Value::Null, Some(e.clone()), None);
+                t.errors.push(e);
             }
             Err(_) => break,
         }
     }
-    (started, errors)
+    t
 }
 
 /// Records `primaries` observations while the test runs, if the target can tell.
@@ -341,4 +425,66 @@ async fn finals(s: &Arc<Shared>) -> usize {
         }
     }
     failed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Workers asking for slots at the given times (ns); the slots they get.
+    fn slots(asks: &[u64], interval: u64) -> Vec<u64> {
+        let mut next = 0;
+        asks.iter()
+            .map(|&now| {
+                let (due, after) = pace(next, now, interval);
+                next = after;
+                due
+            })
+            .collect()
+    }
+
+    /// The most slots in any window of `len` ns.
+    fn densest(slots: &[u64], len: u64) -> usize {
+        (0..slots.len())
+            .map(|i| {
+                slots[i..]
+                    .iter()
+                    .take_while(|&&t| t < slots[i] + len)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn a_rate_is_a_ceiling_even_after_a_stall() {
+        let ms = 1_000_000;
+        // --rate 1000: one slot per ms. Ten workers ask together at first...
+        let mut asks: Vec<u64> = vec![0; 10];
+        // ...then every worker stalls for 4 s (a cut-off node) and all come
+        // back at once, each asking again as soon as its op returns.
+        asks.extend(std::iter::repeat_n(4_000 * ms, 4_000));
+        let got = slots(&asks, ms);
+        // Never earlier than asked, never closer together than the interval.
+        assert!(got.iter().zip(&asks).all(|(d, a)| d >= a));
+        assert!(got.windows(2).all(|w| w[1] >= w[0] + ms), "{got:?}");
+        // No catching up: after the stall, slots resume at the rate. The
+        // old schedule (`start + slot/rate`) gave ~3,990 slots at once here.
+        assert_eq!(got[10], 4_000 * ms);
+        assert!(
+            densest(&got, 1_000 * ms) <= 1_000,
+            "{}",
+            densest(&got, 1_000 * ms)
+        );
+        assert_eq!(got[11], 4_000 * ms + ms);
+    }
+
+    #[test]
+    fn a_slow_system_takes_slots_as_they_come() {
+        // Asked less often than the interval allows: each slot is "now".
+        assert_eq!(slots(&[0, 5, 20, 21], 3), vec![0, 5, 20, 23]);
+        assert_eq!(pace(10, 4, 0), (10, 11), "a zero interval still moves on");
+        assert_eq!(interval_ns(1000.0), 1_000_000);
+        assert_eq!(interval_ns(3e9), 1);
+    }
 }

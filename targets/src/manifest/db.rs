@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use faultline_harness::daemon::{wait_port, Controls, Daemon};
-use faultline_harness::remote::{shell_quote, Remote, Signal, Spawn};
+use faultline_harness::remote::{shell_quote, tail, Remote, Signal, Spawn};
 
 use super::client::{ClientLog, JsonlTarget, LeadersByNode};
 use super::faults::ManifestNemesis;
@@ -120,17 +120,22 @@ pub fn run_here(
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let last = err
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("")
-            .to_owned();
-        Err(format!(
-            "`{command}` exited with {}: {last}",
+        // Whatever the command said, on either stream, is why it failed.
+        let (stdout, stderr) = (
+            tail(&String::from_utf8_lossy(&out.stdout)),
+            tail(&String::from_utf8_lossy(&out.stderr)),
+        );
+        let mut msg = format!(
+            "`{command}` exited with {}",
             out.status.code().unwrap_or(-1)
-        ))
+        );
+        if !stderr.is_empty() {
+            msg.push_str(&format!(": {stderr}"));
+        }
+        if !stdout.is_empty() {
+            msg.push_str(&format!("; stdout: {stdout}"));
+        }
+        Err(msg)
     }
 }
 

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use faultline_harness::daemon::Daemon;
-use faultline_harness::runner::{Nemesis, Rng};
+use faultline_harness::runner::{Injection, Nemesis, Rng};
 use faultline_history::Value;
 
 use super::db::{run_here, vars};
@@ -99,6 +99,13 @@ impl ManifestNemesis {
             .map_err(|e| format!("{}: {e}", self.nodes[i].name))
     }
 
+    fn set_active(&self, fault: &str, a: Active) {
+        self.active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(fault.to_owned(), a);
+    }
+
     fn heal_one(&self, name: &str, a: &Active) -> Result<Value, String> {
         let spec = self.m.faults.get(name).cloned().unwrap_or_default();
         let mut did: Vec<(std::sync::Arc<str>, Value)> = vec![("fault".into(), Value::str(name))];
@@ -126,7 +133,7 @@ impl Nemesis for ManifestNemesis {
         self.m.faults.keys().cloned().collect()
     }
 
-    fn start(&self, fault: &str, _rng: &mut Rng) -> Result<Value, String> {
+    fn start(&self, fault: &str, _rng: &mut Rng, inj: &Injection) -> Result<Value, String> {
         let spec = self
             .m
             .faults
@@ -150,23 +157,33 @@ impl Nemesis for ManifestNemesis {
         };
         let name = self.nodes[leader].name.clone();
         let mut did: Vec<(std::sync::Arc<str>, Value)> = vec![("leader".into(), Value::str(&name))];
+        // Leader discovery is done; what follows changes the cluster.
+        inj.begin()?;
+        // Remembered before the first step, so that `stop` undoes whatever
+        // part of the fault took effect if a later step fails.
+        self.set_active(
+            fault,
+            Active {
+                leader,
+                killed: false,
+            },
+        );
         if spec.isolate_leader > 0.0 {
             self.cut(leader, true)?;
             std::thread::sleep(Duration::from_secs_f64(spec.isolate_leader));
             did.push(("isolated_s".into(), Value::Float(spec.isolate_leader)));
         }
-        let active = Active {
-            leader,
-            killed: spec.kill_leader,
-        };
-        self.active
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(fault.to_owned(), active);
         if spec.kill_leader {
             self.daemons[leader]
                 .kill()
                 .map_err(|e| format!("kill {name}: {e}"))?;
+            self.set_active(
+                fault,
+                Active {
+                    leader,
+                    killed: true,
+                },
+            );
             did.push(("killed".into(), Value::str(&name)));
         }
         if spec.isolate_leader > 0.0 {
@@ -174,7 +191,18 @@ impl Nemesis for ManifestNemesis {
         }
         if let Some(c) = &spec.command {
             let cmd = super::template::render(c, &vars(&self.m, &self.nodes, leader, Some(leader)));
-            let out = run_here(&cmd, &self.env_for(leader), &self.m.dir)?;
+            let out = run_here(&cmd, &self.env_for(leader), &self.m.dir).map_err(|e| {
+                let done: Vec<String> = did
+                    .iter()
+                    .skip(1)
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect();
+                if done.is_empty() {
+                    e
+                } else {
+                    format!("{e} (after: {})", done.join(", "))
+                }
+            })?;
             if let Some(last) = out.lines().rev().find(|l| !l.trim().is_empty()) {
                 did.push(("output".into(), Value::str(last.trim())));
             }

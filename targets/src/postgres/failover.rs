@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use faultline_harness::remote::shell_quote;
-use faultline_harness::runner::{Nemesis, Rng};
+use faultline_harness::runner::{Injection, Nemesis, Rng};
 use faultline_history::Value;
 
 use super::node::PgCluster;
@@ -66,7 +66,7 @@ impl PostgresFailover {
             .collect()
     }
 
-    fn failover(&self) -> Result<Value, String> {
+    fn failover(&self, inj: &Injection) -> Result<Value, String> {
         let c = &self.cluster;
         let mut down = self.down.lock().unwrap_or_else(|e| e.into_inner());
         let roles = c.roles();
@@ -85,6 +85,7 @@ impl PostgresFailover {
                 c.nodes[old].name
             ));
         }
+        inj.begin()?;
         c.crash(old)?;
         down.push(old);
         let mut best: Option<(usize, u128, String)> = None;
@@ -302,14 +303,18 @@ impl PostgresFailover {
     /// asynchronous replication they were acknowledged — and are lost, and the
     /// serial keys handed out meanwhile are handed out again; with synchronous
     /// replication their commits never returned.
-    fn failover_lagging(&self) -> Result<Value, String> {
+    fn failover_lagging(&self, inj: &Injection) -> Result<Value, String> {
         let roles = self.cluster.roles();
         let Some(old) = (0..roles.len()).find(|&i| roles[i] == Some(false)) else {
             return Err("no primary answers: nothing to fail over".into());
         };
-        self.cut(old, true)?;
+        inj.begin()?;
+        if let Err(e) = self.cut(old, true) {
+            let _ = self.cut(old, false);
+            return Err(e);
+        }
         std::thread::sleep(LAG);
-        let out = self.failover();
+        let out = self.failover(inj);
         let restored = self.cut(old, false);
         let v = out?;
         restored?;
@@ -327,10 +332,10 @@ impl Nemesis for PostgresFailover {
         vec!["failover".into(), "failover-lagging".into()]
     }
 
-    fn start(&self, fault: &str, _: &mut Rng) -> Result<Value, String> {
+    fn start(&self, fault: &str, _: &mut Rng, inj: &Injection) -> Result<Value, String> {
         match fault {
-            "failover" => self.failover(),
-            "failover-lagging" => self.failover_lagging(),
+            "failover" => self.failover(inj),
+            "failover-lagging" => self.failover_lagging(inj),
             other => Err(format!("postgres has no fault {other:?}")),
         }
     }

@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use faultline_harness::daemon::Daemon;
-use faultline_harness::runner::{Client, Completion, Invocation, Nemesis, Outcome, Rng, Target};
+use faultline_harness::runner::{
+    Client, Completion, Injection, Invocation, Nemesis, Outcome, Rng, Target,
+};
 use faultline_history::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -346,7 +348,7 @@ impl Nemesis for RefkvNemesis {
         self.kinds.clone()
     }
 
-    fn start(&self, fault: &str, rng: &mut Rng) -> Result<Value, String> {
+    fn start(&self, fault: &str, rng: &mut Rng, inj: &Injection) -> Result<Value, String> {
         match fault {
             "promote" => {
                 let leaders = self.target.leaders();
@@ -360,6 +362,7 @@ impl Nemesis for RefkvNemesis {
                     return Err("no reachable follower to promote".into());
                 }
                 let p = candidates[rng.below(candidates.len() as u64) as usize];
+                inj.begin()?;
                 let epoch = call(p, "promote")?;
                 Ok(Value::map(vec![
                     ("promoted".into(), Value::str(&p.name)),
@@ -372,8 +375,10 @@ impl Nemesis for RefkvNemesis {
             }
             "join" => {
                 let (d, _) = self.spare.as_ref().ok_or("no spare node to join")?;
-                d.start().map_err(|e| e.to_string())?;
+                inj.begin()?;
+                // Remembered first: a start that fails part-way is still stopped.
                 *self.joined.lock().unwrap_or_else(|e| e.into_inner()) = true;
+                d.start().map_err(|e| e.to_string())?;
                 Ok(Value::str(d.node()))
             }
             other => Err(format!("refkv has no fault {other:?}")),
