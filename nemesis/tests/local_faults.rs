@@ -1,0 +1,141 @@
+//! `LocalNemesis` without root: nodes that record the commands they are
+//! given. Every partition drawn installs DROP rules on every cluster size;
+//! what has nothing to act on fails before any effect (no command reaches a
+//! node, `begin` is never reached); after the time limit nothing takes effect.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use faultline_harness::remote::{Output, Remote, RemoteError, Spawn};
+use faultline_harness::runner::{Injection, Nemesis, Rng};
+use faultline_nemesis::local::{LocalNemesis, NodeCtl};
+
+/// A node that records the commands it is given and runs none.
+struct Recorded {
+    name: String,
+    commands: Mutex<Vec<String>>,
+}
+
+impl Remote for Recorded {
+    fn node(&self) -> &str {
+        &self.name
+    }
+    fn host(&self) -> &str {
+        "10.0.0.1"
+    }
+    fn exec(&self, command: &str) -> Result<Output, RemoteError> {
+        self.commands.lock().unwrap().push(command.to_owned());
+        Ok(Output::default())
+    }
+    fn spawn(&self, _: &Spawn) -> Result<u32, RemoteError> {
+        Ok(1)
+    }
+    fn upload(&self, _: &Path, _: &Path) -> Result<(), RemoteError> {
+        Ok(())
+    }
+    fn download(&self, _: &Path, _: &Path) -> Result<(), RemoteError> {
+        Ok(())
+    }
+}
+
+fn cluster(n: usize) -> (Vec<Arc<Recorded>>, Vec<NodeCtl>) {
+    let remotes: Vec<Arc<Recorded>> = (1..=n)
+        .map(|i| {
+            Arc::new(Recorded {
+                name: format!("n{i}"),
+                commands: Mutex::new(Vec::new()),
+            })
+        })
+        .collect();
+    let ctl = remotes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| NodeCtl {
+            remote: r.clone(),
+            addr: format!("10.0.0.{}", 11 + i),
+            daemon: None,
+            skew: None,
+        })
+        .collect();
+    (remotes, ctl)
+}
+
+fn nemesis(ctl: Vec<NodeCtl>, leaders: Vec<&'static str>) -> LocalNemesis {
+    let kinds: Vec<String> = ["partition", "kill", "partition-leader", "kill-leader"]
+        .map(String::from)
+        .to_vec();
+    LocalNemesis::new(ctl, &kinds, PathBuf::from("/bin/false"))
+        .unwrap()
+        .with_leaders(Arc::new(move || {
+            leaders.iter().map(|s| s.to_string()).collect()
+        }))
+}
+
+fn drops(remotes: &[Arc<Recorded>]) -> usize {
+    remotes
+        .iter()
+        .flat_map(|r| r.commands.lock().unwrap().clone())
+        .map(|c| c.matches("-j DROP").count())
+        .sum()
+}
+
+fn touched(remotes: &[Arc<Recorded>]) -> bool {
+    remotes
+        .iter()
+        .any(|r| !r.commands.lock().unwrap().is_empty())
+}
+
+#[test]
+fn every_partition_drawn_installs_drop_rules_and_begins() {
+    for size in 2..=9 {
+        for seed in 0..40 {
+            let (remotes, ctl) = cluster(size);
+            let n = nemesis(ctl, vec![]);
+            let inj = Injection::unbounded();
+            let v = n.start("partition", &mut Rng::new(seed), &inj).unwrap();
+            assert!(inj.began().is_some());
+            assert!(
+                drops(&remotes) > 0,
+                "{size} nodes, seed {seed}: {v} cut nothing"
+            );
+        }
+    }
+}
+
+#[test]
+fn what_cannot_act_fails_before_any_effect() {
+    let cases: [(usize, Vec<&'static str>, &str, &str); 4] = [
+        (1, vec![], "partition", "at least two nodes"),
+        (3, vec![], "kill-leader", "no node leads"),
+        (
+            3,
+            vec!["n1", "n2", "n3"],
+            "partition-leader",
+            "every node claims to lead",
+        ),
+        (3, vec![], "kill", "no running daemon"),
+    ];
+    for (size, leaders, fault, why) in cases {
+        let (remotes, ctl) = cluster(size);
+        let n = nemesis(ctl, leaders);
+        let inj = Injection::unbounded();
+        let e = n.start(fault, &mut Rng::new(1), &inj).unwrap_err();
+        assert!(e.contains(why), "{fault}: {e}");
+        assert!(inj.began().is_none(), "{fault} claims an effect");
+        assert!(!touched(&remotes), "{fault} touched a node");
+    }
+}
+
+#[test]
+fn nothing_takes_effect_once_the_main_phase_is_over() {
+    let (remotes, ctl) = cluster(3);
+    let n = nemesis(ctl, vec!["n2"]);
+    for fault in ["partition", "partition-leader"] {
+        let late = Injection::new(Instant::now(), Arc::new(AtomicBool::new(false)));
+        assert!(n.start(fault, &mut Rng::new(1), &late).is_err());
+        assert!(late.refused() && late.began().is_none());
+    }
+    assert!(!touched(&remotes));
+}
