@@ -49,6 +49,15 @@ pub enum PartitionError {
     /// A node's rules could not be installed.
     #[error(transparent)]
     Remote(#[from] RemoteError),
+    /// A node's rules could not be installed after other nodes' were: the
+    /// partition is partly in force until healed.
+    #[error("{source} (rules already in place on {})", done.join(", "))]
+    PartlyApplied {
+        /// The nodes whose rules were installed.
+        done: Vec<String>,
+        /// Why the next node's were not.
+        source: RemoteError,
+    },
 }
 
 /// The partition shapes the `partition` nemesis draws from.
@@ -278,8 +287,16 @@ impl Prepared {
     /// as [`prepare`] was given). A failure part-way leaves the earlier nodes
     /// partitioned: heal them.
     pub fn apply(&self, remotes: &[&dyn Remote]) -> Result<(), PartitionError> {
+        let mut done = Vec::new();
         for (r, script) in remotes.iter().zip(&self.scripts) {
-            r.run(script)?;
+            if let Err(source) = r.run(script) {
+                return Err(if done.is_empty() {
+                    PartitionError::Remote(source)
+                } else {
+                    PartitionError::PartlyApplied { done, source }
+                });
+            }
+            done.push(r.node().to_owned());
         }
         Ok(())
     }

@@ -4,7 +4,7 @@
 //! node, `begin` is never reached); after the time limit nothing takes effect.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -12,10 +12,12 @@ use faultline_harness::remote::{Output, Remote, RemoteError, Spawn};
 use faultline_harness::runner::{Injection, Nemesis, Rng};
 use faultline_nemesis::local::{LocalNemesis, NodeCtl};
 
-/// A node that records the commands it is given and runs none.
+/// A node that records the commands it is given and runs none; with
+/// `broken`, its `iptables -A` commands fail.
 struct Recorded {
     name: String,
     commands: Mutex<Vec<String>>,
+    broken: AtomicBool,
 }
 
 impl Remote for Recorded {
@@ -27,6 +29,13 @@ impl Remote for Recorded {
     }
     fn exec(&self, command: &str) -> Result<Output, RemoteError> {
         self.commands.lock().unwrap().push(command.to_owned());
+        if self.broken.load(Ordering::Relaxed) && command.contains("iptables -w -A") {
+            return Ok(Output {
+                status: 4,
+                stdout: String::new(),
+                stderr: "iptables: Resource temporarily unavailable.".into(),
+            });
+        }
         Ok(Output::default())
     }
     fn spawn(&self, _: &Spawn) -> Result<u32, RemoteError> {
@@ -46,6 +55,7 @@ fn cluster(n: usize) -> (Vec<Arc<Recorded>>, Vec<NodeCtl>) {
             Arc::new(Recorded {
                 name: format!("n{i}"),
                 commands: Mutex::new(Vec::new()),
+                broken: AtomicBool::new(false),
             })
         })
         .collect();
@@ -138,4 +148,27 @@ fn nothing_takes_effect_once_the_main_phase_is_over() {
         assert!(late.refused() && late.began().is_none());
     }
     assert!(!touched(&remotes));
+}
+
+#[test]
+fn a_partition_that_fails_part_way_says_where_it_took_effect_and_heals() {
+    let (remotes, ctl) = cluster(3);
+    let n = nemesis(ctl, vec!["n1"]);
+    remotes[1].broken.store(true, Ordering::Relaxed);
+    let inj = Injection::unbounded();
+    // n1 (the leader) is cut off first, then n2's rules fail.
+    let e = n
+        .start("partition-leader", &mut Rng::new(1), &inj)
+        .unwrap_err();
+    assert!(e.contains("already in place on n1"), "{e}");
+    assert!(e.contains("Resource temporarily unavailable"), "{e}");
+    assert!(inj.began().is_some(), "part of it took effect");
+    n.stop("partition-leader").unwrap();
+    for r in &remotes {
+        let c = r.commands.lock().unwrap();
+        assert!(
+            c.last().unwrap().contains("iptables -w -F FAULTLINE"),
+            "{c:?}"
+        );
+    }
 }
