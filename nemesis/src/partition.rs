@@ -56,7 +56,7 @@ pub enum PartitionError {
         /// The nodes whose rules were installed.
         done: Vec<String>,
         /// Why the next node's were not.
-        source: RemoteError,
+        source: Box<RemoteError>,
     },
 }
 
@@ -293,7 +293,10 @@ impl Prepared {
                 return Err(if done.is_empty() {
                     PartitionError::Remote(source)
                 } else {
-                    PartitionError::PartlyApplied { done, source }
+                    PartitionError::PartlyApplied {
+                        done,
+                        source: Box::new(source),
+                    }
                 });
             }
             done.push(r.node().to_owned());
