@@ -482,3 +482,25 @@ fn faults_said(o: &faultline_harness::runner::RunOutcome) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faultline_harness::runner::RunOutcome;
+
+    #[test]
+    fn the_summary_counts_only_faults_that_took_effect() {
+        let o = |faults, partial, not_injected| RunOutcome {
+            faults,
+            partial,
+            not_injected,
+            ..RunOutcome::default()
+        };
+        assert_eq!(faults_said(&o(3, 0, 0)), "3 faults");
+        assert_eq!(faults_said(&o(0, 0, 4)), "0 faults, 4 not injected");
+        assert_eq!(
+            faults_said(&o(5, 1, 2)),
+            "5 faults (1 failed part-way), 2 not injected"
+        );
+    }
+}
