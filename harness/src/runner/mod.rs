@@ -1,9 +1,10 @@
 //! The runner: workers drive clients at the target, a nemesis injects faults
 //! on a schedule, and one recorder writes every event to `history.jsonl`.
 //!
-//! Phases, in order: **main** (until the time limit, at `--rate` across
-//! `--concurrency` workers, with the nemesis starting and stopping faults every
-//! `--nemesis-interval`); **heal** (every fault undone); **recover** (a wait
+//! Phases, in order: **main** (until the time limit, at most `--rate` across
+//! `--concurrency` workers — a ceiling, see `pace` — with the nemesis
+//! starting and stopping faults every `--nemesis-interval`, recording only
+//! what took effect, see `nemesis`); **heal** (every fault undone); **recover** (a wait
 //! for the system to settle); **final reads** (retried until they succeed, so
 //! the checkers see the final state). Each worker is one process in the
 //! history; after an `info` it continues as a new process with a fresh client
@@ -12,6 +13,7 @@
 mod client;
 mod nemesis;
 mod ops;
+mod pace;
 mod recorder;
 mod run;
 

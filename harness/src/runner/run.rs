@@ -1,10 +1,8 @@
 //! Running one test: workers, the nemesis schedule, and the phases.
 //!
 //! **Rate.** `--rate` is a ceiling on operations started per second across
-//! all workers: each operation takes the next start slot, one interval
-//! (`1/rate`) after the previous slot but never earlier than now ([`pace`]).
-//! After a stall (every worker blocked on a cut-off node) the schedule does
-//! not try to catch up on the slots it missed, so the rate is never exceeded.
+//! all workers (see [`super::pace`]): after a stall the workers do not catch
+//! up on the slots they missed.
 //!
 //! **Faults.** Every nemesis interval the schedule asks the nemesis for one
 //! fault and records what happened (see [`super::nemesis`] and
@@ -19,14 +17,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use faultline_history::fault::{not_injected, partially_injected, BEGAN};
 use faultline_history::{EventType, Process, Value};
 use tokio::time::{sleep, sleep_until, timeout};
 
 use super::client::{Client, Completion, Invocation, Outcome, Target};
-use faultline_history::fault::{not_injected, partially_injected, BEGAN};
-
 use super::nemesis::{Injection, Nemesis};
 use super::ops::{OpGen, Rng};
+use super::pace::Pacer;
 use super::recorder::{Rec, Recorder};
 
 /// How to run a test.
@@ -101,40 +99,9 @@ struct Shared {
     stop: Arc<AtomicBool>,
     deadline: tokio::time::Instant,
     start: tokio::time::Instant,
-    /// The next start slot under `--rate`, in ns since `start`.
-    next_slot: AtomicU64,
+    /// Start slots under `--rate`, if set.
+    pacer: Option<Pacer>,
     ops: AtomicU64,
-}
-
-/// The rate limiter's decision: given the next free slot and the time now
-/// (both in ns since the run began) and the interval between slots, the slot
-/// this operation takes and the next free slot. A slot is never earlier than
-/// now, so time lost in a stall is not made up in a burst: slots are at least
-/// `interval` apart, and the rate is a ceiling.
-fn pace(next: u64, now: u64, interval: u64) -> (u64, u64) {
-    let due = next.max(now);
-    (due, due.saturating_add(interval.max(1)))
-}
-
-/// The interval between start slots at `rate` operations per second, in ns.
-fn interval_ns(rate: f64) -> u64 {
-    ((1e9 / rate).round() as u64).max(1)
-}
-
-/// Takes the next start slot (ns since `start`), atomically across workers.
-fn take_slot(s: &Shared, interval: u64) -> u64 {
-    let now = s.start.elapsed().as_nanos() as u64;
-    let mut next = s.next_slot.load(Ordering::Relaxed);
-    loop {
-        let (due, after) = pace(next, now, interval);
-        match s
-            .next_slot
-            .compare_exchange_weak(next, after, Ordering::Relaxed, Ordering::Relaxed)
-        {
-            Ok(_) => return due,
-            Err(seen) => next = seen,
-        }
-    }
 }
 
 /// Runs the test; `stop` set by a signal handler ends the main phase early and
@@ -156,7 +123,7 @@ pub async fn run(
         target: target.clone(),
         rec: rec.clone(),
         stop: stop.clone(),
-        next_slot: AtomicU64::new(0),
+        pacer: cfg.rate.filter(|r| *r > 0.0).map(Pacer::new),
         ops: AtomicU64::new(0),
         cfg: cfg.clone(),
     });
@@ -256,8 +223,8 @@ async fn worker(i: usize, s: Arc<Shared>) {
         if s.stop.load(Ordering::Relaxed) || tokio::time::Instant::now() >= s.deadline {
             break;
         }
-        if let Some(rate) = s.cfg.rate.filter(|r| *r > 0.0) {
-            let due = s.start + Duration::from_nanos(take_slot(&s, interval_ns(rate)));
+        if let Some(pacer) = &s.pacer {
+            let due = s.start + Duration::from_nanos(pacer.take(s.start.elapsed()));
             if due >= s.deadline {
                 break;
             }
@@ -425,66 +392,4 @@ async fn finals(s: &Arc<Shared>) -> usize {
         }
     }
     failed
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Workers asking for slots at the given times (ns); the slots they get.
-    fn slots(asks: &[u64], interval: u64) -> Vec<u64> {
-        let mut next = 0;
-        asks.iter()
-            .map(|&now| {
-                let (due, after) = pace(next, now, interval);
-                next = after;
-                due
-            })
-            .collect()
-    }
-
-    /// The most slots in any window of `len` ns.
-    fn densest(slots: &[u64], len: u64) -> usize {
-        (0..slots.len())
-            .map(|i| {
-                slots[i..]
-                    .iter()
-                    .take_while(|&&t| t < slots[i] + len)
-                    .count()
-            })
-            .max()
-            .unwrap_or(0)
-    }
-
-    #[test]
-    fn a_rate_is_a_ceiling_even_after_a_stall() {
-        let ms = 1_000_000;
-        // --rate 1000: one slot per ms. Ten workers ask together at first...
-        let mut asks: Vec<u64> = vec![0; 10];
-        // ...then every worker stalls for 4 s (a cut-off node) and all come
-        // back at once, each asking again as soon as its op returns.
-        asks.extend(std::iter::repeat_n(4_000 * ms, 4_000));
-        let got = slots(&asks, ms);
-        // Never earlier than asked, never closer together than the interval.
-        assert!(got.iter().zip(&asks).all(|(d, a)| d >= a));
-        assert!(got.windows(2).all(|w| w[1] >= w[0] + ms), "{got:?}");
-        // No catching up: after the stall, slots resume at the rate. The
-        // old schedule (`start + slot/rate`) gave ~3,990 slots at once here.
-        assert_eq!(got[10], 4_000 * ms);
-        assert!(
-            densest(&got, 1_000 * ms) <= 1_000,
-            "{}",
-            densest(&got, 1_000 * ms)
-        );
-        assert_eq!(got[11], 4_000 * ms + ms);
-    }
-
-    #[test]
-    fn a_slow_system_takes_slots_as_they_come() {
-        // Asked less often than the interval allows: each slot is "now".
-        assert_eq!(slots(&[0, 5, 20, 21], 3), vec![0, 5, 20, 23]);
-        assert_eq!(pace(10, 4, 0), (10, 11), "a zero interval still moves on");
-        assert_eq!(interval_ns(1000.0), 1_000_000);
-        assert_eq!(interval_ns(3e9), 1);
-    }
 }
