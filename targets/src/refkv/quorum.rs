@@ -339,7 +339,7 @@ impl Quorum {
             );
         };
         let key = key.clone();
-        if !self.leaderless {
+        if !self.leaderless || req.local {
             let held = self.store.get(&key).cloned().unwrap_or_default();
             return cx.reply(conn, self.read_value(&key, &held));
         }
