@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use faultline_checkers::{checker, workload, CheckOptions, Validity};
 use faultline_harness::runner::{
-    generator, run, Client, Completion, Invocation, Outcome, Recorder, RunConfig, Target,
+    generator, run, Client, Completion, Invocation, Recorder, RunConfig, Target,
 };
 use faultline_history::{read_path, FinalReads, Phase, Value};
 
@@ -141,7 +141,10 @@ fn a_replica_that_never_catches_up_is_divergence_naming_node_and_elements() {
     assert!(matches!(h.final_reads(), FinalReads::From(_)));
     // Several rounds were read, three nodes each.
     let reads = h.replica_reads().count();
-    assert!(reads >= 6 && reads % 3 == 0, "{reads} replica reads");
+    assert!(
+        reads >= 6 && reads.is_multiple_of(3),
+        "{reads} replica reads"
+    );
     let v = divergence(&h);
     assert_eq!(v.valid, Validity::False, "{v:?}");
     let e = &v.anomalies[0].explanation;

@@ -10,11 +10,19 @@
 //! records each answer as a `replica-read` observation (see
 //! `faultline_history::Phase`).
 //!
+//! No finite wait proves replicas will *never* converge; what the anomaly
+//! states, and all it states, is that they had not when the runner stopped
+//! reading (after recovery and up to `converge` seconds of rounds; the
+//! sentence says how long after the heal). A store whose anti-entropy is slower
+//! than that shows up too, and the time in the sentence lets a reader judge.
+//!
 //! The invariant this checker keeps: it judges only each node's **last**
 //! answer to each final read, and reports **divergence** only when two nodes
 //! that both answered hold different states — naming the nodes, and the
-//! elements or values they disagree on. A node that never answered is listed
-//! in the details, not counted as disagreeing. Equal states are compared as
+//! elements or values they disagree on. A node that never answered (it was
+//! down, or holds no copy of that key: a leaderless store with `n` below the
+//! node count refuses the read) is listed in the details, not counted as
+//! disagreeing. Equal states are compared as
 //! the workload reads them: a set's elements in any order, anything else as
 //! the exact value. A history without replica reads (a target that cannot read
 //! one node's own copy, an interrupted run, any history from outside) has
@@ -22,7 +30,7 @@
 
 use std::collections::BTreeMap;
 
-use faultline_history::{History, ReplicaRead, Value};
+use faultline_history::{History, Phase, ReplicaRead, Value};
 use serde_json::json;
 
 use super::facts::Clock;
@@ -67,6 +75,12 @@ impl Checker for Divergence {
             ));
         }
         let set = matches!(self.shape, Some(Shape::Set { .. }));
+        let healed = history
+            .phases()
+            .into_iter()
+            .rev()
+            .find(|(_, p)| *p == Phase::Heal)
+            .map(|(pos, _)| clock.at(history, pos));
         let mut anomalies = Vec::new();
         let mut agreed = 0usize;
         for ((_, arg), nodes) in &last {
@@ -83,8 +97,23 @@ impl Checker for Divergence {
                 agreed += 1;
                 continue;
             }
-            groups.sort_by(|a, b| b.1.len().cmp(&a.1.len()));
-            let when = nodes.values().map(|r| clock.at(history, r.pos)).max();
+            groups.sort_by_key(|g| std::cmp::Reverse(g.1.len()));
+            let when = nodes
+                .values()
+                .map(|r| clock.at(history, r.pos))
+                .max()
+                .unwrap_or(0);
+            let since = match healed {
+                Some(h) => format!(
+                    "{} after the faults were healed (last replica reads at {})",
+                    clock.duration(when - h),
+                    clock.show(when)
+                ),
+                None => format!(
+                    "at the end of the test (last replica reads at {})",
+                    clock.show(when)
+                ),
+            };
             let what = subject(arg);
             let parts: Vec<String> = groups
                 .iter()
@@ -94,8 +123,7 @@ impl Checker for Divergence {
                 kind: "divergence".into(),
                 ops: nodes.values().map(|r| r.index).collect(),
                 explanation: format!(
-                    "after the faults were healed, the nodes' own copies of {what} still differ in the last replica reads (at {}): {}",
-                    when.map_or_else(|| "the end".to_owned(), |t| clock.show(t)),
+                    "the nodes' own copies of {what} still differ {since}: {}",
                     parts.join("; ")
                 ),
                 data: json!({
