@@ -38,7 +38,7 @@ fn every_ci_case_holds_on_every_ci_seed() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(
-        out.contains("calibration: 10 of 10 cases held on seeds 1,2"),
+        out.contains("calibration: 11 of 11 cases held on seeds 1,2"),
         "{out}"
     );
     // Every case ran on both seeds and said what it judged.

@@ -12,7 +12,8 @@ use crate::checker::Checker;
 use crate::elle::{Elle, ElleOptions, TxnWorkload};
 use crate::linear::{Kv, LinearOptions, Linearizable, Mutex, NilReads, Queue, Register, Split};
 use crate::replication::{
-    Bank, Conflicts, Counter, Sessions, SetChecker, Shape, SplitBrain, Staleness, UniqueIds,
+    Bank, Conflicts, Counter, Divergence, Sessions, SetChecker, Shape, SplitBrain, Staleness,
+    UniqueIds,
 };
 use crate::stats::Stats;
 
@@ -37,6 +38,7 @@ const REGISTER: &[&str] = &[
     "staleness",
     "conflicts",
     "split-brain",
+    "divergence",
 ];
 const LIN: &[&str] = &["stats", "linearizable"];
 const LIST_APPEND: &[&str] = &[
@@ -46,12 +48,13 @@ const LIST_APPEND: &[&str] = &[
     "staleness",
     "conflicts",
     "split-brain",
+    "divergence",
 ];
 const RW_REGISTER: &[&str] = &["stats", "elle", "split-brain"];
-const SET: &[&str] = &["stats", "set", "staleness", "split-brain"];
+const SET: &[&str] = &["stats", "set", "staleness", "split-brain", "divergence"];
 const UNIQUE_IDS: &[&str] = &["stats", "unique-ids", "split-brain"];
-const COUNTER: &[&str] = &["stats", "counter", "split-brain"];
-const BANK: &[&str] = &["stats", "bank", "split-brain"];
+const COUNTER: &[&str] = &["stats", "counter", "split-brain", "divergence"];
+const BANK: &[&str] = &["stats", "bank", "split-brain", "divergence"];
 
 /// Every workload faultline knows.
 pub const WORKLOADS: &[Workload] = &[
@@ -131,6 +134,7 @@ pub const CHECKERS: &[&str] = &[
     "staleness",
     "conflicts",
     "split-brain",
+    "divergence",
 ];
 
 /// Names of every linearizability model.
@@ -211,6 +215,9 @@ pub fn checker(name: &str, w: &Workload, opts: &CheckOptions) -> Result<Box<dyn 
             shape: shape(w, opts).ok_or_else(|| needs_shape("conflicts", w))?,
         })),
         "split-brain" => Ok(Box::new(SplitBrain {
+            shape: shape(w, opts),
+        })),
+        "divergence" => Ok(Box::new(Divergence {
             shape: shape(w, opts),
         })),
         other => Err(format!(

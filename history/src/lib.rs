@@ -26,6 +26,7 @@ mod jepsen_log;
 mod jsonl;
 mod jsonl_fast;
 mod jsonl_serde;
+mod phase;
 mod value;
 
 pub use error::HistoryError;
@@ -33,6 +34,7 @@ pub use event::{Event, EventFields, EventType, Process};
 pub use format::{read_from, read_path, Format, Loaded};
 pub use history::{History, Op};
 pub use jsonl::JsonlWriter;
+pub use phase::{replica_read_value, FinalReads, Phase, ReplicaRead, PHASE, REPLICA_READ};
 pub use value::Value;
 
 /// Parses one EDN value (`:x`, `[1 2]`, `nil`), e.g. given on a command line.

@@ -105,6 +105,13 @@ const CASES: &[Case] = &[
         quick: true,
     },
     Case {
+        name: "leaderless-no-repair",
+        story: "w = 1 with read repair and anti-entropy off: a write that reached one side of a partition never reaches the other, so replicas of a key still differ once the test is over (with them on, replicas converge, if slowly: anti-entropy pushes to one random node a second)",
+        args: &["--replication", "leaderless", "--n", "3", "--w", "1", "--r", "1", "--read-repair", "off", "--anti-entropy", "off", "--workload", "register", "--nemesis", "partition"],
+        expect: &[Found("divergence", "divergence")],
+        quick: true,
+    },
+    Case {
         name: "lww-clock",
         story: "multi-leader last-write-wins by wall clock: a node whose clock runs ahead overwrites later writes (`clock-ahead`: with `clock` a node running behind loses only its own late writes, which a final read shows only when it wrote last)",
         args: &["--replication", "multi-leader", "--conflicts", "lww", "--workload", "register", "--nemesis", "clock-ahead"],

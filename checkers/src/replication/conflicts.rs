@@ -19,8 +19,14 @@
 //!   write missing from the final siblings is a **lost-sibling** unless a later
 //!   write's session had read it (that write legitimately superseded it — even
 //!   if its outcome is unknown: an `info` write may have taken effect).
+//!
+//! Only final reads judge: in a history with phase marks, the operations of
+//! its final-read phase (a run interrupted before it has none, and its verdict
+//! is `unknown`); without marks, any read that began after the key's last
+//! write returned. A read taken mid-test from a replica still cut off is not
+//! the final state.
 
-use faultline_history::{History, Value};
+use faultline_history::{FinalReads, History, Value};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::json;
 
@@ -67,6 +73,13 @@ impl Checker for Conflicts {
         let n = out.len();
         out.truncate(CITED);
         let details = json!({ "keys_with_final_read": judged, "lost_count": n });
+        if judged == 0 && n == 0 && history.final_reads() == FinalReads::Absent {
+            return Ok(Verdict::new(
+                Validity::Unknown,
+                vec![],
+                json!({ "keys_with_final_read": 0, "reason": "the run ended before its final reads: what the final state kept cannot be judged" }),
+            ));
+        }
         if judged == 0 && n == 0 {
             return Ok(Verdict::new(
                 Validity::True,
@@ -130,6 +143,7 @@ fn register_key(
     for &op in ops {
         for &(rk, v) in &op.reads {
             if rk == k
+                && facts.may_be_final(op)
                 && op.start > last_write_end
                 && final_read.is_none_or(|(f, _)| f.start < op.start)
             {
@@ -185,7 +199,7 @@ fn register_key(
         .iter()
         .copied()
         .flat_map(|op| op.reads.iter().filter(|r| r.0 == k).map(move |r| (op, r.1)))
-        .filter(|(op, _)| op.start > last_write_end)
+        .filter(|(op, _)| facts.may_be_final(op) && op.start > last_write_end)
         .collect();
     // What each final read shows: the writes of its value that did not fail
     // (none for the initial value), and when the last of them was acknowledged
@@ -281,6 +295,7 @@ fn list_key(facts: &Facts<'_>, ops: &[&Fact<'_>], k: u32, out: &mut Vec<Anomaly>
     for &op in ops {
         for &(rk, v) in &op.reads {
             if rk == k
+                && facts.may_be_final(op)
                 && op.start > last_write_end
                 && final_read.is_none_or(|(f, _)| f.start < op.start)
             {

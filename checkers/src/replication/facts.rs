@@ -19,7 +19,7 @@
 //! otherwise event positions, so order-based reasoning works either way and
 //! sentences say "at event 12" instead of inventing seconds.
 
-use faultline_history::{Event, EventType, History, Process, Value};
+use faultline_history::{Event, EventType, FinalReads, History, Process, Value};
 use rustc_hash::FxHashMap;
 
 use crate::checker::CheckError;
@@ -105,6 +105,8 @@ pub(crate) struct Fact<'h> {
     /// When it completed (any outcome); `None` if it never did.
     pub end: Option<i64>,
     pub status: Status,
+    /// Invoked in the final-read phase of a history whose phases are marked.
+    pub final_read: bool,
     /// Keys and values written (one element each, for lists).
     pub writes: Vec<(u32, &'h Value)>,
     /// Keys and values read; only for `ok` operations.
@@ -141,6 +143,8 @@ impl Fact<'_> {
 /// Every client operation of a history, with keys interned.
 pub(crate) struct Facts<'h> {
     pub clock: Clock,
+    /// Where the history's final reads are (see `faultline_history::FinalReads`).
+    pub finals: FinalReads,
     pub ops: Vec<Fact<'h>>,
     pub keys: Vec<Value>,
     /// Register shape only: keys that also saw operations whose effect cannot
@@ -158,6 +162,17 @@ impl<'h> Facts<'h> {
         }
     }
 
+    /// Whether `op` may serve as a final read: in a history with phase marks
+    /// only the final-read phase's operations do (none, if the run ended
+    /// before it); without marks any read may (the latest is taken as final).
+    pub fn may_be_final(&self, op: &Fact<'_>) -> bool {
+        match self.finals {
+            FinalReads::Unmarked => true,
+            FinalReads::Absent => false,
+            FinalReads::From(_) => op.final_read,
+        }
+    }
+
     /// `x=5` or `5` for the anonymous key.
     pub fn kv(&self, k: u32, v: &Value) -> String {
         let name = self.key_name(k);
@@ -171,6 +186,7 @@ impl<'h> Facts<'h> {
     fn empty(h: &History) -> Facts<'h> {
         Facts {
             clock: Clock::of_history(h),
+            finals: h.final_reads(),
             ops: Vec::new(),
             keys: Vec::new(),
             opaque: Vec::new(),
@@ -194,6 +210,7 @@ impl<'h> Facts<'h> {
             start: self.clock.at(h, op.invoke_pos),
             end: op.completion_pos.map(|p| self.clock.at(h, p)),
             status,
+            final_read: self.finals.contains(op.invoke_pos),
             writes: Vec::new(),
             reads: Vec::new(),
         });

@@ -16,6 +16,8 @@
 //! - [`SplitBrain`] — intervals in which two nodes both led and both took writes.
 //! - [`Conflicts`] — last-write-wins and sibling reconciliation dropping
 //!   acknowledged writes.
+//! - [`Divergence`] — replicas whose own copies still differ once the test is
+//!   over (read node by node after the final reads).
 //!
 //! All of them are pure functions of the history. They rely on the client
 //! recording which `node` served each operation where the analysis is per
@@ -24,6 +26,7 @@
 mod bank;
 mod conflicts;
 mod counter;
+mod divergence;
 mod facts;
 mod session;
 mod session_list;
@@ -37,6 +40,7 @@ mod unique_ids;
 pub use bank::Bank;
 pub use conflicts::Conflicts;
 pub use counter::Counter;
+pub use divergence::Divergence;
 pub(crate) use facts::keyed;
 pub use session::{Sessions, Shape, GUARANTEES};
 pub use set::SetChecker;

@@ -12,14 +12,23 @@
 //!   make it visible everywhere), and it was **stale** if some read in between
 //!   missed it;
 //! - **never read**: no read began after it was known;
-//! - **recovered**: its add ended unknown (`info`) but it was read: it did land.
+//! - **recovered**: its add ended unknown (`info`) but it was read: it did land;
+//! - **unjudged**: missing from the last read, but that read was not a final
+//!   read (the run was interrupted before its final reads, or the final read
+//!   of the set never succeeded): a read during the test may come from a
+//!   replica still cut off, so its absence proves nothing. Any unjudged element
+//!   makes an otherwise clean verdict `unknown`.
+//!
+//! Which reads are final comes from the history's phase marks
+//! (`faultline_history::FinalReads`); a history without marks (Jepsen's) takes
+//! the last read as final, as Jepsen's set-full does.
 //!
 //! Reads showing an element nobody added are **unexpected**; an element twice in
 //! one read is **duplicated**; an element whose add `fail`ed (definitely did not
 //! happen) but that is read anyway is **failed-add-visible**. A history with no
 //! read at all cannot be judged: `unknown`.
 
-use faultline_history::{History, Value};
+use faultline_history::{FinalReads, History, Value};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::json;
 
@@ -147,6 +156,20 @@ impl Checker for SetChecker {
                 vec![],
                 json!({ "reason": "the set was never read", "attempt_count": attempts }),
             ));
+        }
+        let mut details = details;
+        details["unjudged_count"] = json!(c("unjudged"));
+        details["unjudged"] = list("unjudged");
+        if c("unjudged") > 0 && tally.anomalies.is_empty() {
+            details["reason"] = json!(format!(
+                "{} elements are missing from the last read, which was not a final read ({}): whether they were lost cannot be judged",
+                c("unjudged"),
+                match facts.finals {
+                    FinalReads::Absent => "the run ended before its final reads",
+                    _ => "the final read of the set never succeeded",
+                }
+            ));
+            return Ok(Verdict::new(Validity::Unknown, vec![], details));
         }
         Ok(Verdict::from_anomalies(tally.anomalies, details))
     }
@@ -280,8 +303,11 @@ fn check_key(facts: &Facts<'_>, ops: &[usize], key: u32, tally: &mut Tally) -> b
             (Some(_), None) => "never-read",
             (Some(known), Some(last)) => {
                 let after = reads.partition_point(|r| r.start <= known);
+                let final_last = facts.may_be_final(&facts.ops[reads[last].op]);
                 if after > last {
                     "never-read"
+                } else if runs.is_none_or(|s| s.1 != last) && !final_last {
+                    "unjudged"
                 } else if runs.is_none_or(|s| s.1 != last) {
                     let missing = &reads[last];
                     let add = el.ok.or(el.info).map(|i| &facts.ops[i]);

@@ -73,4 +73,17 @@ pub trait Target: Send + Sync {
     async fn primaries(&self) -> Option<Value> {
         None
     }
+
+    /// Whether [`Target::open_replica`] reads a node's own copy of the data,
+    /// so the runner can read the final state of every replica.
+    fn reads_replicas(&self) -> bool {
+        false
+    }
+
+    /// Opens a client whose reads return `node`'s own copy of the data, never
+    /// forwarded to a leader or a quorum (for the replica reads that end a
+    /// test). Only called when [`Target::reads_replicas`] says so.
+    async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, String> {
+        Err(format!("{}: cannot read {node}'s own copy", self.name()))
+    }
 }

@@ -57,6 +57,12 @@ pub trait OpGen: Send {
 
     /// The reads that end the test (retried until they succeed).
     fn finals(&self) -> Vec<Invocation>;
+
+    /// Whether two results of the same final read describe the same state
+    /// (for deciding whether replicas agree). Default: equal values.
+    fn same_state(&self, a: &Value, b: &Value) -> bool {
+        a == b
+    }
 }
 
 /// The workloads the runner can generate.
@@ -173,6 +179,19 @@ impl OpGen for Set {
             f: "read",
             value: Value::Null,
         }]
+    }
+
+    /// A set read lists elements in whatever order the node keeps them.
+    fn same_state(&self, a: &Value, b: &Value) -> bool {
+        match (a.as_list(), b.as_list()) {
+            (Some(x), Some(y)) => {
+                let (mut x, mut y) = (x.to_vec(), y.to_vec());
+                x.sort();
+                y.sort();
+                x == y
+            }
+            _ => a == b,
+        }
     }
 }
 

@@ -18,7 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use faultline_history::fault::{not_injected, partially_injected, BEGAN};
-use faultline_history::{EventType, Process, Value};
+use faultline_history::{
+    replica_read_value, EventType, Phase, Process, Value, PHASE, REPLICA_READ,
+};
 use tokio::time::{sleep, sleep_until, timeout};
 
 use super::client::{Client, Completion, Invocation, Outcome, Target};
@@ -48,6 +50,8 @@ pub struct RunConfig {
     pub final_timeout: Duration,
     /// Time between `primaries` observations.
     pub primaries_interval: Duration,
+    /// How long replica reads are repeated while the replicas disagree.
+    pub converge: Duration,
     /// The seed of every random choice.
     pub seed: u64,
 }
@@ -64,6 +68,7 @@ impl Default for RunConfig {
             recovery: Duration::from_secs(2),
             final_timeout: Duration::from_secs(30),
             primaries_interval: Duration::from_millis(500),
+            converge: Duration::from_secs(5),
             seed: 0,
         }
     }
@@ -87,6 +92,10 @@ pub struct RunOutcome {
     pub interrupted: bool,
     /// Final reads that never succeeded.
     pub finals_failed: usize,
+    /// Replica reads: whether every node answered every final read with the
+    /// same state in the last round; `None` when the target cannot read
+    /// replicas (or there were no final reads).
+    pub replicas_agree: Option<bool>,
     /// Errors from the nemesis, one line each.
     pub nemesis_errors: Vec<String>,
 }
@@ -116,6 +125,7 @@ pub async fn run(
 ) -> RunOutcome {
     let start = tokio::time::Instant::now();
     let began = Instant::now();
+    mark(&rec, Phase::Main);
     let shared = Arc::new(Shared {
         gen: Mutex::new((gen, Rng::new(cfg.seed))),
         deadline: start + cfg.time_limit,
@@ -139,6 +149,10 @@ pub async fn run(
     let tally = faults.await.unwrap_or_default();
     let mut nemesis_errors = tally.errors;
     observer.abort();
+    if stop.load(Ordering::Relaxed) {
+        mark(&rec, Phase::Interrupted);
+    }
+    mark(&rec, Phase::Heal);
     if let Some(n) = nemesis {
         let n2 = n.clone();
         if let Ok(Err(e)) = tokio::task::spawn_blocking(move || n2.heal_all()).await {
@@ -155,11 +169,29 @@ pub async fn run(
         ..RunOutcome::default()
     };
     if !outcome.interrupted {
+        mark(&rec, Phase::Recover);
         sleep(cfg.recovery).await;
+        mark(&rec, Phase::FinalReads);
         outcome.finals_failed = finals(&shared).await;
+        if target.reads_replicas() && !stop.load(Ordering::Relaxed) {
+            mark(&rec, Phase::ReplicaReads);
+            outcome.replicas_agree = replica_reads(&shared).await;
+        }
     }
     outcome.ops = shared.ops.load(Ordering::Relaxed);
     outcome
+}
+
+/// Marks the start of a phase in the history.
+fn mark(rec: &Recorder, phase: Phase) {
+    rec.record(Rec {
+        kind: EventType::Info,
+        process: Process::Nemesis,
+        f: PHASE,
+        value: Value::str(phase.as_str()),
+        node: None,
+        error: None,
+    });
 }
 
 async fn open(s: &Shared, node: &str) -> Option<Box<dyn Client>> {
@@ -392,4 +424,89 @@ async fn finals(s: &Arc<Shared>) -> usize {
         }
     }
     failed
+}
+
+/// Reads every final read from every node's own copy, in rounds, until the
+/// nodes agree or `converge` runs out (a replica still catching up is lag;
+/// one that never does has diverged). Each answer is a `replica-read`
+/// observation; returns whether the last round agreed.
+async fn replica_reads(s: &Arc<Shared>) -> Option<bool> {
+    let ops = {
+        let g = s.gen.lock().unwrap_or_else(|e| e.into_inner());
+        g.0.finals()
+    };
+    if ops.is_empty() {
+        return None;
+    }
+    let give_up = tokio::time::Instant::now() + s.cfg.converge;
+    loop {
+        // results[op][node]: what each node holds, if it answered.
+        let mut results: Vec<Vec<Option<Value>>> = vec![Vec::new(); ops.len()];
+        for node in &s.cfg.nodes {
+            let mut client = match timeout(s.cfg.op_timeout, s.target.open_replica(node)).await {
+                Ok(Ok(c)) => Some(c),
+                Ok(Err(e)) => {
+                    record_replica(s, node, &ops[0], None, Some(e));
+                    None
+                }
+                Err(_) => {
+                    record_replica(s, node, &ops[0], None, Some("connect timed out".into()));
+                    None
+                }
+            };
+            for (i, op) in ops.iter().enumerate() {
+                let Some(c) = client.as_mut() else {
+                    results[i].push(None);
+                    continue;
+                };
+                let got = timeout(s.cfg.op_timeout, c.invoke(op)).await;
+                let (result, error) = match got {
+                    Ok(Completion {
+                        outcome: Outcome::Ok(v),
+                        ..
+                    }) => (Some(v), None),
+                    Ok(Completion {
+                        outcome: Outcome::Fail(e) | Outcome::Info(e),
+                        ..
+                    }) => (None, Some(e)),
+                    Err(_) => (None, Some("timed out".into())),
+                };
+                record_replica(s, node, op, result.clone(), error);
+                results[i].push(result);
+            }
+            if let Some(mut c) = client {
+                c.close().await;
+            }
+        }
+        let agree = {
+            let g = s.gen.lock().unwrap_or_else(|e| e.into_inner());
+            results.iter().all(|per_node| match per_node.first() {
+                Some(Some(first)) => per_node
+                    .iter()
+                    .all(|r| r.as_ref().is_some_and(|v| g.0.same_state(first, v))),
+                _ => false,
+            })
+        };
+        if agree || tokio::time::Instant::now() >= give_up || s.stop.load(Ordering::Relaxed) {
+            return Some(agree);
+        }
+        sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn record_replica(
+    s: &Shared,
+    node: &str,
+    op: &Invocation,
+    result: Option<Value>,
+    error: Option<String>,
+) {
+    s.rec.record(Rec {
+        kind: EventType::Info,
+        process: Process::Nemesis,
+        f: REPLICA_READ,
+        value: replica_read_value(op.f, op.value.clone(), result),
+        node: Some(node),
+        error,
+    });
 }

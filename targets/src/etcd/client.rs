@@ -163,13 +163,8 @@ impl EtcdTarget {
     }
 }
 
-#[async_trait]
-impl Target for EtcdTarget {
-    fn name(&self) -> &str {
-        "etcd"
-    }
-
-    async fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
+impl EtcdTarget {
+    fn client(&self, node: &str, serializable: bool) -> Result<Box<dyn Client>, String> {
         let i = self
             .http
             .members
@@ -179,8 +174,29 @@ impl Target for EtcdTarget {
         Ok(Box::new(EtcdClient {
             http: self.http.clone(),
             node: i,
-            serializable: self.serializable,
+            serializable,
         }))
+    }
+}
+
+#[async_trait]
+impl Target for EtcdTarget {
+    fn name(&self) -> &str {
+        "etcd"
+    }
+
+    async fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
+        self.client(node, self.serializable)
+    }
+
+    fn reads_replicas(&self) -> bool {
+        true
+    }
+
+    /// Serializable reads: the member answers from its own store, without
+    /// asking a quorum.
+    async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, String> {
+        self.client(node, true)
     }
 
     async fn primaries(&self) -> Option<Value> {

@@ -146,17 +146,16 @@ impl Target for PostgresTarget {
     }
 
     async fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
-        let home = self
-            .cluster
-            .index(node)
-            .ok_or_else(|| format!("postgres has no node {node}"))?;
-        Ok(Box::new(PgClient {
-            target: self.clone(),
-            home,
-            primary: None,
-            local: None,
-            interrupted: false,
-        }))
+        self.client(node, false)
+    }
+
+    fn reads_replicas(&self) -> bool {
+        true
+    }
+
+    /// Reads on the node itself, primary or standby (hot standby serves them).
+    async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, String> {
+        self.client(node, true)
     }
 
     /// Per node, the primary it knows: itself if it is one, else the node its
@@ -209,9 +208,28 @@ async fn believed_primary(cluster: &PgCluster, i: usize) -> Option<Option<String
     }))
 }
 
+impl PostgresTarget {
+    fn client(&self, node: &str, replica: bool) -> Result<Box<dyn Client>, String> {
+        let home = self
+            .cluster
+            .index(node)
+            .ok_or_else(|| format!("postgres has no node {node}"))?;
+        Ok(Box::new(PgClient {
+            target: self.clone(),
+            home,
+            replica,
+            primary: None,
+            local: None,
+            interrupted: false,
+        }))
+    }
+}
+
 struct PgClient {
     target: PostgresTarget,
     home: usize,
+    /// Every read goes to the home node (replica reads).
+    replica: bool,
     primary: Option<Conn>,
     local: Option<Conn>,
     /// An operation was abandoned half-way (the runner timed it out): the
@@ -252,7 +270,7 @@ impl Client for PgClient {
             self.local = None;
         }
         let read_only = ops::read_only(op);
-        let reads_home = read_only && self.target.read_from == ReadFrom::Standby;
+        let reads_home = read_only && (self.replica || self.target.read_from == ReadFrom::Standby);
         let workload = self.target.workload.clone();
         let cluster = self.target.cluster.clone();
         let deadline = tokio::time::Instant::now() + OP_LIMIT;

@@ -187,6 +187,29 @@ impl Target for RedisTarget {
         Ok(Box::new(RedisClient {
             target: self.clone(),
             home,
+            replica: false,
+            conn: None,
+            checked: std::time::Instant::now(),
+        }))
+    }
+
+    fn reads_replicas(&self) -> bool {
+        true
+    }
+
+    /// Reads on the node's own redis-server, primary or replica (replicas
+    /// serve reads).
+    async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, String> {
+        let home = self
+            .0
+            .nodes
+            .iter()
+            .position(|(n, _)| n == node)
+            .ok_or_else(|| format!("redis-sentinel has no node {node}"))?;
+        Ok(Box::new(RedisClient {
+            target: self.clone(),
+            home,
+            replica: true,
             conn: None,
             checked: std::time::Instant::now(),
         }))
@@ -212,6 +235,8 @@ impl Target for RedisTarget {
 struct RedisClient {
     target: RedisTarget,
     home: usize,
+    /// Talks to the home node only, whatever its role (replica reads).
+    replica: bool,
     conn: Option<(usize, MultiplexedConnection)>,
     /// When the sentinels were last asked whether the primary moved.
     checked: std::time::Instant,
@@ -259,6 +284,17 @@ impl RedisClient {
     /// Sentinel if there is none; returns its node. An error is the node
     /// tried (if any) and why: nothing was sent.
     async fn primary(&mut self) -> Result<usize, (usize, String)> {
+        if self.replica {
+            let i = self.home;
+            if self.conn.is_none() {
+                let (name, addr) = &self.target.0.nodes[i];
+                let c = connect(addr, PORT, RESPONSE)
+                    .await
+                    .map_err(|e| (i, format!("connect to {name}: {e}")))?;
+                self.conn = Some((i, c));
+            }
+            return Ok(i);
+        }
         if let Some((i, _)) = &self.conn {
             let i = *i;
             if self.checked.elapsed() < RECHECK {

@@ -601,7 +601,8 @@ impl Engine for Leader {
                 cx.reply(conn, fail(format!("unknown function {f:?}")));
             }
             "read"
-                if self.read_any
+                if req.local
+                    || self.read_any
                     || (self.role == Role::Leader && self.mode == Replication::Async) =>
             {
                 let out = self.sm.execute(&Invocation {

@@ -339,7 +339,11 @@ impl Quorum {
             );
         };
         let key = key.clone();
-        if !self.leaderless {
+        if req.local && !self.replicas(&key).contains(&cx.me) {
+            // Leaderless with n below the node count: this node holds no copy.
+            return cx.reply(conn, fail("not a replica of this key"));
+        }
+        if !self.leaderless || req.local {
             let held = self.store.get(&key).cloned().unwrap_or_default();
             return cx.reply(conn, self.read_value(&key, &held));
         }

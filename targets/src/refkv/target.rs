@@ -76,6 +76,21 @@ impl RefkvTarget {
         false
     }
 
+    async fn client(&self, node: &str, local: bool) -> Result<Box<dyn Client>, String> {
+        let mut c = RefkvClient {
+            target: self.clone(),
+            home: node.to_owned(),
+            local,
+            primary: None,
+            reads_follow: false,
+            checked: std::time::Instant::now(),
+            conns: HashMap::new(),
+            contexts: HashMap::new(),
+        };
+        c.conn(node).await?;
+        Ok(Box::new(c))
+    }
+
     fn addr(&self, node: &str) -> Option<SocketAddr> {
         self.nodes
             .iter()
@@ -107,17 +122,15 @@ impl Target for RefkvTarget {
     }
 
     async fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
-        let mut c = RefkvClient {
-            target: self.clone(),
-            home: node.to_owned(),
-            primary: None,
-            reads_follow: false,
-            checked: std::time::Instant::now(),
-            conns: HashMap::new(),
-            contexts: HashMap::new(),
-        };
-        c.conn(node).await?;
-        Ok(Box::new(c))
+        self.client(node, false).await
+    }
+
+    fn reads_replicas(&self) -> bool {
+        true
+    }
+
+    async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, String> {
+        self.client(node, true).await
     }
 
     async fn primaries(&self) -> Option<Value> {
@@ -166,6 +179,8 @@ struct Conn {
 struct RefkvClient {
     target: RefkvTarget,
     home: String,
+    /// Reads of the home node's own copy only (replica reads).
+    local: bool,
     primary: Option<String>,
     reads_follow: bool,
     checked: std::time::Instant,
@@ -241,6 +256,9 @@ impl Client for RefkvClient {
                 req["context"] = ctx.clone();
             }
         }
+        if self.local {
+            req["local"] = serde_json::Value::Bool(true);
+        }
         let line = req.to_string() + "\n";
         // Every half second a write goes through the home node again, which
         // names the leader it now follows: clients of a node on the majority
@@ -250,7 +268,7 @@ impl Client for RefkvClient {
             self.primary = None;
             self.reads_follow = false;
         }
-        let mut node = if op.f == "read" && !self.reads_follow {
+        let mut node = if self.local || (op.f == "read" && !self.reads_follow) {
             self.home.clone()
         } else {
             self.primary.clone().unwrap_or_else(|| self.home.clone())

@@ -11,6 +11,8 @@
 //! ```
 //!
 //! `type` is `ok`, `fail` (it certainly did not happen) or `info` (unknown).
+//! A read with `"local":true` returns the node's own copy whatever its role
+//! (the harness reads every replica this way at the end of a test).
 //! A `fail` naming a `leader` is a redirect: nothing happened, ask there. In
 //! siblings mode reads also return a `context` that the
 //! client sends back with its next write of that key. (Contexts are the dots of
@@ -174,6 +176,10 @@ pub struct Request {
     /// dots of the siblings it saw).
     #[serde(default)]
     pub context: Option<Vec<(u16, u64)>>,
+    /// A read of this node's own copy, whatever its role: never redirected to
+    /// the leader nor sent to a quorum (the harness's replica reads).
+    #[serde(default)]
+    pub local: bool,
 }
 
 impl Request {
