@@ -55,6 +55,15 @@ impl<'h> Ctx<'_, 'h> {
         )
     }
 
+    /// The verb for what `f` did to a list or set: "appended" or "added".
+    fn appended(f: &Fact<'_>) -> &'static str {
+        if f.f == "add" {
+            "added"
+        } else {
+            "appended"
+        }
+    }
+
     fn appender(&self, k: u32, e: &Value) -> Option<&Fact<'h>> {
         self.appended.get(&(k, e)).map(|&i| &self.facts.ops[i])
     }
@@ -111,8 +120,9 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
                         RYW,
                         vec![w.index, op.index],
                         format!(
-                            "{} appended {}{} at {}, then {} without it",
+                            "{} {} {}{} at {}, then {} without it",
                             op.who(),
+                            Ctx::appended(w),
                             facts.kv(k, e),
                             w.on("on"),
                             facts.clock.show(w.when()),
@@ -249,15 +259,26 @@ fn realtime_prefix(
         CP,
         vec![m.index, n.index, op.index],
         format!(
-            "{} {}: it holds {} (appended at {}) but not {}, acknowledged at {} before that",
+            "{} {}: it holds {} (whose {} was invoked at {}) but not {}, whose {} was acknowledged at {}, before that",
             op.who(),
             ctx.read(k, list, op),
             facts.kv(k, newest),
+            noun(n),
             facts.clock.show(n.start),
             facts.kv(k, missing),
+            noun(m),
             facts.clock.show(m.when())
         ),
     );
+}
+
+/// "append" or "add", for the operation `f`.
+fn noun(f: &Fact<'_>) -> &'static str {
+    if f.f == "add" {
+        "add"
+    } else {
+        "append"
+    }
 }
 
 /// A session's appends to one key must appear in the order it made them.
@@ -277,8 +298,9 @@ fn order_within(ctx: &Ctx<'_, '_>, k: u32, list: &[&Value], op: &Fact<'_>, found
                     MW,
                     vec![a.index, b.index, op.index],
                     format!(
-                        "{} appended {} before {}, but {} {}",
+                        "{} {} {} before {}, but {} {}",
                         a.who(),
+                        Ctx::appended(a),
                         ctx.facts.kv(k, e),
                         ctx.facts.kv(k, prev),
                         op.who(),
@@ -330,8 +352,9 @@ fn across_keys(ctx: &Ctx<'_, '_>, sets: &ReadSets<'_>, op: &Fact<'_>, found: &mu
                     MW,
                     vec![a.index, b.index, op.index],
                     format!(
-                        "{} appended {} before {}, but {} saw {} and {} without {}",
+                        "{} {} {} before {}, but {} saw {} and {} without {}",
                         a.who(),
+                        Ctx::appended(a),
                         facts.kv(*k, e),
                         shown_b.map_or_else(String::new, |v| facts.kv(fk, v)),
                         op.who(),
@@ -355,9 +378,10 @@ fn across_keys(ctx: &Ctx<'_, '_>, sets: &ReadSets<'_>, op: &Fact<'_>, found: &mu
                     WFR,
                     vec![b.index, op.index],
                     format!(
-                        "{} had read {} before appending {}, but {} saw {} and {} without {}",
+                        "{} had read {} before {} {}, but {} saw {} and {} without {}",
                         b.who(),
                         facts.kv(dk, de),
+                        if b.f == "add" { "adding" } else { "appending" },
                         shown_b.map_or_else(String::new, |v| facts.kv(fk, v)),
                         op.who(),
                         shown_b.map_or_else(String::new, |v| facts.kv(fk, v)),

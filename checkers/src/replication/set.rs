@@ -6,13 +6,21 @@
 //! every read that begins after it was known should contain it. Per element:
 //!
 //! - **lost**: known, yet the last read that began after it was known lacks it —
-//!   the acknowledged write a failover threw away;
+//!   the acknowledged write a failover threw away. An add that never got an
+//!   answer (`info`) but that a read saw is lost too when it vanishes (Jepsen's
+//!   set-full counts it); its sentence says "seen by a read, then missing; its
+//!   add never got an answer", never "acknowledged";
 //! - **stable**: present in every read after some point; the time from being
 //!   known to that point is its *stable latency* (how long replication took to
 //!   make it visible everywhere), and it was **stale** if some read in between
 //!   missed it;
-//! - **never read**: no read began after it was known;
-//! - **recovered**: its add ended unknown (`info`) but it was read: it did land.
+//! - **never read**: no read began after it was known.
+//!
+//! These outcomes are disjoint. Two counts describe elements further: **stale**
+//! (above; stable ones only) and **recovered** — its add ended unknown
+//! (`info`), yet a read saw it and it never vanished: it did land. An element
+//! is never both lost and recovered. "First seen" and "last seen" are the earliest and latest
+//! completions of reads holding it, so first seen never comes after last seen.
 //!
 //! Reads showing an element nobody added are **unexpected**; an element twice in
 //! one read is **duplicated**; an element whose add `fail`ed (definitely did not
@@ -23,7 +31,7 @@ use faultline_history::{History, Value};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::json;
 
-use super::facts::{distribution, elements, sets, Facts, Status};
+use super::facts::{distribution, elements, sets, Clock, Fact, Facts, Status};
 use crate::checker::{CheckError, Checker};
 use crate::verdict::{Anomaly, Validity, Verdict};
 
@@ -54,6 +62,32 @@ struct Element {
     failed: Option<usize>,
 }
 
+/// Where an element appears among the reads (positions in start order).
+#[derive(Clone, Copy)]
+struct Seen {
+    /// The first and last reads holding it.
+    first: usize,
+    last: usize,
+    /// Where its current run of consecutive reads holding it began.
+    run: usize,
+    /// The reads holding it that completed first and last.
+    earliest: usize,
+    latest: usize,
+}
+
+/// A lost element and the operations that show it.
+struct Lost<'a, 'h> {
+    element: String,
+    /// The add that returned `ok`, else the one whose outcome is unknown.
+    add: Option<&'a Fact<'h>>,
+    /// The reads that saw it first and last (by completion), with their ends.
+    first_seen: Option<(&'a Fact<'h>, i64)>,
+    last_seen: Option<(&'a Fact<'h>, i64)>,
+    /// The last read, which lacks it.
+    missing: &'a Fact<'h>,
+    known: i64,
+}
+
 #[derive(Default)]
 struct Tally {
     anomalies: Vec<Anomaly>,
@@ -62,6 +96,10 @@ struct Tally {
     stable_latency: Vec<i64>,
     lost_latency: Vec<i64>,
     table: Vec<serde_json::Value>,
+    /// The add of every lost element (capped at [`TABLE`]), for reports.
+    lost_ops: Vec<u64>,
+    /// Lost elements whose add never returned `ok`.
+    lost_unacknowledged: usize,
 }
 
 impl Tally {
@@ -82,6 +120,91 @@ impl Tally {
                 ops,
                 explanation,
                 data: serde_json::Value::Null,
+            });
+        }
+    }
+}
+
+impl Tally {
+    /// Records a lost element: the sentence says only what the cited
+    /// operations show — "acknowledged" only for an add that returned `ok`.
+    fn lost_write(&mut self, l: Lost<'_, '_>, clock: Clock) {
+        let mut cited: Vec<u64> = l.add.iter().map(|a| a.index).collect();
+        let acknowledged = l.add.filter(|a| a.ok());
+        let mut text = match (acknowledged, l.add, l.first_seen) {
+            (Some(a), _, first) => {
+                let mut t = format!(
+                    "{} was acknowledged to {}{} at {}",
+                    l.element,
+                    a.who(),
+                    a.on("by"),
+                    clock.show(a.when())
+                );
+                if let Some((r, end)) = first.filter(|(_, end)| *end < a.when()) {
+                    cited.push(r.index);
+                    t.push_str(&format!(" (a read had seen it at {})", clock.show(end)));
+                }
+                t
+            }
+            (None, add, Some((r, end))) => {
+                cited.push(r.index);
+                self.lost_unacknowledged += 1;
+                let add = add.map_or_else(String::new, |a| {
+                    format!(" ({}, invoked at {})", a.who(), clock.show(a.start))
+                });
+                format!(
+                    "{} was seen by a read at {}, then missing; its add{add} never got an answer",
+                    l.element,
+                    clock.show(end)
+                )
+            }
+            // Unreachable by construction: a lost element is known.
+            (None, _, None) => format!("{} was known", l.element),
+        };
+        match (l.first_seen, l.last_seen) {
+            // An unacknowledged element's one sighting is already told.
+            (Some((f, _)), Some((r, end))) if acknowledged.is_some() || r.index != f.index => {
+                cited.push(r.index);
+                text.push_str(&format!("; last seen at {}", clock.show(end)));
+            }
+            (None, _) => text.push_str("; no read ever saw it"),
+            _ => {}
+        }
+        let m = l.missing;
+        cited.push(m.index);
+        let mut once = FxHashSet::default();
+        cited.retain(|i| once.insert(*i));
+        text.push_str(&format!(
+            "; the last read ({}{}, invoked at {}) lacks it",
+            m.who(),
+            m.on("from"),
+            clock.show(m.start)
+        ));
+        if let Some(a) = l.add {
+            if self.lost_ops.len() < TABLE {
+                self.lost_ops.push(a.index);
+            }
+        }
+        let data = json!({
+            "element": l.element,
+            "acknowledged": acknowledged.is_some(),
+            "write": l.add.map(|a| a.index),
+            "known": clock.json(l.known),
+            "first_seen": l.first_seen.map(|(_, t)| clock.json(t)),
+            "last_seen": l.last_seen.map(|(_, t)| clock.json(t)),
+            "missing_read": m.index,
+        });
+        let n = self
+            .anomalies
+            .iter()
+            .filter(|a| a.kind == "lost-write")
+            .count();
+        if n < CITED {
+            self.anomalies.push(Anomaly {
+                kind: "lost-write".into(),
+                ops: cited,
+                explanation: text,
+                data,
             });
         }
     }
@@ -113,13 +236,17 @@ impl Checker for SetChecker {
             .filter(|o| !o.writes.is_empty() && o.ok())
             .count();
         let list = |w: &str| json!(tally.lists.get(w).cloned().unwrap_or_default());
+        let unacked = match tally.lost_unacknowledged {
+            0 => String::new(),
+            n => format!(" ({n} of them never acknowledged: seen by a read, then missing)"),
+        };
         let summary = format!(
-            "{attempts} adds ({acknowledged} acknowledged): {} stable, {} lost, {} stale before stable, {} never read, {} recovered",
+            "{attempts} adds ({acknowledged} acknowledged): {} stable, {} stale before stable, {} lost{unacked}, {} never read, {} recovered (never acknowledged, yet read and never lost)",
             c("stable"),
-            c("lost"),
             c("stale"),
+            c("lost"),
             c("never-read"),
-            c("recovered")
+            c("recovered"),
         );
         let details = json!({
             "summary": summary,
@@ -128,6 +255,8 @@ impl Checker for SetChecker {
             "stable_count": c("stable"),
             "lost_count": c("lost"),
             "lost": list("lost"),
+            "lost_unacknowledged_count": tally.lost_unacknowledged,
+            "lost_write_ops": tally.lost_ops,
             "stale_count": c("stale"),
             "stale": list("stale"),
             "never_read_count": c("never-read"),
@@ -186,8 +315,7 @@ fn check_key(facts: &Facts<'_>, ops: &[usize], key: u32, tally: &mut Tally) -> b
     }
     reads.sort_by_key(|r| (r.start, r.op));
     let clock = facts.clock;
-    // element -> (first read holding it, last read holding it, start of its current run)
-    let mut seen: FxHashMap<&Value, (usize, usize, usize)> = FxHashMap::default();
+    let mut seen: FxHashMap<&Value, Seen> = FxHashMap::default();
     let mut unexpected: Vec<&Value> = Vec::new();
     let mut once: FxHashSet<&Value> = FxHashSet::default();
     for (ri, r) in reads.iter().enumerate() {
@@ -210,13 +338,28 @@ fn check_key(facts: &Facts<'_>, ops: &[usize], key: u32, tally: &mut Tally) -> b
             }
             match seen.get_mut(e) {
                 Some(s) => {
-                    if s.1 + 1 != ri {
-                        s.2 = ri;
+                    if s.last + 1 != ri {
+                        s.run = ri;
                     }
-                    s.1 = ri;
+                    s.last = ri;
+                    if r.end < reads[s.earliest].end {
+                        s.earliest = ri;
+                    }
+                    if r.end >= reads[s.latest].end {
+                        s.latest = ri;
+                    }
                 }
                 None => {
-                    seen.insert(e, (ri, ri, ri));
+                    seen.insert(
+                        e,
+                        Seen {
+                            first: ri,
+                            last: ri,
+                            run: ri,
+                            earliest: ri,
+                            latest: ri,
+                        },
+                    );
                     if !elems.contains_key(e) {
                         unexpected.push(e);
                     }
@@ -225,7 +368,7 @@ fn check_key(facts: &Facts<'_>, ops: &[usize], key: u32, tally: &mut Tally) -> b
         }
     }
     for e in unexpected {
-        let first = &reads[seen[e].0];
+        let first = &reads[seen[e].first];
         let op = &facts.ops[first.op];
         tally.count("unexpected", name(e));
         tally.anomaly(
@@ -245,8 +388,9 @@ fn check_key(facts: &Facts<'_>, ops: &[usize], key: u32, tally: &mut Tally) -> b
     for e in order {
         let el = &elems[e];
         let runs = seen.get(e).copied();
-        let first_seen = runs.map(|s| &reads[s.0]);
-        let last_seen = runs.map(|s| &reads[s.1]);
+        // The read that saw it first and last, by completion.
+        let first_seen = runs.map(|s| &reads[s.earliest]);
+        let last_seen = runs.map(|s| &reads[s.latest]);
         if let (Some(f), None, None) = (el.failed, el.ok, el.info) {
             if let Some(r) = first_seen {
                 let (add, read) = (&facts.ops[f], &facts.ops[r.op]);
@@ -272,9 +416,6 @@ fn check_key(facts: &Facts<'_>, ops: &[usize], key: u32, tally: &mut Tally) -> b
             (None, Some(r)) => Some(r.end),
             (None, None) => None,
         };
-        if el.ok.is_none() && first_seen.is_some() {
-            tally.count("recovered", name(e));
-        }
         let outcome = match (known, last_read) {
             (None, _) => "unknown",
             (Some(_), None) => "never-read",
@@ -282,48 +423,21 @@ fn check_key(facts: &Facts<'_>, ops: &[usize], key: u32, tally: &mut Tally) -> b
                 let after = reads.partition_point(|r| r.start <= known);
                 if after > last {
                     "never-read"
-                } else if runs.is_none_or(|s| s.1 != last) {
-                    let missing = &reads[last];
-                    let add = el.ok.or(el.info).map(|i| &facts.ops[i]);
-                    let mut cited: Vec<u64> = add.iter().map(|a| a.index).collect();
-                    cited.push(facts.ops[missing.op].index);
-                    let acked_by = match add.filter(|a| a.ok()) {
-                        Some(a) => format!(
-                            "acknowledged to {}{} at {}",
-                            a.who(),
-                            a.on("by"),
-                            clock.show(a.when())
-                        ),
-                        None => {
-                            format!("seen at {} though its add ended unknown", clock.show(known))
-                        }
+                } else if runs.is_none_or(|s| s.last != last) {
+                    let lost = Lost {
+                        element: name(e),
+                        add: el.ok.or(el.info).map(|i| &facts.ops[i]),
+                        first_seen: first_seen.map(|r| (&facts.ops[r.op], r.end)),
+                        last_seen: last_seen.map(|r| (&facts.ops[r.op], r.end)),
+                        missing: &facts.ops[reads[last].op],
+                        known,
                     };
-                    let last_txt = match last_seen {
-                        Some(r) => {
-                            cited.push(facts.ops[r.op].index);
-                            format!(", last seen at {}", clock.show(r.end))
-                        }
-                        None => ", never seen by any read".to_owned(),
-                    };
-                    let lacking = &facts.ops[missing.op];
-                    tally.lost_latency.push(missing.start - known);
-                    tally.anomaly(
-                        "lost-write",
-                        cited,
-                        format!(
-                            "{} was {}{}, and is missing from the last read ({}{} at {})",
-                            name(e),
-                            acked_by,
-                            last_txt,
-                            lacking.who(),
-                            lacking.on("from"),
-                            clock.show(missing.end)
-                        ),
-                    );
+                    tally.lost_latency.push(lost.missing.start - known);
+                    tally.lost_write(lost, clock);
                     "lost"
                 } else {
                     // Present in the last read; its current run began at `run`.
-                    let run = runs.map_or(after, |s| s.2);
+                    let run = runs.map_or(after, |s| s.run);
                     let stable_at = reads[run.max(after)].start;
                     tally.stable_latency.push((stable_at - known).max(0));
                     if run > after {
@@ -336,10 +450,15 @@ fn check_key(facts: &Facts<'_>, ops: &[usize], key: u32, tally: &mut Tally) -> b
         if outcome != "unknown" {
             tally.count(outcome, name(e));
         }
+        if el.ok.is_none() && first_seen.is_some() && outcome != "lost" {
+            // Its add got no answer, yet a read saw it and it did not vanish.
+            tally.count("recovered", name(e));
+        }
         if tally.table.len() < TABLE {
             tally.table.push(json!({
                 "element": name(e),
                 "outcome": outcome,
+                "acknowledged": el.ok.is_some(),
                 "known": known.map(|t| clock.json(t)),
                 "first_seen": first_seen.map(|r| clock.json(r.end)),
                 "last_seen": last_seen.map(|r| clock.json(r.end)),

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use faultline_history::{EventType, Process, Value};
+use faultline_history::{EventType, Process, Value, FINAL_READ_PROCESS};
 use tokio::time::{sleep, sleep_until, timeout};
 
 use super::client::{Client, Completion, Invocation, Outcome, Target};
@@ -311,13 +311,15 @@ async fn observe(s: Arc<Shared>) {
 
 /// Performs the final reads, each retried (on a fresh process and client,
 /// rotating nodes) until it succeeds or time runs out; returns how many failed.
+/// Their processes are numbered from [`FINAL_READ_PROCESS`], which is how the
+/// checkers and the report know them (`Process::is_final_read`).
 async fn finals(s: &Arc<Shared>) -> usize {
     let ops = {
         let g = s.gen.lock().unwrap_or_else(|e| e.into_inner());
         g.0.finals()
     };
     let give_up = tokio::time::Instant::now() + s.cfg.final_timeout;
-    let mut process = 1_000_000_000;
+    let mut process = FINAL_READ_PROCESS;
     let mut failed = 0;
     for (i, op) in ops.iter().enumerate() {
         let mut attempt = 0;
