@@ -238,7 +238,7 @@ fn session_guarantees_on_registers() {
         s,
         o,
         &["consistent-prefix"],
-        &["process 2 read y=1 from n2 at 1.52 s (written at 1.10 s, after x=1 was acknowledged at 1.05 s), then read x=nil from n3 at 1.62 s"],
+        &["process 2 read y=1 from n2 at 1.52 s (whose write was invoked at 1.10 s, after x=1 was acknowledged at 1.05 s), then read x=nil from n3 at 1.62 s"],
     );
 }
 

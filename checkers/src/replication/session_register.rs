@@ -355,7 +355,7 @@ fn prefix(
     Some((
         vec![earlier.index, nf.index, hf.index, op.index],
         format!(
-            "{} {} (written at {}, after {} was acknowledged at {}), then {}",
+            "{} {} (whose write was invoked at {}, after {} was acknowledged at {}), then {}",
             op.who(),
             ctx.read(hk, hv, earlier),
             facts.clock.show(hf.start),
@@ -437,9 +437,12 @@ fn replicas(ctx: &Ctx<'_, '_>, found: &mut Found) {
                 if facts.ops[r1].process != reader && seen != ver {
                     let earlier = &facts.ops[r1];
                     let wf = ctx.writer(k, seen).map(|(_, f)| &facts.ops[f]);
+                    let mut cited = vec![earlier.index, op.index];
+                    // The write the sentence names, whose session had read `ver`.
+                    cited.extend(wf.map(|f| f.index));
                     found.add(
                         WFR,
-                        vec![earlier.index, op.index],
+                        cited,
                         format!(
                             "{} read {} before writing {}, but {} {}, then {} {}",
                             wf.map_or_else(|| "a process".to_owned(), |f| f.who()),
