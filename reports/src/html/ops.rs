@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use faultline_history::{EventType, History};
+use faultline_history::{EventType, History, Process};
 
 use super::escape::{esc, secs, truncate};
 
@@ -98,10 +98,7 @@ impl<'a> Ctx<'a> {
     pub fn describe(&self, pos: usize) -> String {
         let (i, c) = self.op(pos);
         let inv = &self.h.events()[i];
-        let who = inv
-            .process
-            .as_ref()
-            .map_or_else(|| "a process".to_owned(), |p| format!("process {p}"));
+        let who = Process::name_of(inv.process.as_ref());
         let mut s = format!("{who} {}", inv.f);
         let shown = c.map_or(&inv.value, |c| &self.h.events()[c].value);
         if !shown.is_null() {
