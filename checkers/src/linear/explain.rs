@@ -32,7 +32,7 @@ fn describe<M: Model>(model: &M, h: &History, key: &KeyHistory<M::Op>, i: u32) -
     let op = &key.ops[i as usize];
     let inv = &h.events()[op.call as usize];
     let who = faultline_history::Process::name_of(inv.process.as_ref());
-    let how = if op.ret.is_some() { "ok" } else { "crashed" };
+    let how = if op.ret.is_some() { "ok" } else { "no answer" };
     format!("{who} {} ({how})", model.describe_op(&op.op))
 }
 
