@@ -194,6 +194,9 @@ fn the_claims_checker_catches_the_old_false_sentences() {
         old(vec![3, 7, 6, 9], "lost-write", "element 2 was seen at 0.90 s though its add ended unknown, last seen at 0.55 s, and is missing"),
         old(vec![1, 9], "monotonic-reads", "process 0 read 1 from n1 at 0.15 s, then read [] from n3 at 1.10 s"),
         old(vec![1, 9], "lost-write", "element 1 was seen by a read at 0.15 s, then missing; its add never got an answer"),
+        old(vec![1], "duplicate-id", "id 1 was handed out 2 times: to process 0 from n2 at 0.15 s"),
+        old(vec![9], "nonlinearizable", "op 9 (process 1 read [] (ok)) cannot be linearized"),
+        old(vec![3], "nonlinearizable", "op 3 (process 1 add 2 (ok)) cannot be linearized"),
     ];
     for a in &cases {
         assert!(
@@ -280,4 +283,7 @@ fn every_fixture_sentence_is_true_of_its_ops() {
     }
     assert!(checked > 30, "only {checked} fixtures found");
     assert!(bad.is_empty(), "{}", bad.join("\n"));
+    let claims = claims::checked();
+    eprintln!("{claims} claims checked in {checked} fixtures");
+    assert!(claims > 1000, "only {claims} claims were checked");
 }

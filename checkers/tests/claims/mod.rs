@@ -16,6 +16,8 @@
 //!   at T (by P, on N);
 //! - `wrote` / `appended` / `added` / `changed … by cas … at T`: a cited op
 //!   with that function, which did not fail, ended at T (`changed` needs `ok`);
+//! - `P from N at T`: an op of P's, served by N, ended at T;
+//! - `op I (P … (ok))` / `(no answer)`: op I is P's and ended that way;
 //! - `invoked at T`: a cited op was invoked at T;
 //! - `seen … at T1 … last seen at T2`: T1 <= T2;
 //! - `never got an answer`: the cited write has no `ok`/`fail` completion;
@@ -33,6 +35,16 @@ use faultline_history::{Event, EventType, History, Process, FINAL_READ_PROCESS};
 use regex::Regex;
 
 const TIME: &str = r"(\d+\.\d\d s|event \d+)";
+
+thread_local! {
+    static CHECKED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How many claims this thread has checked so far (a test that checks
+/// nothing proves nothing).
+pub fn checked() -> usize {
+    CHECKED.with(|c| c.get())
+}
 
 /// One cited operation: its invocation and completion events.
 struct Op<'h> {
@@ -138,6 +150,7 @@ pub fn violations(h: &History, a: &Anomaly) -> Vec<String> {
     let s = a.explanation.as_str();
     let re = |p: &str| Regex::new(&p.replace("TIME", TIME)).unwrap();
     let mut claim = |ok: bool, what: String| {
+        CHECKED.with(|c| c.set(c.get() + 1));
         if !ok {
             errors.push(what);
         }
@@ -214,6 +227,32 @@ pub fn violations(h: &History, a: &Anomaly) -> Vec<String> {
                 &m[0],
                 fs.join("/")
             ),
+        );
+    }
+    // "process 3 from n1 at 1.20 s": that process's op, served by n1, ended then.
+    for m in re(r"((?:process|final read) \d+) from (\S+) at TIME").captures_iter(s) {
+        let t = parse_time(&m[3]);
+        claim(
+            ops.iter().any(|o| {
+                o.by(&m[1]) && o.node() == Some(&m[2]) && o.t_done.is_some_and(|d| same_time(d, t))
+            }),
+            format!(
+                "says {:?}, but no cited op of theirs ended then there",
+                &m[0]
+            ),
+        );
+    }
+    // Knossos-style "op 7 (process 1 read 3 (ok))": whose op, and its outcome.
+    for m in re(r"\bop (\d+) \(?((?:process|final read) \d+|a process) [^;()]*\((ok|no answer)\)")
+        .captures_iter(s)
+    {
+        let i: u64 = m[1].parse().unwrap();
+        let op = ops
+            .iter()
+            .find(|o| o.inv.index == i || o.done.is_some_and(|d| d.index == i));
+        claim(
+            op.is_some_and(|o| o.by(&m[2]) && o.ok() == (&m[3] == "ok")),
+            format!("says {:?}, but op {i} is not that", &m[0]),
         );
     }
     for m in re(r"\binvoked at TIME").captures_iter(s) {
