@@ -20,6 +20,7 @@
 //! - `op I (P … (ok))` / `(no answer)`: op I is P's and ended that way;
 //! - `invoked at T`: a cited op was invoked at T;
 //! - `seen … at T1 … last seen at T2`: T1 <= T2;
+//! - `no \`f\` operation succeeded`: every cited op is an `f` that did not;
 //! - `never got an answer`: the cited write has no `ok`/`fail` completion;
 //!   `add of … failed`: a cited add failed;
 //! - a set `lost-write`'s data: "acknowledged" exactly when its add ended `ok`,
@@ -281,6 +282,12 @@ pub fn violations(h: &History, a: &Anomaly) -> Vec<String> {
                 o.writes() && !matches!(o.kind(), Some(EventType::Ok | EventType::Fail))
             }),
             "says its write never got an answer, but the cited write did".to_owned(),
+        );
+    }
+    if let Some(m) = re(r"\bno `([^`]+)` operation succeeded").captures(s) {
+        claim(
+            !ops.is_empty() && ops.iter().all(|o| o.f() == &m[1] && !o.ok()),
+            format!("says {:?}, but a cited op is another or succeeded", &m[0]),
         );
     }
     if re(r"\badd of \S+ failed").is_match(s) {
