@@ -139,3 +139,27 @@ fn the_terminal_summary_names_final_reads_and_unanswered_adds() {
     );
     assert!(s.contains("0 recovered"), "lost is not also recovered: {s}");
 }
+
+#[test]
+fn hostile_nodes_and_fault_names_stay_text_in_the_lost_write_summary() {
+    const EVIL: &str = "<script>alert(1)</script>";
+    let node = serde_json::Value::from(EVIL).to_string();
+    let f = serde_json::Value::from(format!("start-{EVIL}")).to_string();
+    let lines = format!(
+        "{{\"index\":0,\"time\":100000000,\"type\":\"info\",\"process\":\"nemesis\",\"f\":{f},\"value\":null}}\n\
+         {{\"index\":1,\"time\":200000000,\"type\":\"invoke\",\"process\":0,\"f\":\"add\",\"value\":1}}\n\
+         {{\"index\":2,\"time\":300000000,\"type\":\"ok\",\"process\":0,\"f\":\"add\",\"value\":1,\"node\":{node}}}\n\
+         {{\"index\":3,\"time\":400000000,\"type\":\"invoke\",\"process\":1,\"f\":\"read\",\"value\":null}}\n\
+         {{\"index\":4,\"time\":500000000,\"type\":\"ok\",\"process\":1,\"f\":\"read\",\"value\":[],\"node\":{node}}}\n"
+    );
+    let h = read_from(lines.as_bytes(), "h.jsonl", "jsonl", Some(Format::Jsonl))
+        .unwrap()
+        .history;
+    let set = checker("set", workload("set").unwrap(), &CheckOptions::default()).unwrap();
+    let r = Results::combine([("set".to_owned(), set.check(&h).unwrap())]);
+    assert_eq!(r.anomaly_types, ["lost-write"]);
+    let html = render_report(&ReportInput::new(h, r));
+    assert!(html.contains("class=\"lost-plot\""));
+    assert!(!html.contains("<script>alert"), "raw value on the page");
+    assert!(html.contains("acknowledged by &lt;script&gt;alert(1)&lt;/script&gt;"));
+}
