@@ -348,6 +348,35 @@ fn every_fixture_sentence_is_true_of_its_ops() {
         ));
         checked += 1;
     }
+    // Real Jepsen histories from the shared corpus, when it is there: cas
+    // registers, whose successful cas ops session sentences must not call reads.
+    let corpus = PathBuf::from(std::env::var_os("FAULTLINE_CORPUS").unwrap_or_default());
+    for dir in ["bad"] {
+        let dir = corpus.join("knossos/data/cas-register").join(dir);
+        if !dir.is_dir() {
+            eprintln!("{}: not there, skipped", dir.display());
+            continue;
+        }
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "edn"))
+            .collect();
+        files.sort();
+        for path in files {
+            let h = read_path(&path, None).unwrap().history;
+            let opts = CheckOptions {
+                initial: Some(Value::Int(0)),
+                ..CheckOptions::default()
+            };
+            bad.extend(false_claims(
+                &path.display().to_string(),
+                &h,
+                "cas-register",
+                &opts,
+            ));
+        }
+    }
     assert!(checked > 30, "only {checked} fixtures found");
     assert!(bad.is_empty(), "{}", bad.join("\n"));
     let claims = claims::checked();
