@@ -55,15 +55,6 @@ impl<'h> Ctx<'_, 'h> {
         )
     }
 
-    /// The verb for what `f` did to a list or set: "appended" or "added".
-    fn appended(f: &Fact<'_>) -> &'static str {
-        if f.f == "add" {
-            "added"
-        } else {
-            "appended"
-        }
-    }
-
     fn appender(&self, k: u32, e: &Value) -> Option<&Fact<'h>> {
         self.appended.get(&(k, e)).map(|&i| &self.facts.ops[i])
     }
@@ -122,7 +113,7 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
                         format!(
                             "{} {} {}{} at {}, then {} without it",
                             op.who(),
-                            Ctx::appended(w),
+                            format!("{}ed", noun(w)),
                             facts.kv(k, e),
                             w.on("on"),
                             facts.clock.show(w.when()),
@@ -272,7 +263,9 @@ fn realtime_prefix(
     );
 }
 
-/// "append" or "add", for the operation `f`.
+/// What `f` did to a list or set, "append" or "add" (a set's), for
+/// "appended"/"added" and "appending"/"adding": a sentence names the operation
+/// by its own function.
 fn noun(f: &Fact<'_>) -> &'static str {
     if f.f == "add" {
         "add"
@@ -300,7 +293,7 @@ fn order_within(ctx: &Ctx<'_, '_>, k: u32, list: &[&Value], op: &Fact<'_>, found
                     format!(
                         "{} {} {} before {}, but {} {}",
                         a.who(),
-                        Ctx::appended(a),
+                        format!("{}ed", noun(a)),
                         ctx.facts.kv(k, e),
                         ctx.facts.kv(k, prev),
                         op.who(),
@@ -354,7 +347,7 @@ fn across_keys(ctx: &Ctx<'_, '_>, sets: &ReadSets<'_>, op: &Fact<'_>, found: &mu
                     format!(
                         "{} {} {} before {}, but {} saw {} and {} without {}",
                         a.who(),
-                        Ctx::appended(a),
+                        format!("{}ed", noun(a)),
                         facts.kv(*k, e),
                         shown_b.map_or_else(String::new, |v| facts.kv(fk, v)),
                         op.who(),
@@ -381,7 +374,7 @@ fn across_keys(ctx: &Ctx<'_, '_>, sets: &ReadSets<'_>, op: &Fact<'_>, found: &mu
                         "{} had read {} before {} {}, but {} saw {} and {} without {}",
                         b.who(),
                         facts.kv(dk, de),
-                        if b.f == "add" { "adding" } else { "appending" },
+                        format!("{}ing", noun(b)),
                         shown_b.map_or_else(String::new, |v| facts.kv(fk, v)),
                         op.who(),
                         shown_b.map_or_else(String::new, |v| facts.kv(fk, v)),

@@ -19,8 +19,9 @@
 //! These outcomes are disjoint. Two counts describe elements further: **stale**
 //! (above; stable ones only) and **recovered** — its add ended unknown
 //! (`info`), yet a read saw it and it never vanished: it did land. An element
-//! is never both lost and recovered. "First seen" and "last seen" are the earliest and latest
-//! completions of reads holding it, so first seen never comes after last seen.
+//! is never both lost and recovered. "First seen" and "last seen" are the
+//! earliest and latest completions of reads holding it, so first seen never
+//! comes after last seen.
 //!
 //! Reads showing an element nobody added are **unexpected**; an element twice in
 //! one read is **duplicated**; an element whose add `fail`ed (definitely did not
