@@ -107,7 +107,7 @@ fn set_lost_write_names_the_element_and_when_it_was_acknowledged() {
         "set-lost-write.jsonl",
         "set",
         &["lost-write"],
-        &["element 3 was acknowledged to process 0 by n1 at 0.35 s, last seen at 0.55 s, and is missing from the last read (process 2 from n2 at 2.05 s)"],
+        &["element 3 was acknowledged to process 0 by n1 at 0.35 s; last seen at 0.55 s; the last read (process 2 from n2, invoked at 2.00 s) lacks it"],
     );
 }
 
@@ -238,7 +238,7 @@ fn session_guarantees_on_registers() {
         s,
         o,
         &["consistent-prefix"],
-        &["process 2 read y=1 from n2 at 1.52 s (written at 1.10 s, after x=1 was acknowledged at 1.05 s), then read x=nil from n3 at 1.62 s"],
+        &["process 2 read y=1 from n2 at 1.52 s (whose write was invoked at 1.10 s, after x=1 was acknowledged at 1.05 s), then read x=nil from n3 at 1.62 s"],
     );
 }
 

@@ -72,10 +72,48 @@ pub enum Process {
     Named(Arc<str>),
 }
 
+/// The process number of the runner's first final read. After the main phase
+/// the runner reads every key once more, each attempt as a fresh client process
+/// numbered from here up; nothing else in a history faultline records uses such
+/// numbers. [`Process::is_final_read`] is the one place that reads the rule back.
+pub const FINAL_READ_PROCESS: i64 = 1_000_000_000;
+
 impl Process {
     /// Whether this is the nemesis.
     pub fn is_nemesis(&self) -> bool {
         matches!(self, Process::Nemesis)
+    }
+
+    /// Whether this process performed one of the runner's final reads.
+    pub fn is_final_read(&self) -> bool {
+        matches!(self, Process::Client(p) if *p >= FINAL_READ_PROCESS)
+    }
+
+    /// How sentences name it: `process 7`, `final read 3` (the third final-read
+    /// attempt), `the nemesis`, `process worker-a`.
+    pub fn name(&self) -> String {
+        match self {
+            Process::Client(p) if self.is_final_read() => {
+                format!("final read {}", p - FINAL_READ_PROCESS + 1)
+            }
+            Process::Nemesis => "the nemesis".to_owned(),
+            p => format!("process {p}"),
+        }
+    }
+
+    /// A short label for table cells and timeline rows: `p7`, `final read 3`,
+    /// `nemesis`, `worker-a`.
+    pub fn label(&self) -> String {
+        match self {
+            Process::Client(_) if self.is_final_read() => self.name(),
+            Process::Client(p) => format!("p{p}"),
+            p => p.to_string(),
+        }
+    }
+
+    /// [`Process::name`] of an optional process: `a process` when there is none.
+    pub fn name_of(p: Option<&Process>) -> String {
+        p.map_or_else(|| "a process".to_owned(), Process::name)
     }
 
     fn from_value(v: Value) -> Result<Process, String> {
@@ -365,6 +403,18 @@ fn wrong(field: &str, expected: &str, found: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn processes_are_named_final_reads_included() {
+        assert_eq!(Process::Client(7).name(), "process 7");
+        assert_eq!(Process::Client(7).label(), "p7");
+        let f = Process::Client(FINAL_READ_PROCESS + 2);
+        assert!(f.is_final_read() && !Process::Client(FINAL_READ_PROCESS - 1).is_final_read());
+        assert_eq!(f.name(), "final read 3");
+        assert_eq!(f.label(), "final read 3");
+        assert_eq!(Process::Nemesis.name(), "the nemesis");
+        assert_eq!(Process::name_of(None), "a process");
+    }
 
     #[test]
     fn fields_check_types_and_keep_extras() {

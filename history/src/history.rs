@@ -188,7 +188,7 @@ fn pair(events: &[Event], lines: &[u64], source: &str) -> Result<Vec<u32>, Histo
         }
         // Only for messages: built when there is an error, not for every event.
         let who = || match key {
-            Some(p) => format!("process {p}"),
+            Some(p) => p.name(),
             None => "an event without a process".to_owned(),
         };
         if e.kind == EventType::Invoke {

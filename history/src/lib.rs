@@ -30,7 +30,7 @@ mod phase;
 mod value;
 
 pub use error::HistoryError;
-pub use event::{Event, EventFields, EventType, Process};
+pub use event::{Event, EventFields, EventType, Process, FINAL_READ_PROCESS};
 pub use format::{read_from, read_path, Format, Loaded};
 pub use history::{History, Op};
 pub use jsonl::JsonlWriter;

@@ -111,8 +111,8 @@ pub(crate) fn hop(t: &Txns, r: &Reasons, a: u32, b: u32, kind: u8) -> String {
                     })
             }),
         PROCESS => Some(format!(
-            "process {} ran {na} before {nb}",
-            ta.process.as_ref().map_or_else(String::new, |p| p.to_string())
+            "{} ran {na} before {nb}",
+            faultline_history::Process::name_of(ta.process)
         )),
         REALTIME => Some(format!("{na} completed before {nb} began")),
         _ => None,

@@ -31,11 +31,8 @@ pub(crate) fn op_event<'h, O>(h: &'h History, key: &KeyHistory<O>, i: u32) -> &'
 fn describe<M: Model>(model: &M, h: &History, key: &KeyHistory<M::Op>, i: u32) -> String {
     let op = &key.ops[i as usize];
     let inv = &h.events()[op.call as usize];
-    let who = inv
-        .process
-        .as_ref()
-        .map_or_else(|| "a process".to_owned(), |p| format!("process {p}"));
-    let how = if op.ret.is_some() { "ok" } else { "crashed" };
+    let who = faultline_history::Process::name_of(inv.process.as_ref());
+    let how = if op.ret.is_some() { "ok" } else { "no answer" };
     format!("{who} {} ({how})", model.describe_op(&op.op))
 }
 

@@ -85,7 +85,7 @@ impl Model for Queue {
         match op {
             QueueOp::Enqueue(v) => format!("enqueue {v}"),
             QueueOp::Dequeue(Some(v)) => format!("dequeue {v}"),
-            QueueOp::Dequeue(None) => "dequeue (crashed)".into(),
+            QueueOp::Dequeue(None) => "dequeue (no answer)".into(),
         }
     }
 }

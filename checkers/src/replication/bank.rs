@@ -72,11 +72,8 @@ impl Checker for Bank {
             };
             let t = clock.at(history, cp);
             let who = format!(
-                "process {}{} at {}",
-                c.process
-                    .as_ref()
-                    .map(|p| p.to_string())
-                    .unwrap_or_default(),
+                "{}{} at {}",
+                faultline_history::Process::name_of(c.process.as_ref()),
                 c.node
                     .as_deref()
                     .map(|n| format!(" from {n}"))

@@ -71,8 +71,16 @@ impl Checker for Conflicts {
             Shape::Set { .. } => {}
         }
         let n = out.len();
+        // Every lost write (its write op first in `ops`), for reports that
+        // group them; the anomalies themselves are capped.
+        let lost_write_ops: Vec<u64> = out
+            .iter()
+            .filter(|a| a.kind == "lost-write")
+            .filter_map(|a| a.ops.first().copied())
+            .take(10_000)
+            .collect();
         out.truncate(CITED);
-        let details = json!({ "keys_with_final_read": judged, "lost_count": n });
+        let details = json!({ "keys_with_final_read": judged, "lost_count": n, "lost_write_ops": lost_write_ops });
         if judged == 0 && n == 0 && history.final_reads() == FinalReads::Absent {
             return Ok(Verdict::new(
                 Validity::Unknown,
@@ -116,6 +124,22 @@ fn anomaly(kind: &str, ops: Vec<u64>, explanation: String) -> Anomaly {
 
 fn acked(f: &Fact<'_>) -> String {
     format!("acknowledged to {}{}", f.who(), f.on("by"))
+}
+
+/// What became of a write that did not fail, and when: "acknowledged to
+/// process 3 by n1 at 1.20 s", or, for one that never got an answer, "written
+/// by process 3 (no answer; invoked at 1.10 s)".
+fn outcome(f: &Fact<'_>, clock: super::facts::Clock) -> String {
+    if f.ok() {
+        format!("{} at {}", acked(f), clock.show(f.when()))
+    } else {
+        format!(
+            "written by {}{} (no answer; invoked at {})",
+            f.who(),
+            f.on("via"),
+            clock.show(f.start)
+        )
+    }
 }
 
 /// Checks one register key; returns whether it had a final read.
@@ -245,10 +269,9 @@ fn register_key(
                     "lost-write"
                 },
                 format!(
-                    "{}, {} at {}{}, before it began",
+                    "{}, {}{}, before it began",
                     facts.kv(k, rv),
-                    acked(kf),
-                    clock.show(kf.when()),
+                    outcome(kf, clock),
                     if kept_by.len() > 1 {
                         format!(" (the last of {} writes of it)", kept_by.len())
                     } else {

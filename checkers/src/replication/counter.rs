@@ -127,11 +127,7 @@ impl Checker for Counter {
                 continue;
             }
             let ev = &history.events()[cp];
-            let who = ev
-                .process
-                .as_ref()
-                .map(|p| p.to_string())
-                .unwrap_or_default();
+            let who = faultline_history::Process::name_of(ev.process.as_ref());
             let node = ev
                 .node
                 .as_deref()
@@ -146,7 +142,7 @@ impl Checker for Counter {
                 kind: "counter-out-of-bounds".into(),
                 ops: vec![ev.index],
                 explanation: format!(
-                    "process {who} read {n}{node} at {}, but the counter could only be between {lower} and {upper} then: {why}",
+                    "{who} read {n}{node} at {}, but the counter could only be between {lower} and {upper} then: {why}",
                     clock.show(e)
                 ),
                 data: json!({ "value": n, "lower": lower as f64, "upper": upper as f64 }),

@@ -100,6 +100,8 @@ pub(crate) struct Fact<'h> {
     /// The index evidence cites: the completion's, else the invocation's.
     pub index: u64,
     pub process: Option<&'h Process>,
+    /// The operation's function (`read`, `write`, `cas`, `add`, `txn`...).
+    pub f: &'h str,
     pub node: Option<&'h str>,
     pub start: i64,
     /// When it completed (any outcome); `None` if it never did.
@@ -119,12 +121,9 @@ impl Fact<'_> {
         self.status == Status::Ok
     }
 
-    /// "process 7" or "an anonymous process".
+    /// "process 7", "final read 2", or "a process" (see [`Process::name`]).
     pub fn who(&self) -> String {
-        match self.process {
-            Some(p) => format!("process {p}"),
-            None => "a process".to_owned(),
-        }
+        Process::name_of(self.process)
     }
 
     /// " on n1" / " from n1", or nothing when the node is unknown.
@@ -204,6 +203,7 @@ impl<'h> Facts<'h> {
             completion_pos: op.completion_pos,
             index: done.unwrap_or(op.invoke).index,
             process: op.invoke.process.as_ref(),
+            f: &op.invoke.f,
             node: done
                 .and_then(|c| c.node.as_deref())
                 .or(op.invoke.node.as_deref()),

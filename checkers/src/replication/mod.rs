@@ -32,6 +32,7 @@ mod session;
 mod session_list;
 mod session_register;
 mod set;
+mod set_tally;
 pub mod simulate;
 mod split_brain;
 mod staleness;

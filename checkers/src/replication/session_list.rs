@@ -111,8 +111,9 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
                         RYW,
                         vec![w.index, op.index],
                         format!(
-                            "{} appended {}{} at {}, then {} without it",
+                            "{} {}ed {}{} at {}, then {} without it",
                             op.who(),
+                            noun(w),
                             facts.kv(k, e),
                             w.on("on"),
                             facts.clock.show(w.when()),
@@ -249,15 +250,28 @@ fn realtime_prefix(
         CP,
         vec![m.index, n.index, op.index],
         format!(
-            "{} {}: it holds {} (appended at {}) but not {}, acknowledged at {} before that",
+            "{} {}: it holds {} (whose {} was invoked at {}) but not {}, whose {} was acknowledged at {}, before that",
             op.who(),
             ctx.read(k, list, op),
             facts.kv(k, newest),
+            noun(n),
             facts.clock.show(n.start),
             facts.kv(k, missing),
+            noun(m),
             facts.clock.show(m.when())
         ),
     );
+}
+
+/// What `f` did to a list or set, "append" or "add" (a set's), for
+/// "appended"/"added" and "appending"/"adding": a sentence names the operation
+/// by its own function.
+fn noun(f: &Fact<'_>) -> &'static str {
+    if f.f == "add" {
+        "add"
+    } else {
+        "append"
+    }
 }
 
 /// A session's appends to one key must appear in the order it made them.
@@ -277,8 +291,9 @@ fn order_within(ctx: &Ctx<'_, '_>, k: u32, list: &[&Value], op: &Fact<'_>, found
                     MW,
                     vec![a.index, b.index, op.index],
                     format!(
-                        "{} appended {} before {}, but {} {}",
+                        "{} {}ed {} before {}, but {} {}",
                         a.who(),
+                        noun(a),
                         ctx.facts.kv(k, e),
                         ctx.facts.kv(k, prev),
                         op.who(),
@@ -330,8 +345,9 @@ fn across_keys(ctx: &Ctx<'_, '_>, sets: &ReadSets<'_>, op: &Fact<'_>, found: &mu
                     MW,
                     vec![a.index, b.index, op.index],
                     format!(
-                        "{} appended {} before {}, but {} saw {} and {} without {}",
+                        "{} {}ed {} before {}, but {} saw {} and {} without {}",
                         a.who(),
+                        noun(a),
                         facts.kv(*k, e),
                         shown_b.map_or_else(String::new, |v| facts.kv(fk, v)),
                         op.who(),
@@ -355,9 +371,10 @@ fn across_keys(ctx: &Ctx<'_, '_>, sets: &ReadSets<'_>, op: &Fact<'_>, found: &mu
                     WFR,
                     vec![b.index, op.index],
                     format!(
-                        "{} had read {} before appending {}, but {} saw {} and {} without {}",
+                        "{} had read {} before {}ing {}, but {} saw {} and {} without {}",
                         b.who(),
                         facts.kv(dk, de),
+                        noun(b),
                         shown_b.map_or_else(String::new, |v| facts.kv(fk, v)),
                         op.who(),
                         shown_b.map_or_else(String::new, |v| facts.kv(fk, v)),

@@ -109,26 +109,40 @@ impl<'h> Ctx<'_, 'h> {
         }
     }
 
-    /// "process 3 wrote x=5 on n1 at 1.20 s".
+    /// "process 3 wrote x=5 on n1 at 1.20 s" ("changed x from 4 to 5 by cas"
+    /// when the write was a compare-and-set).
     fn wrote(&self, k: u32, w: u32) -> String {
         let (wr, f) = self.write(k, w);
+        let what = match (f.f, f.reads.iter().find(|r| r.0 == k)) {
+            ("cas", Some(&(_, old))) => {
+                format!("changed {} to {} by cas", self.facts.kv(k, old), wr.value)
+            }
+            ("cas", None) => format!("set {} by cas", self.facts.kv(k, wr.value)),
+            _ => format!("wrote {}", self.facts.kv(k, wr.value)),
+        };
         format!(
-            "{} wrote {}{} at {}",
+            "{} {what}{} at {}",
             f.who(),
-            self.facts.kv(k, wr.value),
             f.on("on"),
             self.facts.clock.show(f.when())
         )
     }
 
-    /// "read x=4 from n3 at 1.31 s".
+    /// What `f` observed of key `k` (version `v`), with the verb its function
+    /// earns: "read x=4 from n3 at 1.31 s" for a read, "changed x=4 to 5 by
+    /// cas on n3 at 1.31 s" for a successful compare-and-set (which observed 4).
     fn read(&self, k: u32, v: Ver, f: &Fact<'_>) -> String {
-        format!(
-            "read {}{} at {}",
-            self.show(k, v),
-            f.on("from"),
-            self.facts.clock.show(f.when())
-        )
+        let at = self.facts.clock.show(f.when());
+        match f.writes.iter().find(|w| w.0 == k) {
+            Some(&(_, new)) if f.f == "cas" => {
+                format!(
+                    "changed {} to {new} by cas{} at {at}",
+                    self.show(k, v),
+                    f.on("on")
+                )
+            }
+            _ => format!("read {}{} at {at}", self.show(k, v), f.on("from")),
+        }
     }
 
     /// The session and operation that wrote a version, if one write did.
@@ -341,7 +355,7 @@ fn prefix(
     Some((
         vec![earlier.index, nf.index, hf.index, op.index],
         format!(
-            "{} {} (written at {}, after {} was acknowledged at {}), then {}",
+            "{} {} (whose write was invoked at {}, after {} was acknowledged at {}), then {}",
             op.who(),
             ctx.read(hk, hv, earlier),
             facts.clock.show(hf.start),
@@ -423,9 +437,12 @@ fn replicas(ctx: &Ctx<'_, '_>, found: &mut Found) {
                 if facts.ops[r1].process != reader && seen != ver {
                     let earlier = &facts.ops[r1];
                     let wf = ctx.writer(k, seen).map(|(_, f)| &facts.ops[f]);
+                    let mut cited = vec![earlier.index, op.index];
+                    // The write the sentence names, whose session had read `ver`.
+                    cited.extend(wf.map(|f| f.index));
                     found.add(
                         WFR,
-                        vec![earlier.index, op.index],
+                        cited,
                         format!(
                             "{} read {} before writing {}, but {} {}, then {} {}",
                             wf.map_or_else(|| "a process".to_owned(), |f| f.who()),

@@ -6,18 +6,27 @@
 //! every read that begins after it was known should contain it. Per element:
 //!
 //! - **lost**: known, yet the last read that began after it was known lacks it —
-//!   the acknowledged write a failover threw away;
+//!   the acknowledged write a failover threw away. An add that never got an
+//!   answer (`info`) but that a read saw is lost too when it vanishes (Jepsen's
+//!   set-full counts it); its sentence says "seen by a read, then missing; its
+//!   add never got an answer", never "acknowledged";
 //! - **stable**: present in every read after some point; the time from being
 //!   known to that point is its *stable latency* (how long replication took to
 //!   make it visible everywhere), and it was **stale** if some read in between
 //!   missed it;
 //! - **never read**: no read began after it was known;
-//! - **recovered**: its add ended unknown (`info`) but it was read: it did land;
 //! - **unjudged**: missing from the last read, but that read was not a final
 //!   read (the run was interrupted before its final reads, or the final read
 //!   of the set never succeeded): a read during the test may come from a
 //!   replica still cut off, so its absence proves nothing. Any unjudged element
 //!   makes an otherwise clean verdict `unknown`.
+//!
+//! These outcomes are disjoint. Two counts describe elements further: **stale**
+//! (above; stable ones only) and **recovered** — its add ended unknown
+//! (`info`), yet a read saw it and it never vanished: it did land. An element
+//! is never both lost and recovered. "First seen" and "last seen" are the
+//! earliest and latest completions of reads holding it, so first seen never
+//! comes after last seen.
 //!
 //! Which reads are final comes from the history's phase marks
 //! (`faultline_history::FinalReads`); a history without marks (Jepsen's) takes
@@ -33,13 +42,9 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::json;
 
 use super::facts::{distribution, elements, sets, Facts, Status};
+use super::set_tally::{Lost, Tally, TABLE};
 use crate::checker::{CheckError, Checker};
-use crate::verdict::{Anomaly, Validity, Verdict};
-
-/// At most this many anomalies of one type are itemised; the rest are counted.
-const CITED: usize = 50;
-/// At most this many elements are listed in the per-element table.
-const TABLE: usize = 10_000;
+use crate::verdict::{Validity, Verdict};
 
 /// The set checker.
 #[derive(Clone, Copy, Debug, Default)]
@@ -63,37 +68,17 @@ struct Element {
     failed: Option<usize>,
 }
 
-#[derive(Default)]
-struct Tally {
-    anomalies: Vec<Anomaly>,
-    counts: FxHashMap<&'static str, usize>,
-    lists: FxHashMap<&'static str, Vec<String>>,
-    stable_latency: Vec<i64>,
-    lost_latency: Vec<i64>,
-    table: Vec<serde_json::Value>,
-}
-
-impl Tally {
-    fn count(&mut self, what: &'static str, element: String) {
-        let n = self.counts.entry(what).or_default();
-        *n += 1;
-        let list = self.lists.entry(what).or_default();
-        if list.len() < 1000 {
-            list.push(element);
-        }
-    }
-
-    fn anomaly(&mut self, kind: &'static str, ops: Vec<u64>, explanation: String) {
-        let n = self.anomalies.iter().filter(|a| a.kind == kind).count();
-        if n < CITED {
-            self.anomalies.push(Anomaly {
-                kind: kind.into(),
-                ops,
-                explanation,
-                data: serde_json::Value::Null,
-            });
-        }
-    }
+/// Where an element appears among the reads (positions in start order).
+#[derive(Clone, Copy)]
+struct Seen {
+    /// The first and last reads holding it.
+    first: usize,
+    last: usize,
+    /// Where its current run of consecutive reads holding it began.
+    run: usize,
+    /// The reads holding it that completed first and last.
+    earliest: usize,
+    latest: usize,
 }
 
 impl Checker for SetChecker {
@@ -122,13 +107,17 @@ impl Checker for SetChecker {
             .filter(|o| !o.writes.is_empty() && o.ok())
             .count();
         let list = |w: &str| json!(tally.lists.get(w).cloned().unwrap_or_default());
+        let unacked = match tally.lost_unacknowledged {
+            0 => String::new(),
+            n => format!(" ({n} of them never acknowledged: seen by a read, then missing)"),
+        };
         let summary = format!(
-            "{attempts} adds ({acknowledged} acknowledged): {} stable, {} lost, {} stale before stable, {} never read, {} recovered",
+            "{attempts} adds ({acknowledged} acknowledged): {} stable, {} stale before stable, {} lost{unacked}, {} never read, {} recovered (never acknowledged, yet read and never lost)",
             c("stable"),
-            c("lost"),
             c("stale"),
+            c("lost"),
             c("never-read"),
-            c("recovered")
+            c("recovered"),
         );
         let details = json!({
             "summary": summary,
@@ -137,6 +126,8 @@ impl Checker for SetChecker {
             "stable_count": c("stable"),
             "lost_count": c("lost"),
             "lost": list("lost"),
+            "lost_unacknowledged_count": tally.lost_unacknowledged,
+            "lost_write_ops": tally.lost_ops,
             "stale_count": c("stale"),
             "stale": list("stale"),
             "never_read_count": c("never-read"),
@@ -209,8 +200,7 @@ fn check_key(facts: &Facts<'_>, ops: &[usize], key: u32, tally: &mut Tally) -> b
     }
     reads.sort_by_key(|r| (r.start, r.op));
     let clock = facts.clock;
-    // element -> (first read holding it, last read holding it, start of its current run)
-    let mut seen: FxHashMap<&Value, (usize, usize, usize)> = FxHashMap::default();
+    let mut seen: FxHashMap<&Value, Seen> = FxHashMap::default();
     let mut unexpected: Vec<&Value> = Vec::new();
     let mut once: FxHashSet<&Value> = FxHashSet::default();
     for (ri, r) in reads.iter().enumerate() {
@@ -233,13 +223,28 @@ fn check_key(facts: &Facts<'_>, ops: &[usize], key: u32, tally: &mut Tally) -> b
             }
             match seen.get_mut(e) {
                 Some(s) => {
-                    if s.1 + 1 != ri {
-                        s.2 = ri;
+                    if s.last + 1 != ri {
+                        s.run = ri;
                     }
-                    s.1 = ri;
+                    s.last = ri;
+                    if r.end < reads[s.earliest].end {
+                        s.earliest = ri;
+                    }
+                    if r.end >= reads[s.latest].end {
+                        s.latest = ri;
+                    }
                 }
                 None => {
-                    seen.insert(e, (ri, ri, ri));
+                    seen.insert(
+                        e,
+                        Seen {
+                            first: ri,
+                            last: ri,
+                            run: ri,
+                            earliest: ri,
+                            latest: ri,
+                        },
+                    );
                     if !elems.contains_key(e) {
                         unexpected.push(e);
                     }
@@ -248,7 +253,7 @@ fn check_key(facts: &Facts<'_>, ops: &[usize], key: u32, tally: &mut Tally) -> b
         }
     }
     for e in unexpected {
-        let first = &reads[seen[e].0];
+        let first = &reads[seen[e].first];
         let op = &facts.ops[first.op];
         tally.count("unexpected", name(e));
         tally.anomaly(
@@ -268,8 +273,9 @@ fn check_key(facts: &Facts<'_>, ops: &[usize], key: u32, tally: &mut Tally) -> b
     for e in order {
         let el = &elems[e];
         let runs = seen.get(e).copied();
-        let first_seen = runs.map(|s| &reads[s.0]);
-        let last_seen = runs.map(|s| &reads[s.1]);
+        // The read that saw it first and last, by completion.
+        let first_seen = runs.map(|s| &reads[s.earliest]);
+        let last_seen = runs.map(|s| &reads[s.latest]);
         if let (Some(f), None, None) = (el.failed, el.ok, el.info) {
             if let Some(r) = first_seen {
                 let (add, read) = (&facts.ops[f], &facts.ops[r.op]);
@@ -295,9 +301,6 @@ fn check_key(facts: &Facts<'_>, ops: &[usize], key: u32, tally: &mut Tally) -> b
             (None, Some(r)) => Some(r.end),
             (None, None) => None,
         };
-        if el.ok.is_none() && first_seen.is_some() {
-            tally.count("recovered", name(e));
-        }
         let outcome = match (known, last_read) {
             (None, _) => "unknown",
             (Some(_), None) => "never-read",
@@ -306,50 +309,23 @@ fn check_key(facts: &Facts<'_>, ops: &[usize], key: u32, tally: &mut Tally) -> b
                 let final_last = facts.may_be_final(&facts.ops[reads[last].op]);
                 if after > last {
                     "never-read"
-                } else if runs.is_none_or(|s| s.1 != last) && !final_last {
+                } else if runs.is_none_or(|s| s.last != last) && !final_last {
                     "unjudged"
-                } else if runs.is_none_or(|s| s.1 != last) {
-                    let missing = &reads[last];
-                    let add = el.ok.or(el.info).map(|i| &facts.ops[i]);
-                    let mut cited: Vec<u64> = add.iter().map(|a| a.index).collect();
-                    cited.push(facts.ops[missing.op].index);
-                    let acked_by = match add.filter(|a| a.ok()) {
-                        Some(a) => format!(
-                            "acknowledged to {}{} at {}",
-                            a.who(),
-                            a.on("by"),
-                            clock.show(a.when())
-                        ),
-                        None => {
-                            format!("seen at {} though its add ended unknown", clock.show(known))
-                        }
+                } else if runs.is_none_or(|s| s.last != last) {
+                    let lost = Lost {
+                        element: name(e),
+                        add: el.ok.or(el.info).map(|i| &facts.ops[i]),
+                        first_seen: first_seen.map(|r| (&facts.ops[r.op], r.end)),
+                        last_seen: last_seen.map(|r| (&facts.ops[r.op], r.end)),
+                        missing: &facts.ops[reads[last].op],
+                        known,
                     };
-                    let last_txt = match last_seen {
-                        Some(r) => {
-                            cited.push(facts.ops[r.op].index);
-                            format!(", last seen at {}", clock.show(r.end))
-                        }
-                        None => ", never seen by any read".to_owned(),
-                    };
-                    let lacking = &facts.ops[missing.op];
-                    tally.lost_latency.push(missing.start - known);
-                    tally.anomaly(
-                        "lost-write",
-                        cited,
-                        format!(
-                            "{} was {}{}, and is missing from the last read ({}{} at {})",
-                            name(e),
-                            acked_by,
-                            last_txt,
-                            lacking.who(),
-                            lacking.on("from"),
-                            clock.show(missing.end)
-                        ),
-                    );
+                    tally.lost_latency.push(lost.missing.start - known);
+                    tally.lost_write(lost, clock);
                     "lost"
                 } else {
                     // Present in the last read; its current run began at `run`.
-                    let run = runs.map_or(after, |s| s.2);
+                    let run = runs.map_or(after, |s| s.run);
                     let stable_at = reads[run.max(after)].start;
                     tally.stable_latency.push((stable_at - known).max(0));
                     if run > after {
@@ -362,10 +338,15 @@ fn check_key(facts: &Facts<'_>, ops: &[usize], key: u32, tally: &mut Tally) -> b
         if outcome != "unknown" {
             tally.count(outcome, name(e));
         }
+        if el.ok.is_none() && first_seen.is_some() && outcome != "lost" {
+            // Its add got no answer, yet a read saw it and it did not vanish.
+            tally.count("recovered", name(e));
+        }
         if tally.table.len() < TABLE {
             tally.table.push(json!({
                 "element": name(e),
                 "outcome": outcome,
+                "acknowledged": el.ok.is_some(),
                 "known": known.map(|t| clock.json(t)),
                 "first_seen": first_seen.map(|r| clock.json(r.end)),
                 "last_seen": last_seen.map(|r| clock.json(r.end)),

@@ -82,13 +82,9 @@ impl Checker for UniqueIds {
                         .as_deref()
                         .map(|n| format!(" from {n}"))
                         .unwrap_or_default();
-                    let process = e
-                        .process
-                        .as_ref()
-                        .map(|p| p.to_string())
-                        .unwrap_or_default();
+                    let process = faultline_history::Process::name_of(e.process.as_ref());
                     let at = clock.show(clock.at(history, p));
-                    format!("process {process}{node} at {at}")
+                    format!("{process}{node} at {at}")
                 })
                 .collect();
             anomalies.push(Anomaly {

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use faultline_history::fault::{not_injected, partially_injected, BEGAN};
 use faultline_history::{
-    replica_read_value, EventType, Phase, Process, Value, PHASE, REPLICA_READ,
+    replica_read_value, EventType, Phase, Process, Value, FINAL_READ_PROCESS, PHASE, REPLICA_READ,
 };
 use tokio::time::{sleep, sleep_until, timeout};
 
@@ -394,13 +394,15 @@ async fn observe(s: Arc<Shared>) {
 
 /// Performs the final reads, each retried (on a fresh process and client,
 /// rotating nodes) until it succeeds or time runs out; returns how many failed.
+/// Their processes are numbered from [`FINAL_READ_PROCESS`], which is how the
+/// checkers and the report know them (`Process::is_final_read`).
 async fn finals(s: &Arc<Shared>) -> usize {
     let ops = {
         let g = s.gen.lock().unwrap_or_else(|e| e.into_inner());
         g.0.finals()
     };
     let give_up = tokio::time::Instant::now() + s.cfg.final_timeout;
-    let mut process = 1_000_000_000;
+    let mut process = FINAL_READ_PROCESS;
     let mut failed = 0;
     for (i, op) in ops.iter().enumerate() {
         let mut attempt = 0;

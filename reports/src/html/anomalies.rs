@@ -7,6 +7,9 @@
 //! interval on the run's time axis) and a table of the operations it cites —
 //! who did what, which node answered and when — each linking to `#ops`.
 //!
+//! Lost writes, which come by the thousand, get their own summary (see
+//! [`super::lost`]).
+//!
 //! The invariant: all text from results and history is escaped, and the page
 //! stays bounded: at most [`SHOWN`] anomalies per type are drawn in full, the
 //! rest are listed as links.
@@ -18,8 +21,10 @@ use serde_json::Value as Json;
 
 use super::cycle::cycle_svg;
 use super::escape::{esc, truncate};
+use super::faults::Fault;
 use super::header::slug;
 use super::linear::{linear_section, ops_strip};
+use super::lost::lost_writes;
 use super::ops::Ctx;
 
 /// Anomalies per type drawn in full.
@@ -35,7 +40,7 @@ pub fn meaning(kind: &str) -> &'static str {
         .trim_end_matches("-realtime")
         .trim_end_matches("-process");
     match base {
-        "lost-write" => "A write the database acknowledged is missing from later reads that should include it: the acknowledgement was a lie, typically because a failover discarded writes the old leader had not replicated.",
+        "lost-write" => "A write is missing from later reads that should include it. For a write the database acknowledged, the acknowledgement was a lie, typically because a failover discarded writes the old leader had not replicated; a write that never got an answer but that a read saw is lost too once it vanishes, and is counted apart.",
         "split-brain" => "More than one node acted as leader at the same time and accepted writes; writes taken by the losing side are usually lost when the partition heals.",
         "lost-update" => "Two writes to one key both succeeded, but the reconciliation kept one and silently dropped the other.",
         "read-your-writes" => "A session read a value older than one it had itself written before: the read went to a node that had not yet seen the session's own write.",
@@ -60,7 +65,7 @@ pub fn meaning(kind: &str) -> &'static str {
 }
 
 /// The `#anomalies` section.
-pub fn anomalies_section(r: &Results, ctx: &Ctx<'_>) -> String {
+pub fn anomalies_section(r: &Results, ctx: &Ctx<'_>, faults: &[Fault]) -> String {
     let mut out = String::from("<section id=\"anomalies\"><h2>Anomalies</h2>");
     let total: usize = r.checkers.values().map(|v| v.anomalies.len()).sum();
     if total == 0 {
@@ -89,7 +94,7 @@ pub fn anomalies_section(r: &Results, ctx: &Ctx<'_>) -> String {
                 let _ = write!(out, "<p class=\"meaning\">{}</p>", esc(m));
             }
             if kind == "lost-write" {
-                out.push_str(&lost_writes(&of_kind, ctx));
+                out.push_str(&lost_writes(&of_kind, &v.details, faults, ctx));
                 out.push_str("</div>");
                 continue;
             }
@@ -184,83 +189,6 @@ fn anomaly(a: &Anomaly, i: usize, ctx: &Ctx<'_>) -> String {
     out
 }
 
-/// Lost writes as one table (they come by the hundred and look alike): for
-/// each, the write, when and by which node it was acknowledged, and the
-/// checker's sentence; above it, when the acknowledgements happened and which
-/// nodes gave them.
-fn lost_writes(all: &[&Anomaly], ctx: &Ctx<'_>) -> String {
-    let mut by_node: std::collections::BTreeMap<String, usize> = Default::default();
-    let (mut first, mut last) = (f64::INFINITY, f64::NEG_INFINITY);
-    let mut rows = String::new();
-    for (i, a) in all.iter().take(LISTED).enumerate() {
-        let write = a.ops.first().and_then(|&i| ctx.pos(i)).map(|p| ctx.op(p));
-        let (who, what, acked, node) = match write {
-            Some((inv, done)) => {
-                let ie = &ctx.h.events()[inv];
-                let de = done.map(|d| &ctx.h.events()[d]);
-                let node = de
-                    .and_then(|d| d.node.as_deref())
-                    .unwrap_or("(not recorded)");
-                let t = done.map(|d| ctx.t(d));
-                if let Some(t) = t {
-                    first = first.min(t);
-                    last = last.max(t);
-                }
-                *by_node.entry(node.to_owned()).or_default() += 1;
-                (
-                    ie.process
-                        .as_ref()
-                        .map_or_else(String::new, |p| p.to_string()),
-                    format!("{} {}", ie.f, truncate(&ie.value.to_string(), 60)),
-                    match (de, t) {
-                        (Some(d), Some(t)) => format!("{} at {}", d.kind, ctx.at(t)),
-                        _ => "never completed".to_owned(),
-                    },
-                    node.to_owned(),
-                )
-            }
-            None => Default::default(),
-        };
-        let _ = write!(
-            rows,
-            "<tr class=\"anomaly\" data-kind=\"lost-write\"><td class=\"num\">#{}</td><td>{}</td><td>{}</td><td class=\"val\">{}</td><td>{}</td><td><b>{}</b></td><td>{}</td><td>{}</td></tr>",
-            i + 1,
-            a.ops.first().map_or_else(String::new, |&o| ctx.link(o)),
-            esc(&who),
-            esc(&what),
-            esc(&acked),
-            esc(&node),
-            ctx.links(a.ops.get(1..).unwrap_or_default()),
-            esc(&a.explanation),
-        );
-    }
-    let nodes: Vec<String> = by_node.iter().map(|(n, c)| format!("{n} ({c})")).collect();
-    let mut out = String::new();
-    if first.is_finite() {
-        let _ = write!(
-            out,
-            "<p class=\"fact\"><b>{}</b> acknowledged writes are missing. They were acknowledged between <b>{}</b> and <b>{}</b>, by node{} <b>{}</b>.</p>",
-            all.len(),
-            esc(&ctx.at(first)),
-            esc(&ctx.at(last)),
-            if by_node.len() == 1 { "" } else { "s" },
-            esc(&nodes.join(", "))
-        );
-    }
-    let _ = write!(
-        out,
-        "<table class=\"cited lost\"><thead><tr><th></th><th>write</th><th>process</th><th>operation</th><th>acknowledged</th><th>by node</th><th>evidence (reads)</th><th>what the checker saw</th></tr></thead><tbody>{rows}</tbody></table>"
-    );
-    if all.len() > LISTED {
-        let _ = write!(
-            out,
-            "<p class=\"muted\">… and {} more in results.json</p>",
-            all.len() - LISTED
-        );
-    }
-    out
-}
-
 /// The split-brain interval and its leaders, drawn on the run's time axis.
 fn split_brain(data: &Json, ctx: &Ctx<'_>) -> String {
     let (Some(from), Some(to)) = (
@@ -345,7 +273,7 @@ fn ops_table(ops: &[u64], ctx: &Ctx<'_>) -> String {
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"val\">{}</td><td><span class=\"badge {kind}\">{kind}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>",
             ctx.link(i),
-            esc(&ie.process.as_ref().map_or_else(String::new, |p| p.to_string())),
+            esc(&ie.process.as_ref().map_or_else(String::new, |p| p.label())),
             esc(&ie.f),
             esc(&truncate(&value.to_string(), 120)),
             esc(de.and_then(|d| d.node.as_deref()).or(ie.node.as_deref()).unwrap_or("—")),

@@ -149,10 +149,7 @@ fn bar(ctx: &Ctx<'_>, index: u64, fill: &'static str, order: Option<usize>) -> O
     let shown = c.map_or(&e.value, |c| &ctx.h.events()[c].value);
     Some(Bar {
         index,
-        row: e
-            .process
-            .as_ref()
-            .map_or_else(|| "?".to_owned(), |p| p.to_string()),
+        row: faultline_history::Process::name_of(e.process.as_ref()),
         t0: ctx.t(i),
         t1: c.map_or(ctx.end, |c| ctx.t(c)),
         label: format!("{} {}", e.f, truncate(&shown.to_string(), 24)),
@@ -193,7 +190,7 @@ fn draw(bars: &[Bar], culprit: Option<u64>, ctx: &Ctx<'_>) -> String {
         let y = r as f64 * row_h + 4.0;
         let _ = write!(
             svg,
-            "<rect x=\"0\" y=\"{y:.1}\" width=\"{:.0}\" height=\"{row_h}\" fill=\"{}\"/><text x=\"4\" y=\"{:.1}\" font-size=\"11\">process {}</text>",
+            "<rect x=\"0\" y=\"{y:.1}\" width=\"{:.0}\" height=\"{row_h}\" fill=\"{}\"/><text x=\"4\" y=\"{:.1}\" font-size=\"11\">{}</text>",
             left + width + 10.0,
             if r % 2 == 0 { "#f7f8fa" } else { "#ffffff" },
             y + 17.0,

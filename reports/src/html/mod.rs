@@ -3,7 +3,8 @@
 //! One file per concept: [`input`] reads a run directory, [`escape`] is the
 //! only way untrusted text reaches the page, [`page`] assembles the document
 //! from [`header`], [`anomalies`] (with [`cycle`] and [`linear`] drawings and
-//! the cited operations of [`ops`]), [`timeline`], [`plots`] and [`lag`];
+//! the cited operations of [`ops`]; [`lost`] groups lost writes), [`timeline`],
+//! [`plots`] and [`lag`];
 //! [`faults`] finds the nemesis intervals they shade.
 
 mod anomalies;
@@ -14,6 +15,7 @@ mod header;
 mod input;
 mod lag;
 mod linear;
+mod lost;
 mod ops;
 mod page;
 mod plots;

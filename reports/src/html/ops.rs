@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use faultline_history::{EventType, History};
+use faultline_history::{EventType, History, Process};
 
 use super::escape::{esc, secs, truncate};
 
@@ -93,15 +93,13 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// `process 3 add 5 → ok by n4 at 5.06 s`: the op holding `pos`, in a phrase
+    /// `process 3 add 5 → ok by n4 at 5.06 s` (`→ info (node n4)` when the
+    /// node did not answer): the op holding `pos`, in a phrase
     /// (plain text: escape it before writing it to the page).
     pub fn describe(&self, pos: usize) -> String {
         let (i, c) = self.op(pos);
         let inv = &self.h.events()[i];
-        let who = inv
-            .process
-            .as_ref()
-            .map_or_else(|| "a process".to_owned(), |p| format!("process {p}"));
+        let who = Process::name_of(inv.process.as_ref());
         let mut s = format!("{who} {}", inv.f);
         let shown = c.map_or(&inv.value, |c| &self.h.events()[c].value);
         if !shown.is_null() {
@@ -110,8 +108,16 @@ impl<'a> Ctx<'a> {
         match c.map(|c| &self.h.events()[c]) {
             Some(done) => {
                 let _ = write!(s, " → {}", done.kind);
-                if let Some(n) = &done.node {
-                    let _ = write!(s, " by {n}");
+                // Only an `ok` was given by its node; otherwise the node is
+                // just what the client recorded.
+                match &done.node {
+                    Some(n) if done.kind == EventType::Ok => {
+                        let _ = write!(s, " by {n}");
+                    }
+                    Some(n) => {
+                        let _ = write!(s, " (node {n})");
+                    }
+                    None => {}
                 }
                 let _ = write!(s, " at {}", self.at(self.t(c.unwrap_or(i))));
             }

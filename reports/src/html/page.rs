@@ -35,7 +35,7 @@ pub fn render_report(input: &ReportInput) -> String {
     let ctx = Ctx::new(&input.history);
     let faults = faults(&ctx);
     let head = header(input, &ctx);
-    let anomalies = anomalies_section(&input.results, &ctx);
+    let anomalies = anomalies_section(&input.results, &ctx, &faults);
     let cited: Vec<u64> = {
         // The invocation index of every cited op, which is what the timeline keys on.
         let mut v: Vec<u64> = input

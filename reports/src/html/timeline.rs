@@ -132,7 +132,7 @@ pub fn timeline_section(ctx: &Ctx<'_>, faults: &[Fault], cited: &[u64]) -> Strin
         }
         let mut labels: Vec<String> = order
             .iter()
-            .map(|(p, _)| p.map_or_else(|| "(no process)".to_owned(), |p| format!("p{p}")))
+            .map(|(p, _)| p.map_or_else(|| "(no process)".to_owned(), Process::label))
             .collect();
         if labels.is_empty() {
             labels.push("ops".to_owned());
