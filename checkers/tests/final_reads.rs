@@ -109,3 +109,41 @@ fn a_final_read_judges_and_a_mid_test_read_does_not() {
     assert_eq!(v.valid, Validity::False);
     assert!(v.anomalies[0].ops.contains(&9), "{:?}", v.anomalies[0]);
 }
+
+#[test]
+fn a_lost_write_says_which_nodes_own_copy_still_holds_it() {
+    let mut lines = vec![MAIN];
+    lines.extend(set_ops());
+    lines.extend([
+        r#"{"index":6,"time":6000000,"type":"info","process":"nemesis","f":"phase","value":"heal"}"#,
+        r#"{"index":7,"time":7000000,"type":"info","process":"nemesis","f":"phase","value":"final-reads"}"#,
+        r#"{"index":8,"time":8000000,"type":"invoke","process":1000000000,"f":"read","value":null}"#,
+        r#"{"index":9,"time":9000000,"type":"ok","process":1000000000,"f":"read","value":[],"node":"n2"}"#,
+        r#"{"index":10,"time":10000000,"type":"info","process":"nemesis","f":"phase","value":"replica-reads"}"#,
+        r#"{"index":11,"time":11000000,"type":"info","process":"nemesis","f":"replica-read","node":"n1","value":{"f":"read","value":null,"result":[1]}}"#,
+        r#"{"index":12,"time":12000000,"type":"info","process":"nemesis","f":"replica-read","node":"n2","value":{"f":"read","value":null,"result":[]}}"#,
+    ]);
+    let v = check("set", "set", &history(&lines));
+    assert_eq!(v.valid, Validity::False);
+    let a = &v.anomalies[0];
+    assert!(
+        a.explanation
+            .contains("yet the own copy of n1 still holds it after the test"),
+        "{}",
+        a.explanation
+    );
+    assert!(a.ops.contains(&11) && a.ops.contains(&12), "{:?}", a.ops);
+    // Every copy lacks it: the loss is the cluster's, not one replica's.
+    let last = lines.len() - 2;
+    lines[last] = r#"{"index":11,"time":11000000,"type":"info","process":"nemesis","f":"replica-read","node":"n1","value":{"f":"read","value":null,"result":[]}}"#;
+    let v = check("set", "set", &history(&lines));
+    assert!(
+        v.anomalies[0]
+            .explanation
+            .contains("and so does every node's own copy read after the test"),
+        "{}",
+        v.anomalies[0].explanation
+    );
+    let d = check("divergence", "set", &history(&lines));
+    assert_eq!(d.valid, Validity::True, "the copies agree: {d:?}");
+}

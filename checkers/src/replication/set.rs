@@ -96,8 +96,9 @@ impl Checker for SetChecker {
                 by_key[k as usize].push(i);
             }
         }
+        let copies = own_copies(history, &facts);
         for (key, ops) in by_key.iter().enumerate() {
-            any_read |= check_key(&facts, ops, key as u32, &mut tally);
+            any_read |= check_key(&facts, ops, key as u32, &copies, &mut tally);
         }
         let c = |w: &str| tally.counts.get(w).copied().unwrap_or(0);
         let attempts = facts.ops.iter().filter(|o| !o.writes.is_empty()).count();
@@ -170,7 +171,34 @@ impl Checker for SetChecker {
 /// was ever read. One pass over the reads in start order records, per element,
 /// the first and last read holding it and where its current run of reads
 /// holding it began; everything else follows from those three positions.
-fn check_key(facts: &Facts<'_>, ops: &[usize], key: u32, tally: &mut Tally) -> bool {
+/// Each node's own copy of the (single, anonymous) set, from the last replica
+/// read of each node that answered: (node, its elements, the read's index).
+/// Empty for keyed sets and histories without replica reads.
+fn own_copies<'h>(h: &'h History, facts: &Facts<'h>) -> Vec<(&'h str, FxHashSet<&'h Value>, u64)> {
+    let mut last: Vec<(&'h str, FxHashSet<&'h Value>, u64)> = Vec::new();
+    if facts.keys.len() > 1 {
+        return last;
+    }
+    for r in h.replica_reads() {
+        let (Some(v), true) = (r.result, r.arg.is_null()) else {
+            continue;
+        };
+        let copy = (r.node, elements(v).iter().collect(), r.index);
+        match last.iter_mut().find(|c| c.0 == r.node) {
+            Some(c) => *c = copy,
+            None => last.push(copy),
+        }
+    }
+    last
+}
+
+fn check_key(
+    facts: &Facts<'_>,
+    ops: &[usize],
+    key: u32,
+    copies: &[(&str, FxHashSet<&Value>, u64)],
+    tally: &mut Tally,
+) -> bool {
     let name = |e: &Value| format!("element {}", facts.kv(key, e));
     let mut elems: FxHashMap<&Value, Element> = FxHashMap::default();
     let mut order: Vec<&Value> = Vec::new();
@@ -319,6 +347,7 @@ fn check_key(facts: &Facts<'_>, ops: &[usize], key: u32, tally: &mut Tally) -> b
                         last_seen: last_seen.map(|r| (&facts.ops[r.op], r.end)),
                         missing: &facts.ops[reads[last].op],
                         known,
+                        copies: copies.iter().map(|c| (c.0, c.1.contains(e), c.2)).collect(),
                     };
                     tally.lost_latency.push(lost.missing.start - known);
                     tally.lost_write(lost, clock);

@@ -30,6 +30,9 @@ pub(super) struct Lost<'a, 'h> {
     /// The last read, which lacks it.
     pub(super) missing: &'a Fact<'h>,
     pub(super) known: i64,
+    /// Each node's own copy, as the replica reads after the test last found
+    /// it: (node, whether it holds the element, the replica read's index).
+    pub(super) copies: Vec<(&'h str, bool, u64)>,
 }
 
 #[derive(Default)]
@@ -124,6 +127,18 @@ impl Tally {
             m.on("from"),
             clock.show(m.start)
         ));
+        let holders: Vec<&str> = l.copies.iter().filter(|c| c.1).map(|c| c.0).collect();
+        if !l.copies.is_empty() {
+            cited.extend(l.copies.iter().map(|c| c.2));
+            if holders.is_empty() {
+                text.push_str(", and so does every node's own copy read after the test");
+            } else {
+                text.push_str(&format!(
+                    ", yet the own copy of {} still holds it after the test (the replicas diverged)",
+                    holders.join(", ")
+                ));
+            }
+        }
         if let Some(a) = l.add {
             if self.lost_ops.len() < TABLE {
                 self.lost_ops.push(a.index);
@@ -137,6 +152,7 @@ impl Tally {
             "first_seen": l.first_seen.map(|(_, t)| clock.json(t)),
             "last_seen": l.last_seen.map(|(_, t)| clock.json(t)),
             "missing_read": m.index,
+            "held_by": holders,
         });
         let n = self
             .anomalies
