@@ -167,11 +167,21 @@ impl History {
     }
 }
 
+/// Nemesis events the runner records as single observations, never as one
+/// half of an invocation/completion pair (Jepsen's nemesis operations are such
+/// pairs: `:info` invoke, `:info` completion).
+const OBSERVATIONS: &[&str] = &[crate::PHASE, crate::REPLICA_READ, "primaries"];
+
 fn pair(events: &[Event], lines: &[u64], source: &str) -> Result<Vec<u32>, HistoryError> {
     let mut pairs = vec![NONE; events.len()];
     let mut open: HashMap<Option<&Process>, usize> = HashMap::new();
     for (i, e) in events.iter().enumerate() {
         let key = e.process.as_ref();
+        if e.is_nemesis() && OBSERVATIONS.contains(&&*e.f) {
+            // faultline's own observations stand alone: they neither open
+            // nor complete a nemesis operation.
+            continue;
+        }
         if e.is_nemesis() {
             match open.get(&key) {
                 Some(&o) if e.kind.is_completion() => {
@@ -285,6 +295,35 @@ mod tests {
         );
         let err = History::new(vec![ev(3, Invoke, 1, "read"), ev(3, Ok, 1, "read")]).unwrap_err();
         assert!(err.to_string().contains("index 3 does not follow"), "{err}");
+    }
+
+    #[test]
+    fn observations_stand_alone_between_a_nemesis_pair() {
+        use EventType::*;
+        let nem = |i, f| Event::new(i, Info, Process::Nemesis, f, Value::Null);
+        // Jepsen's pair around faultline's observations: the pair still pairs.
+        let h = History::new(vec![
+            nem(0, "start"),
+            nem(1, crate::PHASE),
+            nem(2, "primaries"),
+            nem(3, crate::REPLICA_READ),
+            nem(4, "start"),
+        ])
+        .unwrap();
+        assert_eq!(h.partner(0), Some(4));
+        assert_eq!(h.partner(1), None);
+        // Every start stands as its own operation, whatever observations follow.
+        let h = History::new(vec![
+            nem(0, crate::PHASE),
+            nem(1, "start-partition"),
+            nem(2, crate::PHASE),
+        ])
+        .unwrap();
+        let starts = h
+            .nemesis_ops()
+            .filter(|o| o.f() == "start-partition")
+            .count();
+        assert_eq!(starts, 1);
     }
 
     #[test]
