@@ -100,6 +100,10 @@ pub fn vars(m: &Manifest, nodes: &[DbNode], i: usize, leader: Option<usize>) -> 
         .set("manifest_dir", m.dir.display().to_string())
         .set("leader", l.name.clone())
         .set("leader_addr", l.addr.clone());
+    for p in nodes {
+        v.peer(&p.name, &p.addr);
+    }
+    v.me = Some(i);
     v
 }
 
