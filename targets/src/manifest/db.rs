@@ -2,9 +2,11 @@
 //!
 //! Setup follows the manifest in order, on every node through its
 //! [`Remote`] (a namespace here or an SSH host): make the node's directory
-//! and `data/`, run `start.prepare`, write the `[[file]]` templates, start
-//! `start.command` in the foreground as the harness's child (its output in
-//! `server.log`), wait for `[ready]`, then run `[form]` once. Everything the
+//! and `data/`, write the `[[file]]` templates, run `start.prepare` (which
+//! may read them), start `start.command` in the foreground as the harness's
+//! child (its output in `server.log`), wait for `[ready]` on every node (see
+//! [`super::ready`]: a server that exits fails the wait at once), then run
+//! `[form]` once. Everything the
 //! runner and nemeses need comes back in the [`DbCluster`]: the JSON-lines
 //! client target, the servers (with the manifest's stop/kill/pause
 //! overrides), leader discovery, the manifest's own faults, and the logs.
@@ -14,15 +16,16 @@
 //! `_`), so a manifest can switch behaviour (semi-synchronous replication...)
 //! without faultline knowing what the option means.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use faultline_harness::daemon::{wait_port, Controls, Daemon};
+use faultline_harness::daemon::{Controls, Daemon};
 use faultline_harness::remote::{shell_quote, Remote, Signal, Spawn};
 
 use super::client::{ClientLog, JsonlTarget, LeadersByNode};
 use super::faults::ManifestNemesis;
+use super::install;
+use super::ready::{self, Probe};
 use super::spec::{FormOn, Manifest};
 use super::template::{render, Vars};
 use crate::db::{apt_script, Db, DbCluster, DbNode, DbOptions, Leaders};
@@ -156,36 +159,20 @@ impl ManifestDb {
         }
     }
 
-    /// Waits until node `i` is ready, as `[ready]` says.
-    fn wait_ready(&self, n: &DbNode, v: &Vars, env: &str) -> Result<(), String> {
+    /// How node `n` is probed for readiness.
+    fn probe(&self, n: &DbNode, v: &Vars, env: &str) -> Result<Probe, String> {
         let m = &self.manifest;
-        let limit = Duration::from_secs_f64(m.ready.timeout);
-        let log = n.dir.join("server.log");
-        if let Some(port) = m.ready.port {
-            let addr: SocketAddr = format!("{}:{port}", n.addr)
-                .parse()
-                .map_err(|e| format!("{}: address {}: {e}", n.name, n.addr))?;
-            return wait_port(addr, limit)
-                .map_err(|e| format!("{} not ready: {e} (see {})", n.name, log.display()));
-        }
-        let cmd = format!(
-            "{env}{}",
-            render(m.ready.command.as_deref().unwrap_or("true"), v)
-        );
-        let until = Instant::now() + limit;
-        loop {
-            if n.remote.exec(&cmd).is_ok_and(|o| o.status == 0) {
-                return Ok(());
-            }
-            if Instant::now() >= until {
-                return Err(format!(
-                    "{} not ready within {limit:?}: `ready.command` never succeeded (see {})",
-                    n.name,
-                    log.display()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        Ok(match m.ready.port {
+            Some(port) => Probe::Port(
+                format!("{}:{port}", n.addr)
+                    .parse()
+                    .map_err(|e| format!("{}: address {}: {e}", n.name, n.addr))?,
+            ),
+            None => Probe::Command(format!(
+                "{env}{}",
+                render(m.ready.command.as_deref().unwrap_or("true"), v)
+            )),
+        })
     }
 
     /// Writes node `i`'s files.
@@ -227,10 +214,9 @@ impl Db for ManifestDb {
         // apt_script ends by exiting; run it in a subshell so more can follow.
         s = format!("( {s} ) || exit $?; ");
         if !i.pip.is_empty() {
-            let pkgs: Vec<String> = i.pip.iter().map(|p| shell_quote(p)).collect();
-            s.push_str(&format!(
-                "pip3 install -q --break-system-packages {} >/dev/null || exit $?; ",
-                pkgs.join(" ")
+            s.push_str(&install::pip_script(
+                &install::pip_python(&self.manifest),
+                &i.pip,
             ));
         }
         for c in &i.commands {
@@ -252,13 +238,13 @@ impl Db for ManifestDb {
             n.remote
                 .run(&format!("mkdir -p {dir}/data"))
                 .map_err(|e| format!("{}: {e}", n.name))?;
+            self.write_files(n, &v)
+                .map_err(|e| format!("{}: {e}", n.name))?;
             if let Some(p) = &m.start.prepare {
                 n.remote
                     .run(&format!("cd {dir} && {env}{}", render(p, &v)))
                     .map_err(|e| format!("{}: start.prepare: {e}", n.name))?;
             }
-            self.write_files(n, &v)
-                .map_err(|e| format!("{}: {e}", n.name))?;
             let mut spawn_env: Vec<(String, String)> = m
                 .start
                 .env
@@ -295,9 +281,17 @@ impl Db for ManifestDb {
                 logs.push((i, std::path::PathBuf::from(render(l, &v))));
             }
         }
-        for (i, n) in nodes.iter().enumerate() {
-            self.wait_ready(n, &vars(m, nodes, i, None), &env)?;
-        }
+        let probes = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| self.probe(n, &vars(m, nodes, i, None), &env))
+            .collect::<Result<Vec<_>, _>>()?;
+        ready::wait_all(
+            nodes,
+            &daemons,
+            &probes,
+            Duration::from_secs_f64(m.ready.timeout),
+        )?;
         if let Some(form) = &m.form {
             let targets: Vec<usize> = match form.on {
                 FormOn::First | FormOn::Controller => vec![0],
@@ -319,7 +313,13 @@ impl Db for ManifestDb {
                         .map(|_| ())
                         .map_err(|e| e.to_string())
                 };
-                r.map_err(|e| format!("form on {}: {e}", nodes[i].name))?;
+                r.map_err(|e| {
+                    format!(
+                        "form on {}: {e}{}",
+                        nodes[i].name,
+                        ready::server_log_note(&nodes[i])
+                    )
+                })?;
             }
         }
         let by_node: Option<LeadersByNode> = m.leaders.as_ref().map(|l| {

@@ -6,6 +6,8 @@ pub mod client;
 pub mod db;
 pub mod faults;
 pub mod find;
+pub mod install;
+pub mod ready;
 pub mod spec;
 pub mod template;
 

@@ -114,7 +114,7 @@ pub struct Install {
     /// Debian packages.
     #[serde(default)]
     pub apt: Vec<String>,
-    /// Python packages (`pip3 install --break-system-packages`).
+    /// Python packages, installed with the client's Python (`python -m pip`).
     #[serde(default)]
     pub pip: Vec<String>,
     /// Shell commands, after the packages.
