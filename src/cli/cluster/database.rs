@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use faultline_harness::remote::SshOptions;
 use faultline_harness::runner::{Composed, Nemesis, Only};
+use faultline_nemesis::clock;
 use faultline_nemesis::local::{LocalNemesis, NodeCtl};
 use faultline_targets::db::{Db, DbNode, DbOptions};
 use faultline_targets::etcd::Etcd;
@@ -89,7 +90,7 @@ pub(super) fn database(
         }
         None => {
             db.install().map_err(Failure::bad)?;
-            nodes::local(&mut cluster, names, run)?
+            nodes::local(&mut cluster, names, run, clock::asked(faults))?
         }
     };
     let db_nodes: Vec<DbNode> = placed

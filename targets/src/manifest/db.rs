@@ -26,6 +26,7 @@ use super::client::{ClientLog, JsonlTarget, LeadersByNode};
 use super::faults::ManifestNemesis;
 use super::install;
 use super::ready::{self, Probe};
+use super::skew;
 use super::spec::{FormOn, Manifest};
 use super::template::{render, Vars};
 use crate::db::{apt_script, Db, DbCluster, DbNode, DbOptions, Leaders};
@@ -175,6 +176,131 @@ impl ManifestDb {
         })
     }
 
+    /// Writes, prepares, starts and readies every node, then forms the
+    /// cluster; what it started is in `daemons` even when it fails.
+    fn bring_up(
+        &self,
+        nodes: &[DbNode],
+        opts: &DbOptions,
+        daemons: &mut Vec<Arc<Daemon>>,
+        logs: &mut Vec<(usize, std::path::PathBuf)>,
+    ) -> Result<(), String> {
+        let m = &self.manifest;
+        let opt_env = option_env(opts);
+        let env = exports(&opt_env);
+        // The shim is preloaded only when a clock fault was asked for.
+        let clock = opts.clock_env.iter().any(|e| !e.is_empty());
+        for (i, n) in nodes.iter().enumerate() {
+            let v = vars(m, nodes, i, None);
+            let dir = shell_quote(&n.dir.display().to_string());
+            n.remote
+                .run(&format!("mkdir -p {dir}/data"))
+                .map_err(|e| format!("{}: {e}", n.name))?;
+            self.write_files(n, &v)
+                .map_err(|e| format!("{}: {e}", n.name))?;
+            if let Some(p) = &m.start.prepare {
+                n.remote
+                    .run(&format!("cd {dir} && {env}{}", render(p, &v)))
+                    .map_err(|e| format!("{}: start.prepare: {e}", n.name))?;
+            }
+            let mut spawn_env: Vec<(String, String)> = m
+                .start
+                .env
+                .iter()
+                .map(|(k, t)| (k.clone(), render(t, &v)))
+                .collect();
+            spawn_env.extend(opt_env.iter().cloned());
+            if let Some(shim) = opts.clock_env.get(i) {
+                spawn_env.extend(shim.iter().cloned());
+            }
+            let command = render(&m.start.command, &v);
+            if clock {
+                let path_var = m
+                    .start
+                    .env
+                    .get("PATH")
+                    .map(|p| render(p, &v))
+                    .or_else(|| std::env::var("PATH").ok())
+                    .unwrap_or_default();
+                skew::before_start(&n.name, &command, &n.dir, &path_var)?;
+            }
+            let log = n.dir.join("server.log");
+            let d = Arc::new(
+                Daemon::new(
+                    n.remote.clone(),
+                    Spawn {
+                        argv: vec![
+                            "sh".into(),
+                            "-c".into(),
+                            format!("exec {command}"),
+                        ],
+                        env: spawn_env,
+                        log: log.clone(),
+                        cwd: Some(n.dir.clone()),
+                    },
+                )
+                .with_pidfile(n.dir.join("server.pid"))
+                .with_controls(self.controls(&v, &env)),
+            );
+            d.start()
+                .map_err(|e| format!("start {} on {}: {e}", m.name, n.name))?;
+            daemons.push(d);
+            logs.push((i, log));
+            for l in &m.logs {
+                logs.push((i, std::path::PathBuf::from(render(l, &v))));
+            }
+        }
+        let probes = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| self.probe(n, &vars(m, nodes, i, None), &env))
+            .collect::<Result<Vec<_>, _>>()?;
+        ready::wait_all(
+            nodes,
+            daemons,
+            &probes,
+            Duration::from_secs_f64(m.ready.timeout),
+        )?;
+        if clock {
+            for (n, d) in nodes.iter().zip(daemons.iter()) {
+                if let Some(pid) = d.pid() {
+                    skew::after_ready(&n.name, pid)?;
+                }
+            }
+        }
+        if let Some(form) = &m.form {
+            let targets: Vec<usize> = match form.on {
+                FormOn::First | FormOn::Controller => vec![0],
+                FormOn::Others => (1..nodes.len()).collect(),
+                FormOn::Each => (0..nodes.len()).collect(),
+            };
+            for i in targets {
+                let v = vars(m, nodes, i, None);
+                let cmd = render(&form.command, &v);
+                let r = if form.on == FormOn::Controller {
+                    run_here(&cmd, &opt_env, &m.dir).map(|_| ())
+                } else {
+                    nodes[i]
+                        .remote
+                        .run(&format!(
+                            "cd {} && {env}{cmd}",
+                            shell_quote(&nodes[i].dir.display().to_string())
+                        ))
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                };
+                r.map_err(|e| {
+                    format!(
+                        "form on {}: {e}{}",
+                        nodes[i].name,
+                        ready::server_log_note(&nodes[i])
+                    )
+                })?;
+            }
+        }
+        Ok(())
+    }
+
     /// Writes node `i`'s files.
     fn write_files(&self, n: &DbNode, v: &Vars) -> Result<(), String> {
         for (k, f) in self.manifest.files.iter().enumerate() {
@@ -232,95 +358,12 @@ impl Db for ManifestDb {
         let env = exports(&opt_env);
         let mut daemons = Vec::new();
         let mut logs = Vec::new();
-        for (i, n) in nodes.iter().enumerate() {
-            let v = vars(m, nodes, i, None);
-            let dir = shell_quote(&n.dir.display().to_string());
-            n.remote
-                .run(&format!("mkdir -p {dir}/data"))
-                .map_err(|e| format!("{}: {e}", n.name))?;
-            self.write_files(n, &v)
-                .map_err(|e| format!("{}: {e}", n.name))?;
-            if let Some(p) = &m.start.prepare {
-                n.remote
-                    .run(&format!("cd {dir} && {env}{}", render(p, &v)))
-                    .map_err(|e| format!("{}: start.prepare: {e}", n.name))?;
+        if let Err(e) = self.bring_up(nodes, opts, &mut daemons, &mut logs) {
+            // Whatever started is stopped: a failed setup leaves nothing running.
+            for d in &daemons {
+                let _ = d.stop(Duration::from_secs(2));
             }
-            let mut spawn_env: Vec<(String, String)> = m
-                .start
-                .env
-                .iter()
-                .map(|(k, t)| (k.clone(), render(t, &v)))
-                .collect();
-            spawn_env.extend(opt_env.iter().cloned());
-            if let Some(clock) = opts.clock_env.get(i) {
-                spawn_env.extend(clock.iter().cloned());
-            }
-            let log = n.dir.join("server.log");
-            let d = Arc::new(
-                Daemon::new(
-                    n.remote.clone(),
-                    Spawn {
-                        argv: vec![
-                            "sh".into(),
-                            "-c".into(),
-                            format!("exec {}", render(&m.start.command, &v)),
-                        ],
-                        env: spawn_env,
-                        log: log.clone(),
-                        cwd: Some(n.dir.clone()),
-                    },
-                )
-                .with_pidfile(n.dir.join("server.pid"))
-                .with_controls(self.controls(&v, &env)),
-            );
-            d.start()
-                .map_err(|e| format!("start {} on {}: {e}", m.name, n.name))?;
-            daemons.push(d);
-            logs.push((i, log));
-            for l in &m.logs {
-                logs.push((i, std::path::PathBuf::from(render(l, &v))));
-            }
-        }
-        let probes = nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| self.probe(n, &vars(m, nodes, i, None), &env))
-            .collect::<Result<Vec<_>, _>>()?;
-        ready::wait_all(
-            nodes,
-            &daemons,
-            &probes,
-            Duration::from_secs_f64(m.ready.timeout),
-        )?;
-        if let Some(form) = &m.form {
-            let targets: Vec<usize> = match form.on {
-                FormOn::First | FormOn::Controller => vec![0],
-                FormOn::Others => (1..nodes.len()).collect(),
-                FormOn::Each => (0..nodes.len()).collect(),
-            };
-            for i in targets {
-                let v = vars(m, nodes, i, None);
-                let cmd = render(&form.command, &v);
-                let r = if form.on == FormOn::Controller {
-                    run_here(&cmd, &opt_env, &m.dir).map(|_| ())
-                } else {
-                    nodes[i]
-                        .remote
-                        .run(&format!(
-                            "cd {} && {env}{cmd}",
-                            shell_quote(&nodes[i].dir.display().to_string())
-                        ))
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                };
-                r.map_err(|e| {
-                    format!(
-                        "form on {}: {e}{}",
-                        nodes[i].name,
-                        ready::server_log_note(&nodes[i])
-                    )
-                })?;
-            }
+            return Err(e);
         }
         let by_node: Option<LeadersByNode> = m.leaders.as_ref().map(|l| {
             let cmds: Vec<(String, Arc<dyn Remote>, String)> = nodes
