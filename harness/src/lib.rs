@@ -18,6 +18,7 @@ pub mod remote;
 mod run_dir;
 pub mod runner;
 pub mod state;
+pub mod tools;
 mod store;
 
 pub use error::StoreError;
