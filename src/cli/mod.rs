@@ -3,12 +3,14 @@
 
 mod args;
 mod calibrate;
+mod check_target;
 mod check;
 mod cleanup;
 mod cluster;
 mod exit;
 mod list;
 mod new_target;
+mod probes;
 mod report;
 mod serve;
 mod test;
@@ -20,7 +22,8 @@ pub use check::check;
 pub use cleanup::cleanup;
 pub use exit::{Failure, BAD_INPUT, INTERNAL};
 pub use list::list;
-pub use new_target::{check_target, new_target};
+pub use check_target::check_target;
+pub use new_target::new_target;
 pub use report::report;
 pub use serve::serve;
 pub use test::test;

@@ -73,4 +73,10 @@ pub trait Target: Send + Sync {
     async fn primaries(&self) -> Option<Value> {
         None
     }
+
+    /// The same target's clients for another workload (`check-target` tries
+    /// every workload on one cluster); `None` when the target cannot switch.
+    fn with_workload(&self, _workload: &str) -> Option<std::sync::Arc<dyn Target>> {
+        None
+    }
 }

@@ -20,7 +20,7 @@ use faultline_harness::remote::SshOptions;
 use faultline_harness::runner::{Composed, Nemesis, Only};
 use faultline_nemesis::clock;
 use faultline_nemesis::local::{LocalNemesis, NodeCtl};
-use faultline_targets::db::{Db, DbNode, DbOptions};
+use faultline_targets::db::{Db, DbNode, DbOptions, Steps};
 use faultline_targets::etcd::Etcd;
 use faultline_targets::manifest::{find, Manifest, ManifestDb};
 use faultline_targets::postgres::Postgres;
@@ -56,6 +56,7 @@ pub fn manifest_of(target: &str) -> Result<Option<Manifest>, Failure> {
 
 /// Sets up database `name` for `workload` on `names` (SSH hosts when `ssh`
 /// is given, else local namespaces).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn database(
     name: &str,
     workload: &str,
@@ -64,6 +65,7 @@ pub(super) fn database(
     run: &Path,
     extra: &[(String, String)],
     ssh: Option<&SshOptions>,
+    steps: &Steps,
 ) -> Result<Cluster, Failure> {
     let db: Box<dyn Db> = match db_of(name) {
         Some(db) => db,
@@ -89,8 +91,13 @@ pub(super) fn database(
             placed
         }
         None => {
+            let t = std::time::Instant::now();
             db.install().map_err(Failure::bad)?;
-            nodes::local(&mut cluster, names, run, clock::asked(faults))?
+            steps.done("install", t.elapsed());
+            let t = std::time::Instant::now();
+            let placed = nodes::local(&mut cluster, names, run, clock::asked(faults))?;
+            steps.done(format!("network: {} namespaces", placed.len()), t.elapsed());
+            placed
         }
     };
     let db_nodes: Vec<DbNode> = placed
@@ -112,6 +119,7 @@ pub(super) fn database(
         extra: extra.to_vec(),
         clock_env: placed.iter().map(|n| n.clock_env.clone()).collect(),
         run_dir: nodes::absolute(run)?,
+        steps: steps.clone(),
     };
     // Logs are known only once setup has written the configuration; a setup
     // that fails still brings home what the daemons wrote so far.

@@ -377,6 +377,15 @@ impl Target for JsonlTarget {
         }
     }
 
+    fn with_workload(&self, workload: &str) -> Option<Arc<dyn Target>> {
+        let mut t = JsonlTarget::new(&self.name, self.command.clone(), self.cwd.clone(), workload);
+        t.env = self.env.clone();
+        t.nodes = self.nodes.clone();
+        t.log = self.log.clone();
+        t.leaders_by_node = self.leaders_by_node.clone();
+        Some(Arc::new(t))
+    }
+
     async fn primaries(&self) -> Option<Value> {
         let f = self.leaders_by_node.clone()?;
         let seen = tokio::task::spawn_blocking(move || f()).await.ok()?;

@@ -17,7 +17,7 @@
 //! without faultline knowing what the option means.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use faultline_harness::daemon::{Controls, Daemon};
 use faultline_harness::remote::{shell_quote, Remote, Signal, Spawn};
@@ -190,6 +190,13 @@ impl ManifestDb {
         let env = exports(&opt_env);
         // The shim is preloaded only when a clock fault was asked for.
         let clock = opts.clock_env.iter().any(|e| !e.is_empty());
+        let names = nodes
+            .iter()
+            .map(|n| n.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut t = Instant::now();
+        let mut prepared = Duration::ZERO;
         for (i, n) in nodes.iter().enumerate() {
             let v = vars(m, nodes, i, None);
             let dir = shell_quote(&n.dir.display().to_string());
@@ -203,6 +210,8 @@ impl ManifestDb {
                     .run(&format!("cd {dir} && {env}{}", render(p, &v)))
                     .map_err(|e| format!("{}: start.prepare: {e}", n.name))?;
             }
+            prepared += t.elapsed();
+            t = Instant::now();
             let mut spawn_env: Vec<(String, String)> = m
                 .start
                 .env
@@ -250,6 +259,16 @@ impl ManifestDb {
                 logs.push((i, std::path::PathBuf::from(render(l, &v))));
             }
         }
+        let steps = &opts.steps;
+        steps.done(
+            format!(
+                "files{} on {names}",
+                if m.start.prepare.is_some() { " and prepare" } else { "" }
+            ),
+            prepared,
+        );
+        steps.done(format!("started {names}"), t.elapsed());
+        t = Instant::now();
         let probes = nodes
             .iter()
             .enumerate()
@@ -261,13 +280,21 @@ impl ManifestDb {
             &probes,
             Duration::from_secs_f64(m.ready.timeout),
         )?;
+        let how = match m.ready.port {
+            Some(p) => format!("port {p}"),
+            None => "ready.command".into(),
+        };
+        steps.done(format!("ready: {names} ({how})"), t.elapsed());
         if clock {
+            t = Instant::now();
             for (n, d) in nodes.iter().zip(daemons.iter()) {
                 if let Some(pid) = d.pid() {
                     skew::after_ready(&n.name, pid)?;
                 }
             }
+            steps.done("clock shim loaded by every server", t.elapsed());
         }
+        t = Instant::now();
         if let Some(form) = &m.form {
             let targets: Vec<usize> = match form.on {
                 FormOn::First | FormOn::Controller => vec![0],
@@ -297,6 +324,13 @@ impl ManifestDb {
                     )
                 })?;
             }
+            let on = match form.on {
+                FormOn::First => "the first node",
+                FormOn::Others => "the others",
+                FormOn::Each => "each node",
+                FormOn::Controller => "this machine",
+            };
+            steps.done(format!("form on {on}"), t.elapsed());
         }
         Ok(())
     }
