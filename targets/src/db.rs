@@ -108,6 +108,16 @@ pub trait Db: Send + Sync {
     /// The Debian packages it runs from.
     fn packages(&self) -> Vec<&str>;
 
+    /// What `install` installs, in a few words (`check-target` shows it).
+    fn install_note(&self) -> String {
+        let p = self.packages();
+        if p.is_empty() {
+            "nothing".into()
+        } else {
+            format!("apt {}", p.join(" "))
+        }
+    }
+
     /// The shell script that installs what is missing (default: the packages).
     fn install_script(&self) -> String {
         apt_script(&self.packages())

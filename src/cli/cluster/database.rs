@@ -93,7 +93,7 @@ pub(super) fn database(
         None => {
             let t = std::time::Instant::now();
             db.install().map_err(Failure::bad)?;
-            steps.done("install", t.elapsed());
+            steps.done(format!("install ({})", db.install_note()), t.elapsed());
             let t = std::time::Instant::now();
             let placed = nodes::local(&mut cluster, names, run, clock::asked(faults))?;
             steps.done(format!("network: {} namespaces", placed.len()), t.elapsed());

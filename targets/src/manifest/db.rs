@@ -368,6 +368,29 @@ impl Db for ManifestDb {
             .collect()
     }
 
+    fn install_note(&self) -> String {
+        let i = &self.manifest.install;
+        let mut parts = Vec::new();
+        if !i.apt.is_empty() {
+            parts.push(format!("apt {}", i.apt.join(" ")));
+        }
+        if !i.pip.is_empty() {
+            parts.push(format!(
+                "pip {} into {} (the client's Python)",
+                i.pip.join(" "),
+                install::pip_python(&self.manifest)
+            ));
+        }
+        if !i.commands.is_empty() {
+            parts.push(format!("{} commands", i.commands.len()));
+        }
+        if parts.is_empty() {
+            "nothing".into()
+        } else {
+            parts.join("; ")
+        }
+    }
+
     fn install_script(&self) -> String {
         let i = &self.manifest.install;
         let mut s = apt_script(&self.packages());
