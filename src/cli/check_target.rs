@@ -164,7 +164,15 @@ async fn prove(
         loop {
             let seen = target.primaries().await.unwrap_or(Value::Null);
             let mut named = Vec::new();
+            let mut said = Vec::new();
             if let Value::Map(by_node) = &seen {
+                for n in nodes {
+                    match by_node.iter().find(|(k, _)| **k == **n) {
+                        Some((_, l)) if l.as_list().is_some_and(|l| !l.is_empty()) => {}
+                        Some(_) => said.push(format!("{n} names none")),
+                        None => said.push(format!("{n}'s command failed")),
+                    }
+                }
                 for (node, leaders) in by_node.iter() {
                     for l in leaders.as_list().unwrap_or_default() {
                         let l = l.as_str().unwrap_or_default();
@@ -182,6 +190,7 @@ async fn prove(
                 }
             }
             if !named.is_empty() {
+                named.extend(said);
                 say(
                     out,
                     &format!(
