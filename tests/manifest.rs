@@ -79,11 +79,17 @@ fn a_new_target_skeleton_builds_its_cluster_and_stops_at_the_client() {
     assert!(out.contains("mydb.toml"), "{out}");
     let m = d.path().join("mydb/mydb.toml");
     let text = std::fs::read_to_string(&m).unwrap();
-    assert!(text.contains("command = \"/usr/bin/python3 client.py\""), "{text}");
+    assert!(
+        text.contains("command = \"/usr/bin/python3 client.py\""),
+        "{text}"
+    );
     let client = std::fs::read_to_string(d.path().join("mydb/client.py")).unwrap();
     let register = client.split("register's operations:").nth(1).unwrap();
     let register = register.split("cas-register adds:").next().unwrap();
-    assert!(!register.contains("cas"), "cas is listed under register: {register}");
+    assert!(
+        !register.contains("cas"),
+        "cas is listed under register: {register}"
+    );
     let (code, out, err) = faultline(&["check-target", m.to_str().unwrap()], &[]);
     // The whole cluster comes up; the client implements nothing yet.
     assert_eq!(code, Some(254), "{out}{err}");
@@ -95,7 +101,10 @@ fn a_new_target_skeleton_builds_its_cluster_and_stops_at_the_client() {
         "{err}"
     );
     let log = named_log(&err);
-    assert!(log.ends_with("nodes/n1/server.log") && log.is_file(), "{err}");
+    assert!(
+        log.ends_with("nodes/n1/server.log") && log.is_file(),
+        "{err}"
+    );
     // Not overwritten.
     let (code, _, err) = faultline(
         &["new-target", "mydb", "--dir", d.path().to_str().unwrap()],
@@ -283,7 +292,11 @@ fn toykv_loses_its_data_in_its_own_failover_and_misbehaving_clients_are_logged()
         lua,
         format!(
             "peers = {{{{ \"n1={}\", \"n2={}\", \"n3={}\" }}}}\nroute 1 {}:7100\nroute 3 {}:7100\n",
-            a(1), a(2), a(3), a(1), a(3)
+            a(1),
+            a(2),
+            a(3),
+            a(1),
+            a(3)
         )
     );
     // No clock fault asked for: no server runs under the clock shim.
@@ -320,7 +333,11 @@ fn toykv_loses_its_data_in_its_own_failover_and_misbehaving_clients_are_logged()
 /// A static C program that sleeps, built here (`None` without a static libc).
 fn static_sleeper(dir: &Path) -> Option<PathBuf> {
     let src = dir.join("sleeper.c");
-    std::fs::write(&src, "#include <unistd.h>\nint main(void) { sleep(600); return 0; }\n").unwrap();
+    std::fs::write(
+        &src,
+        "#include <unistd.h>\nint main(void) { sleep(600); return 0; }\n",
+    )
+    .unwrap();
     let out = dir.join("sleeper");
     Command::new("cc")
         .args(["-static", "-o"])
@@ -388,12 +405,19 @@ fn clock_faults_are_refused_for_servers_the_shim_cannot_reach() {
     );
     assert!(!out.contains("history"), "no run started: {out}");
     // A script that forks it: refused from what runs, once ready.
-    std::fs::write(d.path().join("wrap.sh"), format!("{} & wait\n", sleeper.display())).unwrap();
+    std::fs::write(
+        d.path().join("wrap.sh"),
+        format!("{} & wait\n", sleeper.display()),
+    )
+    .unwrap();
     let m = manifest("wrapped", "sh {{manifest_dir}}/wrap.sh");
     let (code, out, err) = clock_run(&m, &store);
     assert_eq!(code, Some(254), "{out}{err}");
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
-    assert!(err.contains("clock faults cannot skew n1's server: process "), "{err}");
+    assert!(
+        err.contains("clock faults cannot skew n1's server: process "),
+        "{err}"
+    );
     assert!(err.contains("is statically linked"), "{err}");
     // A Go server, when one is installed.
     if Path::new("/usr/bin/etcd").is_file() {
@@ -417,12 +441,18 @@ fn clock_faults_skew_a_server_the_shim_reaches() {
     let d = tempfile::tempdir().unwrap();
     let store = d.path().join("store");
     let (code, out, err) = clock_run(&toykv(), &store);
-    assert!(matches!(code, Some(0) | Some(1) | Some(2)), "ran: {out}{err}");
+    assert!(
+        matches!(code, Some(0) | Some(1) | Some(2)),
+        "ran: {out}{err}"
+    );
     let run = std::fs::canonicalize(store.join("latest")).unwrap();
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
     assert!(history.contains("\"f\":\"start-clock\""), "skewed");
     let log = std::fs::read_to_string(run.join("nodes/n1/server.log")).unwrap();
-    assert!(log.contains("libfaultline_clock.so"), "the shim is preloaded: {log}");
+    assert!(
+        log.contains("libfaultline_clock.so"),
+        "the shim is preloaded: {log}"
+    );
 }
 
 #[test]
@@ -443,9 +473,15 @@ fn check_target_refuses_leaders_that_name_no_node() {
     let m = with_leaders("silent", "true");
     let (code, out, err) = faultline(&["check-target", m.to_str().unwrap()], &[]);
     assert_eq!(code, Some(254), "{out}{err}");
-    assert!(err.contains("leaders: no node named a leader within 2 s"), "{err}");
+    assert!(
+        err.contains("leaders: no node named a leader within 2 s"),
+        "{err}"
+    );
     let m = with_leaders("addresses", "echo {{addr}}");
     let (code, out, err) = faultline(&["check-target", m.to_str().unwrap()], &[]);
     assert_eq!(code, Some(254), "{out}{err}");
-    assert!(err.contains("on n1 printed \"10.87.0.11\", which is not a node name (n1, n2, n3)"), "{err}");
+    assert!(
+        err.contains("on n1 printed \"10.87.0.11\", which is not a node name (n1, n2, n3)"),
+        "{err}"
+    );
 }

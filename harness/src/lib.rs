@@ -18,8 +18,8 @@ pub mod remote;
 mod run_dir;
 pub mod runner;
 pub mod state;
-pub mod tools;
 mod store;
+pub mod tools;
 
 pub use error::StoreError;
 pub use network::{Network, NetworkSpec};

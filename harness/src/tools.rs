@@ -66,7 +66,11 @@ mod tests {
         let path = d.path().display().to_string();
         assert_eq!(
             missing(LOCAL, &path),
-            vec![("ip", "iproute2"), ("iptables", "iptables"), ("kill", "procps")]
+            vec![
+                ("ip", "iproute2"),
+                ("iptables", "iptables"),
+                ("kill", "procps")
+            ]
         );
         assert!(missing(&[("sh", "dash")], &format!("/nonexistent::{path}")).is_empty());
         assert!(require(&[("sh", "dash")], "x").is_ok());

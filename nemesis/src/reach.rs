@@ -43,9 +43,17 @@ pub fn has_interpreter(path: &Path) -> Option<bool> {
         }
     };
     let (phoff, phentsize, phnum) = if wide {
-        (int(&ehdr, 0x20, 8), int(&ehdr, 0x36, 2), int(&ehdr, 0x38, 2))
+        (
+            int(&ehdr, 0x20, 8),
+            int(&ehdr, 0x36, 2),
+            int(&ehdr, 0x38, 2),
+        )
     } else {
-        (int(&ehdr, 0x1c, 4), int(&ehdr, 0x2a, 2), int(&ehdr, 0x2c, 2))
+        (
+            int(&ehdr, 0x1c, 4),
+            int(&ehdr, 0x2a, 2),
+            int(&ehdr, 0x2c, 2),
+        )
     };
     if phoff == 0 || phnum == 0 || phnum > 4096 || !(4..=256).contains(&phentsize) {
         return Some(false);
@@ -89,7 +97,8 @@ pub fn which(program: &str, cwd: &Path, path_var: &str) -> Option<PathBuf> {
         .map(|d| Path::new(d).join(program))
         .find(|p| {
             fs::metadata(p).is_ok_and(|m| {
-                m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
+                m.is_file()
+                    && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
             })
         })
 }
@@ -106,7 +115,11 @@ fn descendants(pid: u32) -> Vec<u32> {
                 continue;
             };
             // After the parenthesised name: state, then the parent's pid.
-            let mut rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("").split_whitespace();
+            let mut rest = stat
+                .rsplit_once(')')
+                .map(|(_, r)| r)
+                .unwrap_or("")
+                .split_whitespace();
             let state = rest.next().unwrap_or("");
             if let (false, Some(pp)) = (state == "Z", rest.next().and_then(|s| s.parse().ok())) {
                 parent_of.push((p, pp));
@@ -194,7 +207,10 @@ mod tests {
             Some(s) => {
                 assert_eq!(has_interpreter(&s), Some(false));
                 let why = unreachable(&s).unwrap();
-                assert!(why.ends_with("is statically linked (no dynamic linker to preload the shim)"), "{why}");
+                assert!(
+                    why.ends_with("is statically linked (no dynamic linker to preload the shim)"),
+                    "{why}"
+                );
             }
             None => eprintln!("no static libc: the static case is not exercised"),
         }
@@ -209,12 +225,18 @@ mod tests {
         let sh = which("sh", Path::new("/"), "/nonexistent:/bin:/usr/bin").unwrap();
         assert!(sh.ends_with("sh"));
         assert_eq!(which("sh", Path::new("/"), "/nonexistent"), None);
-        assert_eq!(which("./sh", Path::new("/bin"), ""), Some(PathBuf::from("/bin/./sh")));
+        assert_eq!(
+            which("./sh", Path::new("/bin"), ""),
+            Some(PathBuf::from("/bin/./sh"))
+        );
     }
 
     #[test]
     fn a_process_without_the_shim_is_named() {
-        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
         let e = process_tree(child.id()).unwrap_err();
         assert!(e.starts_with(&format!("process {}: ", child.id())), "{e}");
         assert!(e.contains("did not load the shim"), "{e}");
@@ -245,7 +267,11 @@ mod tests {
         assert_eq!(run("sleep 2; true"), Ok(()));
         if let Some(s) = static_program(d.path()) {
             let spin = d.path().join("spin.c");
-            fs::write(&spin, "#include <unistd.h>\nint main(void) { sleep(2); return 0; }\n").unwrap();
+            fs::write(
+                &spin,
+                "#include <unistd.h>\nint main(void) { sleep(2); return 0; }\n",
+            )
+            .unwrap();
             let out = d.path().join("spin");
             let built = std::process::Command::new("cc")
                 .args(["-static", "-o"])

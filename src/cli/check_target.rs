@@ -104,10 +104,7 @@ pub fn check_target(file: &Path, out: &mut dyn Write) -> Result<(), Failure> {
         Ok(c) => c,
         Err(e) => {
             let kept = run.keep();
-            return Err(Failure::bad(format!(
-                "{e}{}",
-                kept_note(&kept, None)
-            )));
+            return Err(Failure::bad(format!("{e}{}", kept_note(&kept, None))));
         }
     };
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -220,7 +217,11 @@ async fn prove(
         let tw = target.with_workload(w).unwrap_or_else(|| target.clone());
         let mut c = tokio::time::timeout(ANSWER, tw.open(node))
             .await
-            .map_err(|_| fail(format!("the client did not answer `open` on {node} within 10 s")))?
+            .map_err(|_| {
+                fail(format!(
+                    "the client did not answer `open` on {node} within 10 s"
+                ))
+            })?
             .map_err(|e| fail(format!("open: {e}")))?;
         let mut said = vec![format!("opened {node}")];
         let mut before = Vec::new();
@@ -255,7 +256,11 @@ async fn prove(
         c.close().await;
         say(
             out,
-            &format!("{w}: {}: {:.1} s", said.join("; "), t.elapsed().as_secs_f64()),
+            &format!(
+                "{w}: {}: {:.1} s",
+                said.join("; "),
+                t.elapsed().as_secs_f64()
+            ),
         );
     }
     Ok(())

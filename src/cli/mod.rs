@@ -3,8 +3,8 @@
 
 mod args;
 mod calibrate;
-mod check_target;
 mod check;
+mod check_target;
 mod cleanup;
 mod cluster;
 mod exit;
@@ -19,10 +19,10 @@ mod test_all;
 pub use args::{Cli, Command};
 pub use calibrate::calibrate;
 pub use check::check;
+pub use check_target::check_target;
 pub use cleanup::cleanup;
 pub use exit::{Failure, BAD_INPUT, INTERNAL};
 pub use list::list;
-pub use check_target::check_target;
 pub use new_target::new_target;
 pub use report::report;
 pub use serve::serve;

@@ -56,17 +56,28 @@ pub fn script(workload: &str) -> Vec<Step> {
         "register" => vec![
             step(inv("write", pair(0, Value::Int(1))), any),
             step(inv("read", pair(0, Value::Null)), |v, _| {
-                expect(v, &pair(0, Value::Int(1)), "the acknowledged write is not visible")
+                expect(
+                    v,
+                    &pair(0, Value::Int(1)),
+                    "the acknowledged write is not visible",
+                )
             }),
         ],
         "cas-register" => vec![
             step(inv("write", pair(0, Value::Int(1))), any),
             step(
-                inv("cas", pair(0, Value::list(vec![Value::Int(1), Value::Int(2)]))),
+                inv(
+                    "cas",
+                    pair(0, Value::list(vec![Value::Int(1), Value::Int(2)])),
+                ),
                 any,
             ),
             step(inv("read", pair(0, Value::Null)), |v, _| {
-                expect(v, &pair(0, Value::Int(2)), "the acknowledged cas is not visible")
+                expect(
+                    v,
+                    &pair(0, Value::Int(2)),
+                    "the acknowledged cas is not visible",
+                )
             }),
         ],
         "set" => vec![
@@ -102,16 +113,22 @@ pub fn script(workload: &str) -> Vec<Step> {
         "list-append" => {
             let mop = |f: &str, v: Value| Value::list(vec![Value::str(f), Value::Int(0), v]);
             vec![
-                step(inv("txn", Value::list(vec![mop("append", Value::Int(1))])), any),
-                step(inv("txn", Value::list(vec![mop("r", Value::Null)])), |v, _| {
-                    let read = v
-                        .as_list()
-                        .and_then(|m| m.first())
-                        .and_then(Value::as_list)
-                        .and_then(|m| m.get(2))
-                        .ok_or("expected [[\"r\", 0, [...]]]")?;
-                    list_has(read, 1, "the acknowledged append is not visible")
-                }),
+                step(
+                    inv("txn", Value::list(vec![mop("append", Value::Int(1))])),
+                    any,
+                ),
+                step(
+                    inv("txn", Value::list(vec![mop("r", Value::Null)])),
+                    |v, _| {
+                        let read = v
+                            .as_list()
+                            .and_then(|m| m.first())
+                            .and_then(Value::as_list)
+                            .and_then(|m| m.get(2))
+                            .ok_or("expected [[\"r\", 0, [...]]]")?;
+                        list_has(read, 1, "the acknowledged append is not visible")
+                    },
+                ),
             ]
         }
         "bank" => vec![
@@ -177,7 +194,9 @@ mod tests {
         assert_eq!(run("set", &[i(1), Value::list(vec![i(3), i(1)])]), Ok(()));
         assert!(run("set", &[i(1), Value::list(vec![])]).is_err());
         assert!(run("counter", &[i(1), i(0)]).is_err());
-        assert!(run("unique-ids", &[i(7), i(7)]).unwrap_err().contains("twice"));
+        assert!(run("unique-ids", &[i(7), i(7)])
+            .unwrap_err()
+            .contains("twice"));
         assert_eq!(run("unique-ids", &[i(7), i(8)]), Ok(()));
         let txn = |l: Value| Value::list(vec![Value::list(vec![Value::str("r"), i(0), l])]);
         assert_eq!(
@@ -193,7 +212,10 @@ mod tests {
                     .collect(),
             )
         };
-        assert_eq!(run("bank", &[Value::Null, balances(&[9, 11, 10, 10, 10])]), Ok(()));
+        assert_eq!(
+            run("bank", &[Value::Null, balances(&[9, 11, 10, 10, 10])]),
+            Ok(())
+        );
         assert!(run("bank", &[Value::Null, balances(&[9, 10, 10, 10, 10])]).is_err());
         assert!(script("nothing").is_empty());
     }

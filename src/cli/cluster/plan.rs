@@ -69,11 +69,8 @@ pub fn setup(p: &Plan<'_>) -> Result<Cluster, Failure> {
     let faults: Vec<String> = nemesis.iter().filter(|n| *n != "none").cloned().collect();
     if ssh.is_none() && target != "memory" {
         // Before anything is installed or built: one line naming what is missing.
-        faultline_harness::tools::require(
-            faultline_harness::tools::LOCAL,
-            "local namespace runs",
-        )
-        .map_err(Failure::bad)?;
+        faultline_harness::tools::require(faultline_harness::tools::LOCAL, "local namespace runs")
+            .map_err(Failure::bad)?;
     }
     match target {
         "memory" => {

@@ -166,7 +166,11 @@ impl JsonlClient {
             (None, Some(sig)) => format!(" on signal {sig}"),
             _ => String::new(),
         };
-        let last = self.last_err.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let last = self
+            .last_err
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         if last.is_empty() {
             format!("the client exited{how} (nothing on its stderr)")
         } else {
@@ -444,7 +448,8 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let mut t = JsonlTarget::new(
             "t",
-            "echo starting >&2; echo 'ModuleNotFoundError: No module named pymysql' >&2; exit 3".into(),
+            "echo starting >&2; echo 'ModuleNotFoundError: No module named pymysql' >&2; exit 3"
+                .into(),
             d.path().to_path_buf(),
             "register",
         );
@@ -456,7 +461,10 @@ mod tests {
         );
         t.command = "exit 0".into();
         let e = t.open("n1").await.err().expect("the client exited");
-        assert_eq!(e, "n1: the client exited with status 0 (nothing on its stderr)");
+        assert_eq!(
+            e,
+            "n1: the client exited with status 0 (nothing on its stderr)"
+        );
     }
 
     proptest! {

@@ -86,7 +86,10 @@ mod tests {
     fn the_clients_python_is_the_one_pip_installs_into() {
         let d = tempfile::tempdir().unwrap();
         let p = |c: &str| pip_python(&manifest(d.path(), c));
-        assert_eq!(p("/usr/bin/python3 {{manifest_dir}}/client.py"), "/usr/bin/python3");
+        assert_eq!(
+            p("/usr/bin/python3 {{manifest_dir}}/client.py"),
+            "/usr/bin/python3"
+        );
         assert_eq!(p("python3.12 -u client.py"), "python3.12");
         assert_eq!(
             p("{{manifest_dir}}/venv/bin/python c.py"),
@@ -113,8 +116,9 @@ mod tests {
         assert!(!out.status.success());
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
-            err.trim()
-                .ends_with("pip: the client's Python /bin/true-python has no pip module (Debian: python3-pip)"),
+            err.trim().ends_with(
+                "pip: the client's Python /bin/true-python has no pip module (Debian: python3-pip)"
+            ),
             "{err}"
         );
     }

@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod db;
+pub mod env;
 pub mod faults;
 pub mod find;
 pub mod install;

@@ -49,11 +49,7 @@ pub fn log_tail(path: &Path, n: usize) -> String {
 /// `; <log> ends: <tail>` for node `n`'s `server.log`.
 pub fn server_log_note(n: &DbNode) -> String {
     let log = n.dir.join("server.log");
-    format!(
-        "; {} ends: {}",
-        log.display(),
-        log_tail(&log, TAIL_LINES)
-    )
+    format!("; {} ends: {}", log.display(), log_tail(&log, TAIL_LINES))
 }
 
 /// How one node is probed: its port, or its rendered command.

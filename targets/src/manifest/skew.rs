@@ -67,12 +67,21 @@ mod tests {
 
     #[test]
     fn a_dynamic_program_passes_and_a_missing_one_is_left_to_the_start() {
-        assert_eq!(before_start("n1", "sh -c 'x'", Path::new("/"), "/bin:/usr/bin"), Ok(()));
-        assert_eq!(before_start("n1", "nonexistent-db", Path::new("/"), "/bin"), Ok(()));
+        assert_eq!(
+            before_start("n1", "sh -c 'x'", Path::new("/"), "/bin:/usr/bin"),
+            Ok(())
+        );
+        assert_eq!(
+            before_start("n1", "nonexistent-db", Path::new("/"), "/bin"),
+            Ok(())
+        );
         if Path::new("/usr/bin/etcd").is_file() {
-            let e = before_start("n2", "etcd --data-dir x", Path::new("/"), "/usr/bin").unwrap_err();
+            let e =
+                before_start("n2", "etcd --data-dir x", Path::new("/"), "/usr/bin").unwrap_err();
             assert!(
-                e.starts_with("clock faults cannot skew n2's server: /usr/bin/etcd is a Go program"),
+                e.starts_with(
+                    "clock faults cannot skew n2's server: /usr/bin/etcd is a Go program"
+                ),
                 "{e}"
             );
         }

@@ -525,7 +525,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("field `file[0].source`: z.cfg: line 2, column 7: unknown variable {{1, 2}}"),
+            e.contains(
+                "field `file[0].source`: z.cfg: line 2, column 7: unknown variable {{1, 2}}"
+            ),
             "{e}"
         );
         assert!(!e.contains("content"), "{e}");
@@ -537,7 +539,10 @@ mod tests {
         let e = Manifest::parse(&inline, Path::new("/x/db.toml"))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("field `file[0].content`: line 1, column 1: `{{for peer}}` is never closed"), "{e}");
+        assert!(
+            e.contains("field `file[0].content`: line 1, column 1: `{{for peer}}` is never closed"),
+            "{e}"
+        );
     }
 
     proptest! {

@@ -105,7 +105,9 @@ fn loop_header(tag: &str) -> Result<(bool, String), String> {
             .strip_prefix("sep=\"")
             .and_then(|r| r.strip_suffix('"'))
             .ok_or_else(|| {
-                format!("`{rest}` in a loop: only `in others` and `sep=\"...\"` may follow `for peer`")
+                format!(
+                    "`{rest}` in a loop: only `in others` and `sep=\"...\"` may follow `for peer`"
+                )
             })?;
         let mut chars = quoted.chars();
         while let Some(c) = chars.next() {
@@ -402,9 +404,15 @@ mod tests {
         for (text, want) in [
             ("{{for peer}}x", "`{{for peer}}` is never closed"),
             ("{{/for}}", "without `{{for peer}}`"),
-            ("{{for peer}}{{for peer}}{{/for}}{{/for}}", "loops do not nest"),
+            (
+                "{{for peer}}{{for peer}}{{/for}}{{/for}}",
+                "loops do not nest",
+            ),
             ("{{for node}}{{/for}}", "a loop is `{{for peer}}`"),
-            ("{{for peer in some}}{{/for}}", "loop over `all` or `others`"),
+            (
+                "{{for peer in some}}{{/for}}",
+                "loop over `all` or `others`",
+            ),
             ("{{for peer sep=,}}{{/for}}", "only `in others` and `sep="),
             ("{{peer.addr}}", "only defined between"),
             ("{{for peer}}{{peer.port}}{{/for}}", "a peer has peer.node"),
