@@ -23,33 +23,42 @@ use crate::db::DbNode;
 /// How many lines of a log an error shows.
 pub const TAIL_LINES: usize = 3;
 
+/// The last `n` non-empty lines of `text`, joined with ` | `.
+fn last_lines(text: &str, n: usize) -> String {
+    let mut last: Vec<&str> = text
+        .lines()
+        .rev()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty())
+        .take(n)
+        .collect();
+    if last.is_empty() {
+        return "(empty)".into();
+    }
+    last.reverse();
+    last.join(" | ")
+}
+
 /// The last `n` non-empty lines of the file at `path`, joined with ` | ` so
 /// an error stays one line; `(empty)` or `(unreadable: why)` otherwise.
 pub fn log_tail(path: &Path, n: usize) -> String {
     match std::fs::read(path) {
-        Ok(bytes) => {
-            let text = String::from_utf8_lossy(&bytes);
-            let mut last: Vec<&str> = text
-                .lines()
-                .rev()
-                .map(str::trim_end)
-                .filter(|l| !l.trim().is_empty())
-                .take(n)
-                .collect();
-            if last.is_empty() {
-                return "(empty)".into();
-            }
-            last.reverse();
-            last.join(" | ")
-        }
+        Ok(bytes) => last_lines(&String::from_utf8_lossy(&bytes), n),
         Err(e) => format!("(unreadable: {e})"),
     }
 }
 
-/// `; <log> ends: <tail>` for node `n`'s `server.log`.
+/// `; <log> ends: <tail>` for node `n`'s `server.log`, read on the node
+/// (an SSH host keeps it there until teardown).
 pub fn server_log_note(n: &DbNode) -> String {
     let log = n.dir.join("server.log");
-    format!("; {} ends: {}", log.display(), log_tail(&log, TAIL_LINES))
+    let q = faultline_harness::remote::shell_quote(&log.display().to_string());
+    let tail = match n.remote.exec(&format!("tail -c 8192 {q}")) {
+        Ok(o) if o.status == 0 => last_lines(&o.stdout, TAIL_LINES),
+        Ok(o) => format!("(unreadable: {})", o.stderr.trim()),
+        Err(e) => format!("(unreadable: {e})"),
+    };
+    format!("; {} ends: {tail}", log.display())
 }
 
 /// How one node is probed: its port, or its rendered command.
