@@ -16,11 +16,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use faultline_harness::remote::SshOptions;
 use faultline_harness::runner::{Composed, Nemesis, Only};
 use faultline_nemesis::clock;
 use faultline_nemesis::local::{LocalNemesis, NodeCtl};
-use faultline_targets::db::{Db, DbNode, DbOptions, Steps};
+use faultline_targets::db::{Db, DbNode, DbOptions};
 use faultline_targets::etcd::Etcd;
 use faultline_targets::manifest::{find, Manifest, ManifestDb};
 use faultline_targets::postgres::Postgres;
@@ -28,6 +27,7 @@ use faultline_targets::redis::RedisSentinel;
 use faultline_targets::MemoryTarget;
 
 use super::nodes;
+use super::plan::Plan;
 use super::Cluster;
 use crate::cli::exit::Failure;
 
@@ -54,19 +54,18 @@ pub fn manifest_of(target: &str) -> Result<Option<Manifest>, Failure> {
     }
 }
 
-/// Sets up database `name` for `workload` on `names` (SSH hosts when `ssh`
-/// is given, else local namespaces).
-#[allow(clippy::too_many_arguments)]
-pub(super) fn database(
-    name: &str,
-    workload: &str,
-    names: &[String],
-    faults: &[String],
-    run: &Path,
-    extra: &[(String, String)],
-    ssh: Option<&SshOptions>,
-    steps: &Steps,
-) -> Result<Cluster, Failure> {
+/// Sets up database `name` for the plan's workload on its nodes (SSH hosts
+/// when it gives `ssh`, else local namespaces) with `faults`.
+pub(super) fn database(name: &str, plan: &Plan<'_>, faults: &[String]) -> Result<Cluster, Failure> {
+    let Plan {
+        workload,
+        nodes: names,
+        run,
+        ssh,
+        db_opts: extra,
+        steps,
+        ..
+    } = *plan;
     let db: Box<dyn Db> = match db_of(name) {
         Some(db) => db,
         None => match manifest_of(name)? {

@@ -63,8 +63,7 @@ pub fn setup(p: &Plan<'_>) -> Result<Cluster, Failure> {
         run,
         ssh,
         mode,
-        db_opts,
-        steps,
+        ..
     } = *p;
     let faults: Vec<String> = nemesis.iter().filter(|n| *n != "none").cloned().collect();
     if ssh.is_none() && target != "memory" {
@@ -88,11 +87,11 @@ pub fn setup(p: &Plan<'_>) -> Result<Cluster, Failure> {
         }
         "refkv" => refkv(workload, nodes, &faults, run, mode, ssh),
         name @ ("etcd" | "redis-sentinel" | "postgres") => {
-            database(name, workload, nodes, &faults, run, db_opts, ssh, steps)
+            database(name, p, &faults)
         }
         "process" => process(workload, nodes, &faults, run, ssh),
         other if super::manifest_of(other)?.is_some() => {
-            database(other, workload, nodes, &faults, run, db_opts, ssh, steps)
+            database(other, p, &faults)
         }
         other => Err(Failure::bad(format!(
             "unknown target {other:?} (known: {}, a manifest path, or a manifest name on FAULTLINE_TARGET_PATH)",
