@@ -88,10 +88,9 @@ fn run() -> ExitCode {
             print_out(&out);
             0
         }),
-        Command::CheckTarget { file } => cli::check_target(file).map(|out| {
-            print_out(&out);
-            0
-        }),
+        Command::CheckTarget { file } => {
+            cli::check_target(file, &mut std::io::stdout().lock()).map(|()| 0)
+        }
         Command::Report { run } => cli::report(run).map(|path| {
             print_out(&format!("{}\n", path.display()));
             0

@@ -40,7 +40,7 @@ fn python() -> bool {
 fn a_mistaken_manifest_is_one_line_naming_the_field() {
     let d = tempfile::tempdir().unwrap();
     let cases = [
-        ("name = \"x\"\nworkloads = [\"register\"]\n[start]\ncommand = \"run {{nod}}\"\n[ready]\nport = 1\n[client]\ncommand = \"c\"\n", "field `start.command`: unknown variable {{nod}}"),
+        ("name = \"x\"\nworkloads = [\"register\"]\n[start]\ncommand = \"run {{nod}}\"\n[ready]\nport = 1\n[client]\ncommand = \"c\"\n", "field `start.command`: line 1, column 5: unknown variable {{nod}}"),
         ("name = \"x\"\nworkloads = [\"register\"]\n[start]\ncommand = \"run\"\n[ready]\ntimeout = 3\n[client]\ncommand = \"c\"\n", "field `ready`: needs `port` or `command`"),
         ("name = \"x\"\nworkloads = [\"register\"]\ncolour = 1\n", "unknown field `colour`"),
         ("name = \"x\"\nworkloads = [\"register\"]\n[start]\ncommand = \"run\"\n[ready]\nport = 1\n[client]\ncommand = \"c\"\n[fault.failover]\nkill_leader = true\n", "field `fault.failover`: acts on the leader: the manifest needs [leaders]"),
@@ -57,8 +57,14 @@ fn a_mistaken_manifest_is_one_line_naming_the_field() {
     }
 }
 
+/// The path an error line names before ` ends:`, which must exist.
+fn named_log(err: &str) -> PathBuf {
+    let before = err.split(" ends: ").next().unwrap();
+    PathBuf::from(before.rsplit("; ").next().unwrap())
+}
+
 #[test]
-fn a_new_target_skeleton_checks_out_before_the_first_edit() {
+fn a_new_target_skeleton_builds_its_cluster_and_stops_at_the_client() {
     if !is_root() || !python() {
         eprintln!("skipped: needs root and python3");
         return;
@@ -72,15 +78,32 @@ fn a_new_target_skeleton_checks_out_before_the_first_edit() {
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("mydb.toml"), "{out}");
     let m = d.path().join("mydb/mydb.toml");
-    let (code, out, err) = faultline(&["check-target", m.to_str().unwrap()], &[]);
-    assert_eq!(code, Some(0), "{out}{err}");
+    let text = std::fs::read_to_string(&m).unwrap();
     assert!(
-        out.contains("n1: installed, configured, started and ready"),
-        "{out}"
+        text.contains("command = \"/usr/bin/python3 client.py\""),
+        "{text}"
     );
+    let client = std::fs::read_to_string(d.path().join("mydb/client.py")).unwrap();
+    let register = client.split("register's operations:").nth(1).unwrap();
+    let register = register.split("cas-register adds:").next().unwrap();
     assert!(
-        out.contains("→ fail: write is not implemented yet"),
-        "{out}"
+        !register.contains("cas"),
+        "cas is listed under register: {register}"
+    );
+    let (code, out, err) = faultline(&["check-target", m.to_str().unwrap()], &[]);
+    // The whole cluster comes up; the client implements nothing yet.
+    assert_eq!(code, Some(254), "{out}{err}");
+    assert!(out.contains("manifest: mydb — 3 nodes"), "{out}");
+    assert!(out.contains("ready: n1, n2, n3 (port 8000): "), "{out}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains("register: write [0 1] → fail: write is not implemented yet; "),
+        "{err}"
+    );
+    let log = named_log(&err);
+    assert!(
+        log.ends_with("nodes/n1/server.log") && log.is_file(),
+        "{err}"
     );
     // Not overwritten.
     let (code, _, err) = faultline(
@@ -88,6 +111,114 @@ fn a_new_target_skeleton_checks_out_before_the_first_edit() {
         &[],
     );
     assert_eq!(code, Some(254), "{err}");
+}
+
+#[test]
+fn toykv_checks_out_on_its_whole_cluster_step_by_step() {
+    if !is_root() || !python() {
+        eprintln!("skipped: needs root and python3");
+        return;
+    }
+    let _one = NET.lock().unwrap_or_else(|e| e.into_inner());
+    let (code, out, err) = faultline(&["check-target", toykv().to_str().unwrap()], &[]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    for want in [
+        "manifest: toykv — 3 nodes; workloads register, set; faults failover\n",
+        "install (apt python3): ",
+        "network: 3 namespaces: ",
+        "files and prepare on n1, n2, n3: ",
+        "started n1, n2, n3: ",
+        "ready: n1, n2, n3 (port 7100): ",
+        "form on the others: ",
+        "leaders: n1 names n1, n2 names none, n3 names none: ",
+        "register: opened n1; write [0 1] → ok [0 1]; read [0 nil] → ok [0 1]: ",
+        "set: opened n1; add 1 → ok 1; read nil → ok [1]: ",
+        "stopped and cleaned up: ",
+    ] {
+        assert!(out.contains(want), "{want:?} in:\n{out}");
+    }
+    // Every step with its time.
+    for line in out.lines().skip(1) {
+        assert!(line.ends_with(" s"), "{line}");
+    }
+}
+
+/// Writes `text` as `name.toml` in `dir` (and returns its path).
+fn manifest_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(format!("{name}.toml"));
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn a_server_that_exits_fails_readiness_at_once_with_the_end_of_its_log() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let _one = NET.lock().unwrap_or_else(|e| e.into_inner());
+    let d = tempfile::tempdir().unwrap();
+    let m = manifest_file(
+        d.path(),
+        "crashy",
+        "name = \"crashy\"\nworkloads = [\"register\"]\n[start]\ncommand = \"sh -c 'echo starting {{node}}; echo fatal: no such table; exit 3'\"\n[ready]\nport = 7199\ntimeout = 60\n[client]\ncommand = \"true\"\n",
+    );
+    let t = std::time::Instant::now();
+    let (code, out, err) = faultline(&["check-target", m.to_str().unwrap()], &[]);
+    assert_eq!(code, Some(254), "{out}{err}");
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(30),
+        "failed at once, not after the 60 s timeout: {:?}",
+        t.elapsed()
+    );
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains("n1: the server exited before it was ready"),
+        "{err}"
+    );
+    assert!(
+        err.contains("server.log ends: starting n1 | fatal: no such table"),
+        "{err}"
+    );
+    assert!(named_log(&err).is_file(), "{err}");
+    assert!(out.contains("started n1, n2, n3"), "{out}");
+}
+
+#[test]
+fn local_runs_name_a_missing_system_tool_and_its_package_up_front() {
+    let d = tempfile::tempdir().unwrap();
+    let bin = d.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    for tool in ["sh", "ip", "kill"] {
+        let found = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+            .iter()
+            .map(|p| Path::new(p).join(tool))
+            .find(|p| p.exists());
+        if let Some(p) = found {
+            std::os::unix::fs::symlink(p, bin.join(tool)).unwrap();
+        }
+    }
+    let store = d.path().join("store");
+    let (code, out, err) = faultline(
+        &[
+            "test",
+            "--target",
+            "process",
+            "--nemesis",
+            "none",
+            "--time-limit",
+            "1",
+            "--store",
+            store.to_str().unwrap(),
+        ],
+        &[("PATH", bin.to_str().unwrap())],
+    );
+    assert_eq!(code, Some(254), "{out}{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains("local namespace runs need `iptables` (Debian package iptables), which is not on PATH: apt-get install iptables"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -153,6 +284,25 @@ fn toykv_loses_its_data_in_its_own_failover_and_misbehaving_clients_are_logged()
         !run.join("nodes/n1/data").exists(),
         "data is wiped at teardown"
     );
+    // Templates' loops and escapes; the files exist before `prepare` (which
+    // greps them: it ran, or the node would not have started).
+    let lua = std::fs::read_to_string(run.join("nodes/n2/peers.lua")).unwrap();
+    let a = |i: u32| format!("10.87.0.{}", 10 + i);
+    assert_eq!(
+        lua,
+        format!(
+            "peers = {{{{ \"n1={}\", \"n2={}\", \"n3={}\" }}}}\nroute 1 {}:7100\nroute 3 {}:7100\n",
+            a(1),
+            a(2),
+            a(3),
+            a(1),
+            a(3)
+        )
+    );
+    // No clock fault asked for: no server runs under the clock shim.
+    let log = std::fs::read_to_string(run.join("nodes/n1/server.log")).unwrap();
+    assert!(log.contains("LD_PRELOAD=\n"), "{log}");
+    assert!(!run.join("nodes/libfaultline_clock.so").exists());
 
     let (code, out, err) = faultline(
         &[
@@ -178,4 +328,160 @@ fn toykv_loses_its_data_in_its_own_failover_and_misbehaving_clients_are_logged()
     for want in ["not JSON", "unknown or stale id", "a second answer to id"] {
         assert!(log.contains(want), "clients.log names {want:?}");
     }
+}
+
+/// A static C program that sleeps, built here (`None` without a static libc).
+fn static_sleeper(dir: &Path) -> Option<PathBuf> {
+    let src = dir.join("sleeper.c");
+    std::fs::write(
+        &src,
+        "#include <unistd.h>\nint main(void) { sleep(600); return 0; }\n",
+    )
+    .unwrap();
+    let out = dir.join("sleeper");
+    Command::new("cc")
+        .args(["-static", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .output()
+        .is_ok_and(|o| o.status.success())
+        .then_some(out)
+}
+
+fn clock_run(m: &Path, store: &Path) -> (Option<i32>, String, String) {
+    faultline(
+        &[
+            "test",
+            "--target",
+            m.to_str().unwrap(),
+            "--workload",
+            "register",
+            "--nemesis",
+            "clock",
+            "--time-limit",
+            "3",
+            "--nemesis-interval",
+            "1",
+            "--seed",
+            "1",
+            "--store",
+            store.to_str().unwrap(),
+        ],
+        &[],
+    )
+}
+
+#[test]
+fn clock_faults_are_refused_for_servers_the_shim_cannot_reach() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let _one = NET.lock().unwrap_or_else(|e| e.into_inner());
+    let d = tempfile::tempdir().unwrap();
+    let Some(sleeper) = static_sleeper(d.path()) else {
+        eprintln!("skipped: no static libc to build a static server with");
+        return;
+    };
+    let store = d.path().join("store");
+    let manifest = |name: &str, start: &str| {
+        manifest_file(
+            d.path(),
+            name,
+            &format!("name = \"{name}\"\nworkloads = [\"register\"]\n[start]\ncommand = \"{start}\"\n[ready]\ncommand = \"true\"\n[client]\ncommand = \"true\"\n"),
+        )
+    };
+    // A static server: refused from its file, before it starts.
+    let m = manifest("static", "{{manifest_dir}}/sleeper");
+    let (code, out, err) = clock_run(&m, &store);
+    assert_eq!(code, Some(254), "{out}{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains(&format!(
+            "clock faults cannot skew n1's server: {} is statically linked",
+            sleeper.display()
+        )),
+        "{err}"
+    );
+    assert!(!out.contains("history"), "no run started: {out}");
+    // A script that forks it: refused from what runs, once ready.
+    std::fs::write(
+        d.path().join("wrap.sh"),
+        format!("{} & wait\n", sleeper.display()),
+    )
+    .unwrap();
+    let m = manifest("wrapped", "sh {{manifest_dir}}/wrap.sh");
+    let (code, out, err) = clock_run(&m, &store);
+    assert_eq!(code, Some(254), "{out}{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains("clock faults cannot skew n1's server: process "),
+        "{err}"
+    );
+    assert!(err.contains("is statically linked"), "{err}");
+    // A Go server, when one is installed.
+    if Path::new("/usr/bin/etcd").is_file() {
+        let m = manifest("goserver", "etcd --data-dir {{data}}");
+        let (code, _, err) = clock_run(&m, &store);
+        assert_eq!(code, Some(254), "{err}");
+        assert!(
+            err.contains("clock faults cannot skew n1's server: /usr/bin/etcd is a Go program"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn clock_faults_skew_a_server_the_shim_reaches() {
+    if !is_root() || !python() {
+        eprintln!("skipped: needs root and python3");
+        return;
+    }
+    let _one = NET.lock().unwrap_or_else(|e| e.into_inner());
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("store");
+    let (code, out, err) = clock_run(&toykv(), &store);
+    assert!(
+        matches!(code, Some(0) | Some(1) | Some(2)),
+        "ran: {out}{err}"
+    );
+    let run = std::fs::canonicalize(store.join("latest")).unwrap();
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    assert!(history.contains("\"f\":\"start-clock\""), "skewed");
+    let log = std::fs::read_to_string(run.join("nodes/n1/server.log")).unwrap();
+    assert!(
+        log.contains("libfaultline_clock.so"),
+        "the shim is preloaded: {log}"
+    );
+}
+
+#[test]
+fn check_target_refuses_leaders_that_name_no_node() {
+    if !is_root() || !python() {
+        eprintln!("skipped: needs root and python3");
+        return;
+    }
+    let _one = NET.lock().unwrap_or_else(|e| e.into_inner());
+    let d = tempfile::tempdir().unwrap();
+    let with_leaders = |name: &str, leaders: &str| {
+        manifest_file(
+            d.path(),
+            name,
+            &format!("name = \"{name}\"\nworkloads = [\"register\"]\n[start]\ncommand = \"/usr/bin/python3 -m http.server 7300 --bind {{{{addr}}}}\"\n[ready]\nport = 7300\ntimeout = 2\n[leaders]\ncommand = \"{leaders}\"\n[client]\ncommand = \"true\"\n"),
+        )
+    };
+    let m = with_leaders("silent", "true");
+    let (code, out, err) = faultline(&["check-target", m.to_str().unwrap()], &[]);
+    assert_eq!(code, Some(254), "{out}{err}");
+    assert!(
+        err.contains("leaders: no node named a leader within 2 s"),
+        "{err}"
+    );
+    let m = with_leaders("addresses", "echo {{addr}}");
+    let (code, out, err) = faultline(&["check-target", m.to_str().unwrap()], &[]);
+    assert_eq!(code, Some(254), "{out}{err}");
+    assert!(
+        err.contains("on n1 printed \"10.87.0.11\", which is not a node name (n1, n2, n3)"),
+        "{err}"
+    );
 }

@@ -123,21 +123,37 @@ impl Daemon {
             return Ok(());
         };
         self.remote.signal(p, Signal::Cont)?;
-        match &self.controls.stop_command {
-            // A failing stop command still ends in SIGKILL below.
+        // A stop command runs beside the wait below, not before it: the
+        // daemon is this process's child, so once it exits it stays a zombie
+        // (which `kill -0` still finds) until `alive` reaps it — a command
+        // that waits for the daemon to be gone would otherwise wait forever.
+        let command = match &self.controls.stop_command {
             Some(cmd) => {
-                let _ = self.remote.exec(cmd);
+                let (remote, cmd) = (self.remote.clone(), cmd.clone());
+                Some(std::thread::spawn(move || {
+                    let _ = remote.exec(&cmd);
+                }))
             }
-            None => self
-                .remote
-                .signal(p, self.controls.stop_signal.unwrap_or(Signal::Term))?,
-        }
+            None => {
+                self.remote
+                    .signal(p, self.controls.stop_signal.unwrap_or(Signal::Term))?;
+                None
+            }
+        };
         let until = Instant::now() + grace;
         while Instant::now() < until && self.remote.alive(p) {
             std::thread::sleep(Duration::from_millis(20));
         }
+        // A failing or slow stop command still ends in SIGKILL.
         if self.remote.alive(p) {
             self.remote.signal(p, Signal::Kill)?;
+        }
+        if let Some(t) = command {
+            // Give it a moment to see the daemon gone; never wait on it forever.
+            let until = Instant::now() + Duration::from_secs(2);
+            while !t.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
         Ok(())
     }
@@ -189,5 +205,94 @@ pub fn wait_port(addr: SocketAddr, limit: Duration) -> Result<(), String> {
             ));
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::Output;
+    use std::path::Path;
+    use std::process::{Child, Command, Stdio};
+
+    /// This machine as a node, keeping its daemons as children (as `Netns`).
+    struct Here(Mutex<Vec<Child>>);
+
+    impl Remote for Here {
+        fn node(&self) -> &str {
+            "here"
+        }
+        fn host(&self) -> &str {
+            "127.0.0.1"
+        }
+        fn exec(&self, command: &str) -> Result<Output, RemoteError> {
+            let o = Command::new("sh").args(["-c", command]).output().unwrap();
+            Ok(Output {
+                status: o.status.code().unwrap_or(-1),
+                stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+            })
+        }
+        fn spawn(&self, spec: &Spawn) -> Result<u32, RemoteError> {
+            let c = Command::new(&spec.argv[0])
+                .args(&spec.argv[1..])
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap();
+            let pid = c.id();
+            self.0.lock().unwrap().push(c);
+            Ok(pid)
+        }
+        fn upload(&self, _: &Path, _: &Path) -> Result<(), RemoteError> {
+            Ok(())
+        }
+        fn download(&self, _: &Path, _: &Path) -> Result<(), RemoteError> {
+            Ok(())
+        }
+        fn alive(&self, pid: u32) -> bool {
+            self.0
+                .lock()
+                .unwrap()
+                .retain_mut(|c| matches!(c.try_wait(), Ok(None)));
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                s.rsplit_once(')')
+                    .and_then(|(_, r)| r.split_whitespace().next())
+                    .is_some_and(|st| st != "Z" && st != "X")
+            })
+        }
+    }
+
+    #[test]
+    fn a_stop_command_that_waits_for_the_daemon_sees_it_go() {
+        let d = tempfile::tempdir().unwrap();
+        let pidfile = d.path().join("server.pid");
+        let stop = format!(
+            "p=$(cat {}); kill $p; while kill -0 $p 2>/dev/null; do sleep 0.05; done",
+            pidfile.display()
+        );
+        let daemon = Arc::new(
+            Daemon::new(
+                Arc::new(Here(Mutex::new(Vec::new()))),
+                Spawn {
+                    argv: vec!["sleep".into(), "60".into()],
+                    ..Spawn::default()
+                },
+            )
+            .with_pidfile(pidfile)
+            .with_controls(Controls {
+                stop_command: Some(stop),
+                ..Controls::default()
+            }),
+        );
+        daemon.start().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let d2 = daemon.clone();
+        std::thread::spawn(move || tx.send(d2.stop(Duration::from_secs(2))));
+        let stopped = rx.recv_timeout(Duration::from_secs(8));
+        assert!(
+            matches!(stopped, Ok(Ok(()))),
+            "stop returned within the grace period: {stopped:?}"
+        );
+        assert!(!daemon.running());
     }
 }

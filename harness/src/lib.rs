@@ -19,6 +19,7 @@ mod run_dir;
 pub mod runner;
 pub mod state;
 mod store;
+pub mod tools;
 
 pub use error::StoreError;
 pub use network::{Network, NetworkSpec};

@@ -165,6 +165,8 @@ impl Network {
                 spec.nodes.len()
             )));
         }
+        crate::tools::require(crate::tools::LOCAL, "local namespace runs")
+            .map_err(NetError::Spec)?;
         if !is_root() {
             return Err(NetError::Spec(
                 "local nodes need root (network namespaces, veth, iptables); run as root or use --nodes with SSH hosts".into(),

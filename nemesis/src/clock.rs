@@ -126,6 +126,15 @@ pub fn install_shim(dir: &Path) -> Result<PathBuf, ClockError> {
     Ok(path)
 }
 
+/// The nemeses that skew clocks (and so need daemons under the shim).
+pub const FAULTS: &[&str] = &["clock", "clock-ahead", "clock-strobe"];
+
+/// Whether any of `faults` skews clocks: only then are daemons started
+/// under the shim.
+pub fn asked(faults: &[String]) -> bool {
+    faults.iter().any(|f| FAULTS.contains(&f.as_str()))
+}
+
 /// The environment a daemon needs to run under the shim: `LD_PRELOAD` and
 /// [`SKEW_FILE_ENV`]. If the daemon already has an `LD_PRELOAD`, append it
 /// after the shim's, separated by a space. Give absolute paths (the shim

@@ -12,10 +12,11 @@
 //! exit path and is harmless when nothing is broken.
 //!
 //! Built: partitions ([`partition`]), packet faults ([`packet`]), clock skew
-//! ([`clock`]), and [`local::LocalNemesis`], which drives them all, with
+//! ([`clock`], and [`reach`]: whether its shim can reach a program), and [`local::LocalNemesis`], which drives them all, with
 //! crashes and pauses, over any `Remote`.
 
 pub mod clock;
 pub mod local;
 pub mod packet;
 pub mod partition;
+pub mod reach;

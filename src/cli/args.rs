@@ -26,6 +26,12 @@ pub enum Command {
     List,
     /// Run a test: drive a workload at a target under faults, record the history,
     /// check it, and store the run.
+    ///
+    /// Local nodes are network namespaces named `<prefix>-n1`... on the /24
+    /// `<subnet>.0` (nodes at .11, .12..., this machine at .1); the prefix and
+    /// subnet come from FAULTLINE_NET_PREFIX (default fl) and
+    /// FAULTLINE_NET_SUBNET (default 10.77.0), so two harnesses can share a
+    /// machine. Local runs need root and `ip`, `iptables` and `kill` on PATH.
     Test(TestArgs),
     /// Remove what runs left on this machine: namespaces, bridge, links, rules,
     /// processes and clock files (from their state files, then by name).
@@ -61,8 +67,10 @@ pub enum Command {
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
-    /// Check a target manifest (errors name the field) and start one node of
-    /// it to prove it: install, files, start, ready, form, one client operation.
+    /// Check a target manifest (errors name the field) and prove it on its
+    /// whole cluster as a test builds it: install, files, prepare, start,
+    /// ready, form, leaders, and for every workload a write and a read that
+    /// sees it; each step with its time.
     CheckTarget {
         /// The manifest.
         file: PathBuf,
@@ -93,26 +101,34 @@ pub enum Command {
 #[derive(Debug, Args, Clone)]
 pub struct TestArgs {
     /// The system under test: `refkv` (the reference replicated store, a
-    /// process per node in network namespaces; needs root), `memory`
-    /// (in-process) or `process` (one unreplicated server process per node).
+    /// process per node in network namespaces; needs root), `etcd`,
+    /// `redis-sentinel`, `postgres` (real databases, installed if missing),
+    /// `memory` (in-process), `process` (one unreplicated server process per
+    /// node), or a target manifest: a path (ending in `.toml` or containing
+    /// `/`), or a manifest's name on FAULTLINE_TARGET_PATH (colon-separated
+    /// directories; default targets.d:/etc/faultline/targets). See
+    /// docs/targets.md.
     #[arg(long, default_value = "refkv")]
     pub target: String,
     /// The workload: register, cas-register, set, unique-ids, counter, list-append,
     /// bank (default: set on refkv's single-leader modes, redis-sentinel and
-    /// postgres; else register).
+    /// postgres; a manifest's first workload; else register).
     #[arg(long, short)]
     pub workload: Option<String>,
     /// Faults to inject, comma-separated; `none` for none. Default per target:
     /// refkv partition-leader (partition without a leader), etcd
     /// partition-leader,kill-leader, redis-sentinel partition-leader, postgres
-    /// failover-lagging; none on memory and process.
+    /// failover-lagging, a manifest its own `[fault.NAME]`s; none on memory
+    /// and process. Clock faults (clock, clock-ahead, clock-strobe) start the
+    /// servers under faultline's wall-clock shim, and are refused for servers
+    /// it cannot reach (Go or statically linked programs).
     #[arg(long, value_delimiter = ',')]
     pub nemesis: Vec<String>,
     /// Seconds between fault starts and stops.
     #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
     pub nemesis_interval: f64,
-    /// Length of the main phase in seconds (default 30 on refkv and the real
-    /// databases, 10 on memory and process).
+    /// Length of the main phase in seconds (default 30 on refkv, the real
+    /// databases and manifests, 10 on memory and process).
     #[arg(long, value_name = "SECONDS")]
     pub time_limit: Option<f64>,
     /// Client workers.
@@ -121,7 +137,8 @@ pub struct TestArgs {
     /// Operations per second across all workers; 0 for as fast as the target allows.
     #[arg(long, default_value_t = 1000.0)]
     pub rate: f64,
-    /// Node names (default n1..n5).
+    /// Node names (default n1..n5; a manifest's own count: n1..nN with N its
+    /// `nodes`, 3 unless it says). With --ssh-user, the hosts.
     #[arg(long, value_delimiter = ',')]
     pub nodes: Vec<String>,
     /// Keys for keyed workloads.
@@ -161,7 +178,10 @@ pub struct TestArgs {
     pub insecure_host_keys: bool,
     /// A database option, `key=value` (repeatable): etcd `read-mode=linearizable|serializable`;
     /// redis-sentinel `min-replicas-to-write=N`, `wait=N`; postgres `sync=async|sync|quorum`,
-    /// `read-from=primary|standby`, `isolation=read-committed|repeatable-read|serializable`.
+    /// `read-from=primary|standby`, `isolation=read-committed|repeatable-read|serializable`;
+    /// a manifest: any key, reaching its commands, server and client as the
+    /// environment variable FAULTLINE_OPT_<KEY> (upper case, `-` as `_`) — its
+    /// own comments say which it reads.
     #[arg(long = "db-opt", value_name = "KEY=VALUE")]
     pub db_opts: Vec<String>,
     /// Run only these checkers on the history (comma-separated) instead of the

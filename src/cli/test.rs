@@ -232,6 +232,7 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
         ssh: ssh.as_ref(),
         mode: &a.refkv,
         db_opts: &db_opts,
+        steps: &Default::default(),
     })?;
     let target = cluster.target.clone();
     let nemesis = cluster.nemesis.clone();

@@ -45,6 +45,28 @@ pub struct DbOptions {
     pub clock_env: Vec<Vec<(String, String)>>,
     /// The run directory, on this machine (for logs the controller writes).
     pub run_dir: PathBuf,
+    /// Where setup says what it did and how long each step took.
+    pub steps: Steps,
+}
+
+/// Setup's steps as they finish: what was done and how long it took
+/// (`check-target` shows them). Clones share one record.
+#[derive(Clone, Debug, Default)]
+pub struct Steps(Arc<std::sync::Mutex<Vec<(String, std::time::Duration)>>>);
+
+impl Steps {
+    /// Records that `what` is done, having taken `took`.
+    pub fn done(&self, what: impl Into<String>, took: std::time::Duration) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((what.into(), took));
+    }
+
+    /// Takes the steps recorded so far.
+    pub fn take(&self) -> Vec<(String, std::time::Duration)> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 impl DbOptions {
@@ -85,6 +107,16 @@ pub trait Db: Send + Sync {
 
     /// The Debian packages it runs from.
     fn packages(&self) -> Vec<&str>;
+
+    /// What `install` installs, in a few words (`check-target` shows it).
+    fn install_note(&self) -> String {
+        let p = self.packages();
+        if p.is_empty() {
+            "nothing".into()
+        } else {
+            format!("apt {}", p.join(" "))
+        }
+    }
 
     /// The shell script that installs what is missing (default: the packages).
     fn install_script(&self) -> String {

@@ -86,4 +86,10 @@ pub trait Target: Send + Sync {
     async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, String> {
         Err(format!("{}: cannot read {node}'s own copy", self.name()))
     }
+
+    /// The same target's clients for another workload (`check-target` tries
+    /// every workload on one cluster); `None` when the target cannot switch.
+    fn with_workload(&self, _workload: &str) -> Option<std::sync::Arc<dyn Target>> {
+        None
+    }
 }

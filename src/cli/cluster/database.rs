@@ -16,8 +16,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use faultline_harness::remote::SshOptions;
 use faultline_harness::runner::{Composed, Nemesis, Only};
+use faultline_nemesis::clock;
 use faultline_nemesis::local::{LocalNemesis, NodeCtl};
 use faultline_targets::db::{Db, DbNode, DbOptions};
 use faultline_targets::etcd::Etcd;
@@ -27,6 +27,7 @@ use faultline_targets::redis::RedisSentinel;
 use faultline_targets::MemoryTarget;
 
 use super::nodes;
+use super::plan::Plan;
 use super::Cluster;
 use crate::cli::exit::Failure;
 
@@ -53,17 +54,18 @@ pub fn manifest_of(target: &str) -> Result<Option<Manifest>, Failure> {
     }
 }
 
-/// Sets up database `name` for `workload` on `names` (SSH hosts when `ssh`
-/// is given, else local namespaces).
-pub(super) fn database(
-    name: &str,
-    workload: &str,
-    names: &[String],
-    faults: &[String],
-    run: &Path,
-    extra: &[(String, String)],
-    ssh: Option<&SshOptions>,
-) -> Result<Cluster, Failure> {
+/// Sets up database `name` for the plan's workload on its nodes (SSH hosts
+/// when it gives `ssh`, else local namespaces) with `faults`.
+pub(super) fn database(name: &str, plan: &Plan<'_>, faults: &[String]) -> Result<Cluster, Failure> {
+    let Plan {
+        workload,
+        nodes: names,
+        run,
+        ssh,
+        db_opts: extra,
+        steps,
+        ..
+    } = *plan;
     let db: Box<dyn Db> = match db_of(name) {
         Some(db) => db,
         None => match manifest_of(name)? {
@@ -88,8 +90,13 @@ pub(super) fn database(
             placed
         }
         None => {
+            let t = std::time::Instant::now();
             db.install().map_err(Failure::bad)?;
-            nodes::local(&mut cluster, names, run)?
+            steps.done(format!("install ({})", db.install_note()), t.elapsed());
+            let t = std::time::Instant::now();
+            let placed = nodes::local(&mut cluster, names, run, clock::asked(faults))?;
+            steps.done(format!("network: {} namespaces", placed.len()), t.elapsed());
+            placed
         }
     };
     let db_nodes: Vec<DbNode> = placed
@@ -111,6 +118,7 @@ pub(super) fn database(
         extra: extra.to_vec(),
         clock_env: placed.iter().map(|n| n.clock_env.clone()).collect(),
         run_dir: nodes::absolute(run)?,
+        steps: steps.clone(),
     };
     // Logs are known only once setup has written the configuration; a setup
     // that fails still brings home what the daemons wrote so far.

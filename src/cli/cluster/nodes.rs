@@ -3,8 +3,8 @@
 //! Every target that runs real processes needs the same things per node: a
 //! name, the address clients and peers use, a [`Remote`] to run commands on
 //! it, a directory of its own for data, configuration and logs, and — where
-//! the clock shim can reach — a clock-offset file and the environment that
-//! loads the shim. [`local`] makes them from a fresh namespace network, with
+//! the clock shim can reach and a clock fault was asked for — a clock-offset
+//! file and the environment that loads the shim. [`local`] makes them from a fresh namespace network, with
 //! directories under the run's `nodes/<node>/`; [`ssh`] logs in to hosts,
 //! with directories under `/tmp/faultline-<pid>/<node>/` there, recorded in
 //! the state file *before* anything starts so `faultline cleanup` can always
@@ -47,11 +47,14 @@ pub(super) fn absolute(run: &Path) -> Result<PathBuf, Failure> {
 }
 
 /// Creates a namespace per name and each node's directory under
-/// `run/nodes/<name>/`, with a reset clock-offset file.
+/// `run/nodes/<name>/`; with `clock` (a clock fault was asked for), a reset
+/// clock-offset file and the environment that preloads the shim — without
+/// it, no daemon runs under the shim.
 pub(super) fn local(
     cluster: &mut Cluster,
     names: &[String],
     run: &Path,
+    clock: bool,
 ) -> Result<Vec<Node>, Failure> {
     let run = absolute(run)?;
     let spec = NetworkSpec {
@@ -62,20 +65,31 @@ pub(super) fn local(
     let remotes = network.remotes();
     let addrs: Vec<String> = network.nodes.iter().map(|n| n.addr.clone()).collect();
     cluster.network = Some(network);
-    let shim = clock::install_shim(&run.join("nodes")).map_err(Failure::bad)?;
+    let shim = if clock {
+        Some(clock::install_shim(&run.join("nodes")).map_err(Failure::bad)?)
+    } else {
+        None
+    };
     let mut out = Vec::new();
     for (r, addr) in remotes.into_iter().zip(addrs) {
         let dir = run.join("nodes").join(r.node());
         std::fs::create_dir_all(&dir)
             .map_err(|e| Failure::bad(format!("{}: {e}", dir.display())))?;
-        let skew = SkewFile::new(dir.join("clock-offset"));
-        skew.reset().map_err(Failure::bad)?;
+        let (skew, clock_env) = match &shim {
+            Some(shim) => {
+                let skew = SkewFile::new(dir.join("clock-offset"));
+                skew.reset().map_err(Failure::bad)?;
+                let env = clock::env(shim, skew.path());
+                (Some(skew), env)
+            }
+            None => (None, Vec::new()),
+        };
         out.push(Node {
             name: r.node().to_owned(),
             addr,
             remote: r,
-            clock_env: clock::env(&shim, skew.path()),
-            skew: Some(skew),
+            clock_env,
+            skew,
             home: dir.clone(),
             dir,
         });

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use faultline_harness::remote::SshOptions;
 use faultline_harness::runner::Nemesis;
+use faultline_targets::db::Steps;
 use faultline_targets::refkv::config::Mode;
 use faultline_targets::{MemoryNemesis, MemoryTarget};
 
@@ -47,6 +48,8 @@ pub struct Plan<'a> {
     pub mode: &'a Mode,
     /// Database options.
     pub db_opts: &'a [(String, String)],
+    /// Where a database's setup records its steps and their times.
+    pub steps: &'a Steps,
 }
 
 /// Sets up the plan's target for its workload on its nodes (SSH hosts when
@@ -60,9 +63,14 @@ pub fn setup(p: &Plan<'_>) -> Result<Cluster, Failure> {
         run,
         ssh,
         mode,
-        db_opts,
+        ..
     } = *p;
     let faults: Vec<String> = nemesis.iter().filter(|n| *n != "none").cloned().collect();
+    if ssh.is_none() && target != "memory" {
+        // Before anything is installed or built: one line naming what is missing.
+        faultline_harness::tools::require(faultline_harness::tools::LOCAL, "local namespace runs")
+            .map_err(Failure::bad)?;
+    }
     match target {
         "memory" => {
             let t = MemoryTarget::new(workload);
@@ -79,11 +87,11 @@ pub fn setup(p: &Plan<'_>) -> Result<Cluster, Failure> {
         }
         "refkv" => refkv(workload, nodes, &faults, run, mode, ssh),
         name @ ("etcd" | "redis-sentinel" | "postgres") => {
-            database(name, workload, nodes, &faults, run, db_opts, ssh)
+            database(name, p, &faults)
         }
         "process" => process(workload, nodes, &faults, run, ssh),
         other if super::manifest_of(other)?.is_some() => {
-            database(other, workload, nodes, &faults, run, db_opts, ssh)
+            database(other, p, &faults)
         }
         other => Err(Failure::bad(format!(
             "unknown target {other:?} (known: {}, a manifest path, or a manifest name on FAULTLINE_TARGET_PATH)",

@@ -75,7 +75,7 @@ pub(super) fn process(
     let mut cluster = Cluster::bare(Arc::new(MemoryTarget::new(workload)));
     let placed = match ssh {
         Some(o) => nodes::ssh(&mut cluster, names, run, o)?,
-        None => nodes::local(&mut cluster, names, run)?,
+        None => nodes::local(&mut cluster, names, run, clock::asked(faults))?,
     };
     let mut ctl = Vec::new();
     let mut exe = PathBuf::new();

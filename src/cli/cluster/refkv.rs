@@ -11,6 +11,7 @@ use std::time::Duration;
 use faultline_harness::daemon::Daemon;
 use faultline_harness::remote::{Spawn, SshOptions};
 use faultline_harness::runner::{Composed, Nemesis};
+use faultline_nemesis::clock;
 use faultline_nemesis::local::{LocalNemesis, NodeCtl};
 use faultline_targets::refkv::config::{Config, Mode};
 use faultline_targets::refkv::target::RefkvNemesis;
@@ -63,7 +64,7 @@ pub(super) fn refkv(
     let mut cluster = Cluster::bare(Arc::new(MemoryTarget::new(workload)));
     let placed = match ssh {
         Some(o) => nodes::ssh(&mut cluster, &all, run, o)?,
-        None => nodes::local(&mut cluster, &all, run)?,
+        None => nodes::local(&mut cluster, &all, run, clock::asked(faults))?,
     };
     let peers: Vec<(String, String)> = placed
         .iter()

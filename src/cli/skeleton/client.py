@@ -26,9 +26,11 @@ def answer(msg):
 def invoke(f, value):
     """Performs one operation; returns (type, value or error)."""
     # TODO: talk to your database (at addr) here. register's operations:
-    #   read  [k, null]        -> ok [k, v]
+    #   read  [k, null]        -> ok [k, v]   (v null if never written)
     #   write [k, v]           -> ok [k, v]
+    # cas-register adds:
     #   cas   [k, [old, new]]  -> ok, or fail when the value is not old
+    # Every workload's operations: docs/targets.md, "Operations per workload".
     return "fail", f"{f} is not implemented yet"
 
 

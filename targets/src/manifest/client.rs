@@ -115,6 +115,10 @@ pub struct JsonlClient {
     next_id: u64,
     answered: std::collections::HashSet<u64>,
     log: ClientLog,
+    /// The last non-empty line the client wrote to standard error.
+    last_err: Arc<Mutex<String>>,
+    /// The task copying standard error to the log (done once it closes).
+    err_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// An answer, read and checked.
@@ -140,13 +144,49 @@ impl JsonlClient {
             .map_err(|e| format!("client's stdin: {e}"))
     }
 
+    /// Why the client's standard output ended: its exit status and the last
+    /// line of its standard error (waiting a moment for both).
+    /// `fallback` when it has not exited (within a second).
+    async fn exited(&mut self, fallback: String) -> String {
+        let Some(status) = tokio::time::timeout(Duration::from_secs(1), self.child.wait())
+            .await
+            .ok()
+            .and_then(Result::ok)
+        else {
+            return fallback;
+        };
+        if let Some(t) = self.err_task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
+        }
+        let how = match (
+            status.code(),
+            std::os::unix::process::ExitStatusExt::signal(&status),
+        ) {
+            (Some(c), _) => format!(" with status {c}"),
+            (None, Some(sig)) => format!(" on signal {sig}"),
+            _ => String::new(),
+        };
+        let last = self
+            .last_err
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if last.is_empty() {
+            format!("the client exited{how} (nothing on its stderr)")
+        } else {
+            format!("the client exited{how}: {last}")
+        }
+    }
+
     /// Reads lines until the answer to `id`; `value` is the invoked value,
     /// the completion's value when the answer carries none.
     async fn answer(&mut self, id: u64, value: &Value) -> Answer {
         loop {
             let line = match self.lines.next_line().await {
                 Ok(Some(l)) => l,
-                Ok(None) => return Answer::Gone("the client exited".into()),
+                Ok(None) => {
+                    return Answer::Gone(self.exited("the client closed its stdout".into()).await)
+                }
                 Err(e) => return Answer::Gone(format!("the client's stdout: {e}")),
             };
             if line.trim().is_empty() {
@@ -241,6 +281,7 @@ impl Client for JsonlClient {
         let msg = json!({"type": "invoke", "id": id, "f": op.f, "value": value});
         if let Err(e) = self.send(&msg).await {
             // Nothing was delivered: the operation cannot have happened.
+            let e = self.exited(e).await;
             return Completion {
                 outcome: Outcome::Fail(e),
                 node: Some(self.node.clone()),
@@ -304,10 +345,15 @@ impl Target for JsonlTarget {
             return Err("the client's pipes".into());
         };
         let log = self.log.clone();
-        tokio::spawn(async move {
+        let last_err = Arc::new(Mutex::new(String::new()));
+        let last = last_err.clone();
+        let err_task = tokio::spawn(async move {
             let mut err = BufReader::new(stderr).lines();
             while let Ok(Some(l)) = err.next_line().await {
                 log.line(worker, &format!("stderr: {l}"));
+                if !l.trim().is_empty() {
+                    *last.lock().unwrap_or_else(|e| e.into_inner()) = l.trim().to_owned();
+                }
             }
         });
         let mut c = JsonlClient {
@@ -319,8 +365,12 @@ impl Target for JsonlTarget {
             next_id: 0,
             answered: Default::default(),
             log: self.log.clone(),
+            last_err,
+            err_task: Some(err_task),
         };
-        c.send(&self.open_message(node, &addr)).await?;
+        if let Err(e) = c.send(&self.open_message(node, &addr)).await {
+            return Err(format!("{node}: {}", c.exited(e).await));
+        }
         match c.answer(0, &Value::Null).await {
             Answer::Done(Outcome::Ok(_), _) => Ok(Box::new(c)),
             Answer::Done(Outcome::Fail(e) | Outcome::Info(e), _) => {
@@ -329,6 +379,15 @@ impl Target for JsonlTarget {
             }
             Answer::Gone(why) => Err(format!("{node}: {why}")),
         }
+    }
+
+    fn with_workload(&self, workload: &str) -> Option<Arc<dyn Target>> {
+        let mut t = JsonlTarget::new(&self.name, self.command.clone(), self.cwd.clone(), workload);
+        t.env = self.env.clone();
+        t.nodes = self.nodes.clone();
+        t.log = self.log.clone();
+        t.leaders_by_node = self.leaders_by_node.clone();
+        Some(Arc::new(t))
     }
 
     async fn primaries(&self) -> Option<Value> {
@@ -381,6 +440,30 @@ mod tests {
         assert!(matches!(parse_answer("{", 3, &v), Parsed::Bad(m) if m.starts_with("not JSON")));
         assert!(
             matches!(parse_answer(r#"{"id":3,"type":"maybe"}"#, 3, &v), Parsed::Bad(m) if m.contains("unknown type"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_that_exits_says_why_with_its_last_stderr_line() {
+        let d = tempfile::tempdir().unwrap();
+        let mut t = JsonlTarget::new(
+            "t",
+            "echo starting >&2; echo 'ModuleNotFoundError: No module named pymysql' >&2; exit 3"
+                .into(),
+            d.path().to_path_buf(),
+            "register",
+        );
+        t.nodes = vec![("n1".into(), "10.0.0.11".into())];
+        let e = t.open("n1").await.err().expect("the client exited");
+        assert_eq!(
+            e,
+            "n1: the client exited with status 3: ModuleNotFoundError: No module named pymysql"
+        );
+        t.command = "exit 0".into();
+        let e = t.open("n1").await.err().expect("the client exited");
+        assert_eq!(
+            e,
+            "n1: the client exited with status 0 (nothing on its stderr)"
         );
     }
 

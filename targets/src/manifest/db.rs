@@ -2,9 +2,11 @@
 //!
 //! Setup follows the manifest in order, on every node through its
 //! [`Remote`] (a namespace here or an SSH host): make the node's directory
-//! and `data/`, run `start.prepare`, write the `[[file]]` templates, start
-//! `start.command` in the foreground as the harness's child (its output in
-//! `server.log`), wait for `[ready]`, then run `[form]` once. Everything the
+//! and `data/`, write the `[[file]]` templates, run `start.prepare` (which
+//! may read them), start `start.command` in the foreground as the harness's
+//! child (its output in `server.log`), wait for `[ready]` on every node (see
+//! [`super::ready`]: a server that exits fails the wait at once), then run
+//! `[form]` once. Everything the
 //! runner and nemeses need comes back in the [`DbCluster`]: the JSON-lines
 //! client target, the servers (with the manifest's stop/kill/pause
 //! overrides), leader discovery, the manifest's own faults, and the logs.
@@ -14,15 +16,17 @@
 //! `_`), so a manifest can switch behaviour (semi-synchronous replication...)
 //! without faultline knowing what the option means.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use faultline_harness::daemon::{wait_port, Controls, Daemon};
-use faultline_harness::remote::{shell_quote, tail, Remote, Signal, Spawn};
+use faultline_harness::daemon::{Controls, Daemon};
+use faultline_harness::remote::{shell_quote, Remote, Signal, Spawn};
 
 use super::client::{ClientLog, JsonlTarget, LeadersByNode};
 use super::faults::ManifestNemesis;
+use super::install;
+use super::ready::{self, Probe};
+use super::skew;
 use super::spec::{FormOn, Manifest};
 use super::template::{render, Vars};
 use crate::db::{apt_script, Db, DbCluster, DbNode, DbOptions, Leaders};
@@ -33,111 +37,7 @@ pub struct ManifestDb {
     pub manifest: Manifest,
 }
 
-/// The environment carrying `--db-opt` options.
-pub fn option_env(opts: &DbOptions) -> Vec<(String, String)> {
-    opts.extra
-        .iter()
-        .map(|(k, v)| {
-            let key: String = k
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() {
-                        c.to_ascii_uppercase()
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            (format!("FAULTLINE_OPT_{key}"), v.clone())
-        })
-        .collect()
-}
-
-/// `export K=V; ` for each pair.
-pub fn exports(env: &[(String, String)]) -> String {
-    env.iter()
-        .map(|(k, v)| format!("export {k}={}; ", shell_quote(v)))
-        .collect()
-}
-
-/// The template variables of node `i` (leader: `leader`, if known).
-pub fn vars(m: &Manifest, nodes: &[DbNode], i: usize, leader: Option<usize>) -> Vars {
-    let mut v = Vars::default();
-    let n = &nodes[i];
-    let l = &nodes[leader.unwrap_or(0)];
-    v.set("node", n.name.clone())
-        .set("addr", n.addr.clone())
-        .set("index", (i + 1).to_string())
-        .set("id", (i + 1).to_string())
-        .set("dir", n.dir.display().to_string())
-        .set("data", n.dir.join("data").display().to_string())
-        .set(
-            "nodes",
-            nodes
-                .iter()
-                .map(|n| n.name.as_str())
-                .collect::<Vec<_>>()
-                .join(" "),
-        )
-        .set(
-            "addrs",
-            nodes
-                .iter()
-                .map(|n| n.addr.as_str())
-                .collect::<Vec<_>>()
-                .join(","),
-        )
-        .set(
-            "peers",
-            nodes
-                .iter()
-                .map(|n| format!("{}={}", n.name, n.addr))
-                .collect::<Vec<_>>()
-                .join(","),
-        )
-        .set("first", nodes[0].name.clone())
-        .set("first_addr", nodes[0].addr.clone())
-        .set("manifest_dir", m.dir.display().to_string())
-        .set("leader", l.name.clone())
-        .set("leader_addr", l.addr.clone());
-    v
-}
-
-/// Runs `command` on this machine with `sh -c` and `env`; its output, or
-/// one line saying why not.
-pub fn run_here(
-    command: &str,
-    env: &[(String, String)],
-    cwd: &std::path::Path,
-) -> Result<String, String> {
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .envs(env.iter().cloned())
-        .current_dir(cwd)
-        .output()
-        .map_err(|e| format!("sh: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        // Whatever the command said, on either stream, is why it failed.
-        let (stdout, stderr) = (
-            tail(&String::from_utf8_lossy(&out.stdout)),
-            tail(&String::from_utf8_lossy(&out.stderr)),
-        );
-        let mut msg = format!(
-            "`{command}` exited with {}",
-            out.status.code().unwrap_or(-1)
-        );
-        if !stderr.is_empty() {
-            msg.push_str(&format!(": {stderr}"));
-        }
-        if !stdout.is_empty() {
-            msg.push_str(&format!("; stdout: {stdout}"));
-        }
-        Err(msg)
-    }
-}
+use super::env::{exports, option_env, run_here, vars};
 
 fn signal(name: &Option<String>) -> Option<Signal> {
     name.as_deref().and_then(Signal::from_name)
@@ -157,36 +57,179 @@ impl ManifestDb {
         }
     }
 
-    /// Waits until node `i` is ready, as `[ready]` says.
-    fn wait_ready(&self, n: &DbNode, v: &Vars, env: &str) -> Result<(), String> {
+    /// How node `n` is probed for readiness.
+    fn probe(&self, n: &DbNode, v: &Vars, env: &str) -> Result<Probe, String> {
         let m = &self.manifest;
-        let limit = Duration::from_secs_f64(m.ready.timeout);
-        let log = n.dir.join("server.log");
-        if let Some(port) = m.ready.port {
-            let addr: SocketAddr = format!("{}:{port}", n.addr)
-                .parse()
-                .map_err(|e| format!("{}: address {}: {e}", n.name, n.addr))?;
-            return wait_port(addr, limit)
-                .map_err(|e| format!("{} not ready: {e} (see {})", n.name, log.display()));
+        Ok(match m.ready.port {
+            Some(port) => Probe::Port(
+                format!("{}:{port}", n.addr)
+                    .parse()
+                    .map_err(|e| format!("{}: address {}: {e}", n.name, n.addr))?,
+            ),
+            None => Probe::Command(format!(
+                "{env}{}",
+                render(m.ready.command.as_deref().unwrap_or("true"), v)
+            )),
+        })
+    }
+
+    /// Writes, prepares, starts and readies every node, then forms the
+    /// cluster; what it started is in `daemons` even when it fails.
+    fn bring_up(
+        &self,
+        nodes: &[DbNode],
+        opts: &DbOptions,
+        daemons: &mut Vec<Arc<Daemon>>,
+        logs: &mut Vec<(usize, std::path::PathBuf)>,
+    ) -> Result<(), String> {
+        let m = &self.manifest;
+        let opt_env = option_env(opts);
+        let env = exports(&opt_env);
+        // The shim is preloaded only when a clock fault was asked for.
+        let clock = opts.clock_env.iter().any(|e| !e.is_empty());
+        let names = nodes
+            .iter()
+            .map(|n| n.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut t = Instant::now();
+        let mut prepared = Duration::ZERO;
+        for (i, n) in nodes.iter().enumerate() {
+            let v = vars(m, nodes, i, None);
+            let dir = shell_quote(&n.dir.display().to_string());
+            n.remote
+                .run(&format!("mkdir -p {dir}/data"))
+                .map_err(|e| format!("{}: {e}", n.name))?;
+            self.write_files(n, &v)
+                .map_err(|e| format!("{}: {e}", n.name))?;
+            if let Some(p) = &m.start.prepare {
+                n.remote
+                    .run(&format!("cd {dir} && {env}{}", render(p, &v)))
+                    .map_err(|e| format!("{}: start.prepare: {e}", n.name))?;
+            }
+            prepared += t.elapsed();
+            t = Instant::now();
+            let mut spawn_env: Vec<(String, String)> = m
+                .start
+                .env
+                .iter()
+                .map(|(k, t)| (k.clone(), render(t, &v)))
+                .collect();
+            spawn_env.extend(opt_env.iter().cloned());
+            if let Some(shim) = opts.clock_env.get(i) {
+                spawn_env.extend(shim.iter().cloned());
+            }
+            let command = render(&m.start.command, &v);
+            if clock {
+                let path_var = m
+                    .start
+                    .env
+                    .get("PATH")
+                    .map(|p| render(p, &v))
+                    .or_else(|| std::env::var("PATH").ok())
+                    .unwrap_or_default();
+                skew::before_start(&n.name, &command, &n.dir, &path_var)?;
+            }
+            let log = n.dir.join("server.log");
+            let d = Arc::new(
+                Daemon::new(
+                    n.remote.clone(),
+                    Spawn {
+                        argv: vec!["sh".into(), "-c".into(), format!("exec {command}")],
+                        env: spawn_env,
+                        log: log.clone(),
+                        cwd: Some(n.dir.clone()),
+                    },
+                )
+                .with_pidfile(n.dir.join("server.pid"))
+                .with_controls(self.controls(&v, &env)),
+            );
+            d.start()
+                .map_err(|e| format!("start {} on {}: {e}", m.name, n.name))?;
+            daemons.push(d);
+            logs.push((i, log));
+            for l in &m.logs {
+                logs.push((i, std::path::PathBuf::from(render(l, &v))));
+            }
         }
-        let cmd = format!(
-            "{env}{}",
-            render(m.ready.command.as_deref().unwrap_or("true"), v)
+        let steps = &opts.steps;
+        steps.done(
+            format!(
+                "files{} on {names}",
+                if m.start.prepare.is_some() {
+                    " and prepare"
+                } else {
+                    ""
+                }
+            ),
+            prepared,
         );
-        let until = Instant::now() + limit;
-        loop {
-            if n.remote.exec(&cmd).is_ok_and(|o| o.status == 0) {
-                return Ok(());
+        steps.done(format!("started {names}"), t.elapsed());
+        t = Instant::now();
+        let probes = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| self.probe(n, &vars(m, nodes, i, None), &env))
+            .collect::<Result<Vec<_>, _>>()?;
+        ready::wait_all(
+            nodes,
+            daemons,
+            &probes,
+            Duration::from_secs_f64(m.ready.timeout),
+        )?;
+        let how = match m.ready.port {
+            Some(p) => format!("port {p}"),
+            None => "ready.command".into(),
+        };
+        steps.done(format!("ready: {names} ({how})"), t.elapsed());
+        if clock {
+            t = Instant::now();
+            for (n, d) in nodes.iter().zip(daemons.iter()) {
+                if let Some(pid) = d.pid() {
+                    skew::after_ready(&n.name, pid)?;
+                }
             }
-            if Instant::now() >= until {
-                return Err(format!(
-                    "{} not ready within {limit:?}: `ready.command` never succeeded (see {})",
-                    n.name,
-                    log.display()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(200));
+            steps.done("clock shim loaded by every server", t.elapsed());
         }
+        t = Instant::now();
+        if let Some(form) = &m.form {
+            let targets: Vec<usize> = match form.on {
+                FormOn::First | FormOn::Controller => vec![0],
+                FormOn::Others => (1..nodes.len()).collect(),
+                FormOn::Each => (0..nodes.len()).collect(),
+            };
+            for i in targets {
+                let v = vars(m, nodes, i, None);
+                let cmd = render(&form.command, &v);
+                let r = if form.on == FormOn::Controller {
+                    run_here(&cmd, &opt_env, &m.dir).map(|_| ())
+                } else {
+                    nodes[i]
+                        .remote
+                        .run(&format!(
+                            "cd {} && {env}{cmd}",
+                            shell_quote(&nodes[i].dir.display().to_string())
+                        ))
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                };
+                r.map_err(|e| {
+                    format!(
+                        "form on {}: {e}{}",
+                        nodes[i].name,
+                        ready::server_log_note(&nodes[i])
+                    )
+                })?;
+            }
+            let on = match form.on {
+                FormOn::First => "the first node",
+                FormOn::Others => "the others",
+                FormOn::Each => "each node",
+                FormOn::Controller => "this machine",
+            };
+            steps.done(format!("form on {on}"), t.elapsed());
+        }
+        Ok(())
     }
 
     /// Writes node `i`'s files.
@@ -222,16 +265,38 @@ impl Db for ManifestDb {
             .collect()
     }
 
+    fn install_note(&self) -> String {
+        let i = &self.manifest.install;
+        let mut parts = Vec::new();
+        if !i.apt.is_empty() {
+            parts.push(format!("apt {}", i.apt.join(" ")));
+        }
+        if !i.pip.is_empty() {
+            parts.push(format!(
+                "pip {} into {} (the client's Python)",
+                i.pip.join(" "),
+                install::pip_python(&self.manifest)
+            ));
+        }
+        if !i.commands.is_empty() {
+            parts.push(format!("{} commands", i.commands.len()));
+        }
+        if parts.is_empty() {
+            "nothing".into()
+        } else {
+            parts.join("; ")
+        }
+    }
+
     fn install_script(&self) -> String {
         let i = &self.manifest.install;
         let mut s = apt_script(&self.packages());
         // apt_script ends by exiting; run it in a subshell so more can follow.
         s = format!("( {s} ) || exit $?; ");
         if !i.pip.is_empty() {
-            let pkgs: Vec<String> = i.pip.iter().map(|p| shell_quote(p)).collect();
-            s.push_str(&format!(
-                "pip3 install -q --break-system-packages {} >/dev/null || exit $?; ",
-                pkgs.join(" ")
+            s.push_str(&install::pip_script(
+                &install::pip_python(&self.manifest),
+                &i.pip,
             ));
         }
         for c in &i.commands {
@@ -247,81 +312,12 @@ impl Db for ManifestDb {
         let env = exports(&opt_env);
         let mut daemons = Vec::new();
         let mut logs = Vec::new();
-        for (i, n) in nodes.iter().enumerate() {
-            let v = vars(m, nodes, i, None);
-            let dir = shell_quote(&n.dir.display().to_string());
-            n.remote
-                .run(&format!("mkdir -p {dir}/data"))
-                .map_err(|e| format!("{}: {e}", n.name))?;
-            if let Some(p) = &m.start.prepare {
-                n.remote
-                    .run(&format!("cd {dir} && {env}{}", render(p, &v)))
-                    .map_err(|e| format!("{}: start.prepare: {e}", n.name))?;
+        if let Err(e) = self.bring_up(nodes, opts, &mut daemons, &mut logs) {
+            // Whatever started is stopped: a failed setup leaves nothing running.
+            for d in &daemons {
+                let _ = d.stop(Duration::from_secs(2));
             }
-            self.write_files(n, &v)
-                .map_err(|e| format!("{}: {e}", n.name))?;
-            let mut spawn_env: Vec<(String, String)> = m
-                .start
-                .env
-                .iter()
-                .map(|(k, t)| (k.clone(), render(t, &v)))
-                .collect();
-            spawn_env.extend(opt_env.iter().cloned());
-            if let Some(clock) = opts.clock_env.get(i) {
-                spawn_env.extend(clock.iter().cloned());
-            }
-            let log = n.dir.join("server.log");
-            let d = Arc::new(
-                Daemon::new(
-                    n.remote.clone(),
-                    Spawn {
-                        argv: vec![
-                            "sh".into(),
-                            "-c".into(),
-                            format!("exec {}", render(&m.start.command, &v)),
-                        ],
-                        env: spawn_env,
-                        log: log.clone(),
-                        cwd: Some(n.dir.clone()),
-                    },
-                )
-                .with_pidfile(n.dir.join("server.pid"))
-                .with_controls(self.controls(&v, &env)),
-            );
-            d.start()
-                .map_err(|e| format!("start {} on {}: {e}", m.name, n.name))?;
-            daemons.push(d);
-            logs.push((i, log));
-            for l in &m.logs {
-                logs.push((i, std::path::PathBuf::from(render(l, &v))));
-            }
-        }
-        for (i, n) in nodes.iter().enumerate() {
-            self.wait_ready(n, &vars(m, nodes, i, None), &env)?;
-        }
-        if let Some(form) = &m.form {
-            let targets: Vec<usize> = match form.on {
-                FormOn::First | FormOn::Controller => vec![0],
-                FormOn::Others => (1..nodes.len()).collect(),
-                FormOn::Each => (0..nodes.len()).collect(),
-            };
-            for i in targets {
-                let v = vars(m, nodes, i, None);
-                let cmd = render(&form.command, &v);
-                let r = if form.on == FormOn::Controller {
-                    run_here(&cmd, &opt_env, &m.dir).map(|_| ())
-                } else {
-                    nodes[i]
-                        .remote
-                        .run(&format!(
-                            "cd {} && {env}{cmd}",
-                            shell_quote(&nodes[i].dir.display().to_string())
-                        ))
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                };
-                r.map_err(|e| format!("form on {}: {e}", nodes[i].name))?;
-            }
+            return Err(e);
         }
         let by_node: Option<LeadersByNode> = m.leaders.as_ref().map(|l| {
             let cmds: Vec<(String, Arc<dyn Remote>, String)> = nodes

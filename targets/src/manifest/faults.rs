@@ -22,7 +22,7 @@ use faultline_harness::daemon::Daemon;
 use faultline_harness::runner::{Injection, Nemesis, Rng};
 use faultline_history::Value;
 
-use super::db::{run_here, vars};
+use super::env::{run_here, vars};
 use super::spec::Manifest;
 use crate::db::{cut_off_rules, DbNode, Leaders};
 

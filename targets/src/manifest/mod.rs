@@ -4,8 +4,12 @@
 
 pub mod client;
 pub mod db;
+pub mod env;
 pub mod faults;
 pub mod find;
+pub mod install;
+pub mod ready;
+pub mod skew;
 pub mod spec;
 pub mod template;
 

@@ -114,7 +114,7 @@ pub struct Install {
     /// Debian packages.
     #[serde(default)]
     pub apt: Vec<String>,
-    /// Python packages (`pip3 install --break-system-packages`).
+    /// Python packages, installed with the client's Python (`python -m pip`).
     #[serde(default)]
     pub pip: Vec<String>,
     /// Shell commands, after the packages.
@@ -322,7 +322,11 @@ impl Manifest {
         for (i, f) in self.files.iter().enumerate() {
             t.push((format!("file[{i}].path"), &f.path));
             if let Some(c) = &f.content {
-                t.push((format!("file[{i}].content"), c));
+                let field = match &f.source {
+                    Some(_) => format!("file[{i}].source"),
+                    None => format!("file[{i}].content"),
+                };
+                t.push((field, c));
             }
         }
         for (i, l) in self.logs.iter().enumerate() {
@@ -414,7 +418,8 @@ impl Manifest {
                 return Err(self.field("pause", "needs both `command` and `resume_command`"));
             }
         }
-        for (i, f) in self.files.iter().enumerate() {
+        for i in 0..self.files.len() {
+            let f = &self.files[i];
             match (&f.content, &f.source) {
                 (Some(_), Some(_)) | (None, None) => {
                     return Err(self.field(
@@ -430,9 +435,8 @@ impl Manifest {
                             format!("{}: {e}", p.display()),
                         )
                     })?;
+                    // Kept with its source named, so errors name `source`.
                     self.files[i].content = Some(text);
-                    self.files[i].source = None;
-                    return self.check();
                 }
                 _ => {}
             }
@@ -464,7 +468,19 @@ impl Manifest {
             }
         }
         for (field, text) in self.templates() {
-            Template::parse(text).map_err(|e| self.field(&field, e))?;
+            Template::parse(text).map_err(|e| {
+                // A file's template from `source` is named by that file.
+                let src = field
+                    .strip_prefix("file[")
+                    .and_then(|r| r.strip_suffix("].source"))
+                    .and_then(|i| i.parse::<usize>().ok())
+                    .and_then(|i| self.files.get(i))
+                    .and_then(|f| f.source.as_deref());
+                match src {
+                    Some(src) => self.field(&field, format!("{src}: {e}")),
+                    None => self.field(&field, e),
+                }
+            })?;
         }
         Ok(())
     }
@@ -498,6 +514,35 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("field `file[0].source`"), "{e}");
+    }
+
+    #[test]
+    fn a_template_error_names_the_field_the_user_wrote() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("z.cfg"), "tick=2000\nlua = {{1, 2}}\n").unwrap();
+        let text = format!("{GOOD}[[file]]\npath = \"{{{{dir}}}}/z\"\nsource = \"z.cfg\"\n");
+        let e = Manifest::parse(&text, &d.path().join("db.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(
+                "field `file[0].source`: z.cfg: line 2, column 7: unknown variable {{1, 2}}"
+            ),
+            "{e}"
+        );
+        assert!(!e.contains("content"), "{e}");
+        // Escaped, the same file reads.
+        std::fs::write(d.path().join("z.cfg"), "tick=2000\nlua = \\{{1, 2}}\n").unwrap();
+        let m = Manifest::parse(&text, &d.path().join("db.toml")).unwrap();
+        assert_eq!(m.files[0].source.as_deref(), Some("z.cfg"));
+        let inline = format!("{GOOD}[[file]]\npath = \"x\"\ncontent = \"{{{{for peer}}}}\"\n");
+        let e = Manifest::parse(&inline, Path::new("/x/db.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("field `file[0].content`: line 1, column 1: `{{for peer}}` is never closed"),
+            "{e}"
+        );
     }
 
     proptest! {
