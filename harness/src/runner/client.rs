@@ -30,21 +30,39 @@ pub enum Outcome {
     Info(String),
 }
 
-/// An outcome and the node that served it.
+/// An outcome, and the node that served it or the node it was sent to.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Completion {
     /// What happened.
     pub outcome: Outcome,
-    /// The node that served it, if known.
+    /// The node known to have served it (accepted the write, answered the
+    /// read from its own state).
     pub node: Option<String>,
+    /// The node it was sent to, when who served it is not known.
+    pub sent_to: Option<String>,
 }
 
 impl Completion {
     /// An `ok` completion served by `node`.
     pub fn ok(value: Value, node: &str) -> Completion {
+        Completion::served(Outcome::Ok(value), node)
+    }
+
+    /// A completion known to have been served by `node`.
+    pub fn served(outcome: Outcome, node: &str) -> Completion {
         Completion {
-            outcome: Outcome::Ok(value),
+            outcome,
             node: Some(node.to_owned()),
+            sent_to: None,
+        }
+    }
+
+    /// A completion sent to `node`, which may have relayed it to another.
+    pub fn sent(outcome: Outcome, node: &str) -> Completion {
+        Completion {
+            outcome,
+            node: None,
+            sent_to: Some(node.to_owned()),
         }
     }
 }

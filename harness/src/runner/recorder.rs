@@ -51,8 +51,10 @@ pub struct Rec<'a> {
     pub f: &'a str,
     /// Argument or result.
     pub value: Value,
-    /// The node that served it.
+    /// The node known to have served it.
     pub node: Option<&'a str>,
+    /// The node it was sent to, when who served it is not known.
+    pub sent_to: Option<&'a str>,
     /// The error, for fail and info.
     pub error: Option<String>,
 }
@@ -122,6 +124,7 @@ impl Recorder {
         }
         let mut e = Event::new(0, r.kind, r.process, r.f, r.value);
         e.node = r.node.map(Into::into);
+        e.sent_to = r.sent_to.map(Into::into);
         e.error = r.error.map(|s| Value::str(&s));
         let mut b = self.inner.buf.lock().unwrap_or_else(|e| e.into_inner());
         let index = b.0;
@@ -189,6 +192,7 @@ mod tests {
                                 f: "write",
                                 value: Value::Int(i),
                                 node: Some("n1"),
+                                sent_to: None,
                                 error: None,
                             });
                         }

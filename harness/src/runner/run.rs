@@ -163,14 +163,12 @@ async fn perform(
         f: op.f,
         value: op.value.clone(),
         node: None,
+        sent_to: None,
         error: None,
     });
     let c = timeout(s.cfg.op_timeout, client.invoke(op))
         .await
-        .unwrap_or_else(|_| Completion {
-            outcome: Outcome::Info("timed out".into()),
-            node: Some(node.to_owned()),
-        });
+        .unwrap_or_else(|_| Completion::sent(Outcome::Info("timed out".into()), node));
     let (kind, value, error) = match &c.outcome {
         Outcome::Ok(v) => (EventType::Ok, v.clone(), None),
         Outcome::Fail(e) => (EventType::Fail, op.value.clone(), Some(e.clone())),
@@ -182,6 +180,11 @@ async fn perform(
         f: op.f,
         value,
         node: c.node.as_deref(),
+        // A client that names neither was at least talking to its node.
+        sent_to: c
+            .sent_to
+            .as_deref()
+            .or_else(|| c.node.is_none().then_some(node)),
         error,
     });
     c
@@ -244,6 +247,7 @@ async fn schedule(nemesis: Option<Arc<dyn Nemesis>>, s: Arc<Shared>) -> (u64, Ve
             f,
             value,
             node: None,
+            sent_to: None,
             error,
         });
     };
@@ -300,6 +304,7 @@ async fn observe(s: Arc<Shared>) {
                 f: "primaries",
                 value: v,
                 node: None,
+                sent_to: None,
                 error: None,
             });
         } else {

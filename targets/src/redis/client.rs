@@ -315,10 +315,7 @@ impl Client for RedisClient {
         let op = match ops::parse(&self.target.0.workload, inv) {
             Ok(op) => op,
             Err(e) => {
-                return Completion {
-                    outcome: Outcome::Fail(e),
-                    node: Some(self.target.name(self.home)),
-                }
+                return Completion::sent(Outcome::Fail(e), &self.target.name(self.home))
             }
         };
         let writes = op.writes();
@@ -326,18 +323,18 @@ impl Client for RedisClient {
         let i = match self.primary().await {
             Ok(i) => i,
             Err((i, e)) => {
-                return Completion {
-                    outcome: Outcome::Fail(format!("no primary: {e}")),
-                    node: Some(self.target.name(i)),
-                }
+                return Completion::sent(
+                    Outcome::Fail(format!("no primary: {e}")),
+                    &self.target.name(i),
+                )
             }
         };
-        let node = Some(self.target.name(i));
+        // Replicas refuse writes (READONLY) rather than forward them, and
+        // answer reads from their own data: the node asked is the node that
+        // served it.
+        let node = self.target.name(i);
         let Some((_, conn)) = self.conn.as_mut() else {
-            return Completion {
-                outcome: Outcome::Fail("no connection".into()),
-                node,
-            };
+            return Completion::sent(Outcome::Fail("no connection".into()), &node);
         };
         let mut outcome = match op.run(conn, inv).await {
             Ok(v) => Outcome::Ok(v),
@@ -372,7 +369,7 @@ impl Client for RedisClient {
                 }
             };
         }
-        Completion { outcome, node }
+        Completion::served(outcome, &node)
     }
 
     async fn close(&mut self) {
