@@ -126,14 +126,15 @@ pub struct Event {
     pub f: Arc<str>,
     /// The operation's argument or result.
     pub value: Value,
-    /// The node known to have served the operation itself: for a write, the
-    /// node that accepted it (not one that may have relayed it to a leader);
-    /// for a read, the node whose state it returned. On a completion only: an
-    /// invocation cannot know who will serve it, so an invocation's `node` is
-    /// read as [`Event::sent_to`] by the checkers.
+    /// The node known to have acknowledged the operation having applied it
+    /// itself: a write was in that node's state when it answered, a read
+    /// returned that node's state (a node that only relayed the request to
+    /// another and passed its answer back did not). Meaningful on a
+    /// completion: an invocation cannot know who will acknowledge it, so the
+    /// checkers read an invocation's `node` as where it was sent.
     pub node: Option<Arc<str>>,
     /// The node the client sent the operation to, when it cannot tell which
-    /// node served it (the node may have forwarded it, e.g. to its leader).
+    /// node acknowledged it (the node may have relayed it, e.g. to its leader).
     /// Written `sent_to` in JSON Lines and `:sent-to` in EDN.
     pub sent_to: Option<Arc<str>>,
     /// The error a failed or indeterminate operation reported.
@@ -172,8 +173,8 @@ impl Event {
             .map(|(_, v)| v)
     }
 
-    /// The node known to have served this event's operation: a completion's
-    /// `node` (an invocation's `node` says only where it was sent).
+    /// The node known to have acknowledged this event's operation: a
+    /// completion's `node` (an invocation's `node` says only where it was sent).
     pub fn served_by(&self) -> Option<&str> {
         if self.kind.is_completion() {
             self.node.as_deref()
@@ -182,8 +183,8 @@ impl Event {
         }
     }
 
-    /// The node the operation was sent to, known or not to have served it:
-    /// `sent_to`, else `node`.
+    /// The node the operation was sent to, known or not to have acknowledged
+    /// it: `sent_to`, else `node`.
     pub fn reached(&self) -> Option<&str> {
         self.sent_to.as_deref().or(self.node.as_deref())
     }

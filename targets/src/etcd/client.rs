@@ -1,9 +1,9 @@
 //! etcd clients over its JSON gateway, and leader discovery.
 //!
-//! Every request goes to the client's own member, and etcd forwards writes to
-//! the leader itself: a read names the member that served it from its own
-//! state, anything else only the member it was sent to (the client cannot
-//! tell which leader took it). Classification: a
+//! Every request goes to the client's own member. etcd forwards a write's
+//! proposal to the leader, but the member answers only once the write is
+//! committed and applied to its own state, so each completion names that
+//! member as the node that acknowledged it. Classification: a
 //! request that could not connect certainly did not happen (`fail`); a read
 //! that errs changed nothing (`fail`); a write or transaction that times out
 //! or errs after it was sent may have been applied (`info`), except a
@@ -366,11 +366,6 @@ impl Client for EtcdClient {
             Err(ReqError::Unknown(e)) if op.f == "read" => Outcome::Fail(e),
             Err(ReqError::Unknown(e)) => Outcome::Info(e),
         };
-        let member = &self.http.members[self.node].0;
-        if op.f == "read" {
-            Completion::served(outcome, member)
-        } else {
-            Completion::sent(outcome, member)
-        }
+        Completion::served(outcome, &self.http.members[self.node].0)
     }
 }

@@ -8,12 +8,12 @@
 //! answers each id once with `ok` (and the completion's value), `fail` or
 //! `info` (with an `error`).
 //!
-//! Who served it: an answer may carry `acked_by`, the node the client *knows*
-//! served the operation itself (for a write: accepted it as the node that
-//! orders writes, not relayed it to a leader; for a read: answered from its
-//! own state), and `node`, the node it talked to. Without `acked_by` the
+//! Who acknowledged it: an answer may carry `acked_by`, the node the client
+//! *knows* acknowledged the operation having applied it itself (a write was
+//! in that node's state when it answered; a read returned that node's
+//! state), and `node`, the node it talked to. Without `acked_by` the
 //! completion is recorded as *sent to* that node (`node`, else the worker's
-//! node) and no checker credits that node with it: many databases forward
+//! node) and no checker credits that node with it: many databases relay
 //! writes to their leader, and a client that names the server it talked to
 //! would make a deposed leader look like it took the real leader's writes.
 //! (Before `acked_by` existed, `node` was the only field; it is still read,
@@ -137,7 +137,7 @@ enum Answer {
 /// What an answer says about where its operation went.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Served {
-    /// `acked_by`: the node known to have served it.
+    /// `acked_by`: the node known to have acknowledged it.
     pub acked_by: Option<String>,
     /// `node`: the node the client talked to.
     pub node: Option<String>,
@@ -193,8 +193,8 @@ impl JsonlClient {
 }
 
 impl Served {
-    /// The completion of an operation the worker of `home` sent: served by
-    /// `acked_by` if the client said so, else only *sent to* `node` (or `home`).
+    /// The completion of an operation the worker of `home` sent: acknowledged
+    /// by `acked_by` if the client said so, else only *sent to* `node` (or `home`).
     pub fn completion(self, outcome: Outcome, home: &str) -> Completion {
         match self.acked_by {
             Some(acked) => Completion {
@@ -443,7 +443,7 @@ mod tests {
     }
 
     #[test]
-    fn only_acked_by_names_the_node_that_served_it() {
+    fn only_acked_by_names_the_node_that_acknowledged_it() {
         let ok = || Outcome::Ok(Value::Null);
         let served = |acked_by: Option<&str>, node: Option<&str>| Served {
             acked_by: acked_by.map(Into::into),
@@ -454,10 +454,10 @@ mod tests {
             (c.node, c.sent_to)
         };
         let some = |s: &str| Some(s.to_owned());
-        // Silent, or naming only the server talked to: sent to, not served by.
+        // Silent, or naming only the server talked to: sent to, not acknowledged by.
         assert_eq!(got(served(None, None)), (None, some("n1")));
         assert_eq!(got(served(None, Some("n2"))), (None, some("n2")));
-        // Said so: served by.
+        // Said so: acknowledged by.
         assert_eq!(got(served(Some("n3"), None)), (some("n3"), None));
         assert_eq!(got(served(Some("n3"), Some("n3"))), (some("n3"), None));
         assert_eq!(got(served(Some("n3"), Some("n2"))), (some("n3"), some("n2")));
