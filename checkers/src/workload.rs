@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use faultline_history::Value;
+use faultline_history::{History, Value};
 
 use crate::checker::Checker;
 use crate::elle::{Elle, ElleOptions, TxnWorkload};
@@ -103,6 +103,25 @@ pub const WORKLOADS: &[Workload] = &[
         None,
     ),
 ];
+
+impl Workload {
+    /// The checkers that run on `history` unless others are asked for: the
+    /// workload's, less `split-brain` when the history holds no leadership
+    /// (`primaries`) observation at all — a target that cannot tell who leads,
+    /// or a history recorded elsewhere. Asked for by name, `split-brain` on
+    /// such a history is `unknown`.
+    pub fn default_checkers(&self, history: &History) -> Vec<&'static str> {
+        let observed = history
+            .events()
+            .iter()
+            .any(|e| e.is_nemesis() && &*e.f == "primaries");
+        self.checkers
+            .iter()
+            .copied()
+            .filter(|c| observed || *c != "split-brain")
+            .collect()
+    }
+}
 
 const fn w(
     name: &'static str,

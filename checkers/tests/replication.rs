@@ -21,7 +21,7 @@ fn run(name: &str, w: &str, checkers: &[&str], opts: &CheckOptions) -> Results {
         .history;
     let w = workload(w).unwrap();
     let names: Vec<&str> = if checkers.is_empty() {
-        w.checkers.to_vec()
+        w.default_checkers(&h)
     } else {
         checkers.to_vec()
     };
@@ -311,6 +311,109 @@ fn leadership_claims_without_writes_on_both_sides_are_not_split_brain() {
     let r = expect("set-fenced-claims-valid.jsonl", "set", &[], &[]);
     let claims = &r.checkers["split-brain"].details["claims_without_split_writes"];
     assert_eq!(claims[0]["writers"], serde_json::json!(["n3"]));
+}
+
+/// A write the client only *sent* to n1 (a node that may have relayed it to
+/// its leader) is no evidence that n1 took it: split brain is not claimed,
+/// cannot be ruled out either, and the writes are counted as unattributed.
+#[test]
+fn split_brain_credits_no_node_with_writes_only_sent_to_it() {
+    let r = run(
+        "set-split-brain-forwarded.jsonl",
+        "set",
+        &[],
+        &CheckOptions::default(),
+    );
+    let v = &r.checkers["split-brain"];
+    assert!(v.anomalies.is_empty(), "{:#?}", v.anomalies);
+    assert_eq!(v.valid, Validity::Unknown);
+    assert_eq!(v.details["unattributed_writes"], 2);
+    let reason = v.details["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("n1 and n3 each claimed leadership and 2 writes acknowledged then name no node"),
+        "{reason}"
+    );
+    assert!(v.details["summary"]
+        .as_str()
+        .unwrap()
+        .starts_with("2 acknowledged writes name no node that acknowledged them"));
+    // The set checker still sees the lost elements: only the attribution is gone.
+    assert_eq!(r.checkers["set"].anomaly_types, ["lost-write"]);
+}
+
+/// A leader query that never names anyone is not evidence of one leader.
+#[test]
+fn split_brain_is_unknown_when_no_observation_named_a_leader() {
+    let r = run(
+        "set-primaries-never-named.jsonl",
+        "set",
+        &["split-brain"],
+        &CheckOptions::default(),
+    );
+    let v = &r.checkers["split-brain"];
+    assert_eq!(v.valid, Validity::Unknown);
+    assert_eq!(
+        v.details["reason"],
+        "3 `primaries` observations, none of which named a leader: leadership was not seen, so split brain cannot be judged"
+    );
+}
+
+/// Without any `primaries` event split-brain has nothing to judge: it is not
+/// among the defaults, and asked for by name it is `unknown`.
+#[test]
+fn split_brain_without_observations_is_unknown_and_not_run_by_default() {
+    let r = run("set-valid.jsonl", "set", &[], &CheckOptions::default());
+    assert!(!r.checkers.contains_key("split-brain"));
+    assert_eq!(r.valid, Validity::True);
+    let r = run(
+        "set-valid.jsonl",
+        "set",
+        &["split-brain"],
+        &CheckOptions::default(),
+    );
+    let v = &r.checkers["split-brain"];
+    assert_eq!(v.valid, Validity::Unknown);
+    assert!(v.details["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("no `primaries` observations"));
+}
+
+/// A read recorded only as sent to a node is measured overall, but in no
+/// node's row.
+#[test]
+fn staleness_rows_hold_only_reads_whose_node_is_known() {
+    let r = run(
+        "set-split-brain-forwarded.jsonl",
+        "set",
+        &["staleness"],
+        &CheckOptions::default(),
+    );
+    let d = &r.checkers["staleness"].details;
+    assert_eq!(d["unattributed_reads"], 0);
+    let text = std::fs::read_to_string(fixture("register-monotonic-reads.jsonl"))
+        .unwrap()
+        .replace(r#""node":"n2""#, r#""sent_to":"n2""#);
+    let h = faultline_history::read_from(text.as_bytes(), "h.jsonl", "jsonl", None)
+        .unwrap()
+        .history;
+    let w = workload("register").unwrap();
+    let v = checker("staleness", w, &CheckOptions::default())
+        .unwrap()
+        .check(&h)
+        .unwrap();
+    let d = &v.details;
+    assert_eq!(d["overall"]["stale_reads"], 1, "still measured overall");
+    assert!(d["nodes"].get("n2").is_none(), "{d}");
+    assert!(d["nodes"].get("unknown").is_none(), "{d}");
+    assert_eq!(d["unattributed_stale_reads"], 1);
+    assert!(
+        d["summary"]
+            .as_str()
+            .unwrap()
+            .contains("name no node that served them"),
+        "{d}"
+    );
 }
 
 #[test]

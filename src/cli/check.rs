@@ -47,21 +47,33 @@ pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
             known.join(", ")
         ))
     })?;
-    let names: Vec<String> = if args.checkers.is_empty() {
-        w.checkers.iter().map(|c| c.to_string()).collect()
-    } else {
-        args.checkers.clone()
-    };
     let mut opts = options(args)?;
     if opts.initial.is_none() {
         opts.initial = spec_initial;
     }
+    // Checkers and their options are refused before the history is read.
+    let asked: Vec<&str> = if args.checkers.is_empty() {
+        w.checkers.to_vec()
+    } else {
+        args.checkers.iter().map(String::as_str).collect()
+    };
+    for n in asked {
+        faultline_checkers::checker(n, w, &opts).map_err(Failure::bad)?;
+    }
+
+    let loaded = read_path(&file, args.format).map_err(Failure::bad)?;
+    let names: Vec<String> = if args.checkers.is_empty() {
+        w.default_checkers(&loaded.history)
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    } else {
+        args.checkers.clone()
+    };
     let checkers = names
         .iter()
         .map(|n| faultline_checkers::checker(n, w, &opts).map_err(Failure::bad))
         .collect::<Result<Vec<_>, _>>()?;
-
-    let loaded = read_path(&file, args.format).map_err(Failure::bad)?;
     let history = &loaded.history;
     let messages: Vec<String> = loaded
         .warnings

@@ -416,7 +416,7 @@ fn check(name: &str, history: &std::path::Path, only: &[String]) -> Result<Resul
     };
     let mut verdicts = Vec::new();
     let names: Vec<&str> = if only.is_empty() {
-        w.checkers.to_vec()
+        w.default_checkers(&loaded.history)
     } else {
         only.iter().map(String::as_str).collect()
     };

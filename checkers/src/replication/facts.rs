@@ -188,9 +188,8 @@ impl<'h> Facts<'h> {
             completion_pos: op.completion_pos,
             index: done.unwrap_or(op.invoke).index,
             process: op.invoke.process.as_ref(),
-            node: done
-                .and_then(|c| c.node.as_deref())
-                .or(op.invoke.node.as_deref()),
+            // Only the completion can know who acknowledged it.
+            node: done.and_then(|c| c.node.as_deref()),
             start: self.clock.at(h, op.invoke_pos),
             end: op.completion_pos.map(|p| self.clock.at(h, p)),
             status,
