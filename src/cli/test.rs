@@ -329,6 +329,9 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     for e in outcome.nemesis_errors.iter().take(5) {
         stdout.push_str(&format!("nemesis error: {e}\n"));
     }
+    for w in leadership_warnings(&results) {
+        eprintln!("{w}");
+    }
     let dir = run_dir.path().display();
     stdout.push_str(&match results.valid {
         Validity::True => "verdict: valid — no anomaly found\n".to_owned(),
@@ -430,6 +433,20 @@ fn check(name: &str, history: &std::path::Path, only: &[String]) -> Result<Resul
     Ok(Results::combine(verdicts))
 }
 
+/// A warning when split-brain could not judge the run: no leader was ever
+/// observed (a `[leaders]` command that names no one), or writes in a window
+/// with several leaders name no node that acknowledged them.
+fn leadership_warnings(results: &Results) -> Vec<String> {
+    results
+        .checkers
+        .get("split-brain")
+        .filter(|v| v.valid == Validity::Unknown)
+        .and_then(|v| v.details.get("reason").and_then(|r| r.as_str()))
+        .map(|r| format!("warning: split-brain could not be judged: {r}"))
+        .into_iter()
+        .collect()
+}
+
 /// A live progress line on a terminal; a plain line every 5 s otherwise.
 async fn progress(rec: Arc<Recorder>, limit: Duration) {
     let tty = std::io::stderr().is_terminal();
@@ -467,5 +484,28 @@ async fn progress(rec: Arc<Recorder>, limit: Duration) {
         } else {
             eprintln!("{line}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faultline_checkers::Verdict;
+
+    #[test]
+    fn an_unjudged_split_brain_is_a_warning() {
+        let unknown = Verdict::new(
+            Validity::Unknown,
+            vec![],
+            serde_json::json!({"reason": "3 `primaries` observations, none of which named a leader"}),
+        );
+        let r = Results::combine([("split-brain".to_string(), unknown)]);
+        assert_eq!(
+            leadership_warnings(&r),
+            ["warning: split-brain could not be judged: 3 `primaries` observations, none of which named a leader"]
+        );
+        let valid = Verdict::from_anomalies(vec![], serde_json::Value::Null);
+        let r = Results::combine([("split-brain".to_string(), valid)]);
+        assert!(leadership_warnings(&r).is_empty());
     }
 }
