@@ -100,7 +100,10 @@ pub(crate) struct Fact<'h> {
     /// The index evidence cites: the completion's, else the invocation's.
     pub index: u64,
     pub process: Option<&'h Process>,
+    /// The node known to have acknowledged it (its completion's `node`).
     pub node: Option<&'h str>,
+    /// Where it was sent, when no node is known to have acknowledged it.
+    pub sent_to: Option<&'h str>,
     pub start: i64,
     /// When it completed (any outcome); `None` if it never did.
     pub end: Option<i64>,
@@ -190,6 +193,9 @@ impl<'h> Facts<'h> {
             process: op.invoke.process.as_ref(),
             // Only the completion can know who acknowledged it.
             node: done.and_then(|c| c.node.as_deref()),
+            sent_to: done
+                .and_then(|c| c.sent_to.as_deref())
+                .or_else(|| op.invoke.reached()),
             start: self.clock.at(h, op.invoke_pos),
             end: op.completion_pos.map(|p| self.clock.at(h, p)),
             status,

@@ -84,11 +84,24 @@ impl Checker for Staleness {
                 (f, s, r)
             }
         };
-        Ok(summarize(facts.clock, stale, reads))
+        // Reads that name only where they were sent.
+        let sent_only = facts
+            .ops
+            .iter()
+            .filter(|o| o.node.is_none() && o.sent_to.is_some())
+            .flat_map(|o| &o.reads)
+            .filter(|(k, _)| !facts.opaque.get(*k as usize).copied().unwrap_or(false))
+            .count();
+        Ok(summarize(facts.clock, stale, reads, sent_only))
     }
 }
 
-fn summarize(clock: Clock, stale: Vec<Stale>, reads: BTreeMap<Option<String>, usize>) -> Verdict {
+fn summarize(
+    clock: Clock,
+    stale: Vec<Stale>,
+    reads: BTreeMap<Option<String>, usize>,
+    sent_only: usize,
+) -> Verdict {
     let mut nodes: BTreeMap<String, PerNode> = BTreeMap::new();
     let mut all = PerNode::default();
     let mut blind = PerNode::default();
@@ -151,9 +164,9 @@ fn summarize(clock: Clock, stale: Vec<Stale>, reads: BTreeMap<Option<String>, us
             clock.duration(lag[(lag.len() - 1) / 2]),
         )
     };
-    if blind.reads > 0 {
+    if blind.reads > 0 && (sent_only > 0 || !nodes.is_empty()) {
         summary.push_str(&format!(
-            "; {} reads ({} stale) name no node that served them and are in no node's row",
+            "; {} reads ({} stale) name no node that served them (only where they were sent, or nothing) and are in no node's row",
             blind.reads,
             blind.stale_for.len()
         ));
