@@ -81,6 +81,38 @@ fn a_function_that_never_succeeded_is_unknown_not_invalid() {
     assert!(out.contains("  stats: unknown\n    no `cas` operation succeeded"), "{out}");
 }
 
+/// `--consistency-model` decides whether session violations fail: a
+/// list-append history whose only anomaly is a session's monotonic reads is
+/// valid for serializability and invalid for strong session serializability
+/// (and, with no model given, as before).
+#[test]
+fn consistency_model_judges_session_violations() {
+    let h = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("checkers/tests/fixtures/replication/list-append-monotonic-reads.jsonl");
+    let h = h.to_str().unwrap();
+    let check = |model: Option<&str>| {
+        let mut args = vec!["check", h, "--workload", "list-append", "--json"];
+        if let Some(m) = model {
+            args.extend(["--consistency-model", m]);
+        }
+        let o = faultline(&args);
+        (code(&o), json_of(&o))
+    };
+    let (status, j) = check(Some("serializable"));
+    assert_eq!(status, 0, "{j}");
+    assert_eq!(j["checkers"]["session"]["valid"], true, "{j}");
+    assert_eq!(
+        j["checkers"]["session"]["anomaly_types"],
+        serde_json::json!(["monotonic-reads"])
+    );
+    let (status, j) = check(Some("strong-session-serializable"));
+    assert_eq!(status, 1, "{j}");
+    assert_eq!(j["checkers"]["session"]["valid"], false, "{j}");
+    let (status, j) = check(None);
+    assert_eq!(status, 1, "{j}");
+    assert_eq!(j["checkers"]["session"]["valid"], false, "{j}");
+}
+
 #[test]
 fn sample_history_checks_valid_with_a_summary() {
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/register.jsonl");

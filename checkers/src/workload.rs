@@ -170,7 +170,9 @@ pub struct CheckOptions {
     pub memory_limit: Option<usize>,
     /// Worker threads (default: one per core).
     pub threads: Option<usize>,
-    /// The consistency model transactions must satisfy (default strict-serializable).
+    /// The consistency model transactions must satisfy (default
+    /// strict-serializable); given, it also decides which session guarantees
+    /// the `session` checker holds the history to.
     pub consistency_model: Option<String>,
     /// Bank: balances may go below zero.
     pub allow_negative: bool,
@@ -222,6 +224,15 @@ pub fn checker(name: &str, w: &Workload, opts: &CheckOptions) -> Result<Box<dyn 
         })),
         "session" => Ok(Box::new(Sessions {
             shape: shape(w, opts).ok_or_else(|| needs_shape("session", w))?,
+            model: match &opts.consistency_model {
+                Some(m) if !crate::elle::MODELS.contains(&m.as_str()) => {
+                    return Err(format!(
+                        "unknown consistency model {m:?} (known: {})",
+                        crate::elle::MODELS.join(", ")
+                    ))
+                }
+                m => m.clone(),
+            },
         })),
         "staleness" => Ok(Box::new(Staleness {
             shape: shape(w, opts).ok_or_else(|| needs_shape("staleness", w))?,

@@ -416,6 +416,52 @@ fn staleness_rows_hold_only_reads_whose_node_is_known() {
     );
 }
 
+/// With a consistency model, session violations are judged against it:
+/// serializability (and snapshot isolation) promise no session order, so a
+/// monotonic-reads violation is reported but does not fail the history;
+/// strong-session-serializable promises it. Without a model: as before.
+#[test]
+fn session_violations_fail_only_models_that_promise_them() {
+    let name = "list-append-monotonic-reads.jsonl";
+    let with = |m: Option<&str>| {
+        let opts = CheckOptions {
+            consistency_model: m.map(Into::into),
+            ..CheckOptions::default()
+        };
+        run(name, "list-append", &["session", "elle"], &opts)
+    };
+    for m in ["serializable", "snapshot-isolation", "read-committed"] {
+        let r = with(Some(m));
+        let s = &r.checkers["session"];
+        assert_eq!(s.valid, Validity::True, "{m}");
+        assert_eq!(s.anomaly_types, ["monotonic-reads"], "still reported under {m}");
+        assert_eq!(s.details["not_promised"], serde_json::json!(["monotonic-reads"]));
+        assert_eq!(r.valid, Validity::True, "{m}");
+    }
+    for m in [
+        Some("strong-session-serializable"),
+        Some("strict-serializable"),
+        Some("monotonic-reads"),
+        None,
+    ] {
+        let r = with(m);
+        assert_eq!(r.checkers["session"].valid, Validity::False, "{m:?}");
+    }
+    let r = with(Some("read-your-writes"));
+    assert_eq!(r.checkers["session"].valid, Validity::True);
+    let err = checker(
+        "session",
+        workload("register").unwrap(),
+        &CheckOptions {
+            consistency_model: Some("linearizable".into()),
+            ..CheckOptions::default()
+        },
+    )
+    .err()
+    .unwrap();
+    assert!(err.starts_with("unknown consistency model \"linearizable\""), "{err}");
+}
+
 #[test]
 fn write_conflicts() {
     let c = &["conflicts"];
