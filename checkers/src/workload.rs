@@ -254,7 +254,7 @@ pub fn checker(name: &str, w: &Workload, opts: &CheckOptions) -> Result<Box<dyn 
 fn shape(w: &Workload, opts: &CheckOptions) -> Option<Shape> {
     match w.name {
         "register" | "cas-register" | "kv" => Some(Shape::Register {
-            initial: opts.initial.clone().unwrap_or(Value::Null),
+            initial: opts.initial.clone(),
             independent: opts.independent,
         }),
         "list-append" => Some(Shape::ListAppend),

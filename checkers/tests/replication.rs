@@ -232,14 +232,45 @@ fn session_guarantees_on_registers() {
         &["writes-follow-reads"],
         &["process 6 read x=5 before writing x=6, but process 3 read x=6 from n3"],
     );
+    // The read of x=nil is evidence only when nil is known to be the initial
+    // value (`--initial nil`); without it a nil read says nothing (Knossos).
+    let nil = &CheckOptions {
+        initial: Some(faultline_history::Value::Null),
+        ..CheckOptions::default()
+    };
     expect_with(
         "register-consistent-prefix.jsonl",
         "register",
         s,
-        o,
+        nil,
         &["consistent-prefix"],
         &["process 2 read y=1 from n2 at 1.52 s (written at 1.10 s, after x=1 was acknowledged at 1.05 s), then read x=nil from n3 at 1.62 s"],
     );
+    expect_with("register-consistent-prefix.jsonl", "register", s, o, &[], &[]);
+}
+
+/// Without `--initial`, a nil read says nothing to any checker, as it says
+/// nothing to the linearizable one (Knossos' rule); `--initial nil` makes it
+/// a value for all of them.
+#[test]
+fn nil_reads_say_nothing_unless_the_initial_value_is_given() {
+    let all = &["linearizable", "session", "staleness", "conflicts"];
+    let r = run(
+        "register-consistent-prefix.jsonl",
+        "register",
+        all,
+        &CheckOptions::default(),
+    );
+    assert_eq!(r.valid, Validity::True, "{:?}", r.anomaly_types);
+    assert_eq!(r.checkers["staleness"].details["overall"]["reads"], 1);
+    let nil = CheckOptions {
+        initial: Some(faultline_history::Value::Null),
+        ..CheckOptions::default()
+    };
+    let r = run("register-consistent-prefix.jsonl", "register", all, &nil);
+    assert_eq!(r.checkers["linearizable"].valid, Validity::False);
+    assert_eq!(r.checkers["session"].valid, Validity::False);
+    assert_eq!(r.checkers["staleness"].details["overall"]["reads"], 2);
 }
 
 #[test]

@@ -223,7 +223,7 @@ impl<'h> Keys<'h> {
     }
 }
 
-const NIL: &Value = &Value::Null;
+pub(crate) const NIL: &Value = &Value::Null;
 
 /// How keys are found in a history.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -280,6 +280,25 @@ pub(crate) fn keyed(f: &str, v: &Value) -> bool {
 }
 
 /// Register-shaped facts: `write`/`put`, `read`/`get`, `cas [old new]`.
+/// The register facts the checkers judge by, given the initial value if it is
+/// known. Without one, a read that returned nil says nothing (Knossos' rule:
+/// nil may be "not known", not a value), so such reads are left out; with
+/// `--initial nil`, nil is a value like any other. (A cas that succeeded
+/// from nil did see nil either way.)
+pub(crate) fn registers_with<'h>(
+    h: &'h History,
+    tuples: bool,
+    initial: Option<&Value>,
+) -> Result<Facts<'h>, CheckError> {
+    let mut facts = registers(h, tuples)?;
+    if initial.is_none() {
+        for op in facts.ops.iter_mut().filter(|o| o.writes.is_empty()) {
+            op.reads.retain(|(_, v)| !v.is_null());
+        }
+    }
+    Ok(facts)
+}
+
 pub(crate) fn registers<'h>(h: &'h History, tuples: bool) -> Result<Facts<'h>, CheckError> {
     let keying = Keying::detect(h, tuples);
     let mut facts = Facts::empty(h);

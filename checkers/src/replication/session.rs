@@ -46,7 +46,7 @@
 use faultline_history::{History, Value};
 use serde_json::json;
 
-use super::facts::{lists, registers, sets, Facts};
+use super::facts::{lists, registers_with, sets, Facts, NIL};
 use super::{session_list, session_register};
 use crate::checker::{CheckError, Checker};
 use crate::elle::promises_session;
@@ -69,8 +69,9 @@ const CITED: usize = 50;
 pub enum Shape {
     /// Registers and kv: `read`/`write`/`cas`, `get`/`put`.
     Register {
-        /// The value before any write.
-        initial: Value,
+        /// The value before any write, if known (`--initial`); without it a
+        /// nil read says nothing (Knossos' rule).
+        initial: Option<Value>,
         /// Values are `[key value]` tuples.
         independent: bool,
     },
@@ -138,8 +139,8 @@ impl Checker for Sessions {
                 initial,
                 independent,
             } => {
-                facts = registers(history, *independent)?;
-                session_register::check(&facts, initial, &mut found);
+                facts = registers_with(history, *independent, initial.as_ref())?;
+                session_register::check(&facts, initial.as_ref().unwrap_or(NIL), &mut found);
             }
             Shape::ListAppend => {
                 facts = lists(history)?;

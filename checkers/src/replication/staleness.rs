@@ -26,7 +26,9 @@ use faultline_history::{History, Value};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::json;
 
-use super::facts::{distribution, elements, lists, registers, sets, Clock, Facts, Status};
+use super::facts::{
+    distribution, elements, lists, registers_with, sets, Clock, Facts, Status, NIL,
+};
 use super::session::Shape;
 use crate::checker::{CheckError, Checker};
 use crate::verdict::{Validity, Verdict};
@@ -69,8 +71,8 @@ impl Checker for Staleness {
                 initial,
                 independent,
             } => {
-                let f = registers(history, *independent)?;
-                let (s, r) = register_staleness(&f, initial);
+                let f = registers_with(history, *independent, initial.as_ref())?;
+                let (s, r) = register_staleness(&f, initial.as_ref().unwrap_or(NIL));
                 (f, s, r)
             }
             Shape::ListAppend => {
