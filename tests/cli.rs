@@ -113,6 +113,37 @@ fn consistency_model_judges_session_violations() {
     assert_eq!(j["checkers"]["session"]["valid"], false, "{j}");
 }
 
+/// `--initial`: without it a nil read says nothing (Knossos' rule), with
+/// `--initial nil` nil is a value. The help says so, and `--json` says which
+/// was assumed: `"unknown"`, or the value (`null` for nil).
+#[test]
+fn initial_value_unknown_or_given_is_said_in_help_and_json() {
+    let h = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("checkers/tests/fixtures/replication/register-consistent-prefix.jsonl");
+    let h = h.to_str().unwrap();
+    let check = |extra: &[&str]| {
+        let mut args = vec!["check", h, "--workload", "register", "--json"];
+        args.extend(extra);
+        let o = faultline(&args);
+        (code(&o), json_of(&o))
+    };
+    // x=nil read after x=1 was acknowledged: no evidence unless nil is known.
+    let (status, j) = check(&[]);
+    assert_eq!((status, &j["initial"]), (0, &serde_json::json!("unknown")), "{j}");
+    let (status, j) = check(&["--initial", "nil"]);
+    assert_eq!((status, &j["initial"]), (1, &serde_json::Value::Null), "{j}");
+    assert_eq!(j["checkers"]["linearizable"]["valid"], false, "{j}");
+    let (_, j) = check(&["--initial", "0"]);
+    assert_eq!(j["initial"], 0, "{j}");
+    let help = String::from_utf8(faultline(&["check", "--help"]).stdout).unwrap();
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains("without it the initial value is unknown and a read of nil says nothing (Knossos' rule); `--initial nil` makes nil the initial value"),
+        "{help}"
+    );
+    assert!(!help.contains("(default nil)"), "{help}");
+}
+
 #[test]
 fn sample_history_checks_valid_with_a_summary() {
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/register.jsonl");

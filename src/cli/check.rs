@@ -106,9 +106,11 @@ pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
             .map_err(Failure::Internal)?;
     }
     let mut stdout = if args.json {
-        let mut s = serde_json::to_string(&results)
+        let mut j = serde_json::to_value(&results)
             .context("encoding results")
             .map_err(Failure::Internal)?;
+        j["initial"] = initial_json(w.name, opts.initial.as_ref());
+        let mut s = j.to_string();
         s.push('\n');
         s
     } else {
@@ -123,6 +125,18 @@ pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
         stdout,
         messages,
     })
+}
+
+/// The initial value the checkers assumed, for `--json`: the value (`null`
+/// for nil), a counter's default 0, or `"unknown"` when none was given — then
+/// a register's nil reads said nothing (Knossos' rule) and a bank's total came
+/// from its first read.
+fn initial_json(workload: &str, initial: Option<&Value>) -> serde_json::Value {
+    match (initial, workload) {
+        (Some(v), _) => serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
+        (None, "counter") => serde_json::json!(0),
+        (None, _) => serde_json::json!("unknown"),
+    }
 }
 
 /// Checker options from the flags.
