@@ -76,9 +76,17 @@ fn a_function_that_never_succeeded_is_unknown_not_invalid() {
         .as_str()
         .unwrap()
         .starts_with("no `cas` operation succeeded"));
-    let o = faultline(&["check", path.to_str().unwrap(), "--workload", "cas-register"]);
+    let o = faultline(&[
+        "check",
+        path.to_str().unwrap(),
+        "--workload",
+        "cas-register",
+    ]);
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("  stats: unknown\n    no `cas` operation succeeded"), "{out}");
+    assert!(
+        out.contains("  stats: unknown\n    no `cas` operation succeeded"),
+        "{out}"
+    );
 }
 
 /// `--consistency-model` decides whether session violations fail: a
@@ -129,9 +137,17 @@ fn initial_value_unknown_or_given_is_said_in_help_and_json() {
     };
     // x=nil read after x=1 was acknowledged: no evidence unless nil is known.
     let (status, j) = check(&[]);
-    assert_eq!((status, &j["initial"]), (0, &serde_json::json!("unknown")), "{j}");
+    assert_eq!(
+        (status, &j["initial"]),
+        (0, &serde_json::json!("unknown")),
+        "{j}"
+    );
     let (status, j) = check(&["--initial", "nil"]);
-    assert_eq!((status, &j["initial"]), (1, &serde_json::Value::Null), "{j}");
+    assert_eq!(
+        (status, &j["initial"]),
+        (1, &serde_json::Value::Null),
+        "{j}"
+    );
     assert_eq!(j["checkers"]["linearizable"]["valid"], false, "{j}");
     let (_, j) = check(&["--initial", "0"]);
     assert_eq!(j["initial"], 0, "{j}");

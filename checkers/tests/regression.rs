@@ -97,10 +97,16 @@ fn cas_that_never_succeeded_is_unknown_not_invalid() {
         .history;
     let w = workload("cas-register").unwrap();
     let opts = CheckOptions::default();
-    let lin = checker("linearizable", w, &opts).unwrap().check(&h).unwrap();
+    let lin = checker("linearizable", w, &opts)
+        .unwrap()
+        .check(&h)
+        .unwrap();
     assert_eq!(lin.valid, Validity::True);
     let stats = checker("stats", w, &opts).unwrap().check(&h).unwrap();
     assert_eq!(stats.valid, Validity::Unknown);
     assert!(stats.anomalies.is_empty());
-    assert_eq!(stats.details["never_succeeded"][0]["ops"], serde_json::json!([3, 7, 9]));
+    assert_eq!(
+        stats.details["never_succeeded"][0]["ops"],
+        serde_json::json!([3, 7, 9])
+    );
 }

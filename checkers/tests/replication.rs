@@ -246,7 +246,14 @@ fn session_guarantees_on_registers() {
         &["consistent-prefix"],
         &["process 2 read y=1 from n2 at 1.52 s (written at 1.10 s, after x=1 was acknowledged at 1.05 s), then read x=nil from n3 at 1.62 s"],
     );
-    expect_with("register-consistent-prefix.jsonl", "register", s, o, &[], &[]);
+    expect_with(
+        "register-consistent-prefix.jsonl",
+        "register",
+        s,
+        o,
+        &[],
+        &[],
+    );
 }
 
 /// Without `--initial`, a nil read says nothing to any checker, as it says
@@ -361,7 +368,9 @@ fn split_brain_credits_no_node_with_writes_only_sent_to_it() {
     assert_eq!(v.details["unattributed_writes"], 2);
     let reason = v.details["reason"].as_str().unwrap();
     assert!(
-        reason.contains("n1 and n3 each claimed leadership and 2 writes acknowledged then name no node"),
+        reason.contains(
+            "n1 and n3 each claimed leadership and 2 writes acknowledged then name no node"
+        ),
         "{reason}"
     );
     assert!(v.details["summary"]
@@ -465,8 +474,15 @@ fn session_violations_fail_only_models_that_promise_them() {
         let r = with(Some(m));
         let s = &r.checkers["session"];
         assert_eq!(s.valid, Validity::True, "{m}");
-        assert_eq!(s.anomaly_types, ["monotonic-reads"], "still reported under {m}");
-        assert_eq!(s.details["not_promised"], serde_json::json!(["monotonic-reads"]));
+        assert_eq!(
+            s.anomaly_types,
+            ["monotonic-reads"],
+            "still reported under {m}"
+        );
+        assert_eq!(
+            s.details["not_promised"],
+            serde_json::json!(["monotonic-reads"])
+        );
         assert_eq!(r.valid, Validity::True, "{m}");
     }
     for m in [
@@ -490,7 +506,10 @@ fn session_violations_fail_only_models_that_promise_them() {
     )
     .err()
     .unwrap();
-    assert!(err.starts_with("unknown consistency model \"linearizable\""), "{err}");
+    assert!(
+        err.starts_with("unknown consistency model \"linearizable\""),
+        "{err}"
+    );
 }
 
 #[test]

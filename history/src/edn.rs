@@ -277,8 +277,7 @@ impl<'f, R: Read> Parser<'f, R> {
                     let set = if matches!(
                         &*key,
                         "type" | "f" | "process" | "node" | "sent-to" | "sent_to"
-                    )
-                        && self.skip_ws()? == Some(b':')
+                    ) && self.skip_ws()? == Some(b':')
                     {
                         // A keyword naming something: no allocation, or a shared one.
                         self.bump();

@@ -168,7 +168,10 @@ mod tests {
         assert!(!promises_session("monotonic-reads", "read-your-writes"));
         assert!(!promises_session("monotonic-writes", "writes-follow-reads"));
         assert!(promises_session("strict-serializable", "consistent-prefix"));
-        assert!(!promises_session("strong-session-serializable", "consistent-prefix"));
+        assert!(!promises_session(
+            "strong-session-serializable",
+            "consistent-prefix"
+        ));
         assert!(!promises_session("serializable", "consistent-prefix"));
         // Every model a weaker one rules out, a stronger one rules out too.
         let chains: [&[&str]; 2] = [

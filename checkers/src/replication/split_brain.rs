@@ -160,7 +160,8 @@ impl Checker for SplitBrain {
             } else {
                 (
                     Validity::True,
-                    "no `primaries` observations and no acknowledged writes: nothing to judge".to_owned(),
+                    "no `primaries` observations and no acknowledged writes: nothing to judge"
+                        .to_owned(),
                 )
             };
             let mut details = json!({ "observations": observations, "unattributed_writes": unattributed, "note": note });
@@ -207,7 +208,9 @@ impl Checker for SplitBrain {
                     continue;
                 }
                 match c.node.as_deref() {
-                    Some(n) if nodes.contains(n) => by_node.entry(n).or_default().push((cp, at(cp))),
+                    Some(n) if nodes.contains(n) => {
+                        by_node.entry(n).or_default().push((cp, at(cp)))
+                    }
                     Some(_) => {}
                     None => blind += 1,
                 }
@@ -301,10 +304,7 @@ impl Checker for SplitBrain {
         let valid = if !anomalies.is_empty() {
             Validity::False
         } else if !undecided.is_empty() {
-            let reason = format!(
-                "split brain cannot be ruled out: {}",
-                undecided.join("; ")
-            );
+            let reason = format!("split brain cannot be ruled out: {}", undecided.join("; "));
             summary.push(reason.clone());
             details["reason"] = json!(reason);
             details["undecided"] = json!(undecided);

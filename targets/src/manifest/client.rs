@@ -412,11 +412,7 @@ mod tests {
             )
         );
         assert_eq!(
-            parse_answer(
-                r#"{"id":3,"type":"ok","acked_by":"n3","node":"n2"}"#,
-                3,
-                &v
-            ),
+            parse_answer(r#"{"id":3,"type":"ok","acked_by":"n3","node":"n2"}"#, 3, &v),
             Parsed::Answer(
                 Outcome::Ok(Value::Int(5)),
                 Served {
@@ -426,7 +422,11 @@ mod tests {
             )
         );
         assert_eq!(
-            parse_answer(r#"{"id":3,"type":"info","error":"timeout","acked_by":null}"#, 3, &v),
+            parse_answer(
+                r#"{"id":3,"type":"info","error":"timeout","acked_by":null}"#,
+                3,
+                &v
+            ),
             Parsed::Answer(Outcome::Info("timeout".into()), Served::default())
         );
         assert!(
@@ -460,7 +460,10 @@ mod tests {
         // Said so: acknowledged by.
         assert_eq!(got(served(Some("n3"), None)), (some("n3"), None));
         assert_eq!(got(served(Some("n3"), Some("n3"))), (some("n3"), None));
-        assert_eq!(got(served(Some("n3"), Some("n2"))), (some("n3"), some("n2")));
+        assert_eq!(
+            got(served(Some("n3"), Some("n2"))),
+            (some("n3"), some("n2"))
+        );
     }
 
     proptest! {
