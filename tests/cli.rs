@@ -301,7 +301,11 @@ fn a_cut_final_jsonl_line_is_a_warning_not_an_error() {
         b"{\"type\":\"invoke\",\"process\":0,\"f\":\"read\"}\n{\"type\":\"ok\",\"process\":0,\"f\":\"re",
     );
     let o = faultline(&["check", &f, "--json"]);
-    assert_eq!(code(&o), 1, "the read never completed: stats invalid");
+    assert_eq!(
+        code(&o),
+        2,
+        "the read never completed: no read succeeded, stats unknown"
+    );
     assert!(
         stderr(&o).contains(":2: skipped a final line cut short"),
         "{}",

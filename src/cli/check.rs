@@ -100,16 +100,16 @@ pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
         verdicts.push((c.name().to_owned(), v));
     }
     let results = Results::combine(verdicts);
+    let mut j = serde_json::to_value(&results)
+        .context("encoding results")
+        .map_err(Failure::Internal)?;
+    j["initial"] = initial_json(w.name, opts.initial.as_ref());
     if let Some(run) = &run {
-        run.write_results(&results)
+        run.write_results(&j)
             .context("writing results.json")
             .map_err(Failure::Internal)?;
     }
     let mut stdout = if args.json {
-        let mut j = serde_json::to_value(&results)
-            .context("encoding results")
-            .map_err(Failure::Internal)?;
-        j["initial"] = initial_json(w.name, opts.initial.as_ref());
         let mut s = j.to_string();
         s.push('\n');
         s
