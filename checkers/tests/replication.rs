@@ -369,7 +369,7 @@ fn split_brain_credits_no_node_with_writes_only_sent_to_it() {
     let reason = v.details["reason"].as_str().unwrap();
     assert!(
         reason.contains(
-            "n1 and n3 each claimed leadership and 2 writes acknowledged then name no node"
+            "from 2.00 s to 4.00 s, n1 and n3 each claimed leadership and 2 writes acknowledged in that time name no node that acknowledged them"
         ),
         "{reason}"
     );

@@ -220,7 +220,7 @@ impl Checker for SplitBrain {
             if by_node.len() < 2 {
                 if blind > 0 {
                     undecided.push(format!(
-                        "{span}, {} each claimed leadership and {blind} writes acknowledged then name no node that acknowledged them",
+                        "{span}, {} each claimed leadership and {blind} writes acknowledged in that time name no node that acknowledged them",
                         join_and(&all)
                     ));
                 }
@@ -298,13 +298,20 @@ impl Checker for SplitBrain {
         let mut summary = Vec::new();
         if unattributed > 0 {
             summary.push(format!(
-                "{unattributed} acknowledged writes name no node that acknowledged them (only where they were sent) and were attributed to no node"
+                "{unattributed} acknowledged writes name no node that acknowledged them (at most where they were sent) and were attributed to no node"
             ));
         }
         let valid = if !anomalies.is_empty() {
             Validity::False
         } else if !undecided.is_empty() {
-            let reason = format!("split brain cannot be ruled out: {}", undecided.join("; "));
+            let mut shown = undecided[..undecided.len().min(3)].join("; ");
+            if undecided.len() > 3 {
+                shown.push_str(&format!(
+                    " (and {} more such intervals)",
+                    undecided.len() - 3
+                ));
+            }
+            let reason = format!("split brain cannot be ruled out: {shown}");
             summary.push(reason.clone());
             details["reason"] = json!(reason);
             details["undecided"] = json!(undecided);
@@ -381,4 +388,71 @@ fn vanished(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faultline_history::{Event, Process};
+    use std::sync::Arc;
+
+    /// n1 and n3 both claim leadership; process 0 adds through n1, process 1
+    /// through n3. `n1_write` sets how the n1 writes name their node.
+    fn history(n1_write: fn(&mut Event, &mut Event)) -> History {
+        let both = Value::map(vec![
+            ("n1".into(), Value::list(vec![Value::str("n1")])),
+            ("n3".into(), Value::list(vec![Value::str("n3")])),
+        ]);
+        let mut events = vec![Event::new(
+            0,
+            EventType::Info,
+            Process::Nemesis,
+            "primaries",
+            both,
+        )];
+        for (i, p) in [0i64, 1, 0, 1].into_iter().enumerate() {
+            let v = Value::Int(i as i64);
+            let mut inv = Event::new(0, EventType::Invoke, Process::Client(p), "add", v.clone());
+            let mut ok = Event::new(0, EventType::Ok, Process::Client(p), "add", v);
+            if p == 0 {
+                n1_write(&mut inv, &mut ok);
+            } else {
+                ok.node = Some(Arc::from("n3"));
+            }
+            events.extend([inv, ok]);
+        }
+        for (i, e) in events.iter_mut().enumerate() {
+            e.index = i as u64;
+            e.time = Some(i as i64 * 1_000_000);
+        }
+        History::new(events).unwrap()
+    }
+
+    fn check(h: &History) -> Verdict {
+        SplitBrain::default().check(h).unwrap()
+    }
+
+    #[test]
+    fn only_a_completion_s_node_attributes_a_write() {
+        // Acknowledged by n1: split brain, proven.
+        let v = check(&history(|_, ok| ok.node = Some(Arc::from("n1"))));
+        assert_eq!(v.valid, Validity::False);
+        assert_eq!(v.anomaly_types, ["split-brain"]);
+        // Sent to n1 (on the completion, or as the invocation's node): no one
+        // is credited, and split brain cannot be ruled out.
+        for sent in [
+            (|_, ok| ok.sent_to = Some(Arc::from("n1"))) as fn(&mut Event, &mut Event),
+            |inv, _| inv.node = Some(Arc::from("n1")),
+            |_, _| {},
+        ] {
+            let v = check(&history(sent));
+            assert!(v.anomalies.is_empty(), "{:?}", v.anomalies);
+            assert_eq!(v.valid, Validity::Unknown);
+            assert_eq!(v.details["unattributed_writes"], 2);
+            assert_eq!(
+                v.details["claims_without_split_writes"][0]["writers"],
+                json!(["n3"])
+            );
+        }
+    }
 }
