@@ -4,9 +4,12 @@
 //! `faultline check FILE --workload W` runs them.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use faultline_checkers::{checker, workload, CheckOptions, Results, Validity};
-use faultline_history::read_path;
+use faultline_checkers::replication::SplitBrain;
+use faultline_checkers::{checker, workload, CheckOptions, Checker, Results, Validity, Verdict};
+use faultline_history::{read_path, Event, EventType, History, Process, Value};
+use serde_json::json;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -552,4 +555,67 @@ fn write_conflicts() {
         &["lost-write"],
         &["the append of x=2 was acknowledged to process 2 by n1 at 0.25 s, but the final read of x"],
     );
+}
+
+/// n1 and n3 both claim leadership; process 0 adds through n1, process 1
+/// through n3. `n1_write` sets how the n1 writes name their node.
+fn two_leaders(n1_write: fn(&mut Event, &mut Event)) -> History {
+    let both = Value::map(vec![
+        ("n1".into(), Value::list(vec![Value::str("n1")])),
+        ("n3".into(), Value::list(vec![Value::str("n3")])),
+    ]);
+    let mut events = vec![Event::new(
+        0,
+        EventType::Info,
+        Process::Nemesis,
+        "primaries",
+        both,
+    )];
+    for (i, p) in [0i64, 1, 0, 1].into_iter().enumerate() {
+        let v = Value::Int(i as i64);
+        let mut inv = Event::new(0, EventType::Invoke, Process::Client(p), "add", v.clone());
+        let mut ok = Event::new(0, EventType::Ok, Process::Client(p), "add", v);
+        if p == 0 {
+            n1_write(&mut inv, &mut ok);
+        } else {
+            ok.node = Some(Arc::from("n3"));
+        }
+        events.extend([inv, ok]);
+    }
+    for (i, e) in events.iter_mut().enumerate() {
+        e.index = i as u64;
+        e.time = Some(i as i64 * 1_000_000);
+    }
+    History::new(events).unwrap()
+}
+
+fn split_brain(h: &History) -> Verdict {
+    SplitBrain::default().check(h).unwrap()
+}
+
+/// Only a completion's `node` attributes a write to a node: a completion
+/// naming where it was `sent_to`, an invocation's `node`, or nothing at all
+/// credits no one.
+#[test]
+fn only_a_completion_s_node_attributes_a_write() {
+    // Acknowledged by n1: split brain, proven.
+    let v = split_brain(&two_leaders(|_, ok| ok.node = Some(Arc::from("n1"))));
+    assert_eq!(v.valid, Validity::False);
+    assert_eq!(v.anomaly_types, ["split-brain"]);
+    // Sent to n1 (on the completion, or as the invocation's node): no one
+    // is credited, and split brain cannot be ruled out.
+    for sent in [
+        (|_, ok| ok.sent_to = Some(Arc::from("n1"))) as fn(&mut Event, &mut Event),
+        |inv, _| inv.node = Some(Arc::from("n1")),
+        |_, _| {},
+    ] {
+        let v = split_brain(&two_leaders(sent));
+        assert!(v.anomalies.is_empty(), "{:?}", v.anomalies);
+        assert_eq!(v.valid, Validity::Unknown);
+        assert_eq!(v.details["unattributed_writes"], 2);
+        assert_eq!(
+            v.details["claims_without_split_writes"][0]["writers"],
+            json!(["n3"])
+        );
+    }
 }
