@@ -17,8 +17,14 @@ fn faultline(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, Strin
     let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
         .args(args)
         .envs(env.iter().copied())
-        .env("FAULTLINE_NET_PREFIX", "fmt")
-        .env("FAULTLINE_NET_SUBNET", "10.87.0")
+        .env(
+            "FAULTLINE_NET_PREFIX",
+            std::env::var("FAULTLINE_NET_PREFIX").unwrap_or_else(|_| "fmt".into()),
+        )
+        .env(
+            "FAULTLINE_NET_SUBNET",
+            std::env::var("FAULTLINE_NET_SUBNET").unwrap_or_else(|_| "10.87.0".into()),
+        )
         .output()
         .unwrap();
     (
@@ -275,6 +281,29 @@ fn toykv_loses_its_data_in_its_own_failover_and_misbehaving_clients_are_logged()
         "healing restarts the old leader"
     );
     assert!(history.contains("\"primaries\""), "leaders are observed");
+    // toykv's client says which node acknowledged (`acked_by`): recorded as
+    // `node`, so split-brain can attribute every acknowledged write.
+    let h = faultline_history::read_path(&run.join("history.jsonl"), None)
+        .unwrap()
+        .history;
+    let acked: Vec<_> = h
+        .ops()
+        .filter_map(|op| op.completion)
+        .filter(|c| c.kind == faultline_history::EventType::Ok)
+        .collect();
+    assert!(!acked.is_empty());
+    assert!(
+        acked
+            .iter()
+            .all(|c| c.node.is_some() && c.sent_to.is_none()),
+        "every ok names the node that acknowledged it"
+    );
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap()).unwrap();
+    assert_eq!(
+        results["checkers"]["split-brain"]["details"]["unattributed_writes"], 0,
+        "{results}"
+    );
     assert!(run.join("nodes/n1/server.log").is_file());
     assert!(
         run.join("nodes/n2/formed").is_file(),

@@ -53,7 +53,7 @@ impl Serialize for Validity {
 /// One violation, with the operations that prove it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Anomaly {
-    /// The anomaly's name, e.g. `lost-write`, `G1c`, `never-succeeded`.
+    /// The anomaly's name, e.g. `lost-write`, `G1c`, `split-brain`.
     #[serde(rename = "type")]
     pub kind: String,
     /// History indices of the events involved.

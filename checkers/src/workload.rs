@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use faultline_history::Value;
+use faultline_history::{History, Value};
 
 use crate::checker::Checker;
 use crate::elle::{Elle, ElleOptions, TxnWorkload};
@@ -107,6 +107,25 @@ pub const WORKLOADS: &[Workload] = &[
     ),
 ];
 
+impl Workload {
+    /// The checkers that run on `history` unless others are asked for: the
+    /// workload's, less `split-brain` when the history holds no leadership
+    /// (`primaries`) observation at all — a target that cannot tell who leads,
+    /// or a history recorded elsewhere. Asked for by name, `split-brain` on
+    /// such a history is `unknown`.
+    pub fn default_checkers(&self, history: &History) -> Vec<&'static str> {
+        let observed = history
+            .events()
+            .iter()
+            .any(|e| e.is_nemesis() && &*e.f == "primaries");
+        self.checkers
+            .iter()
+            .copied()
+            .filter(|c| observed || *c != "split-brain")
+            .collect()
+    }
+}
+
 const fn w(
     name: &'static str,
     about: &'static str,
@@ -155,7 +174,9 @@ pub struct CheckOptions {
     pub memory_limit: Option<usize>,
     /// Worker threads (default: one per core).
     pub threads: Option<usize>,
-    /// The consistency model transactions must satisfy (default strict-serializable).
+    /// The consistency model transactions must satisfy (default
+    /// strict-serializable); given, it also decides which session guarantees
+    /// the `session` checker holds the history to.
     pub consistency_model: Option<String>,
     /// Bank: balances may go below zero.
     pub allow_negative: bool,
@@ -207,6 +228,15 @@ pub fn checker(name: &str, w: &Workload, opts: &CheckOptions) -> Result<Box<dyn 
         })),
         "session" => Ok(Box::new(Sessions {
             shape: shape(w, opts).ok_or_else(|| needs_shape("session", w))?,
+            model: match &opts.consistency_model {
+                Some(m) if !crate::elle::MODELS.contains(&m.as_str()) => {
+                    return Err(format!(
+                        "unknown consistency model {m:?} (known: {})",
+                        crate::elle::MODELS.join(", ")
+                    ))
+                }
+                m => m.clone(),
+            },
         })),
         "staleness" => Ok(Box::new(Staleness {
             shape: shape(w, opts).ok_or_else(|| needs_shape("staleness", w))?,
@@ -231,7 +261,7 @@ pub fn checker(name: &str, w: &Workload, opts: &CheckOptions) -> Result<Box<dyn 
 fn shape(w: &Workload, opts: &CheckOptions) -> Option<Shape> {
     match w.name {
         "register" | "cas-register" | "kv" => Some(Shape::Register {
-            initial: opts.initial.clone().unwrap_or(Value::Null),
+            initial: opts.initial.clone(),
             independent: opts.independent,
         }),
         "list-append" => Some(Shape::ListAppend),

@@ -84,3 +84,29 @@ fn refkv_vector_contexts_dropped_concurrent_siblings() {
         v.anomalies[0].explanation
     );
 }
+
+/// `faultline check h.edn --workload cas-register` on a linearizable history
+/// in which no cas happened to succeed (the one that took effect timed out)
+/// was INVALID, from `stats` alone. Jepsen's stats checker calls that
+/// unknown: a function the test never exercised says nothing about
+/// consistency.
+#[test]
+fn cas_that_never_succeeded_is_unknown_not_invalid() {
+    let h = read_path(&fixture("cas-never-succeeded.edn"), None)
+        .unwrap()
+        .history;
+    let w = workload("cas-register").unwrap();
+    let opts = CheckOptions::default();
+    let lin = checker("linearizable", w, &opts)
+        .unwrap()
+        .check(&h)
+        .unwrap();
+    assert_eq!(lin.valid, Validity::True);
+    let stats = checker("stats", w, &opts).unwrap().check(&h).unwrap();
+    assert_eq!(stats.valid, Validity::Unknown);
+    assert!(stats.anomalies.is_empty());
+    assert_eq!(
+        stats.details["never_succeeded"][0]["ops"],
+        serde_json::json!([3, 7, 9])
+    );
+}

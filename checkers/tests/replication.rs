@@ -4,9 +4,12 @@
 //! `faultline check FILE --workload W` runs them.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use faultline_checkers::{checker, workload, CheckOptions, Results, Validity};
-use faultline_history::read_path;
+use faultline_checkers::replication::SplitBrain;
+use faultline_checkers::{checker, workload, CheckOptions, Checker, Results, Validity, Verdict};
+use faultline_history::{read_path, Event, EventType, History, Process, Value};
+use serde_json::json;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -21,7 +24,7 @@ fn run(name: &str, w: &str, checkers: &[&str], opts: &CheckOptions) -> Results {
         .history;
     let w = workload(w).unwrap();
     let names: Vec<&str> = if checkers.is_empty() {
-        w.checkers.to_vec()
+        w.default_checkers(&h)
     } else {
         checkers.to_vec()
     };
@@ -232,14 +235,52 @@ fn session_guarantees_on_registers() {
         &["writes-follow-reads"],
         &["process 6 read x=5 before writing x=6, but process 3 read x=6 from n3"],
     );
+    // The read of x=nil is evidence only when nil is known to be the initial
+    // value (`--initial nil`); without it a nil read says nothing (Knossos).
+    let nil = &CheckOptions {
+        initial: Some(faultline_history::Value::Null),
+        ..CheckOptions::default()
+    };
+    expect_with(
+        "register-consistent-prefix.jsonl",
+        "register",
+        s,
+        nil,
+        &["consistent-prefix"],
+        &["process 2 read y=1 from n2 at 1.52 s (whose write was invoked at 1.10 s, after x=1 was acknowledged at 1.05 s), then read x=nil from n3 at 1.62 s"],
+    );
     expect_with(
         "register-consistent-prefix.jsonl",
         "register",
         s,
         o,
-        &["consistent-prefix"],
-        &["process 2 read y=1 from n2 at 1.52 s (whose write was invoked at 1.10 s, after x=1 was acknowledged at 1.05 s), then read x=nil from n3 at 1.62 s"],
+        &[],
+        &[],
     );
+}
+
+/// Without `--initial`, a nil read says nothing to any checker, as it says
+/// nothing to the linearizable one (Knossos' rule); `--initial nil` makes it
+/// a value for all of them.
+#[test]
+fn nil_reads_say_nothing_unless_the_initial_value_is_given() {
+    let all = &["linearizable", "session", "staleness", "conflicts"];
+    let r = run(
+        "register-consistent-prefix.jsonl",
+        "register",
+        all,
+        &CheckOptions::default(),
+    );
+    assert_eq!(r.valid, Validity::True, "{:?}", r.anomaly_types);
+    assert_eq!(r.checkers["staleness"].details["overall"]["reads"], 1);
+    let nil = CheckOptions {
+        initial: Some(faultline_history::Value::Null),
+        ..CheckOptions::default()
+    };
+    let r = run("register-consistent-prefix.jsonl", "register", all, &nil);
+    assert_eq!(r.checkers["linearizable"].valid, Validity::False);
+    assert_eq!(r.checkers["session"].valid, Validity::False);
+    assert_eq!(r.checkers["staleness"].details["overall"]["reads"], 2);
 }
 
 #[test]
@@ -313,6 +354,167 @@ fn leadership_claims_without_writes_on_both_sides_are_not_split_brain() {
     assert_eq!(claims[0]["writers"], serde_json::json!(["n3"]));
 }
 
+/// A write the client only *sent* to n1 (a node that may have relayed it to
+/// its leader) is no evidence that n1 took it: split brain is not claimed,
+/// cannot be ruled out either, and the writes are counted as unattributed.
+#[test]
+fn split_brain_credits_no_node_with_writes_only_sent_to_it() {
+    let r = run(
+        "set-split-brain-forwarded.jsonl",
+        "set",
+        &[],
+        &CheckOptions::default(),
+    );
+    let v = &r.checkers["split-brain"];
+    assert!(v.anomalies.is_empty(), "{:#?}", v.anomalies);
+    assert_eq!(v.valid, Validity::Unknown);
+    assert_eq!(v.details["unattributed_writes"], 2);
+    let reason = v.details["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(
+            "from 2.00 s to 4.00 s, n1 and n3 each claimed leadership and 2 writes acknowledged in that time name no node that acknowledged them"
+        ),
+        "{reason}"
+    );
+    assert!(v.details["summary"]
+        .as_str()
+        .unwrap()
+        .starts_with("2 acknowledged writes name no node that acknowledged them"));
+    // The set checker still sees the lost elements: only the attribution is gone.
+    assert_eq!(r.checkers["set"].anomaly_types, ["lost-write"]);
+}
+
+/// A leader query that never names anyone is not evidence of one leader.
+#[test]
+fn split_brain_is_unknown_when_no_observation_named_a_leader() {
+    let r = run(
+        "set-primaries-never-named.jsonl",
+        "set",
+        &["split-brain"],
+        &CheckOptions::default(),
+    );
+    let v = &r.checkers["split-brain"];
+    assert_eq!(v.valid, Validity::Unknown);
+    assert_eq!(
+        v.details["reason"],
+        "3 `primaries` observations, none of which named a leader: leadership was not seen, so split brain cannot be judged"
+    );
+}
+
+/// Without any `primaries` event split-brain has nothing to judge: it is not
+/// among the defaults, and asked for by name it is `unknown`.
+#[test]
+fn split_brain_without_observations_is_unknown_and_not_run_by_default() {
+    let r = run("set-valid.jsonl", "set", &[], &CheckOptions::default());
+    assert!(!r.checkers.contains_key("split-brain"));
+    assert_eq!(r.valid, Validity::True);
+    let r = run(
+        "set-valid.jsonl",
+        "set",
+        &["split-brain"],
+        &CheckOptions::default(),
+    );
+    let v = &r.checkers["split-brain"];
+    assert_eq!(v.valid, Validity::Unknown);
+    assert!(v.details["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("no `primaries` observations"));
+}
+
+/// A read recorded only as sent to a node is measured overall, but in no
+/// node's row.
+#[test]
+fn staleness_rows_hold_only_reads_whose_node_is_known() {
+    let r = run(
+        "set-split-brain-forwarded.jsonl",
+        "set",
+        &["staleness"],
+        &CheckOptions::default(),
+    );
+    let d = &r.checkers["staleness"].details;
+    assert_eq!(d["unattributed_reads"], 0);
+    let text = std::fs::read_to_string(fixture("register-monotonic-reads.jsonl"))
+        .unwrap()
+        .replace(r#""node":"n2""#, r#""sent_to":"n2""#);
+    let h = faultline_history::read_from(text.as_bytes(), "h.jsonl", "jsonl", None)
+        .unwrap()
+        .history;
+    let w = workload("register").unwrap();
+    let v = checker("staleness", w, &CheckOptions::default())
+        .unwrap()
+        .check(&h)
+        .unwrap();
+    let d = &v.details;
+    assert_eq!(d["overall"]["stale_reads"], 1, "still measured overall");
+    assert!(d["nodes"].get("n2").is_none(), "{d}");
+    assert!(d["nodes"].get("unknown").is_none(), "{d}");
+    assert_eq!(d["unattributed_stale_reads"], 1);
+    assert!(
+        d["summary"]
+            .as_str()
+            .unwrap()
+            .contains("name no node that served them"),
+        "{d}"
+    );
+}
+
+/// With a consistency model, session violations are judged against it:
+/// serializability (and snapshot isolation) promise no session order, so a
+/// monotonic-reads violation is reported but does not fail the history;
+/// strong-session-serializable promises it. Without a model: as before.
+#[test]
+fn session_violations_fail_only_models_that_promise_them() {
+    let name = "list-append-monotonic-reads.jsonl";
+    let with = |m: Option<&str>| {
+        let opts = CheckOptions {
+            consistency_model: m.map(Into::into),
+            ..CheckOptions::default()
+        };
+        run(name, "list-append", &["session", "elle"], &opts)
+    };
+    for m in ["serializable", "snapshot-isolation", "read-committed"] {
+        let r = with(Some(m));
+        let s = &r.checkers["session"];
+        assert_eq!(s.valid, Validity::True, "{m}");
+        assert_eq!(
+            s.anomaly_types,
+            ["monotonic-reads"],
+            "still reported under {m}"
+        );
+        assert_eq!(
+            s.details["not_promised"],
+            serde_json::json!(["monotonic-reads"])
+        );
+        assert_eq!(r.valid, Validity::True, "{m}");
+    }
+    for m in [
+        Some("strong-session-serializable"),
+        Some("strict-serializable"),
+        Some("monotonic-reads"),
+        None,
+    ] {
+        let r = with(m);
+        assert_eq!(r.checkers["session"].valid, Validity::False, "{m:?}");
+    }
+    let r = with(Some("read-your-writes"));
+    assert_eq!(r.checkers["session"].valid, Validity::True);
+    let err = checker(
+        "session",
+        workload("register").unwrap(),
+        &CheckOptions {
+            consistency_model: Some("linearizable".into()),
+            ..CheckOptions::default()
+        },
+    )
+    .err()
+    .unwrap();
+    assert!(
+        err.starts_with("unknown consistency model \"linearizable\""),
+        "{err}"
+    );
+}
+
 #[test]
 fn write_conflicts() {
     let c = &["conflicts"];
@@ -353,4 +555,67 @@ fn write_conflicts() {
         &["lost-write"],
         &["the append of x=2 was acknowledged to process 2 by n1 at 0.25 s, but the final read of x"],
     );
+}
+
+/// n1 and n3 both claim leadership; process 0 adds through n1, process 1
+/// through n3. `n1_write` sets how the n1 writes name their node.
+fn two_leaders(n1_write: fn(&mut Event, &mut Event)) -> History {
+    let both = Value::map(vec![
+        ("n1".into(), Value::list(vec![Value::str("n1")])),
+        ("n3".into(), Value::list(vec![Value::str("n3")])),
+    ]);
+    let mut events = vec![Event::new(
+        0,
+        EventType::Info,
+        Process::Nemesis,
+        "primaries",
+        both,
+    )];
+    for (i, p) in [0i64, 1, 0, 1].into_iter().enumerate() {
+        let v = Value::Int(i as i64);
+        let mut inv = Event::new(0, EventType::Invoke, Process::Client(p), "add", v.clone());
+        let mut ok = Event::new(0, EventType::Ok, Process::Client(p), "add", v);
+        if p == 0 {
+            n1_write(&mut inv, &mut ok);
+        } else {
+            ok.node = Some(Arc::from("n3"));
+        }
+        events.extend([inv, ok]);
+    }
+    for (i, e) in events.iter_mut().enumerate() {
+        e.index = i as u64;
+        e.time = Some(i as i64 * 1_000_000);
+    }
+    History::new(events).unwrap()
+}
+
+fn split_brain(h: &History) -> Verdict {
+    SplitBrain::default().check(h).unwrap()
+}
+
+/// Only a completion's `node` attributes a write to a node: a completion
+/// naming where it was `sent_to`, an invocation's `node`, or nothing at all
+/// credits no one.
+#[test]
+fn only_a_completion_s_node_attributes_a_write() {
+    // Acknowledged by n1: split brain, proven.
+    let v = split_brain(&two_leaders(|_, ok| ok.node = Some(Arc::from("n1"))));
+    assert_eq!(v.valid, Validity::False);
+    assert_eq!(v.anomaly_types, ["split-brain"]);
+    // Sent to n1 (on the completion, or as the invocation's node): no one
+    // is credited, and split brain cannot be ruled out.
+    for sent in [
+        (|_, ok| ok.sent_to = Some(Arc::from("n1"))) as fn(&mut Event, &mut Event),
+        |inv, _| inv.node = Some(Arc::from("n1")),
+        |_, _| {},
+    ] {
+        let v = split_brain(&two_leaders(sent));
+        assert!(v.anomalies.is_empty(), "{:?}", v.anomalies);
+        assert_eq!(v.valid, Validity::Unknown);
+        assert_eq!(v.details["unattributed_writes"], 2);
+        assert_eq!(
+            v.details["claims_without_split_writes"][0]["writers"],
+            json!(["n3"])
+        );
+    }
 }

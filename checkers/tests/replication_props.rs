@@ -28,6 +28,16 @@ fn verdicts(h: &History, w: &str, names: &[&str]) -> Vec<(String, Validity, Vec<
 
 const REPLICATION: &[&str] = &["session", "staleness", "conflicts", "split-brain"];
 
+/// What a correct store's history gets from checker `n`: valid, except that
+/// split-brain has no leadership observation to judge these by (`unknown`).
+fn passing(n: &str) -> Validity {
+    if n == "split-brain" {
+        Validity::Unknown
+    } else {
+        Validity::True
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
@@ -37,7 +47,7 @@ proptest! {
         let o = SimOptions { ops: 300, keys, processes, crash, values, seed };
         let h = History::new(cas_register_history(&o)).unwrap();
         for (n, valid, said) in verdicts(&h, "cas-register", REPLICATION) {
-            prop_assert_eq!(valid, Validity::True, "{}: {:?}", n, said);
+            prop_assert_eq!(valid, passing(&n), "{}: {:?}", n, said);
         }
     }
 
@@ -46,7 +56,7 @@ proptest! {
         let o = TxnSimOptions { txns: 200, keys, crash, seed, ..TxnSimOptions::default() };
         let h = History::new(list_append_history(&o)).unwrap();
         for (n, valid, said) in verdicts(&h, "list-append", REPLICATION) {
-            prop_assert_eq!(valid, Validity::True, "{}: {:?}", n, said);
+            prop_assert_eq!(valid, passing(&n), "{}: {:?}", n, said);
         }
     }
 
@@ -55,7 +65,7 @@ proptest! {
         let events = set_history(seed, 200, processes);
         let h = History::new(events.clone()).unwrap();
         for (n, valid, said) in verdicts(&h, "set", &["set", "staleness", "split-brain"]) {
-            prop_assert_eq!(valid, Validity::True, "{}: {:?}", n, said);
+            prop_assert_eq!(valid, passing(&n), "{}: {:?}", n, said);
         }
         // Plant: drop one acknowledged element from every final read.
         let acked: Vec<i64> = h.ops().filter(|o| o.f() == "add" && o.outcome() == EventType::Ok)

@@ -6,7 +6,11 @@ One process per worker. faultline writes one JSON object per line on stdin:
   {"type":"invoke","id":7,"f":"add","value":3}
   {"type":"close"}
 and reads exactly one answer per id on stdout:
-  {"id":7,"type":"ok","node":"n2"}   {"id":7,"type":"fail","error":"..."}   {"id":7,"type":"info","error":"..."}
+  {"id":7,"type":"ok","acked_by":"n2"}   {"id":7,"type":"fail","error":"..."}   {"id":7,"type":"info","error":"..."}
+(MariaDB executes a statement on the server it was sent to and never relays
+it, so a statement a server answered was acknowledged by that server:
+`acked_by`. An operation whose outcome is unknown names only where it went,
+`node`.)
 
 Like a real application behind a "find the primary" loop, the client sends
 its writes (and, by default, its reads) to the current primary: the node
@@ -217,7 +221,7 @@ class Client:
         try:
             with conn.cursor() as cur:
                 out = getattr(self, "op_" + f.replace("-", "_"))(cur, value)
-            out.setdefault("node", name)
+            out.setdefault("acked_by", name)
             return out
         except Exception as e:
             n = errno_of(e)

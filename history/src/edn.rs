@@ -110,8 +110,8 @@ fn is_delim(b: u8) -> bool {
 }
 
 /// The fields of the event model, so that their keys need no allocation.
-const FIELDS: [&str; 8] = [
-    "index", "time", "type", "process", "f", "value", "node", "error",
+const FIELDS: [&str; 10] = [
+    "index", "time", "type", "process", "f", "value", "node", "sent-to", "sent_to", "error",
 ];
 
 impl<'f, R: Read> Parser<'f, R> {
@@ -274,8 +274,10 @@ impl<'f, R: Read> Parser<'f, R> {
                         Some(f) => Cow::Borrowed(*f),
                         None => Cow::Owned(key.to_owned()),
                     };
-                    let set = if matches!(&*key, "type" | "f" | "process" | "node")
-                        && self.skip_ws()? == Some(b':')
+                    let set = if matches!(
+                        &*key,
+                        "type" | "f" | "process" | "node" | "sent-to" | "sent_to"
+                    ) && self.skip_ws()? == Some(b':')
                     {
                         // A keyword naming something: no allocation, or a shared one.
                         self.bump();

@@ -103,6 +103,10 @@ pub fn write_event(out: &mut String, e: &Event) {
         out.push_str(", :node ");
         string(out, n);
     }
+    if let Some(n) = &e.sent_to {
+        out.push_str(", :sent-to ");
+        string(out, n);
+    }
     if let Some(err) = &e.error {
         out.push_str(", :error ");
         write_value(out, err);

@@ -164,8 +164,17 @@ pub struct Event {
     pub f: Arc<str>,
     /// The operation's argument or result.
     pub value: Value,
-    /// The node that served the operation, when known.
+    /// The node known to have acknowledged the operation having applied it
+    /// itself: a write was in that node's state when it answered, a read
+    /// returned that node's state (a node that only relayed the request to
+    /// another and passed its answer back did not). Meaningful on a
+    /// completion: an invocation cannot know who will acknowledge it, so the
+    /// checkers read an invocation's `node` as where it was sent.
     pub node: Option<Arc<str>>,
+    /// The node the client sent the operation to, when it cannot tell which
+    /// node acknowledged it (the node may have relayed it, e.g. to its leader).
+    /// Written `sent_to` in JSON Lines and `:sent-to` in EDN.
+    pub sent_to: Option<Arc<str>>,
     /// The error a failed or indeterminate operation reported.
     pub error: Option<Value>,
     /// Fields this model does not name, kept in input order (e.g. Porcupine's `key`).
@@ -183,6 +192,7 @@ impl Event {
             f: Arc::from(f),
             value,
             node: None,
+            sent_to: None,
             error: None,
             extra: Vec::new(),
         }
@@ -200,10 +210,26 @@ impl Event {
             .find(|(k, _)| &**k == name)
             .map(|(_, v)| v)
     }
+
+    /// The node known to have acknowledged this event's operation: a
+    /// completion's `node` (an invocation's `node` says only where it was sent).
+    pub fn served_by(&self) -> Option<&str> {
+        if self.kind.is_completion() {
+            self.node.as_deref()
+        } else {
+            None
+        }
+    }
+
+    /// The node the operation was sent to, known or not to have acknowledged
+    /// it: `sent_to`, else `node`.
+    pub fn reached(&self) -> Option<&str> {
+        self.sent_to.as_deref().or(self.node.as_deref())
+    }
 }
 
 /// Written in the canonical field order: index, time, type, process, f, value,
-/// node, error, then the extra fields.
+/// node, sent_to, error, then the extra fields.
 impl Serialize for Event {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
@@ -221,6 +247,9 @@ impl Serialize for Event {
         m.serialize_entry("value", &self.value)?;
         if let Some(n) = &self.node {
             m.serialize_entry("node", &**n)?;
+        }
+        if let Some(n) = &self.sent_to {
+            m.serialize_entry("sent_to", &**n)?;
         }
         if let Some(e) = &self.error {
             m.serialize_entry("error", e)?;
@@ -242,6 +271,7 @@ pub struct EventFields {
     f: Option<Arc<str>>,
     value: Value,
     node: Option<Arc<str>>,
+    sent_to: Option<Arc<str>>,
     error: Option<Value>,
     extra: Vec<(Arc<str>, Value)>,
 }
@@ -278,6 +308,11 @@ impl EventFields {
                 Value::Null => self.node = None,
                 other => return Err(wrong("node", "a node name", &other)),
             },
+            "sent_to" | "sent-to" => match v {
+                Value::Str(s) => self.sent_to = Some(s),
+                Value::Null => self.sent_to = None,
+                other => return Err(wrong(name, "a node name", &other)),
+            },
             "error" => self.error = if v.is_null() { None } else { Some(v) },
             _ => self.extra.push((Arc::from(name), v)),
         }
@@ -299,6 +334,7 @@ impl EventFields {
             "process" if s == "nemesis" => self.process = Some(Process::Nemesis),
             "process" if !s.is_empty() => self.process = Some(Process::Named(names.get(s))),
             "node" => self.node = Some(names.get(s)),
+            "sent_to" | "sent-to" => self.sent_to = Some(names.get(s)),
             _ => return self.set(name, Value::str(s)),
         }
         Ok(())
@@ -315,6 +351,7 @@ impl EventFields {
             f: self.f.unwrap_or_else(|| Arc::from("")),
             value: self.value,
             node: self.node,
+            sent_to: self.sent_to,
             error: self.error,
             extra: self.extra,
         })
@@ -450,6 +487,8 @@ mod tests {
             ("process", "p1"),
             ("process", ""),
             ("node", "n1"),
+            ("sent_to", "n2"),
+            ("sent-to", "n3"),
             ("index", "3"),
             ("time", "5"),
             ("value", "x"),
@@ -489,5 +528,30 @@ mod tests {
             serde_json::to_string(&e).unwrap(),
             r#"{"index":0,"time":12345,"type":"invoke","process":3,"f":"write","value":5,"node":"n2"}"#
         );
+        e.node = None;
+        e.sent_to = Some(Arc::from("n1"));
+        e.error = Some(Value::str("timed out"));
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"index":0,"time":12345,"type":"invoke","process":3,"f":"write","value":5,"sent_to":"n1","error":"timed out"}"#
+        );
+    }
+
+    #[test]
+    fn served_by_is_a_completion_s_node_and_reached_falls_back_to_it() {
+        let mut f = EventFields::default();
+        f.set("type", Value::str("ok")).unwrap();
+        f.set("node", Value::str("n1")).unwrap();
+        f.set("sent-to", Value::str("n2")).unwrap();
+        let e = f.finish(0).unwrap();
+        assert_eq!((e.served_by(), e.reached()), (Some("n1"), Some("n2")));
+        let mut f = EventFields::default();
+        f.set("type", Value::str("invoke")).unwrap();
+        f.set("node", Value::str("n1")).unwrap();
+        let e = f.finish(0).unwrap();
+        assert_eq!((e.served_by(), e.reached()), (None, Some("n1")));
+        let mut f = EventFields::default();
+        let err = f.set("sent_to", Value::Int(1)).unwrap_err();
+        assert!(err.contains("`sent_to` must be a node name"), "{err}");
     }
 }

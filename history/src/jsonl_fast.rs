@@ -69,7 +69,7 @@ impl<'t> Parser<'t, '_> {
             loop {
                 let key = field_name(self.key()?)?;
                 let set = match key {
-                    "type" | "f" | "process" | "node" if self.peek()? == b'"' => {
+                    "type" | "f" | "process" | "node" | "sent_to" if self.peek()? == b'"' => {
                         let s = std::str::from_utf8(self.string()?).ok()?;
                         fields.set_str(key, s, self.names)
                     }
@@ -265,6 +265,7 @@ fn field_name(key: &[u8]) -> Option<&str> {
         b"f" => "f",
         b"value" => "value",
         b"node" => "node",
+        b"sent_to" => "sent_to",
         b"error" => "error",
         other => std::str::from_utf8(other).ok()?,
     })

@@ -81,7 +81,7 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
         while let Some(k) = map.next_key::<KeyStr>()? {
             let set = match &*k.0 {
                 // Fields that hold names: read without allocating when a string.
-                "type" | "f" | "process" | "node" => match map.next_value()? {
+                "type" | "f" | "process" | "node" | "sent_to" => match map.next_value()? {
                     Field::Str(s) => fields.set_str(&k.0, &s, self.names),
                     Field::Other(v) => fields.set(&k.0, v),
                 },

@@ -23,8 +23,8 @@ use proptest::sample::Index;
 // ---------------------------------------------------------------------------
 
 /// Field names the event model owns; extra fields must use other names.
-const RESERVED: [&str; 8] = [
-    "index", "time", "type", "process", "f", "value", "node", "error",
+const RESERVED: [&str; 10] = [
+    "index", "time", "type", "process", "f", "value", "node", "sent_to", "sent-to", "error",
 ];
 
 /// Finite floats of every magnitude (both zeros, subnormals, huge exponents).
@@ -102,6 +102,7 @@ struct Step {
     gap: u64,
     time: Option<i64>,
     node: Option<String>,
+    sent_to: Option<String>,
     error: Option<Value>,
     extra: Vec<(String, Value)>,
 }
@@ -114,12 +115,15 @@ fn arb_step() -> impl Strategy<Value = Step> {
         arb_value(),
         prop_oneof![3 => Just(0u64), 1 => 1u64..1000],
         prop::option::of(any::<i64>()),
-        prop::option::weighted(0.2, arb_string()),
+        (
+            prop::option::weighted(0.2, arb_string()),
+            prop::option::weighted(0.2, arb_string()),
+        ),
         prop::option::weighted(0.2, arb_non_null_value()),
         prop::collection::vec((arb_extra_key(), arb_value()), 0..3),
     )
         .prop_map(
-            |(who, f, outcome, value, gap, time, node, error, extra)| Step {
+            |(who, f, outcome, value, gap, time, (node, sent_to), error, extra)| Step {
                 who,
                 f,
                 outcome,
@@ -127,6 +131,7 @@ fn arb_step() -> impl Strategy<Value = Step> {
                 gap,
                 time,
                 node,
+                sent_to,
                 error,
                 extra,
             },
@@ -165,6 +170,7 @@ fn arb_history() -> impl Strategy<Value = Vec<Event>> {
                     f,
                     value: s.value,
                     node: s.node.map(Arc::from),
+                    sent_to: s.sent_to.map(Arc::from),
                     error: s.error,
                     extra: s
                         .extra
@@ -344,6 +350,9 @@ fn arb_bytes() -> impl Strategy<Value = Vec<u8>> {
                 b"{:type :ok ",
                 b":process 1 ",
                 b"\"process\":",
+                b"\"sent_to\":\"n1\"",
+                b":sent-to ",
+                b"\"node\":",
                 b"INFO  jepsen.util - ",
                 b"1\t:invoke\t:read\t",
                 b"#_",

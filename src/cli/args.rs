@@ -215,8 +215,12 @@ pub struct CheckArgs {
     /// (default: the workload's).
     #[arg(long, short)]
     pub model: Option<String>,
-    /// The value before the first write, as JSON or EDN: a register's (default nil), a
-    /// counter's (default 0), or a bank's total or balances (default: the first read's).
+    /// The value before the first write, as JSON or EDN. Registers: without it the
+    /// initial value is unknown and a read of nil says nothing (Knossos' rule);
+    /// `--initial nil` makes nil the initial value, so a nil read is evidence like
+    /// any other. A run directory's test.json supplies it (faultline's register
+    /// runs record nil). A counter's (default 0); a bank's total or balances
+    /// (default: the first read's).
     #[arg(long, value_name = "V")]
     pub initial: Option<String>,
     /// Values are jepsen.independent [key value] tuples: check each key on its own.
@@ -232,10 +236,12 @@ pub struct CheckArgs {
     /// Keys searched in parallel (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// The consistency model transactions must satisfy (elle checker):
-    /// read-uncommitted, read-committed, repeatable-read, snapshot-isolation,
-    /// serializable, strong-session-serializable, strict-serializable (default),
-    /// read-your-writes, monotonic-reads, monotonic-writes, writes-follow-reads.
+    /// The consistency model the store claims: read-uncommitted, read-committed,
+    /// repeatable-read, snapshot-isolation, serializable, strong-session-serializable,
+    /// strict-serializable, read-your-writes, monotonic-reads, monotonic-writes,
+    /// writes-follow-reads. The elle checker fails on what it forbids (default
+    /// strict-serializable); the session checker reports every violation but fails
+    /// only on guarantees the model promises (without this option: on all of them).
     #[arg(long, value_name = "MODEL")]
     pub consistency_model: Option<String>,
     /// Bank: balances may go below zero (by default a negative balance is an anomaly).

@@ -47,21 +47,33 @@ pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
             known.join(", ")
         ))
     })?;
-    let names: Vec<String> = if args.checkers.is_empty() {
-        w.checkers.iter().map(|c| c.to_string()).collect()
-    } else {
-        args.checkers.clone()
-    };
     let mut opts = options(args)?;
     if opts.initial.is_none() {
         opts.initial = spec_initial;
     }
+    // Checkers and their options are refused before the history is read.
+    let asked: Vec<&str> = if args.checkers.is_empty() {
+        w.checkers.to_vec()
+    } else {
+        args.checkers.iter().map(String::as_str).collect()
+    };
+    for n in asked {
+        faultline_checkers::checker(n, w, &opts).map_err(Failure::bad)?;
+    }
+
+    let loaded = read_path(&file, args.format).map_err(Failure::bad)?;
+    let names: Vec<String> = if args.checkers.is_empty() {
+        w.default_checkers(&loaded.history)
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    } else {
+        args.checkers.clone()
+    };
     let checkers = names
         .iter()
         .map(|n| faultline_checkers::checker(n, w, &opts).map_err(Failure::bad))
         .collect::<Result<Vec<_>, _>>()?;
-
-    let loaded = read_path(&file, args.format).map_err(Failure::bad)?;
     let history = &loaded.history;
     let messages: Vec<String> = loaded
         .warnings
@@ -88,15 +100,17 @@ pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
         verdicts.push((c.name().to_owned(), v));
     }
     let results = Results::combine(verdicts);
+    let mut j = serde_json::to_value(&results)
+        .context("encoding results")
+        .map_err(Failure::Internal)?;
+    j["initial"] = initial_json(w.name, opts.initial.as_ref());
     if let Some(run) = &run {
-        run.write_results(&results)
+        run.write_results(&j)
             .context("writing results.json")
             .map_err(Failure::Internal)?;
     }
     let mut stdout = if args.json {
-        let mut s = serde_json::to_string(&results)
-            .context("encoding results")
-            .map_err(Failure::Internal)?;
+        let mut s = j.to_string();
         s.push('\n');
         s
     } else {
@@ -111,6 +125,18 @@ pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
         stdout,
         messages,
     })
+}
+
+/// The initial value the checkers assumed, for `--json`: the value (`null`
+/// for nil), a counter's default 0, or `"unknown"` when none was given — then
+/// a register's nil reads said nothing (Knossos' rule) and a bank's total came
+/// from its first read.
+fn initial_json(workload: &str, initial: Option<&Value>) -> serde_json::Value {
+    match (initial, workload) {
+        (Some(v), _) => serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
+        (None, "counter") => serde_json::json!(0),
+        (None, _) => serde_json::json!("unknown"),
+    }
 }
 
 /// Checker options from the flags.

@@ -330,6 +330,9 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     for e in outcome.nemesis_errors.iter().take(5) {
         stdout.push_str(&format!("nemesis error: {e}\n"));
     }
+    for w in leadership_warnings(&results) {
+        eprintln!("{w}");
+    }
     let dir = run_dir.path().display();
     stdout.push_str(&match results.valid {
         Validity::True => "verdict: valid — no anomaly found\n".to_owned(),
@@ -417,7 +420,7 @@ fn check(name: &str, history: &std::path::Path, only: &[String]) -> Result<Resul
     };
     let mut verdicts = Vec::new();
     let names: Vec<&str> = if only.is_empty() {
-        w.checkers.to_vec()
+        w.default_checkers(&loaded.history)
     } else {
         only.iter().map(String::as_str).collect()
     };
@@ -429,6 +432,20 @@ fn check(name: &str, history: &std::path::Path, only: &[String]) -> Result<Resul
         verdicts.push((c.to_string(), v));
     }
     Ok(Results::combine(verdicts))
+}
+
+/// A warning when split-brain could not judge the run: no leader was ever
+/// observed (a `[leaders]` command that names no one), or writes in a window
+/// with several leaders name no node that acknowledged them.
+fn leadership_warnings(results: &Results) -> Vec<String> {
+    results
+        .checkers
+        .get("split-brain")
+        .filter(|v| v.valid == Validity::Unknown)
+        .and_then(|v| v.details.get("reason").and_then(|r| r.as_str()))
+        .map(|r| format!("warning: split-brain could not be judged: {r}"))
+        .into_iter()
+        .collect()
 }
 
 /// A live progress line on a terminal; a plain line every 5 s otherwise.
@@ -487,6 +504,7 @@ fn faults_said(o: &faultline_harness::runner::RunOutcome) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use faultline_checkers::Verdict;
     use faultline_harness::runner::RunOutcome;
 
     #[test]
@@ -503,5 +521,22 @@ mod tests {
             faults_said(&o(5, 1, 2)),
             "5 faults (1 failed part-way), 2 not injected"
         );
+    }
+
+    #[test]
+    fn an_unjudged_split_brain_is_a_warning() {
+        let unknown = Verdict::new(
+            Validity::Unknown,
+            vec![],
+            serde_json::json!({"reason": "3 `primaries` observations, none of which named a leader"}),
+        );
+        let r = Results::combine([("split-brain".to_string(), unknown)]);
+        assert_eq!(
+            leadership_warnings(&r),
+            ["warning: split-brain could not be judged: 3 `primaries` observations, none of which named a leader"]
+        );
+        let valid = Verdict::from_anomalies(vec![], serde_json::Value::Null);
+        let r = Results::combine([("split-brain".to_string(), valid)]);
+        assert!(leadership_warnings(&r).is_empty());
     }
 }

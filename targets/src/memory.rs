@@ -166,7 +166,8 @@ impl Target for MemoryTarget {
 #[async_trait]
 impl Client for WorkloadClient {
     async fn invoke(&mut self, op: &Invocation) -> Completion {
-        let node = Some(self.node.clone());
+        // The node asked serves the operation itself (there is no forwarding).
+        let node = self.node.clone();
         let fault = self
             .faults
             .lock()
@@ -175,10 +176,7 @@ impl Client for WorkloadClient {
             .copied();
         match fault {
             Some(NodeFault::Killed) => {
-                return Completion {
-                    outcome: Outcome::Fail("connection refused".into()),
-                    node,
-                }
+                return Completion::served(Outcome::Fail("connection refused".into()), &node)
             }
             // Hangs until the runner's timeout turns it into `info`.
             Some(NodeFault::Partitioned | NodeFault::Paused) => {
@@ -190,7 +188,7 @@ impl Client for WorkloadClient {
             Some(NodeFault::Skewed(_)) | None => {}
         }
         let outcome = execute(&self.objects, &self.workload, op);
-        Completion { outcome, node }
+        Completion::served(outcome, &node)
     }
 }
 

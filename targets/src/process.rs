@@ -139,11 +139,9 @@ impl Target for ProcessTarget {
 #[async_trait]
 impl Client for ProcClient {
     async fn invoke(&mut self, op: &Invocation) -> Completion {
-        let node = Some(self.node.clone());
-        let info = |e: String| Completion {
-            outcome: Outcome::Info(e),
-            node: node.clone(),
-        };
+        // Every client talks to the one primary, which applies everything itself.
+        let node = self.node.clone();
+        let info = |e: String| Completion::served(Outcome::Info(e), &node);
         let req = serde_json::json!({"f": op.f, "value": op.value}).to_string() + "\n";
         // Once bytes may have left, the outcome is unknown: `info`.
         if let Err(e) = self.writer.write_all(req.as_bytes()).await {
@@ -166,7 +164,7 @@ impl Client for ProcClient {
                     Some("fail") => Outcome::Fail(err),
                     _ => Outcome::Info(err),
                 };
-                Completion { outcome, node }
+                Completion::served(outcome, &node)
             }
         }
     }

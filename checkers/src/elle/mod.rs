@@ -39,4 +39,4 @@ pub mod simulate;
 pub(crate) mod txn;
 
 pub use checker::{Elle, ElleOptions, TxnWorkload};
-pub use models::{prohibits, MODELS};
+pub use models::{prohibits, promises_session, MODELS};

@@ -15,6 +15,14 @@
 //! Non-cycle anomalies that mean the data itself is corrupt (garbage reads,
 //! duplicates, incompatible orders, internal and future reads, dirty updates)
 //! rule out every model.
+//!
+//! The `session` checker's guarantees are judged by the same hierarchy
+//! ([`promises_session`]): a model promises a guarantee when it forbids the
+//! process-order cycle that guarantee names — so strong-session-serializable
+//! and strict-serializable promise them all, while serializable, snapshot
+//! isolation and the weaker models promise none. consistent-prefix, as the
+//! session checker detects it, orders writes by real time, so only
+//! strict-serializable promises it.
 
 /// Every model, weakest first.
 pub const MODELS: &[&str] = &[
@@ -79,6 +87,32 @@ pub fn prohibits(model: &str, anomaly: &str) -> bool {
     }
 }
 
+/// Whether model `model` promises the session guarantee `guarantee` (one of
+/// the `session` checker's: read-your-writes, monotonic-reads,
+/// monotonic-writes, writes-follow-reads, consistent-prefix). A session
+/// guarantee named as the model promises itself.
+pub fn promises_session(model: &str, guarantee: &str) -> bool {
+    if model == guarantee {
+        return true;
+    }
+    let cycle = match guarantee {
+        "read-your-writes" | "monotonic-reads" => "G-single-process",
+        "monotonic-writes" => "G0-process",
+        "writes-follow-reads" => "G1c-process",
+        "consistent-prefix" => "G-single-realtime",
+        _ => return false,
+    };
+    !SESSION.contains(&model) && prohibits(model, cycle)
+}
+
+/// The models that are themselves one session guarantee.
+const SESSION: &[&str] = &[
+    "read-your-writes",
+    "monotonic-reads",
+    "monotonic-writes",
+    "writes-follow-reads",
+];
+
 /// `G-single-realtime` → (`G-single`, `-realtime`).
 fn split(anomaly: &str) -> (&str, &str) {
     for suffix in ["-process", "-realtime"] {
@@ -111,6 +145,34 @@ mod tests {
         assert!(prohibits("read-your-writes", "G-single-process"));
         assert!(prohibits("monotonic-writes", "G0-process"));
         assert!(prohibits("read-uncommitted", "garbage-read"));
+        // Session guarantees: promised by the session models, not by serializability.
+        for g in [
+            "read-your-writes",
+            "monotonic-reads",
+            "monotonic-writes",
+            "writes-follow-reads",
+        ] {
+            assert!(promises_session("strong-session-serializable", g), "{g}");
+            assert!(promises_session("strict-serializable", g), "{g}");
+            assert!(promises_session(g, g), "{g}");
+            for weaker in [
+                "serializable",
+                "snapshot-isolation",
+                "repeatable-read",
+                "read-committed",
+                "read-uncommitted",
+            ] {
+                assert!(!promises_session(weaker, g), "{weaker} {g}");
+            }
+        }
+        assert!(!promises_session("monotonic-reads", "read-your-writes"));
+        assert!(!promises_session("monotonic-writes", "writes-follow-reads"));
+        assert!(promises_session("strict-serializable", "consistent-prefix"));
+        assert!(!promises_session(
+            "strong-session-serializable",
+            "consistent-prefix"
+        ));
+        assert!(!promises_session("serializable", "consistent-prefix"));
         // Every model a weaker one rules out, a stronger one rules out too.
         let chains: [&[&str]; 2] = [
             &[

@@ -30,7 +30,7 @@ use faultline_history::{FinalReads, History, Value};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::json;
 
-use super::facts::{elements, lists, registers, Fact, Facts, Status};
+use super::facts::{elements, lists, registers_with, Fact, Facts, Status, NIL};
 use super::session::Shape;
 use crate::checker::{CheckError, Checker};
 use crate::verdict::{Anomaly, Validity, Verdict};
@@ -57,7 +57,8 @@ impl Checker for Conflicts {
                 initial,
                 independent,
             } => {
-                let f = registers(history, *independent)?;
+                let f = registers_with(history, *independent, initial.as_ref())?;
+                let initial = initial.as_ref().unwrap_or(NIL);
                 for (k, ops) in by_key(&f).iter().enumerate() {
                     judged += usize::from(register_key(&f, ops, k as u32, initial, &mut out));
                 }

@@ -102,7 +102,10 @@ pub(crate) struct Fact<'h> {
     pub process: Option<&'h Process>,
     /// The operation's function (`read`, `write`, `cas`, `add`, `txn`...).
     pub f: &'h str,
+    /// The node known to have acknowledged it (its completion's `node`).
     pub node: Option<&'h str>,
+    /// Where it was sent, when no node is known to have acknowledged it.
+    pub sent_to: Option<&'h str>,
     pub start: i64,
     /// When it completed (any outcome); `None` if it never did.
     pub end: Option<i64>,
@@ -204,9 +207,11 @@ impl<'h> Facts<'h> {
             index: done.unwrap_or(op.invoke).index,
             process: op.invoke.process.as_ref(),
             f: &op.invoke.f,
-            node: done
-                .and_then(|c| c.node.as_deref())
-                .or(op.invoke.node.as_deref()),
+            // Only the completion can know who acknowledged it.
+            node: done.and_then(|c| c.node.as_deref()),
+            sent_to: done
+                .and_then(|c| c.sent_to.as_deref())
+                .or_else(|| op.invoke.reached()),
             start: self.clock.at(h, op.invoke_pos),
             end: op.completion_pos.map(|p| self.clock.at(h, p)),
             status,
@@ -235,7 +240,7 @@ impl<'h> Keys<'h> {
     }
 }
 
-const NIL: &Value = &Value::Null;
+pub(crate) const NIL: &Value = &Value::Null;
 
 /// How keys are found in a history.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -292,6 +297,25 @@ pub(crate) fn keyed(f: &str, v: &Value) -> bool {
 }
 
 /// Register-shaped facts: `write`/`put`, `read`/`get`, `cas [old new]`.
+/// The register facts the checkers judge by, given the initial value if it is
+/// known. Without one, a read that returned nil says nothing (Knossos' rule:
+/// nil may be "not known", not a value), so such reads are left out; with
+/// `--initial nil`, nil is a value like any other. (A cas that succeeded
+/// from nil did see nil either way.)
+pub(crate) fn registers_with<'h>(
+    h: &'h History,
+    tuples: bool,
+    initial: Option<&Value>,
+) -> Result<Facts<'h>, CheckError> {
+    let mut facts = registers(h, tuples)?;
+    if initial.is_none() {
+        for op in facts.ops.iter_mut().filter(|o| o.writes.is_empty()) {
+            op.reads.retain(|(_, v)| !v.is_null());
+        }
+    }
+    Ok(facts)
+}
+
 pub(crate) fn registers<'h>(h: &'h History, tuples: bool) -> Result<Facts<'h>, CheckError> {
     let keying = Keying::detect(h, tuples);
     let mut facts = Facts::empty(h);

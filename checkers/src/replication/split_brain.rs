@@ -13,16 +13,27 @@
 //! named by others that reported nothing itself is taken at their word. Each
 //! observation holds until the next one. An interval in which two or more nodes
 //! claimed leadership, and in which at least two of them acknowledged writes
-//! sent to them during it (clients record the serving `node`), is
-//! **split-brain**: both sides of a partition took writes, and at most one side's
-//! writes can survive. For list-append and set histories the evidence includes
-//! the acknowledged writes taken during the interval that the final reads no
-//! longer hold — typically the deposed leader's, thrown away when it rejoined.
+//! during it, is **split-brain**: both sides of a partition took writes, and at
+//! most one side's writes can survive. For list-append and set histories the
+//! evidence includes the acknowledged writes taken during the interval that the
+//! final reads no longer hold — typically the deposed leader's, thrown away when
+//! it rejoined.
+//!
+//! A write counts for a node only when its completion's `node` says that node
+//! acknowledged it. A completion that names only where it was `sent_to` (many
+//! databases relay writes to their leader, and the client cannot tell) is not
+//! attributed to anyone: crediting the server a client talked to would blame a
+//! deposed leader for the writes the real one took. The details count the
+//! writes that could not be attributed; a multi-leader interval that holds such
+//! writes, and not two attributed writers, cannot be ruled out and makes the
+//! verdict `unknown`.
 //!
 //! Leadership claims alone, with writes on one side only, are not split brain
 //! (a deposed leader that knows to refuse writes is the fencing working); they
-//! are listed in the details. Without any `primaries` observation there is
-//! nothing to judge, and the details say so.
+//! are listed in the details. Without leadership observations there is nothing
+//! to judge: no `primaries` event while writes were acknowledged, or events that
+//! never once named a leader (a leader query that answers nothing), make the
+//! verdict `unknown`, saying so.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,7 +44,7 @@ use serde_json::json;
 use super::facts::{elements, lists, sets, Clock, Facts};
 use super::session::Shape;
 use crate::checker::{CheckError, Checker};
-use crate::verdict::{Anomaly, Verdict};
+use crate::verdict::{Anomaly, Validity, Verdict};
 
 /// Writes cited per node per interval.
 const CITED: usize = 10;
@@ -113,8 +124,10 @@ impl Checker for SplitBrain {
         let clock = Clock::of_history(history);
         let at = |pos: usize| clock.at(history, pos);
         let mut seen = Vec::new();
+        let mut observations = 0usize;
         for (pos, e) in history.events().iter().enumerate() {
             if e.is_nemesis() && &*e.f == "primaries" {
+                observations += 1;
                 if let Some(l) = leaders(&e.value) {
                     seen.push(Seen {
                         time: at(pos),
@@ -124,11 +137,39 @@ impl Checker for SplitBrain {
                 }
             }
         }
-        if seen.is_empty() {
-            return Ok(Verdict::from_anomalies(
-                vec![],
-                json!({ "observations": 0, "note": "no `primaries` observations: leadership was not recorded, so split brain cannot be judged" }),
-            ));
+        let acked_writes = || {
+            history.ops().filter(|op| {
+                op.completion.is_some_and(|c| c.kind == EventType::Ok)
+                    && writes(op.f(), &op.invoke.value)
+            })
+        };
+        let unattributed = acked_writes()
+            .filter(|op| op.completion.is_some_and(|c| c.node.is_none()))
+            .count();
+        if !seen.iter().any(|s| !s.leaders.is_empty()) {
+            let (valid, note) = if observations > 0 {
+                (
+                    Validity::Unknown,
+                    format!("{observations} `primaries` observations, none of which named a leader: leadership was not seen, so split brain cannot be judged"),
+                )
+            } else if acked_writes().next().is_some() {
+                (
+                    Validity::Unknown,
+                    "no `primaries` observations: leadership was not recorded, so split brain cannot be judged".to_owned(),
+                )
+            } else {
+                (
+                    Validity::True,
+                    "no `primaries` observations and no acknowledged writes: nothing to judge"
+                        .to_owned(),
+                )
+            };
+            let mut details = json!({ "observations": observations, "unattributed_writes": unattributed, "note": note });
+            if valid == Validity::Unknown {
+                details["reason"] = json!(note);
+                details["summary"] = json!(note);
+            }
+            return Ok(Verdict::new(valid, vec![], details));
         }
         let end_of_history = history.len().checked_sub(1).map_or(0, &at) + 1;
         // Merge consecutive multi-leader observations into intervals.
@@ -149,8 +190,11 @@ impl Checker for SplitBrain {
         let facts = self.final_facts(history)?;
         let mut anomalies = Vec::new();
         let mut claims = Vec::new();
+        // Multi-leader intervals that hold writes no node is known to have taken.
+        let mut undecided = Vec::new();
         for (start, end, nodes, idx) in intervals {
             let mut by_node: BTreeMap<&str, Vec<(usize, i64)>> = BTreeMap::new();
+            let mut blind = 0usize;
             for op in history.ops() {
                 let (Some(c), Some(cp)) = (op.completion, op.completion_pos) else {
                     continue;
@@ -163,16 +207,24 @@ impl Checker for SplitBrain {
                 {
                     continue;
                 }
-                if let Some(n) = c.node.as_deref().or(op.invoke.node.as_deref()) {
-                    if nodes.contains(n) {
-                        by_node.entry(n).or_default().push((cp, at(cp)));
+                match c.node.as_deref() {
+                    Some(n) if nodes.contains(n) => {
+                        by_node.entry(n).or_default().push((cp, at(cp)))
                     }
+                    Some(_) => {}
+                    None => blind += 1,
                 }
             }
             let span = format!("from {} to {}", clock.show(start), clock.show(end));
             let all: Vec<&str> = nodes.iter().map(String::as_str).collect();
             if by_node.len() < 2 {
-                claims.push(json!({ "from": clock.json(start), "to": clock.json(end), "leaders": all, "writers": by_node.keys().collect::<Vec<_>>() }));
+                if blind > 0 {
+                    undecided.push(format!(
+                        "{span}, {} each claimed leadership and {blind} writes acknowledged in that time name no node that acknowledged them",
+                        join_and(&all)
+                    ));
+                }
+                claims.push(json!({ "from": clock.json(start), "to": clock.json(end), "leaders": all, "writers": by_node.keys().collect::<Vec<_>>(), "unattributed": blind }));
                 continue;
             }
             let mut ops = idx.clone();
@@ -233,11 +285,44 @@ impl Checker for SplitBrain {
                 data: json!({
                     "from": clock.json(start), "to": clock.json(end), "leaders": all,
                     "writes": by_node.iter().map(|(n, w)| (n.to_string(), w.len())).collect::<BTreeMap<_, _>>(),
+                    "unattributed": blind,
                 }),
             });
         }
-        let details = json!({ "observations": seen.len(), "claims_without_split_writes": claims, "unit": clock.unit() });
-        Ok(Verdict::from_anomalies(anomalies, details))
+        let mut details = json!({
+            "observations": observations,
+            "claims_without_split_writes": claims,
+            "unattributed_writes": unattributed,
+            "unit": clock.unit(),
+        });
+        let mut summary = Vec::new();
+        if unattributed > 0 {
+            summary.push(format!(
+                "{unattributed} acknowledged writes name no node that acknowledged them (at most where they were sent) and were attributed to no node"
+            ));
+        }
+        let valid = if !anomalies.is_empty() {
+            Validity::False
+        } else if !undecided.is_empty() {
+            let mut shown = undecided[..undecided.len().min(3)].join("; ");
+            if undecided.len() > 3 {
+                shown.push_str(&format!(
+                    " (and {} more such intervals)",
+                    undecided.len() - 3
+                ));
+            }
+            let reason = format!("split brain cannot be ruled out: {shown}");
+            summary.push(reason.clone());
+            details["reason"] = json!(reason);
+            details["undecided"] = json!(undecided);
+            Validity::Unknown
+        } else {
+            Validity::True
+        };
+        if !summary.is_empty() {
+            details["summary"] = json!(summary.join(". "));
+        }
+        Ok(Verdict::new(valid, anomalies, details))
     }
 }
 

@@ -12,7 +12,10 @@
 //! - `lag`: `s` minus the acknowledgement of the *oldest* missed write — the
 //!   replica had not applied a write acknowledged that long ago.
 //!
-//! Reported as p50/p99/max per serving node and overall. This is a measurement,
+//! Reported as p50/p99/max overall and per node that served the read — only
+//! for reads whose completion names that node: a read recorded only as *sent
+//! to* a node (which may have relayed it) is counted overall and in
+//! `unattributed_reads`, never in a node's row. This is a measurement,
 //! not a verdict: a store that promises only eventual consistency may be stale
 //! and still correct, so the checker is always valid; linearizability and the
 //! session guarantees judge staleness where the store promised otherwise.
@@ -23,7 +26,9 @@ use faultline_history::{History, Value};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::json;
 
-use super::facts::{distribution, elements, lists, registers, sets, Clock, Facts, Status};
+use super::facts::{
+    distribution, elements, lists, registers_with, sets, Clock, Facts, Status, NIL,
+};
 use super::session::Shape;
 use crate::checker::{CheckError, Checker};
 use crate::verdict::{Validity, Verdict};
@@ -41,7 +46,7 @@ pub struct Staleness {
 /// One read's staleness.
 struct Stale {
     index: u64,
-    node: String,
+    node: Option<String>,
     missed: usize,
     stale_for: i64,
     lag: i64,
@@ -66,8 +71,8 @@ impl Checker for Staleness {
                 initial,
                 independent,
             } => {
-                let f = registers(history, *independent)?;
-                let (s, r) = register_staleness(&f, initial);
+                let f = registers_with(history, *independent, initial.as_ref())?;
+                let (s, r) = register_staleness(&f, initial.as_ref().unwrap_or(NIL));
                 (f, s, r)
             }
             Shape::ListAppend => {
@@ -81,19 +86,40 @@ impl Checker for Staleness {
                 (f, s, r)
             }
         };
-        Ok(summarize(facts.clock, stale, reads))
+        // Reads that name only where they were sent.
+        let sent_only = facts
+            .ops
+            .iter()
+            .filter(|o| o.node.is_none() && o.sent_to.is_some())
+            .flat_map(|o| &o.reads)
+            .filter(|(k, _)| !facts.opaque.get(*k as usize).copied().unwrap_or(false))
+            .count();
+        Ok(summarize(facts.clock, stale, reads, sent_only))
     }
 }
 
-fn summarize(clock: Clock, stale: Vec<Stale>, reads: BTreeMap<String, usize>) -> Verdict {
+fn summarize(
+    clock: Clock,
+    stale: Vec<Stale>,
+    reads: BTreeMap<Option<String>, usize>,
+    sent_only: usize,
+) -> Verdict {
     let mut nodes: BTreeMap<String, PerNode> = BTreeMap::new();
     let mut all = PerNode::default();
+    let mut blind = PerNode::default();
     for (n, r) in &reads {
-        nodes.entry(n.clone()).or_default().reads = *r;
+        match n {
+            Some(n) => nodes.entry(n.clone()).or_default().reads = *r,
+            None => blind.reads = *r,
+        }
         all.reads += r;
     }
     for s in &stale {
-        for p in [nodes.entry(s.node.clone()).or_default(), &mut all] {
+        let one = match &s.node {
+            Some(n) => nodes.entry(n.clone()).or_default(),
+            None => &mut blind,
+        };
+        for p in [one, &mut all] {
             p.missed.push(s.missed as i64);
             p.stale_for.push(s.stale_for);
             p.lag.push(s.lag);
@@ -124,7 +150,7 @@ fn summarize(clock: Clock, stale: Vec<Stale>, reads: BTreeMap<String, usize>) ->
             })
         })
         .collect();
-    let summary = if all.stale_for.is_empty() {
+    let mut summary = if all.stale_for.is_empty() {
         format!("{} reads, none missed an acknowledged write", all.reads)
     } else {
         let mut lag = all.lag.clone();
@@ -140,24 +166,33 @@ fn summarize(clock: Clock, stale: Vec<Stale>, reads: BTreeMap<String, usize>) ->
             clock.duration(lag[(lag.len() - 1) / 2]),
         )
     };
+    if blind.reads > 0 && (sent_only > 0 || !nodes.is_empty()) {
+        summary.push_str(&format!(
+            "; {} reads ({} stale) name no node that served them (only where they were sent, or nothing) and are in no node's row",
+            blind.reads,
+            blind.stale_for.len()
+        ));
+    }
     let details = json!({
         "summary": summary,
         "overall": json_of(&all),
         "nodes": per_node,
+        "unattributed_reads": blind.reads,
+        "unattributed_stale_reads": blind.stale_for.len(),
         "stale": table,
         "unit": clock.unit(),
     });
     Verdict::new(Validity::True, vec![], details)
 }
 
-fn node(n: Option<&str>) -> String {
-    n.unwrap_or("unknown").to_owned()
+fn node(n: Option<&str>) -> Option<String> {
+    n.map(str::to_owned)
 }
 
 /// Lists and sets: absent acknowledged elements. Counting needs only each read's
 /// own elements (how many of them were acknowledged before it began); the
 /// missed ones are looked for only in reads that missed some.
-fn list_staleness(facts: &Facts<'_>) -> (Vec<Stale>, BTreeMap<String, usize>) {
+fn list_staleness(facts: &Facts<'_>) -> (Vec<Stale>, BTreeMap<Option<String>, usize>) {
     let mut by_end: Vec<Vec<(i64, &Value)>> = vec![Vec::new(); facts.keys.len()];
     let mut acked: FxHashMap<(u32, &Value), i64> = FxHashMap::default();
     for op in facts.ops.iter().filter(|o| o.ok()) {
@@ -246,7 +281,10 @@ impl Fenwick {
 
 /// Registers: acknowledged writes that began after the value read was acknowledged
 /// (after every write of it, if it was written more than once).
-fn register_staleness(facts: &Facts<'_>, initial: &Value) -> (Vec<Stale>, BTreeMap<String, usize>) {
+fn register_staleness(
+    facts: &Facts<'_>,
+    initial: &Value,
+) -> (Vec<Stale>, BTreeMap<Option<String>, usize>) {
     // Per key: acknowledged writes as (end, start); value -> end of its write (None if ambiguous).
     let n = facts.keys.len();
     let mut writes: Vec<Vec<(i64, i64)>> = vec![Vec::new(); n];

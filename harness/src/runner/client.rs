@@ -5,7 +5,16 @@
 //! outcome is classified — `Ok` (it happened, with its result), `Fail` (it
 //! certainly did not happen) or `Info` (unknown: a timeout, a connection lost
 //! after sending). When in doubt, `Info`: a wrong `Fail` makes the checkers
-//! accuse a correct database. Each completion names the node that served it.
+//! accuse a correct database.
+//!
+//! Each completion says where it went, and as much as the client knows about
+//! who acknowledged it: `node` only when the client knows that node
+//! acknowledged the operation having applied it itself (a write is in that
+//! node's state when it answers; a read answered from that node's state),
+//! else `sent_to`, the node it talked to. A node that only relayed the
+//! request to its leader and passed the answer back did not acknowledge it:
+//! crediting it with a write its leader took is how a deposed leader gets
+//! blamed for a split brain.
 
 use async_trait::async_trait;
 use faultline_history::Value;
@@ -30,21 +39,39 @@ pub enum Outcome {
     Info(String),
 }
 
-/// An outcome and the node that served it.
+/// An outcome, and the node that acknowledged it or the node it was sent to.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Completion {
     /// What happened.
     pub outcome: Outcome,
-    /// The node that served it, if known.
+    /// The node known to have acknowledged it, having applied the write (or
+    /// answered the read) from its own state.
     pub node: Option<String>,
+    /// The node it was sent to, when who served it is not known.
+    pub sent_to: Option<String>,
 }
 
 impl Completion {
     /// An `ok` completion served by `node`.
     pub fn ok(value: Value, node: &str) -> Completion {
+        Completion::served(Outcome::Ok(value), node)
+    }
+
+    /// A completion known to have been acknowledged by `node`.
+    pub fn served(outcome: Outcome, node: &str) -> Completion {
         Completion {
-            outcome: Outcome::Ok(value),
+            outcome,
             node: Some(node.to_owned()),
+            sent_to: None,
+        }
+    }
+
+    /// A completion sent to `node`, which may have relayed it to another.
+    pub fn sent(outcome: Outcome, node: &str) -> Completion {
+        Completion {
+            outcome,
+            node: None,
+            sent_to: Some(node.to_owned()),
         }
     }
 }

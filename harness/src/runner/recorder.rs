@@ -52,8 +52,10 @@ pub struct Rec<'a> {
     pub f: &'a str,
     /// Argument or result.
     pub value: Value,
-    /// The node that served it.
+    /// The node known to have served it.
     pub node: Option<&'a str>,
+    /// The node it was sent to, when who served it is not known.
+    pub sent_to: Option<&'a str>,
     /// The error, for fail and info.
     pub error: Option<String>,
 }
@@ -127,6 +129,7 @@ impl Recorder {
         };
         let mut e = Event::new(0, r.kind, r.process, r.f, r.value);
         e.node = r.node.map(Into::into);
+        e.sent_to = r.sent_to.map(Into::into);
         e.error = r.error.map(|s| Value::str(&s));
         e.extra = extra;
         if e.is_nemesis() {
@@ -211,6 +214,7 @@ mod tests {
                                 f: "write",
                                 value: Value::Int(i),
                                 node: Some("n1"),
+                                sent_to: None,
                                 error: None,
                             });
                         }

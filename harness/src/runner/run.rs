@@ -190,6 +190,7 @@ fn mark(rec: &Recorder, phase: Phase) {
         f: PHASE,
         value: Value::str(phase.as_str()),
         node: None,
+        sent_to: None,
         error: None,
     });
 }
@@ -219,14 +220,12 @@ async fn perform(
         f: op.f,
         value: op.value.clone(),
         node: None,
+        sent_to: None,
         error: None,
     });
     let c = timeout(s.cfg.op_timeout, client.invoke(op))
         .await
-        .unwrap_or_else(|_| Completion {
-            outcome: Outcome::Info("timed out".into()),
-            node: Some(node.to_owned()),
-        });
+        .unwrap_or_else(|_| Completion::sent(Outcome::Info("timed out".into()), node));
     let (kind, value, error) = match &c.outcome {
         Outcome::Ok(v) => (EventType::Ok, v.clone(), None),
         Outcome::Fail(e) => (EventType::Fail, op.value.clone(), Some(e.clone())),
@@ -238,6 +237,11 @@ async fn perform(
         f: op.f,
         value,
         node: c.node.as_deref(),
+        // A client that names neither was at least talking to its node.
+        sent_to: c
+            .sent_to
+            .as_deref()
+            .or_else(|| c.node.is_none().then_some(node)),
         error,
     });
     c
@@ -311,6 +315,7 @@ async fn schedule(nemesis: Option<Arc<dyn Nemesis>>, s: Arc<Shared>) -> FaultTal
             f,
             value,
             node: None,
+            sent_to: None,
             error,
         };
         s.rec.record_extra(r, extra);
@@ -383,6 +388,7 @@ async fn observe(s: Arc<Shared>) {
                 f: "primaries",
                 value: v,
                 node: None,
+                sent_to: None,
                 error: None,
             });
         } else {
@@ -509,6 +515,7 @@ fn record_replica(
         f: REPLICA_READ,
         value: replica_read_value(op.f, op.value.clone(), result),
         node: Some(node),
+        sent_to: None,
         error,
     });
 }

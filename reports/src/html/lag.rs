@@ -5,8 +5,10 @@
 //! Lag and staleness come from the staleness checker's `details` (its `stale`
 //! list: one entry per stale read with `node`, `lag`, `stale_for`, `missed`,
 //! and its per-node percentiles); which node served each operation comes from
-//! the history's `node` field. Histograms share one x-axis across nodes so
-//! they compare at a glance.
+//! its completion's `node` field. An operation recorded only as `sent_to` a
+//! node (which may have relayed it) is in no node's row; the section says how
+//! many there were. Histograms share one x-axis across nodes so they compare
+//! at a glance.
 //!
 //! The invariant: node names come from the input and are escaped; links in
 //! `#files` are relative paths inside the run directory, each segment
@@ -29,9 +31,11 @@ pub fn nodes_section(r: &Results, ctx: &Ctx<'_>) -> String {
     let mut out = String::from("<section id=\"nodes\"><h2>Nodes</h2>");
     // Ops served per node.
     let mut served: BTreeMap<&str, [u64; 3]> = BTreeMap::new();
+    let mut unattributed = 0u64;
     for op in ctx.h.ops() {
         let Some(c) = op.completion else { continue };
-        let Some(n) = c.node.as_deref().or(op.invoke.node.as_deref()) else {
+        let Some(n) = c.node.as_deref() else {
+            unattributed += u64::from(c.reached().or(op.invoke.node.as_deref()).is_some());
             continue;
         };
         let k = match c.kind {
@@ -96,6 +100,12 @@ pub fn nodes_section(r: &Results, ctx: &Ctx<'_>) -> String {
         );
     }
     out.push_str("</tbody></table>");
+    if unattributed > 0 {
+        let _ = write!(
+            out,
+            "<p class=\"muted\">{unattributed} operations name only the node they were sent to, not the node that acknowledged them, and are in no node's row.</p>"
+        );
+    }
 
     let list = stale
         .and_then(|d| d.get("stale"))

@@ -10,6 +10,10 @@ Answer every id exactly once:
   {"id":7,"type":"fail","error":"..."}              it certainly did not happen
   {"id":7,"type":"info","error":"..."}              unknown: it may have happened (timeout after sending...)
 When in doubt, answer info: a wrong fail makes faultline accuse a correct database.
+"node" is the node you sent it to. Add "acked_by": "n1" only when you know n1
+acknowledged it having applied it itself (n1 does not relay writes to a
+leader; a read came from n1's own data): split-brain and the per-node lag
+tables count an operation for a node only then.
 Write diagnostics to stderr (it goes to the run's clients.log), never to stdout.
 """
 import json

@@ -1,7 +1,9 @@
 //! etcd clients over its JSON gateway, and leader discovery.
 //!
-//! Every request goes to the client's own member (etcd forwards writes to the
-//! leader itself), so each completion names that member. Classification: a
+//! Every request goes to the client's own member. etcd forwards a write's
+//! proposal to the leader, but the member answers only once the write is
+//! committed and applied to its own state, so each completion names that
+//! member as the node that acknowledged it. Classification: a
 //! request that could not connect certainly did not happen (`fail`); a read
 //! that errs changed nothing (`fail`); a write or transaction that times out
 //! or errs after it was sent may have been applied (`info`), except a
@@ -380,9 +382,6 @@ impl Client for EtcdClient {
             Err(ReqError::Unknown(e)) if op.f == "read" => Outcome::Fail(e),
             Err(ReqError::Unknown(e)) => Outcome::Info(e),
         };
-        Completion {
-            outcome,
-            node: Some(self.http.members[self.node].0.clone()),
-        }
+        Completion::served(outcome, &self.http.members[self.node].0)
     }
 }

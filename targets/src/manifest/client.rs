@@ -6,7 +6,18 @@
 //! line: `open` (id 0, the node, its address, the workload and every node's
 //! address), then `invoke` (`id`, `f`, `value`), and `close`. The client
 //! answers each id once with `ok` (and the completion's value), `fail` or
-//! `info` (with an `error`), optionally naming the `node` that served it.
+//! `info` (with an `error`).
+//!
+//! Who acknowledged it: an answer may carry `acked_by`, the node the client
+//! *knows* acknowledged the operation having applied it itself (a write was
+//! in that node's state when it answered; a read returned that node's
+//! state), and `node`, the node it talked to. Without `acked_by` the
+//! completion is recorded as *sent to* that node (`node`, else the worker's
+//! node) and no checker credits that node with it: many databases relay
+//! writes to their leader, and a client that names the server it talked to
+//! would make a deposed leader look like it took the real leader's writes.
+//! (Before `acked_by` existed, `node` was the only field; it is still read,
+//! as the conservative "sent to".)
 //!
 //! The invariant is the one every built-in client keeps: an operation that
 //! may have happened is never reported as failed. A client that dies, or
@@ -123,8 +134,17 @@ pub struct JsonlClient {
 
 /// An answer, read and checked.
 enum Answer {
-    Done(Outcome, Option<String>),
+    Done(Outcome, Served),
     Gone(String),
+}
+
+/// What an answer says about where its operation went.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Served {
+    /// `acked_by`: the node known to have acknowledged it.
+    pub acked_by: Option<String>,
+    /// `node`: the node the client talked to.
+    pub node: Option<String>,
 }
 
 impl JsonlClient {
@@ -212,11 +232,26 @@ impl JsonlClient {
     }
 }
 
+impl Served {
+    /// The completion of an operation the worker of `home` sent: acknowledged
+    /// by `acked_by` if the client said so, else only *sent to* `node` (or `home`).
+    pub fn completion(self, outcome: Outcome, home: &str) -> Completion {
+        match self.acked_by {
+            Some(acked) => Completion {
+                outcome,
+                sent_to: self.node.filter(|n| *n != acked),
+                node: Some(acked),
+            },
+            None => Completion::sent(outcome, self.node.as_deref().unwrap_or(home)),
+        }
+    }
+}
+
 /// What one line from a client says.
 #[derive(Debug, PartialEq)]
 pub enum Parsed {
     /// The answer to the id awaited.
-    Answer(Outcome, Option<String>),
+    Answer(Outcome, Served),
     /// An answer to another id.
     OtherId(u64),
     /// Not an answer.
@@ -239,7 +274,19 @@ pub fn parse_answer(line: &str, id: u64, value: &Value) -> Parsed {
     if got != id {
         return Parsed::OtherId(got);
     }
-    let node = obj.get("node").and_then(Json::as_str).map(str::to_owned);
+    let node_field = |name: &str| match obj.get(name) {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+        Some(other) => Err(format!("`{name}` must be a node name or null, not {other}")),
+    };
+    let served = match node_field("acked_by") {
+        Ok(acked_by) => Served {
+            acked_by,
+            // Read as before `acked_by` existed: a string, or nothing.
+            node: node_field("node").ok().flatten(),
+        },
+        Err(e) => return Parsed::Bad(e),
+    };
     let error = obj
         .get("error")
         .map(|e| {
@@ -269,7 +316,7 @@ pub fn parse_answer(line: &str, id: u64, value: &Value) -> Parsed {
         Some(other) => return Parsed::Bad(format!("unknown type {other:?} (ok, fail or info)")),
         None => return Parsed::Bad("no `type`".into()),
     };
-    Parsed::Answer(outcome, node)
+    Parsed::Answer(outcome, served)
 }
 
 #[async_trait]
@@ -282,22 +329,13 @@ impl Client for JsonlClient {
         if let Err(e) = self.send(&msg).await {
             // Nothing was delivered: the operation cannot have happened.
             let e = self.exited(e).await;
-            return Completion {
-                outcome: Outcome::Fail(e),
-                node: Some(self.node.clone()),
-            };
+            return Completion::sent(Outcome::Fail(e), &self.node);
         }
         match self.answer(id, &op.value).await {
-            Answer::Done(outcome, node) => Completion {
-                outcome,
-                node: Some(node.unwrap_or_else(|| self.node.clone())),
-            },
+            Answer::Done(outcome, served) => served.completion(outcome, &self.node),
             Answer::Gone(why) => {
                 self.log.line(self.worker, &why);
-                Completion {
-                    outcome: Outcome::Info(why),
-                    node: Some(self.node.clone()),
-                }
+                Completion::sent(Outcome::Info(why), &self.node)
             }
         }
     }
@@ -416,7 +454,7 @@ mod tests {
         let v = Value::Int(5);
         assert_eq!(
             parse_answer(r#"{"id":3,"type":"ok"}"#, 3, &v),
-            Parsed::Answer(Outcome::Ok(Value::Int(5)), None)
+            Parsed::Answer(Outcome::Ok(Value::Int(5)), Served::default())
         );
         assert_eq!(
             parse_answer(
@@ -426,12 +464,32 @@ mod tests {
             ),
             Parsed::Answer(
                 Outcome::Ok(Value::list(vec![Value::Int(1), Value::Null])),
-                Some("n2".into())
+                Served {
+                    acked_by: None,
+                    node: Some("n2".into())
+                }
             )
         );
         assert_eq!(
-            parse_answer(r#"{"id":3,"type":"info","error":"timeout"}"#, 3, &v),
-            Parsed::Answer(Outcome::Info("timeout".into()), None)
+            parse_answer(r#"{"id":3,"type":"ok","acked_by":"n3","node":"n2"}"#, 3, &v),
+            Parsed::Answer(
+                Outcome::Ok(Value::Int(5)),
+                Served {
+                    acked_by: Some("n3".into()),
+                    node: Some("n2".into())
+                }
+            )
+        );
+        assert_eq!(
+            parse_answer(
+                r#"{"id":3,"type":"info","error":"timeout","acked_by":null}"#,
+                3,
+                &v
+            ),
+            Parsed::Answer(Outcome::Info("timeout".into()), Served::default())
+        );
+        assert!(
+            matches!(parse_answer(r#"{"id":3,"type":"ok","acked_by":7}"#, 3, &v), Parsed::Bad(m) if m.contains("`acked_by` must be a node name"))
         );
         assert_eq!(
             parse_answer(r#"{"id":2,"type":"ok"}"#, 3, &v),
@@ -467,6 +525,30 @@ mod tests {
         );
     }
 
+    #[test]
+    fn only_acked_by_names_the_node_that_acknowledged_it() {
+        let ok = || Outcome::Ok(Value::Null);
+        let served = |acked_by: Option<&str>, node: Option<&str>| Served {
+            acked_by: acked_by.map(Into::into),
+            node: node.map(Into::into),
+        };
+        let got = |s: Served| {
+            let c = s.completion(ok(), "n1");
+            (c.node, c.sent_to)
+        };
+        let some = |s: &str| Some(s.to_owned());
+        // Silent, or naming only the server talked to: sent to, not acknowledged by.
+        assert_eq!(got(served(None, None)), (None, some("n1")));
+        assert_eq!(got(served(None, Some("n2"))), (None, some("n2")));
+        // Said so: acknowledged by.
+        assert_eq!(got(served(Some("n3"), None)), (some("n3"), None));
+        assert_eq!(got(served(Some("n3"), Some("n3"))), (some("n3"), None));
+        assert_eq!(
+            got(served(Some("n3"), Some("n2"))),
+            (some("n3"), some("n2"))
+        );
+    }
+
     proptest! {
         #[test]
         fn any_line_is_read_without_panicking(line in ".{0,200}") {
@@ -478,11 +560,15 @@ mod tests {
             id in proptest::option::of(0u64..5),
             ty in proptest::option::of(prop_oneof![Just("ok"), Just("fail"), Just("info"), Just("x")]),
             value in proptest::option::of(prop_oneof![Just(json!(1)), Just(json!([1, {"a": null}])), Just(json!(1.5)), Just(json!("s"))]),
+            acked_by in proptest::option::of(prop_oneof![Just(json!("n1")), Just(json!(null)), Just(json!("")), Just(json!(2)), Just(json!(["n1"]))]),
+            node in proptest::option::of(prop_oneof![Just(json!("n2")), Just(json!(null)), Just(json!({"n": 1}))]),
         ) {
             let mut o = serde_json::Map::new();
             if let Some(id) = id { o.insert("id".into(), json!(id)); }
             if let Some(t) = ty { o.insert("type".into(), json!(t)); }
             if let Some(v) = value { o.insert("value".into(), v); }
+            if let Some(a) = acked_by { o.insert("acked_by".into(), a); }
+            if let Some(n) = node { o.insert("node".into(), n); }
             let _ = parse_answer(&Json::Object(o).to_string(), 1, &Value::Null);
         }
     }

@@ -284,6 +284,7 @@ impl Client for PgClient {
                 return Completion {
                     outcome: Outcome::Fail(e),
                     node: None,
+                    sent_to: None,
                 };
             }
         };
@@ -307,10 +308,9 @@ impl Client for PgClient {
                 self.primary = None;
             }
         }
-        Completion {
-            outcome,
-            node: Some(node),
-        }
+        // A standby refuses writes rather than forward them, and answers
+        // reads from its own data: the node asked served it.
+        Completion::served(outcome, &node)
     }
 
     async fn close(&mut self) {

@@ -350,30 +350,25 @@ impl Client for RedisClient {
     async fn invoke(&mut self, inv: &Invocation) -> Completion {
         let op = match ops::parse(&self.target.0.workload, inv) {
             Ok(op) => op,
-            Err(e) => {
-                return Completion {
-                    outcome: Outcome::Fail(e),
-                    node: Some(self.target.name(self.home)),
-                }
-            }
+            Err(e) => return Completion::sent(Outcome::Fail(e), &self.target.name(self.home)),
         };
         let writes = op.writes();
         let wait = self.target.0.wait.filter(|_| writes);
         let i = match self.primary().await {
             Ok(i) => i,
             Err((i, e)) => {
-                return Completion {
-                    outcome: Outcome::Fail(format!("no primary: {e}")),
-                    node: Some(self.target.name(i)),
-                }
+                return Completion::sent(
+                    Outcome::Fail(format!("no primary: {e}")),
+                    &self.target.name(i),
+                )
             }
         };
-        let node = Some(self.target.name(i));
+        // Replicas refuse writes (READONLY) rather than forward them, and
+        // answer reads from their own data: the node asked is the node that
+        // served it.
+        let node = self.target.name(i);
         let Some((_, conn)) = self.conn.as_mut() else {
-            return Completion {
-                outcome: Outcome::Fail("no connection".into()),
-                node,
-            };
+            return Completion::sent(Outcome::Fail("no connection".into()), &node);
         };
         let mut outcome = match op.run(conn, inv).await {
             Ok(v) => Outcome::Ok(v),
@@ -408,7 +403,7 @@ impl Client for RedisClient {
                 }
             };
         }
-        Completion { outcome, node }
+        Completion::served(outcome, &node)
     }
 
     async fn close(&mut self) {

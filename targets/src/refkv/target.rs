@@ -276,13 +276,11 @@ impl Client for RefkvClient {
         for _ in 0..4 {
             let reply = match self.ask(&node, &line).await {
                 Ok(r) => r,
-                Err(outcome) => {
-                    return Completion {
-                        outcome,
-                        node: Some(node),
-                    }
-                }
+                // No answer: who (if anyone) took it is unknown.
+                Err(outcome) => return Completion::sent(outcome, &node),
             };
+            // A refkv node never forwards (it redirects with a `fail`), and
+            // its answer names itself: the node that served the operation.
             let served = reply["node"].as_str().unwrap_or(&node).to_owned();
             let err = reply["error"].as_str().unwrap_or("").to_owned();
             match reply["type"].as_str() {
@@ -303,30 +301,17 @@ impl Client for RefkvClient {
                     }
                     _ => {
                         self.primary = None;
-                        return Completion {
-                            outcome: Outcome::Fail(format!("{err} (no leader known)")),
-                            node: Some(served),
-                        };
+                        return Completion::served(
+                            Outcome::Fail(format!("{err} (no leader known)")),
+                            &served,
+                        );
                     }
                 },
-                Some("fail") => {
-                    return Completion {
-                        outcome: Outcome::Fail(err),
-                        node: Some(served),
-                    }
-                }
-                _ => {
-                    return Completion {
-                        outcome: Outcome::Info(err),
-                        node: Some(served),
-                    }
-                }
+                Some("fail") => return Completion::served(Outcome::Fail(err), &served),
+                _ => return Completion::served(Outcome::Info(err), &served),
             }
         }
-        Completion {
-            outcome: Outcome::Fail("redirected too many times".into()),
-            node: Some(node),
-        }
+        Completion::sent(Outcome::Fail("redirected too many times".into()), &node)
     }
 }
 
