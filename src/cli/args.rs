@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use faultline_history::Format;
+use serde::Serialize;
 
 /// faultline: a consistency test harness for replicated databases.
 ///
@@ -89,8 +90,10 @@ pub enum Command {
     },
 }
 
-/// `faultline test`.
-#[derive(Debug, Args, Clone)]
+/// `faultline test`. Serialized (in `test.json`) with each field named as
+/// its flag.
+#[derive(Debug, Args, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct TestArgs {
     /// The system under test: `refkv` (the reference replicated store, a
     /// process per node in network namespaces; needs root), `memory`
@@ -163,10 +166,12 @@ pub struct TestArgs {
     /// redis-sentinel `min-replicas-to-write=N`, `wait=N`; postgres `sync=async|sync|quorum`,
     /// `read-from=primary|standby`, `isolation=read-committed|repeatable-read|serializable`.
     #[arg(long = "db-opt", value_name = "KEY=VALUE")]
+    #[serde(rename = "db-opt")]
     pub db_opts: Vec<String>,
     /// Run only these checkers on the history (comma-separated) instead of the
     /// workload's (refkv with `--conflicts siblings`: stats and conflicts).
     #[arg(long = "checker", value_delimiter = ',')]
+    #[serde(rename = "checker")]
     pub checkers: Vec<String>,
     /// refkv's replication mode and options.
     #[command(flatten)]

@@ -10,6 +10,7 @@ mod exit;
 mod list;
 mod new_target;
 mod report;
+mod reproduce;
 mod serve;
 mod test;
 mod test_all;
