@@ -28,8 +28,18 @@ pub enum Command {
     /// Run a test: drive a workload at a target under faults, record the history,
     /// check it, and store the run.
     Test(TestArgs),
-    /// Remove what runs left on this machine: namespaces, bridge, links, rules,
-    /// processes and clock files (from their state files, then by name).
+    /// Remove what killed runs left, on this machine and on their SSH hosts.
+    ///
+    /// Reads every run's state file in /run/faultline (runs still alive are
+    /// left alone). On this machine it removes their namespaces, bridge,
+    /// links, iptables rules, processes, clock files, and the SSH control
+    /// connections (`ssh -M`) with their /tmp/faultline-ssh-* directories. On
+    /// every SSH host a state file names, it logs in as that run did (user,
+    /// port, key, known_hosts) and heals the faults, kills what the run
+    /// started, removes its /tmp/faultline-<pid> directory and the FAULTLINE
+    /// iptables chain (kept while another live run names the host). Then it
+    /// sweeps what is still named `<prefix>-*` on this machine, the prefix
+    /// being $FAULTLINE_NET_PREFIX (default `fl`).
     Cleanup {
         /// Also clean up after runs whose harness process is still alive.
         #[arg(long)]
