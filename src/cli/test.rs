@@ -349,6 +349,11 @@ fn ssh_options(a: &TestArgs) -> Result<Option<faultline_harness::remote::SshOpti
     if a.nodes.is_empty() {
         return Err(Failure::bad("--ssh-user needs --nodes naming the hosts"));
     }
+    if a.target == "memory" {
+        return Err(Failure::bad(
+            "--target memory runs inside faultline, on no host: it cannot run over SSH",
+        ));
+    }
     if let Some(kh) = a.known_hosts.as_ref().filter(|p| !p.exists()) {
         return Err(Failure::bad(format!(
             "known-hosts file {} does not exist",
