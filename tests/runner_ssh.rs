@@ -10,6 +10,9 @@ use std::time::Duration;
 
 mod common;
 
+/// Lists faultline's SSH control masters on this machine.
+const MASTERS: &str = "pgrep -af '^ssh -M -N -S /tmp/faultline-ssh-'";
+
 fn sh(cmd: &str) -> String {
     let o = Command::new("sh").arg("-c").arg(cmd).output().unwrap();
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -113,6 +116,8 @@ fn the_process_target_on_ssh_hosts_under_faults() {
     for ns in ["flh-n1", "flh-n2"] {
         assert_eq!(faultline_rules(ns), "", "{ns} keeps faultline's rules");
     }
+    // Its control masters ended with it.
+    assert_eq!(sh(MASTERS), "", "control masters left");
 
     // test.json says where the run ran, and its reproduce line, pasted into a
     // shell in another directory, runs it there again: over SSH, on the same
@@ -224,6 +229,7 @@ fn the_process_target_on_ssh_hosts_under_faults() {
         })
         .collect();
     assert_eq!(masters.len(), 2, "{state}");
+    assert_eq!(sh(MASTERS).lines().count(), 2, "{}", sh(MASTERS));
     for (pid, dir) in &masters {
         assert!(running(*pid), "master {pid} should outlive the run");
         assert!(Path::new(dir).exists());
