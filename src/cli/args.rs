@@ -157,7 +157,8 @@ pub struct TestArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
     /// Run on real hosts over SSH as this user (`--nodes` then names the hosts)
-    /// instead of local network namespaces.
+    /// instead of local network namespaces. The user must be root (faultline
+    /// does not use sudo); what a host needs: docs/ssh.md.
     #[arg(long)]
     pub ssh_user: Option<String>,
     /// The SSH private key.
@@ -166,7 +167,8 @@ pub struct TestArgs {
     /// The SSH port.
     #[arg(long, default_value_t = 22)]
     pub ssh_port: u16,
-    /// The known_hosts file host keys are verified against (default ~/.ssh/known_hosts).
+    /// The known_hosts file host keys are verified against (default
+    /// ~/.ssh/known_hosts); it must exist.
     #[arg(long)]
     pub known_hosts: Option<PathBuf>,
     /// Accept any host key (do not verify hosts).

@@ -167,8 +167,12 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
             serde_json::to_value(&v).unwrap_or_default(),
         );
     }
-    options.insert("target".into(), plan.target.clone().into());
-    let backend = if ssh.is_some() { "ssh" } else { "local" };
+    options.insert("target".into(), a.target.clone().into());
+    let backend = match (&ssh, a.target.as_str()) {
+        (Some(_), _) => "ssh",
+        (None, "memory") => "in-process",
+        (None, _) => "local",
+    };
     options.insert("backend".into(), backend.into());
     options.insert("nemesis".into(), r.nemesis.clone().into());
     options.insert("nodes".into(), nodes.clone().into());
