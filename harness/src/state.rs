@@ -1,4 +1,5 @@
-//! What a run created on this machine, and removing it.
+//! What a run created on this machine (and, for SSH runs, on its hosts: see
+//! [`ssh`]), and removing it.
 //!
 //! Before the harness creates a namespace, a link, a rule or starts a
 //! process, it writes it into a state file under `/run/faultline/` (a tmpfs:
@@ -6,8 +7,9 @@
 //! A run that ends — passed, failed, panicked, interrupted — removes what it
 //! created and then its state file. A run killed with SIGKILL cannot, so
 //! `faultline cleanup` reads every state file and removes what they name, then
-//! sweeps anything else named with faultline's prefix. Removing is idempotent:
-//! a thing already gone is not an error.
+//! sweeps anything else named with the prefix runs use (`FAULTLINE_NET_PREFIX`,
+//! passed in by the caller) unless a live run of that prefix may own it.
+//! Removing is idempotent: a thing already gone is not an error.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -17,7 +19,7 @@ use thiserror::Error;
 
 use crate::network::run;
 
-mod ssh;
+pub mod ssh;
 
 pub use ssh::{
     end_master, hosts_in_use, remove_host, sweep_dir_command, unhook_partition_chain_command,
