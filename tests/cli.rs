@@ -579,3 +579,72 @@ fn replication_anomalies_from_the_command_line() {
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
     assert!(stderr(&o).contains("c.jsonl:2:"), "{}", stderr(&o));
 }
+
+/// SSH options a run could not honour are refused before anything is made:
+/// never silently a local run, never a run directory.
+#[test]
+fn ssh_options_that_cannot_be_honoured_are_refused_before_the_run() {
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("store");
+    let store = store.to_str().unwrap();
+    let missing = d.path().join("no_known_hosts");
+    let missing = missing.to_str().unwrap();
+    let base = ["test", "--time-limit", "1", "--store", store];
+    for (extra, expect) in [
+        (
+            vec!["--target", "memory", "--ssh-port", "2222"],
+            "SSH options need --ssh-user",
+        ),
+        (
+            vec!["--target", "process", "--nodes", "h1", "--ssh-key", "k"],
+            "SSH options need --ssh-user",
+        ),
+        (
+            vec![
+                "--target",
+                "memory",
+                "--ssh-user",
+                "root",
+                "--nodes",
+                "h1,h2",
+            ],
+            "--target memory runs inside faultline",
+        ),
+        (
+            vec![
+                "--target",
+                "process",
+                "--ssh-user",
+                "root",
+                "--nodes",
+                "h1",
+                "--known-hosts",
+                missing,
+            ],
+            "known-hosts file",
+        ),
+    ] {
+        let mut args = base.to_vec();
+        args.extend(&extra);
+        assert_bad_input(&args, expect);
+        assert!(!Path::new(store).exists(), "{extra:?} made a run");
+    }
+    let o = faultline(&[
+        "test",
+        "--target",
+        "process",
+        "--ssh-user",
+        "root",
+        "--nodes",
+        "h1",
+        "--known-hosts",
+        missing,
+        "--store",
+        store,
+    ]);
+    assert!(
+        stderr(&o).contains(&format!("known-hosts file {missing} does not exist")),
+        "{}",
+        stderr(&o)
+    );
+}

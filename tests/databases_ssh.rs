@@ -60,6 +60,19 @@ fn run_on_hosts(n: usize, args: &[&str]) -> (Option<i32>, String, PathBuf, Strin
             .stdout,
     )
     .into_owned();
+    // The hosts are left as found: no partition chain, no jump to it.
+    let mut left = left;
+    for i in 1..=n {
+        let rules = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "ip netns exec fds-n{i} iptables -w -S | grep FAULTLINE"
+            ))
+            .output()
+            .unwrap()
+            .stdout;
+        left.push_str(&String::from_utf8_lossy(&rules));
+    }
     let run = std::fs::canonicalize(store.join("latest")).unwrap_or_default();
     // Keep the run directory past the temporary directory's end.
     let kept = std::env::temp_dir().join(format!("faultline-ssh-run-{pid}"));

@@ -411,3 +411,34 @@ fn real_processes_in_namespaces_under_every_nemesis_then_sigkill_and_cleanup() {
     );
     assert!(!Path::new("/etc/netns/fl-n1").exists());
 }
+
+/// `faultline cleanup` sweeps the prefix runs are given
+/// (`FAULTLINE_NET_PREFIX`), not only the default one.
+#[test]
+fn cleanup_sweeps_the_prefix_runs_use() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let ns = "fcs-n9";
+    sh(&format!("ip netns add {ns}"));
+    assert!(sh("ip netns list").contains(ns));
+    let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .arg("cleanup")
+        .env("FAULTLINE_NET_PREFIX", "fcs")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let left = sh("ip netns list");
+    if left.contains(ns) {
+        sh(&format!("ip netns del {ns}"));
+        panic!("cleanup left {ns}: {out}");
+    }
+    assert!(out.contains("swept leftovers named fcs-*"), "{out}");
+}

@@ -280,7 +280,7 @@ impl Network {
     /// the bridge, its FORWARD rule, `/etc/netns` entries and the state file.
     /// Idempotent.
     pub fn destroy(&self) -> Result<(), NetError> {
-        crate::state::remove(&self.state.contents());
+        crate::state::remove(&self.state.contents(), &Default::default());
         self.state.delete();
         Ok(())
     }

@@ -1,4 +1,5 @@
-//! What a run created on this machine, and removing it.
+//! What a run created on this machine (and, for SSH runs, on its hosts: see
+//! [`ssh`]), and removing it.
 //!
 //! Before the harness creates a namespace, a link, a rule or starts a
 //! process, it writes it into a state file under `/run/faultline/` (a tmpfs:
@@ -6,15 +7,24 @@
 //! A run that ends — passed, failed, panicked, interrupted — removes what it
 //! created and then its state file. A run killed with SIGKILL cannot, so
 //! `faultline cleanup` reads every state file and removes what they name, then
-//! sweeps anything else named with faultline's prefix. Removing is idempotent:
-//! a thing already gone is not an error.
+//! sweeps anything else named with the prefix runs use (`FAULTLINE_NET_PREFIX`,
+//! passed in by the caller) unless a live run of that prefix may own it.
+//! Removing is idempotent: a thing already gone is not an error.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::network::run;
+
+pub mod ssh;
+
+pub use ssh::{
+    end_master, hosts_in_use, remove_host, sweep_dir_command, unhook_partition_chain_command,
+    SshLeft, PARTITION_CHAIN,
+};
 
 /// Where state files live by default.
 pub const STATE_DIR: &str = "/run/faultline";
@@ -47,28 +57,6 @@ pub struct Created {
     /// What was started on SSH hosts.
     #[serde(default)]
     pub ssh: Vec<SshLeft>,
-}
-
-/// Processes and a directory on an SSH host, and how to log in to remove them.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct SshLeft {
-    /// The host.
-    pub host: String,
-    /// The user.
-    pub user: String,
-    /// The port.
-    pub port: u16,
-    /// The private key.
-    pub key: Option<PathBuf>,
-    /// The known_hosts file.
-    pub known_hosts: Option<PathBuf>,
-    /// Whether host keys were verified.
-    pub strict_host_keys: bool,
-    /// Processes started there.
-    pub pids: Vec<u32>,
-    /// The directory faultline created there; every process started from it
-    /// is removed too, recorded or not.
-    pub dir: Option<PathBuf>,
 }
 
 /// A state file being kept up to date.
@@ -145,8 +133,10 @@ fn kill_namespace_processes(ns: &str) {
     }
 }
 
-/// Removes everything `c` names. Idempotent.
-pub fn remove(c: &Created) {
+/// Removes everything `c` names. Idempotent. SSH hosts in `shared` (named
+/// by another live run) keep their partition chain. Gives each SSH host
+/// logged in to, and whether it could be.
+pub fn remove(c: &Created, shared: &BTreeSet<String>) -> Vec<(String, Result<(), String>)> {
     for ns in &c.namespaces {
         kill_namespace_processes(ns);
     }
@@ -174,85 +164,10 @@ pub fn remove(c: &Created) {
     for f in &c.files {
         let _ = std::fs::remove_file(f);
     }
-    for h in &c.ssh {
-        let opts = crate::remote::SshOptions {
-            user: h.user.clone(),
-            port: h.port,
-            key: h.key.clone(),
-            known_hosts: h.known_hosts.clone(),
-            strict_host_keys: h.strict_host_keys,
-            ..crate::remote::SshOptions::default()
-        };
-        if let Ok(r) = crate::remote::Ssh::connect(&h.host, &h.host, &opts) {
-            use crate::remote::Remote;
-            let pids: Vec<String> = h.pids.iter().map(u32::to_string).collect();
-            // Heal first: partition and packet rules, a netem qdisc, paused
-            // processes; then kill what the run started.
-            let mut cmd = String::from(
-                "iptables -w -F FAULTLINE 2>/dev/null; iptables -w -D OUTPUT -j FAULTLINE_PKT 2>/dev/null; \
-                 iptables -w -F FAULTLINE_PKT 2>/dev/null; iptables -w -X FAULTLINE_PKT 2>/dev/null; \
-                 dev=$(ip route show default 2>/dev/null | awk '{print $5; exit}'); dev=${dev:-eth0}; \
-                 tc qdisc show dev $dev 2>/dev/null | grep -q netem && tc qdisc del dev $dev root 2>/dev/null; ",
-            );
-            if !pids.is_empty() {
-                cmd.push_str(&format!("kill -9 {} 2>/dev/null; ", pids.join(" ")));
-            }
-            if let Some(d) = &h.dir {
-                cmd.push_str(&sweep_dir_command(d));
-            }
-            let _ = r.exec(&cmd);
-        }
-    }
-}
-
-/// The shell command that stops everything a run started from `dir` on a
-/// host — processes named in its pidfiles (`dir/*.pid`, `dir/*/*.pid`) and
-/// any whose command line mentions `dir/` — and then removes `dir`.
-///
-/// The command never spells `dir` out, or `pkill -f` would match the shell
-/// running it and kill that first: the pattern brackets its first character
-/// (`[/]tmp/...`, a regex still matching the path) and the paths bracket
-/// their last letter (`/tmp/run-[1]`, a glob still naming the directory).
-pub fn sweep_dir_command(dir: &Path) -> String {
-    let text = dir.display().to_string();
-    let d = glob_form(&text);
-    let mut pattern = String::new();
-    for (i, c) in format!("{text}/").chars().enumerate() {
-        match c {
-            _ if i == 0 => pattern.push_str(&format!("[{c}]")),
-            '.' | '*' | '+' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '|' | '^' | '$' | '\\' => {
-                pattern.push('\\');
-                pattern.push(c);
-            }
-            _ => pattern.push(c),
-        }
-    }
-    format!(
-        "cat {d}/*.pid {d}/*/*.pid 2>/dev/null | xargs -r kill -9 2>/dev/null; \
-         pkill -9 -f {} 2>/dev/null; rm -rf {d}",
-        crate::remote::shell_quote(&pattern)
-    )
-}
-
-/// `path` quoted for `sh`, except its last ASCII letter or digit, which is
-/// written as a one-character glob (`'/tmp/run-'[1]`).
-fn glob_form(path: &str) -> String {
-    let quote = crate::remote::shell_quote;
-    match path
-        .char_indices()
-        .rev()
-        .find(|(_, c)| c.is_ascii_alphanumeric())
-    {
-        Some((i, c)) => format!("{}[{c}]{}", quote(&path[..i]), {
-            let rest = &path[i + 1..];
-            if rest.is_empty() {
-                String::new()
-            } else {
-                quote(rest)
-            }
-        }),
-        None => quote(path),
-    }
+    c.ssh
+        .iter()
+        .map(|h| (h.host.clone(), remove_host(h, shared.contains(&h.host))))
+        .collect()
 }
 
 /// Removes anything named with `prefix` that no state file may have named:
@@ -286,13 +201,16 @@ pub fn sweep(prefix: &str) {
     for n in etc {
         let _ = std::fs::remove_dir_all(Path::new("/etc/netns").join(n));
     }
-    remove(&Created {
-        prefix: prefix.to_owned(),
-        bridge: Some(format!("{prefix}-br")),
-        namespaces,
-        links,
-        ..Created::default()
-    });
+    remove(
+        &Created {
+            prefix: prefix.to_owned(),
+            bridge: Some(format!("{prefix}-br")),
+            namespaces,
+            links,
+            ..Created::default()
+        },
+        &BTreeSet::new(),
+    );
 }
 
 /// What `faultline cleanup` removed, for its report.
@@ -302,13 +220,22 @@ pub struct Cleaned {
     pub runs: Vec<PathBuf>,
     /// Runs skipped because their harness is still alive.
     pub alive: Vec<u32>,
+    /// Whether the by-name sweep ran (not while a live run has the prefix).
+    pub swept: bool,
+    /// SSH hosts logged in to, and whether that worked.
+    pub hosts: Vec<(String, Result<(), String>)>,
 }
 
-/// Removes what every dead run recorded in `dir`, then sweeps `prefix`.
-/// Runs whose harness process is still alive are left alone unless `force`.
+/// Removes what every dead run recorded in `dir`, then sweeps `prefix`
+/// (unless a live run of that prefix may own what it would sweep).
+/// Runs whose harness process is still alive are left alone unless `force`,
+/// and so is the partition chain of the SSH hosts they name.
 pub fn cleanup(dir: &Path, prefix: &str, force: bool) -> Cleaned {
     let mut out = Cleaned::default();
     let entries = std::fs::read_dir(dir).map(|d| d.filter_map(|e| e.ok()).collect::<Vec<_>>());
+    let mut dead = Vec::new();
+    let mut shared = BTreeSet::new();
+    let mut mine_alive = false;
     for e in entries.unwrap_or_default() {
         let path = e.path();
         if path.extension().is_none_or(|x| x != "json") {
@@ -324,13 +251,20 @@ pub fn cleanup(dir: &Path, prefix: &str, force: bool) -> Cleaned {
         if !force && c.pid != std::process::id() && Path::new(&format!("/proc/{}", c.pid)).exists()
         {
             out.alive.push(c.pid);
+            shared.extend(c.ssh.iter().map(|h| h.host.clone()));
+            // A live run of another prefix does not hold back this sweep.
+            mine_alive |= c.prefix == prefix || c.prefix.starts_with(&format!("{prefix}-"));
             continue;
         }
-        remove(&c);
+        dead.push((path, c));
+    }
+    for (path, c) in dead {
+        out.hosts.extend(remove(&c, &shared));
         let _ = std::fs::remove_file(&path);
         out.runs.push(path);
     }
-    if out.alive.is_empty() {
+    out.swept = !mine_alive;
+    if out.swept {
         sweep(prefix);
     }
     out

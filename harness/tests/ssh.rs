@@ -322,3 +322,30 @@ fn ssh_backend_against_a_real_sshd() {
     assert!(e.contains("timed out"), "{e}");
     assert!(Ssh::connect("n1", "-oProxyCommand=x", &opts(dir, known)).is_err());
 }
+
+/// A known_hosts file that is not there is reported as missing — not as a
+/// host key missing from it — before any connection is tried.
+#[test]
+fn a_missing_known_hosts_file_is_named_before_connecting() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("known_hosts");
+    let opts = SshOptions {
+        known_hosts: Some(missing.clone()),
+        ..SshOptions::default()
+    };
+    let mut noted = false;
+    let err = Ssh::connect_noting("n1", "192.0.2.1", &opts, |_, _| {
+        noted = true;
+        Ok(())
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains(&format!(
+            "known-hosts file {} does not exist",
+            missing.display()
+        )),
+        "{err}"
+    );
+    assert!(!noted, "no master was started");
+}

@@ -25,6 +25,9 @@
 //! fault. Healing flushes the chain on every node; healing twice, or healing a
 //! node that was never partitioned, is harmless. The rules live in the node
 //! (its namespace, or the SSH host), so the same code serves both backends.
+//! Healing keeps the chain and its jump for the next fault; [`unhook`] removes
+//! them when the run is over (on an SSH host, which outlives the run; a
+//! namespace goes with them), by the rule in [`faultline_harness::state`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -35,7 +38,7 @@ use thiserror::Error;
 pub type Grudge = BTreeMap<String, BTreeSet<String>>;
 
 /// The chain partitions live in.
-pub const CHAIN: &str = "FAULTLINE";
+pub const CHAIN: &str = faultline_harness::state::PARTITION_CHAIN;
 
 /// Why a partition was not applied.
 #[derive(Debug, Error)]
@@ -318,6 +321,16 @@ pub fn apply(
 pub fn heal(remotes: &[&dyn Remote]) -> Result<(), RemoteError> {
     for r in remotes {
         r.run(&format!("iptables -w -F {CHAIN} 2>/dev/null || true"))?;
+    }
+    Ok(())
+}
+
+/// Flushes the chain on every node and, where it is then empty, unhooks it
+/// from INPUT and deletes it: the node is left as it was before the first
+/// partition. Idempotent; a node that never had the chain is untouched.
+pub fn unhook(remotes: &[&dyn Remote]) -> Result<(), RemoteError> {
+    for r in remotes {
+        r.run(&faultline_harness::state::unhook_partition_chain_command())?;
     }
     Ok(())
 }

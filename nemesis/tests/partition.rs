@@ -110,4 +110,23 @@ fn a_partition_blocks_tcp_between_sides_and_heal_restores_it() {
     assert!(c.tcp(1, 0) && c.tcp(2, 1));
     partition::heal(&c.remotes()).unwrap();
     assert!(c.tcp(2, 0));
+
+    // Healed, the chain and its jump stay for the next fault; unhooked, the
+    // node's iptables are as before the first partition.
+    let rules = |i: usize| c.nodes[i].exec("iptables -w -S").unwrap().stdout;
+    assert!(rules(0).contains("-A INPUT -j FAULTLINE"), "{}", rules(0));
+    partition::unhook(&c.remotes()).unwrap();
+    for i in 0..3 {
+        assert!(!rules(i).contains("FAULTLINE"), "n{}: {}", i + 1, rules(i));
+    }
+    partition::unhook(&c.remotes()).unwrap();
+    // Every copy of the jump goes, and a node can be partitioned again.
+    c.apply(&partition::isolate(&names, "n1"));
+    c.nodes[1].run("iptables -w -I INPUT -j FAULTLINE").unwrap();
+    partition::unhook(&c.remotes()).unwrap();
+    assert!(!rules(1).contains("FAULTLINE"), "{}", rules(1));
+    c.apply(&partition::isolate(&names, "n1"));
+    assert!(!c.tcp(0, 1) && c.tcp(1, 2));
+    partition::unhook(&c.remotes()).unwrap();
+    assert!(c.tcp(0, 1));
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use faultline_history::Format;
+use serde::Serialize;
 
 /// faultline: a consistency test harness for replicated databases.
 ///
@@ -33,8 +34,18 @@ pub enum Command {
     /// FAULTLINE_NET_SUBNET (default 10.77.0), so two harnesses can share a
     /// machine. Local runs need root and `ip`, `iptables` and `kill` on PATH.
     Test(TestArgs),
-    /// Remove what runs left on this machine: namespaces, bridge, links, rules,
-    /// processes and clock files (from their state files, then by name).
+    /// Remove what killed runs left, on this machine and on their SSH hosts.
+    ///
+    /// Reads every run's state file in /run/faultline (runs still alive are
+    /// left alone). On this machine it removes their namespaces, bridge,
+    /// links, iptables rules, processes, clock files, and the SSH control
+    /// connections (`ssh -M`) with their /tmp/faultline-ssh-* directories. On
+    /// every SSH host a state file names, it logs in as that run did (user,
+    /// port, key, known_hosts) and heals the faults, kills what the run
+    /// started, removes its /tmp/faultline-<pid> directory and the FAULTLINE
+    /// iptables chain (kept while another live run names the host). Then it
+    /// sweeps what is still named `<prefix>-*` on this machine, the prefix
+    /// being $FAULTLINE_NET_PREFIX (default `fl`).
     Cleanup {
         /// Also clean up after runs whose harness process is still alive.
         #[arg(long)]
@@ -97,8 +108,10 @@ pub enum Command {
     },
 }
 
-/// `faultline test`.
-#[derive(Debug, Args, Clone)]
+/// `faultline test`. Serialized (in `test.json`) with each field named as
+/// its flag.
+#[derive(Debug, Args, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct TestArgs {
     /// The system under test: `refkv` (the reference replicated store, a
     /// process per node in network namespaces; needs root), `etcd`,
@@ -161,7 +174,8 @@ pub struct TestArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
     /// Run on real hosts over SSH as this user (`--nodes` then names the hosts)
-    /// instead of local network namespaces.
+    /// instead of local network namespaces. The user must be root (faultline
+    /// does not use sudo); what a host needs: docs/ssh.md.
     #[arg(long)]
     pub ssh_user: Option<String>,
     /// The SSH private key.
@@ -170,7 +184,8 @@ pub struct TestArgs {
     /// The SSH port.
     #[arg(long, default_value_t = 22)]
     pub ssh_port: u16,
-    /// The known_hosts file host keys are verified against (default ~/.ssh/known_hosts).
+    /// The known_hosts file host keys are verified against (default
+    /// ~/.ssh/known_hosts); it must exist.
     #[arg(long)]
     pub known_hosts: Option<PathBuf>,
     /// Accept any host key (do not verify hosts).
@@ -183,10 +198,12 @@ pub struct TestArgs {
     /// environment variable FAULTLINE_OPT_<KEY> (upper case, `-` as `_`) — its
     /// own comments say which it reads.
     #[arg(long = "db-opt", value_name = "KEY=VALUE")]
+    #[serde(rename = "db-opt")]
     pub db_opts: Vec<String>,
     /// Run only these checkers on the history (comma-separated) instead of the
     /// workload's (refkv with `--conflicts siblings`: stats and conflicts).
     #[arg(long = "checker", value_delimiter = ',')]
+    #[serde(rename = "checker")]
     pub checkers: Vec<String>,
     /// refkv's replication mode and options.
     #[command(flatten)]

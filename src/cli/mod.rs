@@ -12,6 +12,7 @@ mod list;
 mod new_target;
 mod probes;
 mod report;
+mod reproduce;
 mod serve;
 mod test;
 mod test_all;

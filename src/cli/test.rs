@@ -1,6 +1,7 @@
 //! `faultline test`: run a test end to end.
 //!
-//! Creates the run directory (with `test.json`: every option and the seed),
+//! Creates the run directory (with `test.json`: every option, pinned — see
+//! [`super::reproduce`]),
 //! starts the recorder, runs the phases with the target and the nemesis,
 //! heals on every exit path (a guard heals even if something panics, and
 //! Ctrl-C or SIGTERM ends the main phase early), then checks the history with
@@ -23,6 +24,7 @@ use faultline_history::{read_path, Value};
 use super::args::TestArgs;
 use super::cluster::{manifest_of, setup, Plan, TARGETS};
 use super::exit::Failure;
+use super::reproduce;
 use faultline_targets::manifest::Manifest;
 
 /// What a test produced.
@@ -95,40 +97,6 @@ pub fn resolve(a: &TestArgs, manifest: Option<&Manifest>) -> Resolved {
     }
 }
 
-/// The command line that reproduces a run.
-fn reproduce(a: &TestArgs, r: &Resolved, seed: u64, nodes: &[String]) -> String {
-    let mut cmd = format!(
-        "faultline test --target {} --workload {} --time-limit {} --concurrency {} --keys {} --seed {seed} --nodes {}",
-        a.target,
-        r.workload,
-        r.time_limit,
-        a.concurrency,
-        a.keys,
-        nodes.join(",")
-    );
-    let faults: Vec<&String> = r.nemesis.iter().filter(|n| *n != "none").collect();
-    if faults.is_empty() {
-        cmd.push_str(" --nemesis none");
-    } else {
-        cmd.push_str(&format!(
-            " --nemesis {} --nemesis-interval {}",
-            r.nemesis.join(","),
-            a.nemesis_interval
-        ));
-    }
-    cmd.push_str(&format!(" --rate {}", a.rate));
-    for o in &a.db_opts {
-        cmd.push_str(&format!(" --db-opt {o}"));
-    }
-    if a.target == "refkv" {
-        for f in a.refkv.changed_flags() {
-            cmd.push(' ');
-            cmd.push_str(&f);
-        }
-    }
-    cmd
-}
-
 /// Runs `faultline test`.
 pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     let started = std::time::Instant::now();
@@ -183,12 +151,15 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
         ..RunConfig::default()
     };
     let gen = generator(&r.workload, a.keys).map_err(Failure::bad)?;
+    let ssh = ssh_options(a)?;
+    // What the run really runs with, for test.json and the reproduce line.
+    let plan = reproduce::pinned(a, &r, seed, &nodes)?;
+    let reproduce = reproduce::line(&plan);
     let store = Store::new(&a.store);
     let run_dir = store
         .create_run(&format!("{target_name}-{}", r.workload))
         .map_err(Failure::bad)?;
     let mut options = serde_json::Map::new();
-    let opt = serde_json::to_value(format!("{a:?}")).unwrap_or_default();
     options.insert("seed".into(), seed.into());
     if let Some(v) = initial(&r.workload) {
         options.insert(
@@ -197,13 +168,16 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
         );
     }
     options.insert("target".into(), a.target.clone().into());
-    if a.target == "refkv" {
-        options.insert("refkv".into(), a.refkv.flags().into());
-    }
+    let backend = match (&ssh, a.target.as_str()) {
+        (Some(_), _) => "ssh",
+        (None, "memory") => "in-process",
+        (None, _) => "local",
+    };
+    options.insert("backend".into(), backend.into());
     options.insert("nemesis".into(), r.nemesis.clone().into());
     options.insert("nodes".into(), nodes.clone().into());
-    options.insert("reproduce".into(), reproduce(a, &r, seed, &nodes).into());
-    options.insert("args".into(), opt);
+    options.insert("reproduce".into(), reproduce.clone().into());
+    options.insert("options".into(), reproduce::json(&plan));
     run_dir
         .write_test_spec(&TestSpec {
             name: format!("{target_name}-{}", r.workload),
@@ -222,7 +196,6 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
         .collect::<Result<_, _>>()?;
     // Target, nemesis and (for real processes) the network; torn down when
     // `cluster` drops, whatever the exit path.
-    let ssh = ssh_options(a)?;
     let mut cluster = setup(&Plan {
         target: &a.target,
         workload: &r.workload,
@@ -354,12 +327,12 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
             .map_err(Failure::Internal)?;
     }
     if results.valid != Validity::True {
-        stdout.push_str(&format!("reproduce: {}\n", reproduce(a, &r, seed, &nodes)));
+        stdout.push_str(&format!("reproduce: {reproduce}\n"));
     }
     Ok(Tested {
         valid: results.valid,
         run: run_dir.path().to_path_buf(),
-        reproduce: reproduce(a, &r, seed, &nodes),
+        reproduce,
         stdout,
         results,
     })
@@ -368,7 +341,13 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
 /// SSH options from the flags, when `--ssh-user` asks for SSH hosts.
 fn ssh_options(a: &TestArgs) -> Result<Option<faultline_harness::remote::SshOptions>, Failure> {
     let Some(user) = &a.ssh_user else {
-        if a.ssh_key.is_some() || a.known_hosts.is_some() || a.insecure_host_keys {
+        let default_port = reproduce::defaults().ssh_port;
+        if a.ssh_key.is_some()
+            || a.known_hosts.is_some()
+            || a.insecure_host_keys
+            || a.ssh_port != default_port
+        {
+            // Not silently a local run.
             return Err(Failure::bad(
                 "SSH options need --ssh-user (and --nodes naming the hosts)",
             ));
@@ -377,6 +356,17 @@ fn ssh_options(a: &TestArgs) -> Result<Option<faultline_harness::remote::SshOpti
     };
     if a.nodes.is_empty() {
         return Err(Failure::bad("--ssh-user needs --nodes naming the hosts"));
+    }
+    if a.target == "memory" {
+        return Err(Failure::bad(
+            "--target memory runs inside faultline, on no host: it cannot run over SSH",
+        ));
+    }
+    if let Some(kh) = a.known_hosts.as_ref().filter(|p| !p.exists()) {
+        return Err(Failure::bad(format!(
+            "known-hosts file {} does not exist",
+            kh.display()
+        )));
     }
     Ok(Some(faultline_harness::remote::SshOptions {
         user: user.clone(),

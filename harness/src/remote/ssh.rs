@@ -72,7 +72,7 @@ pub struct Ssh {
     session: Arc<Session>,
     master: Child,
     log: PathBuf,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 /// The runtime every session's I/O runs on; it lives as long as the process.
@@ -170,6 +170,19 @@ async fn drain(
 impl Ssh {
     /// Logs in to `host` as node `node`; fails within `opts.connect_timeout`.
     pub fn connect(node: &str, host: &str, opts: &SshOptions) -> Result<Ssh, RemoteError> {
+        Ssh::connect_noting(node, host, opts, |_, _| Ok(()))
+    }
+
+    /// As [`Ssh::connect`], calling `started(pid, control directory)` as soon
+    /// as the master runs, before it has logged in: a caller that writes them
+    /// down (a state file) can end a master its own death left behind. An
+    /// error from `started` ends the master and is returned.
+    pub fn connect_noting(
+        node: &str,
+        host: &str,
+        opts: &SshOptions,
+        started: impl FnOnce(u32, &Path) -> Result<(), String>,
+    ) -> Result<Ssh, RemoteError> {
         if !plain(host) || !plain(&opts.user) {
             let msg = format!("bad host `{host}` or user `{}`", opts.user);
             return Err(other(node, msg));
@@ -179,6 +192,10 @@ impl Ssh {
         }
         if let Some(key) = opts.key.as_ref().filter(|k| !k.is_file()) {
             return Err(other(node, format!("key file {} not found", key.display())));
+        }
+        if let Some(kh) = opts.known_hosts.as_ref().filter(|k| !k.exists()) {
+            let msg = format!("known-hosts file {} does not exist", kh.display());
+            return Err(other(node, msg));
         }
         let dir = tempfile::Builder::new()
             .prefix("faultline-ssh-")
@@ -202,6 +219,11 @@ impl Ssh {
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let what = "run ssh (is openssh-client installed?)";
         let mut master = cmd.spawn().map_err(|e| io_error(node, what, e))?;
+        if let Err(e) = started(master.id(), dir.path()) {
+            let _ = master.kill();
+            let _ = master.wait();
+            return Err(other(node, e));
+        }
         let deadline = Instant::now() + opts.connect_timeout;
         let failed = loop {
             // OpenSSH links the socket into place once it is listening.
@@ -230,8 +252,19 @@ impl Ssh {
             session: Arc::new(Session::resume_mux(ctl.into(), Some(log.clone().into()))),
             master,
             log,
-            _dir: dir,
+            dir,
         })
+    }
+
+    /// The pid of the `ssh -M` master, on this machine.
+    pub fn master_pid(&self) -> u32 {
+        self.master.id()
+    }
+
+    /// The master's private control directory (`/tmp/faultline-ssh-*`),
+    /// removed when the `Ssh` is dropped.
+    pub fn control_dir(&self) -> &Path {
+        self.dir.path()
     }
 
     /// `mkdir -p` of `p`'s directory, if it has one.

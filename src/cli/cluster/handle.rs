@@ -3,17 +3,20 @@
 //! Whatever [`super::setup`] started is recorded in a [`Cluster`] as it is
 //! started, so that a setup failing half-way, a run that ends, panics or is
 //! interrupted, all tear down the same way: heal every fault, stop every
-//! daemon, bring the logs home, remove the network and the data. Teardown is
-//! idempotent; it runs again from `Drop` and does nothing the second time.
+//! daemon, bring the logs home, remove the network and the data. On SSH hosts
+//! that means the run's directory and the partition chain (unless another
+//! live run names the host; see [`faultline_harness::state`]); the control
+//! masters end when their remotes are dropped. Teardown is idempotent; it
+//! runs again from `Drop` and does nothing the second time.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use faultline_harness::daemon::Daemon;
 use faultline_harness::remote::Remote;
 use faultline_harness::runner::{Nemesis, Target};
-use faultline_harness::state::State;
+use faultline_harness::state::{self, State, STATE_DIR};
 use faultline_harness::Network;
 
 /// A target, its nemesis, and what to tear down.
@@ -65,8 +68,19 @@ impl Cluster {
             }
             let _ = r.download(&there, &here);
         }
+        // Hosts are left as found: the run's directory goes, and so does the
+        // partition chain unless another live run names the host.
+        let shared = match self.remote_wipe.is_empty() {
+            true => Default::default(),
+            false => state::hosts_in_use(Path::new(STATE_DIR), std::process::id()),
+        };
         for (r, dir) in self.remote_wipe.drain(..) {
-            let _ = r.exec(&faultline_harness::state::sweep_dir_command(&dir));
+            let mut cmd = state::sweep_dir_command(&dir);
+            if !shared.contains(r.host()) {
+                cmd.push_str("; ");
+                cmd.push_str(&state::unhook_partition_chain_command());
+            }
+            let _ = r.exec(&cmd);
         }
         if let Some(net) = self.network.take() {
             let _ = net.destroy();

@@ -113,13 +113,14 @@ pub(super) fn ssh(
     let run = absolute(run)?;
     let root = ssh_root();
     if cluster.state.is_none() {
-        cluster.state = Some(State::new(STATE_DIR.into(), "fl-ssh").map_err(Failure::bad)?);
+        // Named with the network prefix, as a local run's state file is.
+        let prefix = format!("{}-ssh", NetworkSpec::nodes(0).prefix);
+        cluster.state = Some(State::new(STATE_DIR.into(), &prefix).map_err(Failure::bad)?);
     }
     let mut out = Vec::new();
     for host in hosts {
-        let r: Arc<dyn Remote> = Arc::new(Ssh::connect(host, host, opts).map_err(Failure::bad)?);
-        // Recorded before anything is started there, so `faultline cleanup`
-        // can always find it.
+        // Recorded before anything is started there (the master included),
+        // so `faultline cleanup` can always find it.
         if let Some(state) = cluster.state.as_mut() {
             state
                 .record(|c| {
@@ -130,12 +131,26 @@ pub(super) fn ssh(
                         key: opts.key.clone(),
                         known_hosts: opts.known_hosts.clone(),
                         strict_host_keys: opts.strict_host_keys,
-                        pids: Vec::new(),
                         dir: Some(root.clone()),
+                        ..SshLeft::default()
                     })
                 })
                 .map_err(Failure::bad)?;
         }
+        let state = &mut cluster.state;
+        let ssh = Ssh::connect_noting(host, host, opts, |pid, dir| match state.as_mut() {
+            Some(state) => state
+                .record(|c| {
+                    if let Some(h) = c.ssh.iter_mut().rfind(|h| h.host == *host) {
+                        h.master = Some(pid);
+                        h.control_dir = Some(dir.to_path_buf());
+                    }
+                })
+                .map_err(|e| e.to_string()),
+            None => Ok(()),
+        })
+        .map_err(Failure::bad)?;
+        let r: Arc<dyn Remote> = Arc::new(ssh);
         cluster.remote_wipe.push((r.clone(), root.clone()));
         let dir = root.join(host);
         r.run(&format!(

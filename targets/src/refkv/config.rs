@@ -15,7 +15,8 @@ pub const CLIENT_PORT: u16 = 7000;
 pub const PEER_PORT: u16 = 7001;
 
 /// How writes reach the other nodes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Replication {
     /// One leader; a write is acknowledged once the leader logged it.
     Async,
@@ -40,7 +41,8 @@ impl Replication {
 }
 
 /// Who replaces a failed leader.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Failover {
     /// Heartbeat timeouts and elections by majority, in epochs.
     Auto,
@@ -49,7 +51,8 @@ pub enum Failover {
 }
 
 /// Where reads are served.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ReadFrom {
     /// Only the leader serves reads.
     Leader,
@@ -58,7 +61,8 @@ pub enum ReadFrom {
 }
 
 /// How multi-leader nodes forward writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Topology {
     /// Every node sends to every other.
     All,
@@ -69,7 +73,8 @@ pub enum Topology {
 }
 
 /// How concurrent writes to one key are reconciled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Conflicts {
     /// The highest wall-clock timestamp wins; the others vanish.
     Lww,
@@ -107,7 +112,8 @@ pub struct Config {
 
 /// The replication mode and its options: the same on every node (and the
 /// flags of `faultline test --target refkv`).
-#[derive(Clone, Debug, Args)]
+#[derive(Clone, Debug, Args, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 #[command(next_help_heading = "refkv (the reference store)")]
 pub struct Mode {
     /// The replication mode.
@@ -214,7 +220,8 @@ impl Default for Mode {
 }
 
 /// A switch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum OnOff {
     /// Enabled.
     On,
