@@ -86,6 +86,10 @@ pub struct JsonlTarget {
     pub log: ClientLog,
     /// Per-node leader discovery for `primaries` (node, what it believes).
     pub leaders_by_node: Option<LeadersByNode>,
+    /// The client reads one node's own copy when opened with `"replica": true`.
+    pub replica_reads: bool,
+    /// This target's clients are opened for replica reads.
+    replica: bool,
     workers: AtomicU64,
 }
 
@@ -101,8 +105,21 @@ impl JsonlTarget {
             nodes: Vec::new(),
             log: ClientLog(Arc::new(Mutex::new(None))),
             leaders_by_node: None,
+            replica_reads: false,
+            replica: false,
             workers: AtomicU64::new(0),
         }
+    }
+
+    /// The same clients, opened for `workload`.
+    fn like(&self, workload: &str) -> JsonlTarget {
+        let mut t = JsonlTarget::new(&self.name, self.command.clone(), self.cwd.clone(), workload);
+        t.env = self.env.clone();
+        t.nodes = self.nodes.clone();
+        t.log = self.log.clone();
+        t.leaders_by_node = self.leaders_by_node.clone();
+        t.replica_reads = self.replica_reads;
+        t
     }
 
     fn open_message(&self, node: &str, addr: &str) -> Json {
@@ -111,8 +128,12 @@ impl JsonlTarget {
             .iter()
             .map(|(n, a)| (n.clone(), Json::from(a.clone())))
             .collect();
-        json!({"type": "open", "id": 0, "node": node, "addr": addr,
-               "workload": self.workload, "nodes": nodes})
+        let mut m = json!({"type": "open", "id": 0, "node": node, "addr": addr,
+               "workload": self.workload, "nodes": nodes});
+        if self.replica {
+            m["replica"] = Json::Bool(true);
+        }
+        m
     }
 }
 
@@ -420,12 +441,18 @@ impl Target for JsonlTarget {
     }
 
     fn with_workload(&self, workload: &str) -> Option<Arc<dyn Target>> {
-        let mut t = JsonlTarget::new(&self.name, self.command.clone(), self.cwd.clone(), workload);
-        t.env = self.env.clone();
-        t.nodes = self.nodes.clone();
-        t.log = self.log.clone();
-        t.leaders_by_node = self.leaders_by_node.clone();
-        Some(Arc::new(t))
+        Some(Arc::new(self.like(workload)))
+    }
+
+    fn reads_replicas(&self) -> bool {
+        self.replica_reads
+    }
+
+    async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, String> {
+        let mut t = self.like(&self.workload);
+        t.replica = true;
+        t.workers = AtomicU64::new(self.workers.fetch_add(1, Ordering::Relaxed));
+        t.open(node).await
     }
 
     async fn primaries(&self) -> Option<Value> {
@@ -499,6 +526,32 @@ mod tests {
         assert!(
             matches!(parse_answer(r#"{"id":3,"type":"maybe"}"#, 3, &v), Parsed::Bad(m) if m.contains("unknown type"))
         );
+    }
+
+    #[tokio::test]
+    async fn replica_reads_open_with_replica_only_when_the_manifest_says_so() {
+        let d = tempfile::tempdir().unwrap();
+        let seen = d.path().join("open.json");
+        let cmd = format!(
+            "read l; echo \"$l\" >> {}; echo '{{\"id\":0,\"type\":\"ok\"}}'; cat >/dev/null",
+            seen.display()
+        );
+        let mut t = JsonlTarget::new("t", cmd, d.path().to_path_buf(), "set");
+        t.nodes = vec![("n1".into(), "10.0.0.11".into())];
+        assert!(!t.reads_replicas(), "off unless the manifest says so");
+        t.open("n1").await.unwrap().close().await;
+        t.replica_reads = true;
+        assert!(t.reads_replicas());
+        t.open_replica("n1").await.unwrap().close().await;
+        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&seen)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].get("replica").is_none(), "{}", lines[0]);
+        assert_eq!(lines[1]["replica"], true, "{}", lines[1]);
+        assert_eq!(lines[1]["node"], "n1");
     }
 
     #[tokio::test]

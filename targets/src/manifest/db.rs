@@ -370,6 +370,7 @@ impl Db for ManifestDb {
             .collect();
         target.log = ClientLog::open(&opts.run_dir.join("clients.log"));
         target.leaders_by_node = by_node;
+        target.replica_reads = m.client.replica_reads;
         let nemesis = (!m.faults.is_empty()).then(|| {
             let n: Arc<dyn faultline_harness::runner::Nemesis> = Arc::new(ManifestNemesis::new(
                 m.clone(),

@@ -233,6 +233,11 @@ pub struct Leaders {
 pub struct ClientSpec {
     /// The client program, run on this machine, one per worker.
     pub command: String,
+    /// The client understands `"replica": true` in `open`: read that node's
+    /// own copy only, never forwarding to a leader (for the replica reads
+    /// that end a test and the `divergence` checker).
+    #[serde(default)]
+    pub replica_reads: bool,
 }
 
 /// `[fault.NAME]`.
