@@ -8,6 +8,7 @@ mod cleanup;
 mod cluster;
 mod exit;
 mod list;
+pub mod log;
 mod new_target;
 mod report;
 mod serve;

@@ -31,7 +31,8 @@ pub struct RunConfig {
     pub recovery: Duration,
     /// How long final reads are retried.
     pub final_timeout: Duration,
-    /// Time between `primaries` observations.
+    /// Time between the starts of `primaries` observations (an observation
+    /// that takes longer is followed at once by the next).
     pub primaries_interval: Duration,
     /// The seed of every random choice.
     pub seed: u64,
@@ -69,6 +70,10 @@ pub struct RunOutcome {
     pub finals_failed: usize,
     /// Errors from the nemesis, one line each.
     pub nemesis_errors: Vec<String>,
+    /// `primaries` observations recorded.
+    pub observations: u64,
+    /// Of those, the ones that named at least one leader.
+    pub observations_naming_leader: u64,
 }
 
 struct Shared {
@@ -81,6 +86,8 @@ struct Shared {
     start: tokio::time::Instant,
     slots: AtomicU64,
     ops: AtomicU64,
+    observations: AtomicU64,
+    naming_leader: AtomicU64,
 }
 
 /// Runs the test; `stop` set by a signal handler ends the main phase early and
@@ -104,8 +111,18 @@ pub async fn run(
         stop: stop.clone(),
         slots: AtomicU64::new(0),
         ops: AtomicU64::new(0),
+        observations: AtomicU64::new(0),
+        naming_leader: AtomicU64::new(0),
         cfg: cfg.clone(),
     });
+    tracing::info!(
+        target: "faultline::phase",
+        workers = cfg.concurrency.max(1),
+        time_limit_s = cfg.time_limit.as_secs_f64(),
+        rate = ?cfg.rate,
+        nodes = %cfg.nodes.join(","),
+        "phase main: workload and faults begin"
+    );
     let workers: Vec<_> = (0..cfg.concurrency.max(1))
         .map(|i| tokio::spawn(worker(i, shared.clone())))
         .collect();
@@ -117,34 +134,83 @@ pub async fn run(
     let main = began.elapsed();
     let (faults, mut nemesis_errors) = faults.await.unwrap_or_default();
     observer.abort();
+    let interrupted = stop.load(Ordering::Relaxed);
+    tracing::info!(
+        target: "faultline::phase",
+        main_s = main.as_secs_f64(),
+        ops = shared.ops.load(Ordering::Relaxed),
+        faults,
+        interrupted,
+        "main phase over"
+    );
+    let (observations, named) = (
+        shared.observations.load(Ordering::Relaxed),
+        shared.naming_leader.load(Ordering::Relaxed),
+    );
+    if observations > 0 && named == 0 {
+        tracing::warn!(
+            observations,
+            "no leader observation named a leader: the target's leader discovery never answered with a node"
+        );
+    }
     if let Some(n) = nemesis {
+        tracing::info!(target: "faultline::phase", "phase heal: undoing every fault");
         let n2 = n.clone();
-        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || n2.heal_all()).await {
-            nemesis_errors.push(e);
+        match tokio::task::spawn_blocking(move || n2.heal_all()).await {
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "healing failed");
+                nemesis_errors.push(e);
+            }
+            Ok(Ok(())) => tracing::info!(target: "faultline::phase", "healed"),
+            Err(e) => tracing::warn!(error = %e, "the heal task panicked"),
         }
     }
     let mut outcome = RunOutcome {
         main,
         faults,
         nemesis_errors,
-        interrupted: stop.load(Ordering::Relaxed),
+        interrupted,
+        observations,
+        observations_naming_leader: named,
         ..RunOutcome::default()
     };
     if !outcome.interrupted {
+        tracing::info!(
+            target: "faultline::phase",
+            recovery_s = cfg.recovery.as_secs_f64(),
+            "phase recover: letting the cluster settle"
+        );
         sleep(cfg.recovery).await;
         outcome.finals_failed = finals(&shared).await;
+    } else {
+        tracing::warn!(target: "faultline::phase", "interrupted: recovery and final reads skipped");
     }
     outcome.ops = shared.ops.load(Ordering::Relaxed);
     outcome
 }
 
-async fn open(s: &Shared, node: &str) -> Option<Box<dyn Client>> {
+/// Opens a client for `process` against `node`, retrying every 100 ms until
+/// the main phase ends.
+async fn open(s: &Shared, node: &str, process: i64) -> Option<Box<dyn Client>> {
+    let mut attempts = 0u64;
     while !s.stop.load(Ordering::Relaxed) && tokio::time::Instant::now() < s.deadline {
-        if let Ok(Ok(c)) = timeout(s.cfg.op_timeout, s.target.open(node)).await {
-            return Some(c);
+        attempts += 1;
+        match timeout(s.cfg.op_timeout, s.target.open(node)).await {
+            Ok(Ok(c)) => {
+                tracing::debug!(target: "faultline::client", node, process, attempts, "client connected");
+                return Some(c);
+            }
+            Ok(Err(e)) if attempts == 1 => {
+                tracing::debug!(target: "faultline::client", node, process, error = %e, "client could not connect; retrying every 100 ms")
+            }
+            Err(_) if attempts == 1 => {
+                tracing::debug!(target: "faultline::client", node, process, "client connect timed out; retrying every 100 ms")
+            }
+            _ => {}
         }
         sleep(Duration::from_millis(100)).await;
     }
+    tracing::debug!(target: "faultline::client", node, process, attempts, "client gave up connecting: the main phase is over");
     None
 }
 
@@ -192,7 +258,7 @@ async fn worker(i: usize, s: Arc<Shared>) {
     let node = nodes[i % nodes.len()].clone();
     let stride = s.cfg.concurrency.max(1) as i64;
     let mut process = i as i64;
-    let Some(mut client) = open(&s, &node).await else {
+    let Some(mut client) = open(&s, &node, process).await else {
         return;
     };
     loop {
@@ -213,10 +279,19 @@ async fn worker(i: usize, s: Arc<Shared>) {
             gen.next(rng)
         };
         let c = perform(&s, &mut client, process, &node, &op).await;
-        if matches!(c.outcome, Outcome::Info(_)) {
+        if let Outcome::Info(why) = &c.outcome {
+            tracing::debug!(
+                target: "faultline::client",
+                node,
+                process,
+                next = process + stride,
+                f = op.f,
+                error = %why,
+                "indeterminate result: the process is replaced by a new one with a new client"
+            );
             process += stride;
             client.close().await;
-            match open(&s, &node).await {
+            match open(&s, &node, process).await {
                 Some(c) => client = c,
                 None => break,
             }
@@ -238,22 +313,30 @@ async fn schedule(nemesis: Option<Arc<dyn Nemesis>>, s: Arc<Shared>) -> (u64, Ve
     let (mut started, mut errors) = (0u64, Vec::new());
     let step = s.cfg.nemesis_interval.max(Duration::from_millis(10));
     let record = |f: &str, value: Value, error: Option<String>| {
-        s.rec.record(Rec {
+        let (shown, failed) = (value.to_string(), error.is_some());
+        let index = s.rec.record(Rec {
             kind: EventType::Info,
             process: Process::Nemesis,
             f,
             value,
             node: None,
-            error,
+            error: error.clone(),
         });
+        if failed {
+            tracing::warn!(target: "faultline::nemesis", index, error = error.as_deref().unwrap_or(""), "{f} failed");
+        } else {
+            tracing::info!(target: "faultline::nemesis", index, value = %shown, "{f}");
+        }
     };
     loop {
         let next = tokio::time::Instant::now() + step;
         if next >= s.deadline || s.stop.load(Ordering::Relaxed) {
+            tracing::debug!(target: "faultline::nemesis", "no further faults: the main phase ends before the next would start");
             break;
         }
         sleep_until(next).await;
         let fault = faults[rng.below(faults.len() as u64) as usize].clone();
+        tracing::debug!(target: "faultline::nemesis", "starting {fault}");
         let (n2, f2, mut r2) = (n.clone(), fault.clone(), rng.clone());
         let res = tokio::task::spawn_blocking(move || {
             let v = n2.start(&f2, &mut r2);
@@ -276,6 +359,7 @@ async fn schedule(nemesis: Option<Arc<dyn Nemesis>>, s: Arc<Shared>) -> (u64, Ve
             sleep(Duration::from_millis(50).min(until - tokio::time::Instant::now())).await;
         }
         let (n2, f2) = (n.clone(), fault.clone());
+        tracing::debug!(target: "faultline::nemesis", "stopping {fault}");
         let res = tokio::task::spawn_blocking(move || n2.stop(&f2)).await;
         let name = format!("stop-{fault}");
         match res {
@@ -290,22 +374,49 @@ async fn schedule(nemesis: Option<Arc<dyn Nemesis>>, s: Arc<Shared>) -> (u64, Ve
     (started, errors)
 }
 
-/// Records `primaries` observations while the test runs, if the target can tell.
+/// Records `primaries` observations while the test runs, if the target can
+/// tell: one starts every `primaries_interval` (or at once, when the last took
+/// longer), and each is recorded when its answers are in, with the time it
+/// began as `observed_from` — the window its claims are known to hold in.
 async fn observe(s: Arc<Shared>) {
+    let period = s.cfg.primaries_interval;
+    let mut next = tokio::time::Instant::now();
     loop {
-        if let Some(v) = s.target.primaries().await {
-            s.rec.record(Rec {
-                kind: EventType::Info,
-                process: Process::Nemesis,
-                f: "primaries",
-                value: v,
-                node: None,
-                error: None,
-            });
-        } else {
+        let from = s.rec.now();
+        let began = Instant::now();
+        let Some(v) = s.target.primaries().await else {
+            tracing::debug!(target: "faultline::leaders", "the target cannot tell who leads: no leader observations");
             return;
+        };
+        let named = names_leader(&v);
+        let shown = v.to_string();
+        let index = s.rec.record_observation("primaries", v, from);
+        s.observations.fetch_add(1, Ordering::Relaxed);
+        if named {
+            s.naming_leader.fetch_add(1, Ordering::Relaxed);
         }
-        sleep(s.cfg.primaries_interval).await;
+        tracing::debug!(
+            target: "faultline::leaders",
+            index,
+            ms = %format!("{:.1}", began.elapsed().as_secs_f64() * 1e3),
+            "leaders observed: {shown}"
+        );
+        next += period;
+        let now = tokio::time::Instant::now();
+        if next < now {
+            next = now;
+        }
+        sleep_until(next).await;
+    }
+}
+
+/// Whether a `primaries` value names any leader at all.
+fn names_leader(v: &Value) -> bool {
+    match v {
+        Value::Map(m) => m.iter().any(|(_, l)| names_leader(l)),
+        Value::List(l) => !l.is_empty(),
+        Value::Null => false,
+        _ => true,
     }
 }
 
@@ -319,26 +430,40 @@ async fn finals(s: &Arc<Shared>) -> usize {
     let give_up = tokio::time::Instant::now() + s.cfg.final_timeout;
     let mut process = 1_000_000_000;
     let mut failed = 0;
+    tracing::info!(target: "faultline::phase", reads = ops.len(), "phase final reads");
     for (i, op) in ops.iter().enumerate() {
         let mut attempt = 0;
         loop {
             let node = s.cfg.nodes[(i + attempt) % s.cfg.nodes.len()].clone();
             attempt += 1;
             let opened = timeout(s.cfg.op_timeout, s.target.open(&node)).await;
-            if let Ok(Ok(mut client)) = opened {
-                let c = perform(s, &mut client, process, &node, op).await;
-                process += 1;
-                client.close().await;
-                if matches!(c.outcome, Outcome::Ok(_)) {
-                    break;
+            match opened {
+                Ok(Ok(mut client)) => {
+                    let c = perform(s, &mut client, process, &node, op).await;
+                    process += 1;
+                    client.close().await;
+                    match c.outcome {
+                        Outcome::Ok(_) => break,
+                        Outcome::Fail(e) | Outcome::Info(e) => tracing::debug!(
+                            target: "faultline::client", node, attempt, error = %e, "final read failed; retrying"
+                        ),
+                    }
                 }
+                Ok(Err(e)) => tracing::debug!(
+                    target: "faultline::client", node, attempt, error = %e, "final read: no client; retrying"
+                ),
+                Err(_) => tracing::debug!(
+                    target: "faultline::client", node, attempt, "final read: connect timed out; retrying"
+                ),
             }
             if tokio::time::Instant::now() >= give_up {
+                tracing::warn!(target: "faultline::phase", f = op.f, value = %op.value, attempts = attempt, "a final read never succeeded");
                 failed += 1;
                 break;
             }
             sleep(Duration::from_millis(200)).await;
         }
     }
+    tracing::info!(target: "faultline::phase", reads = ops.len(), failed, "final reads done");
     failed
 }

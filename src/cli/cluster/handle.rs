@@ -52,30 +52,56 @@ impl Cluster {
 
     /// Stops the daemons and removes the network. Idempotent.
     pub fn teardown(&mut self) {
+        let busy = !self.daemons.is_empty()
+            || !self.logs.is_empty()
+            || self.network.is_some()
+            || !self.wipe.is_empty()
+            || !self.remote_wipe.is_empty();
+        if busy {
+            tracing::info!(target: "faultline::teardown", "teardown begins");
+        }
         if let Some(n) = &self.nemesis {
-            let _ = n.heal_all();
+            if let Err(e) = n.heal_all() {
+                tracing::warn!(target: "faultline::teardown", error = %e, "heal before teardown failed");
+            }
         }
         for d in &self.daemons {
-            let _ = d.stop(Duration::from_secs(2));
+            match d.stop(Duration::from_secs(2)) {
+                Ok(()) => {
+                    tracing::info!(target: "faultline::teardown", node = d.node(), "daemon stopped")
+                }
+                Err(e) => {
+                    tracing::warn!(target: "faultline::teardown", node = d.node(), error = %e, "daemon did not stop cleanly")
+                }
+            }
         }
         self.daemons.clear();
         for (r, there, here) in self.logs.drain(..) {
             if let Some(parent) = here.parent() {
                 let _ = std::fs::create_dir_all(parent);
             }
-            let _ = r.download(&there, &here);
+            if let Err(e) = r.download(&there, &here) {
+                tracing::debug!(target: "faultline::teardown", node = r.node(), error = %e, "log not brought home");
+            }
         }
         for (r, dir) in self.remote_wipe.drain(..) {
+            tracing::info!(target: "faultline::teardown", node = r.node(), dir = %dir.display(), "sweeping the host's run directory");
             let _ = r.exec(&faultline_harness::state::sweep_dir_command(&dir));
         }
         if let Some(net) = self.network.take() {
-            let _ = net.destroy();
+            if let Err(e) = net.destroy() {
+                tracing::warn!(target: "faultline::teardown", error = %e, "network removal failed");
+            }
         }
         for d in self.wipe.drain(..) {
+            tracing::debug!(target: "faultline::teardown", dir = %d.display(), "removing data");
             let _ = std::fs::remove_dir_all(d);
         }
         if let Some(state) = self.state.take() {
             state.delete();
+        }
+        if busy {
+            tracing::info!(target: "faultline::teardown", "teardown done");
         }
     }
 }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use faultline_harness::daemon::{wait_port, Controls, Daemon};
-use faultline_harness::remote::{shell_quote, Remote, Signal, Spawn};
+use faultline_harness::remote::{logged, shell_quote, Remote, Signal, Spawn};
 
 use super::client::{ClientLog, JsonlTarget, LeadersByNode};
 use super::faults::ManifestNemesis;
@@ -103,6 +103,35 @@ pub fn vars(m: &Manifest, nodes: &[DbNode], i: usize, leader: Option<usize>) -> 
     v
 }
 
+/// What node `name` says leads, from its `[leaders]` command's standard
+/// output (one name per line); `None` when the command failed (logged).
+fn ask_leaders(name: &str, r: &dyn Remote, cmd: &str) -> Option<(String, Vec<String>)> {
+    let out = match r.exec(cmd) {
+        Ok(o) if o.status == 0 => o,
+        Ok(o) => {
+            let last = o
+                .stderr
+                .lines()
+                .rfind(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            tracing::debug!(target: "faultline::leaders", node = name, status = o.status, stderr = last, "[leaders] failed");
+            return None;
+        }
+        Err(e) => {
+            tracing::debug!(target: "faultline::leaders", node = name, error = %e, "[leaders] could not run");
+            return None;
+        }
+    };
+    let named = out
+        .stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    Some((name.to_owned(), named))
+}
+
 /// Runs `command` on this machine with `sh -c` and `env`; its output, or
 /// one line saying why not.
 pub fn run_here(
@@ -110,13 +139,27 @@ pub fn run_here(
     env: &[(String, String)],
     cwd: &std::path::Path,
 ) -> Result<String, String> {
+    let started = std::time::Instant::now();
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(command)
         .envs(env.iter().cloned())
         .current_dir(cwd)
-        .output()
-        .map_err(|e| format!("sh: {e}"))?;
+        .output();
+    match &out {
+        Ok(o) => {
+            let status = Ok(o.status.code().unwrap_or(-1));
+            logged::local(
+                "controller",
+                command,
+                started,
+                status,
+                &String::from_utf8_lossy(&o.stderr),
+            );
+        }
+        Err(e) => logged::local("controller", command, started, Err(&e.to_string()), ""),
+    }
+    let out = out.map_err(|e| format!("sh: {e}"))?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
@@ -330,20 +373,20 @@ impl Db for ManifestDb {
                     )
                 })
                 .collect();
+            // Every node is asked at once: an observation takes as long as
+            // the slowest node, not the sum of them.
             let f: LeadersByNode = Arc::new(move || {
-                cmds.iter()
-                    .filter_map(|(name, r, cmd)| {
-                        let out = r.exec(cmd).ok().filter(|o| o.status == 0)?;
-                        let named: Vec<String> = out
-                            .stdout
-                            .lines()
-                            .map(str::trim)
-                            .filter(|l| !l.is_empty())
-                            .map(str::to_owned)
-                            .collect();
-                        Some((name.clone(), named))
-                    })
-                    .collect()
+                std::thread::scope(|scope| {
+                    let asks: Vec<_> = cmds
+                        .iter()
+                        .map(|(name, r, cmd)| {
+                            scope.spawn(move || ask_leaders(name, r.as_ref(), cmd))
+                        })
+                        .collect();
+                    asks.into_iter()
+                        .filter_map(|h| h.join().ok().flatten())
+                        .collect()
+                })
             });
             f
         });
