@@ -187,7 +187,7 @@ fn commands_on_a_node_are_logged_with_their_exit_status() {
         .with_writer(out.clone())
         .finish();
     let dir = tempfile::tempdir().unwrap();
-    tracing::subscriber::with_default(subscriber, || {
+    let pid = tracing::subscriber::with_default(subscriber, || {
         let net = Network::create(&spec("lgl", 2, "10.78.0"), dir.path().into()).unwrap();
         let n2 = net.remote("n2").unwrap();
         n2.run("true").unwrap();
@@ -201,6 +201,7 @@ fn commands_on_a_node_are_logged_with_their_exit_status() {
             .unwrap();
         n2.signal(pid, Signal::Kill).unwrap();
         net.destroy().unwrap();
+        pid
     });
     let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
     let line = |needle: &str| {

@@ -9,6 +9,7 @@ use tokio::time::{sleep, sleep_until, timeout};
 
 use super::client::{Client, Completion, Invocation, Outcome, Target};
 use super::nemesis::Nemesis;
+use super::observe::{observe, Observed};
 use super::ops::{OpGen, Rng};
 use super::recorder::{Rec, Recorder};
 
@@ -86,8 +87,6 @@ struct Shared {
     start: tokio::time::Instant,
     slots: AtomicU64,
     ops: AtomicU64,
-    observations: AtomicU64,
-    naming_leader: AtomicU64,
 }
 
 /// Runs the test; `stop` set by a signal handler ends the main phase early and
@@ -111,8 +110,6 @@ pub async fn run(
         stop: stop.clone(),
         slots: AtomicU64::new(0),
         ops: AtomicU64::new(0),
-        observations: AtomicU64::new(0),
-        naming_leader: AtomicU64::new(0),
         cfg: cfg.clone(),
     });
     tracing::info!(
@@ -127,7 +124,13 @@ pub async fn run(
         .map(|i| tokio::spawn(worker(i, shared.clone())))
         .collect();
     let faults = tokio::spawn(schedule(nemesis.clone(), shared.clone()));
-    let observer = tokio::spawn(observe(shared.clone()));
+    let seen = Arc::new(Observed::default());
+    let observer = tokio::spawn(observe(
+        target.clone(),
+        rec.clone(),
+        cfg.primaries_interval,
+        seen.clone(),
+    ));
     for w in workers {
         let _ = w.await;
     }
@@ -144,8 +147,8 @@ pub async fn run(
         "main phase over"
     );
     let (observations, named) = (
-        shared.observations.load(Ordering::Relaxed),
-        shared.naming_leader.load(Ordering::Relaxed),
+        seen.total.load(Ordering::Relaxed),
+        seen.naming_leader.load(Ordering::Relaxed),
     );
     if observations > 0 && named == 0 {
         tracing::warn!(
@@ -372,52 +375,6 @@ async fn schedule(nemesis: Option<Arc<dyn Nemesis>>, s: Arc<Shared>) -> (u64, Ve
         }
     }
     (started, errors)
-}
-
-/// Records `primaries` observations while the test runs, if the target can
-/// tell: one starts every `primaries_interval` (or at once, when the last took
-/// longer), and each is recorded when its answers are in, with the time it
-/// began as `observed_from` — the window its claims are known to hold in.
-async fn observe(s: Arc<Shared>) {
-    let period = s.cfg.primaries_interval;
-    let mut next = tokio::time::Instant::now();
-    loop {
-        let from = s.rec.now();
-        let began = Instant::now();
-        let Some(v) = s.target.primaries().await else {
-            tracing::debug!(target: "faultline::leaders", "the target cannot tell who leads: no leader observations");
-            return;
-        };
-        let named = names_leader(&v);
-        let shown = v.to_string();
-        let index = s.rec.record_observation("primaries", v, from);
-        s.observations.fetch_add(1, Ordering::Relaxed);
-        if named {
-            s.naming_leader.fetch_add(1, Ordering::Relaxed);
-        }
-        tracing::debug!(
-            target: "faultline::leaders",
-            index,
-            ms = %format!("{:.1}", began.elapsed().as_secs_f64() * 1e3),
-            "leaders observed: {shown}"
-        );
-        next += period;
-        let now = tokio::time::Instant::now();
-        if next < now {
-            next = now;
-        }
-        sleep_until(next).await;
-    }
-}
-
-/// Whether a `primaries` value names any leader at all.
-fn names_leader(v: &Value) -> bool {
-    match v {
-        Value::Map(m) => m.iter().any(|(_, l)| names_leader(l)),
-        Value::List(l) => !l.is_empty(),
-        Value::Null => false,
-        _ => true,
-    }
 }
 
 /// Performs the final reads, each retried (on a fresh process and client,
