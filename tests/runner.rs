@@ -460,9 +460,10 @@ fn faultline_log_records_phases_faults_and_clients_on_the_history_clock() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        !String::from_utf8_lossy(&o.stderr).contains(" WARN "),
-        "-q shows errors only"
+        !err.contains("WARN") && !err.contains("INFO"),
+        "-q shows errors only: {err}"
     );
     let run = latest(d.path());
     let log = std::fs::read_to_string(run.join("faultline.log")).expect("faultline.log in the run");
@@ -503,12 +504,22 @@ fn faultline_log_records_phases_faults_and_clients_on_the_history_clock() {
     assert!(log.contains("the process is replaced"), "{log}");
 
     // FAULTLINE_LOG narrows the file; a filter that does not parse is bad input.
+    // -v puts faultline's info lines on stderr too.
+    let loud: Vec<&str> = args
+        .iter()
+        .map(|a| if *a == "-q" { "-v" } else { a })
+        .collect();
     let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
+        .args(&loud)
         .env("FAULTLINE_LOG", "info")
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("INFO phase main") && !err.contains("DEBUG"),
+        "{err}"
+    );
     let log = std::fs::read_to_string(latest(d.path()).join("faultline.log")).unwrap();
     assert!(
         log.contains("phase main") && !log.contains("DEBUG"),

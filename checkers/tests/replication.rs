@@ -416,7 +416,10 @@ fn split_brain_claims_stand_only_while_they_were_observed() {
     assert_eq!(v.details["claim_windows"], "observed");
     let claim = &v.details["claims_without_split_writes"][0];
     assert_eq!(claim["writers"], serde_json::json!([]));
-    assert!((claim["observed"].as_f64().unwrap() - 0.1).abs() < 1e-6, "{claim}");
+    assert!(
+        (claim["observed"].as_f64().unwrap() - 0.1).abs() < 1e-6,
+        "{claim}"
+    );
     // Without windows (older histories) a claim holds until the next
     // observation, as before.
     let v = split_brain_of(&between_observations(false));
@@ -446,5 +449,9 @@ fn split_brain_counts_writes_inside_the_observed_windows_of_an_episode() {
         "{}",
         a.explanation
     );
-    assert!(a.explanation.contains("Afterwards only n3 led"), "{}", a.explanation);
+    assert!(
+        a.explanation.contains("Afterwards only n3 led"),
+        "{}",
+        a.explanation
+    );
 }

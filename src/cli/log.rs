@@ -190,15 +190,3 @@ impl Drop for RunLog {
         s.pending.clear();
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn verbosity_maps_to_levels_for_faultline_only() {
-        assert_eq!(stderr_directive(0, false), "warn");
-        assert_eq!(stderr_directive(2, false), "warn,faultline=debug");
-        assert_eq!(stderr_directive(3, true), "error");
-    }
-}

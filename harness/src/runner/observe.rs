@@ -119,7 +119,11 @@ mod tests {
         }
     }
 
-    fn observed(took_ms: u64, period_ms: u64, names: bool) -> (Vec<faultline_history::Event>, Arc<Observed>) {
+    fn observed(
+        took_ms: u64,
+        period_ms: u64,
+        names: bool,
+    ) -> (Vec<faultline_history::Event>, Arc<Observed>) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history.jsonl");
         let rec = Arc::new(Recorder::start(&path).unwrap());
@@ -153,14 +157,20 @@ mod tests {
         let (events, seen) = observed(150, 200, true);
         assert!(events.len() >= 3, "{} observations in 1 s", events.len());
         assert_eq!(seen.total.load(Ordering::Relaxed), events.len() as u64);
-        assert_eq!(seen.naming_leader.load(Ordering::Relaxed), events.len() as u64);
+        assert_eq!(
+            seen.naming_leader.load(Ordering::Relaxed),
+            events.len() as u64
+        );
         let mut starts = Vec::new();
         for e in &events {
             assert_eq!(&*e.f, "primaries");
             let from = e.extra("observed_from").and_then(Value::as_int).unwrap();
             let to = e.time.unwrap();
             // The window is the time the answers took, not the gap between observations.
-            assert!(to - from >= 145_000_000 && to - from < 190_000_000, "{from}..{to}");
+            assert!(
+                to - from >= 145_000_000 && to - from < 190_000_000,
+                "{from}..{to}"
+            );
             starts.push(from);
         }
         // Start to start (200 ms), not start + duration + interval (350 ms).
@@ -176,10 +186,18 @@ mod tests {
         let (events, seen) = observed(150, 50, false);
         let spans: Vec<(i64, i64)> = events
             .iter()
-            .map(|e| (e.extra("observed_from").and_then(Value::as_int).unwrap(), e.time.unwrap()))
+            .map(|e| {
+                (
+                    e.extra("observed_from").and_then(Value::as_int).unwrap(),
+                    e.time.unwrap(),
+                )
+            })
             .collect();
         for w in spans.windows(2) {
-            assert!(w[1].0 - w[0].1 < 20_000_000, "no wait after a slow one: {spans:?}");
+            assert!(
+                w[1].0 - w[0].1 < 20_000_000,
+                "no wait after a slow one: {spans:?}"
+            );
         }
         assert!(seen.total.load(Ordering::Relaxed) >= 4);
         assert_eq!(seen.naming_leader.load(Ordering::Relaxed), 0);
@@ -187,7 +205,10 @@ mod tests {
 
     #[test]
     fn naming_a_leader() {
-        assert!(!names_leader(&Value::map(vec![("n1".into(), Value::list(vec![]))])));
+        assert!(!names_leader(&Value::map(vec![(
+            "n1".into(),
+            Value::list(vec![])
+        )])));
         assert!(names_leader(&Value::list(vec![Value::str("n2")])));
         assert!(!names_leader(&Value::Null));
     }

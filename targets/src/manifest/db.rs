@@ -103,35 +103,6 @@ pub fn vars(m: &Manifest, nodes: &[DbNode], i: usize, leader: Option<usize>) -> 
     v
 }
 
-/// What node `name` says leads, from its `[leaders]` command's standard
-/// output (one name per line); `None` when the command failed (logged).
-fn ask_leaders(name: &str, r: &dyn Remote, cmd: &str) -> Option<(String, Vec<String>)> {
-    let out = match r.exec(cmd) {
-        Ok(o) if o.status == 0 => o,
-        Ok(o) => {
-            let last = o
-                .stderr
-                .lines()
-                .rfind(|l| !l.trim().is_empty())
-                .unwrap_or("");
-            tracing::debug!(target: "faultline::leaders", node = name, status = o.status, stderr = last, "[leaders] failed");
-            return None;
-        }
-        Err(e) => {
-            tracing::debug!(target: "faultline::leaders", node = name, error = %e, "[leaders] could not run");
-            return None;
-        }
-    };
-    let named = out
-        .stdout
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect();
-    Some((name.to_owned(), named))
-}
-
 /// Runs `command` on this machine with `sh -c` and `env`; its output, or
 /// one line saying why not.
 pub fn run_here(
@@ -373,22 +344,7 @@ impl Db for ManifestDb {
                     )
                 })
                 .collect();
-            // Every node is asked at once: an observation takes as long as
-            // the slowest node, not the sum of them.
-            let f: LeadersByNode = Arc::new(move || {
-                std::thread::scope(|scope| {
-                    let asks: Vec<_> = cmds
-                        .iter()
-                        .map(|(name, r, cmd)| {
-                            scope.spawn(move || ask_leaders(name, r.as_ref(), cmd))
-                        })
-                        .collect();
-                    asks.into_iter()
-                        .filter_map(|h| h.join().ok().flatten())
-                        .collect()
-                })
-            });
-            f
+            super::leaders::by_node(cmds)
         });
         let leaders: Option<Leaders> = by_node.clone().map(|f| {
             let l: Leaders = Arc::new(move || {

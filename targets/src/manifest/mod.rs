@@ -6,6 +6,7 @@ pub mod client;
 pub mod db;
 pub mod faults;
 pub mod find;
+pub mod leaders;
 pub mod spec;
 pub mod template;
 
