@@ -33,6 +33,8 @@ pub struct Cluster {
     /// Directories on SSH hosts swept at teardown, after the logs came home:
     /// whatever still runs from them is killed, then they are removed.
     pub(super) remote_wipe: Vec<(Arc<dyn Remote>, PathBuf)>,
+    /// Whether teardown already ran (the second call, from `Drop`, does nothing).
+    done: bool,
 }
 
 impl Cluster {
@@ -47,19 +49,16 @@ impl Cluster {
             state: None,
             wipe: Vec::new(),
             remote_wipe: Vec::new(),
+            done: false,
         }
     }
 
     /// Stops the daemons and removes the network. Idempotent.
     pub fn teardown(&mut self) {
-        let busy = !self.daemons.is_empty()
-            || !self.logs.is_empty()
-            || self.network.is_some()
-            || !self.wipe.is_empty()
-            || !self.remote_wipe.is_empty();
-        if busy {
-            tracing::info!(target: "faultline::teardown", "teardown begins");
+        if std::mem::replace(&mut self.done, true) {
+            return;
         }
+        tracing::info!(target: "faultline::teardown", "teardown begins");
         if let Some(n) = &self.nemesis {
             if let Err(e) = n.heal_all() {
                 tracing::warn!(target: "faultline::teardown", error = %e, "heal before teardown failed");
@@ -100,9 +99,7 @@ impl Cluster {
         if let Some(state) = self.state.take() {
             state.delete();
         }
-        if busy {
-            tracing::info!(target: "faultline::teardown", "teardown done");
-        }
+        tracing::info!(target: "faultline::teardown", "teardown done");
     }
 }
 
