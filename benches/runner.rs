@@ -4,6 +4,11 @@
 //!
 //! `cargo bench --bench runner` — five 2-second runs per setting; prints the
 //! median ops/s and the median p50/p99 of invoke-to-completion time per op.
+//!
+//! Logging is set up as `faultline test` sets it up (the same module): each
+//! run writes its `faultline.log` at the default level, so what is measured
+//! includes whatever the runner logs. `FAULTLINE_LOG` changes it as it does
+//! for the binary.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -12,10 +17,16 @@ use std::time::Duration;
 use faultline_harness::runner::{generator, run, Recorder, RunConfig};
 use faultline_targets::MemoryTarget;
 
+#[path = "../src/cli/log.rs"]
+#[allow(dead_code)]
+mod log;
+
 fn once(workload: &str, concurrency: usize) -> (f64, i64, i64) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("history.jsonl");
+    let _log = log::attach(dir.path());
     let rec = Arc::new(Recorder::start(&path).unwrap());
+    log::set_epoch(Some(rec.epoch()));
     let cfg = RunConfig {
         concurrency,
         rate: None,
@@ -58,6 +69,7 @@ fn main() {
         println!("runner: bench");
         return;
     }
+    log::init(0, false).expect("FAULTLINE_LOG");
     for (workload, concurrency) in [("register", 4), ("register", 10), ("list-append", 10)] {
         let runs: Vec<(f64, i64, i64)> = (0..5).map(|_| once(workload, concurrency)).collect();
         let rate = median(runs.iter().map(|r| r.0).collect());

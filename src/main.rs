@@ -60,6 +60,10 @@ fn run() -> ExitCode {
             };
         }
     };
+    if let Err(e) = cli::log::init(cli.verbose, cli.quiet) {
+        eprintln!("error: {e}");
+        return ExitCode::from(BAD_INPUT);
+    }
     let result = match &cli.command {
         Command::Check(args) => cli::check(args).map(|c| {
             for m in &c.messages {

@@ -514,3 +514,74 @@ fn check_target_refuses_leaders_that_name_no_node() {
         "{err}"
     );
 }
+
+/// A `[leaders]` command that never names anyone is polled on every node,
+/// each observation is recorded with its window and logged, and the run warns.
+#[test]
+fn leaders_that_never_name_anyone_are_recorded_and_the_run_warns() {
+    if !is_root() || !python() {
+        eprintln!("skipped: needs root and python3");
+        return;
+    }
+    let _one = NET.lock().unwrap_or_else(|e| e.into_inner());
+    let d = tempfile::tempdir().unwrap();
+    let fixture = toykv();
+    let dir = d.path().join("toykv");
+    std::fs::create_dir(&dir).unwrap();
+    for f in ["server.py", "client.py"] {
+        std::fs::copy(fixture.with_file_name(f), dir.join(f)).unwrap();
+    }
+    let manifest = std::fs::read_to_string(&fixture).unwrap().replace(
+        "command = \"[ {{node}} = {{first}} ] && echo {{node}} || true\"",
+        "command = \"true\"",
+    );
+    assert!(manifest.contains("command = \"true\""));
+    let m = dir.join("toykv.toml");
+    std::fs::write(&m, manifest).unwrap();
+    let store = d.path().join("store");
+    let (code, out, err) = faultline(
+        &[
+            "test",
+            "--target",
+            m.to_str().unwrap(),
+            "--workload",
+            "register",
+            "--nemesis",
+            "none",
+            "--time-limit",
+            "2",
+            "--store",
+            store.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(code.is_some_and(|c| c <= 2), "{out}{err}");
+    assert!(
+        err.contains("no leader observation named a leader"),
+        "{err}"
+    );
+    let run = std::fs::canonicalize(store.join("latest")).unwrap();
+    let h = faultline_history::read_path(&run.join("history.jsonl"), None)
+        .unwrap()
+        .history;
+    let seen: Vec<_> = h
+        .events()
+        .iter()
+        .filter(|e| e.is_nemesis() && &*e.f == "primaries")
+        .collect();
+    assert!(seen.len() >= 3, "{} observations in 2 s", seen.len());
+    for e in &seen {
+        let from = e.extra("observed_from").and_then(|v| v.as_int()).unwrap();
+        assert!(from <= e.time.unwrap(), "{e:?}");
+        // Every node answered (with nobody).
+        assert_eq!(e.value.to_string(), r#"{"n1" [], "n2" [], "n3" []}"#);
+    }
+    let log = std::fs::read_to_string(run.join("faultline.log")).unwrap();
+    assert!(
+        log.lines()
+            .filter(|l| l.contains("faultline::leaders: leaders observed"))
+            .count()
+            >= seen.len(),
+        "{log}"
+    );
+}

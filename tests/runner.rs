@@ -442,3 +442,201 @@ fn cleanup_sweeps_the_prefix_runs_use() {
     }
     assert!(out.contains("swept leftovers named fcs-*"), "{out}");
 }
+
+/// The `[   12.345 s]` history-clock column of a faultline.log line, in seconds.
+fn log_clock(line: &str) -> Option<f64> {
+    let open = line.find(" [")?;
+    let close = line[open..].find(" s]")? + open;
+    line[open + 2..close].trim().parse().ok()
+}
+
+/// `key=value` from a faultline.log line.
+fn log_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let at = line.find(&format!(" {key}="))? + key.len() + 2;
+    line[at..].split_whitespace().next()
+}
+
+#[test]
+fn faultline_log_records_phases_faults_and_clients_on_the_history_clock() {
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().to_str().unwrap();
+    let args = [
+        "test",
+        "--target",
+        "memory",
+        "--workload",
+        "set",
+        "--time-limit",
+        "1.5",
+        "--rate",
+        "300",
+        "--store",
+        store,
+        "--seed",
+        "4",
+        "--nemesis",
+        "partition",
+        "--nemesis-interval",
+        "0.3",
+        "--op-timeout",
+        "0.2",
+        "--concurrency",
+        "5",
+        "-q",
+    ];
+    let o = faultline(&args);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !err.contains("WARN") && !err.contains("INFO"),
+        "-q shows errors only: {err}"
+    );
+    let run = latest(d.path());
+    let log = std::fs::read_to_string(run.join("faultline.log")).expect("faultline.log in the run");
+    for phase in [
+        "phase main",
+        "main phase over",
+        "phase heal",
+        "phase recover",
+        "phase final reads",
+        "final reads done",
+    ] {
+        assert!(log.contains(phase), "no {phase:?} in\n{log}");
+    }
+    let pos = |s: &str| log.find(s).unwrap();
+    assert!(pos("phase main") < pos("phase heal") && pos("phase heal") < pos("phase final reads"));
+    // Each fault line names its history event and sits at its time on the
+    // history's clock.
+    let h = faultline_history::read_path(&run.join("history.jsonl"), None)
+        .unwrap()
+        .history;
+    let faults: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("faultline::nemesis: start-partition"))
+        .collect();
+    assert!(faults.len() >= 2, "{log}");
+    for l in &faults {
+        let index: u64 = log_field(l, "index").unwrap().parse().unwrap();
+        let e = h.events().iter().find(|e| e.index == index).unwrap();
+        assert_eq!(&*e.f, "start-partition", "{l}");
+        let logged = log_clock(l).unwrap();
+        let recorded = e.time.unwrap() as f64 / 1e9;
+        assert!(
+            (logged - recorded).abs() < 0.05,
+            "{l}: event at {recorded} s"
+        );
+    }
+    // Clients replaced after an indeterminate result.
+    assert!(log.contains("the process is replaced"), "{log}");
+
+    // FAULTLINE_LOG narrows the file; a filter that does not parse is bad input.
+    // -v puts faultline's info lines on stderr too.
+    let loud: Vec<&str> = args
+        .iter()
+        .map(|a| if *a == "-q" { "-v" } else { a })
+        .collect();
+    let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(&loud)
+        .env("FAULTLINE_LOG", "info")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("INFO phase main") && !err.contains("DEBUG"),
+        "{err}"
+    );
+    let log = std::fs::read_to_string(latest(d.path()).join("faultline.log")).unwrap();
+    assert!(
+        log.contains("phase main") && !log.contains("DEBUG"),
+        "{log}"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .env("FAULTLINE_LOG", "faultline=loudest")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(254));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("FAULTLINE_LOG") && err.lines().count() == 1,
+        "{err}"
+    );
+}
+
+/// As root: a command run on a node is in faultline.log with its exit status
+/// and duration, on the history's clock, and so are daemons and teardown.
+#[test]
+fn faultline_log_records_commands_on_nodes_with_their_exit_status() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().to_str().unwrap();
+    let o = faultline(&[
+        "test",
+        "--target",
+        "process",
+        "--workload",
+        "register",
+        "--nodes",
+        "n1,n2,n3",
+        "--time-limit",
+        "2",
+        "--rate",
+        "100",
+        "--concurrency",
+        "2",
+        "--store",
+        store,
+        "--seed",
+        "3",
+        "--nemesis",
+        "partition",
+        "--nemesis-interval",
+        "0.5",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let log = std::fs::read_to_string(latest(d.path()).join("faultline.log")).unwrap();
+    // The partition's rules: an `exec` on a node, its status and duration,
+    // during the run (a time on the history's clock, not `setup`).
+    let rule = log
+        .lines()
+        .find(|l| {
+            l.contains("faultline::remote: exec `")
+                && l.contains("iptables")
+                && log_clock(l).is_some()
+        })
+        .unwrap_or_else(|| panic!("no iptables command on a node in\n{log}"));
+    assert!(
+        log_field(rule, "node").is_some_and(|n| n.starts_with("\"n")),
+        "{rule}"
+    );
+    assert_eq!(log_field(rule, "status"), Some("0"), "{rule}");
+    assert!(log_field(rule, "ms").is_some(), "{rule}");
+    assert!(log.contains("started `"), "daemons started: {log}");
+    assert!(
+        log.contains("[    setup  ]"),
+        "setup before the recorder: {log}"
+    );
+    for step in [
+        "teardown begins",
+        "daemon stopped",
+        "removing the network",
+        "teardown done",
+    ] {
+        assert!(log.contains(step), "no {step:?} in\n{log}");
+    }
+}

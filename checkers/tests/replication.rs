@@ -619,3 +619,104 @@ fn only_a_completion_s_node_attributes_a_write() {
         );
     }
 }
+
+/// Runs `split-brain` on a set history written inline, one JSON event a line.
+fn split_brain_of(lines: &[String]) -> faultline_checkers::Verdict {
+    let text = lines.join("\n");
+    let h = faultline_history::read_from(text.as_bytes(), "inline.jsonl", "jsonl", None)
+        .unwrap()
+        .history;
+    let w = workload("set").unwrap();
+    checker("split-brain", w, &CheckOptions::default())
+        .unwrap()
+        .check(&h)
+        .unwrap()
+}
+
+/// A `primaries` event recorded at `to_s` seconds, observed from `from_s`
+/// when given.
+fn observation(i: u64, from_s: Option<f64>, to_s: f64, value: &str) -> String {
+    let from = from_s.map_or(String::new(), |f| {
+        format!(",\"observed_from\":{}", (f * 1e9) as i64)
+    });
+    format!(
+        "{{\"index\":{i},\"time\":{},\"type\":\"info\",\"process\":\"nemesis\",\"f\":\"primaries\",\"value\":{value}{from}}}",
+        (to_s * 1e9) as i64
+    )
+}
+
+/// An acknowledged add of `v` by `node`, invoked at `at_s` seconds.
+fn add(i: u64, at_s: f64, v: i64, node: &str) -> [String; 2] {
+    let t = (at_s * 1e9) as i64;
+    [
+        format!("{{\"index\":{i},\"time\":{t},\"type\":\"invoke\",\"process\":{v},\"f\":\"add\",\"value\":{v}}}"),
+        format!(
+            "{{\"index\":{},\"time\":{},\"type\":\"ok\",\"process\":{v},\"f\":\"add\",\"value\":{v},\"node\":\"{node}\"}}",
+            i + 1,
+            t + 10_000_000
+        ),
+    ]
+}
+
+const TWO: &str = r#"{"n1":["n1"],"n3":["n3"]}"#;
+const ONE: &str = r#"{"n1":["n3"],"n3":["n3"]}"#;
+
+/// Two leaders seen in an observation at 1.9-2.0 s, one seen at 3.0-3.1 s,
+/// and writes on both sides at 2.5 s: between the observations, where no
+/// one saw who led.
+fn between_observations(windows: bool) -> Vec<String> {
+    let w = |f: f64| windows.then_some(f);
+    let mut l = vec![observation(0, w(1.9), 2.0, TWO)];
+    l.extend(add(1, 2.5, 1, "n1"));
+    l.extend(add(3, 2.6, 2, "n3"));
+    l.push(observation(5, w(3.0), 3.1, ONE));
+    l
+}
+
+#[test]
+fn split_brain_claims_stand_only_while_they_were_observed() {
+    // With each observation's window, writes between observations prove nothing.
+    let v = split_brain_of(&between_observations(true));
+    assert_eq!(v.valid, Validity::True, "{:?}", v.anomalies);
+    assert_eq!(v.details["claim_windows"], "observed");
+    let claim = &v.details["claims_without_split_writes"][0];
+    assert_eq!(claim["writers"], serde_json::json!([]));
+    assert!(
+        (claim["observed"].as_f64().unwrap() - 0.1).abs() < 1e-6,
+        "{claim}"
+    );
+    // Without windows (older histories) a claim holds until the next
+    // observation, as before.
+    let v = split_brain_of(&between_observations(false));
+    assert_eq!(v.valid, Validity::False);
+    assert_eq!(v.details["claim_windows"], "until-next");
+}
+
+#[test]
+fn split_brain_counts_writes_inside_the_observed_windows_of_an_episode() {
+    // Two consecutive two-leader observations (1.0-1.5 s and 2.0-2.5 s): one
+    // episode, two windows. n1 writes in the first, n3 in the second; n3's
+    // write at 1.7 s falls between them and is not counted.
+    let mut l = vec![observation(0, Some(1.0), 1.5, TWO)];
+    l.extend(add(1, 1.2, 1, "n1"));
+    l.extend(add(3, 1.7, 2, "n3"));
+    l.push(observation(5, Some(2.0), 2.5, TWO));
+    l.extend(add(6, 2.2, 3, "n3"));
+    l.push(observation(8, Some(3.0), 3.2, ONE));
+    let v = split_brain_of(&l);
+    assert_eq!(v.valid, Validity::False);
+    let a = &v.anomalies[0];
+    assert_eq!(a.data["writes"], serde_json::json!({"n1": 1, "n3": 1}));
+    assert!(
+        a.explanation.starts_with(
+            "from 1.00 s to 2.50 s (claims observed for 1.00 s of it, in 2 observations), n1 and n3 each acted as leader"
+        ),
+        "{}",
+        a.explanation
+    );
+    assert!(
+        a.explanation.contains("Afterwards only n3 led"),
+        "{}",
+        a.explanation
+    );
+}

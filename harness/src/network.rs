@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
-use crate::remote::Netns;
+use crate::remote::{logged, Netns};
 use crate::state::{State, StateError};
 
 /// Why the network could not be built or removed.
@@ -116,34 +116,58 @@ fn ip_batch(ns: Option<&str>, lines: &[String]) -> Result<(), NetError> {
         command: shown.clone(),
         msg,
     };
-    let mut child = cmd.spawn().map_err(|e| fail(e.to_string()))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(lines.join("\n").as_bytes())
-            .map_err(|e| fail(e.to_string()))?;
-    }
-    let out = child.wait_with_output().map_err(|e| fail(e.to_string()))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(fail(
-            String::from_utf8_lossy(&out.stderr)
-                .trim()
-                .replace('\n', "; "),
-        ))
+    let started = std::time::Instant::now();
+    let res = (|| {
+        let mut child = cmd.spawn().map_err(|e| e.to_string())?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(lines.join("\n").as_bytes())
+                .map_err(|e| e.to_string())?;
+        }
+        child.wait_with_output().map_err(|e| e.to_string())
+    })();
+    let node = ns.unwrap_or("controller");
+    match res {
+        Err(e) => {
+            logged::local(node, &shown, started, Err(&e), "");
+            Err(fail(e))
+        }
+        Ok(out) => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let status = out.status.code().unwrap_or(-1);
+            logged::local(node, &shown, started, Ok(status), &stderr);
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(fail(stderr.trim().replace('\n', "; ")))
+            }
+        }
     }
 }
 
 /// Runs a command; with `check`, a failure is an error.
 pub(crate) fn run(argv: &[&str], check: bool) -> Result<String, NetError> {
+    let started = std::time::Instant::now();
     let out = Command::new(argv[0])
         .args(&argv[1..])
         .stdin(Stdio::null())
-        .output()
-        .map_err(|e| NetError::Command {
-            command: argv.join(" "),
-            msg: e.to_string(),
-        })?;
+        .output();
+    let command = argv.join(" ");
+    let out = match out {
+        Ok(out) => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let status = Ok(out.status.code().unwrap_or(-1));
+            logged::local("controller", &command, started, status, &stderr);
+            out
+        }
+        Err(e) => {
+            logged::local("controller", &command, started, Err(&e.to_string()), "");
+            return Err(NetError::Command {
+                command,
+                msg: e.to_string(),
+            });
+        }
+    };
     if check && !out.status.success() {
         return Err(NetError::Command {
             command: argv.join(" "),
@@ -201,9 +225,15 @@ impl Network {
         };
         let built = net.build();
         if let Err(e) = built {
+            tracing::warn!(error = %e, "network could not be built; removing what was made");
             let _ = net.destroy();
             return Err(e);
         }
+        tracing::info!(
+            bridge = %net.bridge,
+            nodes = %net.nodes.iter().map(|n| format!("{}={}", n.name, n.addr)).collect::<Vec<_>>().join(" "),
+            "network up"
+        );
         Ok(net)
     }
 
@@ -280,6 +310,7 @@ impl Network {
     /// the bridge, its FORWARD rule, `/etc/netns` entries and the state file.
     /// Idempotent.
     pub fn destroy(&self) -> Result<(), NetError> {
+        tracing::info!(bridge = %self.bridge, "removing the network");
         crate::state::remove(&self.state.contents(), &Default::default());
         self.state.delete();
         Ok(())

@@ -149,3 +149,86 @@ fn cleanup_removes_what_a_vanished_run_left() {
     let again = state::cleanup(dir.path(), "flu", false);
     assert!(again.runs.is_empty());
 }
+
+/// Collects what a `tracing` subscriber writes, for asserting on log lines.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+/// Every command run on a node is logged once, where it ran, with its exit
+/// status and duration (and the end of stderr when it failed); so are daemons
+/// started and signalled.
+#[test]
+fn commands_on_a_node_are_logged_with_their_exit_status() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let out = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(out.clone())
+        .finish();
+    let dir = tempfile::tempdir().unwrap();
+    let pid = tracing::subscriber::with_default(subscriber, || {
+        let net = Network::create(&spec("lgl", 2, "10.78.0"), dir.path().into()).unwrap();
+        let n2 = net.remote("n2").unwrap();
+        n2.run("true").unwrap();
+        let _ = n2.run("echo gone >&2; exit 7");
+        let pid = n2
+            .spawn(&Spawn {
+                argv: vec!["sleep".into(), "30".into()],
+                log: dir.path().join("sleep.log"),
+                ..Spawn::default()
+            })
+            .unwrap();
+        n2.signal(pid, Signal::Kill).unwrap();
+        net.destroy().unwrap();
+        pid
+    });
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let line = |needle: &str| {
+        text.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?} in\n{text}"))
+            .to_owned()
+    };
+    let ok = line("exec `true`");
+    assert!(
+        ok.contains("node=\"n2\"") && ok.contains("status=0") && ok.contains("ms="),
+        "{ok}"
+    );
+    let failed = line("exec `echo gone >&2; exit 7`");
+    assert!(
+        failed.contains("node=\"n2\"") && failed.contains("status=7"),
+        "{failed}"
+    );
+    assert!(failed.contains("stderr=\"gone\""), "{failed}");
+    let started = line("started `sleep 30`");
+    assert!(started.contains(&format!("pid={pid}")), "{started}");
+    assert!(line("signal SIGKILL").contains(&format!("pid={pid}")));
+    // The network itself: built and removed by commands on this machine.
+    assert!(line("network up").contains("n2=10.78.0.12"));
+    assert!(
+        text.contains("run `ip -batch") || text.contains("run `ip -n"),
+        "{text}"
+    );
+    assert_gone("lgl");
+}

@@ -324,3 +324,30 @@ fn broken_input_is_an_error_naming_the_file() {
         "no rebuilt command"
     );
 }
+
+#[test]
+fn the_harness_log_is_linked_when_the_run_has_one() {
+    let (_keep, dir) = fixture("valid");
+    let html = std::fs::read_to_string(write_report(&dir).unwrap()).unwrap();
+    assert!(
+        !html.contains("id=\"harness-log\""),
+        "no faultline.log, no link"
+    );
+    assert!(!html.contains("href=\"faultline.log\""));
+    std::fs::write(
+        dir.join("faultline.log"),
+        "INFO faultline::phase: phase main\n",
+    )
+    .unwrap();
+    let html = std::fs::read_to_string(write_report(&dir).unwrap()).unwrap();
+    let head = &html[..html.find("id=\"checkers\"").unwrap()];
+    assert!(
+        head.contains("id=\"harness-log\"") && head.contains("<a href=\"faultline.log\">"),
+        "the header links faultline.log"
+    );
+    let files = &html[html.find("id=\"files\"").unwrap()..];
+    assert!(
+        files.contains("href=\"faultline.log\""),
+        "and so does #files"
+    );
+}

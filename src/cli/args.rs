@@ -16,6 +16,13 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// More on standard error: -v info, -vv debug, -vvv trace (the run's
+    /// faultline.log is set by FAULTLINE_LOG, default `warn,faultline=debug`).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only errors on standard error.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
 }
 
 /// The subcommands.

@@ -9,6 +9,7 @@ mod cleanup;
 mod cluster;
 mod exit;
 mod list;
+pub mod log;
 mod new_target;
 mod probes;
 mod report;

@@ -34,6 +34,7 @@ pub fn defaults() -> TestArgs {
     match Cli::try_parse_from(["faultline", "test"]) {
         Ok(Cli {
             command: Command::Test(a),
+            ..
         }) => a,
         // Cannot happen: `test` has no required option.
         _ => unreachable!("`faultline test` parses without options"),

@@ -22,6 +22,7 @@ fn parse_line(line: &str) -> TestArgs {
     match Cli::try_parse_from(&words) {
         Ok(Cli {
             command: Command::Test(a),
+            ..
         }) => a,
         Ok(_) => panic!("not a test command: {words:?}"),
         Err(e) => panic!("{line}: {e}"),
@@ -34,6 +35,7 @@ fn parse(args: &[&str]) -> Result<TestArgs, clap::Error> {
     match Cli::try_parse_from(words)? {
         Cli {
             command: Command::Test(a),
+            ..
         } => Ok(a),
         _ => unreachable!(),
     }

@@ -178,6 +178,17 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     options.insert("nodes".into(), nodes.clone().into());
     options.insert("reproduce".into(), reproduce.clone().into());
     options.insert("options".into(), reproduce::json(&plan));
+    let _log = super::log::attach(run_dir.path());
+    tracing::info!(
+        target: "faultline::run",
+        run = %run_dir.path().display(),
+        seed,
+        target_name = %target_name,
+        workload = %r.workload,
+        nemesis = %r.nemesis.join(","),
+        nodes = %nodes.join(","),
+        "test begins"
+    );
     run_dir
         .write_test_spec(&TestSpec {
             name: format!("{target_name}-{}", r.workload),
@@ -206,7 +217,8 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
         mode: &a.refkv,
         db_opts: &db_opts,
         steps: &Default::default(),
-    })?;
+    })
+    .inspect_err(|e| tracing::error!(target: "faultline::run", "setup refused or failed: {e}"))?;
     let target = cluster.target.clone();
     let nemesis = cluster.nemesis.clone();
     let history = run_dir.history_path();
@@ -215,6 +227,8 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
             .with_context(|| format!("open {}", history.display()))
             .map_err(Failure::Internal)?,
     );
+    super::log::set_epoch(Some(rec.epoch()));
+    tracing::info!(target: "faultline::run", "recorder started: the history's clock reads 0");
     eprintln!("run: {} (seed {seed})", run_dir.path().display());
     if a.target == "refkv" {
         let mut c = faultline_targets::refkv::Config::new("-", &[], Default::default());
@@ -279,7 +293,16 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     } else {
         Vec::new()
     };
-    let results = check(&r.workload, &history, &only)?;
+    let results = check(&r.workload, &history, &only)
+        .inspect_err(|e| tracing::error!(target: "faultline::run", "checking failed: {e}"))?;
+    tracing::info!(
+        target: "faultline::run",
+        valid = ?results.valid,
+        anomalies = %results.anomaly_types.join(","),
+        ops = outcome.ops,
+        faults = outcome.faults,
+        "checked"
+    );
     run_dir.write_results(&results).map_err(Failure::bad)?;
     let ops_per_s = outcome.ops as f64 / outcome.main.as_secs_f64().max(1e-9);
     let mut stdout = faultline_reports::summary(&results, &run_dir.path().display().to_string());

@@ -10,8 +10,17 @@
 //!
 //! (observer -> the nodes it believes lead; a plain list `["n1","n3"]` names the
 //! leaders directly). A node *claims* leadership when it names itself; a node
-//! named by others that reported nothing itself is taken at their word. Each
-//! observation holds until the next one. An interval in which two or more nodes
+//! named by others that reported nothing itself is taken at their word.
+//!
+//! A claim stands only for the time it was observed. faultline's runner
+//! records each observation when its last answer is in (the event's `time`)
+//! with the time it began as `observed_from`; the claims it holds are known
+//! for `[observed_from, time]` and for nothing in between observations — a
+//! node that named itself at 2 s and again at 3 s is not taken to have led
+//! at 2.5 s. Observations without `observed_from` (older faultline histories,
+//! hand-written ones) hold until the next observation, as an upper bound.
+//! Consecutive observations with two or more leaders form one episode; an
+//! episode in which two or more nodes
 //! claimed leadership, and in which at least two of them acknowledged writes
 //! during it, is **split-brain**: both sides of a partition took writes, and at
 //! most one side's writes can survive. For list-append and set histories the
@@ -58,9 +67,25 @@ pub struct SplitBrain {
 
 /// One leadership observation.
 struct Seen {
+    /// When it ended (the event's time).
     time: i64,
+    /// When it began, when the history says.
+    from: Option<i64>,
     index: u64,
     leaders: BTreeSet<String>,
+}
+
+/// The times each observation's claims hold, as half-open `[from, to)`: its own
+/// `[observed_from, time]` when recorded, else until the next observation
+/// (the last one: until `end`).
+fn windows(seen: &[Seen], end: i64) -> Vec<(i64, i64)> {
+    seen.iter()
+        .enumerate()
+        .map(|(i, s)| match s.from {
+            Some(f) => (f.min(s.time), s.time + 1),
+            None => (s.time, seen.get(i + 1).map_or(end, |n| n.time)),
+        })
+        .collect()
 }
 
 /// Leaders named by a `primaries` value.
@@ -129,8 +154,11 @@ impl Checker for SplitBrain {
             if e.is_nemesis() && &*e.f == "primaries" {
                 observations += 1;
                 if let Some(l) = leaders(&e.value) {
+                    let from = e.extra("observed_from").and_then(Value::as_int);
                     seen.push(Seen {
                         time: at(pos),
+                        // Without real times there is nothing to place it on.
+                        from: from.filter(|_| clock.real),
                         index: e.index,
                         leaders: l,
                     });
@@ -172,27 +200,31 @@ impl Checker for SplitBrain {
             return Ok(Verdict::new(valid, vec![], details));
         }
         let end_of_history = history.len().checked_sub(1).map_or(0, &at) + 1;
-        // Merge consecutive multi-leader observations into intervals.
-        let mut intervals: Vec<(i64, i64, BTreeSet<String>, Vec<u64>)> = Vec::new();
-        let mut open: Option<(i64, BTreeSet<String>, Vec<u64>)> = None;
-        for s in &seen {
+        let held = windows(&seen, end_of_history);
+        // Merge consecutive multi-leader observations into episodes, each with
+        // the windows its claims hold in.
+        type Episode = (Vec<(i64, i64)>, BTreeSet<String>, Vec<u64>);
+        let mut episodes: Vec<Episode> = Vec::new();
+        let mut open: Option<Episode> = None;
+        for (s, w) in seen.iter().zip(&held) {
             if s.leaders.len() >= 2 {
-                let o = open.get_or_insert_with(|| (s.time, BTreeSet::new(), Vec::new()));
+                let o = open.get_or_insert_with(|| (Vec::new(), BTreeSet::new(), Vec::new()));
+                o.0.push(*w);
                 o.1.extend(s.leaders.iter().cloned());
                 o.2.push(s.index);
-            } else if let Some((start, l, idx)) = open.take() {
-                intervals.push((start, s.time, l, idx));
+            } else if let Some(e) = open.take() {
+                episodes.push(e);
             }
         }
-        if let Some((start, l, idx)) = open {
-            intervals.push((start, end_of_history, l, idx));
-        }
+        episodes.extend(open);
         let facts = self.final_facts(history)?;
         let mut anomalies = Vec::new();
         let mut claims = Vec::new();
         // Multi-leader intervals that hold writes no node is known to have taken.
         let mut undecided = Vec::new();
-        for (start, end, nodes, idx) in intervals {
+        for (held, nodes, idx) in episodes {
+            let (start, end) = (held[0].0, held[held.len() - 1].1);
+            let inside = |t: i64| held.iter().any(|&(a, b)| a <= t && t < b);
             let mut by_node: BTreeMap<&str, Vec<(usize, i64)>> = BTreeMap::new();
             let mut blind = 0usize;
             for op in history.ops() {
@@ -200,11 +232,7 @@ impl Checker for SplitBrain {
                     continue;
                 };
                 let t = at(op.invoke_pos);
-                if c.kind != EventType::Ok
-                    || t < start
-                    || t >= end
-                    || !writes(op.f(), &op.invoke.value)
-                {
+                if c.kind != EventType::Ok || !inside(t) || !writes(op.f(), &op.invoke.value) {
                     continue;
                 }
                 match c.node.as_deref() {
@@ -215,7 +243,16 @@ impl Checker for SplitBrain {
                     None => blind += 1,
                 }
             }
-            let span = format!("from {} to {}", clock.show(start), clock.show(end));
+            let observed: i64 = held.iter().map(|(a, b)| b - a).sum();
+            let mut span = format!("from {} to {}", clock.show(start), clock.show(end));
+            if observed < end - start {
+                span.push_str(&format!(
+                    " (claims observed for {} of it, in {} observation{})",
+                    clock.duration(observed),
+                    held.len(),
+                    if held.len() == 1 { "" } else { "s" }
+                ));
+            }
             let all: Vec<&str> = nodes.iter().map(String::as_str).collect();
             if by_node.len() < 2 {
                 if blind > 0 {
@@ -224,7 +261,7 @@ impl Checker for SplitBrain {
                         join_and(&all)
                     ));
                 }
-                claims.push(json!({ "from": clock.json(start), "to": clock.json(end), "leaders": all, "writers": by_node.keys().collect::<Vec<_>>(), "unattributed": blind }));
+                claims.push(json!({ "from": clock.json(start), "to": clock.json(end), "observed": clock.json(observed), "leaders": all, "writers": by_node.keys().collect::<Vec<_>>(), "unattributed": blind }));
                 continue;
             }
             let mut ops = idx.clone();
@@ -283,14 +320,22 @@ impl Checker for SplitBrain {
                 ops,
                 explanation,
                 data: json!({
-                    "from": clock.json(start), "to": clock.json(end), "leaders": all,
+                    "from": clock.json(start), "to": clock.json(end), "observed": clock.json(observed), "leaders": all,
                     "writes": by_node.iter().map(|(n, w)| (n.to_string(), w.len())).collect::<BTreeMap<_, _>>(),
                     "unattributed": blind,
                 }),
             });
         }
+        let windows = if seen.iter().all(|s| s.from.is_some()) {
+            "observed"
+        } else if seen.iter().all(|s| s.from.is_none()) {
+            "until-next"
+        } else {
+            "mixed"
+        };
         let mut details = json!({
             "observations": observations,
+            "claim_windows": windows,
             "claims_without_split_writes": claims,
             "unattributed_writes": unattributed,
             "unit": clock.unit(),

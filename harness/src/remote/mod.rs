@@ -1,6 +1,7 @@
 //! Nodes: the [`Remote`] trait and its backends (local network namespaces;
 //! SSH hosts).
 
+pub mod logged;
 mod netns;
 mod ssh;
 mod traits;

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
+use super::logged;
 use super::traits::{Output, Remote, RemoteError, Signal, Spawn};
 
 /// A node in a local network namespace.
@@ -63,19 +64,78 @@ impl Remote for Netns {
     }
 
     fn exec(&self, command: &str) -> Result<Output, RemoteError> {
+        let started = std::time::Instant::now();
         let out = Command::new("ip")
             .args(["netns", "exec", &self.ns, "sh", "-c", command])
             .stdin(Stdio::null())
             .output()
-            .map_err(|e| self.io(&format!("run `{command}`"), e))?;
-        Ok(Output {
-            status: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
+            .map_err(|e| self.io(&format!("run `{command}`"), e))
+            .map(|out| Output {
+                status: out.status.code().unwrap_or(-1),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            });
+        logged::exec(&self.node, command, started, &out);
+        out
     }
 
     fn spawn(&self, spec: &Spawn) -> Result<u32, RemoteError> {
+        let started = std::time::Instant::now();
+        let res = self.start(spec);
+        logged::spawn(&self.node, &spec.argv, started, &res);
+        res
+    }
+
+    fn upload(&self, local: &Path, remote: &Path) -> Result<(), RemoteError> {
+        let what = format!("copy {} to {}", local.display(), remote.display());
+        let started = std::time::Instant::now();
+        let res = copy(local, remote).map_err(|e| self.io(&what, e));
+        logged::copy(&self.node, &what, started, &res);
+        res
+    }
+
+    fn download(&self, remote: &Path, local: &Path) -> Result<(), RemoteError> {
+        let what = format!("copy {} to {}", remote.display(), local.display());
+        let started = std::time::Instant::now();
+        let res = copy(remote, local).map_err(|e| self.io(&what, e));
+        logged::copy(&self.node, &what, started, &res);
+        res
+    }
+
+    fn signal(&self, pid: u32, sig: Signal) -> Result<(), RemoteError> {
+        logged::signal(&self.node, pid, sig.name());
+        let _ = Command::new("kill")
+            .args(["-s", sig.name(), &pid.to_string()])
+            .stderr(Stdio::null())
+            .status();
+        if sig == Signal::Kill {
+            // Reap it so it does not linger as a zombie.
+            for _ in 0..50 {
+                if !self.alive(pid) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+        Ok(())
+    }
+
+    fn alive(&self, pid: u32) -> bool {
+        self.reap();
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            // The state follows the parenthesised command name.
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_some_and(|s| s != "Z" && s != "X"),
+            Err(_) => false,
+        }
+    }
+}
+
+impl Netns {
+    /// Starts a daemon as the harness's child (see [`Remote::spawn`]).
+    fn start(&self, spec: &Spawn) -> Result<u32, RemoteError> {
         if spec.argv.is_empty() {
             return Err(RemoteError::Other {
                 node: self.node.clone(),
@@ -114,53 +174,6 @@ impl Remote for Netns {
             .unwrap_or_else(|e| e.into_inner())
             .push(child);
         Ok(pid)
-    }
-
-    fn upload(&self, local: &Path, remote: &Path) -> Result<(), RemoteError> {
-        copy(local, remote).map_err(|e| {
-            self.io(
-                &format!("copy {} to {}", local.display(), remote.display()),
-                e,
-            )
-        })
-    }
-
-    fn download(&self, remote: &Path, local: &Path) -> Result<(), RemoteError> {
-        copy(remote, local).map_err(|e| {
-            self.io(
-                &format!("copy {} to {}", remote.display(), local.display()),
-                e,
-            )
-        })
-    }
-
-    fn signal(&self, pid: u32, sig: Signal) -> Result<(), RemoteError> {
-        let _ = Command::new("kill")
-            .args(["-s", sig.name(), &pid.to_string()])
-            .stderr(Stdio::null())
-            .status();
-        if sig == Signal::Kill {
-            // Reap it so it does not linger as a zombie.
-            for _ in 0..50 {
-                if !self.alive(pid) {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-        }
-        Ok(())
-    }
-
-    fn alive(&self, pid: u32) -> bool {
-        self.reap();
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            // The state follows the parenthesised command name.
-            Ok(stat) => stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().next())
-                .is_some_and(|s| s != "Z" && s != "X"),
-            Err(_) => false,
-        }
     }
 }
 

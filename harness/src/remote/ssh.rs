@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use openssh::{Error as SshError, Session, Stdio as RemoteStdio};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use super::logged;
 use super::traits::{shell_quote, Output, Remote, RemoteError, Spawn};
 
 /// How to log in to hosts.
@@ -244,8 +245,11 @@ impl Ssh {
             let _ = master.wait();
             let text = std::fs::read_to_string(&log).unwrap_or_default();
             let dest = format!("{}@{host}:{}", opts.user, opts.port);
-            return Err(other(node, refusal(&text, host, &known, &dest, &why)));
+            let e = other(node, refusal(&text, host, &known, &dest, &why));
+            tracing::warn!(node, host, error = %e, "ssh login failed");
+            return Err(e);
         }
+        tracing::info!(node, host, user = %opts.user, port = opts.port, pid = master.id(), "ssh control connection up");
         Ok(Ssh {
             node: node.to_owned(),
             host: host.to_owned(),
@@ -359,18 +363,56 @@ impl Remote for Ssh {
     }
 
     fn exec(&self, command: &str) -> Result<Output, RemoteError> {
+        let started = std::time::Instant::now();
         let line = format!("sh -c {}", shell_quote(command));
-        let (status, stdout, stderr) =
-            self.session(&format!("run `{command}`"), line, None, None)?;
-        let stdout = String::from_utf8_lossy(&stdout).into_owned();
-        Ok(Output {
-            status,
-            stdout,
-            stderr,
-        })
+        let out = self
+            .session(&format!("run `{command}`"), line, None, None)
+            .map(|(status, stdout, stderr)| Output {
+                status,
+                stdout: String::from_utf8_lossy(&stdout).into_owned(),
+                stderr,
+            });
+        logged::exec(&self.node, command, started, &out);
+        out
     }
 
     fn spawn(&self, spec: &Spawn) -> Result<u32, RemoteError> {
+        let started = std::time::Instant::now();
+        let res = self.start(spec);
+        logged::spawn(&self.node, &spec.argv, started, &res);
+        res
+    }
+
+    fn upload(&self, local: &Path, remote: &Path) -> Result<(), RemoteError> {
+        let started = std::time::Instant::now();
+        let res = self.send(local, remote);
+        let what = format!("upload {} to {}", local.display(), remote.display());
+        logged::copy(&self.node, &what, started, &res);
+        res
+    }
+
+    fn download(&self, remote: &Path, local: &Path) -> Result<(), RemoteError> {
+        let started = std::time::Instant::now();
+        let res = self.fetch(remote, local);
+        let what = format!("download {} to {}", remote.display(), local.display());
+        logged::copy(&self.node, &what, started, &res);
+        res
+    }
+
+    /// Zombies count as gone: an init that does not reap (a container's)
+    /// would keep every killed daemon "alive" to `kill -0`.
+    fn alive(&self, pid: u32) -> bool {
+        let test = format!(
+            "if [ -r /proc/{pid}/stat ]; then s=$(cat /proc/{pid}/stat) && s=${{s##*) }} && \
+             [ \"${{s%% *}}\" != Z ] && [ \"${{s%% *}}\" != X ]; else kill -0 {pid}; fi 2>/dev/null"
+        );
+        self.exec(&test).is_ok_and(|o| o.status == 0)
+    }
+}
+
+impl Ssh {
+    /// Starts a daemon detached on the host (see [`Remote::spawn`]).
+    fn start(&self, spec: &Spawn) -> Result<u32, RemoteError> {
         let Some(program) = spec.argv.first() else {
             return Err(other(&self.node, "nothing to start: empty command".into()));
         };
@@ -410,7 +452,7 @@ impl Remote for Ssh {
             .map_err(|_| other(&self.node, format!("start {program}: no pid in `{pid}`")))
     }
 
-    fn upload(&self, local: &Path, remote: &Path) -> Result<(), RemoteError> {
+    fn send(&self, local: &Path, remote: &Path) -> Result<(), RemoteError> {
         let what = format!("upload {} to {}", local.display(), remote.display());
         let io = |e| io_error(&self.node, &what, e);
         let meta = std::fs::metadata(local).map_err(io)?;
@@ -427,7 +469,7 @@ impl Remote for Ssh {
         self.check(what, status, &String::from_utf8_lossy(&stdout), &stderr)
     }
 
-    fn download(&self, remote: &Path, local: &Path) -> Result<(), RemoteError> {
+    fn fetch(&self, remote: &Path, local: &Path) -> Result<(), RemoteError> {
         let what = format!("download {} to {}", remote.display(), local.display());
         let io = |e| io_error(&self.node, &what, e);
         if let Some(dir) = local.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -445,16 +487,6 @@ impl Remote for Ssh {
             let _ = std::fs::remove_file(&part);
         }
         res
-    }
-
-    /// Zombies count as gone: an init that does not reap (a container's)
-    /// would keep every killed daemon "alive" to `kill -0`.
-    fn alive(&self, pid: u32) -> bool {
-        let test = format!(
-            "if [ -r /proc/{pid}/stat ]; then s=$(cat /proc/{pid}/stat) && s=${{s##*) }} && \
-             [ \"${{s%% *}}\" != Z ] && [ \"${{s%% *}}\" != X ]; else kill -0 {pid}; fi 2>/dev/null"
-        );
-        self.exec(&test).is_ok_and(|o| o.status == 0)
     }
 }
 

@@ -222,6 +222,7 @@ pub trait Remote: Send + Sync {
 
     /// Sends `sig` to process `pid` on the node (a process already gone is fine).
     fn signal(&self, pid: u32, sig: Signal) -> Result<(), RemoteError> {
+        super::logged::signal(self.node(), pid, sig.name());
         self.exec(&format!("kill -s {} {pid} 2>/dev/null || true", sig.name()))
             .map(|_| ())
     }

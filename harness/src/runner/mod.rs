@@ -12,6 +12,7 @@
 
 mod client;
 mod nemesis;
+mod observe;
 mod ops;
 mod pace;
 mod recorder;
@@ -19,6 +20,7 @@ mod run;
 
 pub use client::{Client, Completion, Invocation, Outcome, Target};
 pub use nemesis::{Composed, Injection, Nemesis, Only};
+pub use observe::{names_leader, Observed};
 pub use ops::{generator, OpGen, Rng, BANK_ACCOUNTS, BANK_BALANCE, GENERATED};
 pub use recorder::{Rec, Recorder, Tally};
 pub use run::{run, RunConfig, RunOutcome};

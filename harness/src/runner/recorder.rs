@@ -111,6 +111,21 @@ impl Recorder {
         t.saturating_duration_since(self.inner.start).as_nanos() as i64
     }
 
+    /// The instant the history's clock counts from (time 0).
+    pub fn epoch(&self) -> Instant {
+        self.inner.start
+    }
+
+    /// Records an observation the nemesis process made from `from` (a time
+    /// from [`Recorder::now`]) until now: the event's `time` is when it ended
+    /// (so the history stays in real-time order) and its `observed_from` field
+    /// when it began. Returns its index.
+    pub fn record_observation(&self, f: &str, value: Value, from: i64) -> u64 {
+        let mut e = Event::new(0, EventType::Info, Process::Nemesis, f, value);
+        e.extra.push(("observed_from".into(), Value::Int(from)));
+        self.push(e)
+    }
+
     /// Records one event; returns its index.
     pub fn record(&self, r: Rec<'_>) -> u64 {
         self.record_extra(r, Vec::new())
@@ -148,6 +163,11 @@ impl Recorder {
                 _ => {}
             }
         }
+        self.push(e)
+    }
+
+    /// Gives `e` the next index and the time now, and queues it.
+    fn push(&self, mut e: Event) -> u64 {
         let mut b = self.inner.buf.lock().unwrap_or_else(|e| e.into_inner());
         let index = b.0;
         b.0 += 1;

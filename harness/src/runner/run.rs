@@ -25,6 +25,7 @@ use tokio::time::{sleep, sleep_until, timeout};
 
 use super::client::{Client, Completion, Invocation, Outcome, Target};
 use super::nemesis::{Injection, Nemesis};
+use super::observe::{observe, Observed};
 use super::ops::{OpGen, Rng};
 use super::pace::Pacer;
 use super::recorder::{Rec, Recorder};
@@ -48,7 +49,8 @@ pub struct RunConfig {
     pub recovery: Duration,
     /// How long final reads are retried.
     pub final_timeout: Duration,
-    /// Time between `primaries` observations.
+    /// Time between the starts of `primaries` observations (an observation
+    /// that takes longer is followed at once by the next).
     pub primaries_interval: Duration,
     /// How long replica reads are repeated while the replicas disagree.
     pub converge: Duration,
@@ -98,6 +100,10 @@ pub struct RunOutcome {
     pub replicas_agree: Option<bool>,
     /// Errors from the nemesis, one line each.
     pub nemesis_errors: Vec<String>,
+    /// `primaries` observations recorded.
+    pub observations: u64,
+    /// Of those, the ones that named at least one leader.
+    pub observations_naming_leader: u64,
 }
 
 struct Shared {
@@ -137,11 +143,25 @@ pub async fn run(
         ops: AtomicU64::new(0),
         cfg: cfg.clone(),
     });
+    tracing::info!(
+        target: "faultline::phase",
+        workers = cfg.concurrency.max(1),
+        time_limit_s = cfg.time_limit.as_secs_f64(),
+        rate = ?cfg.rate,
+        nodes = %cfg.nodes.join(","),
+        "phase main: workload and faults begin"
+    );
     let workers: Vec<_> = (0..cfg.concurrency.max(1))
         .map(|i| tokio::spawn(worker(i, shared.clone())))
         .collect();
     let faults = tokio::spawn(schedule(nemesis.clone(), shared.clone()));
-    let observer = tokio::spawn(observe(shared.clone()));
+    let seen = Arc::new(Observed::default());
+    let observer = tokio::spawn(observe(
+        target.clone(),
+        rec.clone(),
+        cfg.primaries_interval,
+        seen.clone(),
+    ));
     for w in workers {
         let _ = w.await;
     }
@@ -149,14 +169,39 @@ pub async fn run(
     let tally = faults.await.unwrap_or_default();
     let mut nemesis_errors = tally.errors;
     observer.abort();
-    if stop.load(Ordering::Relaxed) {
+    let interrupted = stop.load(Ordering::Relaxed);
+    tracing::info!(
+        target: "faultline::phase",
+        main_s = main.as_secs_f64(),
+        ops = shared.ops.load(Ordering::Relaxed),
+        faults = tally.injected,
+        interrupted,
+        "main phase over"
+    );
+    let (observations, named) = (
+        seen.total.load(Ordering::Relaxed),
+        seen.naming_leader.load(Ordering::Relaxed),
+    );
+    if observations > 0 && named == 0 {
+        tracing::warn!(
+            observations,
+            "no leader observation named a leader: the target's leader discovery never answered with a node"
+        );
+    }
+    if interrupted {
         mark(&rec, Phase::Interrupted);
     }
     mark(&rec, Phase::Heal);
     if let Some(n) = nemesis {
+        tracing::info!(target: "faultline::phase", "phase heal: undoing every fault");
         let n2 = n.clone();
-        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || n2.heal_all()).await {
-            nemesis_errors.push(e);
+        match tokio::task::spawn_blocking(move || n2.heal_all()).await {
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "healing failed");
+                nemesis_errors.push(e);
+            }
+            Ok(Ok(())) => tracing::info!(target: "faultline::phase", "healed"),
+            Err(e) => tracing::warn!(error = %e, "the heal task panicked"),
         }
     }
     let mut outcome = RunOutcome {
@@ -165,11 +210,18 @@ pub async fn run(
         partial: tally.partial,
         not_injected: tally.not_injected,
         nemesis_errors,
-        interrupted: stop.load(Ordering::Relaxed),
+        interrupted,
+        observations,
+        observations_naming_leader: named,
         ..RunOutcome::default()
     };
     if !outcome.interrupted {
         mark(&rec, Phase::Recover);
+        tracing::info!(
+            target: "faultline::phase",
+            recovery_s = cfg.recovery.as_secs_f64(),
+            "phase recover: letting the cluster settle"
+        );
         sleep(cfg.recovery).await;
         mark(&rec, Phase::FinalReads);
         outcome.finals_failed = finals(&shared).await;
@@ -177,6 +229,8 @@ pub async fn run(
             mark(&rec, Phase::ReplicaReads);
             outcome.replicas_agree = replica_reads(&shared).await;
         }
+    } else {
+        tracing::warn!(target: "faultline::phase", "interrupted: recovery and final reads skipped");
     }
     outcome.ops = shared.ops.load(Ordering::Relaxed);
     outcome
@@ -195,13 +249,28 @@ fn mark(rec: &Recorder, phase: Phase) {
     });
 }
 
-async fn open(s: &Shared, node: &str) -> Option<Box<dyn Client>> {
+/// Opens a client for `process` against `node`, retrying every 100 ms until
+/// the main phase ends.
+async fn open(s: &Shared, node: &str, process: i64) -> Option<Box<dyn Client>> {
+    let mut attempts = 0u64;
     while !s.stop.load(Ordering::Relaxed) && tokio::time::Instant::now() < s.deadline {
-        if let Ok(Ok(c)) = timeout(s.cfg.op_timeout, s.target.open(node)).await {
-            return Some(c);
+        attempts += 1;
+        match timeout(s.cfg.op_timeout, s.target.open(node)).await {
+            Ok(Ok(c)) => {
+                tracing::debug!(target: "faultline::client", node, process, attempts, "client connected");
+                return Some(c);
+            }
+            Ok(Err(e)) if attempts == 1 => {
+                tracing::debug!(target: "faultline::client", node, process, error = %e, "client could not connect; retrying every 100 ms")
+            }
+            Err(_) if attempts == 1 => {
+                tracing::debug!(target: "faultline::client", node, process, "client connect timed out; retrying every 100 ms")
+            }
+            _ => {}
         }
         sleep(Duration::from_millis(100)).await;
     }
+    tracing::debug!(target: "faultline::client", node, process, attempts, "client gave up connecting: the main phase is over");
     None
 }
 
@@ -252,7 +321,7 @@ async fn worker(i: usize, s: Arc<Shared>) {
     let node = nodes[i % nodes.len()].clone();
     let stride = s.cfg.concurrency.max(1) as i64;
     let mut process = i as i64;
-    let Some(mut client) = open(&s, &node).await else {
+    let Some(mut client) = open(&s, &node, process).await else {
         return;
     };
     loop {
@@ -272,10 +341,19 @@ async fn worker(i: usize, s: Arc<Shared>) {
             gen.next(rng)
         };
         let c = perform(&s, &mut client, process, &node, &op).await;
-        if matches!(c.outcome, Outcome::Info(_)) {
+        if let Outcome::Info(why) = &c.outcome {
+            tracing::debug!(
+                target: "faultline::client",
+                node,
+                process,
+                next = process + stride,
+                f = op.f,
+                error = %why,
+                "indeterminate result: the process is replaced by a new one with a new client"
+            );
             process += stride;
             client.close().await;
-            match open(&s, &node).await {
+            match open(&s, &node, process).await {
                 Some(c) => client = c,
                 None => break,
             }
@@ -309,6 +387,7 @@ async fn schedule(nemesis: Option<Arc<dyn Nemesis>>, s: Arc<Shared>) -> FaultTal
         let extra = began
             .map(|b| vec![(BEGAN.into(), Value::Int(s.rec.at(b)))])
             .unwrap_or_default();
+        let (shown, failed) = (value.to_string(), error.is_some());
         let r = Rec {
             kind: EventType::Info,
             process: Process::Nemesis,
@@ -316,17 +395,24 @@ async fn schedule(nemesis: Option<Arc<dyn Nemesis>>, s: Arc<Shared>) -> FaultTal
             value,
             node: None,
             sent_to: None,
-            error,
+            error: error.clone(),
         };
-        s.rec.record_extra(r, extra);
+        let index = s.rec.record_extra(r, extra);
+        if failed {
+            tracing::warn!(target: "faultline::nemesis", index, error = error.as_deref().unwrap_or(""), "{f} failed");
+        } else {
+            tracing::info!(target: "faultline::nemesis", index, value = %shown, "{f}");
+        }
     };
     loop {
         let next = tokio::time::Instant::now() + step;
         if next >= s.deadline || s.stop.load(Ordering::Relaxed) {
+            tracing::debug!(target: "faultline::nemesis", "no further faults: the main phase ends before the next would start");
             break;
         }
         sleep_until(next).await;
         let fault = faults[rng.below(faults.len() as u64) as usize].clone();
+        tracing::debug!(target: "faultline::nemesis", "starting {fault}");
         let inj = Arc::new(Injection::new(s.deadline.into_std(), s.stop.clone()));
         let called = Instant::now();
         let (n2, f2, mut r2, i2) = (n.clone(), fault.clone(), rng.clone(), inj.clone());
@@ -364,6 +450,7 @@ async fn schedule(nemesis: Option<Arc<dyn Nemesis>>, s: Arc<Shared>) -> FaultTal
             }
         }
         let (n2, f2) = (n.clone(), fault.clone());
+        tracing::debug!(target: "faultline::nemesis", "stopping {fault}");
         let res = tokio::task::spawn_blocking(move || n2.stop(&f2)).await;
         let name = format!("stop-{fault}");
         match res {
@@ -378,26 +465,6 @@ async fn schedule(nemesis: Option<Arc<dyn Nemesis>>, s: Arc<Shared>) -> FaultTal
     t
 }
 
-/// Records `primaries` observations while the test runs, if the target can tell.
-async fn observe(s: Arc<Shared>) {
-    loop {
-        if let Some(v) = s.target.primaries().await {
-            s.rec.record(Rec {
-                kind: EventType::Info,
-                process: Process::Nemesis,
-                f: "primaries",
-                value: v,
-                node: None,
-                sent_to: None,
-                error: None,
-            });
-        } else {
-            return;
-        }
-        sleep(s.cfg.primaries_interval).await;
-    }
-}
-
 /// Performs the final reads, each retried (on a fresh process and client,
 /// rotating nodes) until it succeeds or time runs out; returns how many failed.
 /// Their processes are numbered from [`FINAL_READ_PROCESS`], which is how the
@@ -410,27 +477,41 @@ async fn finals(s: &Arc<Shared>) -> usize {
     let give_up = tokio::time::Instant::now() + s.cfg.final_timeout;
     let mut process = FINAL_READ_PROCESS;
     let mut failed = 0;
+    tracing::info!(target: "faultline::phase", reads = ops.len(), "phase final reads");
     for (i, op) in ops.iter().enumerate() {
         let mut attempt = 0;
         loop {
             let node = s.cfg.nodes[(i + attempt) % s.cfg.nodes.len()].clone();
             attempt += 1;
             let opened = timeout(s.cfg.op_timeout, s.target.open(&node)).await;
-            if let Ok(Ok(mut client)) = opened {
-                let c = perform(s, &mut client, process, &node, op).await;
-                process += 1;
-                client.close().await;
-                if matches!(c.outcome, Outcome::Ok(_)) {
-                    break;
+            match opened {
+                Ok(Ok(mut client)) => {
+                    let c = perform(s, &mut client, process, &node, op).await;
+                    process += 1;
+                    client.close().await;
+                    match c.outcome {
+                        Outcome::Ok(_) => break,
+                        Outcome::Fail(e) | Outcome::Info(e) => tracing::debug!(
+                            target: "faultline::client", node, attempt, error = %e, "final read failed; retrying"
+                        ),
+                    }
                 }
+                Ok(Err(e)) => tracing::debug!(
+                    target: "faultline::client", node, attempt, error = %e, "final read: no client; retrying"
+                ),
+                Err(_) => tracing::debug!(
+                    target: "faultline::client", node, attempt, "final read: connect timed out; retrying"
+                ),
             }
             if tokio::time::Instant::now() >= give_up {
+                tracing::warn!(target: "faultline::phase", f = op.f, value = %op.value, attempts = attempt, "a final read never succeeded");
                 failed += 1;
                 break;
             }
             sleep(Duration::from_millis(200)).await;
         }
     }
+    tracing::info!(target: "faultline::phase", reads = ops.len(), failed, "final reads done");
     failed
 }
 

@@ -14,6 +14,8 @@
 use std::net::Ipv4Addr;
 use std::process::Command;
 
+use faultline_harness::remote::logged;
+
 use super::PacketError;
 
 /// The chain packet faults live in.
@@ -157,15 +159,26 @@ pub fn run_in_netns(
 ) -> Result<(), PacketError> {
     for a in cmds {
         let cmd = format!("ip netns exec {ns} iptables {}", a.join(" "));
+        let started = std::time::Instant::now();
         let out = Command::new("ip")
             .args(["netns", "exec", ns, "iptables"])
             .args(a)
             .output()
-            .map_err(|source| PacketError::Spawn {
-                cmd: cmd.clone(),
-                source,
+            .map_err(|source| {
+                logged::local(ns, &cmd, started, Err(&source.to_string()), "");
+                PacketError::Spawn {
+                    cmd: cmd.clone(),
+                    source,
+                }
             })?;
         let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+        logged::local(
+            ns,
+            &cmd,
+            started,
+            Ok(out.status.code().unwrap_or(-1)),
+            &stderr,
+        );
         let tolerated = tolerate_missing && is_missing_error(&stderr);
         if !out.status.success() && !tolerated {
             return Err(PacketError::Command { cmd, stderr });

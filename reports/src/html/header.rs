@@ -96,6 +96,12 @@ pub fn header(input: &ReportInput, ctx: &Ctx<'_>) -> String {
         let _ = write!(out, "<div><dt>{k}</dt><dd>{v}</dd></div>");
     }
     out.push_str("</dl>");
+    if input.files.iter().any(|f| f == "faultline.log") {
+        out.push_str(
+            "<p id=\"harness-log\" class=\"muted\">What faultline itself did, command by command: \
+             <a href=\"faultline.log\">faultline.log</a></p>",
+        );
+    }
 
     let (cmd, note) = match (field(test, "reproduce"), rebuilt(test)) {
         (Some(c), _) => (c, "re-runs the test with the same options and seed"),

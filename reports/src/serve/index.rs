@@ -121,9 +121,17 @@ fn row(out: &mut String, r: &RunEntry) {
     for a in &r.anomaly_types {
         let _ = write!(out, "<span class=\"anomaly\">{}</span>", escape(a));
     }
+    let log = if r.has_log {
+        format!(
+            " · <a class=\"log\" href=\"{}/faultline.log\">log</a>",
+            escape(&base)
+        )
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "</td><td><a href=\"{href}/\">report</a> · <a href=\"{href}/?files\">files</a> · \
+        "</td><td><a href=\"{href}/\">report</a> · <a href=\"{href}/?files\">files</a>{log} · \
          <a href=\"{href}.zip\">zip</a></td></tr>",
         href = escape(&base)
     );
@@ -141,7 +149,25 @@ mod tests {
             valid,
             anomaly_types: anomalies.iter().map(|s| s.to_string()).collect(),
             has_results: true,
+            has_log: false,
         }
+    }
+
+    #[test]
+    fn a_run_with_faultline_log_links_it() {
+        let mut with = entry("with", Validity::True, &[]);
+        with.has_log = true;
+        let html = render(
+            &[with, entry("without", Validity::True, &[])],
+            2,
+            &IndexQuery::default(),
+        );
+        assert_eq!(
+            html.matches("class=\"log\"").count(),
+            1,
+            "only the run with a log"
+        );
+        assert!(html.contains("href=\"/runs/with/20261122T104206.692Z/faultline.log\">log</a>"));
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub struct RunEntry {
     pub anomaly_types: Vec<String>,
     /// Whether `results.json` was read.
     pub has_results: bool,
+    /// Whether the run has a `faultline.log` (what the harness did).
+    pub has_log: bool,
 }
 
 /// The two fields of `results.json` the index needs.
@@ -112,12 +114,14 @@ fn entry(test: String, timestamp: String, results: &Path) -> RunEntry {
         ),
         None => (Validity::Unknown, Vec::new(), false),
     };
+    let has_log = results.with_file_name("faultline.log").is_file();
     RunEntry {
         test,
         timestamp,
         valid,
         anomaly_types,
         has_results,
+        has_log,
     }
 }
 
@@ -294,6 +298,7 @@ mod tests {
             valid: Validity::False,
             anomaly_types: vec!["lost-write".into()],
             has_results: true,
+            has_log: false,
         };
         assert!(matches(&r, None, None));
         assert!(matches(&r, Some("LOST"), Some("invalid")));

@@ -36,6 +36,8 @@ pub struct Cluster {
     /// Directories on SSH hosts swept at teardown, after the logs came home:
     /// whatever still runs from them is killed, then they are removed.
     pub(super) remote_wipe: Vec<(Arc<dyn Remote>, PathBuf)>,
+    /// Whether teardown already ran (the second call, from `Drop`, does nothing).
+    done: bool,
 }
 
 impl Cluster {
@@ -50,23 +52,39 @@ impl Cluster {
             state: None,
             wipe: Vec::new(),
             remote_wipe: Vec::new(),
+            done: false,
         }
     }
 
     /// Stops the daemons and removes the network. Idempotent.
     pub fn teardown(&mut self) {
+        if std::mem::replace(&mut self.done, true) {
+            return;
+        }
+        tracing::info!(target: "faultline::teardown", "teardown begins");
         if let Some(n) = &self.nemesis {
-            let _ = n.heal_all();
+            if let Err(e) = n.heal_all() {
+                tracing::warn!(target: "faultline::teardown", error = %e, "heal before teardown failed");
+            }
         }
         for d in &self.daemons {
-            let _ = d.stop(Duration::from_secs(2));
+            match d.stop(Duration::from_secs(2)) {
+                Ok(()) => {
+                    tracing::info!(target: "faultline::teardown", node = d.node(), "daemon stopped")
+                }
+                Err(e) => {
+                    tracing::warn!(target: "faultline::teardown", node = d.node(), error = %e, "daemon did not stop cleanly")
+                }
+            }
         }
         self.daemons.clear();
         for (r, there, here) in self.logs.drain(..) {
             if let Some(parent) = here.parent() {
                 let _ = std::fs::create_dir_all(parent);
             }
-            let _ = r.download(&there, &here);
+            if let Err(e) = r.download(&there, &here) {
+                tracing::debug!(target: "faultline::teardown", node = r.node(), error = %e, "log not brought home");
+            }
         }
         // Hosts are left as found: the run's directory goes, and so does the
         // partition chain unless another live run names the host.
@@ -75,6 +93,7 @@ impl Cluster {
             false => state::hosts_in_use(Path::new(STATE_DIR), std::process::id()),
         };
         for (r, dir) in self.remote_wipe.drain(..) {
+            tracing::info!(target: "faultline::teardown", node = r.node(), dir = %dir.display(), "sweeping the host's run directory");
             let mut cmd = state::sweep_dir_command(&dir);
             if !shared.contains(r.host()) {
                 cmd.push_str("; ");
@@ -83,14 +102,18 @@ impl Cluster {
             let _ = r.exec(&cmd);
         }
         if let Some(net) = self.network.take() {
-            let _ = net.destroy();
+            if let Err(e) = net.destroy() {
+                tracing::warn!(target: "faultline::teardown", error = %e, "network removal failed");
+            }
         }
         for d in self.wipe.drain(..) {
+            tracing::debug!(target: "faultline::teardown", dir = %d.display(), "removing data");
             let _ = std::fs::remove_dir_all(d);
         }
         if let Some(state) = self.state.take() {
             state.delete();
         }
+        tracing::info!(target: "faultline::teardown", "teardown done");
     }
 }
 

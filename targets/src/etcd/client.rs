@@ -106,17 +106,33 @@ impl Http {
 
     /// Each member's view: (name, own id, leader id).
     async fn statuses(&self) -> Vec<(String, u64, u64)> {
-        let mut out = Vec::new();
+        // Every member at once: an observation lasts as long as the slowest.
+        let mut asks = tokio::task::JoinSet::new();
         for i in 0..self.members.len() {
-            let body = json!({});
-            let fut = self.post(i, "/v3/maintenance/status", &body);
-            if let Ok(Ok(v)) = tokio::time::timeout(Duration::from_millis(500), fut).await {
-                let me = num(field(&v["header"], "member_id", "memberId")).unwrap_or(0);
-                let leader = num(&v["leader"]).unwrap_or(0);
-                out.push((self.members[i].0.clone(), me, leader));
+            let http = self.clone();
+            asks.spawn(async move {
+                let body = json!({});
+                let fut = http.post(i, "/v3/maintenance/status", &body);
+                match tokio::time::timeout(Duration::from_millis(500), fut).await {
+                    Ok(Ok(v)) => {
+                        let me = num(field(&v["header"], "member_id", "memberId")).unwrap_or(0);
+                        let leader = num(&v["leader"]).unwrap_or(0);
+                        Some((i, me, leader))
+                    }
+                    _ => None,
+                }
+            });
+        }
+        let mut out = Vec::new();
+        while let Some(done) = asks.join_next().await {
+            if let Ok(Some(s)) = done {
+                out.push(s);
             }
         }
-        out
+        out.sort_by_key(|s| s.0);
+        out.into_iter()
+            .map(|(i, me, leader)| (self.members[i].0.clone(), me, leader))
+            .collect()
     }
 
     /// {observer: [the member it believes leads]}.

@@ -331,22 +331,7 @@ impl Db for ManifestDb {
                     )
                 })
                 .collect();
-            let f: LeadersByNode = Arc::new(move || {
-                cmds.iter()
-                    .filter_map(|(name, r, cmd)| {
-                        let out = r.exec(cmd).ok().filter(|o| o.status == 0)?;
-                        let named: Vec<String> = out
-                            .stdout
-                            .lines()
-                            .map(str::trim)
-                            .filter(|l| !l.is_empty())
-                            .map(str::to_owned)
-                            .collect();
-                        Some((name.clone(), named))
-                    })
-                    .collect()
-            });
-            f
+            super::leaders::by_node(cmds)
         });
         let leaders: Option<Leaders> = by_node.clone().map(|f| {
             let l: Leaders = Arc::new(move || {

@@ -89,13 +89,33 @@ pub fn run_here(
     env: &[(String, String)],
     cwd: &std::path::Path,
 ) -> Result<String, String> {
+    let started = std::time::Instant::now();
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(command)
         .envs(env.iter().cloned())
         .current_dir(cwd)
-        .output()
-        .map_err(|e| format!("sh: {e}"))?;
+        .output();
+    match &out {
+        Ok(o) => {
+            let status = Ok(o.status.code().unwrap_or(-1));
+            faultline_harness::remote::logged::local(
+                "controller",
+                command,
+                started,
+                status,
+                &String::from_utf8_lossy(&o.stderr),
+            );
+        }
+        Err(e) => faultline_harness::remote::logged::local(
+            "controller",
+            command,
+            started,
+            Err(&e.to_string()),
+            "",
+        ),
+    }
+    let out = out.map_err(|e| format!("sh: {e}"))?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {

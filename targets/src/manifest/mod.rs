@@ -8,6 +8,7 @@ pub mod env;
 pub mod faults;
 pub mod find;
 pub mod install;
+pub mod leaders;
 pub mod ready;
 pub mod skew;
 pub mod spec;
