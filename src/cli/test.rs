@@ -218,7 +218,8 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
         db_opts: &db_opts,
         steps: &Default::default(),
     })
-    .inspect_err(|e| tracing::error!(target: "faultline::run", "setup refused or failed: {e}"))?;
+    // Logged to faultline.log only: the error itself is the one line on stderr.
+    .inspect_err(|e| tracing::info!(target: "faultline::run", "setup refused or failed: {e}"))?;
     let target = cluster.target.clone();
     let nemesis = cluster.nemesis.clone();
     let history = run_dir.history_path();
