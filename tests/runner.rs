@@ -222,8 +222,9 @@ fn the_same_seed_asks_for_the_same_operations() {
     assert_eq!(a, b);
 }
 
-#[test]
-fn sigterm_stops_early_and_still_checks_and_stores_the_history() {
+/// Starts a long memory-target run, sends `signal` after `after`, and
+/// returns its output and run directory.
+fn interrupted_run(signal: &str, after: Duration) -> (Output, PathBuf, tempfile::TempDir) {
     let d = tempfile::tempdir().unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_faultline"))
         .args([
@@ -242,21 +243,60 @@ fn sigterm_stops_early_and_still_checks_and_stores_the_history() {
             "3",
         ])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1200));
+    std::thread::sleep(after);
     let t = Instant::now();
     Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(t.elapsed() < Duration::from_secs(10));
+    let run = latest(d.path());
+    (out, run, d)
+}
+
+#[test]
+fn sigterm_stops_early_and_still_checks_and_stores_the_history() {
+    let (out, run, _d) = interrupted_run("TERM", Duration::from_millis(1200));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("interrupted"), "{stdout}");
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert_eq!(results(&latest(d.path()))["valid"], true);
+    assert!(stdout.contains("interrupted by SIGTERM"), "{stdout}");
+    // A history cut short proves nothing valid: unknown, exit 2.
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    let r = results(&run);
+    assert_eq!(r["valid"], "unknown");
+    assert_eq!(r["interrupted"]["signal"], "SIGTERM");
+    assert!(std::fs::metadata(run.join("history.jsonl")).unwrap().len() > 0);
+}
+
+#[test]
+fn sigint_makes_the_run_unknown_and_says_so_everywhere() {
+    let (out, run, _d) = interrupted_run("INT", Duration::from_millis(1000));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stdout.contains("verdict: unknown — interrupted"), "{stdout}");
+    let r = results(&run);
+    assert_eq!(r["valid"], "unknown", "{r}");
+    assert_eq!(r["interrupted"]["signal"], "SIGINT", "{r}");
+    let at = r["interrupted"]["at_s"].as_f64().unwrap();
+    assert!((0.5..10.0).contains(&at), "{at}");
+    let test: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("test.json")).unwrap()).unwrap();
+    assert_eq!(test["interrupted"]["signal"], "SIGINT", "{test}");
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(html.contains("id=\"interrupted\""), "no #interrupted in the report");
+    assert!(html.contains("interrupted by SIGINT at"));
+    assert!(html.contains("data-valid=\"unknown\""));
+    // Re-checking the run directory keeps it interrupted.
+    let o = faultline(&["check", run.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(results(&run)["interrupted"]["signal"], "SIGINT");
+    // And `serve`'s index reads it from results.json.
+    let runs = faultline_reports::serve::scan(run.parent().unwrap().parent().unwrap());
+    assert!(runs.iter().any(|e| e.interrupted), "{runs:?}");
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! print the verdict, and (for a run directory) rewrite its `results.json`.
 
 use anyhow::Context;
-use faultline_checkers::{workload, CheckError, CheckOptions, Results, Validity, WORKLOADS};
+use faultline_checkers::{
+    workload, CheckError, CheckOptions, Interruption, Results, Validity, WORKLOADS,
+};
 use faultline_harness::RunDir;
 use faultline_history::{parse_edn_value, read_path, Value};
 
@@ -87,7 +89,15 @@ pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
         })?;
         verdicts.push((c.name().to_owned(), v));
     }
-    let results = Results::combine(verdicts);
+    let mut results = Results::combine(verdicts);
+    // A run stopped by a signal stays at best unknown when re-checked.
+    let interrupted: Option<Interruption> = spec
+        .as_ref()
+        .and_then(|s| s.options.get("interrupted").cloned())
+        .and_then(|v| serde_json::from_value(v).ok());
+    if let Some(why) = interrupted {
+        results = results.interrupted(why);
+    }
     if let Some(run) = &run {
         run.write_results(&results)
             .context("writing results.json")

@@ -7,6 +7,7 @@ mod check;
 mod cleanup;
 mod cluster;
 mod exit;
+mod interrupt;
 mod list;
 mod new_target;
 mod report;

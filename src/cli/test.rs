@@ -3,7 +3,8 @@
 //! Creates the run directory (with `test.json`: every option and the seed),
 //! starts the recorder, runs the phases with the target and the nemesis,
 //! heals on every exit path (a guard heals even if something panics, and
-//! Ctrl-C or SIGTERM ends the main phase early), then checks the history with
+//! Ctrl-C or SIGTERM ends the main phase early — see [`super::interrupt`]),
+//! then checks the history with
 //! the workload's checkers, writes `results.json`, prints the summary, and —
 //! when the verdict is not valid — the command that reproduces the run.
 
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use faultline_checkers::{checker, workload, CheckOptions, Results, Validity};
+use faultline_checkers::{checker, workload, CheckOptions, Interruption, Results, Validity};
 use faultline_harness::runner::{
     generator, run, Nemesis, Recorder, RunConfig, BANK_ACCOUNTS, BANK_BALANCE, GENERATED,
 };
@@ -23,6 +24,7 @@ use faultline_history::{read_path, Value};
 use super::args::TestArgs;
 use super::cluster::{manifest_of, setup, Plan, TARGETS};
 use super::exit::Failure;
+use super::interrupt;
 use faultline_targets::manifest::Manifest;
 
 /// What a test produced.
@@ -204,13 +206,12 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     options.insert("nodes".into(), nodes.clone().into());
     options.insert("reproduce".into(), reproduce(a, &r, seed, &nodes).into());
     options.insert("args".into(), opt);
-    run_dir
-        .write_test_spec(&TestSpec {
-            name: format!("{target_name}-{}", r.workload),
-            workload: Some(r.workload.clone()),
-            options,
-        })
-        .map_err(Failure::bad)?;
+    let mut spec = TestSpec {
+        name: format!("{target_name}-{}", r.workload),
+        workload: Some(r.workload.clone()),
+        options,
+    };
+    run_dir.write_test_spec(&spec).map_err(Failure::bad)?;
     let db_opts: Vec<(String, String)> = a
         .db_opts
         .iter()
@@ -259,6 +260,7 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     }
 
     let stop = Arc::new(AtomicBool::new(false));
+    let caught = interrupt::Caught::default();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -267,18 +269,7 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     // Heal whatever happens, including a panic unwinding through here.
     let guard = HealGuard(nemesis.clone());
     let outcome = rt.block_on(async {
-        let signals = {
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {},
-                    _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {},
-                }
-                eprintln!("\nstopping: healing and writing what was recorded");
-                stop.store(true, Ordering::Relaxed);
-            })
-        };
+        let signals = tokio::spawn(interrupt::wait(stop.clone(), rec.clone(), caught.clone()));
         let progress = tokio::spawn(progress(rec.clone(), cfg.time_limit));
         let out = run(cfg, target, gen, nemesis.clone(), rec.clone(), stop.clone()).await;
         progress.abort();
@@ -305,7 +296,23 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     } else {
         Vec::new()
     };
-    let results = check(&r.workload, &history, &only)?;
+    // The runner decides whether the main phase was cut short; the signal
+    // handler knows by what and when.
+    let interrupted = outcome.interrupted.then(|| {
+        caught.get().unwrap_or(Interruption {
+            signal: "a stop request".into(),
+            at_s: outcome.main.as_secs_f64(),
+        })
+    });
+    let mut results = check(&r.workload, &history, &only)?;
+    if let Some(why) = &interrupted {
+        results = results.interrupted(why.clone());
+        spec.options.insert(
+            "interrupted".into(),
+            serde_json::to_value(why).unwrap_or_default(),
+        );
+        run_dir.write_test_spec(&spec).map_err(Failure::bad)?;
+    }
     run_dir.write_results(&results).map_err(Failure::bad)?;
     let ops_per_s = outcome.ops as f64 / outcome.main.as_secs_f64().max(1e-9);
     let mut stdout = faultline_reports::summary(&results, &run_dir.path().display().to_string());
@@ -336,6 +343,9 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
             "verdict: INVALID — found {}\n",
             results.anomaly_types.join(", ")
         ),
+        Validity::Unknown if interrupted.is_some() => {
+            "verdict: unknown — interrupted before the run finished\n".to_owned()
+        }
         Validity::Unknown => "verdict: unknown — the checkers could not decide\n".to_owned(),
     });
     stdout.push_str(&format!(
