@@ -277,7 +277,10 @@ fn sigint_makes_the_run_unknown_and_says_so_everywhere() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
-    assert!(stdout.contains("verdict: unknown — interrupted"), "{stdout}");
+    assert!(
+        stdout.contains("verdict: unknown — interrupted"),
+        "{stdout}"
+    );
     let r = results(&run);
     assert_eq!(r["valid"], "unknown", "{r}");
     assert_eq!(r["interrupted"]["signal"], "SIGINT", "{r}");
@@ -287,7 +290,10 @@ fn sigint_makes_the_run_unknown_and_says_so_everywhere() {
         serde_json::from_str(&std::fs::read_to_string(run.join("test.json")).unwrap()).unwrap();
     assert_eq!(test["interrupted"]["signal"], "SIGINT", "{test}");
     let html = std::fs::read_to_string(run.join("report.html")).unwrap();
-    assert!(html.contains("id=\"interrupted\""), "no #interrupted in the report");
+    assert!(
+        html.contains("id=\"interrupted\""),
+        "no #interrupted in the report"
+    );
     assert!(html.contains("interrupted by SIGINT at"));
     assert!(html.contains("data-valid=\"unknown\""));
     // Re-checking the run directory keeps it interrupted.

@@ -96,11 +96,14 @@ mod tests {
 
     #[test]
     fn an_interrupted_run_says_so_under_the_verdict() {
-        let r = Results::combine([("stats".to_string(), Verdict::from_anomalies(vec![], serde_json::Value::Null))])
-            .interrupted(faultline_checkers::Interruption {
-                signal: "SIGTERM".into(),
-                at_s: 2.0,
-            });
+        let r = Results::combine([(
+            "stats".to_string(),
+            Verdict::from_anomalies(vec![], serde_json::Value::Null),
+        )])
+        .interrupted(faultline_checkers::Interruption {
+            signal: "SIGTERM".into(),
+            at_s: 2.0,
+        });
         let s = summary(&r, "run");
         assert!(
             s.starts_with("run: unknown\n  interrupted by SIGTERM at 2.0 s: the main phase was cut short and no final reads were made\n"),

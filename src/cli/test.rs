@@ -22,7 +22,7 @@ use faultline_harness::{Store, TestSpec};
 use faultline_history::{read_path, Value};
 
 use super::args::TestArgs;
-use super::cluster::{manifest_of, setup, Plan, TARGETS};
+use super::cluster::{self, manifest_of, setup, Plan, TARGETS};
 use super::exit::Failure;
 use super::interrupt;
 use faultline_targets::manifest::Manifest;
@@ -185,9 +185,31 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
         ..RunConfig::default()
     };
     let gen = generator(&r.workload, a.keys).map_err(Failure::bad)?;
+    let db_opts: Vec<(String, String)> = a
+        .db_opts
+        .iter()
+        .map(|o| {
+            o.split_once('=')
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .ok_or_else(|| Failure::bad(format!("--db-opt {o:?} is not key=value")))
+        })
+        .collect::<Result<_, _>>()?;
+    let ssh = ssh_options(a)?;
+    // A run refused for its options leaves no run directory and does not
+    // move `latest`: everything that can be checked is checked first.
+    cluster::check(&Plan {
+        target: &a.target,
+        workload: &r.workload,
+        nodes: &nodes,
+        nemesis: &r.nemesis,
+        run: std::path::Path::new("."),
+        ssh: ssh.as_ref(),
+        mode: &a.refkv,
+        db_opts: &db_opts,
+    })?;
     let store = Store::new(&a.store);
     let run_dir = store
-        .create_run(&format!("{target_name}-{}", r.workload))
+        .begin_run(&format!("{target_name}-{}", r.workload))
         .map_err(Failure::bad)?;
     let mut options = serde_json::Map::new();
     let opt = serde_json::to_value(format!("{a:?}")).unwrap_or_default();
@@ -212,18 +234,8 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
         options,
     };
     run_dir.write_test_spec(&spec).map_err(Failure::bad)?;
-    let db_opts: Vec<(String, String)> = a
-        .db_opts
-        .iter()
-        .map(|o| {
-            o.split_once('=')
-                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-                .ok_or_else(|| Failure::bad(format!("--db-opt {o:?} is not key=value")))
-        })
-        .collect::<Result<_, _>>()?;
     // Target, nemesis and (for real processes) the network; torn down when
     // `cluster` drops, whatever the exit path.
-    let ssh = ssh_options(a)?;
     let mut cluster = setup(&Plan {
         target: &a.target,
         workload: &r.workload,
@@ -234,6 +246,7 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
         mode: &a.refkv,
         db_opts: &db_opts,
     })?;
+    store.mark_latest(&run_dir).map_err(Failure::bad)?;
     let target = cluster.target.clone();
     let nemesis = cluster.nemesis.clone();
     let history = run_dir.history_path();

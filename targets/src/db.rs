@@ -86,6 +86,13 @@ pub trait Db: Send + Sync {
     /// The Debian packages it runs from.
     fn packages(&self) -> Vec<&str>;
 
+    /// The faults of its own (the `nemesis` its [`DbCluster`] will carry),
+    /// known before anything starts so that a run asking for another is
+    /// refused up front.
+    fn own_faults(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The shell script that installs what is missing (default: the packages).
     fn install_script(&self) -> String {
         apt_script(&self.packages())

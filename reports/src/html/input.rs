@@ -193,10 +193,9 @@ pub fn parse_results(text: &str) -> Result<Results, String> {
     anomaly_types.dedup();
     let interrupted = match j.get("interrupted") {
         None | Some(Json::Null) => None,
-        Some(v) => Some(
-            serde_json::from_value(v.clone())
-                .map_err(|e| format!("`interrupted`: {e}"))?,
-        ),
+        Some(v) => {
+            Some(serde_json::from_value(v.clone()).map_err(|e| format!("`interrupted`: {e}"))?)
+        }
     };
     Ok(Results {
         valid,

@@ -183,7 +183,9 @@ mod tests {
         cut.interrupted = true;
         let html = render(&[cut], 1, &IndexQuery::default());
         assert!(
-            html.contains("<span class=\"verdict v-unknown\">unknown</span> <span class=\"interrupted\""),
+            html.contains(
+                "<span class=\"verdict v-unknown\">unknown</span> <span class=\"interrupted\""
+            ),
             "{html}"
         );
         assert!(html.contains("data-search=\"cut 20261122t104206.692z unknown interrupted"));

@@ -10,12 +10,14 @@ use std::sync::Arc;
 
 use faultline_harness::remote::SshOptions;
 use faultline_harness::runner::Nemesis;
+use faultline_nemesis::local::KINDS;
+use faultline_targets::manifest::ManifestDb;
 use faultline_targets::refkv::config::Mode;
 use faultline_targets::{MemoryNemesis, MemoryTarget};
 
-use super::database::database;
+use super::database::{database, db_of};
 use super::process::process;
-use super::refkv::refkv;
+use super::refkv::{check as refkv_check, refkv, REFKV_FAULTS};
 use super::Cluster;
 use crate::cli::exit::Failure;
 
@@ -47,6 +49,68 @@ pub struct Plan<'a> {
     pub mode: &'a Mode,
     /// Database options.
     pub db_opts: &'a [(String, String)],
+}
+
+/// Refuses a plan that cannot run, before anything is created: a workload the
+/// target does not serve, a fault it does not offer, refkv flags that do not
+/// go together. What this accepts, [`setup`] only refuses for reasons found
+/// on the nodes (a server that does not start, a missing tool).
+pub fn check(p: &Plan<'_>) -> Result<(), Failure> {
+    let faults: Vec<String> = p.nemesis.iter().filter(|n| *n != "none").cloned().collect();
+    let offered = |own: &[String]| -> Result<(), Failure> {
+        for f in &faults {
+            if !KINDS.contains(&f.as_str()) && !own.contains(f) {
+                let mut known: Vec<String> = KINDS.iter().map(|k| k.to_string()).collect();
+                known.extend(own.iter().cloned());
+                return Err(Failure::bad(format!(
+                    "unknown nemesis {f:?} for {} (known: {})",
+                    p.target,
+                    known.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    };
+    match p.target {
+        "memory" => {
+            let t = MemoryTarget::new(p.workload);
+            MemoryNemesis::new(p.nodes.to_vec(), t.faults(), &faults).map_err(Failure::bad)?;
+            Ok(())
+        }
+        "refkv" => {
+            offered(
+                &REFKV_FAULTS
+                    .iter()
+                    .map(|f| f.to_string())
+                    .collect::<Vec<_>>(),
+            )?;
+            refkv_check(p.workload, p.nodes, &faults, p.run, p.mode, p.ssh)
+        }
+        "process" => offered(&[]),
+        name => {
+            let db = match db_of(name) {
+                Some(db) => db,
+                None => match super::manifest_of(name)? {
+                    Some(manifest) => Box::new(ManifestDb { manifest }),
+                    None => {
+                        return Err(Failure::bad(format!(
+                            "unknown target {name:?} (known: {}, a manifest path, or a manifest name on FAULTLINE_TARGET_PATH)",
+                            TARGETS.join(", ")
+                        )))
+                    }
+                },
+            };
+            if !db.workloads().contains(&p.workload) {
+                return Err(Failure::bad(format!(
+                    "{} serves the workloads {}, not {}",
+                    db.name(),
+                    db.workloads().join(", "),
+                    p.workload
+                )));
+            }
+            offered(&db.own_faults())
+        }
+    }
 }
 
 /// Sets up the plan's target for its workload on its nodes (SSH hosts when
