@@ -2,7 +2,10 @@
 //!
 //! A [`Daemon`] remembers how it was started, so the kill nemesis can crash it
 //! (`SIGKILL`) and start it again exactly as before, and the pause nemesis can
-//! freeze it (`SIGSTOP`) and thaw it (`SIGCONT`). Every verb is safe to repeat:
+//! freeze it (`SIGSTOP`) and thaw it (`SIGCONT`). A daemon runs in a session
+//! and process group of its own (so a Ctrl-C at the terminal does not reach
+//! it); crashing, pausing and the final kill of a stop signal that whole group,
+//! so the processes a server started go with it. Every verb is safe to repeat:
 //! stopping a stopped daemon, resuming a running one, starting a started one
 //! are no-ops.
 
@@ -109,9 +112,11 @@ impl Daemon {
                 Some(cmd) => {
                     self.remote.run(cmd)?;
                 }
-                None => self
-                    .remote
-                    .signal(p, self.controls.kill_signal.unwrap_or(Signal::Kill))?,
+                None => match self.controls.kill_signal {
+                    Some(sig) => self.remote.signal(p, sig)?,
+                    // The whole process group: nothing it started lingers.
+                    None => self.remote.signal_group(p, Signal::Kill)?,
+                },
             }
         }
         Ok(())
@@ -122,7 +127,7 @@ impl Daemon {
         let Some(p) = self.pid.lock().unwrap_or_else(|e| e.into_inner()).take() else {
             return Ok(());
         };
-        self.remote.signal(p, Signal::Cont)?;
+        self.remote.signal_group(p, Signal::Cont)?;
         match &self.controls.stop_command {
             // A failing stop command still ends in SIGKILL below.
             Some(cmd) => {
@@ -136,9 +141,8 @@ impl Daemon {
         while Instant::now() < until && self.remote.alive(p) {
             std::thread::sleep(Duration::from_millis(20));
         }
-        if self.remote.alive(p) {
-            self.remote.signal(p, Signal::Kill)?;
-        }
+        // Whatever is left of it, children included, is killed.
+        self.remote.signal_group(p, Signal::Kill)?;
         Ok(())
     }
 
@@ -149,7 +153,7 @@ impl Daemon {
                 Some(cmd) => {
                     self.remote.run(cmd)?;
                 }
-                None => self.remote.signal(p, Signal::Stop)?,
+                None => self.remote.signal_group(p, Signal::Stop)?,
             }
             *self.paused.lock().unwrap_or_else(|e| e.into_inner()) = true;
         }
@@ -163,7 +167,7 @@ impl Daemon {
                 Some(cmd) => {
                     self.remote.run(cmd)?;
                 }
-                None => self.remote.signal(p, Signal::Cont)?,
+                None => self.remote.signal_group(p, Signal::Cont)?,
             }
         }
         *self.paused.lock().unwrap_or_else(|e| e.into_inner()) = false;

@@ -164,11 +164,12 @@ pub fn apt_install(packages: &[&str]) -> Result<(), String> {
 
 /// Runs an install `script` on this machine; the error names `packages`.
 fn run_install(script: &str, packages: &[&str]) -> Result<(), String> {
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .map_err(|e| format!("cannot install {}: sh: {e}", packages.join(" ")))?;
+    let out = faultline_harness::remote::own_session(
+        std::process::Command::new("sh").arg("-c").arg(script),
+    )
+    .stdin(std::process::Stdio::null())
+    .output()
+    .map_err(|e| format!("cannot install {}: sh: {e}", packages.join(" ")))?;
     if out.status.success() {
         return Ok(());
     }

@@ -2,9 +2,11 @@
 //! SSH hosts).
 
 mod netns;
+mod session;
 mod ssh;
 mod traits;
 
 pub use netns::Netns;
+pub use session::{own_session, session_of, signal_group, signum};
 pub use ssh::{Ssh, SshOptions};
 pub use traits::{shell_quote, Output, Remote, RemoteError, Signal, Spawn};

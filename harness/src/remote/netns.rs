@@ -3,7 +3,8 @@
 //! Commands run as `ip netns exec <ns> sh -c ...`; daemons are started the same
 //! way but as the harness's own children (`ip netns exec` replaces itself with
 //! the program, so the child's pid is the daemon's), which lets the harness
-//! signal them directly and reap them when they die. Files are on the same
+//! signal them directly and reap them when they die. Both run in sessions of
+//! their own (see [`super::own_session`]). Files are on the same
 //! filesystem, so upload and download are copies.
 
 use std::fs::{File, OpenOptions};
@@ -11,6 +12,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
+use super::session::{own_session, signal_group};
 use super::traits::{Output, Remote, RemoteError, Signal, Spawn};
 
 /// A node in a local network namespace.
@@ -63,11 +65,11 @@ impl Remote for Netns {
     }
 
     fn exec(&self, command: &str) -> Result<Output, RemoteError> {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.ns, "sh", "-c", command])
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| self.io(&format!("run `{command}`"), e))?;
+        let out =
+            own_session(Command::new("ip").args(["netns", "exec", &self.ns, "sh", "-c", command]))
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| self.io(&format!("run `{command}`"), e))?;
         Ok(Output {
             status: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -98,9 +100,9 @@ impl Remote for Netns {
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(err);
-        // Its own process group: a Ctrl-C at the terminal reaches the harness,
+        // Its own session: a Ctrl-C at the terminal reaches the harness,
         // which stops its daemons itself, in order.
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        own_session(&mut cmd);
         if let Some(cwd) = &spec.cwd {
             cmd.current_dir(cwd);
         }
@@ -141,6 +143,19 @@ impl Remote for Netns {
             .status();
         if sig == Signal::Kill {
             // Reap it so it does not linger as a zombie.
+            for _ in 0..50 {
+                if !self.alive(pid) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+        Ok(())
+    }
+
+    fn signal_group(&self, pid: u32, sig: Signal) -> Result<(), RemoteError> {
+        signal_group(pid, sig);
+        if sig == Signal::Kill {
             for _ in 0..50 {
                 if !self.alive(pid) {
                     break;

@@ -182,6 +182,16 @@ pub trait Remote: Send + Sync {
             .map(|_| ())
     }
 
+    /// Sends `sig` to the process group `pid` leads on the node — a daemon and
+    /// whatever it started — or to `pid` alone when it leads none.
+    fn signal_group(&self, pid: u32, sig: Signal) -> Result<(), RemoteError> {
+        self.exec(&format!(
+            "kill -s {s} -- -{pid} 2>/dev/null || kill -s {s} {pid} 2>/dev/null || true",
+            s = sig.name()
+        ))
+        .map(|_| ())
+    }
+
     /// Whether process `pid` is running on the node.
     fn alive(&self, pid: u32) -> bool {
         self.exec(&format!("kill -0 {pid} 2>/dev/null"))

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use faultline_harness::daemon::{wait_port, Controls, Daemon};
-use faultline_harness::remote::{shell_quote, Remote, Signal, Spawn};
+use faultline_harness::remote::{own_session, shell_quote, Remote, Signal, Spawn};
 
 use super::client::{ClientLog, JsonlTarget, LeadersByNode};
 use super::faults::ManifestNemesis;
@@ -110,11 +110,10 @@ pub fn run_here(
     env: &[(String, String)],
     cwd: &std::path::Path,
 ) -> Result<String, String> {
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
+    let out = own_session(std::process::Command::new("sh").arg("-c").arg(command))
         .envs(env.iter().cloned())
         .current_dir(cwd)
+        .stdin(std::process::Stdio::null())
         .output()
         .map_err(|e| format!("sh: {e}"))?;
     if out.status.success() {
