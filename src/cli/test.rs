@@ -16,7 +16,8 @@ use std::time::Duration;
 use anyhow::Context;
 use faultline_checkers::{checker, workload, CheckOptions, Interruption, Results, Validity};
 use faultline_harness::runner::{
-    generator, run, Nemesis, Recorder, RunConfig, BANK_ACCOUNTS, BANK_BALANCE, GENERATED,
+    check_daemons, generator, run, watch_daemons, Nemesis, Recorder, RunConfig, BANK_ACCOUNTS,
+    BANK_BALANCE, GENERATED, WATCH_EVERY,
 };
 use faultline_harness::{Store, TestSpec};
 use faultline_history::{read_path, Value};
@@ -249,6 +250,7 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     store.mark_latest(&run_dir).map_err(Failure::bad)?;
     let target = cluster.target.clone();
     let nemesis = cluster.nemesis.clone();
+    let daemons = cluster.daemons();
     let history = run_dir.history_path();
     let rec = Arc::new(
         Recorder::start(&history)
@@ -284,11 +286,22 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     let outcome = rt.block_on(async {
         let signals = tokio::spawn(interrupt::wait(stop.clone(), rec.clone(), caught.clone()));
         let progress = tokio::spawn(progress(rec.clone(), cfg.time_limit));
+        let watched = Arc::new(AtomicBool::new(false));
+        let watcher = tokio::spawn(watch_daemons(
+            daemons.clone(),
+            rec.clone(),
+            WATCH_EVERY,
+            watched.clone(),
+        ));
         let out = run(cfg, target, gen, nemesis.clone(), rec.clone(), stop.clone()).await;
         progress.abort();
         signals.abort();
+        watched.store(true, Ordering::Relaxed);
+        let _ = watcher.await;
         out
     });
+    // A last look before teardown stops them on purpose.
+    check_daemons(&daemons, &rec);
     drop(guard);
     cluster.teardown();
     // Aborted tasks (progress, signals) are dropped only when the runtime is.
@@ -317,7 +330,7 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
             at_s: outcome.main.as_secs_f64(),
         })
     });
-    let mut results = check(&r.workload, &history, &only)?;
+    let (mut results, exits) = check(&r.workload, &history, &only)?;
     if let Some(why) = &interrupted {
         results = results.interrupted(why.clone());
         spec.options.insert(
@@ -346,6 +359,9 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
             String::new()
         }
     ));
+    for x in &exits {
+        stdout.push_str(&format!("{}\n", x.sentence()));
+    }
     for e in outcome.nemesis_errors.iter().take(5) {
         stdout.push_str(&format!("nemesis error: {e}\n"));
     }
@@ -429,8 +445,13 @@ fn initial(workload: &str) -> Option<Value> {
     }
 }
 
-/// Checks the recorded history with the workload's checkers.
-fn check(name: &str, history: &std::path::Path, only: &[String]) -> Result<Results, Failure> {
+/// Checks the recorded history with the workload's checkers; also returns
+/// the nodes that exited on their own, as the history records them.
+fn check(
+    name: &str,
+    history: &std::path::Path,
+    only: &[String],
+) -> Result<(Results, Vec<faultline_reports::NodeExit>), Failure> {
     let loaded = read_path(history, None).map_err(Failure::bad)?;
     let w = workload(name).ok_or_else(|| Failure::bad(format!("no checkers for {name}")))?;
     let opts = CheckOptions {
@@ -450,7 +471,10 @@ fn check(name: &str, history: &std::path::Path, only: &[String]) -> Result<Resul
             .map_err(|e| Failure::Internal(anyhow::anyhow!("{c} checker: {e}")))?;
         verdicts.push((c.to_string(), v));
     }
-    Ok(Results::combine(verdicts))
+    Ok((
+        Results::combine(verdicts),
+        faultline_reports::node_exits(&loaded.history),
+    ))
 }
 
 /// A live progress line on a terminal; a plain line every 5 s otherwise.

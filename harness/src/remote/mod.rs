@@ -9,4 +9,4 @@ mod traits;
 pub use netns::Netns;
 pub use session::{own_session, session_of, signal_group, signum};
 pub use ssh::{Ssh, SshOptions};
-pub use traits::{shell_quote, Output, Remote, RemoteError, Signal, Spawn};
+pub use traits::{shell_quote, Exit, Output, Remote, RemoteError, Signal, Spawn};

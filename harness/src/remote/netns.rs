@@ -7,13 +7,14 @@
 //! their own (see [`super::own_session`]). Files are on the same
 //! filesystem, so upload and download are copies.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
 use super::session::{own_session, signal_group};
-use super::traits::{Output, Remote, RemoteError, Signal, Spawn};
+use super::traits::{Exit, Output, Remote, RemoteError, Signal, Spawn};
 
 /// A node in a local network namespace.
 #[derive(Debug)]
@@ -22,6 +23,8 @@ pub struct Netns {
     ns: String,
     addr: String,
     children: Mutex<Vec<Child>>,
+    /// How reaped children ended, by pid.
+    ended: Mutex<HashMap<u32, Exit>>,
 }
 
 impl Netns {
@@ -32,6 +35,7 @@ impl Netns {
             ns: ns.to_owned(),
             addr: addr.to_owned(),
             children: Mutex::new(Vec::new()),
+            ended: Mutex::new(HashMap::new()),
         }
     }
 
@@ -48,10 +52,24 @@ impl Netns {
         }
     }
 
-    /// Reaps children that have exited.
+    /// Reaps children that have exited, keeping how they ended.
     fn reap(&self) {
         let mut kids = self.children.lock().unwrap_or_else(|e| e.into_inner());
-        kids.retain_mut(|c| matches!(c.try_wait(), Ok(None)));
+        let mut ended = self.ended.lock().unwrap_or_else(|e| e.into_inner());
+        kids.retain_mut(|c| match c.try_wait() {
+            Ok(None) => true,
+            Ok(Some(status)) => {
+                use std::os::unix::process::ExitStatusExt;
+                let how = match (status.code(), status.signal()) {
+                    (Some(code), _) => Exit::Code(code),
+                    (None, Some(sig)) => Exit::Signal(sig),
+                    (None, None) => Exit::Code(-1),
+                };
+                ended.insert(c.id(), how);
+                false
+            }
+            Err(_) => false,
+        });
     }
 }
 
@@ -164,6 +182,15 @@ impl Remote for Netns {
             }
         }
         Ok(())
+    }
+
+    fn exit_status(&self, pid: u32) -> Option<Exit> {
+        self.reap();
+        self.ended
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&pid)
+            .copied()
     }
 
     fn alive(&self, pid: u32) -> bool {
