@@ -14,6 +14,14 @@ fn faultline(args: &[&str]) -> Output {
         .expect("run faultline")
 }
 
+/// The namespace prefix runs here use (`FAULTLINE_NET_PREFIX`, else `fl`).
+fn net_prefix() -> String {
+    std::env::var("FAULTLINE_NET_PREFIX")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "fl".to_owned())
+}
+
 fn is_root() -> bool {
     faultline_harness::network::is_root()
 }
@@ -389,7 +397,7 @@ fn real_processes_in_namespaces_under_every_nemesis_then_sigkill_and_cleanup() {
     );
     assert!(run.join("nodes/n1/memserver.log").exists());
     assert!(
-        !sh("ip netns list").contains("fl-"),
+        !sh("ip netns list").contains(&format!("{}-", net_prefix())),
         "namespaces left after a run"
     );
 
@@ -420,7 +428,7 @@ fn real_processes_in_namespaces_under_every_nemesis_then_sigkill_and_cleanup() {
         .unwrap();
     let up = (0..100).any(|_| {
         std::thread::sleep(Duration::from_millis(100));
-        sh("ip netns list").contains("fl-n2")
+        sh("ip netns list").contains(&format!("{}-n2", net_prefix()))
             && sh("ps -eo args= | grep -c '[_]memserver'").trim() == "2"
     });
     std::thread::sleep(Duration::from_millis(800));
@@ -428,7 +436,7 @@ fn real_processes_in_namespaces_under_every_nemesis_then_sigkill_and_cleanup() {
     let _ = child.wait();
     assert!(up, "the cluster never came up");
     assert!(
-        sh("ip netns list").contains("fl-"),
+        sh("ip netns list").contains(&format!("{}-", net_prefix())),
         "the killed run should have left its network"
     );
     let o = faultline(&["cleanup"]);
@@ -439,12 +447,12 @@ fn real_processes_in_namespaces_under_every_nemesis_then_sigkill_and_cleanup() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(
-        !sh("ip netns list").contains("fl-"),
+        !sh("ip netns list").contains(&format!("{}-", net_prefix())),
         "namespaces: {}",
         sh("ip netns list")
     );
     assert!(
-        !sh("ip -o link show").contains("fl-"),
+        !sh("ip -o link show").contains(&format!("{}-", net_prefix())),
         "links: {}",
         sh("ip -o link show")
     );
@@ -452,7 +460,7 @@ fn real_processes_in_namespaces_under_every_nemesis_then_sigkill_and_cleanup() {
     let left = sh("ps -eo stat=,args= | grep -E '[_]memserver|[_]delayer' | grep -v '^Z'");
     assert!(left.trim().is_empty(), "processes left: {left}");
     assert!(
-        !sh("iptables -w -S FORWARD").contains("fl-br"),
+        !sh("iptables -w -S FORWARD").contains(&format!("{}-br", net_prefix())),
         "FORWARD rule left"
     );
     assert!(!Path::new("/etc/netns/fl-n1").exists());

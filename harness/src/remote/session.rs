@@ -22,19 +22,49 @@ use std::process::Command;
 use super::Signal;
 
 /// Makes `cmd` start in a new session (and process group) of its own, with
-/// no controlling terminal.
+/// no controlling terminal, and with none of faultline's own descriptors
+/// beyond standard input, output and error.
 pub fn own_session(cmd: &mut Command) -> &mut Command {
     // SAFETY: the closure runs in the forked child before exec; it calls only
-    // setsid(2), which is async-signal-safe, and touches no parent memory.
+    // setsid(2), close_range(2) and fcntl(2), which are async-signal-safe, and
+    // touches no parent memory.
     unsafe {
         cmd.pre_exec(|| {
             if libc::setsid() == -1 {
                 return Err(std::io::Error::last_os_error());
             }
+            close_on_exec_from(3);
             Ok(())
         });
     }
     cmd
+}
+
+/// Marks every descriptor from `first` on close-on-exec. Rust opens its own
+/// files that way, but descriptors faultline inherited do not: a lock that
+/// `flock(1)` holds for faultline's caller would otherwise be held by every
+/// daemon faultline starts, for as long as it runs (a daemon that outlives
+/// a killed faultline would keep the lock).
+///
+/// # Safety
+///
+/// Async-signal-safe: only system calls, no allocation.
+unsafe fn close_on_exec_from(first: u32) {
+    let r = libc::syscall(
+        libc::SYS_close_range,
+        first,
+        u32::MAX,
+        libc::CLOSE_RANGE_CLOEXEC,
+    );
+    if r != 0 {
+        // Kernels before 5.11: one by one, as far as faultline plausibly has any.
+        for fd in first as i32..4096 {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+            }
+        }
+    }
 }
 
 /// The signal's number.
@@ -84,6 +114,31 @@ pub fn session_of(pid: u32) -> Option<(u32, u32)> {
 mod tests {
     use super::*;
     use std::process::Stdio;
+
+    #[test]
+    fn a_child_inherits_no_descriptor_beyond_the_standard_three() {
+        let f = std::fs::File::open("/proc/self/stat").unwrap();
+        // dup(2) makes a descriptor without close-on-exec, as flock(1) hands down.
+        let fd = unsafe { libc::dup(std::os::fd::AsRawFd::as_raw_fd(&f)) };
+        assert!(fd > 2);
+        let out = own_session(Command::new("sh").args(["-c", "ls /proc/$$/fd"]))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let fds = String::from_utf8_lossy(&out.stdout).into_owned();
+        // The control: a plain child does inherit it.
+        let plain = Command::new("sh")
+            .args(["-c", "ls /proc/$$/fd"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        unsafe { libc::close(fd) };
+        let fd = fd.to_string();
+        let open: Vec<&str> = fds.split_whitespace().collect();
+        assert!(!open.contains(&fd.as_str()), "{open:?}");
+        let plain = String::from_utf8_lossy(&plain.stdout).into_owned();
+        assert!(plain.split_whitespace().any(|x| x == fd), "{plain}");
+    }
 
     #[test]
     fn a_child_leads_its_own_session_and_its_group_is_signalled_whole() {
