@@ -233,6 +233,14 @@ fn the_same_seed_asks_for_the_same_operations() {
 /// Starts a long memory-target run, sends `signal` after `after`, and
 /// returns its output and run directory.
 fn interrupted_run(signal: &str, after: Duration) -> (Output, PathBuf, tempfile::TempDir) {
+    interrupted_run_with(signal, after, &["--time-limit", "60"])
+}
+
+fn interrupted_run_with(
+    signal: &str,
+    after: Duration,
+    extra: &[&str],
+) -> (Output, PathBuf, tempfile::TempDir) {
     let d = tempfile::tempdir().unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_faultline"))
         .args([
@@ -241,8 +249,6 @@ fn interrupted_run(signal: &str, after: Duration) -> (Output, PathBuf, tempfile:
             "memory",
             "--workload",
             "register",
-            "--time-limit",
-            "60",
             "--rate",
             "500",
             "--store",
@@ -250,6 +256,7 @@ fn interrupted_run(signal: &str, after: Duration) -> (Output, PathBuf, tempfile:
             "--seed",
             "3",
         ])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -277,6 +284,19 @@ fn sigterm_stops_early_and_still_checks_and_stores_the_history() {
     assert_eq!(r["valid"], "unknown");
     assert_eq!(r["interrupted"]["signal"], "SIGTERM");
     assert!(std::fs::metadata(run.join("history.jsonl")).unwrap().len() > 0);
+}
+
+#[test]
+fn a_signal_during_recovery_stops_the_run_too() {
+    // The main phase ends at 0.3 s; the signal comes during a 60 s recovery.
+    let (out, run, _d) = interrupted_run_with(
+        "INT",
+        Duration::from_millis(1500),
+        &["--time-limit", "0.3", "--recovery", "60"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert_eq!(results(&run)["interrupted"]["signal"], "SIGINT");
 }
 
 #[test]

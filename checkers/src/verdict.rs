@@ -106,8 +106,10 @@ impl Verdict {
 
 /// Why a run stopped before it finished: the signal that stopped it and when.
 ///
-/// An interrupted run has a cut-short main phase and no final reads, so its
-/// history cannot prove the database valid; it can still prove it invalid.
+/// An interrupted run was cut short — in its main phase, or while it waited
+/// to recover or made its final reads — so it lacks (some of) its final
+/// reads: its history cannot prove the database valid; it can still prove
+/// it invalid.
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Interruption {
     /// The signal (`SIGINT`, `SIGTERM`).
@@ -120,7 +122,7 @@ impl std::fmt::Display for Interruption {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "interrupted by {} at {:.1} s: the main phase was cut short and no final reads were made",
+            "interrupted by {} at {:.1} s: the run was cut short before its final reads were done",
             self.signal, self.at_s
         )
     }
@@ -228,7 +230,7 @@ mod tests {
         let at = json.find("\"interrupted\"").unwrap();
         assert!(at < json.find("\"checkers\"").unwrap(), "{json}");
         assert!(json.contains("\"signal\":\"SIGINT\""), "{json}");
-        assert!(why.to_string().contains("no final reads"));
+        assert!(why.to_string().contains("before its final reads were done"));
         let plain = serde_json::to_string(&Results::combine([])).unwrap();
         assert!(!plain.contains("interrupted"), "{plain}");
     }

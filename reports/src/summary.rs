@@ -106,7 +106,7 @@ mod tests {
         });
         let s = summary(&r, "run");
         assert!(
-            s.starts_with("run: unknown\n  interrupted by SIGTERM at 2.0 s: the main phase was cut short and no final reads were made\n"),
+            s.starts_with("run: unknown\n  interrupted by SIGTERM at 2.0 s: the run was cut short before its final reads were done\n"),
             "{s}"
         );
     }

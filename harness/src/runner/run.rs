@@ -63,7 +63,8 @@ pub struct RunOutcome {
     pub main: Duration,
     /// Faults started.
     pub faults: u64,
-    /// Whether a stop request (Ctrl-C) cut the run short.
+    /// Whether a stop request (Ctrl-C) cut the run short: the main phase, the
+    /// recovery or the final reads.
     pub interrupted: bool,
     /// Final reads that never succeeded.
     pub finals_failed: usize,
@@ -84,7 +85,8 @@ struct Shared {
 }
 
 /// Runs the test; `stop` set by a signal handler ends the main phase early and
-/// skips the final reads. The nemesis is always healed before returning.
+/// skips the final reads (or stops them, when it comes during them). The
+/// nemesis is always healed before returning.
 pub async fn run(
     cfg: RunConfig,
     target: Arc<dyn Target>,
@@ -131,8 +133,15 @@ pub async fn run(
         ..RunOutcome::default()
     };
     if !outcome.interrupted {
-        sleep(cfg.recovery).await;
-        outcome.finals_failed = finals(&shared).await;
+        // A stop request during recovery or the final reads cuts them short too.
+        let until = tokio::time::Instant::now() + cfg.recovery;
+        while !stop.load(Ordering::Relaxed) && tokio::time::Instant::now() < until {
+            sleep(Duration::from_millis(50).min(until - tokio::time::Instant::now())).await;
+        }
+        if !stop.load(Ordering::Relaxed) {
+            outcome.finals_failed = finals(&shared).await;
+        }
+        outcome.interrupted = stop.load(Ordering::Relaxed);
     }
     outcome.ops = shared.ops.load(Ordering::Relaxed);
     outcome
@@ -322,6 +331,9 @@ async fn finals(s: &Arc<Shared>) -> usize {
     for (i, op) in ops.iter().enumerate() {
         let mut attempt = 0;
         loop {
+            if s.stop.load(Ordering::Relaxed) {
+                return failed;
+            }
             let node = s.cfg.nodes[(i + attempt) % s.cfg.nodes.len()].clone();
             attempt += 1;
             let opened = timeout(s.cfg.op_timeout, s.target.open(&node)).await;

@@ -114,7 +114,7 @@ fn row(out: &mut String, r: &RunEntry) {
          <td class=\"test\">{test}</td>\
          <td><span class=\"verdict v-{attr}\">{word}</span>{cut}</td><td class=\"anomalies\">",
         cut = if r.interrupted {
-            " <span class=\"interrupted\" title=\"stopped by a signal: no final reads\">interrupted</span>"
+            " <span class=\"interrupted\" title=\"stopped by a signal before its final reads were done\">interrupted</span>"
         } else {
             ""
         },
