@@ -520,6 +520,10 @@ fn a_refused_run_leaves_no_run_directory_and_does_not_move_latest() {
             "memory target",
         ),
         (
+            &["--target", "process", "--nodes", "n1,n2,n1"],
+            "names n1 twice",
+        ),
+        (
             &[
                 "--target",
                 "refkv",

@@ -51,7 +51,8 @@ pub struct Plan<'a> {
     pub db_opts: &'a [(String, String)],
 }
 
-/// Refuses a plan that cannot run, before anything is created: a workload the
+/// Refuses a plan that cannot run, before anything is created: node names
+/// that are not names or repeat, local nodes without root, a workload the
 /// target does not serve, a fault it does not offer, refkv flags that do not
 /// go together. What this accepts, [`setup`] only refuses for reasons found
 /// on the nodes (a server that does not start, a missing tool).
@@ -71,6 +72,33 @@ pub fn check(p: &Plan<'_>) -> Result<(), Failure> {
         }
         Ok(())
     };
+    let mut seen = std::collections::BTreeSet::new();
+    for n in p.nodes {
+        let ok = !n.is_empty()
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
+        if !ok {
+            return Err(Failure::bad(format!(
+                "--nodes: {n:?} is not a node name or host (letters, digits, `-`, `_`, `.`)"
+            )));
+        }
+        if !seen.insert(n) {
+            return Err(Failure::bad(format!("--nodes names {n} twice")));
+        }
+    }
+    if p.target != "memory" && p.ssh.is_none() {
+        if p.nodes.is_empty() || p.nodes.len() > 200 {
+            return Err(Failure::bad(format!(
+                "--nodes: between 1 and 200 local nodes, not {}",
+                p.nodes.len()
+            )));
+        }
+        if !faultline_harness::network::is_root() {
+            return Err(Failure::bad(
+                "local nodes need root (network namespaces, veth, iptables); run as root or use --nodes with SSH hosts",
+            ));
+        }
+    }
     match p.target {
         "memory" => {
             let t = MemoryTarget::new(p.workload);
