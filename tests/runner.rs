@@ -322,7 +322,7 @@ fn sigint_makes_the_run_unknown_and_says_so_everywhere() {
         html.contains("id=\"interrupted\""),
         "no #interrupted in the report"
     );
-    assert!(html.contains("interrupted by SIGINT at"));
+    assert!(html.contains("Interrupted by SIGINT at"));
     assert!(html.contains("data-valid=\"unknown\""));
     // Re-checking the run directory keeps it interrupted.
     let o = faultline(&["check", run.to_str().unwrap()]);

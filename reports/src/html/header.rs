@@ -71,9 +71,9 @@ pub fn header(input: &ReportInput, ctx: &Ctx<'_>) -> String {
     if let Some(why) = &r.interrupted {
         let _ = write!(
             out,
-            "<p id=\"interrupted\" class=\"warn\" data-signal=\"{}\">This run was {}; its verdict is at best unknown.</p>",
+            "<p id=\"interrupted\" class=\"warn\" data-signal=\"{}\">{}; its verdict is at best unknown.</p>",
             esc(&why.signal),
-            esc(&why.to_string())
+            esc(&capitalized(&why.to_string()))
         );
     }
 
@@ -152,6 +152,13 @@ fn rebuilt(test: Option<&Json>) -> Option<String> {
         }
     }
     Some(cmd)
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 /// `#checkers`: one row per checker with its verdict, anomaly counts and summary.

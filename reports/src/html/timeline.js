@@ -143,7 +143,11 @@
       if (mx < GUT || mx > W) continue;
       ctx.fillStyle = '#c62828';
       ctx.fillRect(mx - 1, 0, 2, TOPF + ph);
-      ctx.fillText(marks[mk].label, mx + 3, TOPF + 12);
+      var lw = ctx.measureText(marks[mk].label).width;
+      ctx.fillStyle = 'rgba(255,255,255,0.9)';
+      ctx.fillRect(mx + 2, TOPF + 2, lw + 4, 13);
+      ctx.fillStyle = '#c62828';
+      ctx.fillText(marks[mk].label, mx + 4, TOPF + 12);
     }
     // cited ops: a black tick in the top strip, whatever the zoom
     ctx.fillStyle = '#111';
