@@ -573,3 +573,23 @@ fn a_refused_run_leaves_no_run_directory_and_does_not_move_latest() {
         assert_eq!(std::fs::read_dir(&store).unwrap().count(), 2, "{args:?}");
     }
 }
+
+#[test]
+fn check_names_nodes_that_exited_on_their_own() {
+    let d = tempfile::tempdir().unwrap();
+    let h = bad_file(
+        d.path(),
+        "h.jsonl",
+        br#"{"index":0,"time":1000000000,"type":"invoke","process":0,"f":"read","value":null}
+{"index":1,"time":1100000000,"type":"ok","process":0,"f":"read","value":null}
+{"index":2,"time":2000000000,"type":"info","process":"nemesis","f":"node-exited","value":{"node":"n1","exit":"signal 11 (SIGSEGV)","signal":11,"tail":["boom"]}}
+"#,
+    );
+    let o = faultline(&["check", &h]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(code(&o), 0, "{out}{}", stderr(&o));
+    assert!(
+        out.contains("node n1 exited: signal 11 (SIGSEGV) at 2.0 s"),
+        "{out}"
+    );
+}

@@ -111,7 +111,11 @@ pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
         s
     } else {
         let subject = format!("{} ({} events)", file.display(), history.len());
-        faultline_reports::summary(&results, &subject)
+        let mut s = faultline_reports::summary(&results, &subject);
+        for x in faultline_reports::node_exits(history) {
+            s.push_str(&format!("{}\n", x.sentence()));
+        }
+        s
     };
     if let (Some(run), false) = (&run, args.json) {
         stdout.push_str(&super::report::report_line(run.path()));
