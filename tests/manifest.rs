@@ -187,6 +187,11 @@ fn toykv_loses_its_data_in_its_own_failover_and_misbehaving_clients_are_logged()
 /// A manifest like toykv's whose `crash` node segfaults on its own after
 /// `after` seconds (SIGSEGV sent to the server from a subshell it started).
 fn crashing_toykv(dir: &Path, crash: &str, after: f64) -> PathBuf {
+    toykv_variant(dir, crash, after, "true")
+}
+
+/// toykv with a `crash` node and a `[start] prepare` command.
+fn toykv_variant(dir: &Path, crash: &str, after: f64, prepare: &str) -> PathBuf {
     let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/toykv");
     let text = format!(
         r#"name = "crashkv"
@@ -202,6 +207,7 @@ peers={{{{peers}}}}
 """
 
 [start]
+prepare = "{prepare}"
 command = "sh -c 'if [ {{{{node}}}} = {crash} ]; then (sleep {after}; echo about to crash >&2; kill -SEGV $$) & fi; exec python3 {server} {{{{dir}}}}/toykv.conf'"
 env = {{ PYTHONUNBUFFERED = "1" }}
 
@@ -389,4 +395,75 @@ fn ctrl_c_at_the_terminal_reaches_faultline_alone_and_the_run_says_interrupted()
         let log = std::fs::read_to_string(run.join(format!("nodes/{n}/server.log"))).unwrap();
         assert!(!log.contains("KeyboardInterrupt"), "{n}: {log}");
     }
+}
+
+#[test]
+fn ctrl_c_during_setup_lets_setup_finish_then_tears_down_and_runs_nothing() {
+    if !is_root() || !python() {
+        eprintln!("skipped: needs root and python3");
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let _one = NET.lock().unwrap_or_else(|e| e.into_inner());
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("store");
+    // Each node's prepare takes a second: the signal comes during the first.
+    let m = toykv_variant(d.path(), "none", 0.0, "sleep 1; echo prepared > prepared");
+    let child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args([
+            "test",
+            "--target",
+            m.to_str().unwrap(),
+            "--workload",
+            "register",
+            "--time-limit",
+            "30",
+            "--store",
+            store.to_str().unwrap(),
+        ])
+        .env("FAULTLINE_NET_PREFIX", "fmt")
+        .env("FAULTLINE_NET_SUBNET", "10.87.0")
+        .process_group(0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pgid = child.id();
+    let t = std::time::Instant::now();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    Command::new("kill")
+        .args(["-INT", "--", &format!("-{pgid}")])
+        .status()
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(25),
+        "it ran on"
+    );
+    let run = std::fs::canonicalize(store.join("latest")).unwrap();
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["interrupted"]["signal"], "SIGINT", "{results}");
+    assert_eq!(results["interrupted"]["at_s"], 0.0, "{results}");
+    // Setup ran to its end (the signal did not reach its commands) ...
+    for n in ["n1", "n2", "n3"] {
+        assert!(run.join(format!("nodes/{n}/prepared")).is_file(), "{n}");
+    }
+    // ... then no operation was made, and everything was torn down.
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    assert!(!history.contains("\"invoke\""), "{history}");
+    let ns = String::from_utf8_lossy(
+        &Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    assert!(!ns.contains("fmt-"), "namespaces left: {ns}");
 }

@@ -235,6 +235,17 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
         options,
     };
     run_dir.write_test_spec(&spec).map_err(Failure::bad)?;
+    // Ctrl-C and SIGTERM are caught from here on: one during setup lets setup
+    // finish, then the run is skipped and the cluster torn down in order (its
+    // processes, in sessions of their own, did not get the signal).
+    let stop = Arc::new(AtomicBool::new(false));
+    let caught = interrupt::Caught::default();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")
+        .map_err(Failure::Internal)?;
+    let signals = rt.spawn(interrupt::wait(stop.clone(), caught.clone()));
     // Target, nemesis and (for real processes) the network; torn down when
     // `cluster` drops, whatever the exit path.
     let mut cluster = setup(&Plan {
@@ -257,6 +268,7 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
             .with_context(|| format!("open {}", history.display()))
             .map_err(Failure::Internal)?,
     );
+    let recording = std::time::Instant::now();
     eprintln!("run: {} (seed {seed})", run_dir.path().display());
     if a.target == "refkv" {
         let mut c = faultline_targets::refkv::Config::new("-", &[], Default::default());
@@ -274,17 +286,9 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
         );
     }
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let caught = interrupt::Caught::default();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("start the async runtime")
-        .map_err(Failure::Internal)?;
     // Heal whatever happens, including a panic unwinding through here.
     let guard = HealGuard(nemesis.clone());
     let outcome = rt.block_on(async {
-        let signals = tokio::spawn(interrupt::wait(stop.clone(), rec.clone(), caught.clone()));
         let progress = tokio::spawn(progress(rec.clone(), cfg.time_limit));
         let watched = Arc::new(AtomicBool::new(false));
         let watcher = tokio::spawn(watch_daemons(
@@ -295,7 +299,6 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
         ));
         let out = run(cfg, target, gen, nemesis.clone(), rec.clone(), stop.clone()).await;
         progress.abort();
-        signals.abort();
         watched.store(true, Ordering::Relaxed);
         let _ = watcher.await;
         out
@@ -304,6 +307,7 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     check_daemons(&daemons, &rec);
     drop(guard);
     cluster.teardown();
+    signals.abort();
     // Aborted tasks (progress, signals) are dropped only when the runtime is.
     rt.shutdown_timeout(Duration::from_secs(1));
     let rec = Arc::into_inner(rec)
@@ -325,7 +329,7 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     // The runner decides whether the main phase was cut short; the signal
     // handler knows by what and when.
     let interrupted = outcome.interrupted.then(|| {
-        caught.get().unwrap_or(Interruption {
+        caught.since(recording).unwrap_or(Interruption {
             signal: "a stop request".into(),
             at_s: outcome.main.as_secs_f64(),
         })
