@@ -53,6 +53,16 @@ fn fixture(root: &Path) -> PathBuf {
             format!("{e}\n")
         })
         .collect();
+    // A node that exited on its own, its log's tail hostile too.
+    let exit = serde_json::json!({
+        "index": 8, "time": 9_000_000, "type": "info", "process": "nemesis",
+        "f": "node-exited",
+        "value": {"node": "n1", "exit": "signal 11 (SIGSEGV)", "signal": 11,
+                  "log": run.join("nodes/n1/db.log").display().to_string(),
+                  "tail": ["started", HOSTILE]},
+        "error": "n1 exited: signal 11 (SIGSEGV)",
+    });
+    let history = format!("{history}{exit}\n");
     fs::write(run.join("history.jsonl"), history).unwrap();
     let test = serde_json::json!({
         "name": "register-hostile",
@@ -63,6 +73,7 @@ fn fixture(root: &Path) -> PathBuf {
         "initial": null,
         "seed": 7,
         "reproduce": "faultline test --target memory --workload register --seed 7",
+        "interrupted": {"signal": "SIGINT", "at_s": 0.008},
     });
     fs::write(run.join("test.json"), test.to_string()).unwrap();
     fs::write(
@@ -151,6 +162,17 @@ fn the_report_keeps_its_contract_and_executes_no_run_value() {
     assert!(!ops.contains(HOSTILE_IMG) && !ops.contains("<img"));
     let files = page.element("files").unwrap();
     assert!(files.contains("db.log"), "{files}");
+    let exits = page.element("node-exits").expect("#node-exits");
+    assert!(
+        exits.contains("node n1 exited: signal 11 (SIGSEGV)"),
+        "{exits}"
+    );
+    assert!(
+        exits.contains("&lt;script&gt;"),
+        "the log tail is text: {exits}"
+    );
+    let cut = page.element("interrupted").expect("#interrupted");
+    assert!(cut.contains("Interrupted by SIGINT"), "{cut}");
 
     chromium.screenshot(&url, &artifacts().join("report.png"));
 }

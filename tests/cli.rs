@@ -648,3 +648,117 @@ fn ssh_options_that_cannot_be_honoured_are_refused_before_the_run() {
         stderr(&o)
     );
 }
+
+/// Runs nothing: the store holds no run directory and no `latest`.
+fn assert_store_untouched(store: &Path) {
+    let left: Vec<String> = match std::fs::read_dir(store) {
+        Ok(rd) => rd
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    assert!(left.is_empty(), "the store holds {left:?}");
+}
+
+#[test]
+fn a_refused_run_leaves_no_run_directory_and_does_not_move_latest() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/mariadb/mariadb.toml");
+    let manifest = manifest.to_str().unwrap();
+    for (args, says) in [
+        // A workload the manifest's client does not implement.
+        (
+            &["--target", manifest, "--workload", "bank"][..],
+            "serves the workloads",
+        ),
+        // Faults the target does not offer: refused before anything starts.
+        (
+            &["--target", manifest, "--nemesis", "no-such-fault"],
+            "unknown nemesis",
+        ),
+        (
+            &["--target", "etcd", "--nemesis", "no-such-fault"],
+            "unknown nemesis",
+        ),
+        (
+            &["--target", "process", "--nemesis", "failover"],
+            "unknown nemesis",
+        ),
+        (
+            &["--target", "memory", "--nemesis", "kill-leader"],
+            "memory target",
+        ),
+        (
+            &["--target", "process", "--nodes", "n1,n2,n1"],
+            "names n1 twice",
+        ),
+        (
+            &[
+                "--target",
+                "refkv",
+                "--nemesis",
+                "join",
+                "--replication",
+                "leaderless",
+            ],
+            "join",
+        ),
+    ] {
+        let d = tempfile::tempdir().unwrap();
+        let store = d.path().join("store");
+        // An earlier run: `latest` must still name it afterwards.
+        let before = faultline(&[
+            "test",
+            "--target",
+            "memory",
+            "--time-limit",
+            "0.2",
+            "--store",
+            store.to_str().unwrap(),
+        ]);
+        assert_eq!(code(&before), 0, "{}", stderr(&before));
+        let latest = std::fs::canonicalize(store.join("latest")).unwrap();
+        let empty = d.path().join("empty");
+        for s in [&store, &empty] {
+            let mut a = vec![
+                "test",
+                "--time-limit",
+                "0.2",
+                "--store",
+                s.to_str().unwrap(),
+            ];
+            a.extend(args);
+            let o = faultline(&a);
+            assert_eq!(code(&o), 254, "{args:?}: {}", stderr(&o));
+            assert_eq!(stderr(&o).lines().count(), 1, "{args:?}: {}", stderr(&o));
+            assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
+        }
+        assert_store_untouched(&empty);
+        assert_eq!(std::fs::canonicalize(store.join("latest")).unwrap(), latest);
+        let runs = std::fs::read_dir(store.join("memory-register"))
+            .unwrap()
+            .count();
+        assert_eq!(runs, 2, "one run and its `latest` link");
+        assert_eq!(std::fs::read_dir(&store).unwrap().count(), 2, "{args:?}");
+    }
+}
+
+#[test]
+fn check_names_nodes_that_exited_on_their_own() {
+    let d = tempfile::tempdir().unwrap();
+    let h = bad_file(
+        d.path(),
+        "h.jsonl",
+        br#"{"index":0,"time":1000000000,"type":"invoke","process":0,"f":"read","value":null}
+{"index":1,"time":1100000000,"type":"ok","process":0,"f":"read","value":null}
+{"index":2,"time":2000000000,"type":"info","process":"nemesis","f":"node-exited","value":{"node":"n1","exit":"signal 11 (SIGSEGV)","signal":11,"tail":["boom"]}}
+"#,
+    );
+    let o = faultline(&["check", &h]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(code(&o), 0, "{out}{}", stderr(&o));
+    assert!(
+        out.contains("node n1 exited: signal 11 (SIGSEGV) at 2.0 s"),
+        "{out}"
+    );
+}

@@ -14,6 +14,14 @@ fn faultline(args: &[&str]) -> Output {
         .expect("run faultline")
 }
 
+/// The namespace prefix runs here use (`FAULTLINE_NET_PREFIX`, else `fl`).
+fn net_prefix() -> String {
+    std::env::var("FAULTLINE_NET_PREFIX")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "fl".to_owned())
+}
+
 fn is_root() -> bool {
     faultline_harness::network::is_root()
 }
@@ -222,8 +230,17 @@ fn the_same_seed_asks_for_the_same_operations() {
     assert_eq!(a, b);
 }
 
-#[test]
-fn sigterm_stops_early_and_still_checks_and_stores_the_history() {
+/// Starts a long memory-target run, sends `signal` after `after`, and
+/// returns its output and run directory.
+fn interrupted_run(signal: &str, after: Duration) -> (Output, PathBuf, tempfile::TempDir) {
+    interrupted_run_with(signal, after, &["--time-limit", "60"])
+}
+
+fn interrupted_run_with(
+    signal: &str,
+    after: Duration,
+    extra: &[&str],
+) -> (Output, PathBuf, tempfile::TempDir) {
     let d = tempfile::tempdir().unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_faultline"))
         .args([
@@ -232,8 +249,6 @@ fn sigterm_stops_early_and_still_checks_and_stores_the_history() {
             "memory",
             "--workload",
             "register",
-            "--time-limit",
-            "60",
             "--rate",
             "500",
             "--store",
@@ -241,22 +256,81 @@ fn sigterm_stops_early_and_still_checks_and_stores_the_history() {
             "--seed",
             "3",
         ])
+        .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1200));
+    std::thread::sleep(after);
     let t = Instant::now();
     Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(t.elapsed() < Duration::from_secs(10));
+    let run = latest(d.path());
+    (out, run, d)
+}
+
+#[test]
+fn sigterm_stops_early_and_still_checks_and_stores_the_history() {
+    let (out, run, _d) = interrupted_run("TERM", Duration::from_millis(1200));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("interrupted"), "{stdout}");
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert_eq!(results(&latest(d.path()))["valid"], true);
+    assert!(stdout.contains("interrupted by SIGTERM"), "{stdout}");
+    // A history cut short proves nothing valid: unknown, exit 2.
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    let r = results(&run);
+    assert_eq!(r["valid"], "unknown");
+    assert_eq!(r["interrupted"]["signal"], "SIGTERM");
+    assert!(std::fs::metadata(run.join("history.jsonl")).unwrap().len() > 0);
+}
+
+#[test]
+fn a_signal_during_recovery_stops_the_run_too() {
+    // The main phase ends at 0.3 s; the signal comes during a 60 s recovery.
+    let (out, run, _d) = interrupted_run_with(
+        "INT",
+        Duration::from_millis(1500),
+        &["--time-limit", "0.3", "--recovery", "60"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert_eq!(results(&run)["interrupted"]["signal"], "SIGINT");
+}
+
+#[test]
+fn sigint_makes_the_run_unknown_and_says_so_everywhere() {
+    let (out, run, _d) = interrupted_run("INT", Duration::from_millis(1000));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("verdict: unknown — interrupted"),
+        "{stdout}"
+    );
+    let r = results(&run);
+    assert_eq!(r["valid"], "unknown", "{r}");
+    assert_eq!(r["interrupted"]["signal"], "SIGINT", "{r}");
+    let at = r["interrupted"]["at_s"].as_f64().unwrap();
+    assert!((0.5..10.0).contains(&at), "{at}");
+    let test: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("test.json")).unwrap()).unwrap();
+    assert_eq!(test["interrupted"]["signal"], "SIGINT", "{test}");
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(
+        html.contains("id=\"interrupted\""),
+        "no #interrupted in the report"
+    );
+    assert!(html.contains("Interrupted by SIGINT at"));
+    assert!(html.contains("data-valid=\"unknown\""));
+    // Re-checking the run directory keeps it interrupted.
+    let o = faultline(&["check", run.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(results(&run)["interrupted"]["signal"], "SIGINT");
+    // And `serve`'s index reads it from results.json.
+    let runs = faultline_reports::serve::scan(run.parent().unwrap().parent().unwrap());
+    assert!(runs.iter().any(|e| e.interrupted), "{runs:?}");
 }
 
 #[test]
@@ -343,7 +417,7 @@ fn real_processes_in_namespaces_under_every_nemesis_then_sigkill_and_cleanup() {
     );
     assert!(run.join("nodes/n1/memserver.log").exists());
     assert!(
-        !sh("ip netns list").contains("fl-"),
+        !sh("ip netns list").contains(&format!("{}-", net_prefix())),
         "namespaces left after a run"
     );
 
@@ -374,7 +448,7 @@ fn real_processes_in_namespaces_under_every_nemesis_then_sigkill_and_cleanup() {
         .unwrap();
     let up = (0..100).any(|_| {
         std::thread::sleep(Duration::from_millis(100));
-        sh("ip netns list").contains("fl-n2")
+        sh("ip netns list").contains(&format!("{}-n2", net_prefix()))
             && sh("ps -eo args= | grep -c '[_]memserver'").trim() == "2"
     });
     std::thread::sleep(Duration::from_millis(800));
@@ -382,7 +456,7 @@ fn real_processes_in_namespaces_under_every_nemesis_then_sigkill_and_cleanup() {
     let _ = child.wait();
     assert!(up, "the cluster never came up");
     assert!(
-        sh("ip netns list").contains("fl-"),
+        sh("ip netns list").contains(&format!("{}-", net_prefix())),
         "the killed run should have left its network"
     );
     let o = faultline(&["cleanup"]);
@@ -393,12 +467,12 @@ fn real_processes_in_namespaces_under_every_nemesis_then_sigkill_and_cleanup() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(
-        !sh("ip netns list").contains("fl-"),
+        !sh("ip netns list").contains(&format!("{}-", net_prefix())),
         "namespaces: {}",
         sh("ip netns list")
     );
     assert!(
-        !sh("ip -o link show").contains("fl-"),
+        !sh("ip -o link show").contains(&format!("{}-", net_prefix())),
         "links: {}",
         sh("ip -o link show")
     );
@@ -406,7 +480,7 @@ fn real_processes_in_namespaces_under_every_nemesis_then_sigkill_and_cleanup() {
     let left = sh("ps -eo stat=,args= | grep -E '[_]memserver|[_]delayer' | grep -v '^Z'");
     assert!(left.trim().is_empty(), "processes left: {left}");
     assert!(
-        !sh("iptables -w -S FORWARD").contains("fl-br"),
+        !sh("iptables -w -S FORWARD").contains(&format!("{}-br", net_prefix())),
         "FORWARD rule left"
     );
     assert!(!Path::new("/etc/netns/fl-n1").exists());

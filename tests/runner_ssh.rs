@@ -96,6 +96,11 @@ fn the_process_target_on_ssh_hosts_under_faults() {
         .events()
         .iter()
         .any(|e| e.is_nemesis() && e.f.starts_with("start-")));
+    // Paused servers are watched too, and are not taken for exited ones.
+    assert!(
+        !h.events().iter().any(|e| &*e.f == "node-exited"),
+        "a server on an SSH host was reported exited"
+    );
     // Logs came home; the remote servers were stopped.
     assert!(run
         .join(format!("nodes/{}/memserver.log", hosts[0]))

@@ -54,3 +54,54 @@ fn test_all_writes_one_junit_case_per_cell() {
     );
     assert!(xml.trim_end().ends_with("</testsuites>"));
 }
+
+#[test]
+fn ctrl_c_stops_the_whole_matrix() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args([
+            "test-all",
+            "--target",
+            "memory",
+            "--workloads",
+            "register,set,counter",
+            "--nemeses",
+            "none",
+            "--time-limit",
+            "20",
+            "--rate",
+            "200",
+        ])
+        .arg("--store")
+        .arg(&store)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    let t = std::time::Instant::now();
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(10),
+        "the matrix ran on"
+    );
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the remaining tests are not run"),
+        "{stderr}"
+    );
+    // Only the first cell ran.
+    let tests: Vec<String> = std::fs::read_dir(&store)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "latest")
+        .collect();
+    assert_eq!(tests, vec!["memory-register".to_string()]);
+}

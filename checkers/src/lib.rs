@@ -26,5 +26,5 @@ mod workload;
 
 pub use checker::{CheckError, Checker};
 pub use stats::Stats;
-pub use verdict::{Anomaly, Results, Validity, Verdict};
+pub use verdict::{Anomaly, Interruption, Results, Validity, Verdict};
 pub use workload::{checker, workload, CheckOptions, Workload, CHECKERS, MODELS, WORKLOADS};

@@ -104,14 +104,42 @@ impl Verdict {
     }
 }
 
+/// Why a run stopped before it finished: the signal that stopped it and when.
+///
+/// An interrupted run was cut short — in its main phase, or while it waited
+/// to recover or made its final reads — so it lacks (some of) its final
+/// reads: its history cannot prove the database valid; it can still prove
+/// it invalid.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct Interruption {
+    /// The signal (`SIGINT`, `SIGTERM`).
+    pub signal: String,
+    /// When it arrived, in seconds on the history's clock.
+    pub at_s: f64,
+}
+
+impl std::fmt::Display for Interruption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "interrupted by {} at {:.1} s: the run was cut short before its final reads were done",
+            self.signal, self.at_s
+        )
+    }
+}
+
 /// The combined result of several checkers: what `results.json` and
 /// `check --json` hold.
 #[derive(Clone, Debug, Serialize)]
 pub struct Results {
-    /// The worst validity of all checkers.
+    /// The worst validity of all checkers (at best `unknown` when interrupted).
     pub valid: Validity,
     /// Every anomaly type any checker found, sorted.
     pub anomaly_types: Vec<String>,
+    /// Set when the run was stopped early (before `checkers`, so readers of
+    /// the head of `results.json` see it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<Interruption>,
     /// Each checker's verdict by name.
     pub checkers: BTreeMap<String, Verdict>,
 }
@@ -136,8 +164,20 @@ impl Results {
         Results {
             valid,
             anomaly_types,
+            interrupted: None,
             checkers,
         }
+    }
+
+    /// The results of a run that `why` stopped early: an anomaly already
+    /// proven stays `false`, anything else becomes `unknown` (what was not
+    /// observed — the rest of the run, the final reads — cannot be vouched for).
+    pub fn interrupted(mut self, why: Interruption) -> Results {
+        if self.valid != Validity::False {
+            self.valid = Validity::Unknown;
+        }
+        self.interrupted = Some(why);
+        self
     }
 }
 
@@ -169,5 +209,29 @@ mod tests {
         assert_eq!(json["valid"], Json::Bool(false));
         assert_eq!(json["checkers"]["u"]["valid"], Json::from("unknown"));
         assert_eq!(json["anomaly_types"], serde_json::json!(["a", "b"]));
+    }
+
+    #[test]
+    fn an_interrupted_run_is_at_best_unknown() {
+        let why = Interruption {
+            signal: "SIGINT".into(),
+            at_s: 1.25,
+        };
+        let valid = Results::combine([("t".into(), Verdict::from_anomalies(vec![], Json::Null))]);
+        let cut = valid.interrupted(why.clone());
+        assert_eq!(cut.valid, Validity::Unknown);
+        let bad = Results::combine([(
+            "f".into(),
+            Verdict::from_anomalies(vec![anomaly("a")], Json::Null),
+        )]);
+        assert_eq!(bad.interrupted(why.clone()).valid, Validity::False);
+        let json = serde_json::to_string(&cut).unwrap();
+        // Written before the checkers, where the store index reads it.
+        let at = json.find("\"interrupted\"").unwrap();
+        assert!(at < json.find("\"checkers\"").unwrap(), "{json}");
+        assert!(json.contains("\"signal\":\"SIGINT\""), "{json}");
+        assert!(why.to_string().contains("before its final reads were done"));
+        let plain = serde_json::to_string(&Results::combine([])).unwrap();
+        assert!(!plain.contains("interrupted"), "{plain}");
     }
 }

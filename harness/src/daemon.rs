@@ -2,15 +2,19 @@
 //!
 //! A [`Daemon`] remembers how it was started, so the kill nemesis can crash it
 //! (`SIGKILL`) and start it again exactly as before, and the pause nemesis can
-//! freeze it (`SIGSTOP`) and thaw it (`SIGCONT`). Every verb is safe to repeat:
+//! freeze it (`SIGSTOP`) and thaw it (`SIGCONT`). A daemon runs in a session
+//! and process group of its own (so a Ctrl-C at the terminal does not reach
+//! it); crashing, pausing and the final kill of a stop signal that whole group,
+//! so the processes a server started go with it. Every verb is safe to repeat:
 //! stopping a stopped daemon, resuming a running one, starting a started one
-//! are no-ops.
+//! are no-ops. A daemon that dies on its own — no verb here asked it to — is
+//! found by [`Daemon::unexpected_exit`], which the run's watcher polls.
 
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::remote::{Remote, RemoteError, Signal, Spawn};
+use crate::remote::{Exit, Remote, RemoteError, Signal, Spawn};
 
 /// A long-running process on one node.
 pub struct Daemon {
@@ -20,6 +24,24 @@ pub struct Daemon {
     paused: Mutex<bool>,
     pidfile: Option<std::path::PathBuf>,
     controls: Controls,
+    /// Process groups of incarnations that exited on their own: what they
+    /// started may still run, and `stop` ends it.
+    orphans: Mutex<Vec<u32>>,
+}
+
+/// A daemon that ended without being asked to.
+#[derive(Clone, Debug)]
+pub struct Exited {
+    /// Its node.
+    pub node: String,
+    /// Its pid there.
+    pub pid: u32,
+    /// How it ended, when the backend can tell.
+    pub how: Option<Exit>,
+    /// Its log, on the node.
+    pub log: std::path::PathBuf,
+    /// The end of its log.
+    pub tail: Vec<String>,
 }
 
 /// How a daemon is stopped, crashed and paused when the defaults (`SIGTERM`,
@@ -52,6 +74,7 @@ impl Daemon {
             paused: Mutex::new(false),
             pidfile: None,
             controls: Controls::default(),
+            orphans: Mutex::new(Vec::new()),
         }
     }
 
@@ -109,20 +132,28 @@ impl Daemon {
                 Some(cmd) => {
                     self.remote.run(cmd)?;
                 }
-                None => self
-                    .remote
-                    .signal(p, self.controls.kill_signal.unwrap_or(Signal::Kill))?,
+                None => match self.controls.kill_signal {
+                    Some(sig) => self.remote.signal(p, sig)?,
+                    // The whole process group: nothing it started lingers.
+                    None => self.remote.signal_group(p, Signal::Kill)?,
+                },
             }
         }
         Ok(())
     }
 
-    /// Stops it politely (`SIGTERM`, then `SIGKILL` after `grace`).
+    /// Stops it politely (`SIGTERM`, then `SIGKILL` after `grace`); also kills
+    /// what a run of it that exited on its own left behind.
     pub fn stop(&self, grace: Duration) -> Result<(), RemoteError> {
+        let orphans: Vec<u32> =
+            std::mem::take(&mut *self.orphans.lock().unwrap_or_else(|e| e.into_inner()));
+        for g in orphans {
+            self.remote.signal_group(g, Signal::Kill)?;
+        }
         let Some(p) = self.pid.lock().unwrap_or_else(|e| e.into_inner()).take() else {
             return Ok(());
         };
-        self.remote.signal(p, Signal::Cont)?;
+        self.remote.signal_group(p, Signal::Cont)?;
         // A stop command runs beside the wait below, not before it: the
         // daemon is this process's child, so once it exits it stays a zombie
         // (which `kill -0` still finds) until `alive` reaps it — a command
@@ -144,10 +175,9 @@ impl Daemon {
         while Instant::now() < until && self.remote.alive(p) {
             std::thread::sleep(Duration::from_millis(20));
         }
-        // A failing or slow stop command still ends in SIGKILL.
-        if self.remote.alive(p) {
-            self.remote.signal(p, Signal::Kill)?;
-        }
+        // Whatever is left of it, children included, is killed (a failing or
+        // slow stop command still ends here).
+        self.remote.signal_group(p, Signal::Kill)?;
         if let Some(t) = command {
             // Give it a moment to see the daemon gone; never wait on it forever.
             let until = Instant::now() + Duration::from_secs(2);
@@ -165,7 +195,7 @@ impl Daemon {
                 Some(cmd) => {
                     self.remote.run(cmd)?;
                 }
-                None => self.remote.signal(p, Signal::Stop)?,
+                None => self.remote.signal_group(p, Signal::Stop)?,
             }
             *self.paused.lock().unwrap_or_else(|e| e.into_inner()) = true;
         }
@@ -179,11 +209,50 @@ impl Daemon {
                 Some(cmd) => {
                     self.remote.run(cmd)?;
                 }
-                None => self.remote.signal(p, Signal::Cont)?,
+                None => self.remote.signal_group(p, Signal::Cont)?,
             }
         }
         *self.paused.lock().unwrap_or_else(|e| e.into_inner()) = false;
         Ok(())
+    }
+
+    /// Notices an exit nobody asked for: the daemon was started and has not
+    /// been stopped, killed or crashed through this `Daemon`, yet it no
+    /// longer runs. Then its pid is forgotten (it is reported once; the kill
+    /// nemesis's restart would start it again) and how it ended is returned
+    /// with the last `lines` lines of its log. The check holds the same lock
+    /// as `kill` and `stop`, so a crash the nemesis asked for is never taken
+    /// for one nobody asked for.
+    pub fn unexpected_exit(&self, lines: usize) -> Option<Exited> {
+        let p = {
+            let mut pid = self.pid.lock().unwrap_or_else(|e| e.into_inner());
+            let p = (*pid)?;
+            if self.remote.alive(p) {
+                return None;
+            }
+            *pid = None;
+            p
+        };
+        self.orphans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(p);
+        Some(Exited {
+            node: self.node().to_owned(),
+            pid: p,
+            how: self.remote.exit_status(p),
+            log: self.spec.log.clone(),
+            tail: self.log_tail(lines),
+        })
+    }
+
+    /// The last `lines` lines of its log (none if it cannot be read).
+    pub fn log_tail(&self, lines: usize) -> Vec<String> {
+        let log = crate::remote::shell_quote(&self.spec.log.display().to_string());
+        self.remote
+            .exec(&format!("tail -n {lines} {log} 2>/dev/null"))
+            .map(|o| o.stdout.lines().map(str::to_owned).collect())
+            .unwrap_or_default()
     }
 
     /// Whether it is running (paused counts as running).

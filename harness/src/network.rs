@@ -100,6 +100,7 @@ pub struct Network {
 fn ip_batch(ns: Option<&str>, lines: &[String]) -> Result<(), NetError> {
     use std::io::Write;
     let mut cmd = Command::new("ip");
+    crate::remote::own_session(&mut cmd);
     if let Some(ns) = ns {
         cmd.args(["-n", ns]);
     }
@@ -148,7 +149,7 @@ fn ip_batch(ns: Option<&str>, lines: &[String]) -> Result<(), NetError> {
 /// Runs a command; with `check`, a failure is an error.
 pub(crate) fn run(argv: &[&str], check: bool) -> Result<String, NetError> {
     let started = std::time::Instant::now();
-    let out = Command::new(argv[0])
+    let out = crate::remote::own_session(&mut Command::new(argv[0]))
         .args(&argv[1..])
         .stdin(Stdio::null())
         .output();

@@ -12,6 +12,10 @@
 //! order, and are never reused: two runs started in the same millisecond get
 //! distinct names. `latest` links are relative and replaced atomically (a new
 //! link renamed over the old), so a reader never sees a missing link.
+//! `faultline test` creates its run directory only once the options are
+//! checked, and moves `latest` only once the cluster is up: a refused run
+//! leaves nothing, a run whose cluster never came up leaves its logs but
+//! does not become `latest`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -39,6 +43,15 @@ impl Store {
 
     /// Creates a new run directory for `test_name` and points `latest` at it.
     pub fn create_run(&self, test_name: &str) -> Result<RunDir, StoreError> {
+        let run = self.begin_run(test_name)?;
+        self.mark_latest(&run)?;
+        Ok(run)
+    }
+
+    /// Creates a new run directory for `test_name` without moving `latest`:
+    /// a run whose cluster never came up keeps its node logs here, but
+    /// `latest` still names the newest run that ran (see [`Store::mark_latest`]).
+    pub fn begin_run(&self, test_name: &str) -> Result<RunDir, StoreError> {
         validate_name(test_name)?;
         let test_dir = self.root.join(test_name);
         fs::create_dir_all(&test_dir).map_err(io_at(&test_dir))?;
@@ -56,9 +69,17 @@ impl Store {
                 Err(e) => return Err(io_at(&path)(e)),
             }
         };
-        relink(&test_dir.join("latest"), Path::new(&name))?;
-        relink(&self.root.join("latest"), &Path::new(test_name).join(&name))?;
         Ok(RunDir::new_unchecked(path))
+    }
+
+    /// Points `latest` (the store's and the test's) at `run`.
+    pub fn mark_latest(&self, run: &RunDir) -> Result<(), StoreError> {
+        let (Some(name), Some(test_dir)) = (run.path().file_name(), run.path().parent()) else {
+            return Err(StoreError::BadName(run.path().display().to_string()));
+        };
+        let test_name = test_dir.file_name().unwrap_or_default();
+        relink(&test_dir.join("latest"), Path::new(name))?;
+        relink(&self.root.join("latest"), &Path::new(test_name).join(name))
     }
 
     /// The newest run, if any.
@@ -131,6 +152,21 @@ mod tests {
         assert_eq!(timestamp(UNIX_EPOCH), "19700101T000000.000Z");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(&timestamp(leap)[..8], "20000229");
+    }
+
+    #[test]
+    fn a_begun_run_moves_latest_only_when_marked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("store"));
+        let a = store.create_run("register").unwrap();
+        let b = store.begin_run("register").unwrap();
+        assert!(b.path().is_dir());
+        let latest = || fs::canonicalize(store.latest().unwrap()).unwrap();
+        assert_eq!(latest(), fs::canonicalize(a.path()).unwrap());
+        store.mark_latest(&b).unwrap();
+        assert_eq!(latest(), fs::canonicalize(b.path()).unwrap());
+        let per_test = fs::canonicalize(dir.path().join("store/register/latest")).unwrap();
+        assert_eq!(per_test, latest());
     }
 
     #[test]

@@ -232,3 +232,84 @@ fn commands_on_a_node_are_logged_with_their_exit_status() {
     );
     assert_gone("lgl");
 }
+
+/// The pids of `pid`'s children.
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// Whether `pid` still runs (a zombie does not).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .is_some_and(|(_, r)| !r.trim_start().starts_with('Z'))
+    })
+}
+
+#[test]
+fn daemons_and_commands_run_in_sessions_of_their_own_and_stop_ends_their_children() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    use faultline_harness::daemon::Daemon;
+    use faultline_harness::remote::session_of;
+    let dir = tempfile::tempdir().unwrap();
+    // FAULTLINE_NET_PREFIX/SUBNET, so it can share the machine.
+    let spec = NetworkSpec::nodes(1);
+    let prefix = spec.prefix.clone();
+    let net = Network::create(&spec, dir.path().into()).unwrap();
+    let n1 = net.remote("n1").unwrap();
+    let (mine, _) = session_of(std::process::id()).unwrap();
+
+    // A daemon whose shell starts two more processes and waits for them.
+    let d = Daemon::new(
+        n1.clone(),
+        Spawn {
+            argv: vec![
+                "sh".into(),
+                "-c".into(),
+                "sleep 30 & sleep 30 & wait".into(),
+            ],
+            log: dir.path().join("n1/d.log"),
+            ..Spawn::default()
+        },
+    );
+    let pid = d.start().unwrap();
+    // It leads a session and a group of its own: the terminal's Ctrl-C,
+    // sent to faultline's group, does not reach it.
+    assert_eq!(session_of(pid).unwrap(), (pid, pid));
+    assert_ne!(pid, mine);
+    let kids = (0..100)
+        .map(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            children(pid)
+        })
+        .find(|k| k.len() == 2)
+        .expect("the daemon started its two children");
+    for k in &kids {
+        assert_eq!(session_of(*k).unwrap(), (pid, pid), "child {k}");
+    }
+    // A command run on the node is in a session of its own too.
+    let sid: u32 = n1
+        .run("cut -d' ' -f6 /proc/self/stat")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_ne!(sid, mine);
+
+    // SIGTERM ends the shell; the children it leaves are killed with its group.
+    d.stop(Duration::from_millis(300)).unwrap();
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        kids.iter().all(|k| !running(*k))
+    });
+    assert!(gone, "children outlived the daemon's stop: {kids:?}");
+    net.destroy().unwrap();
+    assert_gone(&prefix);
+}

@@ -14,11 +14,13 @@
 //!
 //! [`Results`]: faultline_checkers::Results
 
+mod exits;
 mod html;
 mod junit;
 pub mod serve;
 mod summary;
 
+pub use exits::{node_exits, NodeExit, NODE_EXITED};
 pub use html::escape;
 pub use html::{parse_results, render_report, write_report, ReportError, ReportInput};
 pub use junit::{junit, junit_case, JunitCase};

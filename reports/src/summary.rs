@@ -4,6 +4,7 @@
 //! checkers said what, and for each anomaly type how many there were with one
 //! example sentence and the operations that prove it. Details live in
 //! `results.json` (and, later, `report.html`); the summary never re-checks.
+//! A run stopped by a signal says so on the second line.
 
 use std::fmt::Write;
 
@@ -25,6 +26,9 @@ pub fn verdict_word(v: Validity) -> &'static str {
 pub fn summary(results: &Results, subject: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{subject}: {}", verdict_word(results.valid));
+    if let Some(why) = &results.interrupted {
+        let _ = writeln!(out, "  {why}");
+    }
     for (name, v) in &results.checkers {
         let _ = write!(out, "  {name}: {}", verdict_word(v.valid));
         if !v.anomaly_types.is_empty() {
@@ -86,6 +90,23 @@ mod tests {
         let s = summary(&Results::combine([("staleness".to_string(), m)]), "h");
         assert!(
             s.contains("  staleness: valid\n    3 of 9 reads stale\n"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn an_interrupted_run_says_so_under_the_verdict() {
+        let r = Results::combine([(
+            "stats".to_string(),
+            Verdict::from_anomalies(vec![], serde_json::Value::Null),
+        )])
+        .interrupted(faultline_checkers::Interruption {
+            signal: "SIGTERM".into(),
+            at_s: 2.0,
+        });
+        let s = summary(&r, "run");
+        assert!(
+            s.starts_with("run: unknown\n  interrupted by SIGTERM at 2.0 s: the run was cut short before its final reads were done\n"),
             "{s}"
         );
     }

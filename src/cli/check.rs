@@ -2,7 +2,9 @@
 //! print the verdict, and (for a run directory) rewrite its `results.json`.
 
 use anyhow::Context;
-use faultline_checkers::{workload, CheckError, CheckOptions, Results, Validity, WORKLOADS};
+use faultline_checkers::{
+    workload, CheckError, CheckOptions, Interruption, Results, Validity, WORKLOADS,
+};
 use faultline_harness::RunDir;
 use faultline_history::{parse_edn_value, read_path, Value};
 
@@ -99,7 +101,15 @@ pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
         })?;
         verdicts.push((c.name().to_owned(), v));
     }
-    let results = Results::combine(verdicts);
+    let mut results = Results::combine(verdicts);
+    // A run stopped by a signal stays at best unknown when re-checked.
+    let interrupted: Option<Interruption> = spec
+        .as_ref()
+        .and_then(|s| s.options.get("interrupted").cloned())
+        .and_then(|v| serde_json::from_value(v).ok());
+    if let Some(why) = interrupted {
+        results = results.interrupted(why);
+    }
     let mut j = serde_json::to_value(&results)
         .context("encoding results")
         .map_err(Failure::Internal)?;
@@ -115,7 +125,11 @@ pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
         s
     } else {
         let subject = format!("{} ({} events)", file.display(), history.len());
-        faultline_reports::summary(&results, &subject)
+        let mut s = faultline_reports::summary(&results, &subject);
+        for x in faultline_reports::node_exits(history) {
+            s.push_str(&format!("{}\n", x.sentence()));
+        }
+        s
     };
     if let (Some(run), false) = (&run, args.json) {
         stdout.push_str(&super::report::report_line(run.path()));

@@ -8,6 +8,7 @@ mod check_target;
 mod cleanup;
 mod cluster;
 mod exit;
+mod interrupt;
 mod list;
 pub mod log;
 mod new_target;

@@ -4,7 +4,8 @@
 //! [`super::reproduce`]),
 //! starts the recorder, runs the phases with the target and the nemesis,
 //! heals on every exit path (a guard heals even if something panics, and
-//! Ctrl-C or SIGTERM ends the main phase early), then checks the history with
+//! Ctrl-C or SIGTERM ends the main phase early — see [`super::interrupt`]),
+//! then checks the history with
 //! the workload's checkers, writes `results.json`, prints the summary, and —
 //! when the verdict is not valid — the command that reproduces the run.
 
@@ -14,16 +15,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use faultline_checkers::{checker, workload, CheckOptions, Results, Validity};
+use faultline_checkers::{checker, workload, CheckOptions, Interruption, Results, Validity};
 use faultline_harness::runner::{
-    generator, run, Nemesis, Recorder, RunConfig, BANK_ACCOUNTS, BANK_BALANCE, GENERATED,
+    check_daemons, generator, run, watch_daemons, Nemesis, Recorder, RunConfig, BANK_ACCOUNTS,
+    BANK_BALANCE, GENERATED, WATCH_EVERY,
 };
 use faultline_harness::{Store, TestSpec};
 use faultline_history::{read_path, Value};
 
 use super::args::TestArgs;
-use super::cluster::{manifest_of, setup, Plan, TARGETS};
+use super::cluster::{self, manifest_of, setup, Plan, TARGETS};
 use super::exit::Failure;
+use super::interrupt;
 use super::reproduce;
 use faultline_targets::manifest::Manifest;
 
@@ -151,13 +154,35 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
         ..RunConfig::default()
     };
     let gen = generator(&r.workload, a.keys).map_err(Failure::bad)?;
+    let db_opts: Vec<(String, String)> = a
+        .db_opts
+        .iter()
+        .map(|o| {
+            o.split_once('=')
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .ok_or_else(|| Failure::bad(format!("--db-opt {o:?} is not key=value")))
+        })
+        .collect::<Result<_, _>>()?;
     let ssh = ssh_options(a)?;
     // What the run really runs with, for test.json and the reproduce line.
     let plan = reproduce::pinned(a, &r, seed, &nodes)?;
     let reproduce = reproduce::line(&plan);
+    // A run refused for its options leaves no run directory and does not
+    // move `latest`: everything that can be checked is checked first.
+    cluster::check(&Plan {
+        target: &a.target,
+        workload: &r.workload,
+        nodes: &nodes,
+        nemesis: &r.nemesis,
+        run: std::path::Path::new("."),
+        ssh: ssh.as_ref(),
+        mode: &a.refkv,
+        db_opts: &db_opts,
+        steps: &Default::default(),
+    })?;
     let store = Store::new(&a.store);
     let run_dir = store
-        .create_run(&format!("{target_name}-{}", r.workload))
+        .begin_run(&format!("{target_name}-{}", r.workload))
         .map_err(Failure::bad)?;
     let mut options = serde_json::Map::new();
     options.insert("seed".into(), seed.into());
@@ -189,22 +214,23 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
         nodes = %nodes.join(","),
         "test begins"
     );
-    run_dir
-        .write_test_spec(&TestSpec {
-            name: format!("{target_name}-{}", r.workload),
-            workload: Some(r.workload.clone()),
-            options,
-        })
-        .map_err(Failure::bad)?;
-    let db_opts: Vec<(String, String)> = a
-        .db_opts
-        .iter()
-        .map(|o| {
-            o.split_once('=')
-                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-                .ok_or_else(|| Failure::bad(format!("--db-opt {o:?} is not key=value")))
-        })
-        .collect::<Result<_, _>>()?;
+    let mut spec = TestSpec {
+        name: format!("{target_name}-{}", r.workload),
+        workload: Some(r.workload.clone()),
+        options,
+    };
+    run_dir.write_test_spec(&spec).map_err(Failure::bad)?;
+    // Ctrl-C and SIGTERM are caught from here on: one during setup lets setup
+    // finish, then the run is skipped and the cluster torn down in order (its
+    // processes, in sessions of their own, did not get the signal).
+    let stop = Arc::new(AtomicBool::new(false));
+    let caught = interrupt::Caught::default();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")
+        .map_err(Failure::Internal)?;
+    let signals = rt.spawn(interrupt::wait(stop.clone(), caught.clone()));
     // Target, nemesis and (for real processes) the network; torn down when
     // `cluster` drops, whatever the exit path.
     let mut cluster = setup(&Plan {
@@ -220,8 +246,10 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     })
     // Logged to faultline.log only: the error itself is the one line on stderr.
     .inspect_err(|e| tracing::info!(target: "faultline::run", "setup refused or failed: {e}"))?;
+    store.mark_latest(&run_dir).map_err(Failure::bad)?;
     let target = cluster.target.clone();
     let nemesis = cluster.nemesis.clone();
+    let daemons = cluster.daemons();
     let history = run_dir.history_path();
     let rec = Arc::new(
         Recorder::start(&history)
@@ -230,6 +258,7 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     );
     super::log::set_epoch(Some(rec.epoch()));
     tracing::info!(target: "faultline::run", "recorder started: the history's clock reads 0");
+    let recording = std::time::Instant::now();
     eprintln!("run: {} (seed {seed})", run_dir.path().display());
     if a.target == "refkv" {
         let mut c = faultline_targets::refkv::Config::new("-", &[], Default::default());
@@ -247,35 +276,28 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
         );
     }
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("start the async runtime")
-        .map_err(Failure::Internal)?;
     // Heal whatever happens, including a panic unwinding through here.
     let guard = HealGuard(nemesis.clone());
     let outcome = rt.block_on(async {
-        let signals = {
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {},
-                    _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {},
-                }
-                eprintln!("\nstopping: healing and writing what was recorded");
-                stop.store(true, Ordering::Relaxed);
-            })
-        };
         let progress = tokio::spawn(progress(rec.clone(), cfg.time_limit));
+        let watched = Arc::new(AtomicBool::new(false));
+        let watcher = tokio::spawn(watch_daemons(
+            daemons.clone(),
+            rec.clone(),
+            WATCH_EVERY,
+            watched.clone(),
+        ));
         let out = run(cfg, target, gen, nemesis.clone(), rec.clone(), stop.clone()).await;
         progress.abort();
-        signals.abort();
+        watched.store(true, Ordering::Relaxed);
+        let _ = watcher.await;
         out
     });
+    // A last look before teardown stops them on purpose.
+    check_daemons(&daemons, &rec);
     drop(guard);
     cluster.teardown();
+    signals.abort();
     // Aborted tasks (progress, signals) are dropped only when the runtime is.
     rt.shutdown_timeout(Duration::from_secs(1));
     let rec = Arc::into_inner(rec)
@@ -294,14 +316,31 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
     } else {
         Vec::new()
     };
-    let results = check(&r.workload, &history, &only)
-        .inspect_err(|e| tracing::error!(target: "faultline::run", "checking failed: {e}"))?;
+    // The runner decides whether the main phase was cut short; the signal
+    // handler knows by what and when.
+    let interrupted = outcome.interrupted.then(|| {
+        caught.since(recording).unwrap_or(Interruption {
+            signal: "a stop request".into(),
+            at_s: outcome.main.as_secs_f64(),
+        })
+    });
+    let (mut results, exits) = check(&r.workload, &history, &only)
+        .inspect_err(|e| tracing::info!(target: "faultline::run", "checking failed: {e}"))?;
+    if let Some(why) = &interrupted {
+        results = results.interrupted(why.clone());
+        spec.options.insert(
+            "interrupted".into(),
+            serde_json::to_value(why).unwrap_or_default(),
+        );
+        run_dir.write_test_spec(&spec).map_err(Failure::bad)?;
+    }
     tracing::info!(
         target: "faultline::run",
         valid = ?results.valid,
         anomalies = %results.anomaly_types.join(","),
         ops = outcome.ops,
         faults = outcome.faults,
+        interrupted = interrupted.is_some(),
         "checked"
     );
     run_dir.write_results(&results).map_err(Failure::bad)?;
@@ -324,6 +363,9 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
             String::new()
         }
     ));
+    for x in &exits {
+        stdout.push_str(&format!("{}\n", x.sentence()));
+    }
     for e in outcome.nemesis_errors.iter().take(5) {
         stdout.push_str(&format!("nemesis error: {e}\n"));
     }
@@ -337,6 +379,9 @@ pub fn test(a: &TestArgs) -> Result<Tested, Failure> {
             "verdict: INVALID — found {}\n",
             results.anomaly_types.join(", ")
         ),
+        Validity::Unknown if interrupted.is_some() => {
+            "verdict: unknown — interrupted before the run finished\n".to_owned()
+        }
         Validity::Unknown => "verdict: unknown — the checkers could not decide\n".to_owned(),
     });
     stdout.push_str(&format!(
@@ -424,8 +469,13 @@ fn initial(workload: &str) -> Option<Value> {
     }
 }
 
-/// Checks the recorded history with the workload's checkers.
-fn check(name: &str, history: &std::path::Path, only: &[String]) -> Result<Results, Failure> {
+/// Checks the recorded history with the workload's checkers; also returns
+/// the nodes that exited on their own, as the history records them.
+fn check(
+    name: &str,
+    history: &std::path::Path,
+    only: &[String],
+) -> Result<(Results, Vec<faultline_reports::NodeExit>), Failure> {
     let loaded = read_path(history, None).map_err(Failure::bad)?;
     let w = workload(name).ok_or_else(|| Failure::bad(format!("no checkers for {name}")))?;
     let opts = CheckOptions {
@@ -445,7 +495,10 @@ fn check(name: &str, history: &std::path::Path, only: &[String]) -> Result<Resul
             .map_err(|e| Failure::Internal(anyhow::anyhow!("{c} checker: {e}")))?;
         verdicts.push((c.to_string(), v));
     }
-    Ok(Results::combine(verdicts))
+    Ok((
+        Results::combine(verdicts),
+        faultline_reports::node_exits(&loaded.history),
+    ))
 }
 
 /// A warning when split-brain could not judge the run: no leader was ever

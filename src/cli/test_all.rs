@@ -27,7 +27,7 @@ pub fn test_all(a: &TestAllArgs) -> Result<(String, Validity), Failure> {
     let mut rows = Vec::new();
     let mut cases = Vec::new();
     let mut worst = Validity::True;
-    for w in &a.workloads {
+    'matrix: for w in &a.workloads {
         for n in &a.nemeses {
             let mut t = a.test.clone();
             t.junit = None;
@@ -38,8 +38,10 @@ pub fn test_all(a: &TestAllArgs) -> Result<(String, Validity), Failure> {
             let tested = test(&t);
             let secs = started.elapsed().as_secs_f64();
             let case_name = format!("{w} / {n}");
+            let mut stopped = false;
             let (verdict, detail) = match tested {
                 Ok(r) => {
+                    stopped = r.results.interrupted.is_some();
                     cases.push(junit_case(&case_name, &r.results, secs));
                     let found = std::fs::read_to_string(r.run.join("results.json"))
                         .ok()
@@ -74,6 +76,11 @@ pub fn test_all(a: &TestAllArgs) -> Result<(String, Validity), Failure> {
                 _ => Validity::True,
             };
             rows.push((w.clone(), n.clone(), verdict, detail));
+            if stopped {
+                // Ctrl-C stops the matrix, not only the test that was running.
+                eprintln!("interrupted: the remaining tests are not run");
+                break 'matrix;
+            }
         }
     }
     if let Some(path) = &a.test.junit {

@@ -118,6 +118,13 @@ pub trait Db: Send + Sync {
         }
     }
 
+    /// The faults of its own (the `nemesis` its [`DbCluster`] will carry),
+    /// known before anything starts so that a run asking for another is
+    /// refused up front.
+    fn own_faults(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The shell script that installs what is missing (default: the packages).
     fn install_script(&self) -> String {
         apt_script(&self.packages())
@@ -189,11 +196,12 @@ pub fn apt_install(packages: &[&str]) -> Result<(), String> {
 
 /// Runs an install `script` on this machine; the error names `packages`.
 fn run_install(script: &str, packages: &[&str]) -> Result<(), String> {
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .map_err(|e| format!("cannot install {}: sh: {e}", packages.join(" ")))?;
+    let out = faultline_harness::remote::own_session(
+        std::process::Command::new("sh").arg("-c").arg(script),
+    )
+    .stdin(std::process::Stdio::null())
+    .output()
+    .map_err(|e| format!("cannot install {}: sh: {e}", packages.join(" ")))?;
     if out.status.success() {
         return Ok(());
     }

@@ -3,16 +3,19 @@
 //! Commands run as `ip netns exec <ns> sh -c ...`; daemons are started the same
 //! way but as the harness's own children (`ip netns exec` replaces itself with
 //! the program, so the child's pid is the daemon's), which lets the harness
-//! signal them directly and reap them when they die. Files are on the same
+//! signal them directly and reap them when they die. Both run in sessions of
+//! their own (see [`super::own_session`]). Files are on the same
 //! filesystem, so upload and download are copies.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
 use super::logged;
-use super::traits::{Output, Remote, RemoteError, Signal, Spawn};
+use super::session::{own_session, signal_group};
+use super::traits::{Exit, Output, Remote, RemoteError, Signal, Spawn};
 
 /// A node in a local network namespace.
 #[derive(Debug)]
@@ -21,6 +24,8 @@ pub struct Netns {
     ns: String,
     addr: String,
     children: Mutex<Vec<Child>>,
+    /// How reaped children ended, by pid.
+    ended: Mutex<HashMap<u32, Exit>>,
 }
 
 impl Netns {
@@ -31,6 +36,7 @@ impl Netns {
             ns: ns.to_owned(),
             addr: addr.to_owned(),
             children: Mutex::new(Vec::new()),
+            ended: Mutex::new(HashMap::new()),
         }
     }
 
@@ -47,10 +53,24 @@ impl Netns {
         }
     }
 
-    /// Reaps children that have exited.
+    /// Reaps children that have exited, keeping how they ended.
     fn reap(&self) {
         let mut kids = self.children.lock().unwrap_or_else(|e| e.into_inner());
-        kids.retain_mut(|c| matches!(c.try_wait(), Ok(None)));
+        let mut ended = self.ended.lock().unwrap_or_else(|e| e.into_inner());
+        kids.retain_mut(|c| match c.try_wait() {
+            Ok(None) => true,
+            Ok(Some(status)) => {
+                use std::os::unix::process::ExitStatusExt;
+                let how = match (status.code(), status.signal()) {
+                    (Some(code), _) => Exit::Code(code),
+                    (None, Some(sig)) => Exit::Signal(sig),
+                    (None, None) => Exit::Code(-1),
+                };
+                ended.insert(c.id(), how);
+                false
+            }
+            Err(_) => false,
+        });
     }
 }
 
@@ -65,16 +85,16 @@ impl Remote for Netns {
 
     fn exec(&self, command: &str) -> Result<Output, RemoteError> {
         let started = std::time::Instant::now();
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.ns, "sh", "-c", command])
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| self.io(&format!("run `{command}`"), e))
-            .map(|out| Output {
-                status: out.status.code().unwrap_or(-1),
-                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            });
+        let out =
+            own_session(Command::new("ip").args(["netns", "exec", &self.ns, "sh", "-c", command]))
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| self.io(&format!("run `{command}`"), e))
+                .map(|out| Output {
+                    status: out.status.code().unwrap_or(-1),
+                    stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                    stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                });
         logged::exec(&self.node, command, started, &out);
         out
     }
@@ -120,6 +140,29 @@ impl Remote for Netns {
         Ok(())
     }
 
+    fn signal_group(&self, pid: u32, sig: Signal) -> Result<(), RemoteError> {
+        logged::signal(&self.node, pid, sig.name());
+        signal_group(pid, sig);
+        if sig == Signal::Kill {
+            for _ in 0..50 {
+                if !self.alive(pid) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+        Ok(())
+    }
+
+    fn exit_status(&self, pid: u32) -> Option<Exit> {
+        self.reap();
+        self.ended
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&pid)
+            .copied()
+    }
+
     fn alive(&self, pid: u32) -> bool {
         self.reap();
         match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -158,9 +201,9 @@ impl Netns {
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(err);
-        // Its own process group: a Ctrl-C at the terminal reaches the harness,
+        // Its own session: a Ctrl-C at the terminal reaches the harness,
         // which stops its daemons itself, in order.
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        own_session(&mut cmd);
         if let Some(cwd) = &spec.cwd {
             cmd.current_dir(cwd);
         }

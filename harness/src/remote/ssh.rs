@@ -216,8 +216,9 @@ impl Ssh {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        // Its own process group: a Ctrl-C must not cut the harness off its nodes.
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        // Its own session: a Ctrl-C must not cut the harness off its nodes,
+        // and it holds none of the harness's inherited descriptors.
+        super::own_session(&mut cmd);
         let what = "run ssh (is openssh-client installed?)";
         let mut master = cmd.spawn().map_err(|e| io_error(node, what, e))?;
         if let Err(e) = started(master.id(), dir.path()) {

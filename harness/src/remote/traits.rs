@@ -184,6 +184,54 @@ impl fmt::Display for Signal {
     }
 }
 
+/// How a process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// It exited with this status.
+    Code(i32),
+    /// A signal ended it (its number).
+    Signal(i32),
+}
+
+impl Exit {
+    /// The conventional name of signal `n` (`SIGSEGV`), if it has one.
+    pub fn signal_name(n: i32) -> Option<&'static str> {
+        Some(match n {
+            1 => "SIGHUP",
+            2 => "SIGINT",
+            3 => "SIGQUIT",
+            4 => "SIGILL",
+            5 => "SIGTRAP",
+            6 => "SIGABRT",
+            7 => "SIGBUS",
+            8 => "SIGFPE",
+            9 => "SIGKILL",
+            10 => "SIGUSR1",
+            11 => "SIGSEGV",
+            12 => "SIGUSR2",
+            13 => "SIGPIPE",
+            14 => "SIGALRM",
+            15 => "SIGTERM",
+            24 => "SIGXCPU",
+            25 => "SIGXFSZ",
+            31 => "SIGSYS",
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Exit::Code(c) => write!(f, "status {c}"),
+            Exit::Signal(n) => match Exit::signal_name(n) {
+                Some(name) => write!(f, "signal {n} ({name})"),
+                None => write!(f, "signal {n}"),
+            },
+        }
+    }
+}
+
 /// A node the harness controls.
 pub trait Remote: Send + Sync {
     /// The node's name (`n1`).
@@ -225,6 +273,24 @@ pub trait Remote: Send + Sync {
         super::logged::signal(self.node(), pid, sig.name());
         self.exec(&format!("kill -s {} {pid} 2>/dev/null || true", sig.name()))
             .map(|_| ())
+    }
+
+    /// Sends `sig` to the process group `pid` leads on the node — a daemon and
+    /// whatever it started — or to `pid` alone when it leads none.
+    fn signal_group(&self, pid: u32, sig: Signal) -> Result<(), RemoteError> {
+        self.exec(&format!(
+            "kill -s {s} -- -{pid} 2>/dev/null || kill -s {s} {pid} 2>/dev/null || true",
+            s = sig.name()
+        ))
+        .map(|_| ())
+    }
+
+    /// How process `pid`, started by [`Remote::spawn`], ended — once it has
+    /// ended and if this backend can tell (a local child's wait status; an
+    /// SSH host's daemons are not the controller's children: `None`).
+    fn exit_status(&self, pid: u32) -> Option<Exit> {
+        let _ = pid;
+        None
     }
 
     /// Whether process `pid` is running on the node.

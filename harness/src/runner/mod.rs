@@ -8,7 +8,8 @@
 //! for the system to settle); **final reads** (retried until they succeed, so
 //! the checkers see the final state). Each worker is one process in the
 //! history; after an `info` it continues as a new process with a fresh client
-//! (Jepsen's rule: a crashed process never completes again).
+//! (Jepsen's rule: a crashed process never completes again). Throughout, the
+//! daemons are watched: one that dies on its own is recorded (see `watch`).
 
 mod client;
 mod nemesis;
@@ -17,6 +18,7 @@ mod ops;
 mod pace;
 mod recorder;
 mod run;
+mod watch;
 
 pub use client::{Client, Completion, Invocation, Outcome, Target};
 pub use nemesis::{Composed, Injection, Nemesis, Only};
@@ -24,3 +26,6 @@ pub use observe::{names_leader, Observed};
 pub use ops::{generator, OpGen, Rng, BANK_ACCOUNTS, BANK_BALANCE, GENERATED};
 pub use recorder::{Rec, Recorder, Tally};
 pub use run::{run, RunConfig, RunOutcome};
+pub use watch::{
+    check_daemons, exit_words, exited_value, watch_daemons, NODE_EXITED, TAIL_LINES, WATCH_EVERY,
+};

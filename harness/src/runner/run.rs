@@ -90,7 +90,8 @@ pub struct RunOutcome {
     pub partial: u64,
     /// Injections that changed nothing (recorded as not injected, no window).
     pub not_injected: u64,
-    /// Whether a stop request (Ctrl-C) cut the run short.
+    /// Whether a stop request (Ctrl-C) cut the run short: the main phase, the
+    /// recovery or the final reads.
     pub interrupted: bool,
     /// Final reads that never succeeded.
     pub finals_failed: usize,
@@ -120,7 +121,8 @@ struct Shared {
 }
 
 /// Runs the test; `stop` set by a signal handler ends the main phase early and
-/// skips the final reads. The nemesis is always healed before returning.
+/// skips the final reads (or stops them, when it comes during them). The
+/// nemesis is always healed before returning.
 pub async fn run(
     cfg: RunConfig,
     target: Arc<dyn Target>,
@@ -222,12 +224,22 @@ pub async fn run(
             recovery_s = cfg.recovery.as_secs_f64(),
             "phase recover: letting the cluster settle"
         );
-        sleep(cfg.recovery).await;
-        mark(&rec, Phase::FinalReads);
-        outcome.finals_failed = finals(&shared).await;
+        // A stop request during recovery or the final reads cuts them short too.
+        let until = tokio::time::Instant::now() + cfg.recovery;
+        while !stop.load(Ordering::Relaxed) && tokio::time::Instant::now() < until {
+            sleep(Duration::from_millis(50).min(until - tokio::time::Instant::now())).await;
+        }
+        if !stop.load(Ordering::Relaxed) {
+            mark(&rec, Phase::FinalReads);
+            outcome.finals_failed = finals(&shared).await;
+        }
         if target.reads_replicas() && !stop.load(Ordering::Relaxed) {
             mark(&rec, Phase::ReplicaReads);
             outcome.replicas_agree = replica_reads(&shared).await;
+        }
+        outcome.interrupted = stop.load(Ordering::Relaxed);
+        if outcome.interrupted {
+            mark(&rec, Phase::Interrupted);
         }
     } else {
         tracing::warn!(target: "faultline::phase", "interrupted: recovery and final reads skipped");
@@ -481,6 +493,9 @@ async fn finals(s: &Arc<Shared>) -> usize {
     for (i, op) in ops.iter().enumerate() {
         let mut attempt = 0;
         loop {
+            if s.stop.load(Ordering::Relaxed) {
+                return failed;
+            }
             let node = s.cfg.nodes[(i + attempt) % s.cfg.nodes.len()].clone();
             attempt += 1;
             let opened = timeout(s.cfg.op_timeout, s.target.open(&node)).await;

@@ -1,7 +1,8 @@
 //! The top of the page: the verdict, what was tested, how to reproduce it, and
 //! one row per checker.
 //!
-//! `#verdict` carries `data-valid="true|false|unknown"`; `#checkers` is the
+//! `#verdict` carries `data-valid="true|false|unknown"`; `#interrupted` (only
+//! on a run stopped by a signal) says what stopped it and when; `#checkers` is the
 //! per-checker table; `#reproduce` holds the exact command. Facts come from
 //! `test.json` when the run has one (target, workload, nemeses, seed, nodes,
 //! the `reproduce` line the CLI wrote) and from the history otherwise (its
@@ -63,7 +64,18 @@ pub fn header(input: &ReportInput, ctx: &Ctx<'_>) -> String {
     } else {
         let _ = write!(out, "<span> {}</span>", esc(&r.anomaly_types.join(", ")));
     }
+    if r.interrupted.is_some() {
+        out.push_str("<span> · interrupted</span>");
+    }
     out.push_str("</div>");
+    if let Some(why) = &r.interrupted {
+        let _ = write!(
+            out,
+            "<p id=\"interrupted\" class=\"warn\" data-signal=\"{}\">{}; its verdict is at best unknown.</p>",
+            esc(&why.signal),
+            esc(&capitalized(&why.to_string()))
+        );
+    }
 
     let nemesis = field(test, "nemesis").filter(|n| !n.is_empty());
     let ops = input.history.ops().count();
@@ -146,6 +158,13 @@ fn rebuilt(test: Option<&Json>) -> Option<String> {
         }
     }
     Some(cmd)
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 /// `#checkers`: one row per checker with its verdict, anomaly counts and summary.

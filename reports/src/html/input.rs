@@ -191,9 +191,16 @@ pub fn parse_results(text: &str) -> Result<Results, String> {
         .collect();
     anomaly_types.sort();
     anomaly_types.dedup();
+    let interrupted = match j.get("interrupted") {
+        None | Some(Json::Null) => None,
+        Some(v) => {
+            Some(serde_json::from_value(v.clone()).map_err(|e| format!("`interrupted`: {e}"))?)
+        }
+    };
     Ok(Results {
         valid,
         anomaly_types,
+        interrupted,
         checkers,
     })
 }

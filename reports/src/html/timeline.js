@@ -136,6 +136,19 @@
       ctx.fillStyle = '#4a2a00';
       ctx.fillText(f.name, a + 3, TOPF - 4);
     }
+    // marks (a node exited on its own): a red line through the rows
+    var marks = M.marks || [];
+    for (var mk = 0; mk < marks.length; mk++) {
+      var mx = xOf(marks[mk].t / unit);
+      if (mx < GUT || mx > W) continue;
+      ctx.fillStyle = '#c62828';
+      ctx.fillRect(mx - 1, 0, 2, TOPF + ph);
+      var lw = ctx.measureText(marks[mk].label).width;
+      ctx.fillStyle = 'rgba(255,255,255,0.9)';
+      ctx.fillRect(mx + 2, TOPF + 2, lw + 4, 13);
+      ctx.fillStyle = '#c62828';
+      ctx.fillText(marks[mk].label, mx + 4, TOPF + 12);
+    }
     // cited ops: a black tick in the top strip, whatever the zoom
     ctx.fillStyle = '#111';
     for (var m = 0; m < citedJ.length; m++) {

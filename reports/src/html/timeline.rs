@@ -1,6 +1,7 @@
 //! `#timeline`: every client operation on a `<canvas>`, one row per process,
 //! x = time, a bar from invocation to completion coloured by outcome (ok
-//! green, fail red, info amber), nemesis faults shaded; pan with drag, zoom
+//! green, fail red, info amber), nemesis faults shaded, moments such as a
+//! node exiting on its own marked by a red line; pan with drag, zoom
 //! with the wheel, hover or click for the op.
 //!
 //! It must stay usable for a million operations, so the ops are not HTML: they
@@ -28,6 +29,7 @@ use faultline_history::{EventType, Process};
 use serde_json::json;
 
 use super::escape::{script_json, truncate};
+use super::exits::Mark;
 use super::faults::Fault;
 use super::ops::Ctx;
 
@@ -75,7 +77,7 @@ fn tick(ctx: &Ctx<'_>) -> f64 {
 }
 
 /// The `#timeline` container, its data and its script.
-pub fn timeline_section(ctx: &Ctx<'_>, faults: &[Fault], cited: &[u64]) -> String {
+pub fn timeline_section(ctx: &Ctx<'_>, faults: &[Fault], marks: &[Mark], cited: &[u64]) -> String {
     let unit = tick(ctx);
     let ticks = |t: f64| (t / unit).round().clamp(0.0, u32::MAX as f64) as u32;
     let mut fs: Vec<String> = Vec::new();
@@ -175,6 +177,7 @@ pub fn timeline_section(ctx: &Ctx<'_>, faults: &[Fault], cited: &[u64]) -> Strin
         "fs": fs,
         "nodes": nodes,
         "faults": faults,
+        "marks": marks,
         "cited": cited,
         "count": ops.len(),
     });
@@ -184,11 +187,16 @@ pub fn timeline_section(ctx: &Ctx<'_>, faults: &[Fault], cited: &[u64]) -> Strin
         out,
         "<section><h2>Timeline <span class=\"muted\">{} operations, {} rows — drag to pan, wheel to zoom, double-click to reset, click an op for details</span></h2>\
          <div id=\"timeline\"><div class=\"tl-bar\"><button type=\"button\" data-z=\"in\">+</button><button type=\"button\" data-z=\"out\">−</button><button type=\"button\" data-z=\"reset\">reset</button>\
-         <span class=\"legend\"><span class=\"sw ok\"></span>ok <span class=\"sw fail\"></span>fail <span class=\"sw info\"></span>info <span class=\"sw open\"></span>never completed <span class=\"sw fault\"></span>fault <span class=\"sw cited\"></span>cited by an anomaly (ticks above the rows)</span>\
+         <span class=\"legend\"><span class=\"sw ok\"></span>ok <span class=\"sw fail\"></span>fail <span class=\"sw info\"></span>info <span class=\"sw open\"></span>never completed <span class=\"sw fault\"></span>fault <span class=\"sw cited\"></span>cited by an anomaly (ticks above the rows){}</span>\
          <span id=\"tl-range\" class=\"muted\"></span></div>\
          <canvas id=\"tl-canvas\" height=\"300\"></canvas><div id=\"tl-tip\" hidden></div><div id=\"tl-detail\" class=\"muted\">Click an operation to see it here.</div></div></section>",
         ops.len(),
-        labels.len()
+        labels.len(),
+        if marks.is_empty() {
+            ""
+        } else {
+            " <span class=\"sw exit\"></span>a node exited on its own"
+        }
     );
     let _ = write!(
         out,
@@ -303,7 +311,7 @@ mod tests {
     fn one_row_per_process_keeps_rows_sorted_and_disjoint() {
         let h = history(5, 40, 1000);
         let ctx = Ctx::new(&h);
-        let html = timeline_section(&ctx, &[], &[]);
+        let html = timeline_section(&ctx, &[], &[], &[]);
         assert_eq!(check_rows(&html), (5, 200));
         assert!(html.contains("\"rows\":[\"p0\",\"p1\",\"p2\",\"p3\",\"p4\"]"));
     }
@@ -313,7 +321,7 @@ mod tests {
         // Every op crashes, so each op has a process of its own: 1,000 processes.
         let h = history(10, 100, 1);
         let ctx = Ctx::new(&h);
-        let html = timeline_section(&ctx, &[], &[]);
+        let html = timeline_section(&ctx, &[], &[], &[]);
         let (rows, ops) = check_rows(&html);
         assert_eq!(ops, 1000);
         assert_eq!(rows, 10, "lanes are reused");

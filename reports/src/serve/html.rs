@@ -40,6 +40,7 @@ tr.run:hover { background: #f3f7ff; }
 .v-false { color: #fff; background: #c62828; }
 .v-unknown { color: #5c4400; background: #fbe8a6; }
 .anomaly { display: inline-block; margin: 0 .3em .2em 0; padding: 0 .4em; border-radius: .3em; background: #fde2e1; color: #8a1c1c; font-family: ui-monospace, monospace; font-size: .9em; }
+.interrupted { display: inline-block; margin-left: .3em; padding: 0 .4em; border-radius: .3em; background: #fff4e0; color: #8a4b00; font-size: .9em; }
 .bar { display: flex; gap: 1em; align-items: center; margin-bottom: 1em; flex-wrap: wrap; }
 #filter { font: inherit; padding: .3em .5em; min-width: 24em; }
 .muted { color: #6b7480; }

@@ -112,7 +112,12 @@ fn row(out: &mut String, r: &RunEntry) {
         "<tr class=\"run\" data-valid=\"{attr}\" data-search=\"{search}\">\
          <td class=\"mono\"><a href=\"{href}/\">{time}</a></td>\
          <td class=\"test\">{test}</td>\
-         <td><span class=\"verdict v-{attr}\">{word}</span></td><td class=\"anomalies\">",
+         <td><span class=\"verdict v-{attr}\">{word}</span>{cut}</td><td class=\"anomalies\">",
+        cut = if r.interrupted {
+            " <span class=\"interrupted\" title=\"stopped by a signal before its final reads were done\">interrupted</span>"
+        } else {
+            ""
+        },
         search = escape(&search_text(r)),
         href = escape(&base),
         time = escape(&display_time(&r.timestamp)),
@@ -150,6 +155,7 @@ mod tests {
             anomaly_types: anomalies.iter().map(|s| s.to_string()).collect(),
             has_results: true,
             has_log: false,
+            interrupted: false,
         }
     }
 
@@ -194,6 +200,21 @@ mod tests {
         assert!(html.contains("/runs/%3Cscript%3Ealert%281%29%3C%2Fscript%3E/"));
         assert!(html.contains("2026-11-22 10:42:06.692Z"));
         assert!(html.contains("of 2 matching (7 in the store): 1 valid, 1 INVALID, 0 unknown"));
+        assert!(!html.contains("class=\"interrupted\""));
+    }
+
+    #[test]
+    fn an_interrupted_run_says_so() {
+        let mut cut = entry("cut", Validity::Unknown, &[]);
+        cut.interrupted = true;
+        let html = render(&[cut], 1, &IndexQuery::default());
+        assert!(
+            html.contains(
+                "<span class=\"verdict v-unknown\">unknown</span> <span class=\"interrupted\""
+            ),
+            "{html}"
+        );
+        assert!(html.contains("data-search=\"cut 20261122t104206.692z unknown interrupted"));
     }
 
     #[test]

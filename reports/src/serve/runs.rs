@@ -2,8 +2,9 @@
 //!
 //! A store is `<store>/<test-name>/<timestamp>/`. The index must stay fast with
 //! thousands of runs, so the invariant here is: per run, read *only*
-//! `results.json`, and only up to its `valid` and `anomaly_types` (which
-//! `Results` writes first; a run's evidence after them can be megabytes), and take the test name and the time from the
+//! `results.json`, and only up to its `valid`, `anomaly_types` and
+//! `interrupted` (which `Results` writes before `checkers`; a run's evidence
+//! after them can be megabytes), and take the test name and the time from the
 //! directory names. Symlinks (`store/latest`, `<test>/latest`) are not runs and
 //! are skipped, so each run is listed exactly once. A run without a readable
 //! `results.json` (still running, or crashed) is listed as `unknown`.
@@ -31,6 +32,8 @@ pub struct RunEntry {
     pub has_results: bool,
     /// Whether the run has a `faultline.log` (what the harness did).
     pub has_log: bool,
+    /// Whether `results.json` says the run was interrupted (Ctrl-C, SIGTERM).
+    pub interrupted: bool,
 }
 
 /// The two fields of `results.json` the index needs.
@@ -38,6 +41,7 @@ pub struct RunEntry {
 struct Head {
     valid: Option<serde_json::Value>,
     anomaly_types: Option<Vec<String>>,
+    interrupted: bool,
 }
 
 /// Reads `valid` and `anomaly_types` from the start of a `results.json` and
@@ -62,14 +66,23 @@ impl<'de> Visitor<'de> for HeadSeed<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<String>()? {
+            let head = self.0.valid.is_some() && self.0.anomaly_types.is_some();
+            // `interrupted`, when present, comes before `checkers`.
+            if head && key == "checkers" {
+                break;
+            }
             match key.as_str() {
                 "valid" => self.0.valid = Some(map.next_value()?),
                 "anomaly_types" => self.0.anomaly_types = Some(map.next_value()?),
+                "interrupted" => {
+                    let v: serde_json::Value = map.next_value()?;
+                    self.0.interrupted = !v.is_null();
+                }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
-            if self.0.valid.is_some() && self.0.anomaly_types.is_some() {
+            if self.0.valid.is_some() && self.0.anomaly_types.is_some() && self.0.interrupted {
                 break;
             }
         }
@@ -106,13 +119,14 @@ pub fn scan(store: &Path) -> Vec<RunEntry> {
 }
 
 fn entry(test: String, timestamp: String, results: &Path) -> RunEntry {
-    let (valid, anomaly_types, has_results) = match read_head(results) {
+    let (valid, anomaly_types, has_results, interrupted) = match read_head(results) {
         Some(h) => (
             validity(h.valid.as_ref()),
             h.anomaly_types.unwrap_or_default(),
             true,
+            h.interrupted,
         ),
-        None => (Validity::Unknown, Vec::new(), false),
+        None => (Validity::Unknown, Vec::new(), false, false),
     };
     let has_log = results.with_file_name("faultline.log").is_file();
     RunEntry {
@@ -122,6 +136,7 @@ fn entry(test: String, timestamp: String, results: &Path) -> RunEntry {
         anomaly_types,
         has_results,
         has_log,
+        interrupted,
     }
 }
 
@@ -177,10 +192,11 @@ pub fn matches(run: &RunEntry, q: Option<&str>, verdict: Option<&str>) -> bool {
 /// The lowercase text the filters search: name, time, verdict, anomaly types.
 pub fn search_text(run: &RunEntry) -> String {
     format!(
-        "{} {} {} {}",
+        "{} {} {}{} {}",
         run.test,
         run.timestamp,
         crate::verdict_word(run.valid),
+        if run.interrupted { " interrupted" } else { "" },
         run.anomaly_types.join(" ")
     )
     .to_lowercase()
@@ -278,7 +294,17 @@ mod tests {
             Some(r#"{"checkers":{"a":[1,{"b":null}]},"anomaly_types":["x"],"valid":true}"#),
         );
         run(s, "novalid", "0", Some(r#"{"anomaly_types":["x"]}"#));
+        let mut cut = String::from(
+            r#"{"valid":"unknown","anomaly_types":[],"interrupted":{"signal":"SIGINT","at_s":1.0},"checkers":{"#,
+        );
+        cut.push_str(&"x".repeat(1 << 16));
+        run(s, "cut", "00", Some(&cut));
         let runs = scan(s);
+        let c = runs.iter().find(|r| r.test == "cut").unwrap();
+        assert!(c.interrupted && c.valid == Validity::Unknown, "{c:?}");
+        assert!(search_text(c).contains("interrupted"));
+        assert!(!runs.iter().any(|r| r.test != "cut" && r.interrupted));
+        let runs: Vec<RunEntry> = runs.into_iter().filter(|r| r.test != "cut").collect();
         assert_eq!(
             (runs[0].valid, runs[0].anomaly_types.clone()),
             (Validity::False, vec!["G1c".to_string()])
@@ -299,6 +325,7 @@ mod tests {
             anomaly_types: vec!["lost-write".into()],
             has_results: true,
             has_log: false,
+            interrupted: false,
         };
         assert!(matches(&r, None, None));
         assert!(matches(&r, Some("LOST"), Some("invalid")));

@@ -56,6 +56,11 @@ impl Cluster {
         }
     }
 
+    /// Every daemon started (servers and sidecars), for the run's watcher.
+    pub fn daemons(&self) -> Vec<Arc<Daemon>> {
+        self.daemons.clone()
+    }
+
     /// Stops the daemons and removes the network. Idempotent.
     pub fn teardown(&mut self) {
         if std::mem::replace(&mut self.done, true) {

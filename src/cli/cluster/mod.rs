@@ -12,4 +12,4 @@ mod refkv;
 
 pub use database::{db_of, manifest_of};
 pub use handle::Cluster;
-pub use plan::{setup, Plan, TARGETS};
+pub use plan::{check, setup, Plan, TARGETS};

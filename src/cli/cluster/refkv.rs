@@ -23,18 +23,18 @@ use super::Cluster;
 use crate::cli::exit::Failure;
 
 /// The faults refkv itself offers (the operator's), beside the local nemesis's.
-const REFKV_FAULTS: &[&str] = &["promote", "join"];
+pub(super) const REFKV_FAULTS: &[&str] = &["promote", "join"];
 
-/// Starts refkv on `names` (SSH hosts when `ssh` is given) and waits until
-/// it serves.
-pub(super) fn refkv(
+/// Refuses flags and faults that do not go together, before anything is
+/// created.
+pub(super) fn check(
     workload: &str,
     names: &[String],
     faults: &[String],
     run: &Path,
     mode: &Mode,
     ssh: Option<&SshOptions>,
-) -> Result<Cluster, Failure> {
+) -> Result<(), Failure> {
     let join = faults.iter().any(|f| f == "join");
     if join && !mode.replication.has_leader() {
         return Err(Failure::bad(
@@ -60,7 +60,25 @@ pub(super) fn refkv(
     );
     probe.workload = workload.to_owned();
     probe.mode = mode.clone();
-    probe.validate().map_err(Failure::bad)?;
+    probe.validate().map(|_| ()).map_err(Failure::bad)
+}
+
+/// Starts refkv on `names` (SSH hosts when `ssh` is given) and waits until
+/// it serves.
+pub(super) fn refkv(
+    workload: &str,
+    names: &[String],
+    faults: &[String],
+    run: &Path,
+    mode: &Mode,
+    ssh: Option<&SshOptions>,
+) -> Result<Cluster, Failure> {
+    check(workload, names, faults, run, mode, ssh)?;
+    let join = faults.iter().any(|f| f == "join");
+    let mut all = names.to_vec();
+    if join {
+        all.push("joiner".into());
+    }
     let mut cluster = Cluster::bare(Arc::new(MemoryTarget::new(workload)));
     let placed = match ssh {
         Some(o) => nodes::ssh(&mut cluster, &all, run, o)?,

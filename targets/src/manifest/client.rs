@@ -36,6 +36,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use faultline_harness::remote::{own_session, signal_group, Signal};
 use faultline_harness::runner::{Client, Completion, Invocation, Outcome, Target};
 use faultline_history::Value;
 use serde_json::{json, Value as Json};
@@ -141,6 +142,8 @@ impl JsonlTarget {
 pub struct JsonlClient {
     worker: u64,
     node: String,
+    /// The process group the client leads (its `sh -c` and what that runs).
+    group: Option<u32>,
     child: Child,
     stdin: Option<ChildStdin>,
     lines: Lines<BufReader<ChildStdout>>,
@@ -368,7 +371,27 @@ impl Client for JsonlClient {
             .await
             .is_err()
         {
+            self.kill_group();
             let _ = self.child.kill().await;
+        }
+    }
+}
+
+impl JsonlClient {
+    /// Kills the client's whole process group: `sh -c` may not exec the
+    /// program it runs, and killing the shell alone would orphan it.
+    fn kill_group(&mut self) {
+        if let Some(g) = self.group.take() {
+            signal_group(g, Signal::Kill);
+        }
+    }
+}
+
+impl Drop for JsonlClient {
+    fn drop(&mut self) {
+        // A client dropped without `close` (the runner gave up on it).
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.kill_group();
         }
     }
 }
@@ -387,7 +410,11 @@ impl Target for JsonlTarget {
             .map(|(_, a)| a.clone())
             .ok_or_else(|| format!("unknown node {node}"))?;
         let worker = self.workers.fetch_add(1, Ordering::Relaxed);
-        let mut child = Command::new("sh")
+        let mut cmd = Command::new("sh");
+        // Its own session: a Ctrl-C at the terminal reaches faultline, not
+        // the client (which would die mid-operation with a traceback).
+        own_session(cmd.as_std_mut());
+        let mut child = cmd
             .arg("-c")
             .arg(&self.command)
             .current_dir(&self.cwd)
@@ -398,6 +425,7 @@ impl Target for JsonlTarget {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("start the client `{}`: {e}", self.command))?;
+        let group = child.id();
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
@@ -418,6 +446,7 @@ impl Target for JsonlTarget {
         let mut c = JsonlClient {
             worker,
             node: node.to_owned(),
+            group,
             child,
             stdin: Some(stdin),
             lines: BufReader::new(stdout).lines(),
@@ -600,6 +629,40 @@ mod tests {
             got(served(Some("n3"), Some("n2"))),
             (some("n3"), some("n2"))
         );
+    }
+
+    #[tokio::test]
+    async fn a_client_leads_its_own_session_and_close_ends_its_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("ids");
+        // The shell records its pid and session, starts a helper that would
+        // outlive a kill of the shell alone, answers `open`, then never
+        // answers `close` (so close has to kill).
+        let cmd = format!(
+            "echo $$ $(cut -d' ' -f6 /proc/$$/stat) > {o}; sleep 60 & echo $! >> {o}; \
+             read l; echo '{{\"id\":0,\"type\":\"ok\"}}'; sleep 60",
+            o = out.display()
+        );
+        let mut t = JsonlTarget::new("t", cmd, dir.path().to_owned(), "register");
+        t.nodes = vec![("n1".into(), "127.0.0.1".into())];
+        let mut c = t.open("n1").await.unwrap();
+        let ids = std::fs::read_to_string(&out).unwrap();
+        let nums: Vec<u32> = ids.split_whitespace().map(|x| x.parse().unwrap()).collect();
+        let (pid, sid, helper) = (nums[0], nums[1], nums[2]);
+        assert_eq!(pid, sid, "the client leads its own session");
+        let mine = faultline_harness::remote::session_of(std::process::id())
+            .unwrap()
+            .0;
+        assert_ne!(sid, mine);
+        c.close().await;
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            std::fs::read_to_string(format!("/proc/{helper}/stat")).map_or(true, |s| {
+                s.rsplit_once(')')
+                    .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+            })
+        });
+        assert!(gone, "the client's helper outlived close");
     }
 
     proptest! {

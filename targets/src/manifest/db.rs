@@ -256,6 +256,10 @@ impl Db for ManifestDb {
         self.manifest.workloads.iter().map(String::as_str).collect()
     }
 
+    fn own_faults(&self) -> Vec<String> {
+        self.manifest.faults.keys().cloned().collect()
+    }
+
     fn packages(&self) -> Vec<&str> {
         self.manifest
             .install

@@ -90,12 +90,13 @@ pub fn run_here(
     cwd: &std::path::Path,
 ) -> Result<String, String> {
     let started = std::time::Instant::now();
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .envs(env.iter().cloned())
-        .current_dir(cwd)
-        .output();
+    let out = faultline_harness::remote::own_session(
+        std::process::Command::new("sh").arg("-c").arg(command),
+    )
+    .envs(env.iter().cloned())
+    .current_dir(cwd)
+    .stdin(std::process::Stdio::null())
+    .output();
     match &out {
         Ok(o) => {
             let status = Ok(o.status.code().unwrap_or(-1));

@@ -327,9 +327,12 @@ impl PostgresFailover {
     }
 }
 
+/// The faults PostgreSQL's operator offers.
+pub const FAULTS: &[&str] = &["failover", "failover-lagging"];
+
 impl Nemesis for PostgresFailover {
     fn faults(&self) -> Vec<String> {
-        vec!["failover".into(), "failover-lagging".into()]
+        FAULTS.iter().map(|f| f.to_string()).collect()
     }
 
     fn start(&self, fault: &str, _: &mut Rng, inj: &Injection) -> Result<Value, String> {

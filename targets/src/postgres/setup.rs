@@ -59,6 +59,13 @@ log_line_prefix = '%m [%p] %q%a '
 pub struct Postgres;
 
 impl Db for Postgres {
+    fn own_faults(&self) -> Vec<String> {
+        super::failover::FAULTS
+            .iter()
+            .map(|f| f.to_string())
+            .collect()
+    }
+
     fn name(&self) -> &str {
         "postgres"
     }
