@@ -241,22 +241,11 @@ pub fn is_go_binary(path: &Path) -> bool {
 /// `Some(whether a Go section exists)` from the ELF section headers, or `None`
 /// when there are none to read.
 fn go_sections(f: &mut fs::File) -> Option<bool> {
-    let mut ehdr = [0u8; 64];
-    f.read_exact(&mut ehdr).ok()?;
-    if &ehdr[..4] != b"\x7fELF" {
+    let Some(elf) = crate::reach::Elf::read(f) else {
         return Some(false);
-    }
-    let wide = ehdr[4] == 2;
-    let big = ehdr[5] == 2;
-    let int = |b: &[u8], off: usize, len: usize| -> u64 {
-        let b = &b[off..off + len];
-        let fold = |acc: u64, &x: &u8| acc << 8 | u64::from(x);
-        if big {
-            b.iter().fold(0, fold)
-        } else {
-            b.iter().rev().fold(0, fold)
-        }
     };
+    let (ehdr, wide) = (elf.header, elf.wide);
+    let int = |b: &[u8], off: usize, len: usize| elf.int(b, off, len);
     let (shoff, shentsize, shnum, shstrndx) = if wide {
         (
             int(&ehdr, 0x28, 8),

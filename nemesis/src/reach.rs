@@ -22,26 +22,47 @@ use std::path::{Path, PathBuf};
 
 use crate::clock::{is_go_binary, SHIM_FILE_NAME};
 
-/// `Some(whether the file has a PT_INTERP program header)` for an ELF file,
-/// `None` for anything else (a script, unreadable, malformed).
-pub fn has_interpreter(path: &Path) -> Option<bool> {
-    let mut f = fs::File::open(path).ok()?;
-    let mut ehdr = [0u8; 64];
-    f.read_exact(&mut ehdr).ok()?;
-    if &ehdr[..4] != b"\x7fELF" {
-        return None;
+/// An ELF file's header, and the integers in its byte order.
+pub(crate) struct Elf {
+    /// The first 64 bytes (a 32-bit header is 52 of them).
+    pub(crate) header: [u8; 64],
+    /// 64-bit.
+    pub(crate) wide: bool,
+    big: bool,
+}
+
+impl Elf {
+    /// Reads the header at the start of `f`; `None` when it is not an ELF
+    /// file (or too short to be one).
+    pub(crate) fn read(f: &mut fs::File) -> Option<Elf> {
+        let mut header = [0u8; 64];
+        f.read_exact(&mut header).ok()?;
+        (&header[..4] == b"\x7fELF").then(|| Elf {
+            wide: header[4] == 2,
+            big: header[5] == 2,
+            header,
+        })
     }
-    let wide = ehdr[4] == 2;
-    let big = ehdr[5] == 2;
-    let int = |b: &[u8], off: usize, len: usize| -> u64 {
+
+    /// The `len`-byte integer at `off` in `b`, in the file's byte order.
+    pub(crate) fn int(&self, b: &[u8], off: usize, len: usize) -> u64 {
         let b = &b[off..off + len];
         let fold = |acc: u64, &x: &u8| acc << 8 | u64::from(x);
-        if big {
+        if self.big {
             b.iter().fold(0, fold)
         } else {
             b.iter().rev().fold(0, fold)
         }
-    };
+    }
+}
+
+/// `Some(whether the file has a PT_INTERP program header)` for an ELF file,
+/// `None` for anything else (a script, unreadable, malformed).
+pub fn has_interpreter(path: &Path) -> Option<bool> {
+    let mut f = fs::File::open(path).ok()?;
+    let elf = Elf::read(&mut f)?;
+    let (ehdr, wide) = (elf.header, elf.wide);
+    let int = |b: &[u8], off: usize, len: usize| elf.int(b, off, len);
     let (phoff, phentsize, phnum) = if wide {
         (
             int(&ehdr, 0x20, 8),

@@ -128,29 +128,14 @@ impl Remote for Netns {
             .args(["-s", sig.name(), &pid.to_string()])
             .stderr(Stdio::null())
             .status();
-        if sig == Signal::Kill {
-            // Reap it so it does not linger as a zombie.
-            for _ in 0..50 {
-                if !self.alive(pid) {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-        }
+        self.reap_killed(pid, sig);
         Ok(())
     }
 
     fn signal_group(&self, pid: u32, sig: Signal) -> Result<(), RemoteError> {
         logged::signal(&self.node, pid, sig.name());
         signal_group(pid, sig);
-        if sig == Signal::Kill {
-            for _ in 0..50 {
-                if !self.alive(pid) {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-        }
+        self.reap_killed(pid, sig);
         Ok(())
     }
 
@@ -177,6 +162,19 @@ impl Remote for Netns {
 }
 
 impl Netns {
+    /// After a `SIGKILL`, waits (up to half a second) to reap `pid`, so it
+    /// does not linger as a zombie.
+    fn reap_killed(&self, pid: u32, sig: Signal) {
+        if sig == Signal::Kill {
+            for _ in 0..50 {
+                if !self.alive(pid) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+    }
+
     /// Starts a daemon as the harness's child (see [`Remote::spawn`]).
     fn start(&self, spec: &Spawn) -> Result<u32, RemoteError> {
         if spec.argv.is_empty() {

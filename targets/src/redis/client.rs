@@ -171,13 +171,10 @@ impl RedisTarget {
     }
 }
 
-#[async_trait]
-impl Target for RedisTarget {
-    fn name(&self) -> &str {
-        "redis-sentinel"
-    }
-
-    async fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
+impl RedisTarget {
+    /// A client whose home is `node`; with `replica`, one that talks to that
+    /// node only, whatever its role.
+    fn client(&self, node: &str, replica: bool) -> Result<Box<dyn Client>, String> {
         let home = self
             .0
             .nodes
@@ -187,10 +184,21 @@ impl Target for RedisTarget {
         Ok(Box::new(RedisClient {
             target: self.clone(),
             home,
-            replica: false,
+            replica,
             conn: None,
             checked: std::time::Instant::now(),
         }))
+    }
+}
+
+#[async_trait]
+impl Target for RedisTarget {
+    fn name(&self) -> &str {
+        "redis-sentinel"
+    }
+
+    async fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
+        self.client(node, false)
     }
 
     fn reads_replicas(&self) -> bool {
@@ -200,19 +208,7 @@ impl Target for RedisTarget {
     /// Reads on the node's own redis-server, primary or replica (replicas
     /// serve reads).
     async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, String> {
-        let home = self
-            .0
-            .nodes
-            .iter()
-            .position(|(n, _)| n == node)
-            .ok_or_else(|| format!("redis-sentinel has no node {node}"))?;
-        Ok(Box::new(RedisClient {
-            target: self.clone(),
-            home,
-            replica: true,
-            conn: None,
-            checked: std::time::Instant::now(),
-        }))
+        self.client(node, true)
     }
 
     async fn primaries(&self) -> Option<Value> {
