@@ -696,17 +696,19 @@ fn split_brain_claims_stand_only_while_they_were_observed() {
 fn split_brain_counts_writes_inside_the_observed_windows_of_an_episode() {
     // Two consecutive two-leader observations (1.0-1.5 s and 2.0-2.5 s): one
     // episode, two windows. n1 writes in the first, n3 in the second; n3's
-    // write at 1.7 s falls between them and is not counted.
+    // write at 1.7 s falls between two observations that both saw it claim,
+    // and counts; n1's write at 2.7 s comes after the last one, and does not.
     let mut l = vec![observation(0, Some(1.0), 1.5, TWO)];
     l.extend(add(1, 1.2, 1, "n1"));
     l.extend(add(3, 1.7, 2, "n3"));
     l.push(observation(5, Some(2.0), 2.5, TWO));
     l.extend(add(6, 2.2, 3, "n3"));
-    l.push(observation(8, Some(3.0), 3.2, ONE));
+    l.extend(add(8, 2.7, 4, "n1"));
+    l.push(observation(10, Some(3.0), 3.2, ONE));
     let v = split_brain_of(&l);
     assert_eq!(v.valid, Validity::False);
     let a = &v.anomalies[0];
-    assert_eq!(a.data["writes"], serde_json::json!({"n1": 1, "n3": 1}));
+    assert_eq!(a.data["writes"], serde_json::json!({"n1": 1, "n3": 2}));
     assert!(
         a.explanation.starts_with(
             "from 1.00 s to 2.50 s (claims observed for 1.00 s of it, in 2 observations), n1 and n3 each acted as leader"

@@ -15,11 +15,14 @@
 //! A claim stands only for the time it was observed. faultline's runner
 //! records each observation when its last answer is in (the event's `time`)
 //! with the time it began as `observed_from`; the claims it holds are known
-//! for `[observed_from, time]` and for nothing in between observations — a
-//! node that named itself at 2 s and again at 3 s is not taken to have led
-//! at 2.5 s. Observations without `observed_from` (older faultline histories,
-//! hand-written ones) hold until the next observation, as an upper bound.
-//! Consecutive observations with two or more leaders form one episode; an
+//! for `[observed_from, time]`. Consecutive observations with two or more
+//! leaders form one episode, and within it a node is taken to lead from the
+//! start of the first window in which it claimed to the end of the last —
+//! between two observations that both saw it claim, never before the first
+//! or after the last (a claim is not stretched to the next observation, which
+//! may come seconds later). Observations without `observed_from` (older
+//! faultline histories, hand-written ones) hold until the next observation,
+//! as an upper bound. An
 //! episode in which two or more nodes
 //! claimed leadership, and in which at least two of them acknowledged writes
 //! during it, is **split-brain**: both sides of a partition took writes, and at
@@ -203,14 +206,20 @@ impl Checker for SplitBrain {
         let held = windows(&seen, end_of_history);
         // Merge consecutive multi-leader observations into episodes, each with
         // the windows its claims hold in.
-        type Episode = (Vec<(i64, i64)>, BTreeSet<String>, Vec<u64>);
+        // Per node, the span from the start of the first to the end of the
+        // last window in which the episode saw it claim.
+        type Episode = (Vec<(i64, i64)>, BTreeMap<String, (i64, i64)>, Vec<u64>);
         let mut episodes: Vec<Episode> = Vec::new();
         let mut open: Option<Episode> = None;
         for (s, w) in seen.iter().zip(&held) {
             if s.leaders.len() >= 2 {
-                let o = open.get_or_insert_with(|| (Vec::new(), BTreeSet::new(), Vec::new()));
+                let o = open.get_or_insert_with(|| (Vec::new(), BTreeMap::new(), Vec::new()));
                 o.0.push(*w);
-                o.1.extend(s.leaders.iter().cloned());
+                for l in &s.leaders {
+                    let span = o.1.entry(l.clone()).or_insert(*w);
+                    span.0 = span.0.min(w.0);
+                    span.1 = span.1.max(w.1);
+                }
                 o.2.push(s.index);
             } else if let Some(e) = open.take() {
                 episodes.push(e);
@@ -222,9 +231,16 @@ impl Checker for SplitBrain {
         let mut claims = Vec::new();
         // Multi-leader intervals that hold writes no node is known to have taken.
         let mut undecided = Vec::new();
-        for (held, nodes, idx) in episodes {
+        for (held, spans, idx) in episodes {
             let (start, end) = (held[0].0, held[held.len() - 1].1);
-            let inside = |t: i64| held.iter().any(|&(a, b)| a <= t && t < b);
+            let nodes: BTreeSet<String> = spans.keys().cloned().collect();
+            // A write counts for its node when the episode saw the node claim
+            // at or before it and at or after it; an unattributed one when it
+            // falls anywhere in the episode.
+            let inside = |t: i64, node: Option<&str>| match node {
+                Some(n) => spans.get(n).is_some_and(|&(a, b)| a <= t && t < b),
+                None => start <= t && t < end,
+            };
             let mut by_node: BTreeMap<&str, Vec<(usize, i64)>> = BTreeMap::new();
             let mut blind = 0usize;
             for op in history.ops() {
@@ -232,7 +248,10 @@ impl Checker for SplitBrain {
                     continue;
                 };
                 let t = at(op.invoke_pos);
-                if c.kind != EventType::Ok || !inside(t) || !writes(op.f(), &op.invoke.value) {
+                if c.kind != EventType::Ok
+                    || !inside(t, c.node.as_deref())
+                    || !writes(op.f(), &op.invoke.value)
+                {
                     continue;
                 }
                 match c.node.as_deref() {
