@@ -114,6 +114,7 @@ fn cleanup_removes_what_a_vanished_run_left() {
         eprintln!("skipped: needs root");
         return;
     }
+    let _one = LOGGED.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let net = Network::create(&spec("flu", 2, "10.79.0"), dir.path().into()).unwrap();
     let n2 = net.remote("n2").unwrap();
@@ -150,6 +151,10 @@ fn cleanup_removes_what_a_vanished_run_left() {
     assert!(again.runs.is_empty());
 }
 
+/// Taken by the tests that spawn daemons, so that the logging test's
+/// subscriber is never racing another test's first use of a log callsite.
+static LOGGED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Collects what a `tracing` subscriber writes, for asserting on log lines.
 #[derive(Clone, Default)]
 struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
@@ -180,6 +185,7 @@ fn commands_on_a_node_are_logged_with_their_exit_status() {
         eprintln!("skipped: needs root");
         return;
     }
+    let _one = LOGGED.lock().unwrap_or_else(|e| e.into_inner());
     let out = Captured::default();
     let subscriber = tracing_subscriber::fmt()
         .with_ansi(false)
@@ -188,6 +194,9 @@ fn commands_on_a_node_are_logged_with_their_exit_status() {
         .finish();
     let dir = tempfile::tempdir().unwrap();
     let pid = tracing::subscriber::with_default(subscriber, || {
+        // A callsite first reached on another test's thread, before this
+        // subscriber existed, may have cached "nobody listens": ask again.
+        tracing::callsite::rebuild_interest_cache();
         let net = Network::create(&spec("lgl", 2, "10.78.0"), dir.path().into()).unwrap();
         let n2 = net.remote("n2").unwrap();
         n2.run("true").unwrap();
@@ -256,6 +265,7 @@ fn daemons_and_commands_run_in_sessions_of_their_own_and_stop_ends_their_childre
         eprintln!("skipped: needs root");
         return;
     }
+    let _one = LOGGED.lock().unwrap_or_else(|e| e.into_inner());
     use faultline_harness::daemon::Daemon;
     use faultline_harness::remote::session_of;
     let dir = tempfile::tempdir().unwrap();
