@@ -169,8 +169,13 @@ impl History {
 
 /// Nemesis events the runner records as single observations, never as one
 /// half of an invocation/completion pair (Jepsen's nemesis operations are such
-/// pairs: `:info` invoke, `:info` completion).
-const OBSERVATIONS: &[&str] = &[crate::PHASE, crate::REPLICA_READ, "primaries"];
+/// pairs: `:info` invoke, `:info` completion, of the same `f`).
+const OBSERVATIONS: &[&str] = &[
+    crate::PHASE,
+    crate::REPLICA_READ,
+    crate::NODE_EXITED,
+    "primaries",
+];
 
 fn pair(events: &[Event], lines: &[u64], source: &str) -> Result<Vec<u32>, HistoryError> {
     let mut pairs = vec![NONE; events.len()];
@@ -184,7 +189,9 @@ fn pair(events: &[Event], lines: &[u64], source: &str) -> Result<Vec<u32>, Histo
         }
         if e.is_nemesis() {
             match open.get(&key) {
-                Some(&o) if e.kind.is_completion() => {
+                // Jepsen's pairs share their `f`; faultline's `start-x` and
+                // `stop-x` are two events, not one operation.
+                Some(&o) if e.kind.is_completion() && events[o].f == e.f => {
                     pairs[o] = i as u32;
                     pairs[i] = o as u32;
                     open.remove(&key);
@@ -324,6 +331,16 @@ mod tests {
             .filter(|o| o.f() == "start-partition")
             .count();
         assert_eq!(starts, 1);
+        // A fault's start and stop, and a node that exited between them, are
+        // three events, not one operation with its completion.
+        let h = History::new(vec![
+            nem(0, "start-kill"),
+            nem(1, crate::NODE_EXITED),
+            nem(2, "stop-kill"),
+        ])
+        .unwrap();
+        assert_eq!(h.partner(0), None);
+        assert_eq!(h.nemesis_ops().count(), 3);
     }
 
     #[test]

@@ -34,7 +34,9 @@ pub use event::{Event, EventFields, EventType, Process, FINAL_READ_PROCESS};
 pub use format::{read_from, read_path, Format, Loaded};
 pub use history::{History, Op};
 pub use jsonl::JsonlWriter;
-pub use phase::{replica_read_value, FinalReads, Phase, ReplicaRead, PHASE, REPLICA_READ};
+pub use phase::{
+    replica_read_value, FinalReads, Phase, ReplicaRead, NODE_EXITED, PHASE, REPLICA_READ,
+};
 pub use value::Value;
 
 /// Parses one EDN value (`:x`, `[1 2]`, `nil`), e.g. given on a command line.

@@ -28,12 +28,14 @@
 //! Knossos', hand-written) says nothing either way: checkers fall back to
 //! taking the last reads as final, as Jepsen does.
 
-use crate::{Event, EventType, History, Value};
+use crate::{History, Value};
 
 /// The `f` of a phase mark.
 pub const PHASE: &str = "phase";
 /// The `f` of a replica read.
 pub const REPLICA_READ: &str = "replica-read";
+/// The `f` of a node that exited while nothing asked it to.
+pub const NODE_EXITED: &str = "node-exited";
 
 /// A phase of a test, in the order they run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -77,17 +79,6 @@ impl Phase {
         ]
         .into_iter()
         .find(|p| p.as_str() == s)
-    }
-
-    /// The nemesis event marking its start (index and time are the recorder's).
-    pub fn mark(self) -> Event {
-        Event::new(
-            0,
-            EventType::Info,
-            crate::Process::Nemesis,
-            PHASE,
-            Value::str(self.as_str()),
-        )
     }
 }
 
@@ -193,20 +184,30 @@ pub fn replica_read_value(f: &str, arg: Value, result: Option<Value>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Process;
+    use crate::{Event, EventType, Process};
 
     fn ev(i: u64, kind: EventType, p: Process, f: &str, v: Value) -> Event {
         Event::new(i, kind, p, f, v)
+    }
+
+    fn mark(p: Phase) -> Event {
+        ev(
+            0,
+            EventType::Info,
+            Process::Nemesis,
+            PHASE,
+            Value::str(p.as_str()),
+        )
     }
 
     #[test]
     fn final_reads_are_what_follows_the_mark() {
         let c = Process::Client;
         let mut events = vec![
-            Phase::Main.mark(),
+            mark(Phase::Main),
             ev(1, EventType::Invoke, c(0), "read", Value::Null),
             ev(2, EventType::Ok, c(0), "read", Value::Int(1)),
-            Phase::FinalReads.mark(),
+            mark(Phase::FinalReads),
             ev(4, EventType::Invoke, c(9), "read", Value::Null),
             ev(5, EventType::Ok, c(9), "read", Value::Int(1)),
         ];

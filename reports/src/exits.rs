@@ -11,7 +11,7 @@
 use faultline_history::{History, Value};
 
 /// The `f` of the event.
-pub const NODE_EXITED: &str = "node-exited";
+pub use faultline_history::NODE_EXITED;
 
 /// One node that exited on its own.
 #[derive(Clone, Debug, PartialEq)]

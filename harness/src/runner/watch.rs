@@ -30,7 +30,7 @@ use crate::daemon::{Daemon, Exited};
 use crate::remote::Exit;
 
 /// The history's name for a node that exited on its own.
-pub const NODE_EXITED: &str = "node-exited";
+pub use faultline_history::NODE_EXITED;
 
 /// How many lines of a dead daemon's log the event carries.
 pub const TAIL_LINES: usize = 20;
