@@ -140,7 +140,7 @@ fn a_lost_write_says_which_nodes_own_copy_still_holds_it() {
     assert!(
         v.anomalies[0]
             .explanation
-            .contains("and so does every node's own copy read after the test"),
+            .contains("and so does the own copy of n1, n2 read after the test"),
         "{}",
         v.anomalies[0].explanation
     );

@@ -131,7 +131,12 @@ impl Tally {
         if !l.copies.is_empty() {
             cited.extend(l.copies.iter().map(|c| c.2));
             if holders.is_empty() {
-                text.push_str(", and so does every node's own copy read after the test");
+                // Only the nodes that answered: one that did not says nothing.
+                let read: Vec<&str> = l.copies.iter().map(|c| c.0).collect();
+                text.push_str(&format!(
+                    ", and so does the own copy of {} read after the test",
+                    read.join(", ")
+                ));
             } else {
                 text.push_str(&format!(
                     ", yet the own copy of {} still holds it after the test (the replicas diverged)",
