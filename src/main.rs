@@ -12,7 +12,6 @@ use std::panic;
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
-use clap::Parser;
 
 use cli::{Cli, Command, Failure, BAD_INPUT, INTERNAL};
 
@@ -39,7 +38,10 @@ fn main() -> ExitCode {
 }
 
 fn run() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match cli::command()
+        .try_get_matches()
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
+    {
         Ok(cli) => cli,
         Err(e) => {
             return match e.kind() {
@@ -76,9 +78,9 @@ fn run() -> ExitCode {
             print_out(&cli::list());
             Ok(0)
         }
-        Command::Test(args) => cli::test(args).map(|t| {
-            print_out(&t.stdout);
-            t.valid.exit_code()
+        Command::Test(args) => cli::test(args).map(|run| {
+            print_out(&run.summary());
+            run.valid().exit_code()
         }),
         Command::TestAll(args) => cli::test_all(args).map(|(out, worst)| {
             print_out(&out);

@@ -130,8 +130,8 @@ fn the_process_target_on_ssh_hosts_under_faults() {
     let spec: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("test.json")).unwrap()).unwrap();
     assert_eq!(spec["backend"], "ssh");
-    assert_eq!(spec["options"]["ssh-user"], "root");
-    assert_eq!(spec["options"]["op-timeout"], 0.5);
+    assert_eq!(spec["plan"]["ssh"]["user"], "root");
+    assert_eq!(spec["plan"]["op-timeout"], 0.5);
     let line = spec["reproduce"].as_str().unwrap();
     for part in [
         "--ssh-user root".to_owned(),

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use faultline_history::Format;
-use serde::Serialize;
 
 /// faultline: a consistency test harness for replicated databases.
 ///
@@ -115,40 +114,26 @@ pub enum Command {
     },
 }
 
-/// `faultline test`. Serialized (in `test.json`) with each field named as
-/// its flag.
-#[derive(Debug, Args, Clone, Serialize)]
-#[serde(rename_all = "kebab-case")]
+/// `faultline test`: the flags a [`faultline_plan::Plan`] is made of. The
+/// help of `--target`, `--workload`, `--nemesis`, `--time-limit`, `--nodes`
+/// and `--db-opt` is completed from the target registry by [`command`].
+#[derive(Debug, Args, Clone)]
 pub struct TestArgs {
-    /// The system under test: `refkv` (the reference replicated store, a
-    /// process per node in network namespaces; needs root), `etcd`,
-    /// `redis-sentinel`, `postgres` (real databases, installed if missing),
-    /// `memory` (in-process), `process` (one unreplicated server process per
-    /// node), or a target manifest: a path (ending in `.toml` or containing
-    /// `/`), or a manifest's name on FAULTLINE_TARGET_PATH (colon-separated
-    /// directories; default targets.d:/etc/faultline/targets). See
-    /// docs/targets.md.
+    /// The system under test: a registered target (listed here from the
+    /// registry), or a target manifest.
     #[arg(long, default_value = "refkv")]
     pub target: String,
-    /// The workload: register, cas-register, set, unique-ids, counter, list-append,
-    /// bank (default: set on refkv's single-leader modes, redis-sentinel and
-    /// postgres; a manifest's first workload; else register).
+    /// The workload (default: the target's).
     #[arg(long, short)]
     pub workload: Option<String>,
-    /// Faults to inject, comma-separated; `none` for none. Default per target:
-    /// refkv partition-leader (partition without a leader), etcd
-    /// partition-leader,kill-leader, redis-sentinel partition-leader, postgres
-    /// failover-lagging, a manifest its own `[fault.NAME]`s; none on memory
-    /// and process. Clock faults (clock, clock-ahead, clock-strobe) start the
-    /// servers under faultline's wall-clock shim, and are refused for servers
-    /// it cannot reach (Go or statically linked programs).
+    /// Faults to inject, comma-separated; `none` for none (default: the
+    /// target's).
     #[arg(long, value_delimiter = ',')]
     pub nemesis: Vec<String>,
     /// Seconds between fault starts and stops.
     #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
     pub nemesis_interval: f64,
-    /// Length of the main phase in seconds (default 30 on refkv, the real
-    /// databases and manifests, 10 on memory and process).
+    /// Length of the main phase in seconds (default: the target's).
     #[arg(long, value_name = "SECONDS")]
     pub time_limit: Option<f64>,
     /// Client workers.
@@ -157,8 +142,7 @@ pub struct TestArgs {
     /// Operations per second across all workers; 0 for as fast as the target allows.
     #[arg(long, default_value_t = 1000.0)]
     pub rate: f64,
-    /// Node names (default n1..n5; a manifest's own count: n1..nN with N its
-    /// `nodes`, 3 unless it says). With --ssh-user, the hosts.
+    /// Node names (default n1..nN, N the target's). With --ssh-user, the hosts.
     #[arg(long, value_delimiter = ',')]
     pub nodes: Vec<String>,
     /// Keys for keyed workloads.
@@ -198,23 +182,46 @@ pub struct TestArgs {
     /// Accept any host key (do not verify hosts).
     #[arg(long)]
     pub insecure_host_keys: bool,
-    /// A database option, `key=value` (repeatable): etcd `read-mode=linearizable|serializable`;
-    /// redis-sentinel `min-replicas-to-write=N`, `wait=N`; postgres `sync=async|sync|quorum`,
-    /// `read-from=primary|standby`, `isolation=read-committed|repeatable-read|serializable`;
-    /// a manifest: any key, reaching its commands, server and client as the
-    /// environment variable FAULTLINE_OPT_<KEY> (upper case, `-` as `_`) — its
-    /// own comments say which it reads.
+    /// A target option, `key=value` (repeatable; each target's below).
     #[arg(long = "db-opt", value_name = "KEY=VALUE")]
-    #[serde(rename = "db-opt")]
     pub db_opts: Vec<String>,
     /// Run only these checkers on the history (comma-separated) instead of the
-    /// workload's (refkv with `--conflicts siblings`: stats and conflicts).
+    /// workload's (or the target's: refkv with `--conflicts siblings` runs
+    /// stats and conflicts).
     #[arg(long = "checker", value_delimiter = ',')]
-    #[serde(rename = "checker")]
     pub checkers: Vec<String>,
-    /// refkv's replication mode and options.
+    /// Run again the plan a run directory's test.json holds (same target,
+    /// options and seed); no other option but --junit goes with it.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub again: Option<PathBuf>,
+    /// refkv's replication mode and options (the same as `--db-opt KEY=VALUE`).
     #[command(flatten)]
     pub refkv: faultline_targets::refkv::config::Mode,
+}
+
+/// `faultline test`'s options when none is given.
+pub fn test_defaults() -> TestArgs {
+    #[derive(Parser)]
+    struct Bare {
+        #[command(flatten)]
+        test: TestArgs,
+    }
+    match Bare::try_parse_from(["faultline"]) {
+        Ok(b) => b.test,
+        // Cannot happen: `test` has no required option.
+        Err(e) => unreachable!("`faultline test` parses without options: {e}"),
+    }
+}
+
+/// The command line, with the help of the target-dependent flags drawn
+/// from the target registry (so `--help` lists every target, its defaults
+/// and its options as the registry describes them).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let help = super::targets_help::TargetsHelp::new();
+    Cli::command()
+        .mut_subcommand("test", |c| help.apply(c))
+        .mut_subcommand("test-all", |c| help.apply(c))
 }
 
 /// `faultline check`.

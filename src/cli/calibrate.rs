@@ -10,11 +10,13 @@
 
 use std::path::Path;
 
-use clap::Parser;
+use faultline_plan::{Plan, Registry};
 use serde_json::Value as Json;
 
-use super::args::{CalibrateArgs, Cli, Command};
+use super::args::CalibrateArgs;
 use super::exit::Failure;
+use super::observer::Terminal;
+use super::test::failure;
 
 /// What a case expects of one run's results.
 #[derive(Clone, Copy, Debug)]
@@ -38,8 +40,12 @@ struct Case {
     name: &'static str,
     /// Why the expectation follows from the mode.
     story: &'static str,
-    /// `faultline test` flags (besides seed, time limit and store).
-    args: &'static [&'static str],
+    /// The workload.
+    workload: &'static str,
+    /// The faults, comma-separated.
+    nemesis: &'static str,
+    /// refkv's options (its mode).
+    options: &'static [(&'static str, &'static str)],
     expect: &'static [Expect],
     /// In the CI set.
     quick: bool,
@@ -51,140 +57,180 @@ const CASES: &[Case] = &[
     Case {
         name: "async-partition",
         story: "an asynchronous leader cut off from the rest keeps acknowledging writes; a new leader is elected without them",
-        args: &["--replication", "async", "--workload", "set", "--nemesis", "partition-leader"],
+        workload: "set",
+        nemesis: "partition-leader",
+        options: &[("replication", "async")],
         expect: &[Found("set", "lost-write"), Found("split-brain", "split-brain")],
         quick: true,
     },
     Case {
         name: "async-kill",
         story: "a killed asynchronous leader had acknowledged writes it had not shipped yet",
-        args: &["--replication", "async", "--workload", "set", "--nemesis", "kill-leader"],
+        workload: "set",
+        nemesis: "kill-leader",
+        options: &[("replication", "async")],
         expect: &[Found("set", "lost-write")],
         quick: true,
     },
     Case {
         name: "majority-fenced",
         story: "writes wait for a majority and elections need an up-to-date log; a deposed leader is fenced by its epoch and steps down without a majority",
-        args: &["--replication", "majority", "--workload", "set", "--nemesis", "partition-leader,kill-leader"],
+        workload: "set",
+        nemesis: "partition-leader,kill-leader",
+        options: &[("replication", "majority")],
         expect: &[Valid("set"), Valid("split-brain")],
         quick: true,
     },
     Case {
         name: "majority-linearizable",
         story: "majority-acknowledged writes and reads that go through the log: every checker must pass",
-        args: &["--replication", "majority", "--workload", "cas-register", "--nemesis", "partition-leader,kill-leader,pause-leader"],
+        workload: "cas-register",
+        nemesis: "partition-leader,kill-leader,pause-leader",
+        options: &[("replication", "majority")],
         expect: &[AllValid],
         quick: true,
     },
     Case {
         name: "no-fencing",
         story: "without fencing a deposed leader never steps down and followers take anyone's entries: two leaders acknowledge writes at once",
-        args: &["--replication", "majority", "--fencing", "off", "--workload", "set", "--nemesis", "partition-leader"],
+        workload: "set",
+        nemesis: "partition-leader",
+        options: &[("replication", "majority"), ("fencing", "off")],
         expect: &[Found("split-brain", "split-brain")],
         quick: true,
     },
     Case {
         name: "read-from-any",
         story: "followers of an asynchronous leader serve reads from their own, lagging copy",
-        args: &["--replication", "async", "--read-from", "any", "--workload", "register", "--nemesis", "partition"],
+        workload: "register",
+        nemesis: "partition",
+        options: &[("replication", "async"), ("read-from", "any")],
         expect: &[Stale, Found("session", "read-your-writes")],
         quick: true,
     },
     Case {
         name: "leaderless-strict",
         story: "w + r > n with strict quorums: every read quorum meets every write quorum",
-        args: &["--replication", "leaderless", "--n", "3", "--w", "2", "--r", "2", "--workload", "register", "--nemesis", "partition,kill"],
+        workload: "register",
+        nemesis: "partition,kill",
+        options: &[("replication", "leaderless"), ("n", "3"), ("w", "2"), ("r", "2")],
         expect: &[NotStale],
         quick: true,
     },
     Case {
         name: "leaderless-weak",
         story: "w + r <= n: a read quorum can miss every replica a write reached",
-        args: &["--replication", "leaderless", "--n", "3", "--w", "1", "--r", "1", "--workload", "register", "--nemesis", "partition"],
+        workload: "register",
+        nemesis: "partition",
+        options: &[("replication", "leaderless"), ("n", "3"), ("w", "1"), ("r", "1")],
         expect: &[Stale],
         quick: true,
     },
     Case {
         name: "leaderless-no-repair",
         story: "w = 1 with read repair and anti-entropy off: a write that reached one side of a partition never reaches the other, so replicas of a key still differ once the test is over (with them on, replicas converge, if slowly: anti-entropy pushes to one random node a second)",
-        args: &["--replication", "leaderless", "--n", "3", "--w", "1", "--r", "1", "--read-repair", "off", "--anti-entropy", "off", "--workload", "register", "--nemesis", "partition"],
+        workload: "register",
+        nemesis: "partition",
+        options: &[("replication", "leaderless"), ("n", "3"), ("w", "1"), ("r", "1"), ("read-repair", "off"), ("anti-entropy", "off")],
         expect: &[Found("divergence", "divergence")],
         quick: true,
     },
     Case {
         name: "lww-clock",
         story: "multi-leader last-write-wins by wall clock: a node whose clock runs ahead overwrites later writes (`clock-ahead`: with `clock` a node running behind loses only its own late writes, which a final read shows only when it wrote last)",
-        args: &["--replication", "multi-leader", "--conflicts", "lww", "--workload", "register", "--nemesis", "clock-ahead"],
+        workload: "register",
+        nemesis: "clock-ahead",
+        options: &[("replication", "multi-leader"), ("conflicts", "lww")],
         expect: &[Found("conflicts", "lost-update")],
         quick: true,
     },
     Case {
         name: "siblings-clock",
         story: "version vectors keep concurrent writes as siblings, whatever the clocks say",
-        args: &["--replication", "multi-leader", "--conflicts", "siblings", "--workload", "register", "--nemesis", "clock,partition"],
+        workload: "register",
+        nemesis: "clock,partition",
+        options: &[("replication", "multi-leader"), ("conflicts", "siblings")],
         expect: &[Valid("conflicts")],
         quick: true,
     },
     Case {
         name: "sync-failover",
         story: "every voting node holds each acknowledged write, so any elected leader has it",
-        args: &["--replication", "sync", "--workload", "set", "--nemesis", "partition-leader,kill-leader"],
+        workload: "set",
+        nemesis: "partition-leader,kill-leader",
+        options: &[("replication", "sync")],
         expect: &[Valid("set")],
         quick: false,
     },
     Case {
         name: "semi-sync-kill",
         story: "one follower holds each acknowledged write, but the election may pick another: semi-sync cannot promise no loss",
-        args: &["--replication", "semi-sync", "--workload", "set", "--nemesis", "kill-leader"],
+        workload: "set",
+        nemesis: "kill-leader",
+        options: &[("replication", "semi-sync")],
         expect: &[May("set", "lost-write")],
         quick: false,
     },
     Case {
         name: "async-fenced-split-brain",
         story: "fencing stops a deposed asynchronous leader only once it hears of the new epoch; cut off from everyone it cannot, so two leaders (of different epochs) take writes",
-        args: &["--replication", "async", "--workload", "set", "--nemesis", "partition-leader"],
+        workload: "set",
+        nemesis: "partition-leader",
+        options: &[("replication", "async")],
         expect: &[Found("split-brain", "split-brain")],
         quick: false,
     },
     Case {
         name: "manual-promote",
         story: "an operator promotes a follower of an asynchronous leader; the writes it had not received are dropped",
-        args: &["--replication", "async", "--failover", "manual", "--workload", "set", "--nemesis", "promote"],
+        workload: "set",
+        nemesis: "promote",
+        options: &[("replication", "async"), ("failover", "manual")],
         expect: &[Found("set", "lost-write")],
         quick: false,
     },
     Case {
         name: "join-majority",
         story: "a follower added mid-test from a snapshot changes nothing for a majority-replicated store",
-        args: &["--replication", "majority", "--workload", "set", "--nemesis", "join,partition-leader"],
+        workload: "set",
+        nemesis: "join,partition-leader",
+        options: &[("replication", "majority")],
         expect: &[Valid("set"), Valid("split-brain")],
         quick: false,
     },
     Case {
         name: "leaderless-sloppy",
         story: "sloppy quorums count stand-in nodes towards w: w + r > n no longer promises fresh reads",
-        args: &["--replication", "leaderless", "--n", "3", "--w", "2", "--r", "2", "--sloppy", "on", "--workload", "register", "--nemesis", "partition"],
+        workload: "register",
+        nemesis: "partition",
+        options: &[("replication", "leaderless"), ("n", "3"), ("w", "2"), ("r", "2"), ("sloppy", "on")],
         expect: &[May("staleness", "stale")],
         quick: false,
     },
     Case {
         name: "leaderless-siblings",
         story: "leaderless quorums with version-vector siblings keep every concurrent write, partitions or not",
-        args: &["--replication", "leaderless", "--conflicts", "siblings", "--workload", "register", "--nemesis", "partition,clock"],
+        workload: "register",
+        nemesis: "partition,clock",
+        options: &[("replication", "leaderless"), ("conflicts", "siblings")],
         expect: &[Valid("conflicts")],
         quick: false,
     },
     Case {
         name: "lww-clock-star",
         story: "last-write-wins loses updates under skew whatever the topology (star)",
-        args: &["--replication", "multi-leader", "--topology", "star", "--workload", "register", "--nemesis", "clock-ahead"],
+        workload: "register",
+        nemesis: "clock-ahead",
+        options: &[("replication", "multi-leader"), ("topology", "star")],
         expect: &[Found("conflicts", "lost-update")],
         quick: false,
     },
     Case {
         name: "lww-clock-circular",
         story: "last-write-wins loses updates under skew whatever the topology (circular)",
-        args: &["--replication", "multi-leader", "--topology", "circular", "--workload", "register", "--nemesis", "clock-ahead"],
+        workload: "register",
+        nemesis: "clock-ahead",
+        options: &[("replication", "multi-leader"), ("topology", "circular")],
         expect: &[Found("conflicts", "lost-update")],
         quick: false,
     },
@@ -258,11 +304,11 @@ pub fn calibrate(a: &CalibrateArgs) -> Result<(String, bool), Failure> {
     if a.list {
         for c in CASES {
             out.push_str(&format!(
-                "{}{}: {}\n  faultline test {}\n  expects: {}\n",
+                "{}{}: {}\n  {}\n  expects: {}\n",
                 c.name,
                 if c.quick { "" } else { " (--full)" },
                 c.story,
-                c.args.join(" "),
+                faultline_plan::line(&c.plan(0, a)).replace(" --seed 0", ""),
                 c.expect
                     .iter()
                     .map(|e| format!("{e:?}"))
@@ -329,35 +375,35 @@ pub fn calibrate(a: &CalibrateArgs) -> Result<(String, bool), Failure> {
     Ok((out, failed.is_empty()))
 }
 
+impl Case {
+    /// The case's plan on `seed`.
+    fn plan(&self, seed: u64, a: &CalibrateArgs) -> Plan {
+        Plan {
+            target: "refkv".into(),
+            workload: Some(self.workload.into()),
+            nemesis: Some(self.nemesis.split(',').map(str::to_owned).collect()),
+            options: self
+                .options
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            seed: Some(seed),
+            time_limit: Some(a.time_limit),
+            nemesis_interval: a.nemesis_interval,
+            store: a.store.clone(),
+            ..Plan::default()
+        }
+    }
+}
+
 fn run_case(
     c: &Case,
     seed: u64,
     a: &CalibrateArgs,
 ) -> Result<(Vec<String>, bool, String), Failure> {
-    let mut argv: Vec<String> = vec![
-        "faultline".into(),
-        "test".into(),
-        "--target".into(),
-        "refkv".into(),
-    ];
-    argv.extend(c.args.iter().map(|s| s.to_string()));
-    argv.extend([
-        "--seed".into(),
-        seed.to_string(),
-        "--time-limit".into(),
-        a.time_limit.to_string(),
-        "--nemesis-interval".into(),
-        a.nemesis_interval.to_string(),
-        "--store".into(),
-        a.store.display().to_string(),
-    ]);
-    let cli =
-        Cli::try_parse_from(&argv).map_err(|e| Failure::bad(format!("case {}: {e}", c.name)))?;
-    let Command::Test(t) = cli.command else {
-        return Err(Failure::bad("case is not a test"));
-    };
-    let tested = super::test(&t)?;
-    let results = read_results(&tested.run)?;
+    let run = faultline_plan::run(&c.plan(seed, a), &Registry::builtin(), &Terminal::new())
+        .map_err(failure)?;
+    let results = read_results(&run.dir)?;
     let mut lines = Vec::new();
     let mut good = true;
     for e in c.expect {
@@ -369,7 +415,7 @@ fn run_case(
             lines.push(line);
         }
     }
-    Ok((lines, good, tested.reproduce))
+    Ok((lines, good, run.reproduce))
 }
 
 fn read_results(run: &Path) -> Result<Json, Failure> {

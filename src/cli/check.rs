@@ -2,14 +2,14 @@
 //! print the verdict, and (for a run directory) rewrite its `results.json`.
 
 use anyhow::Context;
-use faultline_checkers::{
-    workload, CheckError, CheckOptions, Interruption, Results, Validity, WORKLOADS,
-};
+use faultline_checkers::{CheckOptions, Interruption, Validity};
+use faultline_plan::check::{initial_json, Checking};
 use faultline_harness::RunDir;
 use faultline_history::{parse_edn_value, read_path, Value};
 
 use super::args::CheckArgs;
 use super::exit::Failure;
+use super::test::failure;
 
 /// What a check produced: the verdict and the text for stdout.
 pub struct Checked {
@@ -42,78 +42,33 @@ pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
         .clone()
         .or(spec_workload)
         .unwrap_or_else(|| "none".to_owned());
-    let w = workload(&name).ok_or_else(|| {
-        let known: Vec<&str> = WORKLOADS.iter().map(|w| w.name).collect();
-        Failure::bad(format!(
-            "unknown workload {name:?} (known: {})",
-            known.join(", ")
-        ))
-    })?;
     let mut opts = options(args)?;
     if opts.initial.is_none() {
         opts.initial = spec_initial;
     }
     // Checkers and their options are refused before the history is read.
-    let asked: Vec<&str> = if args.checkers.is_empty() {
-        w.checkers.to_vec()
-    } else {
-        args.checkers.iter().map(String::as_str).collect()
-    };
-    for n in asked {
-        faultline_checkers::checker(n, w, &opts).map_err(Failure::bad)?;
-    }
-
+    let checking = Checking::new(&name, &args.checkers, opts).map_err(failure)?;
     let loaded = read_path(&file, args.format).map_err(Failure::bad)?;
-    let names: Vec<String> = if args.checkers.is_empty() {
-        w.default_checkers(&loaded.history)
-            .into_iter()
-            .map(str::to_owned)
-            .collect()
-    } else {
-        args.checkers.clone()
-    };
-    let checkers = names
-        .iter()
-        .map(|n| faultline_checkers::checker(n, w, &opts).map_err(Failure::bad))
-        .collect::<Result<Vec<_>, _>>()?;
     let history = &loaded.history;
     let messages: Vec<String> = loaded
         .warnings
         .into_iter()
         .map(|w| format!("warning: {w}"))
         .collect();
-    if history.is_empty() {
-        return Err(Failure::bad(format!(
-            "{}:1: empty history: no events to check",
-            file.display()
-        )));
-    }
-
-    let mut verdicts = Vec::with_capacity(checkers.len());
-    for c in &checkers {
-        let v = c.check(history).map_err(|e| match e {
-            CheckError::Malformed { pos, msg } => Failure::bad(format!(
-                "{}:{}: {} checker: {msg}",
-                file.display(),
-                history.line(pos),
-                c.name()
-            )),
-        })?;
-        verdicts.push((c.name().to_owned(), v));
-    }
-    let mut results = Results::combine(verdicts);
+    let results = checking.check(&file, history).map_err(failure)?;
     // A run stopped by a signal stays at best unknown when re-checked.
     let interrupted: Option<Interruption> = spec
         .as_ref()
         .and_then(|s| s.options.get("interrupted").cloned())
         .and_then(|v| serde_json::from_value(v).ok());
+    let mut results = results;
     if let Some(why) = interrupted {
         results = results.interrupted(why);
     }
     let mut j = serde_json::to_value(&results)
         .context("encoding results")
         .map_err(Failure::Internal)?;
-    j["initial"] = initial_json(w.name, opts.initial.as_ref());
+    j["initial"] = initial_json(checking.workload().name, checking.options().initial.as_ref());
     if let Some(run) = &run {
         run.write_results(&j)
             .context("writing results.json")
@@ -139,18 +94,6 @@ pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
         stdout,
         messages,
     })
-}
-
-/// The initial value the checkers assumed, for `--json`: the value (`null`
-/// for nil), a counter's default 0, or `"unknown"` when none was given — then
-/// a register's nil reads said nothing (Knossos' rule) and a bank's total came
-/// from its first read.
-fn initial_json(workload: &str, initial: Option<&Value>) -> serde_json::Value {
-    match (initial, workload) {
-        (Some(v), _) => serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
-        (None, "counter") => serde_json::json!(0),
-        (None, _) => serde_json::json!("unknown"),
-    }
 }
 
 /// Checker options from the flags.

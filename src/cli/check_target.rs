@@ -25,9 +25,9 @@ use faultline_history::Value;
 use faultline_targets::db::Steps;
 use faultline_targets::manifest::ready::{log_tail, TAIL_LINES};
 use faultline_targets::manifest::Manifest;
-use faultline_targets::refkv::config::Mode;
+use faultline_targets::registry::{self, Registry};
+use faultline_targets::Setup;
 
-use super::cluster::{setup, Plan};
 use super::exit::Failure;
 use super::probes::script;
 
@@ -88,17 +88,20 @@ pub fn check_target(file: &Path, out: &mut dyn Write) -> Result<(), Failure> {
     let target = file.display().to_string();
     let nodes: Vec<String> = (1..=m.nodes).map(|i| format!("n{i}")).collect();
     let steps = Steps::default();
-    let setup = setup(&Plan {
-        target: &target,
-        workload: &m.workloads[0],
-        nodes: &nodes,
-        nemesis: &[],
-        run: run.path(),
-        ssh: None,
-        mode: &Mode::default(),
-        db_opts: &[],
-        steps: &steps,
-    });
+    let kind = Registry::builtin().find(&target).map_err(Failure::bad)?;
+    let setup = registry::setup(
+        kind.as_ref(),
+        &Setup {
+            target: &target,
+            workload: &m.workloads[0],
+            nodes: &nodes,
+            faults: &[],
+            run: run.path(),
+            ssh: None,
+            options: &[],
+            steps: &steps,
+        },
+    );
     steps_done(out, &steps);
     let mut cluster = match setup {
         Ok(c) => c,

@@ -13,7 +13,7 @@
 //! database, though an anomaly it already holds is still proven.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use faultline_checkers::Interruption;
@@ -38,11 +38,13 @@ impl Caught {
 /// Waits for SIGINT or SIGTERM; then notes which and when, and sets `stop`.
 /// Later signals are swallowed (the handlers stay installed), so a second
 /// Ctrl-C cannot cut teardown short.
-pub async fn wait(stop: Arc<AtomicBool>, caught: Caught) {
-    let (Ok(mut int), Ok(mut term)) = (
+async fn wait(stop: Arc<AtomicBool>, caught: Caught, ready: std::sync::mpsc::Sender<()>) {
+    let handlers = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
-    ) else {
+    );
+    let _ = ready.send(());
+    let (Ok(mut int), Ok(mut term)) = handlers else {
         return std::future::pending().await;
     };
     let name = tokio::select! {
@@ -52,4 +54,45 @@ pub async fn wait(stop: Arc<AtomicBool>, caught: Caught) {
     *caught.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((name, Instant::now()));
     eprintln!("\n{name}: stopping — healing, tearing down and checking what was recorded");
     stop.store(true, Ordering::Relaxed);
+}
+
+/// The process's stop flag and what set it: one per process, so a matrix of
+/// tests (`test-all`, `calibrate`) stops as a whole.
+fn state() -> &'static (Arc<AtomicBool>, Caught) {
+    static STATE: OnceLock<(Arc<AtomicBool>, Caught)> = OnceLock::new();
+    STATE.get_or_init(Default::default)
+}
+
+/// The flag a caught signal sets.
+pub fn flag() -> Arc<AtomicBool> {
+    state().0.clone()
+}
+
+/// What was caught, if anything.
+pub fn caught() -> Caught {
+    state().1.clone()
+}
+
+/// Installs the handlers (once per process), on a thread of their own.
+pub fn install() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let (stop, caught) = state().clone();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("faultline-signals".into())
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    let _ = ready_tx.send(());
+                    return;
+                };
+                rt.block_on(wait(stop, caught, ready_tx));
+            });
+        if spawned.is_ok() {
+            let _ = ready_rx.recv_timeout(std::time::Duration::from_secs(5));
+        }
+    });
 }

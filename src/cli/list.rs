@@ -2,6 +2,7 @@
 
 use faultline_checkers::{CHECKERS, WORKLOADS};
 use faultline_history::Format;
+use faultline_plan::Registry;
 
 /// Prints workloads with their checkers, the checkers, and the input formats.
 pub fn list() -> String {
@@ -21,46 +22,67 @@ pub fn list() -> String {
     out
 }
 
-/// The targets, what each serves, and whether it is ready on this machine.
+/// The targets, as the registry describes them: what each is, what it
+/// serves, its default test, its own faults and options, and whether it is
+/// ready on this machine; then the manifests on the target path.
 fn targets() -> String {
     let root = faultline_harness::network::is_root();
+    let reg = Registry::builtin();
     let mut out = String::from("targets:\n");
-    out.push_str(&format!(
-        "  {:<15} in-process store (any generated workload)\n",
-        "memory"
-    ));
-    let needs_root = if root { "" } else { "; needs root" };
-    out.push_str(&format!(
-        "  {:<15} one unreplicated server per node (any generated workload){needs_root}\n",
-        "process"
-    ));
-    out.push_str(&format!(
-        "  {:<15} the reference replicated store, built in (single-leader modes: any generated workload; multi-leader, leaderless: register){needs_root}\n",
-        "refkv"
-    ));
-    for name in ["etcd", "redis-sentinel", "postgres"] {
-        let Some(db) = super::cluster::db_of(name) else {
-            continue;
-        };
-        let installed = db.packages().iter().all(|p| {
-            std::process::Command::new("dpkg")
-                .args(["-s", p])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        });
+    for k in reg.kinds() {
+        let a = k.about();
+        let mut notes = Vec::new();
+        match k.installed() {
+            Some(true) => notes.push("installed".to_owned()),
+            Some(false) => notes.push("installed from Debian on first use".to_owned()),
+            None => {}
+        }
+        if !a.in_process && !root {
+            notes.push("needs root".to_owned());
+        }
         out.push_str(&format!(
-            "  {:<15} workloads: {}; {}{needs_root}\n",
-            name,
-            db.workloads().join(", "),
-            if installed {
-                "installed"
+            "  {:<15} {}{}\n",
+            a.name,
+            a.summary,
+            if notes.is_empty() {
+                String::new()
             } else {
-                "installed from Debian on first use"
+                format!(" [{}]", notes.join("; "))
             }
         ));
+        out.push_str(&format!("  {:<15}   workloads: {}\n", "", a.workloads.join(", ")));
+        let d = &a.defaults;
+        out.push_str(&format!(
+            "  {:<15}   default: {} under {} for {} s on {} nodes\n",
+            "",
+            d.workload,
+            if d.nemesis.is_empty() {
+                "no faults".to_owned()
+            } else {
+                d.nemesis.join(",")
+            },
+            d.time_limit,
+            d.nodes
+        ));
+        if !a.faults.is_empty() {
+            let own: Vec<String> = a.faults.iter().map(|f| f.name.clone()).collect();
+            out.push_str(&format!(
+                "  {:<15}   {}: {}\n",
+                "",
+                if a.node_faults { "own faults" } else { "faults" },
+                own.join(", ")
+            ));
+        }
+        if let Some(opts) = a.options.as_ref().filter(|o| !o.is_empty()) {
+            let names: Vec<&str> = opts.iter().map(|o| o.name.as_str()).collect();
+            out.push_str(&format!("  {:<15}   options: {}\n", "", names.join(", ")));
+        }
+    }
+    for (name, path) in reg.manifests() {
+        out.push_str(&format!("  {:<15} manifest {}\n", name, path.display()));
     }
     out.push_str(&format!(
-        "nemeses: {}, none\n  refkv also: promote, join; postgres also: failover, failover-lagging\n",
+        "node faults: {}, none\n",
         faultline_nemesis::local::KINDS.join(", ")
     ));
     out

@@ -15,7 +15,8 @@ use faultline_reports::{junit, junit_case, JunitCase};
 
 use super::args::TestAllArgs;
 use super::exit::Failure;
-use super::test::test;
+use super::observer::Terminal;
+use super::test::{failure, plan_of};
 
 /// Runs the matrix; returns the table and the worst verdict.
 pub fn test_all(a: &TestAllArgs) -> Result<(String, Validity), Failure> {
@@ -24,18 +25,21 @@ pub fn test_all(a: &TestAllArgs) -> Result<(String, Validity), Failure> {
             "--workloads and --nemeses each need at least one entry",
         ));
     }
+    let base = plan_of(&a.test)?;
+    let registry = faultline_plan::Registry::builtin();
     let mut rows = Vec::new();
     let mut cases = Vec::new();
     let mut worst = Validity::True;
     'matrix: for w in &a.workloads {
         for n in &a.nemeses {
-            let mut t = a.test.clone();
-            t.junit = None;
-            t.workload = Some(w.clone());
-            t.nemesis = n.split('+').map(str::to_owned).collect();
-            eprintln!("== {} / {w} / {n}", t.target);
+            let plan = faultline_plan::Plan {
+                workload: Some(w.clone()),
+                nemesis: Some(n.split('+').map(str::to_owned).collect()),
+                ..base.clone()
+            };
+            eprintln!("== {} / {w} / {n}", plan.target);
             let started = Instant::now();
-            let tested = test(&t);
+            let tested = faultline_plan::run(&plan, &registry, &Terminal::new()).map_err(failure);
             let secs = started.elapsed().as_secs_f64();
             let case_name = format!("{w} / {n}");
             let mut stopped = false;
@@ -43,19 +47,8 @@ pub fn test_all(a: &TestAllArgs) -> Result<(String, Validity), Failure> {
                 Ok(r) => {
                     stopped = r.results.interrupted.is_some();
                     cases.push(junit_case(&case_name, &r.results, secs));
-                    let found = std::fs::read_to_string(r.run.join("results.json"))
-                        .ok()
-                        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-                        .and_then(|v| {
-                            v["anomaly_types"].as_array().map(|a| {
-                                a.iter()
-                                    .filter_map(|x| x.as_str())
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            })
-                        })
-                        .unwrap_or_default();
-                    (r.valid, format!("{found}  {}", r.run.display()))
+                    let found = r.results.anomaly_types.join(", ");
+                    (r.valid(), format!("{found}  {}", r.dir.display()))
                 }
                 Err(Failure::BadInput(e)) => {
                     cases.push(JunitCase {

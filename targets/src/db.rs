@@ -17,6 +17,8 @@ use faultline_harness::daemon::Daemon;
 use faultline_harness::remote::{shell_quote, Remote};
 use faultline_harness::runner::{Nemesis, Target};
 
+use crate::about::{Defaults, Help};
+
 /// One node as a database sees it.
 #[derive(Clone)]
 pub struct DbNode {
@@ -116,6 +118,30 @@ pub trait Db: Send + Sync {
         } else {
             format!("apt {}", p.join(" "))
         }
+    }
+
+    /// One line: what it is (`faultline list` shows it).
+    fn summary(&self) -> String {
+        String::new()
+    }
+
+    /// The test it runs when asked for nothing in particular: the workload
+    /// and faults that show what it is known for (default: its first
+    /// workload, no faults, 30 s on 5 nodes).
+    fn defaults(&self) -> Defaults {
+        Defaults::new(self.workloads().first().copied().unwrap_or("register"), &[])
+    }
+
+    /// Its options (`--db-opt key=value`) with their help; `None` takes any
+    /// key (default: none).
+    fn options(&self) -> Option<Vec<Help>> {
+        Some(Vec::new())
+    }
+
+    /// One line on its own fault `fault`.
+    fn fault_help(&self, fault: &str) -> String {
+        let _ = fault;
+        String::new()
     }
 
     /// The faults of its own (the `nemesis` its [`DbCluster`] will carry),

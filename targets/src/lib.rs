@@ -15,17 +15,41 @@
 //! real databases behind the [`db::Db`] trait: [`etcd`], [`redis`] (with
 //! Sentinel) and [`postgres`] (streaming replication).
 
+pub mod about;
+pub mod cluster;
 pub mod db;
-pub mod etcd;
 pub mod manifest;
 pub mod memory;
 pub mod memory_faults;
-pub mod postgres;
 pub mod process;
-pub mod redis;
 pub mod refkv;
+pub mod registry;
+
+/// Declares each built-in database's module and lists it in the registry:
+/// `module::Type` (a unit struct implementing [`db::Db`]), one line per database.
+macro_rules! databases {
+    ($($module:ident :: $db:ident),* $(,)?) => {
+        $(pub mod $module;)*
+
+        /// The built-in databases, in the order `faultline list` shows them.
+        pub(crate) fn databases() -> Vec<Box<dyn db::Db>> {
+            vec![$(Box::new($module::$db)),*]
+        }
+    };
+}
+
+// The built-in databases: a new one is its folder plus one line here
+// (docs/targets.md walks through it).
+databases! {
+    etcd::Etcd,
+    redis::RedisSentinel,
+    postgres::Postgres,
+}
 
 pub use memory::MemoryTarget;
 pub use memory_faults::MemoryNemesis;
 pub use process::ProcessTarget;
 pub use refkv::RefkvTarget;
+pub use about::{About, Defaults, Help};
+pub use cluster::{Cluster, Setup, SetupError};
+pub use registry::{Kind, Registry};

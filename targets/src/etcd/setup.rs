@@ -7,6 +7,7 @@ use faultline_harness::daemon::Daemon;
 use faultline_harness::remote::Spawn;
 
 use super::client::{EtcdTarget, Http};
+use crate::about::{Defaults, Help};
 use crate::db::{Db, DbCluster, DbNode, DbOptions};
 
 /// The client port.
@@ -34,6 +35,21 @@ impl Db for Etcd {
 
     fn packages(&self) -> Vec<&str> {
         vec!["etcd-server"]
+    }
+
+    fn summary(&self) -> String {
+        "etcd (Raft consensus), installed from Debian on first use".into()
+    }
+
+    fn defaults(&self) -> Defaults {
+        Defaults::new("register", &["partition-leader", "kill-leader"])
+    }
+
+    fn options(&self) -> Option<Vec<Help>> {
+        Some(vec![Help::new(
+            "read-mode",
+            "linearizable (reads through a quorum, the default) | serializable (reads served from the local copy)",
+        )])
     }
 
     fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, String> {

@@ -29,6 +29,7 @@ use super::ready::{self, Probe};
 use super::skew;
 use super::spec::{FormOn, Manifest};
 use super::template::{render, Vars};
+use crate::about::{Defaults, Help};
 use crate::db::{apt_script, Db, DbCluster, DbNode, DbOptions, Leaders};
 
 /// The database a manifest describes.
@@ -258,6 +259,37 @@ impl Db for ManifestDb {
 
     fn own_faults(&self) -> Vec<String> {
         self.manifest.faults.keys().cloned().collect()
+    }
+
+    fn summary(&self) -> String {
+        if self.manifest.description.is_empty() {
+            "a target manifest".into()
+        } else {
+            self.manifest.description.clone()
+        }
+    }
+
+    fn defaults(&self) -> Defaults {
+        // Its first workload under its own faults, on its own node count.
+        Defaults {
+            workload: self.manifest.workloads[0].clone(),
+            nemesis: self.manifest.faults.keys().cloned().collect(),
+            time_limit: 30.0,
+            nodes: self.manifest.nodes,
+        }
+    }
+
+    fn options(&self) -> Option<Vec<Help>> {
+        // Any key reaches its commands as FAULTLINE_OPT_<KEY>.
+        None
+    }
+
+    fn fault_help(&self, fault: &str) -> String {
+        match self.manifest.faults.get(fault) {
+            Some(f) if f.kill_leader => "kills the leader's server first (the manifest's own fault)".into(),
+            Some(_) => "the manifest's own fault".into(),
+            None => String::new(),
+        }
     }
 
     fn packages(&self) -> Vec<&str> {

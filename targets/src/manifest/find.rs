@@ -41,3 +41,35 @@ pub fn locate(target: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
     })
 }
+
+/// Every manifest on the search path, by name (the first of a name wins, as
+/// [`locate`] would find it), sorted by name.
+pub fn on_path() -> Vec<(String, PathBuf)> {
+    let mut found: Vec<(String, PathBuf)> = Vec::new();
+    for dir in search_path() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut here: Vec<(String, PathBuf)> = entries
+            .flatten()
+            .filter_map(|e| {
+                let p = e.path();
+                let name = p.file_stem()?.to_str()?.to_owned();
+                if p.is_dir() {
+                    let inner = p.join(format!("{name}.toml"));
+                    inner.is_file().then_some((name, inner))
+                } else {
+                    (p.extension()? == "toml").then_some((name, p))
+                }
+            })
+            .collect();
+        here.sort();
+        for (name, p) in here {
+            if !found.iter().any(|(n, _)| *n == name) {
+                found.push((name, p));
+            }
+        }
+    }
+    found.sort();
+    found
+}

@@ -23,6 +23,7 @@ use super::client::PostgresTarget;
 use super::failover::PostgresFailover;
 use super::node::{PgCluster, PgNode, AS_POSTGRES};
 use super::{Settings, SyncMode, PORT};
+use crate::about::{Defaults, Help};
 use crate::db::{Db, DbCluster, DbNode, DbOptions};
 
 /// How long a node may take to start (crash recovery included).
@@ -84,6 +85,33 @@ impl Db for Postgres {
 
     fn packages(&self) -> Vec<&str> {
         vec!["postgresql"]
+    }
+
+    fn summary(&self) -> String {
+        "PostgreSQL streaming replication with operator failover, installed from Debian on first use".into()
+    }
+
+    fn defaults(&self) -> Defaults {
+        Defaults::new("set", &["failover-lagging"])
+    }
+
+    fn options(&self) -> Option<Vec<Help>> {
+        Some(vec![
+            Help::new("sync", "async (default) | sync | quorum: synchronous_standby_names"),
+            Help::new("read-from", "primary (default) | standby: where reads go"),
+            Help::new(
+                "isolation",
+                "read-committed | repeatable-read | serializable (default)",
+            ),
+        ])
+    }
+
+    fn fault_help(&self, fault: &str) -> String {
+        match fault {
+            "failover" => "an operator promotes a standby and demotes the primary".into(),
+            "failover-lagging" => "the primary is cut off from its standbys, then a lagging standby is promoted".into(),
+            _ => String::new(),
+        }
     }
 
     fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, String> {

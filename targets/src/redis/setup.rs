@@ -21,6 +21,7 @@ use faultline_harness::remote::{shell_quote, Spawn};
 use super::client::RedisTarget;
 use super::probe::{fields, info};
 use super::{MASTER_NAME, PORT, SENTINEL_PORT};
+use crate::about::{Defaults, Help};
 use crate::db::{Db, DbCluster, DbNode, DbOptions};
 
 /// How long the cluster may take to come up.
@@ -111,6 +112,27 @@ impl Db for RedisSentinel {
 
     fn packages(&self) -> Vec<&str> {
         vec!["redis-server", "redis-sentinel"]
+    }
+
+    fn summary(&self) -> String {
+        "Redis with asynchronous replication and Sentinel failover, installed from Debian on first use".into()
+    }
+
+    fn defaults(&self) -> Defaults {
+        Defaults::new("set", &["partition-leader"])
+    }
+
+    fn options(&self) -> Option<Vec<Help>> {
+        Some(vec![
+            Help::new(
+                "min-replicas-to-write",
+                "N: the primary refuses writes unless N replicas are connected (default 0)",
+            ),
+            Help::new(
+                "wait",
+                "N: each write waits (WAIT) for N replicas to acknowledge it (default 0)",
+            ),
+        ])
     }
 
     fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, String> {

@@ -19,6 +19,7 @@
 //! acknowledged. Protocols: [`wire`]. The harness side is [`target`].
 
 pub mod config;
+pub mod kind;
 pub mod disk;
 pub mod leader;
 pub mod node;

@@ -25,24 +25,24 @@ pub struct Cluster {
     pub target: Arc<dyn Target>,
     /// The nemesis, if faults were asked for.
     pub nemesis: Option<Arc<dyn Nemesis>>,
-    pub(super) daemons: Vec<Arc<Daemon>>,
-    pub(super) network: Option<Network>,
+    pub(crate) daemons: Vec<Arc<Daemon>>,
+    pub(crate) network: Option<Network>,
     /// Logs to bring home at teardown: (remote, path there, path here).
-    pub(super) logs: Vec<(Arc<dyn Remote>, PathBuf, PathBuf)>,
+    pub(crate) logs: Vec<(Arc<dyn Remote>, PathBuf, PathBuf)>,
     /// What was started on SSH hosts, for `faultline cleanup` after a SIGKILL.
-    pub(super) state: Option<State>,
+    pub(crate) state: Option<State>,
     /// Local data directories removed at teardown (databases' files; logs stay).
-    pub(super) wipe: Vec<PathBuf>,
+    pub(crate) wipe: Vec<PathBuf>,
     /// Directories on SSH hosts swept at teardown, after the logs came home:
     /// whatever still runs from them is killed, then they are removed.
-    pub(super) remote_wipe: Vec<(Arc<dyn Remote>, PathBuf)>,
+    pub(crate) remote_wipe: Vec<(Arc<dyn Remote>, PathBuf)>,
     /// Whether teardown already ran (the second call, from `Drop`, does nothing).
     done: bool,
 }
 
 impl Cluster {
     /// A cluster of `target` alone: nothing to tear down yet.
-    pub(super) fn bare(target: Arc<dyn Target>) -> Cluster {
+    pub(crate) fn bare(target: Arc<dyn Target>) -> Cluster {
         Cluster {
             target,
             nemesis: None,

@@ -21,10 +21,10 @@ use faultline_harness::{Network, NetworkSpec};
 use faultline_nemesis::clock::{self, SkewFile};
 
 use super::Cluster;
-use crate::cli::exit::Failure;
+use crate::cluster::SetupError;
 
 /// One placed node.
-pub(super) struct Node {
+pub(crate) struct Node {
     /// Its name (`n1`..., or the host on SSH).
     pub name: String,
     /// Its IP address.
@@ -42,31 +42,31 @@ pub(super) struct Node {
 }
 
 /// The run directory, absolute (daemons may run with another working directory).
-pub(super) fn absolute(run: &Path) -> Result<PathBuf, Failure> {
-    std::path::absolute(run).map_err(|e| Failure::bad(format!("{}: {e}", run.display())))
+pub(crate) fn absolute(run: &Path) -> Result<PathBuf, SetupError> {
+    std::path::absolute(run).map_err(|e| SetupError::bad(format!("{}: {e}", run.display())))
 }
 
 /// Creates a namespace per name and each node's directory under
 /// `run/nodes/<name>/`; with `clock` (a clock fault was asked for), a reset
 /// clock-offset file and the environment that preloads the shim — without
 /// it, no daemon runs under the shim.
-pub(super) fn local(
+pub(crate) fn local(
     cluster: &mut Cluster,
     names: &[String],
     run: &Path,
     clock: bool,
-) -> Result<Vec<Node>, Failure> {
+) -> Result<Vec<Node>, SetupError> {
     let run = absolute(run)?;
     let spec = NetworkSpec {
         nodes: names.to_vec(),
         ..NetworkSpec::nodes(0)
     };
-    let network = Network::create(&spec, STATE_DIR.into()).map_err(Failure::bad)?;
+    let network = Network::create(&spec, STATE_DIR.into()).map_err(SetupError::bad)?;
     let remotes = network.remotes();
     let addrs: Vec<String> = network.nodes.iter().map(|n| n.addr.clone()).collect();
     cluster.network = Some(network);
     let shim = if clock {
-        Some(clock::install_shim(&run.join("nodes")).map_err(Failure::bad)?)
+        Some(clock::install_shim(&run.join("nodes")).map_err(SetupError::bad)?)
     } else {
         None
     };
@@ -74,11 +74,11 @@ pub(super) fn local(
     for (r, addr) in remotes.into_iter().zip(addrs) {
         let dir = run.join("nodes").join(r.node());
         std::fs::create_dir_all(&dir)
-            .map_err(|e| Failure::bad(format!("{}: {e}", dir.display())))?;
+            .map_err(|e| SetupError::bad(format!("{}: {e}", dir.display())))?;
         let (skew, clock_env) = match &shim {
             Some(shim) => {
                 let skew = SkewFile::new(dir.join("clock-offset"));
-                skew.reset().map_err(Failure::bad)?;
+                skew.reset().map_err(SetupError::bad)?;
                 let env = clock::env(shim, skew.path());
                 (Some(skew), env)
             }
@@ -98,24 +98,24 @@ pub(super) fn local(
 }
 
 /// The directory a run owns on every SSH host.
-pub(super) fn ssh_root() -> PathBuf {
+pub(crate) fn ssh_root() -> PathBuf {
     PathBuf::from(format!("/tmp/faultline-{}", std::process::id()))
 }
 
 /// Logs in to each host (named after itself) and makes its directory
 /// `/tmp/faultline-<pid>/<host>/`; the clock shim is not offered there.
-pub(super) fn ssh(
+pub(crate) fn ssh(
     cluster: &mut Cluster,
     hosts: &[String],
     run: &Path,
     opts: &SshOptions,
-) -> Result<Vec<Node>, Failure> {
+) -> Result<Vec<Node>, SetupError> {
     let run = absolute(run)?;
     let root = ssh_root();
     if cluster.state.is_none() {
         // Named with the network prefix, as a local run's state file is.
         let prefix = format!("{}-ssh", NetworkSpec::nodes(0).prefix);
-        cluster.state = Some(State::new(STATE_DIR.into(), &prefix).map_err(Failure::bad)?);
+        cluster.state = Some(State::new(STATE_DIR.into(), &prefix).map_err(SetupError::bad)?);
     }
     let mut out = Vec::new();
     for host in hosts {
@@ -135,7 +135,7 @@ pub(super) fn ssh(
                         ..SshLeft::default()
                     })
                 })
-                .map_err(Failure::bad)?;
+                .map_err(SetupError::bad)?;
         }
         let state = &mut cluster.state;
         let ssh = Ssh::connect_noting(host, host, opts, |pid, dir| match state.as_mut() {
@@ -149,7 +149,7 @@ pub(super) fn ssh(
                 .map_err(|e| e.to_string()),
             None => Ok(()),
         })
-        .map_err(Failure::bad)?;
+        .map_err(SetupError::bad)?;
         let r: Arc<dyn Remote> = Arc::new(ssh);
         cluster.remote_wipe.push((r.clone(), root.clone()));
         let dir = root.join(host);
@@ -157,12 +157,12 @@ pub(super) fn ssh(
             "mkdir -p {}",
             shell_quote(&dir.display().to_string())
         ))
-        .map_err(Failure::bad)?;
+        .map_err(SetupError::bad)?;
         let addr = (host.as_str(), 22)
             .to_socket_addrs()
             .ok()
             .and_then(|mut a| a.next())
-            .ok_or_else(|| Failure::bad(format!("cannot resolve {host}")))?;
+            .ok_or_else(|| SetupError::bad(format!("cannot resolve {host}")))?;
         out.push(Node {
             name: host.clone(),
             addr: addr.ip().to_string(),
@@ -177,7 +177,7 @@ pub(super) fn ssh(
 }
 
 /// Records that process `pid` was started on SSH host `host` (nothing locally).
-pub(super) fn record_pid(cluster: &mut Cluster, host: &str, pid: u32) -> Result<(), Failure> {
+pub(crate) fn record_pid(cluster: &mut Cluster, host: &str, pid: u32) -> Result<(), SetupError> {
     if let Some(state) = cluster.state.as_mut() {
         state
             .record(|c| {
@@ -185,14 +185,14 @@ pub(super) fn record_pid(cluster: &mut Cluster, host: &str, pid: u32) -> Result<
                     h.pids.push(pid);
                 }
             })
-            .map_err(Failure::bad)?;
+            .map_err(SetupError::bad)?;
     }
     Ok(())
 }
 
 /// Brings `file` of node `n` home at teardown, when it lives on an SSH host
 /// (local nodes keep their files in the run directory already).
-pub(super) fn fetch_at_teardown(cluster: &mut Cluster, n: &Node, file: &Path) {
+pub(crate) fn fetch_at_teardown(cluster: &mut Cluster, n: &Node, file: &Path) {
     if n.home == n.dir {
         return;
     }
@@ -200,4 +200,19 @@ pub(super) fn fetch_at_teardown(cluster: &mut Cluster, n: &Node, file: &Path) {
     cluster
         .logs
         .push((n.remote.clone(), file.to_path_buf(), n.home.join(name)));
+}
+
+/// The environment variable naming the faultline binary, for programs that
+/// run faultline's targets through the library (their own executable is not
+/// faultline).
+pub const EXE_ENV: &str = "FAULTLINE_EXE";
+
+/// The faultline binary whose hidden subcommands run on the nodes (refkv's
+/// and the `process` target's servers, the packet delayer):
+/// `$FAULTLINE_EXE`, else the running executable.
+pub fn faultline_exe() -> Result<PathBuf, SetupError> {
+    if let Some(p) = std::env::var_os(EXE_ENV) {
+        return Ok(PathBuf::from(p));
+    }
+    std::env::current_exe().map_err(|e| SetupError::bad(format!("find the faultline binary: {e}")))
 }

@@ -10,15 +10,16 @@ use std::time::Duration;
 
 use faultline_harness::daemon::{wait_port, Daemon};
 use faultline_harness::remote::{Spawn, SshOptions};
-use faultline_harness::runner::Nemesis;
+use faultline_harness::runner::{Nemesis, GENERATED};
 use faultline_nemesis::clock;
 use faultline_nemesis::local::{LocalNemesis, NodeCtl};
-use faultline_targets::process::PORT;
-use faultline_targets::{MemoryTarget, ProcessTarget};
+use crate::process::PORT;
+use crate::{MemoryTarget, ProcessTarget};
 
 use super::nodes::{self, Node};
-use super::Cluster;
-use crate::cli::exit::Failure;
+use super::{Cluster, Setup, SetupError};
+use crate::about::{About, Defaults};
+use crate::registry::Kind;
 
 /// The command line of the `process` target's server.
 fn memserver_argv(exe: &Path, workload: &str) -> Vec<String> {
@@ -39,39 +40,61 @@ fn nemesis(
     faults: &[String],
     exe: PathBuf,
     primary: &str,
-) -> Result<Option<Arc<dyn Nemesis>>, Failure> {
+) -> Result<Option<Arc<dyn Nemesis>>, SetupError> {
     if faults.is_empty() {
         return Ok(None);
     }
     let primary = primary.to_owned();
     let nemesis = LocalNemesis::new(ctl, faults, exe)
-        .map_err(Failure::bad)?
+        .map_err(SetupError::bad)?
         .with_leaders(Arc::new(move || vec![primary.clone()]));
     Ok(Some(Arc::new(nemesis)))
 }
 
 /// The faultline binary as it runs on node `n`: this one locally, an
 /// uploaded copy on an SSH host.
-pub(super) fn binary_on(n: &Node) -> Result<PathBuf, Failure> {
-    let exe = std::env::current_exe()
-        .map_err(|e| Failure::bad(format!("find the faultline binary: {e}")))?;
+pub(crate) fn binary_on(n: &Node) -> Result<PathBuf, SetupError> {
+    let exe = nodes::faultline_exe()?;
     if n.home == n.dir {
         return Ok(exe);
     }
     // One copy per host, the same path on every host.
     let there = nodes::ssh_root().join("faultline");
-    n.remote.upload(&exe, &there).map_err(Failure::bad)?;
+    n.remote.upload(&exe, &there).map_err(SetupError::bad)?;
     Ok(there)
 }
 
+/// faultline's own store as one unreplicated server process per node.
+pub struct Process;
+
+impl Kind for Process {
+    fn about(&self) -> About {
+        About {
+            defaults: Defaults {
+                time_limit: 10.0,
+                ..Defaults::new("register", &[])
+            },
+            ..About::new(
+                "process",
+                "one unreplicated server process per node (any generated workload)",
+                GENERATED,
+            )
+        }
+    }
+
+    fn setup(&self, s: &Setup<'_>) -> Result<Cluster, SetupError> {
+        process(s.workload, s.nodes, s.faults, s.run, s.ssh)
+    }
+}
+
 /// Starts one `_memserver` per node (SSH hosts when `ssh` is given).
-pub(super) fn process(
+fn process(
     workload: &str,
     names: &[String],
     faults: &[String],
     run: &Path,
     ssh: Option<&SshOptions>,
-) -> Result<Cluster, Failure> {
+) -> Result<Cluster, SetupError> {
     let mut cluster = Cluster::bare(Arc::new(MemoryTarget::new(workload)));
     let placed = match ssh {
         Some(o) => nodes::ssh(&mut cluster, names, run, o)?,
@@ -94,14 +117,14 @@ pub(super) fn process(
             )
             .with_pidfile(n.dir.join("memserver.pid")),
         );
-        let pid = d.start().map_err(Failure::bad)?;
+        let pid = d.start().map_err(SetupError::bad)?;
         cluster.daemons.push(d.clone());
         nodes::record_pid(&mut cluster, &n.name, pid)?;
         nodes::fetch_at_teardown(&mut cluster, n, &log);
         let addr: SocketAddr = format!("{}:{PORT}", n.addr)
             .parse()
-            .map_err(|e| Failure::bad(format!("address of {}: {e}", n.name)))?;
-        wait_port(addr, Duration::from_secs(10)).map_err(Failure::bad)?;
+            .map_err(|e| SetupError::bad(format!("address of {}: {e}", n.name)))?;
+        wait_port(addr, Duration::from_secs(10)).map_err(SetupError::bad)?;
         // Go binaries read the clock without libc: the shim cannot skew them.
         let skewable = !clock::is_go_binary(&exe);
         ctl.push(NodeCtl {

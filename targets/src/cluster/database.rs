@@ -19,63 +19,68 @@ use std::sync::Arc;
 use faultline_harness::runner::{Composed, Nemesis, Only};
 use faultline_nemesis::clock;
 use faultline_nemesis::local::{LocalNemesis, NodeCtl};
-use faultline_targets::db::{Db, DbNode, DbOptions};
-use faultline_targets::etcd::Etcd;
-use faultline_targets::manifest::{find, Manifest, ManifestDb};
-use faultline_targets::postgres::Postgres;
-use faultline_targets::redis::RedisSentinel;
-use faultline_targets::MemoryTarget;
 
 use super::nodes;
-use super::plan::Plan;
-use super::Cluster;
-use crate::cli::exit::Failure;
+use super::{Cluster, Setup, SetupError};
+use crate::about::{About, Defaults};
+use crate::db::{Db, DbNode, DbOptions};
+use crate::registry::Kind;
+use crate::MemoryTarget;
 
-/// The built-in database behind a target name.
-pub fn db_of(name: &str) -> Option<Box<dyn Db>> {
-    match name {
-        "etcd" => Some(Box::new(Etcd)),
-        "redis-sentinel" => Some(Box::new(RedisSentinel)),
-        "postgres" => Some(Box::new(Postgres)),
-        _ => None,
+/// A [`Db`] as a registered target: its [`About`] comes from the database's
+/// own description, its setup is [`database`].
+#[derive(Clone)]
+pub struct Database(pub Arc<dyn Db>);
+
+impl Kind for Database {
+    fn about(&self) -> About {
+        let db = &self.0;
+        let faults = db
+            .own_faults()
+            .into_iter()
+            .map(|f| {
+                let help = db.fault_help(&f);
+                crate::about::Help::new(f, help)
+            })
+            .collect();
+        About {
+            name: db.name().to_owned(),
+            summary: db.summary(),
+            workloads: db.workloads().iter().map(|w| w.to_string()).collect(),
+            defaults: db.defaults(),
+            faults,
+            node_faults: true,
+            options: db.options(),
+            packages: db.packages().iter().map(|p| p.to_string()).collect(),
+            in_process: false,
+        }
+    }
+
+    fn defaults(&self, _options: &[(String, String)]) -> Result<Defaults, SetupError> {
+        Ok(self.0.defaults())
+    }
+
+    fn setup(&self, s: &Setup<'_>) -> Result<Cluster, SetupError> {
+        database(self.0.as_ref(), s)
     }
 }
 
-/// The manifest `target` names — a path, or a name on the target search
-/// path that is not built in — read and checked; `None` for built-in
-/// targets and names that match nothing.
-pub fn manifest_of(target: &str) -> Result<Option<Manifest>, Failure> {
-    if super::TARGETS.contains(&target) && !find::is_path(target) {
-        return Ok(None);
-    }
-    match find::locate(target) {
-        Some(path) => Manifest::load(&path).map(Some).map_err(Failure::bad),
-        None => Ok(None),
-    }
-}
-
-/// Sets up database `name` for the plan's workload on its nodes (SSH hosts
-/// when it gives `ssh`, else local namespaces) with `faults`.
-pub(super) fn database(name: &str, plan: &Plan<'_>, faults: &[String]) -> Result<Cluster, Failure> {
-    let Plan {
+/// Sets up `db` for the request's workload on its nodes (SSH hosts when it
+/// gives `ssh`, else local namespaces) with its faults.
+pub fn database(db: &dyn Db, s: &Setup<'_>) -> Result<Cluster, SetupError> {
+    let Setup {
         workload,
         nodes: names,
         run,
         ssh,
-        db_opts: extra,
+        options: extra,
         steps,
+        faults,
         ..
-    } = *plan;
-    let db: Box<dyn Db> = match db_of(name) {
-        Some(db) => db,
-        None => match manifest_of(name)? {
-            Some(manifest) => Box::new(ManifestDb { manifest }),
-            None => return Err(Failure::bad(format!("unknown database {name}"))),
-        },
-    };
+    } = *s;
     let name = db.name().to_owned();
     if !db.workloads().contains(&workload) {
-        return Err(Failure::bad(format!(
+        return Err(SetupError::bad(format!(
             "{name} serves the workloads {}, not {workload}",
             db.workloads().join(", ")
         )));
@@ -85,13 +90,13 @@ pub(super) fn database(name: &str, plan: &Plan<'_>, faults: &[String]) -> Result
         Some(o) => {
             let placed = nodes::ssh(&mut cluster, names, run, o)?;
             for n in &placed {
-                db.install_on(n.remote.as_ref()).map_err(Failure::bad)?;
+                db.install_on(n.remote.as_ref()).map_err(SetupError::bad)?;
             }
             placed
         }
         None => {
             let t = std::time::Instant::now();
-            db.install().map_err(Failure::bad)?;
+            db.install().map_err(SetupError::bad)?;
             steps.done(format!("install ({})", db.install_note()), t.elapsed());
             let t = std::time::Instant::now();
             let placed = nodes::local(&mut cluster, names, run, clock::asked(faults))?;
@@ -130,7 +135,7 @@ pub(super) fn database(name: &str, plan: &Plan<'_>, faults: &[String]) -> Result
                 let log = n.dir.clone();
                 fetch_dir_logs(&mut cluster, n, &log);
             }
-            return Err(Failure::bad(e));
+            return Err(SetupError::bad(e));
         }
     };
     cluster.daemons.extend(dbc.daemons.iter().cloned());
@@ -162,9 +167,8 @@ pub(super) fn database(name: &str, plan: &Plan<'_>, faults: &[String]) -> Result
                 skew: n.skew.clone().filter(|_| dbc.skewable),
             })
             .collect();
-        let exe = std::env::current_exe()
-            .map_err(|e| Failure::bad(format!("find the faultline binary: {e}")))?;
-        let mut ln = LocalNemesis::new(ctl, &local, exe).map_err(Failure::bad)?;
+        let exe = nodes::faultline_exe()?;
+        let mut ln = LocalNemesis::new(ctl, &local, exe).map_err(SetupError::bad)?;
         if let Some(l) = dbc.leaders.clone() {
             ln = ln.with_leaders(l);
         }

@@ -1,0 +1,104 @@
+//! The `memory` target: faultline's linearizable store inside the
+//! controller, with faults simulated on its imaginary nodes. It proves the
+//! runner and the checkers with no network, no root and no processes.
+
+use std::sync::Arc;
+
+use faultline_harness::runner::{Nemesis, GENERATED};
+
+use super::{Cluster, Setup, SetupError};
+use crate::about::{About, Defaults, Help};
+use crate::registry::Kind;
+use crate::{MemoryNemesis, MemoryTarget};
+
+/// The faults it simulates (what `MemoryNemesis` accepts; tested below).
+const OFFERED: &[&str] = &[
+    "partition",
+    "partition-minority",
+    "partition-majority",
+    "partition-all",
+    "kill",
+    "kill-minority",
+    "kill-majority",
+    "kill-all",
+    "pause",
+    "pause-minority",
+    "pause-majority",
+    "pause-all",
+    "clock",
+    "clock-ahead",
+    "clock-strobe",
+    "packet",
+];
+
+/// The in-process store.
+pub struct Memory;
+
+impl Kind for Memory {
+    fn about(&self) -> About {
+        About {
+            faults: OFFERED
+                .iter()
+                .map(|f| Help::new(*f, "simulated on the in-process store"))
+                .collect(),
+            node_faults: false,
+            in_process: true,
+            defaults: Defaults {
+                time_limit: 10.0,
+                ..Defaults::new("register", &[])
+            },
+            ..About::new(
+                "memory",
+                "in-process linearizable store, faults simulated (any generated workload)",
+                GENERATED,
+            )
+        }
+    }
+
+    fn check(&self, s: &Setup<'_>) -> Result<(), SetupError> {
+        let t = MemoryTarget::new(s.workload);
+        MemoryNemesis::new(s.nodes.to_vec(), t.faults(), s.faults).map_err(SetupError::bad)?;
+        crate::registry::check_about(
+            &About {
+                faults: Vec::new(),
+                ..self.about()
+            },
+            &Setup { faults: &[], ..*s },
+        )
+    }
+
+    fn setup(&self, s: &Setup<'_>) -> Result<Cluster, SetupError> {
+        let t = MemoryTarget::new(s.workload);
+        let nemesis: Option<Arc<dyn Nemesis>> = if s.faults.is_empty() {
+            None
+        } else {
+            Some(Arc::new(
+                MemoryNemesis::new(s.nodes.to_vec(), t.faults(), s.faults)
+                    .map_err(SetupError::bad)?,
+            ))
+        };
+        let mut cluster = Cluster::bare(Arc::new(t));
+        cluster.nemesis = nemesis;
+        Ok(cluster)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn it_offers_exactly_what_its_nemesis_simulates() {
+        let t = MemoryTarget::new("register");
+        let nodes: Vec<String> = vec!["n1".into(), "n2".into(), "n3".into()];
+        for f in OFFERED {
+            MemoryNemesis::new(nodes.clone(), t.faults(), &[f.to_string()])
+                .unwrap_or_else(|e| panic!("{f}: {e}"));
+        }
+        for f in faultline_nemesis::local::KINDS {
+            if !OFFERED.contains(f) {
+                assert!(MemoryNemesis::new(nodes.clone(), t.faults(), &[f.to_string()]).is_err(), "{f}");
+            }
+        }
+    }
+}
