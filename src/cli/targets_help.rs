@@ -67,8 +67,13 @@ impl TargetsHelp {
             reg.kinds()
                 .iter()
                 .map(|k| k.about())
-                .filter(|a| a.node_faults && !a.faults.is_empty())
-                .map(|a| format!("{} {}", a.name, a.fault_names().join(", ")))
+                .filter(|a| !a.faults.is_empty())
+                .map(|a| format!(
+                    "{} {}{}",
+                    a.name,
+                    if a.node_faults { "" } else { "only " },
+                    a.fault_names().join(", ")
+                ))
                 .collect::<Vec<_>>()
                 .join("; ")
         );

@@ -1,0 +1,119 @@
+//! The one registry of targets is the one list: every registered target
+//! appears in `faultline list` and in `faultline test --help` as the
+//! registry describes it, and can be set up by its name (as root: a short
+//! run of its default workload with no faults, which must pass).
+
+use std::process::{Command, Output};
+
+use faultline_plan::Registry;
+
+fn faultline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .output()
+        .expect("run faultline")
+}
+
+#[test]
+fn every_registered_target_is_listed_and_in_the_help() {
+    let reg = Registry::builtin();
+    assert!(reg.names().len() >= 6, "{:?}", reg.names());
+    let list = String::from_utf8(faultline(&["list"]).stdout).unwrap();
+    let help = String::from_utf8(faultline(&["test", "--help"]).stdout).unwrap();
+    for k in reg.kinds() {
+        let a = k.about();
+        assert!(!a.summary.is_empty(), "{} has no summary", a.name);
+        assert!(
+            list.lines().any(|l| l.trim_start().starts_with(&format!("{} ", a.name))
+                && l.contains(&a.summary)),
+            "{} not in list:\n{list}",
+            a.name
+        );
+        assert!(help.contains(&format!("`{}` ({})", a.name, a.summary)), "{} not in --help", a.name);
+        // Its default test, its own faults and options are described where a
+        // user looks for them.
+        assert!(
+            list.contains(&format!("default: {} under", a.defaults.workload)),
+            "{}",
+            a.name
+        );
+        for f in &a.faults {
+            assert!(help.contains(&f.name), "fault {} of {} not in --help", f.name, a.name);
+        }
+        for o in a.options.iter().flatten() {
+            assert!(
+                help.contains(&format!("`{}` {}", o.name, o.help)),
+                "option {} of {} not in --help",
+                o.name,
+                a.name
+            );
+        }
+        // Every default fault is one it offers.
+        for f in &a.defaults.nemesis {
+            let offered = a.faults.iter().any(|o| &o.name == f)
+                || (a.node_faults && faultline_nemesis::local::KINDS.contains(&f.as_str()));
+            assert!(offered, "{}: default fault {f} not offered", a.name);
+        }
+        assert!(a.workloads.contains(&a.defaults.workload), "{}", a.name);
+    }
+}
+
+#[test]
+fn an_unknown_target_is_refused_naming_the_registered_ones() {
+    let o = faultline(&["test", "--target", "nosuchdb", "--store", "/nonexistent/x"]);
+    assert_eq!(o.status.code(), Some(254));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    for n in Registry::builtin().names() {
+        assert!(err.contains(&n), "{n} not named: {err}");
+    }
+}
+
+#[test]
+fn every_registered_target_can_be_set_up_by_name() {
+    if !faultline_harness::network::is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().to_str().unwrap();
+    for k in Registry::builtin().kinds() {
+        let a = k.about();
+        let o = faultline(&[
+            "test",
+            "--target",
+            &a.name,
+            "--workload",
+            &a.defaults.workload,
+            "--nemesis",
+            "none",
+            "--nodes",
+            "n1,n2,n3",
+            "--time-limit",
+            "1",
+            "--rate",
+            "100",
+            "--seed",
+            "1",
+            "--store",
+            store,
+        ]);
+        let out = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(o.status.code(), Some(0), "{}: {out}", a.name);
+        assert!(out.contains("verdict: valid"), "{}: {out}", a.name);
+        let run = std::fs::canonicalize(d.path().join("latest")).unwrap();
+        assert!(
+            run.display().to_string().contains(&format!("/{}-{}/", a.name, a.defaults.workload)),
+            "{}: {}",
+            a.name,
+            run.display()
+        );
+    }
+    let ns = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let ns = String::from_utf8_lossy(&ns.stdout);
+    assert!(!ns.contains("fl-"), "namespaces left: {ns}");
+}
