@@ -24,12 +24,17 @@ fn every_registered_target_is_listed_and_in_the_help() {
         let a = k.about();
         assert!(!a.summary.is_empty(), "{} has no summary", a.name);
         assert!(
-            list.lines().any(|l| l.trim_start().starts_with(&format!("{} ", a.name))
-                && l.contains(&a.summary)),
+            list.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{} ", a.name))
+                    && l.contains(&a.summary)),
             "{} not in list:\n{list}",
             a.name
         );
-        assert!(help.contains(&format!("`{}` ({})", a.name, a.summary)), "{} not in --help", a.name);
+        assert!(
+            help.contains(&format!("`{}` ({})", a.name, a.summary)),
+            "{} not in --help",
+            a.name
+        );
         // Its default test, its own faults and options are described where a
         // user looks for them.
         assert!(
@@ -38,7 +43,12 @@ fn every_registered_target_is_listed_and_in_the_help() {
             a.name
         );
         for f in &a.faults {
-            assert!(help.contains(&f.name), "fault {} of {} not in --help", f.name, a.name);
+            assert!(
+                help.contains(&f.name),
+                "fault {} of {} not in --help",
+                f.name,
+                a.name
+            );
         }
         for o in a.options.iter().flatten() {
             assert!(
@@ -107,7 +117,9 @@ fn every_registered_target_can_be_set_up_by_name() {
         assert!(out.contains("verdict: valid"), "{}: {out}", a.name);
         let run = std::fs::canonicalize(d.path().join("latest")).unwrap();
         assert!(
-            run.display().to_string().contains(&format!("/{}-{}/", a.name, a.defaults.workload)),
+            run.display()
+                .to_string()
+                .contains(&format!("/{}-{}/", a.name, a.defaults.workload)),
             "{}: {}",
             a.name,
             run.display()

@@ -27,7 +27,11 @@ pub struct Checking {
 impl Checking {
     /// The checkers of `workload` (or `only` these), with `opts`; refuses an
     /// unknown workload, an unknown checker or options a checker rejects.
-    pub fn new(workload_name: &str, only: &[String], opts: CheckOptions) -> Result<Checking, PlanError> {
+    pub fn new(
+        workload_name: &str,
+        only: &[String],
+        opts: CheckOptions,
+    ) -> Result<Checking, PlanError> {
         let w = workload(workload_name).ok_or_else(|| {
             let known: Vec<&str> = WORKLOADS.iter().map(|w| w.name).collect();
             PlanError::refused(format!(

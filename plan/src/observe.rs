@@ -46,6 +46,13 @@ pub trait Observer: Send + Sync {
         let _ = epoch;
     }
 
+    /// The command that runs the pinned `plan` again (default: the
+    /// `faultline test` line). A program with targets of its own says how
+    /// it runs them again.
+    fn reproduce(&self, plan: &Plan) -> String {
+        crate::line(plan)
+    }
+
     /// A line for the person running the test.
     fn say(&self, line: &str) {
         eprintln!("{line}");

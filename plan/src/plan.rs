@@ -191,7 +191,9 @@ impl Plan {
         p.time_limit.get_or_insert(defaults.time_limit);
         if p.nodes.is_empty() {
             if p.ssh.is_some() {
-                return Err(PlanError::refused("--ssh-user needs --nodes naming the hosts"));
+                return Err(PlanError::refused(
+                    "--ssh-user needs --nodes naming the hosts",
+                ));
             }
             p.nodes = (1..=defaults.nodes).map(|i| format!("n{i}")).collect();
         }

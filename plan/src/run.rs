@@ -109,7 +109,7 @@ pub fn run(plan: &Plan, registry: &Registry, obs: &dyn Observer) -> Result<Run, 
     // A plan refused for its shape leaves no run directory and does not
     // move `latest`: everything that can be checked is checked first.
     registry::check(kind.as_ref(), &request)?;
-    let reproduce = crate::line(&plan);
+    let reproduce = obs.reproduce(&plan);
     let name = plan.name(kind.as_ref());
     let store = Store::new(&plan.store);
     let run_dir = store.begin_run(&name).map_err(PlanError::input)?;
@@ -130,7 +130,9 @@ pub fn run(plan: &Plan, registry: &Registry, obs: &dyn Observer) -> Result<Run, 
         nodes = %plan.nodes.join(","),
         "test begins"
     );
-    let stop = obs.stop().unwrap_or_else(|| Arc::new(AtomicBool::new(false)));
+    let stop = obs
+        .stop()
+        .unwrap_or_else(|| Arc::new(AtomicBool::new(false)));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -140,7 +142,9 @@ pub fn run(plan: &Plan, registry: &Registry, obs: &dyn Observer) -> Result<Run, 
     request.run = run_dir.path();
     let mut cluster = registry::setup(kind.as_ref(), &request)
         // Logged to faultline.log only: the error itself is the one line the user sees.
-        .inspect_err(|e| tracing::info!(target: "faultline::run", "setup refused or failed: {e}"))?;
+        .inspect_err(
+            |e| tracing::info!(target: "faultline::run", "setup refused or failed: {e}"),
+        )?;
     store.mark_latest(&run_dir).map_err(PlanError::input)?;
     let target = cluster.target.clone();
     let nemesis = cluster.nemesis.clone();
@@ -196,8 +200,8 @@ pub fn run(plan: &Plan, registry: &Registry, obs: &dyn Observer) -> Result<Run, 
     drop(guard);
     cluster.teardown();
     rt.shutdown_timeout(Duration::from_secs(1));
-    let rec = Arc::into_inner(rec)
-        .ok_or_else(|| PlanError::Internal("recorder still in use".into()))?;
+    let rec =
+        Arc::into_inner(rec).ok_or_else(|| PlanError::Internal("recorder still in use".into()))?;
     rec.finish()
         .map_err(|e| PlanError::Internal(format!("write {}: {e}", history.display())))?;
 
@@ -260,7 +264,10 @@ fn spec_options(
     let mut o = serde_json::Map::new();
     o.insert("seed".into(), plan.seed.unwrap_or(0).into());
     if let Some(v) = plan.workload.as_deref().and_then(initial) {
-        o.insert("initial".into(), serde_json::to_value(&v).unwrap_or_default());
+        o.insert(
+            "initial".into(),
+            serde_json::to_value(&v).unwrap_or_default(),
+        );
     }
     o.insert("target".into(), plan.target.clone().into());
     let backend = match (&plan.ssh, about.in_process) {
@@ -272,7 +279,10 @@ fn spec_options(
     o.insert("nemesis".into(), plan.faults().into());
     o.insert("nodes".into(), plan.nodes.clone().into());
     o.insert("reproduce".into(), reproduce.into());
-    o.insert("plan".into(), serde_json::to_value(plan).unwrap_or_default());
+    o.insert(
+        "plan".into(),
+        serde_json::to_value(plan).unwrap_or_default(),
+    );
     o
 }
 
@@ -288,7 +298,12 @@ impl Drop for HealGuard {
 }
 
 /// Where the main phase is, from the recorder's tallies.
-fn progress(rec: &Recorder, limit: Duration, start: Instant, last: &mut (u64, Instant)) -> Progress {
+fn progress(
+    rec: &Recorder,
+    limit: Duration,
+    start: Instant,
+    last: &mut (u64, Instant),
+) -> Progress {
     let t = rec.tally();
     let (ok, fail, info) = (
         t.ok.load(Ordering::Relaxed),

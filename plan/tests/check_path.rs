@@ -6,7 +6,13 @@ use faultline_checkers::CheckOptions;
 use faultline_plan::check::Checking;
 use faultline_plan::PlanError;
 
-fn history(text: &str) -> (tempfile::TempDir, std::path::PathBuf, faultline_history::History) {
+fn history(
+    text: &str,
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    faultline_history::History,
+) {
     let d = tempfile::tempdir().unwrap();
     let f = d.path().join("history.jsonl");
     std::fs::write(&f, text).unwrap();
@@ -39,8 +45,13 @@ fn an_event_a_checker_cannot_read_is_bad_input_with_file_and_line() {
 
 #[test]
 fn unknown_workloads_and_checkers_are_refused_before_reading() {
-    let e = Checking::new("nope", &[], CheckOptions::default()).err().unwrap();
-    assert!(e.to_string().starts_with("unknown workload \"nope\""), "{e}");
+    let e = Checking::new("nope", &[], CheckOptions::default())
+        .err()
+        .unwrap();
+    assert!(
+        e.to_string().starts_with("unknown workload \"nope\""),
+        "{e}"
+    );
     let e = Checking::new("set", &["nope".to_owned()], CheckOptions::default())
         .err()
         .unwrap();

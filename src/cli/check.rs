@@ -3,9 +3,9 @@
 
 use anyhow::Context;
 use faultline_checkers::{CheckOptions, Interruption, Validity};
-use faultline_plan::check::{initial_json, Checking};
 use faultline_harness::RunDir;
 use faultline_history::{parse_edn_value, read_path, Value};
+use faultline_plan::check::{initial_json, Checking};
 
 use super::args::CheckArgs;
 use super::exit::Failure;
@@ -68,7 +68,10 @@ pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
     let mut j = serde_json::to_value(&results)
         .context("encoding results")
         .map_err(Failure::Internal)?;
-    j["initial"] = initial_json(checking.workload().name, checking.options().initial.as_ref());
+    j["initial"] = initial_json(
+        checking.workload().name,
+        checking.options().initial.as_ref(),
+    );
     if let Some(run) = &run {
         run.write_results(&j)
             .context("writing results.json")

@@ -50,7 +50,11 @@ fn targets() -> String {
                 format!(" [{}]", notes.join("; "))
             }
         ));
-        out.push_str(&format!("  {:<15}   workloads: {}\n", "", a.workloads.join(", ")));
+        out.push_str(&format!(
+            "  {:<15}   workloads: {}\n",
+            "",
+            a.workloads.join(", ")
+        ));
         let d = &a.defaults;
         out.push_str(&format!(
             "  {:<15}   default: {} under {} for {} s on {} nodes\n",
@@ -69,7 +73,11 @@ fn targets() -> String {
             out.push_str(&format!(
                 "  {:<15}   {}: {}\n",
                 "",
-                if a.node_faults { "own faults" } else { "faults" },
+                if a.node_faults {
+                    "own faults"
+                } else {
+                    "faults"
+                },
                 own.join(", ")
             ));
         }
@@ -82,7 +90,7 @@ fn targets() -> String {
         out.push_str(&format!("  {:<15} manifest {}\n", name, path.display()));
     }
     out.push_str(&format!(
-        "node faults: {}, none\n",
+        "nemeses: {}, none (every real cluster; each target's own are listed with it)\n",
         faultline_nemesis::local::KINDS.join(", ")
     ));
     out

@@ -44,7 +44,10 @@ impl TargetsHelp {
                 let d = k.about().defaults;
                 match k.defaults(&[("replication".into(), "leaderless".into())]) {
                     Ok(other) if k.about().name == "refkv" && other.workload != d.workload => {
-                        format!("{} ({} when leaderless or multi-leader)", d.workload, other.workload)
+                        format!(
+                            "{} ({} when leaderless or multi-leader)",
+                            d.workload, other.workload
+                        )
                     }
                     _ => d.workload,
                 }
@@ -86,9 +89,7 @@ impl TargetsHelp {
              says). With --ssh-user, the hosts.",
             per(&|k| k.about().defaults.nodes.to_string())
         );
-        let mut db_opt = String::from(
-            "A target option, `key=value` (repeatable). ",
-        );
+        let mut db_opt = String::from("A target option, `key=value` (repeatable). ");
         for a in &abouts {
             if let Some(opts) = a.options.as_ref().filter(|o| !o.is_empty()) {
                 let list: Vec<String> = opts

@@ -31,7 +31,8 @@ pub fn test(a: &TestArgs) -> Result<Run, Failure> {
         Some(dir) => again(a, dir)?,
         None => plan_of(a)?,
     };
-    let run = faultline_plan::run(&plan, &Registry::builtin(), &Terminal::new()).map_err(failure)?;
+    let run =
+        faultline_plan::run(&plan, &Registry::builtin(), &Terminal::new()).map_err(failure)?;
     for w in run.warnings() {
         eprintln!("{w}");
     }
@@ -42,8 +43,7 @@ pub fn test(a: &TestArgs) -> Result<Run, Failure> {
             run.plan.workload.as_deref().unwrap_or(""),
             run.plan.faults().join("+")
         );
-        let case =
-            faultline_reports::junit_case(&name, &run.results, run.elapsed.as_secs_f64());
+        let case = faultline_reports::junit_case(&name, &run.results, run.elapsed.as_secs_f64());
         std::fs::write(path, faultline_reports::junit("faultline test", &[case]))
             .with_context(|| format!("write {}", path.display()))
             .map_err(Failure::Internal)?;

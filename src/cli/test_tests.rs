@@ -127,7 +127,8 @@ fn refkv_flags_are_its_options() {
         .err()
         .unwrap();
     assert!(
-        err.to_string().contains("memory has no option \"replication\""),
+        err.to_string()
+            .contains("memory has no option \"replication\""),
         "{err}"
     );
 }
@@ -156,10 +157,14 @@ fn a_manifest_named_by_a_relative_path_is_reproduced_by_its_absolute_path() {
 #[test]
 fn again_takes_no_other_option() {
     let a = parse(&["--again", "/nonexistent", "--seed", "3"]).unwrap();
-    let e = again(&a, std::path::Path::new("/nonexistent")).err().unwrap();
+    let e = again(&a, std::path::Path::new("/nonexistent"))
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("no other option but --junit"), "{e}");
     let a = parse(&["--again", "/nonexistent"]).unwrap();
-    let e = again(&a, std::path::Path::new("/nonexistent")).err().unwrap();
+    let e = again(&a, std::path::Path::new("/nonexistent"))
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("/nonexistent/test.json"), "{e}");
 }
 
@@ -177,8 +182,17 @@ fn every_option_survives_the_round_trip() {
         let Some(long) = arg.get_long() else { continue };
         // --junit says where a report goes and --again names a run, not a plan;
         // SSH flags go with --ssh-user (tested above).
-        if ["help", "version", "junit", "again", "ssh-key", "ssh-port", "known-hosts", "insecure-host-keys"]
-            .contains(&long)
+        if [
+            "help",
+            "version",
+            "junit",
+            "again",
+            "ssh-key",
+            "ssh-port",
+            "known-hosts",
+            "insecure-host-keys",
+        ]
+        .contains(&long)
         {
             continue;
         }

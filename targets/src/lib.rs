@@ -46,10 +46,10 @@ databases! {
     postgres::Postgres,
 }
 
+pub use about::{About, Defaults, Help};
+pub use cluster::{Cluster, Setup, SetupError};
 pub use memory::MemoryTarget;
 pub use memory_faults::MemoryNemesis;
 pub use process::ProcessTarget;
 pub use refkv::RefkvTarget;
-pub use about::{About, Defaults, Help};
-pub use cluster::{Cluster, Setup, SetupError};
 pub use registry::{Kind, Registry};

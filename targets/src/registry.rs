@@ -182,7 +182,10 @@ impl Registry {
             return Ok(None);
         }
         find::locate(target)
-            .map(|p| std::path::absolute(&p).map_err(|e| SetupError::bad(format!("{}: {e}", p.display()))))
+            .map(|p| {
+                std::path::absolute(&p)
+                    .map_err(|e| SetupError::bad(format!("{}: {e}", p.display())))
+            })
             .transpose()
     }
 

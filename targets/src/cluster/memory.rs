@@ -97,7 +97,10 @@ mod tests {
         }
         for f in faultline_nemesis::local::KINDS {
             if !OFFERED.contains(f) {
-                assert!(MemoryNemesis::new(nodes.clone(), t.faults(), &[f.to_string()]).is_err(), "{f}");
+                assert!(
+                    MemoryNemesis::new(nodes.clone(), t.faults(), &[f.to_string()]).is_err(),
+                    "{f}"
+                );
             }
         }
     }

@@ -6,9 +6,9 @@
 //! options, run directory); a target's [`crate::registry::Kind`] turns it
 //! into a [`Cluster`] — the clients, the nemesis and everything to tear down.
 
+pub mod database;
 mod error;
 mod handle;
-pub mod database;
 pub mod memory;
 pub mod nodes;
 pub mod process;

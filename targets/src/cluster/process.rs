@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::process::PORT;
+use crate::{MemoryTarget, ProcessTarget};
 use faultline_harness::daemon::{wait_port, Daemon};
 use faultline_harness::remote::{Spawn, SshOptions};
 use faultline_harness::runner::{Nemesis, GENERATED};
 use faultline_nemesis::clock;
 use faultline_nemesis::local::{LocalNemesis, NodeCtl};
-use crate::process::PORT;
-use crate::{MemoryTarget, ProcessTarget};
 
 use super::nodes::{self, Node};
 use super::{Cluster, Setup, SetupError};

@@ -286,7 +286,9 @@ impl Db for ManifestDb {
 
     fn fault_help(&self, fault: &str) -> String {
         match self.manifest.faults.get(fault) {
-            Some(f) if f.kill_leader => "kills the leader's server first (the manifest's own fault)".into(),
+            Some(f) if f.kill_leader => {
+                "kills the leader's server first (the manifest's own fault)".into()
+            }
             Some(_) => "the manifest's own fault".into(),
             None => String::new(),
         }

@@ -26,8 +26,14 @@ use crate::MemoryTarget;
 
 /// The faults refkv itself offers (the operator's), beside the node faults.
 const REFKV_FAULTS: &[(&str, &str)] = &[
-    ("promote", "an operator promotes a follower (with --failover manual)"),
-    ("join", "a follower joins mid-test from a snapshot (single-leader modes)"),
+    (
+        "promote",
+        "an operator promotes a follower (with --failover manual)",
+    ),
+    (
+        "join",
+        "a follower joins mid-test from a snapshot (single-leader modes)",
+    ),
 ];
 
 /// The reference replicated store, one process per node.
@@ -50,7 +56,11 @@ pub fn mode_of(options: &[(String, String)]) -> Result<Mode, SetupError> {
         .map(|m| m.mode)
         .map_err(|e| {
             let text = e.to_string();
-            let first = text.lines().next().unwrap_or("bad option").trim_start_matches("error: ");
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("bad option")
+                .trim_start_matches("error: ");
             SetupError::bad(format!("refkv option: {first}"))
         })
 }
@@ -112,11 +122,25 @@ impl Kind for Refkv {
 
     fn check(&self, s: &Setup<'_>) -> Result<(), SetupError> {
         crate::registry::check_about(&self.about(), s)?;
-        check(s.workload, s.nodes, s.faults, s.run, &mode_of(s.options)?, s.ssh)
+        check(
+            s.workload,
+            s.nodes,
+            s.faults,
+            s.run,
+            &mode_of(s.options)?,
+            s.ssh,
+        )
     }
 
     fn setup(&self, s: &Setup<'_>) -> Result<Cluster, SetupError> {
-        refkv(s.workload, s.nodes, s.faults, s.run, &mode_of(s.options)?, s.ssh)
+        refkv(
+            s.workload,
+            s.nodes,
+            s.faults,
+            s.run,
+            &mode_of(s.options)?,
+            s.ssh,
+        )
     }
 
     fn checkers(&self, options: &[(String, String)]) -> Vec<String> {

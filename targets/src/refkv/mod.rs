@@ -19,8 +19,8 @@
 //! acknowledged. Protocols: [`wire`]. The harness side is [`target`].
 
 pub mod config;
-pub mod kind;
 pub mod disk;
+pub mod kind;
 pub mod leader;
 pub mod node;
 pub mod quorum;
