@@ -129,3 +129,61 @@ fn every_registered_target_can_be_set_up_by_name() {
     let ns = String::from_utf8_lossy(&ns.stdout);
     assert!(!ns.contains("fl-"), "namespaces left: {ns}");
 }
+
+/// The table of targets in docs/targets.md, as the registry describes them.
+fn targets_table() -> String {
+    let mut t = String::from(
+        "| target | what it is | default test: workload; faults; seconds; nodes | its own faults | its options |\n|---|---|---|---|---|\n",
+    );
+    let code = |v: Vec<String>| {
+        if v.is_empty() {
+            "—".to_owned()
+        } else {
+            v.iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    for k in Registry::builtin().kinds() {
+        let a = k.about();
+        let d = &a.defaults;
+        t.push_str(&format!(
+            "| `{}` | {} | `{}`; {}; {}; {} | {} | {} |\n",
+            a.name,
+            a.summary,
+            d.workload,
+            if d.nemesis.is_empty() {
+                "none".to_owned()
+            } else {
+                code(d.nemesis.clone())
+            },
+            d.time_limit,
+            d.nodes,
+            code(a.fault_names()),
+            code(a.options.iter().flatten().map(|o| o.name.clone()).collect()),
+        ));
+    }
+    t
+}
+
+/// docs/targets.md's table is the registry's: regenerated here and compared
+/// (`FAULTLINE_BLESS=1` rewrites it after a change to the registry).
+#[test]
+fn the_docs_table_of_targets_is_the_registry() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/targets.md");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let begin =
+        "<!-- targets table: generated from the registry, checked by tests/registry.rs -->\n";
+    let end = "<!-- end of targets table -->";
+    let i = doc.find(begin).expect("begin marker in docs/targets.md") + begin.len();
+    let j = doc[i..].find(end).expect("end marker in docs/targets.md") + i;
+    let want = targets_table();
+    if doc[i..j] != want {
+        if std::env::var_os("FAULTLINE_BLESS").is_some() {
+            std::fs::write(&path, format!("{}{want}{}", &doc[..i], &doc[j..])).unwrap();
+        } else {
+            panic!("docs/targets.md's table differs from the registry; it should be:\n{want}");
+        }
+    }
+}
