@@ -123,14 +123,17 @@ impl Default for Plan {
     }
 }
 
-/// `s` seconds, refused unless a non-negative number.
+/// The longest any duration of a plan may be: a year (longer ones are a typo,
+/// and would overflow the clock arithmetic of a run).
+const MAX_SECONDS: u64 = 365 * 24 * 3600;
+
+/// `s` seconds, refused unless a non-negative number up to [`MAX_SECONDS`].
 pub(crate) fn seconds(name: &str, s: f64) -> Result<Duration, PlanError> {
-    if s.is_finite() && s >= 0.0 {
-        Ok(Duration::from_secs_f64(s))
-    } else {
-        Err(PlanError::refused(format!(
-            "--{name} must be a non-negative number of seconds, not {s}"
-        )))
+    match Duration::try_from_secs_f64(s) {
+        Ok(d) if d <= Duration::from_secs(MAX_SECONDS) => Ok(d),
+        _ => Err(PlanError::refused(format!(
+            "--{name} must be a non-negative number of seconds up to {MAX_SECONDS}, not {s}"
+        ))),
     }
 }
 
