@@ -46,8 +46,26 @@ pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
     if opts.initial.is_none() {
         opts.initial = spec_initial;
     }
+    // A run's own checkers, when it asked for some or its target chose them
+    // (refkv keeping siblings): re-checking judges it as the run did.
+    let only = if args.checkers.is_empty() {
+        spec.as_ref()
+            .and_then(|s| s.options.get("plan"))
+            .and_then(|p| serde_json::from_value::<faultline_plan::Plan>(p.clone()).ok())
+            .filter(|_| args.workload.is_none())
+            .and_then(|p| {
+                if !p.checkers.is_empty() {
+                    return Some(p.checkers);
+                }
+                let kind = faultline_plan::Registry::builtin().find(&p.target).ok()?;
+                Some(kind.checkers(&p.options))
+            })
+            .unwrap_or_default()
+    } else {
+        args.checkers.clone()
+    };
     // Checkers and their options are refused before the history is read.
-    let checking = Checking::new(&name, &args.checkers, opts).map_err(failure)?;
+    let checking = Checking::new(&name, &only, opts).map_err(failure)?;
     let loaded = read_path(&file, args.format).map_err(Failure::bad)?;
     let history = &loaded.history;
     let messages: Vec<String> = loaded
