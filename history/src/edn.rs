@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use crate::error::HistoryError;
 use crate::event::{describe, EventFields, Names};
-use crate::format::Collected;
+use crate::collected::Collected;
 use crate::value::Value;
 
 const MAX_DEPTH: usize = 256;

@@ -19,7 +19,7 @@ use std::io::BufRead;
 use crate::edn;
 use crate::error::HistoryError;
 use crate::event::EventFields;
-use crate::format::Collected;
+use crate::collected::Collected;
 use crate::value::Value;
 
 const MARKER: &[u8] = b"jepsen.util - ";

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::HistoryError;
 use crate::event::{Event, EventFields, Names};
-use crate::format::Collected;
+use crate::collected::Collected;
 use crate::jsonl_fast::{self, Scratch};
 use crate::jsonl_serde::{json_message, serde_event, Refused};
 
