@@ -11,6 +11,7 @@
 //! Invariant: a run directory is written only through [`RunDir`], whose writes are
 //! atomic, so a crash at any moment leaves readable files.
 
+mod command;
 pub mod daemon;
 mod error;
 pub mod network;

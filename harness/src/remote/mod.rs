@@ -3,6 +3,7 @@
 
 pub mod logged;
 mod netns;
+mod output;
 mod session;
 mod ssh;
 mod traits;
@@ -10,4 +11,5 @@ mod traits;
 pub use netns::Netns;
 pub use session::{own_session, session_of, signal_group, signum};
 pub use ssh::{Ssh, SshOptions};
-pub use traits::{shell_quote, tail, Exit, Output, Remote, RemoteError, Signal, Spawn};
+pub use output::{tail, Output, RemoteError};
+pub use traits::{shell_quote, Exit, Remote, Signal, Spawn};

@@ -15,7 +15,8 @@ use std::sync::Mutex;
 
 use super::logged;
 use super::session::{own_session, signal_group};
-use super::traits::{Exit, Output, Remote, RemoteError, Signal, Spawn};
+use super::output::{Output, RemoteError};
+use super::traits::{Exit, Remote, Signal, Spawn};
 
 /// A node in a local network namespace.
 #[derive(Debug)]
