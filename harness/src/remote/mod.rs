@@ -9,7 +9,7 @@ mod ssh;
 mod traits;
 
 pub use netns::Netns;
+pub use output::{tail, Output, RemoteError};
 pub use session::{own_session, session_of, signal_group, signum};
 pub use ssh::{Ssh, SshOptions};
-pub use output::{tail, Output, RemoteError};
 pub use traits::{shell_quote, Exit, Remote, Signal, Spawn};

@@ -14,8 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
 use super::logged;
-use super::session::{own_session, signal_group};
 use super::output::{Output, RemoteError};
+use super::session::{own_session, signal_group};
 use super::traits::{Exit, Remote, Signal, Spawn};
 
 /// A node in a local network namespace.
