@@ -20,6 +20,7 @@
 
 pub mod config;
 pub mod disk;
+pub mod engine;
 pub mod leader;
 pub mod node;
 pub mod quorum;
