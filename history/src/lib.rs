@@ -8,7 +8,9 @@
 //! This crate owns the model ([`Event`], [`Value`], [`History`] with its pairing
 //! of invocations and completions) and the formats: JSON Lines (canonical),
 //! Jepsen's EDN (`history.edn`, Knossos' op vectors, Elle transactions,
-//! `jepsen.independent` tuples, Porcupine's kv maps) and Jepsen's text log.
+//! `jepsen.independent` tuples, Porcupine's kv maps) and Jepsen's text log;
+//! writing EDN back ([`edn_write`]); and reading fault windows from nemesis
+//! events ([`fault`]).
 //!
 //! The invariant it keeps: a [`History`] value is always *well-formed* — indices
 //! increase and every completion belongs to an open invocation of the same
