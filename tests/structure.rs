@@ -17,6 +17,8 @@
 //! when it uses something the parent itself defines. A path that ends at a
 //! module (`use super::html;`) names a namespace and is no arrow; the paths
 //! through it are. Test modules count: they are code of the file they are in.
+//! A name a module neither defines nor imports (made by a macro) counts as
+//! defined in that module's file, so nothing unexplained is dropped.
 //!
 //! **A circle** is a strongly connected component of more than one file: files
 //! that reach each other through arrows. Each is named by one shortest circle
