@@ -14,12 +14,15 @@
 //! transactional anomalies ([`elle`]); and the anomalies of replicated stores
 //! named as operators name them — lost writes, duplicate ids, session
 //! guarantees, staleness, split brain, write conflicts ([`replication`]).
-//! [`WORKLOADS`] says which run for which workload.
+//! [`WORKLOADS`] says which run for which workload. Each family simulates
+//! histories correct by construction for its tests (`simulate`), all seeded
+//! through one small generator ([`rng`]).
 
 mod checker;
 pub mod elle;
 pub mod linear;
 pub mod replication;
+pub mod rng;
 mod stats;
 mod verdict;
 mod workload;

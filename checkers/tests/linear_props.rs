@@ -7,8 +7,9 @@
 //!    verdict from the checker as from a brute-force reference that tries every
 //!    order of every subset of the crashed operations.
 
-use faultline_checkers::linear::simulate::{cas_register_history, Rng, SimOptions};
+use faultline_checkers::linear::simulate::{cas_register_history, SimOptions};
 use faultline_checkers::linear::{LinearOptions, Linearizable, Register, Split};
+use faultline_checkers::rng::Rng;
 use faultline_checkers::{Checker, Validity};
 use faultline_history::{Event, EventType, History, Value};
 use proptest::prelude::*;

@@ -1,16 +1,17 @@
 //! # faultline-harness: running tests and keeping what they produce
 //!
 //! The harness owns everything between "start a test" and "a history on disk":
-//! the core traits (`Remote`, `Db`, `Client`, `Nemesis`, `Generator`), the runner
-//! and its recorder, node control over network namespaces and SSH, and the run
-//! [`Store`]. Built so far: the store and run directories; nodes
-//! ([`remote`]: the `Remote` trait over local network namespaces), the local
-//! cluster [`network`], and the [`state`] files that let `faultline cleanup`
-//! remove what a killed run left.
+//! the [`runner`] (workers driving a `Client` through a `Target`, a `Nemesis`
+//! on a schedule, and the recorder that writes the history), nodes
+//! ([`remote`]: the `Remote` trait over local network namespaces and SSH
+//! hosts), the [`daemon`]s started on them, the local cluster [`network`], the
+//! system [`tools`] a run needs, the [`state`] files that let `faultline
+//! cleanup` remove what a killed run left, and the run [`Store`].
 //!
 //! Invariant: a run directory is written only through [`RunDir`], whose writes are
 //! atomic, so a crash at any moment leaves readable files.
 
+mod command;
 pub mod daemon;
 mod error;
 pub mod network;

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
+use crate::command::{run, Failed};
 use crate::remote::{logged, Netns};
 use crate::state::{State, StateError};
 
@@ -146,38 +147,13 @@ fn ip_batch(ns: Option<&str>, lines: &[String]) -> Result<(), NetError> {
     }
 }
 
-/// Runs a command; with `check`, a failure is an error.
-pub(crate) fn run(argv: &[&str], check: bool) -> Result<String, NetError> {
-    let started = std::time::Instant::now();
-    let out = crate::remote::own_session(&mut Command::new(argv[0]))
-        .args(&argv[1..])
-        .stdin(Stdio::null())
-        .output();
-    let command = argv.join(" ");
-    let out = match out {
-        Ok(out) => {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let status = Ok(out.status.code().unwrap_or(-1));
-            logged::local("controller", &command, started, status, &stderr);
-            out
+impl From<Failed> for NetError {
+    fn from(f: Failed) -> NetError {
+        NetError::Command {
+            command: f.command,
+            msg: f.msg,
         }
-        Err(e) => {
-            logged::local("controller", &command, started, Err(&e.to_string()), "");
-            return Err(NetError::Command {
-                command,
-                msg: e.to_string(),
-            });
-        }
-    };
-    if check && !out.status.success() {
-        return Err(NetError::Command {
-            command: argv.join(" "),
-            msg: String::from_utf8_lossy(&out.stderr)
-                .trim()
-                .replace('\n', "; "),
-        });
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 impl Network {

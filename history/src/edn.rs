@@ -17,9 +17,9 @@ use std::borrow::Cow;
 use std::io::Read;
 use std::sync::Arc;
 
+use crate::collected::Collected;
 use crate::error::HistoryError;
 use crate::event::{describe, EventFields, Names};
-use crate::format::Collected;
 use crate::value::Value;
 
 const MAX_DEPTH: usize = 256;

@@ -12,8 +12,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::str::FromStr;
 
+use crate::collected::Collected;
 use crate::error::HistoryError;
-use crate::event::Event;
 use crate::history::History;
 use crate::{edn, jepsen_log, jsonl};
 
@@ -67,21 +67,6 @@ pub struct Loaded {
     pub format: Format,
     /// Things worth telling the user that did not stop the read.
     pub warnings: Vec<String>,
-}
-
-/// What a reader produces before validation.
-#[derive(Debug, Default)]
-pub(crate) struct Collected {
-    pub events: Vec<Event>,
-    pub lines: Vec<u64>,
-    pub warnings: Vec<String>,
-}
-
-impl Collected {
-    pub fn push(&mut self, e: Event, line: u64) {
-        self.events.push(e);
-        self.lines.push(line);
-    }
 }
 
 /// Reads the history at `path`, detecting its format unless one is given.

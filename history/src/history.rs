@@ -18,6 +18,7 @@ use std::collections::HashMap;
 
 use crate::error::HistoryError;
 use crate::event::{Event, EventType, Process};
+use crate::observations::OBSERVATIONS;
 
 const NONE: u32 = u32::MAX;
 
@@ -167,16 +168,6 @@ impl History {
     }
 }
 
-/// Nemesis events the runner records as single observations, never as one
-/// half of an invocation/completion pair (Jepsen's nemesis operations are such
-/// pairs: `:info` invoke, `:info` completion, of the same `f`).
-const OBSERVATIONS: &[&str] = &[
-    crate::PHASE,
-    crate::REPLICA_READ,
-    crate::NODE_EXITED,
-    "primaries",
-];
-
 fn pair(events: &[Event], lines: &[u64], source: &str) -> Result<Vec<u32>, HistoryError> {
     let mut pairs = vec![NONE; events.len()];
     let mut open: HashMap<Option<&Process>, usize> = HashMap::new();
@@ -311,9 +302,9 @@ mod tests {
         // Jepsen's pair around faultline's observations: the pair still pairs.
         let h = History::new(vec![
             nem(0, "start"),
-            nem(1, crate::PHASE),
+            nem(1, crate::observations::PHASE),
             nem(2, "primaries"),
-            nem(3, crate::REPLICA_READ),
+            nem(3, crate::observations::REPLICA_READ),
             nem(4, "start"),
         ])
         .unwrap();
@@ -321,9 +312,9 @@ mod tests {
         assert_eq!(h.partner(1), None);
         // Every start stands as its own operation, whatever observations follow.
         let h = History::new(vec![
-            nem(0, crate::PHASE),
+            nem(0, crate::observations::PHASE),
             nem(1, "start-partition"),
-            nem(2, crate::PHASE),
+            nem(2, crate::observations::PHASE),
         ])
         .unwrap();
         let starts = h
@@ -335,7 +326,7 @@ mod tests {
         // three events, not one operation with its completion.
         let h = History::new(vec![
             nem(0, "start-kill"),
-            nem(1, crate::NODE_EXITED),
+            nem(1, crate::observations::NODE_EXITED),
             nem(2, "stop-kill"),
         ])
         .unwrap();

@@ -16,10 +16,10 @@
 
 use std::io::BufRead;
 
+use crate::collected::Collected;
 use crate::edn;
 use crate::error::HistoryError;
 use crate::event::EventFields;
-use crate::format::Collected;
 use crate::value::Value;
 
 const MARKER: &[u8] = b"jepsen.util - ";

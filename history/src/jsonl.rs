@@ -17,9 +17,9 @@ use std::io::{self, BufRead, BufWriter, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::collected::Collected;
 use crate::error::HistoryError;
 use crate::event::{Event, EventFields, Names};
-use crate::format::Collected;
 use crate::jsonl_fast::{self, Scratch};
 use crate::jsonl_serde::{json_message, serde_event, Refused};
 

@@ -8,13 +8,16 @@
 //! This crate owns the model ([`Event`], [`Value`], [`History`] with its pairing
 //! of invocations and completions) and the formats: JSON Lines (canonical),
 //! Jepsen's EDN (`history.edn`, Knossos' op vectors, Elle transactions,
-//! `jepsen.independent` tuples, Porcupine's kv maps) and Jepsen's text log.
+//! `jepsen.independent` tuples, Porcupine's kv maps) and Jepsen's text log;
+//! writing EDN back ([`edn_write`]); and reading fault windows from nemesis
+//! events ([`fault`]).
 //!
 //! The invariant it keeps: a [`History`] value is always *well-formed* — indices
 //! increase and every completion belongs to an open invocation of the same
 //! process. Input that breaks this is a [`HistoryError`] naming file and line.
 //! Whether the operations are *consistent* is not this crate's business.
 
+mod collected;
 mod edn;
 pub mod edn_write;
 mod error;
@@ -26,6 +29,7 @@ mod jepsen_log;
 mod jsonl;
 mod jsonl_fast;
 mod jsonl_serde;
+mod observations;
 mod phase;
 mod value;
 
@@ -34,9 +38,8 @@ pub use event::{Event, EventFields, EventType, Process, FINAL_READ_PROCESS};
 pub use format::{read_from, read_path, Format, Loaded};
 pub use history::{History, Op};
 pub use jsonl::JsonlWriter;
-pub use phase::{
-    replica_read_value, FinalReads, Phase, ReplicaRead, NODE_EXITED, PHASE, REPLICA_READ,
-};
+pub use observations::{NODE_EXITED, PHASE, REPLICA_READ};
+pub use phase::{replica_read_value, FinalReads, Phase, ReplicaRead};
 pub use value::Value;
 
 /// Parses one EDN value (`:x`, `[1 2]`, `nil`), e.g. given on a command line.

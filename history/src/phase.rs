@@ -28,14 +28,8 @@
 //! Knossos', hand-written) says nothing either way: checkers fall back to
 //! taking the last reads as final, as Jepsen does.
 
+use crate::observations::{PHASE, REPLICA_READ};
 use crate::{History, Value};
-
-/// The `f` of a phase mark.
-pub const PHASE: &str = "phase";
-/// The `f` of a replica read.
-pub const REPLICA_READ: &str = "replica-read";
-/// The `f` of a node that exited while nothing asked it to.
-pub const NODE_EXITED: &str = "node-exited";
 
 /// A phase of a test, in the order they run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -16,6 +16,7 @@
 //! crashes and pauses, over any `Remote`.
 
 pub mod clock;
+mod elf;
 pub mod local;
 pub mod packet;
 pub mod partition;

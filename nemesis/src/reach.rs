@@ -5,7 +5,7 @@
 //! linked ones, which have no dynamic linker to preload it (an ELF file
 //! without a `PT_INTERP` program header), and Go programs, which read the
 //! clock through the vDSO without libc even when dynamically linked
-//! ([`super::clock::is_go_binary`]). A clock fault on either would be
+//! ([`crate::elf::is_go_binary`]). A clock fault on either would be
 //! recorded and do nothing, so the run must be refused instead.
 //!
 //! Two checks, for the two moments a harness can look. Before a program
@@ -20,41 +20,8 @@ use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use crate::clock::{is_go_binary, SHIM_FILE_NAME};
-
-/// An ELF file's header, and the integers in its byte order.
-pub(crate) struct Elf {
-    /// The first 64 bytes (a 32-bit header is 52 of them).
-    pub(crate) header: [u8; 64],
-    /// 64-bit.
-    pub(crate) wide: bool,
-    big: bool,
-}
-
-impl Elf {
-    /// Reads the header at the start of `f`; `None` when it is not an ELF
-    /// file (or too short to be one).
-    pub(crate) fn read(f: &mut fs::File) -> Option<Elf> {
-        let mut header = [0u8; 64];
-        f.read_exact(&mut header).ok()?;
-        (&header[..4] == b"\x7fELF").then(|| Elf {
-            wide: header[4] == 2,
-            big: header[5] == 2,
-            header,
-        })
-    }
-
-    /// The `len`-byte integer at `off` in `b`, in the file's byte order.
-    pub(crate) fn int(&self, b: &[u8], off: usize, len: usize) -> u64 {
-        let b = &b[off..off + len];
-        let fold = |acc: u64, &x: &u8| acc << 8 | u64::from(x);
-        if self.big {
-            b.iter().fold(0, fold)
-        } else {
-            b.iter().rev().fold(0, fold)
-        }
-    }
-}
+use crate::clock::SHIM_FILE_NAME;
+use crate::elf::{is_go_binary, Elf};
 
 /// `Some(whether the file has a PT_INTERP program header)` for an ELF file,
 /// `None` for anything else (a script, unreadable, malformed).

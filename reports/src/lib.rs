@@ -10,10 +10,12 @@
 //! latency and throughput plots, per-node lag and staleness, and links to the
 //! raw history and node logs — a page that opens from disk with no network;
 //! JUnit XML for CI systems ([`junit`]); and `faultline serve` ([`serve`]),
-//! a small web server over a store of runs.
+//! a small web server over a store of runs. Both escape every value from a run
+//! through one escaper ([`escape`]).
 //!
 //! [`Results`]: faultline_checkers::Results
 
+pub mod escape;
 mod exits;
 mod html;
 mod junit;
@@ -21,7 +23,6 @@ pub mod serve;
 mod summary;
 
 pub use exits::{node_exits, NodeExit, NODE_EXITED};
-pub use html::escape;
 pub use html::{parse_results, render_report, write_report, ReportError, ReportInput};
 pub use junit::{junit, junit_case, JunitCase};
 pub use summary::{summary, verdict_word};

@@ -1,23 +1,31 @@
 //! # faultline-targets: the databases under test
 //!
-//! One module per database (etcd, Redis with Sentinel, PostgreSQL streaming
-//! replication, MariaDB and Galera, ZooKeeper, Garage) plus `refkv`, the reference
-//! replicated store built in this workspace whose anomalies are known mode by
-//! mode. Each target installs its Debian packages, configures and forms a cluster
-//! on the nodes, provides clients for its workloads, and offers the capabilities
+//! One module per built-in database, plus `refkv`, the reference replicated
+//! store built in this workspace whose anomalies are known mode by mode. Each
+//! target installs its Debian packages, configures and forms a cluster on the
+//! nodes, provides clients for its workloads, and offers the capabilities
 //! (kill, pause, primaries, log files) the nemeses use. Databases under other
-//! licences (Garage is AGPL) are run as programs, never linked.
+//! licences are run as programs, never linked.
 //!
-//! Built so far: [`memory`], the in-process linearizable store the runner is
-//! tested and benchmarked against; [`process`], the same store as a real
-//! process per node; and [`refkv`], the reference replicated store with every
-//! replication mode — the default target and the calibration target; and the
-//! real databases behind the [`db::Db`] trait: [`etcd`], [`redis`] (with
-//! Sentinel) and [`postgres`] (streaming replication).
+//! The targets: [`memory`], the in-process linearizable store the runner is
+//! tested and benchmarked against, with its simulated faults
+//! ([`memory_faults`]); [`process`], the same store as a real process per node;
+//! [`refkv`], the reference replicated store with every replication mode — the
+//! default target and the calibration target; the real databases behind the
+//! [`db::Db`] trait: [`etcd`], [`redis`] (with Sentinel) and [`postgres`]
+//! (streaming replication); and any other database described by a
+//! [`manifest`] (a TOML file and a client program in any language).
+//!
+//! Every target is a [`kind`] (the `Kind` trait: what it says about itself,
+//! in [`about`], and how it is set up) in the one [`registry`]; [`cluster`]
+//! turns a setup request into a running cluster on namespaces or SSH hosts
+//! and tears it down. A built-in database is its folder plus one line in the
+//! `databases!` list below.
 
 pub mod about;
 pub mod cluster;
 pub mod db;
+pub mod kind;
 pub mod manifest;
 pub mod memory;
 pub mod memory_faults;
@@ -52,4 +60,3 @@ pub use memory::MemoryTarget;
 pub use memory_faults::MemoryNemesis;
 pub use process::ProcessTarget;
 pub use refkv::RefkvTarget;
-pub use registry::{Kind, Registry};

@@ -10,7 +10,7 @@
 
 use faultline_history::{Event, EventType, Process, Value};
 
-use crate::linear::simulate::Rng;
+use crate::rng::Rng;
 
 /// What to simulate.
 #[derive(Clone, Debug)]

@@ -181,3 +181,36 @@ impl<M: Model> Checker for Linearizable<M> {
         Ok(Verdict::new(valid, anomalies, details))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::register::{NilReads, Register};
+    use super::*;
+
+    #[test]
+    fn nil_reads_are_values_when_the_initial_value_is_known() {
+        use faultline_history::{Event, EventType, History, Process, Value};
+        let ev =
+            |i: u64, k: EventType, f: &str, v: Value| Event::new(i, k, Process::Client(0), f, v);
+        let h = History::new(vec![
+            ev(0, EventType::Invoke, "write", Value::Int(5)),
+            ev(1, EventType::Ok, "write", Value::Int(5)),
+            ev(2, EventType::Invoke, "read", Value::Null),
+            ev(3, EventType::Ok, "read", Value::Null),
+        ])
+        .unwrap();
+        let check = |nil_reads| {
+            let m = Register {
+                initial: Value::Null,
+                cas: false,
+                nil_reads,
+            };
+            Linearizable::new(m, LinearOptions::default())
+                .check(&h)
+                .unwrap()
+                .valid
+        };
+        assert_eq!(check(NilReads::Unknown), crate::Validity::True);
+        assert_eq!(check(NilReads::Value), crate::Validity::False);
+    }
+}

@@ -12,6 +12,8 @@
 
 use faultline_history::{Event, EventType, Process, Value};
 
+use crate::rng::Rng;
+
 /// What to simulate.
 #[derive(Clone, Debug)]
 pub struct SimOptions {
@@ -39,35 +41,6 @@ impl Default for SimOptions {
             values: 5,
             seed: 1,
         }
-    }
-}
-
-/// A small seeded generator (xorshift64*), enough for simulations.
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator from a seed.
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A number in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-
-    /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= p && p > 0.0
     }
 }
 

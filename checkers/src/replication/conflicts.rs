@@ -31,7 +31,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::json;
 
 use super::facts::{elements, lists, registers_with, Fact, Facts, Status, NIL};
-use super::session::Shape;
+use super::shape::Shape;
 use crate::checker::{CheckError, Checker};
 use crate::verdict::{Anomaly, Validity, Verdict};
 

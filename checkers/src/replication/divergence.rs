@@ -34,7 +34,7 @@ use faultline_history::{History, Phase, ReplicaRead, Value};
 use serde_json::json;
 
 use super::facts::Clock;
-use super::session::Shape;
+use super::shape::Shape;
 use crate::checker::{CheckError, Checker};
 use crate::verdict::{Anomaly, Verdict};
 

@@ -43,46 +43,16 @@
 //! still reported, and the details say the model does not promise them, but
 //! the verdict stays valid.
 
-use faultline_history::{History, Value};
+use faultline_history::History;
 use serde_json::json;
 
 use super::facts::{lists, registers_with, sets, Facts, NIL};
+use super::guarantees::{Found, GUARANTEES};
+use super::shape::Shape;
 use super::{session_list, session_register};
 use crate::checker::{CheckError, Checker};
 use crate::elle::promises_session;
-use crate::verdict::{Anomaly, Validity, Verdict};
-
-/// The guarantees, in the order they are reported.
-pub const GUARANTEES: &[&str] = &[
-    "read-your-writes",
-    "monotonic-reads",
-    "monotonic-writes",
-    "writes-follow-reads",
-    "consistent-prefix",
-];
-
-/// At most this many violations of one guarantee are itemised.
-const CITED: usize = 50;
-
-/// The shape of the workload's data.
-#[derive(Clone, Debug)]
-pub enum Shape {
-    /// Registers and kv: `read`/`write`/`cas`, `get`/`put`.
-    Register {
-        /// The value before any write, if known (`--initial`); without it a
-        /// nil read says nothing (Knossos' rule).
-        initial: Option<Value>,
-        /// Values are `[key value]` tuples.
-        independent: bool,
-    },
-    /// List-append transactions.
-    ListAppend,
-    /// Sets: `add` and whole-set `read`.
-    Set {
-        /// Values are `[key value]` tuples.
-        independent: bool,
-    },
-}
+use crate::verdict::{Validity, Verdict};
 
 /// The session-guarantees checker.
 #[derive(Clone, Debug)]
@@ -93,38 +63,6 @@ pub struct Sessions {
     /// violation fails the history.
     pub model: Option<String>,
 }
-
-/// Violations found, capped per guarantee.
-#[derive(Default)]
-pub(crate) struct Found {
-    pub anomalies: Vec<Anomaly>,
-    pub counts: [usize; 5],
-}
-
-impl Found {
-    /// Records a violation of guarantee `g` (an index into [`GUARANTEES`]).
-    pub fn add(&mut self, g: usize, mut ops: Vec<u64>, explanation: String) {
-        self.counts[g] += 1;
-        if self.counts[g] > CITED {
-            return;
-        }
-        ops.sort_unstable();
-        ops.dedup();
-        self.anomalies.push(Anomaly {
-            kind: GUARANTEES[g].into(),
-            ops,
-            explanation,
-            data: serde_json::Value::Null,
-        });
-    }
-}
-
-/// Indices into [`GUARANTEES`].
-pub(crate) const RYW: usize = 0;
-pub(crate) const MR: usize = 1;
-pub(crate) const MW: usize = 2;
-pub(crate) const WFR: usize = 3;
-pub(crate) const CP: usize = 4;
 
 impl Checker for Sessions {
     fn name(&self) -> &'static str {

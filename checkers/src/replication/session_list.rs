@@ -11,7 +11,7 @@ use faultline_history::{Process, Value};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::facts::{elements, Fact, Facts};
-use super::session::{Found, CP, MR, MW, RYW, WFR};
+use super::guarantees::{Found, CP, MR, MW, RYW, WFR};
 
 /// How many keys' latest reads a session remembers as what its writes depend on.
 const DEPS: usize = 64;

@@ -9,7 +9,7 @@ use faultline_history::{Process, Value};
 use rustc_hash::FxHashMap;
 
 use super::facts::{Fact, Facts, Status};
-use super::session::{Found, CP, MR, MW, RYW, WFR};
+use super::guarantees::{Found, CP, MR, MW, RYW, WFR};
 
 /// A version of a key: the initial value, or a value class — every write of
 /// one value. A read of a value written more than once saw one of its writes

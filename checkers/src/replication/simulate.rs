@@ -4,7 +4,7 @@
 
 use faultline_history::{Event, EventType, Process, Value};
 
-use crate::linear::simulate::Rng;
+use crate::rng::Rng;
 
 /// A linearizable set store: each add takes effect at a random moment between
 /// its invocation and completion; reads return the set at theirs. Elements are

@@ -54,7 +54,7 @@ use rustc_hash::FxHashSet;
 use serde_json::json;
 
 use super::facts::{elements, lists, sets, Clock, Facts};
-use super::session::Shape;
+use super::shape::Shape;
 use crate::checker::{CheckError, Checker};
 use crate::verdict::{Anomaly, Validity, Verdict};
 

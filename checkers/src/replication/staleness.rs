@@ -29,7 +29,7 @@ use serde_json::json;
 use super::facts::{
     distribution, elements, lists, registers_with, sets, Clock, Facts, Status, NIL,
 };
-use super::session::Shape;
+use super::shape::Shape;
 use crate::checker::{CheckError, Checker};
 use crate::verdict::{Validity, Verdict};
 

@@ -15,7 +15,7 @@
 
 use std::time::Instant;
 
-use super::traits::{Output, RemoteError};
+use super::output::{Output, RemoteError};
 
 /// At most this many characters of a command are logged (scripts can be long).
 const SHOWN: usize = 600;

@@ -14,8 +14,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
 use super::logged;
+use super::output::{Output, RemoteError};
 use super::session::{own_session, signal_group};
-use super::traits::{Exit, Output, Remote, RemoteError, Signal, Spawn};
+use super::traits::{Exit, Remote, Signal, Spawn};
 
 /// A node in a local network namespace.
 #[derive(Debug)]

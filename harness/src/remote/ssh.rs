@@ -31,7 +31,8 @@ use openssh::{Error as SshError, Session, Stdio as RemoteStdio};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::logged;
-use super::traits::{shell_quote, Output, Remote, RemoteError, Spawn};
+use super::output::{Output, RemoteError};
+use super::traits::{shell_quote, Remote, Spawn};
 
 /// How to log in to hosts.
 #[derive(Clone, Debug)]

@@ -18,7 +18,6 @@
 //! pid still runs `ssh` on its own control directory, so a reused pid is
 //! never killed.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -95,21 +94,6 @@ fn heal_command() -> String {
     )
 }
 
-/// The hosts named in the state files in `dir` of runs still alive, other
-/// than process `except`'s own.
-pub fn hosts_in_use(dir: &Path, except: u32) -> BTreeSet<String> {
-    let entries = std::fs::read_dir(dir).map(|d| d.filter_map(|e| e.ok()).collect::<Vec<_>>());
-    entries
-        .unwrap_or_default()
-        .iter()
-        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-        .filter_map(|t| serde_json::from_str::<super::Created>(&t).ok())
-        .filter(|c| c.pid != except && Path::new(&format!("/proc/{}", c.pid)).exists())
-        .flat_map(|c| c.ssh.into_iter().map(|h| h.host))
-        .collect()
-}
-
 /// Logs in to `h.host` and removes what the run left there: heals, kills
 /// what it started, removes its directory, and (unless `shared`: another live
 /// run names the host) the partition chain. Then ends the run's own master.
@@ -148,13 +132,13 @@ pub fn end_master(pid: u32, dir: &Path) {
             .iter()
             .any(|w| *w == ctl.as_os_str().as_encoded_bytes());
     if ours {
-        let _ = crate::network::run(&["kill", &pid.to_string()], false);
+        let _ = crate::command::run(&["kill", &pid.to_string()], false);
         let gone = (0..50).any(|_| {
             std::thread::sleep(std::time::Duration::from_millis(10));
             !is_running(pid)
         });
         if !gone {
-            let _ = crate::network::run(&["kill", "-9", &pid.to_string()], false);
+            let _ = crate::command::run(&["kill", "-9", &pid.to_string()], false);
         }
     }
     let named = dir
@@ -225,7 +209,7 @@ fn glob_form(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::Command;
+    use std::process::{Command, Stdio};
 
     /// A process that looks like `ssh -M -S <ctl>`: its argv[0] is `ssh`.
     fn fake_master(ctl: &Path) -> std::process::Child {
@@ -271,5 +255,40 @@ mod tests {
         std::fs::create_dir(&keep).unwrap();
         end_master(u32::MAX, &keep);
         assert!(keep.exists());
+    }
+
+    #[test]
+    fn sweeping_a_directory_stops_its_processes_and_removes_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("run.1");
+        std::fs::create_dir_all(dir.join("n1")).unwrap();
+        // One process known by its pidfile, one by its command line.
+        let mut by_pidfile = Command::new("sleep").arg("60").spawn().unwrap();
+        std::fs::write(dir.join("n1/d.pid"), format!("{}\n", by_pidfile.id())).unwrap();
+        let script = dir.join("n1/loop.sh");
+        std::fs::write(&script, "while :; do sleep 1; done\n").unwrap();
+        let mut by_name = Command::new("sh")
+            .arg(&script)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!("{}; echo done", sweep_dir_command(&dir)))
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("done"),
+            "the sweeping shell survived its own pkill"
+        );
+        assert!(!dir.exists());
+        let waited = |c: &mut std::process::Child| {
+            (0..100).any(|_| {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                c.try_wait().unwrap().is_some()
+            })
+        };
+        assert!(waited(&mut by_pidfile));
+        assert!(waited(&mut by_name));
     }
 }

@@ -20,12 +20,12 @@ use faultline_checkers::{Anomaly, Results};
 use serde_json::Value as Json;
 
 use super::cycle::cycle_svg;
-use super::escape::{esc, truncate};
 use super::faults::Fault;
 use super::header::slug;
 use super::linear::{linear_section, ops_strip};
 use super::lost::lost_writes;
 use super::ops::Ctx;
+use crate::escape::{esc, truncate};
 
 /// Anomalies per type drawn in full.
 const SHOWN: usize = 30;

@@ -17,8 +17,8 @@ use std::fmt::Write;
 
 use serde_json::Value as Json;
 
-use super::escape::esc;
 use super::ops::Ctx;
+use crate::escape::esc;
 
 /// Colour of an edge kind.
 fn colour(kind: &str) -> &'static str {

@@ -16,9 +16,9 @@ use std::fmt::Write;
 use faultline_checkers::{Results, Validity};
 use serde_json::Value as Json;
 
-use super::escape::esc;
 use super::input::ReportInput;
 use super::ops::Ctx;
+use crate::escape::esc;
 
 /// `valid`, `invalid`, `unknown` and the CSS class / data attribute for each.
 pub fn validity_words(v: Validity) -> (&'static str, &'static str) {

@@ -21,8 +21,8 @@ use faultline_checkers::Results;
 use faultline_history::EventType;
 use serde_json::Value as Json;
 
-use super::escape::{esc, secs};
 use super::ops::Ctx;
+use crate::escape::{esc, secs};
 
 const BINS: usize = 20;
 

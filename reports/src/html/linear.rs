@@ -23,8 +23,8 @@ use std::fmt::Write;
 
 use serde_json::Value as Json;
 
-use super::escape::{esc, truncate};
 use super::ops::Ctx;
+use crate::escape::{esc, truncate};
 
 /// How many of the prefix's last operations are drawn.
 const PREFIX_DRAWN: usize = 12;

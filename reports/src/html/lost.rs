@@ -22,9 +22,9 @@ use faultline_checkers::Anomaly;
 use faultline_history::EventType;
 use serde_json::Value as Json;
 
-use super::escape::{esc, truncate};
 use super::faults::Fault;
 use super::ops::Ctx;
+use crate::escape::{esc, truncate};
 
 /// Itemised rows in the folded list.
 const LISTED: usize = 500;

@@ -1,7 +1,7 @@
 //! The self-contained HTML report (`report.html`).
 //!
-//! One file per concept: [`input`] reads a run directory, [`escape`] is the
-//! only way untrusted text reaches the page, [`page`] assembles the document
+//! One file per concept: [`input`] reads a run directory, [`crate::escape`] is
+//! the only way untrusted text reaches the page, [`page`] assembles the document
 //! from [`header`], [`anomalies`] (with [`cycle`] and [`linear`] drawings and
 //! the cited operations of [`ops`]; [`lost`] groups lost writes), [`timeline`],
 //! [`plots`] and [`lag`]; [`faults`] finds the nemesis intervals they shade,
@@ -10,7 +10,6 @@
 
 mod anomalies;
 mod cycle;
-pub mod escape;
 mod exits;
 mod faults;
 mod header;

@@ -17,7 +17,7 @@ use std::fmt::Write;
 
 use faultline_history::{EventType, History, Process};
 
-use super::escape::{esc, secs, truncate};
+use crate::escape::{esc, secs, truncate};
 
 /// The largest JSON shown for one event in `#ops`; longer ones are cut and
 /// point at their line of `history.jsonl`.

@@ -16,7 +16,6 @@
 use std::path::{Path, PathBuf};
 
 use super::anomalies::anomalies_section;
-use super::escape::esc;
 use super::exits::{exits_section, marks};
 use super::faults::faults;
 use super::header::header;
@@ -25,6 +24,7 @@ use super::lag::{files_section, nodes_section};
 use super::ops::Ctx;
 use super::plots::plots_section;
 use super::timeline::{timeline_section, TIMELINE_JS};
+use crate::escape::esc;
 
 const CSS: &str = include_str!("report.css");
 
@@ -162,5 +162,51 @@ mod tests {
         assert!(html.contains("id=\"op-2\"") && html.contains("id=\"op-3\""));
         assert!(html.contains("id=\"op-8\""));
         assert!(html.contains("\"count\":10"));
+    }
+
+    #[test]
+    fn an_exit_gets_a_section_with_its_log_and_a_timeline_mark() {
+        let mut events = Vec::new();
+        for i in 0..4u64 {
+            let kind = if i % 2 == 0 {
+                EventType::Invoke
+            } else {
+                EventType::Ok
+            };
+            let mut e = Event::new(i, kind, Process::Client(0), "read", Value::Null);
+            e.time = Some(i as i64 * 1_000_000_000);
+            events.push(e);
+        }
+        let mut x = Event::new(
+            4,
+            EventType::Info,
+            Process::Nemesis,
+            "node-exited",
+            Value::map(vec![
+                ("node".into(), Value::str("n2")),
+                ("exit".into(), Value::str("signal 11 (SIGSEGV)")),
+                ("log".into(), Value::str("/s/run/nodes/n2/server.log")),
+                ("tail".into(), Value::list(vec![Value::str("<boom> & bye")])),
+            ]),
+        );
+        x.time = Some(3_500_000_000);
+        events.push(x);
+        let h = History::new(events).unwrap();
+        let mut input = ReportInput::new(h, Results::combine([]));
+        input.files.push("nodes/n2/server.log".into());
+        let html = render_report(&input);
+        assert!(html.contains("id=\"node-exits\""), "no section");
+        assert!(html.contains("node n2 exited: signal 11 (SIGSEGV)"));
+        assert!(html.contains("&lt;boom&gt; &amp; bye"), "tail not escaped");
+        assert!(html.contains("<a href=\"nodes/n2/server.log\">"));
+        assert!(
+            html.contains("\"marks\":[{\"label\":\"n2 exited: signal 11 (SIGSEGV)\",\"t\":3.5}]")
+        );
+        // No exit, no section.
+        let quiet = render_report(&ReportInput::new(
+            History::new(vec![]).unwrap(),
+            Results::combine([]),
+        ));
+        assert!(!quiet.contains("id=\"node-exits\""));
     }
 }

@@ -81,13 +81,13 @@ pub fn plots_section(ctx: &Ctx<'_>, faults: &[Fault]) -> String {
     let lat = latency_svg(&pts, &fs, faults, ctx.end).unwrap_or_else(|e| {
         format!(
             "<p class=\"warn\">latency plot failed: {}</p>",
-            super::escape::esc(&e)
+            crate::escape::esc(&e)
         )
     });
     let thr = throughput_svg(&pts, faults, ctx.end).unwrap_or_else(|e| {
         format!(
             "<p class=\"warn\">throughput plot failed: {}</p>",
-            super::escape::esc(&e)
+            crate::escape::esc(&e)
         )
     });
     format!(

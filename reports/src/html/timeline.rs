@@ -28,10 +28,10 @@ use base64::Engine;
 use faultline_history::{EventType, Process};
 use serde_json::json;
 
-use super::escape::{script_json, truncate};
 use super::exits::Mark;
 use super::faults::Fault;
 use super::ops::Ctx;
+use crate::escape::{script_json, truncate};
 
 /// Values are cut to this many bytes in the timeline's details.
 const VALUE_CHARS: usize = 96;

@@ -1,8 +1,9 @@
-//! The HTML shell every `serve` page shares, and escaping.
+//! The HTML shell every `serve` page shares.
 //!
 //! Invariants: every value that came from a run (directory names, anomaly
-//! types, file names) reaches a page only through [`escape`], which is safe in
-//! text and in double- or single-quoted attributes; no page loads anything
+//! types, file names) reaches a page only through [`esc`] (the one escaper of
+//! this crate, shared with `report.html`), which is safe in text and in
+//! double- or single-quoted attributes; no page loads anything
 //! from elsewhere (styles and scripts are inline); and every page follows the
 //! browser-test contract: a hidden `#script-errors` element that collects
 //! uncaught errors (the hook is installed before any other script runs), and
@@ -10,21 +11,7 @@
 
 use std::fmt::Write;
 
-/// Escapes text for HTML text and quoted attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::escape::esc;
 
 const STYLE: &str = r#"
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em 2em; color: #1d2430; background: #fafbfc; }
@@ -76,7 +63,7 @@ pub fn page(title: &str, body: &str, script: &str) -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
          <pre id=\"script-errors\" hidden></pre>\n<script>{ERROR_HOOK}</script>\n",
-        escape(title)
+        esc(title)
     );
     out.push_str(body);
     let ready = if script.is_empty() {
@@ -95,10 +82,10 @@ mod tests {
     #[test]
     fn escapes_markup_and_both_quotes() {
         assert_eq!(
-            escape(r#"<script>alert(1)</script> & "x" 'y'"#),
+            esc(r#"<script>alert(1)</script> & "x" 'y'"#),
             "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;x&quot; &#39;y&#39;"
         );
-        assert_eq!(escape("plain-name_1"), "plain-name_1");
+        assert_eq!(esc("plain-name_1"), "plain-name_1");
     }
 
     #[test]

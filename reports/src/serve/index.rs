@@ -6,14 +6,15 @@
 //! (`valid|invalid|unknown`), and in the browser as the `#filter` box is typed
 //! into, over the rows already sent (each row carries its lowercase search
 //! text in `data-search`). Every run-derived value is escaped (see
-//! [`escape`]); the element ids and classes are a contract with the browser
+//! [`esc`]); the element ids and classes are a contract with the browser
 //! tests: `#runs`, `tr.run[data-valid]`, `#filter`, `#shown`.
 
 use std::fmt::Write;
 
-use super::html::{escape, page};
+use super::html::page;
 use super::paths::encode_segment;
 use super::runs::{display_time, search_text, validity_attr, RunEntry};
+use crate::escape::esc;
 
 /// The query parameters `/` understands.
 #[derive(Debug, Default, serde::Deserialize)]
@@ -58,7 +59,7 @@ pub fn render(runs: &[RunEntry], total: usize, query: &IndexQuery) -> String {
         "<h1>faultline runs</h1>\n<form class=\"bar\" method=\"get\" action=\"/\">\n\
          <input id=\"filter\" name=\"q\" type=\"search\" placeholder=\"filter by name, verdict, anomaly\" \
          value=\"{}\" autofocus>\n<select id=\"verdict\" name=\"verdict\">",
-        escape(q)
+        esc(q)
     );
     for (value, label) in [
         ("", "any verdict"),
@@ -118,18 +119,18 @@ fn row(out: &mut String, r: &RunEntry) {
         } else {
             ""
         },
-        search = escape(&search_text(r)),
-        href = escape(&base),
-        time = escape(&display_time(&r.timestamp)),
-        test = escape(&r.test),
+        search = esc(&search_text(r)),
+        href = esc(&base),
+        time = esc(&display_time(&r.timestamp)),
+        test = esc(&r.test),
     );
     for a in &r.anomaly_types {
-        let _ = write!(out, "<span class=\"anomaly\">{}</span>", escape(a));
+        let _ = write!(out, "<span class=\"anomaly\">{}</span>", esc(a));
     }
     let log = if r.has_log {
         format!(
             " · <a class=\"log\" href=\"{}/faultline.log\">log</a>",
-            escape(&base)
+            esc(&base)
         )
     } else {
         String::new()
@@ -138,7 +139,7 @@ fn row(out: &mut String, r: &RunEntry) {
         out,
         "</td><td><a href=\"{href}/\">report</a> · <a href=\"{href}/?files\">files</a>{log} · \
          <a href=\"{href}.zip\">zip</a></td></tr>",
-        href = escape(&base)
+        href = esc(&base)
     );
 }
 

@@ -9,7 +9,8 @@
 //! One concept per file: [`server`](self) (routes, running), `runs` (finding
 //! runs cheaply), `index` (the list page), `run` (a run's pages and files),
 //! `zip`, `tree` (walking a run), `paths` (refusing paths outside the store),
-//! `html` (escaping and the page shell).
+//! `html` (the page shell; escaping is [`crate::escape`], shared with the
+//! report).
 
 mod html;
 mod index;

@@ -18,9 +18,10 @@ use std::path::Path;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::html::{escape, page};
+use super::html::page;
 use super::paths::{encode_segment, resolve, segments, Refusal};
 use super::tree::{human_size, walk};
+use crate::escape::esc;
 
 /// Answers a request for `raw`, the part of the path after `/runs/`, still
 /// percent-encoded. Blocking (file IO): call it off the async threads.
@@ -148,14 +149,14 @@ fn listing(store: &Path, dir: &Path, segs: &[String]) -> Response {
     let _ = write!(
         body,
         "<h1>{}</h1>\n<p class=\"bar\"><a href=\"/\">all runs</a>",
-        escape(&title)
+        esc(&title)
     );
     let zip_name = format!("{}.zip", encode_segment(&segs[1]));
     let _ = write!(
         body,
         " · <a id=\"zip\" href=\"{}../{}\">download the run as zip</a>",
-        escape(&up),
-        escape(&zip_name)
+        esc(&up),
+        esc(&zip_name)
     );
     if segs.len() == 2 && dir.join("report.html").is_file() {
         body.push_str(" · <a href=\"./\">report</a>");
@@ -168,8 +169,8 @@ fn listing(store: &Path, dir: &Path, segs: &[String]) -> Response {
         let _ = writeln!(
             body,
             "<tr class=\"file\"><td class=\"mono\"><a href=\"{}\">{}</a></td><td>{}</td></tr>",
-            escape(&href.join("/")),
-            escape(&f.rel_path()),
+            esc(&href.join("/")),
+            esc(&f.rel_path()),
             human_size(f.len)
         );
     }

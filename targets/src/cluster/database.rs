@@ -24,7 +24,7 @@ use super::nodes;
 use super::{Cluster, Setup, SetupError};
 use crate::about::{About, Defaults};
 use crate::db::{Db, DbNode, DbOptions};
-use crate::registry::Kind;
+use crate::kind::Kind;
 use crate::MemoryTarget;
 
 /// A [`Db`] as a registered target: its [`About`] comes from the database's

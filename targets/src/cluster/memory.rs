@@ -8,7 +8,7 @@ use faultline_harness::runner::{Nemesis, GENERATED};
 
 use super::{Cluster, Setup, SetupError};
 use crate::about::{About, Defaults, Help};
-use crate::registry::Kind;
+use crate::kind::Kind;
 use crate::{MemoryNemesis, MemoryTarget};
 
 /// The faults it simulates (what `MemoryNemesis` accepts; tested below).
@@ -58,7 +58,7 @@ impl Kind for Memory {
     fn check(&self, s: &Setup<'_>) -> Result<(), SetupError> {
         let t = MemoryTarget::new(s.workload);
         MemoryNemesis::new(s.nodes.to_vec(), t.faults(), s.faults).map_err(SetupError::bad)?;
-        crate::registry::check_about(
+        crate::kind::check_about(
             &About {
                 faults: Vec::new(),
                 ..self.about()

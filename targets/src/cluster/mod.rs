@@ -3,7 +3,7 @@
 //! down on every exit path.
 //!
 //! A [`Setup`] is what a test asks of a target (workload, nodes, faults,
-//! options, run directory); a target's [`crate::registry::Kind`] turns it
+//! options, run directory); a target's [`crate::kind::Kind`] turns it
 //! into a [`Cluster`] — the clients, the nemesis and everything to tear down.
 
 pub mod database;

@@ -19,7 +19,7 @@ use faultline_nemesis::local::{LocalNemesis, NodeCtl};
 use super::nodes::{self, Node};
 use super::{Cluster, Setup, SetupError};
 use crate::about::{About, Defaults};
-use crate::registry::Kind;
+use crate::kind::Kind;
 
 /// The command line of the `process` target's server.
 fn memserver_argv(exe: &Path, workload: &str) -> Vec<String> {

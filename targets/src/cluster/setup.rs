@@ -6,7 +6,7 @@ use faultline_harness::remote::SshOptions;
 
 use crate::db::Steps;
 
-/// One request to set a target up: everything a [`crate::registry::Kind`]
+/// One request to set a target up: everything a [`crate::kind::Kind`]
 /// needs to check it and build its cluster.
 #[derive(Clone, Copy)]
 pub struct Setup<'a> {

@@ -18,7 +18,8 @@ use faultline_harness::runner::{Client, Completion, Invocation, Outcome, Target}
 use faultline_history::Value;
 use serde_json::{json, Value as Json};
 
-use super::setup::CLIENT_PORT;
+/// The client port.
+pub const CLIENT_PORT: u16 = 2379;
 
 /// Retries of a list-append transaction whose compare failed.
 const TXN_ATTEMPTS: usize = 8;

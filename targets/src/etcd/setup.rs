@@ -6,12 +6,10 @@ use std::time::{Duration, Instant};
 use faultline_harness::daemon::Daemon;
 use faultline_harness::remote::Spawn;
 
-use super::client::{EtcdTarget, Http};
+use super::client::{EtcdTarget, Http, CLIENT_PORT};
 use crate::about::{Defaults, Help};
 use crate::db::{Db, DbCluster, DbNode, DbOptions};
 
-/// The client port.
-pub const CLIENT_PORT: u16 = 2379;
 /// The peer port.
 pub const PEER_PORT: u16 = 2380;
 

@@ -33,8 +33,8 @@ use faultline_harness::remote::shell_quote;
 use faultline_harness::runner::{Injection, Nemesis, Rng};
 use faultline_history::Value;
 
+use super::node::clone_from;
 use super::node::PgCluster;
-use super::setup::clone_from;
 use super::SyncMode;
 
 /// How long a rejoining node may take to answer as a standby.

@@ -8,7 +8,7 @@
 //! runs under `timeout`, so a paused (`SIGSTOP`) server cannot hang the
 //! nemesis: it simply does not answer.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -204,4 +204,51 @@ impl PgCluster {
         }
         Ok(())
     }
+}
+
+/// Empties node `i`'s data directory and makes sure `postgres` can use it
+/// and its socket directory — granting search permission on the ancestors of
+/// the node directory if it cannot reach them.
+pub(crate) fn prepare(c: &PgCluster, i: usize) -> Result<(), String> {
+    let n = &c.nodes[i];
+    let q = |p: &Path| shell_quote(&p.display().to_string());
+    let (dir, data, sock) = (q(&n.dir), q(&n.data), q(&n.sock));
+    let err = |e: String| format!("prepare {}: {e}", n.name);
+    n.remote
+        .run(&format!(
+            "mkdir -p {dir} {sock} && rm -rf {data} && mkdir {data} && \
+             chown postgres:postgres {data} {sock} && chmod 700 {data} && chmod 755 {sock}"
+        ))
+        .map_err(|e| err(e.to_string()))?;
+    let check = format!("test -w {data} -a -w {sock}");
+    if c.as_postgres(i, &check).is_err() {
+        n.remote
+            .run(&format!(
+                "p={dir}; while [ \"$p\" != / ]; do chmod o+x \"$p\" || exit 1; p=$(dirname \"$p\"); done"
+            ))
+            .map_err(|e| err(e.to_string()))?;
+        c.as_postgres(i, &check)
+            .map_err(|e| err(format!("user postgres cannot use {data}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Clones node `i` from node `primary` with `pg_basebackup -R` (run on node
+/// `i`) into an empty data directory.
+pub(crate) fn clone_from(c: &PgCluster, i: usize, primary: usize) -> Result<(), String> {
+    prepare(c, i)?;
+    c.as_postgres(
+        i,
+        &format!(
+            "timeout 120 {}/pg_basebackup -d {} -D {} -R -X stream -c fast",
+            c.bin,
+            shell_quote(&format!(
+                "host={} port={PORT} user=postgres connect_timeout=5",
+                c.nodes[primary].addr
+            )),
+            shell_quote(&c.nodes[i].data.display().to_string())
+        ),
+    )
+    .map(|_| ())
+    .map_err(|e| format!("pg_basebackup on {}: {e}", c.nodes[i].name))
 }

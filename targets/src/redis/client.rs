@@ -24,9 +24,9 @@ use async_trait::async_trait;
 use faultline_harness::runner::{Client, Completion, Invocation, Outcome, Target};
 use faultline_history::Value;
 
+use super::config::{MASTER_NAME, PORT, SENTINEL_PORT};
 use super::ops::{self, OpError};
-use super::probe::{self, text};
-use super::{MASTER_NAME, PORT, SENTINEL_PORT};
+use super::probe::{self, role_of, Role};
 
 /// How long a connection may take.
 const CONNECT: Duration = Duration::from_millis(1000);
@@ -60,27 +60,6 @@ struct Inner {
 /// The Redis cluster as clients see it.
 #[derive(Clone)]
 pub struct RedisTarget(Arc<Inner>);
-
-/// What a node's `ROLE` says.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Role {
-    /// It is a primary.
-    Master,
-    /// It replicates from this address.
-    Replica(String),
-    /// Something else (a sentinel...).
-    Other(String),
-}
-
-/// Parses a `ROLE` reply.
-pub fn role_of(r: &Reply) -> Option<Role> {
-    let Reply::Array(items) = r else { return None };
-    match text(items.first()?)?.as_str() {
-        "master" => Some(Role::Master),
-        "slave" => Some(Role::Replica(text(items.get(1)?)?)),
-        other => Some(Role::Other(other.to_owned())),
-    }
-}
 
 async fn connect(
     addr: &str,

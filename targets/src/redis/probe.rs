@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use ::redis::Value as Reply;
 
-use super::client::{role_of, Role};
-use super::PORT;
+use super::config::PORT;
 
 /// How deep replies may nest (Redis's own replies nest two or three levels).
 const MAX_DEPTH: usize = 8;
@@ -105,6 +104,27 @@ pub fn fields<'a>(info: &'a str, name: &str) -> Vec<(&'a str, &'a str)> {
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
         .map(|rest| rest.split(',').filter_map(|f| f.split_once('=')).collect())
         .unwrap_or_default()
+}
+
+/// What a node's `ROLE` says.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Role {
+    /// It is a primary.
+    Master,
+    /// It replicates from this address.
+    Replica(String),
+    /// Something else (a sentinel...).
+    Other(String),
+}
+
+/// Parses a `ROLE` reply.
+pub fn role_of(r: &Reply) -> Option<Role> {
+    let Reply::Array(items) = r else { return None };
+    match text(items.first()?)?.as_str() {
+        "master" => Some(Role::Master),
+        "slave" => Some(Role::Replica(text(items.get(1)?)?)),
+        other => Some(Role::Other(other.to_owned())),
+    }
 }
 
 #[cfg(test)]

@@ -19,8 +19,8 @@ use faultline_harness::daemon::{wait_port, Daemon};
 use faultline_harness::remote::{shell_quote, Spawn};
 
 use super::client::RedisTarget;
+use super::config::{MASTER_NAME, PORT, SENTINEL_PORT};
 use super::probe::{fields, info};
-use super::{MASTER_NAME, PORT, SENTINEL_PORT};
 use crate::about::{Defaults, Help};
 use crate::db::{Db, DbCluster, DbNode, DbOptions};
 

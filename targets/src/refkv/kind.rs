@@ -21,7 +21,7 @@ use crate::about::{About, Defaults, Help};
 use crate::cluster::nodes;
 use crate::cluster::process::binary_on;
 use crate::cluster::{Cluster, Setup, SetupError};
-use crate::registry::Kind;
+use crate::kind::Kind;
 use crate::MemoryTarget;
 
 /// The faults refkv itself offers (the operator's), beside the node faults.
@@ -121,7 +121,7 @@ impl Kind for Refkv {
     }
 
     fn check(&self, s: &Setup<'_>) -> Result<(), SetupError> {
-        crate::registry::check_about(&self.about(), s)?;
+        crate::kind::check_about(&self.about(), s)?;
         check(
             s.workload,
             s.nodes,

@@ -39,7 +39,7 @@ use faultline_history::Value;
 
 use super::config::{Config, Failover, ReadFrom, Replication};
 use super::disk::Record;
-use super::node::{ConnId, Ctx, Engine};
+use super::engine::{ConnId, Ctx, Engine};
 use super::wire::{fail, info, ok, Entry, Msg, Request};
 use crate::memory::MemoryTarget;
 

@@ -20,6 +20,7 @@
 
 pub mod config;
 pub mod disk;
+pub mod engine;
 pub mod kind;
 pub mod leader;
 pub mod node;

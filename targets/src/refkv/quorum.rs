@@ -42,7 +42,7 @@ use faultline_history::Value;
 
 use super::config::{Config, Conflicts, Replication, Topology};
 use super::disk::Record;
-use super::node::{ConnId, Ctx, Engine};
+use super::engine::{ConnId, Ctx, Engine};
 use super::wire::{fail, info, ok, Msg, Request, Version};
 
 /// How long a coordinator waits for its quorum before answering `info`.

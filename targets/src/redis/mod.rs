@@ -66,16 +66,11 @@
 //! commands: [`ops`]; blocking probes: [`probe`].
 
 pub mod client;
+mod config;
 pub mod ops;
 pub mod probe;
 pub mod setup;
 
 pub use client::RedisTarget;
+pub use config::{MASTER_NAME, PORT, SENTINEL_PORT};
 pub use setup::RedisSentinel;
-
-/// The port of every `redis-server`.
-pub const PORT: u16 = 6379;
-/// The port of every sentinel.
-pub const SENTINEL_PORT: u16 = 26379;
-/// The name the sentinels know the monitored primary by.
-pub const MASTER_NAME: &str = "mymaster";

@@ -1,15 +1,6 @@
-//! What a run created on this machine (and, for SSH runs, on its hosts: see
-//! [`ssh`]), and removing it.
-//!
-//! Before the harness creates a namespace, a link, a rule or starts a
-//! process, it writes it into a state file under `/run/faultline/` (a tmpfs:
-//! the state does not survive a reboot, and neither do the things it names).
-//! A run that ends — passed, failed, panicked, interrupted — removes what it
-//! created and then its state file. A run killed with SIGKILL cannot, so
-//! `faultline cleanup` reads every state file and removes what they name, then
-//! sweeps anything else named with the prefix runs use (`FAULTLINE_NET_PREFIX`,
-//! passed in by the caller) unless a live run of that prefix may own it.
-//! Removing is idempotent: a thing already gone is not an error.
+//! The state file of a run on this machine ([`State`], holding [`Created`]),
+//! and removing what it names: namespaces, links, processes, files, and —
+//! through [`super::ssh`] — what SSH runs left on their hosts.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -17,14 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::network::run;
-
-pub mod ssh;
-
-pub use ssh::{
-    end_master, hosts_in_use, remove_host, sweep_dir_command, unhook_partition_chain_command,
-    SshLeft, PARTITION_CHAIN,
-};
+use super::ssh::{remove_host, SshLeft};
+use crate::command::run;
 
 /// Where state files live by default.
 pub const STATE_DIR: &str = "/run/faultline";
@@ -270,43 +255,17 @@ pub fn cleanup(dir: &Path, prefix: &str, force: bool) -> Cleaned {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::process::{Command, Stdio};
-
-    #[test]
-    fn sweeping_a_directory_stops_its_processes_and_removes_it() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("run.1");
-        std::fs::create_dir_all(dir.join("n1")).unwrap();
-        // One process known by its pidfile, one by its command line.
-        let mut by_pidfile = Command::new("sleep").arg("60").spawn().unwrap();
-        std::fs::write(dir.join("n1/d.pid"), format!("{}\n", by_pidfile.id())).unwrap();
-        let script = dir.join("n1/loop.sh");
-        std::fs::write(&script, "while :; do sleep 1; done\n").unwrap();
-        let mut by_name = Command::new("sh")
-            .arg(&script)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg(format!("{}; echo done", sweep_dir_command(&dir)))
-            .output()
-            .unwrap();
-        assert!(
-            String::from_utf8_lossy(&out.stdout).contains("done"),
-            "the sweeping shell survived its own pkill"
-        );
-        assert!(!dir.exists());
-        let waited = |c: &mut std::process::Child| {
-            (0..100).any(|_| {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-                c.try_wait().unwrap().is_some()
-            })
-        };
-        assert!(waited(&mut by_pidfile));
-        assert!(waited(&mut by_name));
-    }
+/// The hosts named in the state files in `dir` of runs still alive, other
+/// than process `except`'s own.
+pub fn hosts_in_use(dir: &Path, except: u32) -> BTreeSet<String> {
+    let entries = std::fs::read_dir(dir).map(|d| d.filter_map(|e| e.ok()).collect::<Vec<_>>());
+    entries
+        .unwrap_or_default()
+        .iter()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .filter_map(|t| serde_json::from_str::<Created>(&t).ok())
+        .filter(|c| c.pid != except && Path::new(&format!("/proc/{}", c.pid)).exists())
+        .flat_map(|c| c.ssh.into_iter().map(|h| h.host))
+        .collect()
 }
