@@ -13,6 +13,7 @@
 
 pub mod daemon;
 mod error;
+pub mod fault;
 pub mod network;
 pub mod remote;
 mod run_dir;
@@ -22,6 +23,7 @@ mod store;
 pub mod tools;
 
 pub use error::StoreError;
+pub use fault::{ClockKind, Fault, FaultError, Scope};
 pub use network::{Network, NetworkSpec};
 pub use remote::{Remote, RemoteError};
 pub use run_dir::{RunDir, TestSpec};
