@@ -16,6 +16,7 @@ use std::sync::Arc;
 use faultline_harness::daemon::Daemon;
 use faultline_harness::remote::{shell_quote, Remote};
 use faultline_harness::runner::{Nemesis, Target};
+use faultline_harness::Fault;
 
 /// One node as a database sees it.
 #[derive(Clone)]
@@ -121,7 +122,7 @@ pub trait Db: Send + Sync {
     /// The faults of its own (the `nemesis` its [`DbCluster`] will carry),
     /// known before anything starts so that a run asking for another is
     /// refused up front.
-    fn own_faults(&self) -> Vec<String> {
+    fn own_faults(&self) -> Vec<Fault> {
         Vec::new()
     }
 

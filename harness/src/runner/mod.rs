@@ -21,7 +21,7 @@ mod run;
 mod watch;
 
 pub use client::{Client, Completion, Invocation, Outcome, Target};
-pub use nemesis::{Composed, Injection, Nemesis, Only};
+pub use nemesis::{Composed, Injection, Nemesis, NemesisError, Only};
 pub use observe::{names_leader, Observed};
 pub use ops::{generator, OpGen, Rng, BANK_ACCOUNTS, BANK_BALANCE, GENERATED};
 pub use recorder::{Rec, Recorder, Tally};

@@ -147,9 +147,11 @@ pub(super) fn database(name: &str, plan: &Plan<'_>, faults: &[String]) -> Result
         }
     }
     cluster.target = dbc.target.clone();
-    let own: Vec<String> = dbc.nemesis.as_ref().map(|n| n.faults()).unwrap_or_default();
-    let (mine, local): (Vec<String>, Vec<String>) =
-        faults.iter().cloned().partition(|f| own.contains(f));
+    let own = dbc.nemesis.as_ref().map(|n| n.faults()).unwrap_or_default();
+    let (mine, local): (Vec<String>, Vec<String>) = faults
+        .iter()
+        .cloned()
+        .partition(|f| own.iter().any(|o| o.to_string() == *f));
     let mut parts: Vec<Arc<dyn Nemesis>> = Vec::new();
     if !local.is_empty() {
         let ctl: Vec<NodeCtl> = placed
@@ -164,6 +166,7 @@ pub(super) fn database(name: &str, plan: &Plan<'_>, faults: &[String]) -> Result
             .collect();
         let exe = std::env::current_exe()
             .map_err(|e| Failure::bad(format!("find the faultline binary: {e}")))?;
+        let local = faultline_harness::Fault::parse_all(&local).map_err(Failure::bad)?;
         let mut ln = LocalNemesis::new(ctl, &local, exe).map_err(Failure::bad)?;
         if let Some(l) = dbc.leaders.clone() {
             ln = ln.with_leaders(l);
@@ -173,7 +176,7 @@ pub(super) fn database(name: &str, plan: &Plan<'_>, faults: &[String]) -> Result
     if let (false, Some(n)) = (mine.is_empty(), dbc.nemesis.clone()) {
         parts.push(Arc::new(Only {
             inner: n,
-            faults: mine,
+            faults: faultline_harness::Fault::parse_all(&mine).map_err(Failure::bad)?,
         }));
     }
     cluster.nemesis = match parts.len() {

@@ -105,6 +105,7 @@ pub fn check(p: &Plan<'_>) -> Result<(), Failure> {
     match p.target {
         "memory" => {
             let t = MemoryTarget::new(p.workload);
+            let faults = faultline_harness::Fault::parse_all(&faults).map_err(Failure::bad)?;
             MemoryNemesis::new(p.nodes.to_vec(), t.faults(), &faults).map_err(Failure::bad)?;
             Ok(())
         }
@@ -139,7 +140,12 @@ pub fn check(p: &Plan<'_>) -> Result<(), Failure> {
                     p.workload
                 )));
             }
-            offered(&db.own_faults())
+            offered(
+                &db.own_faults()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>(),
+            )
         }
     }
 }
@@ -169,6 +175,7 @@ pub fn setup(p: &Plan<'_>) -> Result<Cluster, Failure> {
             let nemesis: Option<Arc<dyn Nemesis>> = if faults.is_empty() {
                 None
             } else {
+                let faults = faultline_harness::Fault::parse_all(&faults).map_err(Failure::bad)?;
                 Some(Arc::new(
                     MemoryNemesis::new(nodes.to_vec(), t.faults(), &faults).map_err(Failure::bad)?,
                 ))

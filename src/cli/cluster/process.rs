@@ -44,7 +44,8 @@ fn nemesis(
         return Ok(None);
     }
     let primary = primary.to_owned();
-    let nemesis = LocalNemesis::new(ctl, faults, exe)
+    let faults = faultline_harness::Fault::parse_all(faults).map_err(Failure::bad)?;
+    let nemesis = LocalNemesis::new(ctl, &faults, exe)
         .map_err(Failure::bad)?
         .with_leaders(Arc::new(move || vec![primary.clone()]));
     Ok(Some(Arc::new(nemesis)))

@@ -161,6 +161,7 @@ pub(super) fn refkv(
     let mut parts: Vec<Arc<dyn Nemesis>> = Vec::new();
     if !local.is_empty() {
         let t = target.clone();
+        let local = faultline_harness::Fault::parse_all(&local).map_err(Failure::bad)?;
         parts.push(Arc::new(
             LocalNemesis::new(ctl, &local, exe)
                 .map_err(Failure::bad)?
@@ -168,6 +169,7 @@ pub(super) fn refkv(
         ));
     }
     if !own.is_empty() {
+        let own = faultline_harness::Fault::parse_all(&own).map_err(Failure::bad)?;
         parts.push(Arc::new(RefkvNemesis::new(target.clone(), spare, own)));
     }
     cluster.nemesis = match parts.len() {

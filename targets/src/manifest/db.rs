@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use faultline_harness::daemon::{Controls, Daemon};
 use faultline_harness::remote::{shell_quote, Remote, Signal, Spawn};
+use faultline_harness::Fault;
 
 use super::client::{ClientLog, JsonlTarget, LeadersByNode};
 use super::faults::ManifestNemesis;
@@ -256,8 +257,13 @@ impl Db for ManifestDb {
         self.manifest.workloads.iter().map(String::as_str).collect()
     }
 
-    fn own_faults(&self) -> Vec<String> {
-        self.manifest.faults.keys().cloned().collect()
+    fn own_faults(&self) -> Vec<Fault> {
+        // Checked to be fault names when the manifest was read.
+        self.manifest
+            .faults
+            .keys()
+            .filter_map(|n| Fault::parse(n).ok())
+            .collect()
     }
 
     fn packages(&self) -> Vec<&str> {

@@ -59,10 +59,10 @@ log_line_prefix = '%m [%p] %q%a '
 pub struct Postgres;
 
 impl Db for Postgres {
-    fn own_faults(&self) -> Vec<String> {
+    fn own_faults(&self) -> Vec<faultline_harness::Fault> {
         super::failover::FAULTS
             .iter()
-            .map(|f| f.to_string())
+            .filter_map(|f| faultline_harness::Fault::own(f).ok())
             .collect()
     }
 

@@ -17,8 +17,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use faultline_harness::daemon::Daemon;
 use faultline_harness::runner::{
-    Client, Completion, Injection, Invocation, Nemesis, Outcome, Rng, Target,
+    Client, Completion, Injection, Invocation, Nemesis, NemesisError, Outcome, Rng, Target,
 };
+use faultline_harness::Fault;
 use faultline_history::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -325,7 +326,7 @@ impl Client for RefkvClient {
 pub struct RefkvNemesis {
     target: RefkvTarget,
     spare: Option<(Arc<Daemon>, std::path::PathBuf)>,
-    kinds: Vec<String>,
+    kinds: Vec<Fault>,
     joined: Mutex<bool>,
 }
 
@@ -335,7 +336,7 @@ impl RefkvNemesis {
     pub fn new(
         target: RefkvTarget,
         spare: Option<(Arc<Daemon>, std::path::PathBuf)>,
-        kinds: Vec<String>,
+        kinds: Vec<Fault>,
     ) -> Self {
         RefkvNemesis {
             target,
@@ -347,12 +348,12 @@ impl RefkvNemesis {
 }
 
 impl Nemesis for RefkvNemesis {
-    fn faults(&self) -> Vec<String> {
+    fn faults(&self) -> Vec<Fault> {
         self.kinds.clone()
     }
 
-    fn start(&self, fault: &str, rng: &mut Rng, inj: &Injection) -> Result<Value, String> {
-        match fault {
+    fn start(&self, fault: &Fault, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
+        match fault.to_string().as_str() {
             "promote" => {
                 let leaders = self.target.leaders();
                 let candidates: Vec<&Peer> = self
@@ -362,11 +363,13 @@ impl Nemesis for RefkvNemesis {
                     .filter(|p| !leaders.contains(&p.name) && call(p, "status").is_ok())
                     .collect();
                 if candidates.is_empty() {
-                    return Err("no reachable follower to promote".into());
+                    return Err(NemesisError::Cannot(
+                        "no reachable follower to promote".into(),
+                    ));
                 }
                 let p = candidates[rng.below(candidates.len() as u64) as usize];
                 inj.begin()?;
-                let epoch = call(p, "promote")?;
+                let epoch = call(p, "promote").map_err(NemesisError::Failed)?;
                 Ok(Value::map(vec![
                     ("promoted".into(), Value::str(&p.name)),
                     ("epoch".into(), epoch),
@@ -377,19 +380,25 @@ impl Nemesis for RefkvNemesis {
                 ]))
             }
             "join" => {
-                let (d, _) = self.spare.as_ref().ok_or("no spare node to join")?;
+                let (d, _) = self
+                    .spare
+                    .as_ref()
+                    .ok_or_else(|| NemesisError::Cannot("no spare node to join".into()))?;
                 inj.begin()?;
                 // Remembered first: a start that fails part-way is still stopped.
                 *self.joined.lock().unwrap_or_else(|e| e.into_inner()) = true;
-                d.start().map_err(|e| e.to_string())?;
+                d.start()?;
                 Ok(Value::str(d.node()))
             }
-            other => Err(format!("refkv has no fault {other:?}")),
+            _ => Err(NemesisError::NotOffered {
+                target: "refkv".into(),
+                fault: fault.clone(),
+            }),
         }
     }
 
-    fn stop(&self, fault: &str) -> Result<Value, String> {
-        match fault {
+    fn stop(&self, fault: &Fault) -> Result<Value, NemesisError> {
+        match fault.to_string().as_str() {
             "join" => {
                 self.heal_all()?;
                 Ok(Value::str("left"))
@@ -398,10 +407,10 @@ impl Nemesis for RefkvNemesis {
         }
     }
 
-    fn heal_all(&self) -> Result<(), String> {
+    fn heal_all(&self) -> Result<(), NemesisError> {
         let mut joined = self.joined.lock().unwrap_or_else(|e| e.into_inner());
         if let (true, Some((d, data))) = (*joined, &self.spare) {
-            d.stop(Duration::from_secs(2)).map_err(|e| e.to_string())?;
+            d.stop(Duration::from_secs(2))?;
             let _ = std::fs::remove_dir_all(data);
             *joined = false;
         }
