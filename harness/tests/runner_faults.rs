@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use faultline_harness::runner::{
-    generator, run, Client, Completion, Injection, Invocation, Nemesis, NemesisError, Recorder,
-    Rng, RunConfig, RunOutcome, Target,
+    generator, run, Client, ClientError, Completion, Injection, Invocation, Nemesis, NemesisError,
+    Recorder, Rng, RunConfig, RunOutcome, Target,
 };
 use faultline_harness::Fault;
 use faultline_history::fault::{fault_edge, FaultEdge, BEGAN};
@@ -35,7 +35,7 @@ impl Target for Echo {
     fn name(&self) -> &str {
         "echo"
     }
-    async fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
+    async fn open(&self, node: &str) -> Result<Box<dyn Client>, ClientError> {
         Ok(Box::new(EchoClient(node.to_owned())))
     }
 }

@@ -341,7 +341,7 @@ impl LocalNemesis {
         match family {
             Family::Partition => {
                 if let Err(e) = partition::heal(&self.remotes()) {
-                    errors.push(NemesisError::Remote(e));
+                    errors.push(e.into());
                 }
             }
             Family::Kill => {
@@ -349,7 +349,7 @@ impl LocalNemesis {
                     if let Some(d) = &self.nodes[i].daemon {
                         match d.start() {
                             Ok(_) => healed.push(self.name(i)),
-                            Err(e) => errors.push(NemesisError::Remote(e)),
+                            Err(e) => errors.push(e.into()),
                         }
                     }
                 }
@@ -383,7 +383,7 @@ impl LocalNemesis {
                         .collect();
                     remove.push(NETEM_REMOVE.into());
                     if let Err(e) = n.remote.run(&remove.join("; ")) {
-                        errors.push(NemesisError::Remote(e));
+                        errors.push(e.into());
                     }
                     if let Some(p) = pid {
                         let _ = n.remote.signal(p, Signal::Term);

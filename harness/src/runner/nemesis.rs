@@ -130,10 +130,16 @@ pub enum NemesisError {
     Failed(String),
     /// A command or signal on a node failed.
     #[error(transparent)]
-    Remote(#[from] RemoteError),
+    Remote(Box<RemoteError>),
     /// Several steps failed (healing tries them all).
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Several(Vec<NemesisError>),
+}
+
+impl From<RemoteError> for NemesisError {
+    fn from(e: RemoteError) -> NemesisError {
+        NemesisError::Remote(Box::new(e))
+    }
 }
 
 impl NemesisError {

@@ -553,7 +553,7 @@ async fn replica_reads(s: &Arc<Shared>) -> Option<bool> {
             let mut client = match timeout(s.cfg.op_timeout, s.target.open_replica(node)).await {
                 Ok(Ok(c)) => Some(c),
                 Ok(Err(e)) => {
-                    record_replica(s, node, &ops[0], None, Some(e));
+                    record_replica(s, node, &ops[0], None, Some(e.to_string()));
                     None
                 }
                 Err(_) => {

@@ -7,7 +7,7 @@ use faultline_harness::daemon::Daemon;
 use faultline_harness::remote::Spawn;
 
 use super::client::{EtcdTarget, Http};
-use crate::db::{Db, DbCluster, DbNode, DbOptions};
+use crate::db::{Db, DbCluster, DbError, DbNode, DbOptions};
 
 /// The client port.
 pub const CLIENT_PORT: u16 = 2379;
@@ -36,14 +36,14 @@ impl Db for Etcd {
         vec!["etcd-server"]
     }
 
-    fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, String> {
+    fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, DbError> {
         let serializable = match opts.get("read-mode").unwrap_or("linearizable") {
             "linearizable" => false,
             "serializable" => true,
             other => {
-                return Err(format!(
+                return Err(DbError::BadOption(format!(
                     "etcd read-mode must be linearizable or serializable, not {other:?}"
-                ))
+                )))
             }
         };
         let cluster: Vec<String> = nodes
@@ -109,10 +109,10 @@ impl Db for Etcd {
                 break;
             }
             if Instant::now() > deadline {
-                return Err(format!(
+                return Err(DbError::Setup(format!(
                     "etcd did not elect a leader within 30 s (see {})",
                     nodes[0].dir.join("etcd.log").display()
-                ));
+                )));
             }
             std::thread::sleep(Duration::from_millis(200));
         }

@@ -30,7 +30,7 @@ use super::ready::{self, Probe};
 use super::skew;
 use super::spec::{FormOn, Manifest};
 use super::template::{render, Vars};
-use crate::db::{apt_script, Db, DbCluster, DbNode, DbOptions, Leaders};
+use crate::db::{apt_script, Db, DbCluster, DbError, DbNode, DbOptions, Leaders};
 
 /// The database a manifest describes.
 pub struct ManifestDb {
@@ -316,7 +316,7 @@ impl Db for ManifestDb {
         s
     }
 
-    fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, String> {
+    fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, DbError> {
         let m = &self.manifest;
         let opt_env = option_env(opts);
         let env = exports(&opt_env);
@@ -327,7 +327,7 @@ impl Db for ManifestDb {
             for d in &daemons {
                 let _ = d.stop(Duration::from_secs(2));
             }
-            return Err(e);
+            return Err(e.into());
         }
         let by_node: Option<LeadersByNode> = m.leaders.as_ref().map(|l| {
             let cmds: Vec<(String, Arc<dyn Remote>, String)> = nodes

@@ -23,7 +23,7 @@ use super::client::PostgresTarget;
 use super::failover::PostgresFailover;
 use super::node::{PgCluster, PgNode, AS_POSTGRES};
 use super::{Settings, SyncMode, PORT};
-use crate::db::{Db, DbCluster, DbNode, DbOptions};
+use crate::db::{Db, DbCluster, DbError, DbNode, DbOptions};
 
 /// How long a node may take to start (crash recovery included).
 const START_LIMIT: Duration = Duration::from_secs(30);
@@ -86,7 +86,7 @@ impl Db for Postgres {
         vec!["postgresql"]
     }
 
-    fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, String> {
+    fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, DbError> {
         self.start(nodes, opts).map(|(cluster, _)| cluster)
     }
 }
@@ -98,8 +98,8 @@ impl Postgres {
         &self,
         nodes: &[DbNode],
         opts: &DbOptions,
-    ) -> Result<(DbCluster, PostgresTarget), String> {
-        let settings = Settings::parse(opts)?;
+    ) -> Result<(DbCluster, PostgresTarget), DbError> {
+        let settings = Settings::parse(opts).map_err(DbError::BadOption)?;
         if nodes.is_empty() {
             return Err("postgres needs at least one node".into());
         }
@@ -132,7 +132,7 @@ impl Postgres {
             for d in &cluster.daemons {
                 let _ = d.stop(Duration::from_secs(2));
             }
-            return Err(e);
+            return Err(e.into());
         }
         let target = PostgresTarget::new(cluster.clone(), &opts.workload);
         let c = cluster.clone();

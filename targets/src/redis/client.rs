@@ -21,7 +21,7 @@ use std::time::Duration;
 use ::redis::aio::MultiplexedConnection;
 use ::redis::{cmd, AsyncConnectionConfig, RedisError, Value as Reply};
 use async_trait::async_trait;
-use faultline_harness::runner::{Client, Completion, Invocation, Outcome, Target};
+use faultline_harness::runner::{Client, ClientError, Completion, Invocation, Outcome, Target};
 use faultline_history::Value;
 
 use super::ops::{self, OpError};
@@ -174,13 +174,16 @@ impl RedisTarget {
 impl RedisTarget {
     /// A client whose home is `node`; with `replica`, one that talks to that
     /// node only, whatever its role.
-    fn client(&self, node: &str, replica: bool) -> Result<Box<dyn Client>, String> {
+    fn client(&self, node: &str, replica: bool) -> Result<Box<dyn Client>, ClientError> {
         let home = self
             .0
             .nodes
             .iter()
             .position(|(n, _)| n == node)
-            .ok_or_else(|| format!("redis-sentinel has no node {node}"))?;
+            .ok_or_else(|| ClientError::NoNode {
+                target: "redis-sentinel".into(),
+                node: node.to_owned(),
+            })?;
         Ok(Box::new(RedisClient {
             target: self.clone(),
             home,
@@ -197,7 +200,7 @@ impl Target for RedisTarget {
         "redis-sentinel"
     }
 
-    async fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
+    async fn open(&self, node: &str) -> Result<Box<dyn Client>, ClientError> {
         self.client(node, false)
     }
 
@@ -207,7 +210,7 @@ impl Target for RedisTarget {
 
     /// Reads on the node's own redis-server, primary or replica (replicas
     /// serve reads).
-    async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, String> {
+    async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, ClientError> {
         self.client(node, true)
     }
 

@@ -21,7 +21,7 @@ use faultline_harness::remote::{shell_quote, Spawn};
 use super::client::RedisTarget;
 use super::probe::{fields, info};
 use super::{MASTER_NAME, PORT, SENTINEL_PORT};
-use crate::db::{Db, DbCluster, DbNode, DbOptions};
+use crate::db::{Db, DbCluster, DbError, DbNode, DbOptions};
 
 /// How long the cluster may take to come up.
 const UP_WITHIN: Duration = Duration::from_secs(30);
@@ -113,11 +113,11 @@ impl Db for RedisSentinel {
         vec!["redis-server", "redis-sentinel"]
     }
 
-    fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, String> {
+    fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, DbError> {
         let primary = nodes
             .first()
             .ok_or("redis-sentinel needs at least one node")?;
-        let o = Options::parse(opts, nodes.len())?;
+        let o = Options::parse(opts, nodes.len()).map_err(DbError::BadOption)?;
         let mut started: Vec<Arc<Daemon>> = Vec::new();
         let result = start(nodes, &primary.addr, opts, &o, &mut started);
         let (daemons, sidecars) = match result {
@@ -126,7 +126,7 @@ impl Db for RedisSentinel {
                 for d in &started {
                     let _ = d.stop(Duration::from_secs(2));
                 }
-                return Err(e);
+                return Err(e.into());
             }
         };
         let members: Vec<(String, String)> = nodes

@@ -17,7 +17,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use faultline_harness::daemon::Daemon;
 use faultline_harness::runner::{
-    Client, Completion, Injection, Invocation, Nemesis, NemesisError, Outcome, Rng, Target,
+    Client, ClientError, Completion, Injection, Invocation, Nemesis, NemesisError, Outcome, Rng,
+    Target,
 };
 use faultline_harness::Fault;
 use faultline_history::Value;
@@ -77,7 +78,7 @@ impl RefkvTarget {
         false
     }
 
-    async fn client(&self, node: &str, local: bool) -> Result<Box<dyn Client>, String> {
+    async fn client(&self, node: &str, local: bool) -> Result<Box<dyn Client>, ClientError> {
         let mut c = RefkvClient {
             target: self.clone(),
             home: node.to_owned(),
@@ -88,7 +89,7 @@ impl RefkvTarget {
             conns: HashMap::new(),
             contexts: HashMap::new(),
         };
-        c.conn(node).await?;
+        c.conn(node).await.map_err(ClientError::Other)?;
         Ok(Box::new(c))
     }
 
@@ -122,7 +123,7 @@ impl Target for RefkvTarget {
         "refkv"
     }
 
-    async fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
+    async fn open(&self, node: &str) -> Result<Box<dyn Client>, ClientError> {
         self.client(node, false).await
     }
 
@@ -130,7 +131,7 @@ impl Target for RefkvTarget {
         true
     }
 
-    async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, String> {
+    async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, ClientError> {
         self.client(node, true).await
     }
 
