@@ -98,12 +98,48 @@ pub struct DbCluster {
     pub logs: Vec<(usize, PathBuf)>,
 }
 
+/// A target option (`key=value`) with a value the target does not take; the
+/// message names the target, the key and what it takes.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OptionError {
+    /// Not one of the values the option takes.
+    #[error("{target} {key} must be one of {choices}, not {value:?}")]
+    NotAChoice {
+        /// The target.
+        target: &'static str,
+        /// The option.
+        key: &'static str,
+        /// What it takes, comma-separated.
+        choices: &'static str,
+        /// What was given.
+        value: String,
+    },
+    /// Not a number.
+    #[error("{target} {key} must be a number, not {value:?}")]
+    NotANumber {
+        /// The target.
+        target: &'static str,
+        /// The option.
+        key: String,
+        /// What was given.
+        value: String,
+    },
+    /// A value the cluster cannot honour (said why).
+    #[error("{target} {why}")]
+    Unmet {
+        /// The target.
+        target: &'static str,
+        /// What it needs and what it has.
+        why: String,
+    },
+}
+
 /// Why a database could not be installed or set up. One line.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     /// An option of the target has a value it does not take.
-    #[error("{0}")]
-    BadOption(String),
+    #[error(transparent)]
+    BadOption(#[from] OptionError),
     /// Installing on this machine failed: the packages and apt's last word.
     #[error("cannot install {packages}: {why}")]
     Install {

@@ -7,7 +7,7 @@ use faultline_harness::daemon::Daemon;
 use faultline_harness::remote::Spawn;
 
 use super::client::{EtcdTarget, Http};
-use crate::db::{Db, DbCluster, DbError, DbNode, DbOptions};
+use crate::db::{Db, DbCluster, DbError, DbNode, DbOptions, OptionError};
 
 /// The client port.
 pub const CLIENT_PORT: u16 = 2379;
@@ -41,9 +41,10 @@ impl Db for Etcd {
             "linearizable" => false,
             "serializable" => true,
             other => {
-                return Err(DbError::BadOption(format!(
-                    "etcd read-mode must be linearizable or serializable, not {other:?}"
-                )))
+                return Err(DbError::BadOption(OptionError::Unmet {
+                    target: "etcd",
+                    why: format!("read-mode must be linearizable or serializable, not {other:?}"),
+                }))
             }
         };
         let cluster: Vec<String> = nodes

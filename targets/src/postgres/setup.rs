@@ -99,7 +99,7 @@ impl Postgres {
         nodes: &[DbNode],
         opts: &DbOptions,
     ) -> Result<(DbCluster, PostgresTarget), DbError> {
-        let settings = Settings::parse(opts).map_err(DbError::BadOption)?;
+        let settings = Settings::parse(opts)?;
         if nodes.is_empty() {
             return Err("postgres needs at least one node".into());
         }

@@ -21,7 +21,7 @@ use faultline_harness::remote::{shell_quote, Spawn};
 use super::client::RedisTarget;
 use super::probe::{fields, info};
 use super::{MASTER_NAME, PORT, SENTINEL_PORT};
-use crate::db::{Db, DbCluster, DbError, DbNode, DbOptions};
+use crate::db::{Db, DbCluster, DbError, DbNode, DbOptions, OptionError};
 
 /// How long the cluster may take to come up.
 const UP_WITHIN: Duration = Duration::from_secs(30);
@@ -43,19 +43,22 @@ pub struct Options {
 
 impl Options {
     /// Reads and checks the options for `nodes` nodes.
-    pub fn parse(opts: &DbOptions, nodes: usize) -> Result<Options, String> {
+    pub fn parse(opts: &DbOptions, nodes: usize) -> Result<Options, OptionError> {
         let replicas = nodes.saturating_sub(1);
-        let num = |key: &str| -> Result<Option<usize>, String> {
+        let num = |key: &str| -> Result<Option<usize>, OptionError> {
             let Some(v) = opts.get(key) else {
                 return Ok(None);
             };
-            let n: usize = v
-                .parse()
-                .map_err(|_| format!("redis-sentinel {key} must be a number, not {v:?}"))?;
+            let n: usize = v.parse().map_err(|_| OptionError::NotANumber {
+                target: "redis-sentinel",
+                key: key.to_owned(),
+                value: v.to_owned(),
+            })?;
             if n > replicas {
-                return Err(format!(
-                    "redis-sentinel {key}={n} needs {n} replicas; {nodes} nodes have {replicas}"
-                ));
+                return Err(OptionError::Unmet {
+                    target: "redis-sentinel",
+                    why: format!("{key}={n} needs {n} replicas; {nodes} nodes have {replicas}"),
+                });
             }
             Ok(Some(n))
         };
@@ -117,7 +120,7 @@ impl Db for RedisSentinel {
         let primary = nodes
             .first()
             .ok_or("redis-sentinel needs at least one node")?;
-        let o = Options::parse(opts, nodes.len()).map_err(DbError::BadOption)?;
+        let o = Options::parse(opts, nodes.len())?;
         let mut started: Vec<Arc<Daemon>> = Vec::new();
         let result = start(nodes, &primary.addr, opts, &o, &mut started);
         let (daemons, sidecars) = match result {

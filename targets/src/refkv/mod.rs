@@ -20,6 +20,7 @@
 
 pub mod config;
 pub mod disk;
+pub mod error;
 pub mod leader;
 pub mod node;
 pub mod quorum;
@@ -27,5 +28,6 @@ pub mod target;
 pub mod wire;
 
 pub use config::Config;
+pub use error::{BadRequest, CallError, ConfigError, ServeError};
 pub use node::serve;
 pub use target::RefkvTarget;

@@ -370,7 +370,7 @@ impl Nemesis for RefkvNemesis {
                 }
                 let p = candidates[rng.below(candidates.len() as u64) as usize];
                 inj.begin()?;
-                let epoch = call(p, "promote").map_err(NemesisError::Failed)?;
+                let epoch = call(p, "promote").map_err(|e| NemesisError::Failed(e.to_string()))?;
                 Ok(Value::map(vec![
                     ("promoted".into(), Value::str(&p.name)),
                     ("epoch".into(), epoch),
