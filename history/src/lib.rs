@@ -31,7 +31,7 @@ mod value;
 
 pub use error::HistoryError;
 pub use event::{Event, EventFields, EventType, Process, FINAL_READ_PROCESS};
-pub use format::{read_from, read_path, Format, Loaded};
+pub use format::{read_from, read_path, Format, Loaded, UnknownFormat};
 pub use history::{History, Op};
 pub use jsonl::JsonlWriter;
 pub use phase::{
