@@ -129,7 +129,8 @@ impl ManifestDb {
                     .map(|p| render(p, &v))
                     .or_else(|| std::env::var("PATH").ok())
                     .unwrap_or_default();
-                skew::before_start(&n.name, &command, &n.dir, &path_var)?;
+                skew::before_start(&n.name, &command, &n.dir, &path_var)
+                    .map_err(|e| e.to_string())?;
             }
             let log = n.dir.join("server.log");
             let d = Arc::new(
@@ -187,7 +188,7 @@ impl ManifestDb {
             t = Instant::now();
             for (n, d) in nodes.iter().zip(daemons.iter()) {
                 if let Some(pid) = d.pid() {
-                    skew::after_ready(&n.name, pid)?;
+                    skew::after_ready(&n.name, pid).map_err(|e| e.to_string())?;
                 }
             }
             steps.done("clock shim loaded by every server", t.elapsed());

@@ -349,7 +349,9 @@ impl Client for RedisClient {
     async fn invoke(&mut self, inv: &Invocation) -> Completion {
         let op = match ops::parse(&self.target.0.workload, inv) {
             Ok(op) => op,
-            Err(e) => return Completion::sent(Outcome::Fail(e), &self.target.name(self.home)),
+            Err(e) => {
+                return Completion::sent(Outcome::Fail(e.to_string()), &self.target.name(self.home))
+            }
         };
         let writes = op.writes();
         let wait = self.target.0.wait.filter(|_| writes);
