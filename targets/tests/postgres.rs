@@ -340,7 +340,10 @@ fn quorum(s: &Session, nodes: &[DbNode], guard: &mut Guard) {
     let pg = target.cluster();
     let sync = "select string_agg(application_name || ':' || sync_state, ',' \
                 order by application_name) from pg_stat_replication";
-    assert_eq!(pg.psql(0, &[sync], 5).as_deref(), Ok("n2:quorum,n3:quorum"));
+    assert_eq!(
+        pg.psql(0, &[sync], 5).map_err(|e| e.to_string()).as_deref(),
+        Ok("n2:quorum,n3:quorum")
+    );
     let mut c = s.open(cluster.target.as_ref(), "n2");
     s.ok(&mut c, "write", pair(0, int(1)), pair(0, int(1)), "n1");
     read_until(s, &mut c, 0, 1, "n2");

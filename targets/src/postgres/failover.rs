@@ -89,7 +89,8 @@ impl PostgresFailover {
             )));
         }
         inj.begin()?;
-        c.crash(old).map_err(NemesisError::Failed)?;
+        c.crash(old)
+            .map_err(|e| NemesisError::Failed(e.to_string()))?;
         down.push(old);
         let mut best: Option<(usize, u128, String)> = None;
         for &i in &standbys {
@@ -110,12 +111,12 @@ impl PostgresFailover {
             &["select pg_promote(wait => true, wait_seconds => 30)"],
             40,
         );
-        if promoted.as_deref() != Ok("t") {
+        if promoted.as_deref().ok() != Some("t") {
             return Err(NemesisError::Failed(format!(
                 "{} crashed, but promoting {} failed: {}",
                 c.nodes[old].name,
                 c.nodes[new].name,
-                promoted.unwrap_or_else(|e| e)
+                promoted.unwrap_or_else(|e| e.to_string())
             )));
         }
         let mut errors = Vec::new();
@@ -129,7 +130,7 @@ impl PostgresFailover {
                 ],
                 5,
             ) {
-                errors.push(Value::str(&e));
+                errors.push(Value::str(&e.to_string()));
             }
         }
         let mut repointed = Vec::new();
@@ -144,7 +145,7 @@ impl PostgresFailover {
                 5,
             ) {
                 Ok(_) => repointed.push(Value::str(&c.nodes[j].name)),
-                Err(e) => errors.push(Value::str(&e)),
+                Err(e) => errors.push(Value::str(&e.to_string())),
             }
         }
         let names =
@@ -228,7 +229,7 @@ impl PostgresFailover {
                 ),
             )
         });
-        let rewound = rewind.and_then(|_| {
+        let rewound = rewind.map_err(String::from).and_then(|_| {
             // Whatever pg_rewind wrote (or not, when no rewind was needed),
             // follow the primary from now on; the last setting wins.
             let line = format!("primary_conninfo = '{info}'\n");
@@ -260,7 +261,7 @@ impl PostgresFailover {
         // must also stream from the primary.
         let q = "select count(*) from pg_stat_wal_receiver where status = 'streaming'";
         let until = std::time::Instant::now() + STREAM_LIMIT;
-        while c.psql(i, &[q], 3).as_deref() != Ok("1") {
+        while c.psql(i, &[q], 3).as_deref().ok() != Some("1") {
             if std::time::Instant::now() >= until {
                 let tail = c.nodes[i]
                     .remote
