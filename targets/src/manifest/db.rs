@@ -204,7 +204,9 @@ impl ManifestDb {
                 let v = vars(m, nodes, i, None);
                 let cmd = render(&form.command, &v);
                 let r = if form.on == FormOn::Controller {
-                    run_here(&cmd, &opt_env, &m.dir).map(|_| ())
+                    run_here(&cmd, &opt_env, &m.dir)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
                 } else {
                     nodes[i]
                         .remote

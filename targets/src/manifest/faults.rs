@@ -120,7 +120,8 @@ impl ManifestNemesis {
         if let Some(h) = &spec.heal {
             let cmd =
                 super::template::render(h, &vars(&self.m, &self.nodes, a.leader, Some(a.leader)));
-            let out = run_here(&cmd, &self.env_for(a.leader), &self.m.dir)?;
+            let out =
+                run_here(&cmd, &self.env_for(a.leader), &self.m.dir).map_err(|e| e.to_string())?;
             if let Some(last) = out.lines().rev().find(|l| !l.trim().is_empty()) {
                 did.push(("heal".into(), Value::str(last.trim())));
             }
@@ -212,7 +213,7 @@ impl Nemesis for ManifestNemesis {
                     .map(|(k, v)| format!("{k} {v}"))
                     .collect();
                 NemesisError::Failed(if done.is_empty() {
-                    e
+                    e.to_string()
                 } else {
                     format!("{e} (after: {})", done.join(", "))
                 })
