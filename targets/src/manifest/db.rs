@@ -178,7 +178,8 @@ impl ManifestDb {
             daemons,
             &probes,
             Duration::from_secs_f64(m.ready.timeout),
-        )?;
+        )
+        .map_err(|e| e.to_string())?;
         let how = match m.ready.port {
             Some(p) => format!("port {p}"),
             None => "ready.command".into(),
