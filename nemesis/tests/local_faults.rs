@@ -88,6 +88,27 @@ fn f(name: &str) -> Fault {
 }
 
 #[test]
+fn every_name_it_lists_is_a_built_in_fault_it_accepts() {
+    let skew = tempfile::tempdir().unwrap();
+    for name in faultline_nemesis::local::KINDS {
+        let fault = f(name);
+        assert!(!fault.is_own(), "{name}");
+        assert_eq!(fault.to_string(), *name);
+        let (_, mut ctl) = cluster(3);
+        ctl[0].skew = Some(faultline_nemesis::clock::SkewFile::new(
+            skew.path().join("s"),
+        ));
+        let n = LocalNemesis::new(
+            ctl,
+            std::slice::from_ref(&fault),
+            PathBuf::from("/bin/false"),
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(n.faults(), vec![fault]);
+    }
+}
+
+#[test]
 fn faults_it_does_not_inject_are_refused_when_built() {
     for name in ["partition-minority", "partition-all", "promote", "kill-one"] {
         let (_, ctl) = cluster(3);

@@ -126,3 +126,53 @@ impl Nemesis for MemoryNemesis {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nodes(n: usize) -> Vec<String> {
+        (1..=n).map(|i| format!("n{i}")).collect()
+    }
+
+    #[test]
+    fn every_built_in_fault_but_a_leader_aimed_one_is_simulated() {
+        for f in Fault::built_in() {
+            let made = MemoryNemesis::new(nodes(3), Faults::default(), std::slice::from_ref(&f));
+            assert_eq!(made.is_ok(), !f.aims_at_leader(), "{f}");
+        }
+        let e = MemoryNemesis::new(
+            nodes(3),
+            Faults::default(),
+            &[Fault::parse("promote").unwrap()],
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            e.contains("; not \"promote\" (it has no leader to aim at)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_scope_breaks_that_many_nodes_and_stop_heals_them() {
+        let faults = Faults::default();
+        let kinds =
+            Fault::parse_all(&["kill-majority", "pause-all", "partition-minority"]).unwrap();
+        let n = MemoryNemesis::new(nodes(5), faults.clone(), &kinds).unwrap();
+        for (f, want, kind) in [
+            (&kinds[0], 3, NodeFault::Killed),
+            (&kinds[1], 5, NodeFault::Paused),
+            (&kinds[2], 2, NodeFault::Partitioned),
+        ] {
+            n.start(f, &mut Rng::new(7), &Injection::unbounded())
+                .unwrap();
+            let now = faults.lock().unwrap().clone();
+            assert_eq!(now.len(), want, "{f}");
+            assert!(now.values().all(|k| *k == kind), "{f}: {now:?}");
+            n.stop(f).unwrap();
+            assert!(faults.lock().unwrap().is_empty(), "{f} healed");
+        }
+    }
+}
