@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use faultline_checkers::{checker, workload, CheckOptions, Validity};
 use faultline_harness::runner::{
-    generator, run, Client, Completion, Invocation, Recorder, RunConfig, Target,
+    generator, run, Client, ClientError, Completion, Invocation, Recorder, RunConfig, Target,
 };
 use faultline_history::{read_path, FinalReads, Phase, Value};
 
@@ -61,7 +61,7 @@ impl Target for Fake {
     fn name(&self) -> &str {
         "fake"
     }
-    async fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
+    async fn open(&self, node: &str) -> Result<Box<dyn Client>, ClientError> {
         Ok(Box::new(FakeClient {
             store: self.0.clone(),
             node: node.into(),
@@ -71,7 +71,7 @@ impl Target for Fake {
     fn reads_replicas(&self) -> bool {
         true
     }
-    async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, String> {
+    async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, ClientError> {
         Ok(Box::new(FakeClient {
             store: self.0.clone(),
             node: node.into(),

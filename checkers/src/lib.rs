@@ -27,7 +27,7 @@ mod stats;
 mod verdict;
 mod workload;
 
-pub use checker::{CheckError, Checker};
+pub use checker::{CheckError, Checker, ConfigError};
 pub use stats::Stats;
 pub use verdict::{Anomaly, Interruption, Results, Validity, Verdict};
 pub use workload::{checker, workload, CheckOptions, Workload, CHECKERS, MODELS, WORKLOADS};

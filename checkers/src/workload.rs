@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use faultline_history::{History, Value};
 
-use crate::checker::Checker;
+use crate::checker::{Checker, ConfigError};
 use crate::elle::{Elle, ElleOptions, TxnWorkload};
 use crate::linear::{Kv, LinearOptions, Linearizable, Mutex, NilReads, Queue, Register, Split};
 use crate::replication::{
@@ -183,16 +183,21 @@ pub struct CheckOptions {
 }
 
 /// The checker called `name`, configured for workload `w`.
-pub fn checker(name: &str, w: &Workload, opts: &CheckOptions) -> Result<Box<dyn Checker>, String> {
+pub fn checker(
+    name: &str,
+    w: &Workload,
+    opts: &CheckOptions,
+) -> Result<Box<dyn Checker>, ConfigError> {
     match name {
         "stats" => Ok(Box::new(Stats)),
         "linearizable" => {
-            let model = opts.model.as_deref().or(w.model).ok_or_else(|| {
-                format!(
-                    "the linearizable checker needs a model: use --model ({})",
-                    MODELS.join(", ")
-                )
-            })?;
+            let model =
+                opts.model
+                    .as_deref()
+                    .or(w.model)
+                    .ok_or_else(|| ConfigError::NeedsModel {
+                        known: MODELS.join(", "),
+                    })?;
             linearizable(model, opts)
         }
         "elle" => {
@@ -218,7 +223,7 @@ pub fn checker(name: &str, w: &Workload, opts: &CheckOptions) -> Result<Box<dyn 
                 None => 0,
                 Some(v) => v
                     .as_int()
-                    .ok_or_else(|| format!("--initial for a counter is an integer, found {v}"))?,
+                    .ok_or_else(|| ConfigError::CounterInitial(v.to_string()))?,
             };
             Ok(Box::new(Counter { initial }))
         }
@@ -230,10 +235,10 @@ pub fn checker(name: &str, w: &Workload, opts: &CheckOptions) -> Result<Box<dyn 
             shape: shape(w, opts).ok_or_else(|| needs_shape("session", w))?,
             model: match &opts.consistency_model {
                 Some(m) if !crate::elle::MODELS.contains(&m.as_str()) => {
-                    return Err(format!(
-                        "unknown consistency model {m:?} (known: {})",
-                        crate::elle::MODELS.join(", ")
-                    ))
+                    return Err(ConfigError::UnknownConsistencyModel {
+                        name: m.clone(),
+                        known: crate::elle::MODELS.join(", "),
+                    })
                 }
                 m => m.clone(),
             },
@@ -250,10 +255,10 @@ pub fn checker(name: &str, w: &Workload, opts: &CheckOptions) -> Result<Box<dyn 
         "divergence" => Ok(Box::new(Divergence {
             shape: shape(w, opts),
         })),
-        other => Err(format!(
-            "unknown checker {other:?} (known: {})",
-            CHECKERS.join(", ")
-        )),
+        other => Err(ConfigError::UnknownChecker {
+            name: other.to_owned(),
+            known: CHECKERS.join(", "),
+        }),
     }
 }
 
@@ -272,14 +277,14 @@ fn shape(w: &Workload, opts: &CheckOptions) -> Option<Shape> {
     }
 }
 
-fn needs_shape(checker: &str, w: &Workload) -> String {
-    format!(
-        "the {checker} checker reads register, cas-register, kv, list-append or set histories, not {}",
-        w.name
-    )
+fn needs_shape(checker: &'static str, w: &Workload) -> ConfigError {
+    ConfigError::Unreadable {
+        checker,
+        workload: w.name.to_owned(),
+    }
 }
 
-fn linearizable(model: &str, opts: &CheckOptions) -> Result<Box<dyn Checker>, String> {
+fn linearizable(model: &str, opts: &CheckOptions) -> Result<Box<dyn Checker>, ConfigError> {
     let mut lin = LinearOptions {
         split: if opts.independent {
             Split::Tuple
@@ -327,10 +332,10 @@ fn linearizable(model: &str, opts: &CheckOptions) -> Result<Box<dyn Checker>, St
         "mutex" => Box::new(Linearizable::new(Mutex, lin)),
         "queue" => Box::new(Linearizable::new(Queue, lin)),
         other => {
-            return Err(format!(
-                "unknown model {other:?} (known: {})",
-                MODELS.join(", ")
-            ))
+            return Err(ConfigError::UnknownModel {
+                name: other.to_owned(),
+                known: MODELS.join(", "),
+            })
         }
     })
 }
@@ -357,11 +362,15 @@ mod tests {
             assert!(linearizable(m, &opts).is_ok(), "{m}");
         }
         let none = workload("none").unwrap();
-        let err = checker("linearizable", none, &opts).err().unwrap();
+        let err = checker("linearizable", none, &opts)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("--model"), "{err}");
         assert!(checker("nope", none, &opts)
             .err()
             .unwrap()
+            .to_string()
             .contains("unknown checker"));
         assert!(workload("register").is_some() && workload("nope").is_none());
     }

@@ -508,7 +508,8 @@ fn session_violations_fail_only_models_that_promise_them() {
         },
     )
     .err()
-    .unwrap();
+    .unwrap()
+    .to_string();
     assert!(
         err.starts_with("unknown consistency model \"linearizable\""),
         "{err}"

@@ -261,17 +261,25 @@ impl Daemon {
     }
 }
 
+/// A port that did not open in time.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{addr} did not accept connections within {limit:?}")]
+pub struct PortClosed {
+    /// The address waited for.
+    pub addr: SocketAddr,
+    /// How long.
+    pub limit: Duration,
+}
+
 /// Waits until `addr` accepts TCP connections from the controller.
-pub fn wait_port(addr: SocketAddr, limit: Duration) -> Result<(), String> {
+pub fn wait_port(addr: SocketAddr, limit: Duration) -> Result<(), PortClosed> {
     let until = Instant::now() + limit;
     loop {
         if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
             return Ok(());
         }
         if Instant::now() >= until {
-            return Err(format!(
-                "{addr} did not accept connections within {limit:?}"
-            ));
+            return Err(PortClosed { addr, limit });
         }
         std::thread::sleep(Duration::from_millis(20));
     }

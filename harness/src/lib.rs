@@ -14,6 +14,7 @@
 mod command;
 pub mod daemon;
 mod error;
+pub mod fault;
 pub mod network;
 pub mod remote;
 mod run_dir;
@@ -23,6 +24,7 @@ mod store;
 pub mod tools;
 
 pub use error::StoreError;
+pub use fault::{ClockKind, Fault, FaultError, Scope};
 pub use network::{Network, NetworkSpec};
 pub use remote::{Remote, RemoteError};
 pub use run_dir::{RunDir, TestSpec};

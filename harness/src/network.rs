@@ -167,7 +167,7 @@ impl Network {
             )));
         }
         crate::tools::require(crate::tools::LOCAL, "local namespace runs")
-            .map_err(NetError::Spec)?;
+            .map_err(|e| NetError::Spec(e.to_string()))?;
         if !is_root() {
             return Err(NetError::Spec(
                 "local nodes need root (network namespaces, veth, iptables); run as root or use --nodes with SSH hosts".into(),

@@ -34,25 +34,34 @@ pub fn missing<'a>(needed: &[(&'a str, &'a str)], path_var: &str) -> Vec<(&'a st
         .collect()
 }
 
+/// Programs a kind of run needs that are not on `PATH`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{what} need {}, which {} not on PATH: apt-get install {}",
+    .missing.iter().map(|(p, pkg)| format!("`{p}` (Debian package {pkg})")).collect::<Vec<_>>().join(" and "),
+    if .missing.len() == 1 { "is" } else { "are" },
+    .missing.iter().map(|(_, pkg)| pkg.as_str()).collect::<Vec<_>>().join(" "))]
+pub struct MissingTools {
+    /// What needs them (`local namespace runs`).
+    pub what: String,
+    /// Each missing program and its Debian package.
+    pub missing: Vec<(String, String)>,
+}
+
 /// Checks that every tool of `needed` is on this process's `PATH`; the
 /// error is one line naming each missing program and its Debian package.
-pub fn require(needed: &[(&str, &str)], what: &str) -> Result<(), String> {
+pub fn require(needed: &[(&str, &str)], what: &str) -> Result<(), MissingTools> {
     let path = std::env::var("PATH").unwrap_or_default();
     let gone = missing(needed, &path);
     if gone.is_empty() {
         return Ok(());
     }
-    let names: Vec<String> = gone
-        .iter()
-        .map(|(p, pkg)| format!("`{p}` (Debian package {pkg})"))
-        .collect();
-    let pkgs: Vec<&str> = gone.iter().map(|(_, pkg)| *pkg).collect();
-    Err(format!(
-        "{what} need {}, which {} not on PATH: apt-get install {}",
-        names.join(" and "),
-        if names.len() == 1 { "is" } else { "are" },
-        pkgs.join(" ")
-    ))
+    Err(MissingTools {
+        what: what.to_owned(),
+        missing: gone
+            .iter()
+            .map(|(p, pkg)| (p.to_string(), pkg.to_string()))
+            .collect(),
+    })
 }
 
 #[cfg(test)]
@@ -74,7 +83,9 @@ mod tests {
         );
         assert!(missing(&[("sh", "dash")], &format!("/nonexistent::{path}")).is_empty());
         assert!(require(&[("sh", "dash")], "x").is_ok());
-        let e = require(&[("no-such-tool-x", "pkg-x")], "local runs").unwrap_err();
+        let e = require(&[("no-such-tool-x", "pkg-x")], "local runs")
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             "local runs need `no-such-tool-x` (Debian package pkg-x), which is not on PATH: apt-get install pkg-x"

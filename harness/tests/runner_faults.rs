@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use faultline_harness::runner::{
-    generator, run, Client, Completion, Injection, Invocation, Nemesis, Recorder, Rng, RunConfig,
-    RunOutcome, Target,
+    generator, run, Client, ClientError, Completion, Injection, Invocation, Nemesis, NemesisError,
+    Recorder, Rng, RunConfig, RunOutcome, Target,
 };
+use faultline_harness::Fault;
 use faultline_history::fault::{fault_edge, FaultEdge, BEGAN};
 use faultline_history::{Event, Value};
 
@@ -34,7 +35,7 @@ impl Target for Echo {
     fn name(&self) -> &str {
         "echo"
     }
-    async fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
+    async fn open(&self, node: &str) -> Result<Box<dyn Client>, ClientError> {
         Ok(Box::new(EchoClient(node.to_owned())))
     }
 }
@@ -60,10 +61,10 @@ impl Fake {
 const MS: Duration = Duration::from_millis(1);
 
 impl Fake {
-    fn start(&self, fault: &str, _: &mut Rng, inj: &Injection) -> Result<Value, String> {
-        match fault {
+    fn start(&self, fault: &Fault, _: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
+        match fault.to_string().as_str() {
             // Nothing to act on: fails before any effect.
-            "nothing" => Err("no node leads right now".into()),
+            "nothing" => Err(NemesisError::Cannot("no node leads right now".into())),
             // Discovery outlasts the time limit.
             "slow-leader" => {
                 std::thread::sleep(1000 * MS);
@@ -85,13 +86,15 @@ impl Fake {
                 inj.begin()?;
                 self.effects.lock().unwrap().push(self.now());
                 std::thread::sleep(50 * MS);
-                Err("kill n2: no such process (n1 already killed)".into())
+                Err(NemesisError::Failed(
+                    "kill n2: no such process (n1 already killed)".into(),
+                ))
             }
-            other => Err(format!("no fault {other}")),
+            other => Err(NemesisError::Failed(format!("no fault {other}"))),
         }
     }
 
-    fn stop(&self, _: &str) -> Result<Value, String> {
+    fn stop(&self, _: &Fault) -> Result<Value, NemesisError> {
         self.stops.fetch_add(1, Ordering::Relaxed);
         std::thread::sleep(200 * MS);
         self.stopped.lock().unwrap().push(self.now());
@@ -103,16 +106,16 @@ impl Fake {
 struct One(&'static str, Arc<Fake>);
 
 impl Nemesis for One {
-    fn faults(&self) -> Vec<String> {
-        vec![self.0.into()]
+    fn faults(&self) -> Vec<Fault> {
+        vec![Fault::parse(self.0).unwrap()]
     }
-    fn start(&self, fault: &str, rng: &mut Rng, inj: &Injection) -> Result<Value, String> {
+    fn start(&self, fault: &Fault, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
         self.1.start(fault, rng, inj)
     }
-    fn stop(&self, fault: &str) -> Result<Value, String> {
+    fn stop(&self, fault: &Fault) -> Result<Value, NemesisError> {
         self.1.stop(fault)
     }
-    fn heal_all(&self) -> Result<(), String> {
+    fn heal_all(&self) -> Result<(), NemesisError> {
         Ok(())
     }
 }

@@ -336,7 +336,7 @@ fn a_missing_known_hosts_file_is_named_before_connecting() {
     let mut noted = false;
     let err = Ssh::connect_noting("n1", "192.0.2.1", &opts, |_, _| {
         noted = true;
-        Ok(())
+        Ok::<(), String>(())
     })
     .unwrap_err()
     .to_string();

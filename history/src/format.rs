@@ -48,13 +48,18 @@ impl fmt::Display for Format {
     }
 }
 
+/// A format name that is not one of [`Format::ALL`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown format {0:?} (expected jsonl, edn or jepsen-log)")]
+pub struct UnknownFormat(pub String);
+
 impl FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Format, String> {
+    type Err = UnknownFormat;
+    fn from_str(s: &str) -> Result<Format, UnknownFormat> {
         Format::ALL
             .into_iter()
             .find(|f| f.name() == s)
-            .ok_or_else(|| format!("unknown format {s:?} (expected jsonl, edn or jepsen-log)"))
+            .ok_or_else(|| UnknownFormat(s.to_owned()))
     }
 }
 

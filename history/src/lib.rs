@@ -35,7 +35,7 @@ mod value;
 
 pub use error::HistoryError;
 pub use event::{Event, EventFields, EventType, Process, FINAL_READ_PROCESS};
-pub use format::{read_from, read_path, Format, Loaded};
+pub use format::{read_from, read_path, Format, Loaded, UnknownFormat};
 pub use history::{History, Op};
 pub use jsonl::JsonlWriter;
 pub use observations::{NODE_EXITED, PHASE, REPLICA_READ};

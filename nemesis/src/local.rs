@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 
 use faultline_harness::daemon::Daemon;
 use faultline_harness::remote::{shell_quote, Remote, Signal, Spawn};
-use faultline_harness::runner::{Injection, Nemesis, Rng};
+use faultline_harness::runner::{Injection, Nemesis, NemesisError, Rng};
+use faultline_harness::{ClockKind, Fault, Scope};
 use faultline_history::Value;
 
 use crate::clock::SkewFile;
@@ -61,7 +62,7 @@ struct Active {
 /// Faults on real nodes.
 pub struct LocalNemesis {
     nodes: Vec<NodeCtl>,
-    kinds: Vec<String>,
+    kinds: Vec<Fault>,
     exe: PathBuf,
     active: Mutex<Active>,
     leaders: Option<Leaders>,
@@ -70,7 +71,7 @@ pub struct LocalNemesis {
 /// Leader discovery: the names of the nodes that currently lead.
 pub type Leaders = Arc<dyn Fn() -> Vec<String> + Send + Sync>;
 
-/// The faults it knows.
+/// The faults it knows, by name (see [`Fault`]).
 pub const KINDS: &[&str] = &[
     "partition",
     "kill",
@@ -92,21 +93,22 @@ pub const KINDS: &[&str] = &[
 
 impl LocalNemesis {
     /// A nemesis injecting `kinds` on `nodes`; `exe` is the faultline binary
-    /// (for the packet delayer).
+    /// (for the packet delayer). Refuses a fault it does not know, and clock
+    /// faults when no daemon runs under the clock shim.
     pub fn new(
         nodes: Vec<NodeCtl>,
-        kinds: &[String],
+        kinds: &[Fault],
         exe: PathBuf,
-    ) -> Result<LocalNemesis, String> {
+    ) -> Result<LocalNemesis, NemesisError> {
         for k in kinds {
-            if !KINDS.contains(&k.as_str()) {
-                return Err(format!(
-                    "unknown nemesis {k:?} (known: {})",
-                    KINDS.join(", ")
-                ));
+            if Family::of(k).is_none() {
+                return Err(NemesisError::Unknown {
+                    fault: k.clone(),
+                    known: KINDS.join(", "),
+                });
             }
-            if k.starts_with("clock") && nodes.iter().all(|n| n.skew.is_none()) {
-                return Err("the clock nemesis needs daemons started under the clock shim; this target's are not (Go binaries such as etcd read the clock without libc and cannot be skewed)".into());
+            if k.is_clock() && nodes.iter().all(|n| n.skew.is_none()) {
+                return Err(NemesisError::Refused("the clock nemesis needs daemons started under the clock shim; this target's are not (Go binaries such as etcd read the clock without libc and cannot be skewed)".into()));
             }
         }
         Ok(LocalNemesis {
@@ -125,17 +127,18 @@ impl LocalNemesis {
     }
 
     /// The indices of the current leaders.
-    fn leaders(&self) -> Result<Vec<usize>, String> {
-        let find = self
-            .leaders
-            .as_ref()
-            .ok_or("this target cannot tell which node leads, so `*-leader` faults cannot aim")?;
+    fn leaders(&self) -> Result<Vec<usize>, NemesisError> {
+        let find = self.leaders.as_ref().ok_or_else(|| {
+            NemesisError::Cannot(
+                "this target cannot tell which node leads, so `*-leader` faults cannot aim".into(),
+            )
+        })?;
         let names = find();
         let found: Vec<usize> = (0..self.nodes.len())
             .filter(|&i| names.iter().any(|n| n == self.nodes[i].remote.node()))
             .collect();
         if found.is_empty() {
-            return Err("no node leads right now".into());
+            return Err(NemesisError::Cannot("no node leads right now".into()));
         }
         Ok(found)
     }
@@ -151,12 +154,16 @@ impl LocalNemesis {
         self.nodes.iter().map(|n| n.remote.as_ref()).collect()
     }
 
-    fn pick(&self, rng: &mut Rng, usable: impl Fn(&NodeCtl) -> bool) -> Result<usize, String> {
+    fn pick(
+        &self,
+        rng: &mut Rng,
+        usable: impl Fn(&NodeCtl) -> bool,
+    ) -> Result<usize, NemesisError> {
         let ok: Vec<usize> = (0..self.nodes.len())
             .filter(|&i| usable(&self.nodes[i]))
             .collect();
         if ok.is_empty() {
-            return Err("no node this fault can act on".into());
+            return Err(NemesisError::Cannot("no node this fault can act on".into()));
         }
         Ok(ok[rng.below(ok.len() as u64) as usize])
     }
@@ -175,18 +182,20 @@ impl LocalNemesis {
     /// Applies `grudge` once it has been checked (an empty grudge is refused
     /// before anything happens); marks the first effect just before the first
     /// node's rules change.
-    fn cut(&self, grudge: &Grudge, inj: &Injection) -> Result<(), String> {
+    fn cut(&self, grudge: &Grudge, inj: &Injection) -> Result<(), NemesisError> {
         let remotes = self.remotes();
-        let prepared =
-            partition::prepare(&remotes, grudge, |n| self.addr_of(n)).map_err(|e| e.to_string())?;
+        let prepared = partition::prepare(&remotes, grudge, |n| self.addr_of(n))
+            .map_err(|e| NemesisError::Cannot(e.to_string()))?;
         inj.begin()?;
-        prepared.apply(&remotes).map_err(|e| e.to_string())
+        prepared
+            .apply(&remotes)
+            .map_err(|e| NemesisError::Failed(e.to_string()))
     }
 
-    fn partition(&self, rng: &mut Rng, inj: &Injection) -> Result<Value, String> {
+    fn partition(&self, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
         let names = self.names();
         let (shape, grudge) = partition::draw(&names, |k| rng.below(k as u64) as usize)
-            .ok_or("a partition needs at least two nodes")?;
+            .ok_or_else(|| NemesisError::Cannot("a partition needs at least two nodes".into()))?;
         self.cut(&grudge, inj)?;
         Ok(Value::map(vec![
             ("shape".into(), Value::str(shape.name())),
@@ -194,7 +203,7 @@ impl LocalNemesis {
         ]))
     }
 
-    fn packet_start(&self, rng: &mut Rng, inj: &Injection) -> Result<Value, String> {
+    fn packet_start(&self, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
         let i = self.pick(rng, |_| true)?;
         // A seeded choice of what happens to the node's outgoing packets.
         let fault = match rng.below(4) {
@@ -221,11 +230,9 @@ impl LocalNemesis {
                 fault.duplicate * 100.0,
                 fault.reorder * 100.0
             );
-            n.remote
-                .run(&format!(
-                    "{DEV}; tc qdisc replace dev $dev root netem {netem}"
-                ))
-                .map_err(|e| e.to_string())?;
+            n.remote.run(&format!(
+                "{DEV}; tc qdisc replace dev $dev root netem {netem}"
+            ))?;
             self.lock().packet.push((i, None));
             return Ok(Value::map(vec![
                 ("node".into(), self.name(i)),
@@ -235,7 +242,8 @@ impl LocalNemesis {
                 ),
             ]));
         }
-        let install = rules_for(&fault, QUEUE, &[]).map_err(|e| e.to_string())?;
+        let install =
+            rules_for(&fault, QUEUE, &[]).map_err(|e| NemesisError::Cannot(e.to_string()))?;
         let remove = rules::remove_commands();
         let script = |cmds: &[Vec<String>], tolerate: bool| {
             cmds.iter()
@@ -256,23 +264,17 @@ impl LocalNemesis {
                 .collect::<Vec<_>>()
                 .join("; ")
         };
-        n.remote
-            .run(&script(&remove, true))
-            .map_err(|e| e.to_string())?;
+        n.remote.run(&script(&remove, true))?;
         let pid = if fault.needs_delayer() {
             let mut argv = vec![self.exe.display().to_string(), "_delayer".into()];
             argv.extend(delayer_args(QUEUE, &fault, rng.next_u64()));
             let log =
                 std::env::temp_dir().join(format!("faultline-delayer-{}.log", n.remote.node()));
-            Some(
-                n.remote
-                    .spawn(&Spawn {
-                        argv,
-                        log,
-                        ..Spawn::default()
-                    })
-                    .map_err(|e| e.to_string())?,
-            )
+            Some(n.remote.spawn(&Spawn {
+                argv,
+                log,
+                ..Spawn::default()
+            })?)
         } else {
             None
         };
@@ -281,9 +283,7 @@ impl LocalNemesis {
         // The rules are the first effect on traffic (the delayer alone
         // changes nothing); if refused, healing stops the delayer.
         inj.begin()?;
-        n.remote
-            .run(&script(&install, false))
-            .map_err(|e| e.to_string())?;
+        n.remote.run(&script(&install, false))?;
         Ok(Value::map(vec![
             ("node".into(), self.name(i)),
             ("fault".into(), Value::str(&fault.describe())),
@@ -294,26 +294,33 @@ impl LocalNemesis {
     /// marking the first effect just before the first signal. Each node
     /// acted on is remembered at once, so a failure part-way is undone by
     /// `stop`; the error names the nodes already acted on.
-    fn signal_all(&self, verb: &str, nodes: &[usize], inj: &Injection) -> Result<(), String> {
+    fn signal_all(&self, kill: bool, nodes: &[usize], inj: &Injection) -> Result<(), NemesisError> {
         inj.begin()?;
+        let (verb, past) = if kill {
+            ("kill", "killed")
+        } else {
+            ("pause", "paused")
+        };
         let mut done: Vec<&str> = Vec::new();
         for &i in nodes {
-            let d = self.nodes[i].daemon.as_ref().ok_or("no daemon")?;
-            let res = if verb == "kill" { d.kill() } else { d.pause() };
+            let d = self.nodes[i]
+                .daemon
+                .as_ref()
+                .ok_or_else(|| NemesisError::Failed("no daemon".into()))?;
+            let res = if kill { d.kill() } else { d.pause() };
             if let Err(e) = res {
-                let past = if verb == "kill" { "killed" } else { "paused" };
                 let before = if done.is_empty() {
                     String::new()
                 } else {
                     format!(" ({} already {past})", done.join(", "))
                 };
-                return Err(format!(
+                return Err(NemesisError::Failed(format!(
                     "{verb} {}: {e}{before}",
                     self.nodes[i].remote.node()
-                ));
+                )));
             }
             let mut a = self.lock();
-            if verb == "kill" {
+            if kill {
                 a.killed.push(i);
             } else {
                 a.paused.push(i);
@@ -327,27 +334,27 @@ impl LocalNemesis {
         self.active.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn undo(&self, kind: &str) -> Result<Value, String> {
+    fn undo(&self, family: Family) -> Result<Value, NemesisError> {
         let mut errors = Vec::new();
         let mut healed = Vec::new();
         let mut a = self.lock();
-        match kind {
-            "partition" => {
+        match family {
+            Family::Partition => {
                 if let Err(e) = partition::heal(&self.remotes()) {
-                    errors.push(e.to_string());
+                    errors.push(e.into());
                 }
             }
-            "kill" => {
+            Family::Kill => {
                 for i in a.killed.drain(..) {
                     if let Some(d) = &self.nodes[i].daemon {
                         match d.start() {
                             Ok(_) => healed.push(self.name(i)),
-                            Err(e) => errors.push(e.to_string()),
+                            Err(e) => errors.push(e.into()),
                         }
                     }
                 }
             }
-            "pause" => {
+            Family::Pause => {
                 for i in a.paused.drain(..) {
                     if let Some(d) = &self.nodes[i].daemon {
                         let _ = d.resume();
@@ -355,7 +362,7 @@ impl LocalNemesis {
                     }
                 }
             }
-            "clock" => {
+            Family::Clock => {
                 for (stop, thread) in a.strobes.drain(..) {
                     stop.store(true, Ordering::Relaxed);
                     let _ = thread.join();
@@ -367,7 +374,7 @@ impl LocalNemesis {
                     }
                 }
             }
-            "packet" => {
+            Family::Packet => {
                 for (i, pid) in a.packet.drain(..) {
                     let n = &self.nodes[i];
                     let mut remove: Vec<String> = rules::remove_commands()
@@ -376,7 +383,7 @@ impl LocalNemesis {
                         .collect();
                     remove.push(NETEM_REMOVE.into());
                     if let Err(e) = n.remote.run(&remove.join("; ")) {
-                        errors.push(e.to_string());
+                        errors.push(e.into());
                     }
                     if let Some(p) = pid {
                         let _ = n.remote.signal(p, Signal::Term);
@@ -384,150 +391,189 @@ impl LocalNemesis {
                     healed.push(self.name(i));
                 }
             }
-            _ => {}
         }
-        if errors.is_empty() {
-            Ok(Value::list(healed))
+        NemesisError::all(errors).map(|()| Value::list(healed))
+    }
+
+    /// Kills or pauses `scope`'s share of the running daemons, drawn with
+    /// `rng` (the leaders' for [`Scope::Leader`]).
+    fn signal(
+        &self,
+        kill: bool,
+        scope: Scope,
+        rng: &mut Rng,
+        inj: &Injection,
+    ) -> Result<Value, NemesisError> {
+        let order = if scope == Scope::Leader {
+            let leaders: Vec<usize> = self
+                .leaders()?
+                .into_iter()
+                .filter(|&i| self.nodes[i].daemon.is_some())
+                .collect();
+            if leaders.is_empty() {
+                return Err(NemesisError::Cannot(
+                    "the leaders run no daemon this nemesis controls".into(),
+                ));
+            }
+            leaders
         } else {
-            Err(errors.join("; "))
+            let up: Vec<usize> = (0..self.nodes.len())
+                .filter(|&i| self.nodes[i].daemon.as_ref().is_some_and(|d| d.running()))
+                .collect();
+            if up.is_empty() {
+                return Err(NemesisError::Cannot("no running daemon to act on".into()));
+            }
+            let count = scope.count(self.nodes.len()).clamp(1, up.len());
+            let mut order = up;
+            rng.shuffle(&mut order);
+            order.truncate(count);
+            order.sort_unstable();
+            order
+        };
+        self.signal_all(kill, &order, inj)?;
+        Ok(Value::list(order.iter().map(|&i| self.name(i)).collect()))
+    }
+
+    fn skew(&self, ahead: bool, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
+        let i = self.pick(rng, |n| n.skew.is_some())?;
+        // `clock-ahead`: a node whose time source runs ahead — the case
+        // where last-write-wins discards later writes.
+        let sign = if ahead || rng.chance(0.5) { 1 } else { -1 };
+        let ms = (500 + rng.below(9500) as i64) * sign;
+        inj.begin()?;
+        self.nodes[i]
+            .skew
+            .as_ref()
+            .expect("picked a skewable node")
+            .set_offset_ms(ms)
+            .map_err(|e| NemesisError::Failed(e.to_string()))?;
+        self.lock().skewed.push(i);
+        Ok(Value::map(vec![
+            ("node".into(), self.name(i)),
+            ("offset_ms".into(), Value::Int(ms)),
+        ]))
+    }
+
+    fn strobe(&self, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
+        let i = self.pick(rng, |n| n.skew.is_some())?;
+        let ms = 100 + rng.below(1900) as i64;
+        let period = std::time::Duration::from_millis(50 + rng.below(150));
+        let skew = SkewFile::new(self.nodes[i].skew.as_ref().expect("skewable").path());
+        inj.begin()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut up = true;
+            while !flag.load(Ordering::Relaxed) {
+                let _ = skew.set_offset_ms(if up { ms } else { -ms });
+                up = !up;
+                std::thread::sleep(period);
+            }
+            let _ = skew.reset();
+        });
+        let mut a = self.lock();
+        a.strobes.push((stop, thread));
+        a.skewed.push(i);
+        Ok(Value::map(vec![
+            ("node".into(), self.name(i)),
+            ("strobe_ms".into(), Value::Int(ms)),
+            ("period_ms".into(), Value::Int(period.as_millis() as i64)),
+        ]))
+    }
+
+    fn partition_leaders(&self, inj: &Injection) -> Result<Value, NemesisError> {
+        let leaders = self.leaders()?;
+        let names = self.names();
+        let lead: Vec<String> = leaders.iter().map(|&i| names[i].clone()).collect();
+        let rest: Vec<String> = names
+            .iter()
+            .filter(|n| !lead.contains(n))
+            .cloned()
+            .collect();
+        if rest.is_empty() {
+            return Err(NemesisError::Cannot(
+                "every node claims to lead: no one to cut them off from".into(),
+            ));
         }
+        self.cut(&partition::sides(&[lead.clone(), rest]), inj)?;
+        Ok(Value::map(vec![
+            ("shape".into(), Value::str("isolate-leaders")),
+            (
+                "leaders".into(),
+                Value::list(lead.iter().map(|n| Value::str(n)).collect()),
+            ),
+        ]))
+    }
+}
+
+/// What `stop` undoes: every fault of a family is healed the same way
+/// (`kill-majority` as `kill`, `partition-leader` as `partition`...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Family {
+    Partition,
+    Kill,
+    Pause,
+    Clock,
+    Packet,
+}
+
+impl Family {
+    const ALL: [Family; 5] = [
+        Family::Partition,
+        Family::Kill,
+        Family::Pause,
+        Family::Clock,
+        Family::Packet,
+    ];
+
+    /// The family of a fault this nemesis injects; `None` for the faults it
+    /// does not (a target's own, partitions of a minority, majority or all).
+    fn of(f: &Fault) -> Option<Family> {
+        Some(match f {
+            Fault::Partition(Scope::One | Scope::Leader) => Family::Partition,
+            Fault::Kill(_) => Family::Kill,
+            Fault::Pause(_) => Family::Pause,
+            Fault::Clock(_) => Family::Clock,
+            Fault::Packet => Family::Packet,
+            Fault::Partition(_) | Fault::Own(_) => return None,
+        })
     }
 }
 
 impl Nemesis for LocalNemesis {
-    fn faults(&self) -> Vec<String> {
+    fn faults(&self) -> Vec<Fault> {
         self.kinds.clone()
     }
 
-    fn start(&self, fault: &str, rng: &mut Rng, inj: &Injection) -> Result<Value, String> {
+    fn start(&self, fault: &Fault, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
         match fault {
-            "partition" => self.partition(rng, inj),
-            "kill" | "pause" | "kill-minority" | "pause-minority" | "kill-majority"
-            | "pause-majority" | "kill-all" | "pause-all" => {
-                let (verb, how) = fault.split_once('-').unwrap_or((fault, "one"));
-                let up: Vec<usize> = (0..self.nodes.len())
-                    .filter(|&i| self.nodes[i].daemon.as_ref().is_some_and(|d| d.running()))
-                    .collect();
-                if up.is_empty() {
-                    return Err("no running daemon to act on".into());
-                }
-                let n = self.nodes.len();
-                let count = match how {
-                    "minority" => (n - 1) / 2,
-                    "majority" => n / 2 + 1,
-                    "all" => n,
-                    _ => 1,
-                }
-                .clamp(1, up.len());
-                let mut order = up;
-                rng.shuffle(&mut order);
-                order.truncate(count);
-                order.sort_unstable();
-                self.signal_all(verb, &order, inj)?;
-                Ok(Value::list(order.iter().map(|&i| self.name(i)).collect()))
-            }
-            "clock" | "clock-ahead" => {
-                let i = self.pick(rng, |n| n.skew.is_some())?;
-                // `clock-ahead`: a node whose time source runs ahead — the
-                // case where last-write-wins discards later writes.
-                let sign = if fault == "clock-ahead" || rng.chance(0.5) {
-                    1
-                } else {
-                    -1
-                };
-                let ms = (500 + rng.below(9500) as i64) * sign;
-                inj.begin()?;
-                self.nodes[i]
-                    .skew
-                    .as_ref()
-                    .expect("picked a skewable node")
-                    .set_offset_ms(ms)
-                    .map_err(|e| e.to_string())?;
-                self.lock().skewed.push(i);
-                Ok(Value::map(vec![
-                    ("node".into(), self.name(i)),
-                    ("offset_ms".into(), Value::Int(ms)),
-                ]))
-            }
-            "clock-strobe" => {
-                let i = self.pick(rng, |n| n.skew.is_some())?;
-                let ms = 100 + rng.below(1900) as i64;
-                let period = std::time::Duration::from_millis(50 + rng.below(150));
-                let skew = SkewFile::new(self.nodes[i].skew.as_ref().expect("skewable").path());
-                inj.begin()?;
-                let stop = Arc::new(AtomicBool::new(false));
-                let flag = stop.clone();
-                let thread = std::thread::spawn(move || {
-                    let mut up = true;
-                    while !flag.load(Ordering::Relaxed) {
-                        let _ = skew.set_offset_ms(if up { ms } else { -ms });
-                        up = !up;
-                        std::thread::sleep(period);
-                    }
-                    let _ = skew.reset();
-                });
-                let mut a = self.lock();
-                a.strobes.push((stop, thread));
-                a.skewed.push(i);
-                Ok(Value::map(vec![
-                    ("node".into(), self.name(i)),
-                    ("strobe_ms".into(), Value::Int(ms)),
-                    ("period_ms".into(), Value::Int(period.as_millis() as i64)),
-                ]))
-            }
-            "partition-leader" => {
-                let leaders = self.leaders()?;
-                let names = self.names();
-                let lead: Vec<String> = leaders.iter().map(|&i| names[i].clone()).collect();
-                let rest: Vec<String> = names
-                    .iter()
-                    .filter(|n| !lead.contains(n))
-                    .cloned()
-                    .collect();
-                if rest.is_empty() {
-                    return Err("every node claims to lead: no one to cut them off from".into());
-                }
-                self.cut(&partition::sides(&[lead.clone(), rest]), inj)?;
-                Ok(Value::map(vec![
-                    ("shape".into(), Value::str("isolate-leaders")),
-                    (
-                        "leaders".into(),
-                        Value::list(lead.iter().map(|n| Value::str(n)).collect()),
-                    ),
-                ]))
-            }
-            "kill-leader" | "pause-leader" => {
-                let leaders: Vec<usize> = self
-                    .leaders()?
-                    .into_iter()
-                    .filter(|&i| self.nodes[i].daemon.is_some())
-                    .collect();
-                if leaders.is_empty() {
-                    return Err("the leaders run no daemon this nemesis controls".into());
-                }
-                let verb = fault.split_once('-').map_or(fault, |(v, _)| v);
-                self.signal_all(verb, &leaders, inj)?;
-                Ok(Value::list(leaders.iter().map(|&i| self.name(i)).collect()))
-            }
-            "packet" => self.packet_start(rng, inj),
-            other => Err(format!("unknown fault {other}")),
+            Fault::Partition(Scope::One) => self.partition(rng, inj),
+            Fault::Partition(Scope::Leader) => self.partition_leaders(inj),
+            Fault::Kill(scope) => self.signal(true, *scope, rng, inj),
+            Fault::Pause(scope) => self.signal(false, *scope, rng, inj),
+            Fault::Clock(ClockKind::Skew) => self.skew(false, rng, inj),
+            Fault::Clock(ClockKind::Ahead) => self.skew(true, rng, inj),
+            Fault::Clock(ClockKind::Strobe) => self.strobe(rng, inj),
+            Fault::Packet => self.packet_start(rng, inj),
+            other => Err(NemesisError::Unknown {
+                fault: other.clone(),
+                known: KINDS.join(", "),
+            }),
         }
     }
 
-    fn stop(&self, fault: &str) -> Result<Value, String> {
-        // `kill-majority` is undone as `kill`, `partition-leader` as `partition`...
-        self.undo(fault.split_once('-').map_or(fault, |(verb, _)| verb))
+    fn stop(&self, fault: &Fault) -> Result<Value, NemesisError> {
+        match Family::of(fault) {
+            Some(family) => self.undo(family),
+            None => Ok(Value::list(Vec::new())),
+        }
     }
 
-    fn heal_all(&self) -> Result<(), String> {
-        let errors: Vec<String> = ["partition", "kill", "pause", "clock", "packet"]
+    fn heal_all(&self) -> Result<(), NemesisError> {
+        let errors: Vec<NemesisError> = Family::ALL
             .iter()
-            .filter_map(|k| self.undo(k).err())
+            .filter_map(|&f| self.undo(f).err())
             .collect();
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors.join("; "))
-        }
+        NemesisError::all(errors)
     }
 }

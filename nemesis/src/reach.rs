@@ -127,10 +127,20 @@ fn descendants(pid: u32) -> Vec<u32> {
     out
 }
 
+/// A process of a server the clock shim does not reach, and why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("process {pid}: {why}")]
+pub struct Unreached {
+    /// The process.
+    pub pid: u32,
+    /// Why the shim does not reach it.
+    pub why: String,
+}
+
 /// Checks the running process `pid` and its descendants (on this machine)
 /// for the shim: each must have it mapped and not run a Go program. The
 /// error names the first that does not, and why.
-pub fn process_tree(pid: u32) -> Result<(), String> {
+pub fn process_tree(pid: u32) -> Result<(), Unreached> {
     let mut all = vec![pid];
     all.extend(descendants(pid));
     for p in all {
@@ -152,7 +162,7 @@ pub fn process_tree(pid: u32) -> Result<(), String> {
             None
         };
         if let Some(why) = why {
-            return Err(format!("process {p}: {why}"));
+            return Err(Unreached { pid: p, why });
         }
     }
     Ok(())
@@ -225,7 +235,7 @@ mod tests {
             .arg("5")
             .spawn()
             .unwrap();
-        let e = process_tree(child.id()).unwrap_err();
+        let e = process_tree(child.id()).unwrap_err().to_string();
         assert!(e.starts_with(&format!("process {}: ", child.id())), "{e}");
         assert!(e.contains("did not load the shim"), "{e}");
         let _ = child.kill();
@@ -268,7 +278,9 @@ mod tests {
                 .status()
                 .is_ok_and(|s| s.success());
             assert!(built, "{}", s.display());
-            let e = run(&format!("{}; true", out.display())).unwrap_err();
+            let e = run(&format!("{}; true", out.display()))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("is statically linked"), "{e}");
         }
     }

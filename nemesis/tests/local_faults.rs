@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use faultline_harness::remote::{Output, Remote, RemoteError, Spawn};
 use faultline_harness::runner::{Injection, Nemesis, Rng};
+use faultline_harness::Fault;
 use faultline_nemesis::local::{LocalNemesis, NodeCtl};
 
 /// A node that records the commands it is given and runs none; with
@@ -73,14 +74,55 @@ fn cluster(n: usize) -> (Vec<Arc<Recorded>>, Vec<NodeCtl>) {
 }
 
 fn nemesis(ctl: Vec<NodeCtl>, leaders: Vec<&'static str>) -> LocalNemesis {
-    let kinds: Vec<String> = ["partition", "kill", "partition-leader", "kill-leader"]
-        .map(String::from)
-        .to_vec();
+    let kinds =
+        Fault::parse_all(&["partition", "kill", "partition-leader", "kill-leader"]).unwrap();
     LocalNemesis::new(ctl, &kinds, PathBuf::from("/bin/false"))
         .unwrap()
         .with_leaders(Arc::new(move || {
             leaders.iter().map(|s| s.to_string()).collect()
         }))
+}
+
+fn f(name: &str) -> Fault {
+    Fault::parse(name).unwrap()
+}
+
+#[test]
+fn every_name_it_lists_is_a_built_in_fault_it_accepts() {
+    let skew = tempfile::tempdir().unwrap();
+    for name in faultline_nemesis::local::KINDS {
+        let fault = f(name);
+        assert!(!fault.is_own(), "{name}");
+        assert_eq!(fault.to_string(), *name);
+        let (_, mut ctl) = cluster(3);
+        ctl[0].skew = Some(faultline_nemesis::clock::SkewFile::new(
+            skew.path().join("s"),
+        ));
+        let n = LocalNemesis::new(
+            ctl,
+            std::slice::from_ref(&fault),
+            PathBuf::from("/bin/false"),
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(n.faults(), vec![fault]);
+    }
+}
+
+#[test]
+fn faults_it_does_not_inject_are_refused_when_built() {
+    for name in ["partition-minority", "partition-all", "promote", "kill-one"] {
+        let (_, ctl) = cluster(3);
+        let e = LocalNemesis::new(ctl, &[f(name)], PathBuf::from("/bin/false"))
+            .err()
+            .unwrap_or_else(|| panic!("{name} accepted"))
+            .to_string();
+        assert!(
+            e.starts_with(&format!(
+                "unknown nemesis \"{name}\" (known: partition, kill,"
+            )),
+            "{e}"
+        );
+    }
 }
 
 fn drops(remotes: &[Arc<Recorded>]) -> usize {
@@ -104,7 +146,7 @@ fn every_partition_drawn_installs_drop_rules_and_begins() {
             let (remotes, ctl) = cluster(size);
             let n = nemesis(ctl, vec![]);
             let inj = Injection::unbounded();
-            let v = n.start("partition", &mut Rng::new(seed), &inj).unwrap();
+            let v = n.start(&f("partition"), &mut Rng::new(seed), &inj).unwrap();
             assert!(inj.began().is_some());
             assert!(
                 drops(&remotes) > 0,
@@ -131,7 +173,10 @@ fn what_cannot_act_fails_before_any_effect() {
         let (remotes, ctl) = cluster(size);
         let n = nemesis(ctl, leaders);
         let inj = Injection::unbounded();
-        let e = n.start(fault, &mut Rng::new(1), &inj).unwrap_err();
+        let e = n
+            .start(&f(fault), &mut Rng::new(1), &inj)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(why), "{fault}: {e}");
         assert!(inj.began().is_none(), "{fault} claims an effect");
         assert!(!touched(&remotes), "{fault} touched a node");
@@ -144,7 +189,7 @@ fn nothing_takes_effect_once_the_main_phase_is_over() {
     let n = nemesis(ctl, vec!["n2"]);
     for fault in ["partition", "partition-leader"] {
         let late = Injection::new(Instant::now(), Arc::new(AtomicBool::new(false)));
-        assert!(n.start(fault, &mut Rng::new(1), &late).is_err());
+        assert!(n.start(&f(fault), &mut Rng::new(1), &late).is_err());
         assert!(late.refused() && late.began().is_none());
     }
     assert!(!touched(&remotes));
@@ -158,12 +203,13 @@ fn a_partition_that_fails_part_way_says_where_it_took_effect_and_heals() {
     let inj = Injection::unbounded();
     // n1 (the leader) is cut off first, then n2's rules fail.
     let e = n
-        .start("partition-leader", &mut Rng::new(1), &inj)
-        .unwrap_err();
+        .start(&f("partition-leader"), &mut Rng::new(1), &inj)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("already in place on n1"), "{e}");
     assert!(e.contains("Resource temporarily unavailable"), "{e}");
     assert!(inj.began().is_some(), "part of it took effect");
-    n.stop("partition-leader").unwrap();
+    n.stop(&f("partition-leader")).unwrap();
     for r in &remotes {
         let c = r.commands.lock().unwrap();
         assert!(

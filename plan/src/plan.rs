@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use faultline_harness::remote::SshOptions;
 use faultline_harness::runner::GENERATED;
+use faultline_harness::Fault;
 use faultline_targets::registry::{Kind, Registry};
 use serde::{Deserialize, Serialize};
 
@@ -28,8 +29,9 @@ pub struct Plan {
     pub target: String,
     /// The workload (default: the target's).
     pub workload: Option<String>,
-    /// The faults (default: the target's; empty: none).
-    pub nemesis: Option<Vec<String>>,
+    /// The faults (default: the target's; empty: none). Written as their
+    /// names (`partition-leader`), as the history records them.
+    pub nemesis: Option<Vec<Fault>>,
     /// Seconds between fault starts and stops.
     pub nemesis_interval: f64,
     /// Seconds of the main phase (default: the target's).
@@ -158,14 +160,9 @@ impl Plan {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The faults, `none` removed.
-    pub fn faults(&self) -> Vec<String> {
-        self.nemesis
-            .iter()
-            .flatten()
-            .filter(|n| *n != "none")
-            .cloned()
-            .collect()
+    /// The faults (none when the plan leaves them to the target: pin it first).
+    pub fn faults(&self) -> Vec<Fault> {
+        self.nemesis.clone().unwrap_or_default()
     }
 
     /// The plan complete: the target's defaults filled in (workload,
@@ -187,9 +184,10 @@ impl Plan {
                 GENERATED.join(", ")
             )));
         }
-        let faults = p.nemesis.get_or_insert(defaults.nemesis);
-        if faults.is_empty() || faults.iter().all(|n| n == "none") {
-            *faults = vec!["none".to_owned()];
+        if p.nemesis.is_none() {
+            p.nemesis = Some(Fault::parse_all(&defaults.nemesis).map_err(|e| {
+                PlanError::refused(format!("{}'s default faults: {e}", kind.about().name))
+            })?);
         }
         p.time_limit.get_or_insert(defaults.time_limit);
         if p.nodes.is_empty() {

@@ -41,7 +41,7 @@ pub fn argv(p: &Plan) -> Vec<String> {
             if n.is_empty() {
                 "none".to_owned()
             } else {
-                n.join(",")
+                faultline_harness::fault::names(n)
             },
         );
     }

@@ -126,7 +126,7 @@ pub fn run(plan: &Plan, registry: &Registry, obs: &dyn Observer) -> Result<Run, 
         seed,
         target_name = %about.name,
         workload = %workload,
-        nemesis = %faults.join(","),
+        nemesis = %faultline_harness::fault::names(&faults),
         nodes = %plan.nodes.join(","),
         "test begins"
     );
@@ -166,7 +166,7 @@ pub fn run(plan: &Plan, registry: &Registry, obs: &dyn Observer) -> Result<Run, 
             if faults.is_empty() {
                 "none".to_owned()
             } else {
-                faults.join(",")
+                faultline_harness::fault::names(&faults)
             }
         ));
     }
@@ -276,7 +276,8 @@ fn spec_options(
         (None, false) => "local",
     };
     o.insert("backend".into(), backend.into());
-    o.insert("nemesis".into(), plan.faults().into());
+    let names: Vec<String> = plan.faults().iter().map(ToString::to_string).collect();
+    o.insert("nemesis".into(), names.into());
     o.insert("nodes".into(), plan.nodes.clone().into());
     o.insert("reproduce".into(), reproduce.into());
     o.insert(

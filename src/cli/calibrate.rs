@@ -10,6 +10,7 @@
 
 use std::path::Path;
 
+use faultline_harness::Fault;
 use faultline_plan::{Plan, Registry};
 use serde_json::Value as Json;
 
@@ -381,7 +382,12 @@ impl Case {
         Plan {
             target: "refkv".into(),
             workload: Some(self.workload.into()),
-            nemesis: Some(self.nemesis.split(',').map(str::to_owned).collect()),
+            nemesis: Some(
+                self.nemesis
+                    .split(',')
+                    .filter_map(|f| Fault::parse(f).ok())
+                    .collect(),
+            ),
             options: self
                 .options
                 .iter()

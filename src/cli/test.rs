@@ -10,6 +10,7 @@
 use std::path::Path;
 
 use anyhow::Context;
+use faultline_harness::Fault;
 use faultline_plan::{Plan, PlanError, Registry, Run, SshPlan};
 
 use super::args::TestArgs;
@@ -41,7 +42,12 @@ pub fn test(a: &TestArgs) -> Result<Run, Failure> {
             "{} / {} / {}",
             run.target,
             run.plan.workload.as_deref().unwrap_or(""),
-            run.plan.faults().join("+")
+            run.plan
+                .faults()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("+")
         );
         let case = faultline_reports::junit_case(&name, &run.results, run.elapsed.as_secs_f64());
         std::fs::write(path, faultline_reports::junit("faultline test", &[case]))
@@ -67,7 +73,7 @@ pub fn plan_of(a: &TestArgs) -> Result<Plan, Failure> {
     Ok(Plan {
         target: a.target.clone(),
         workload: a.workload.clone(),
-        nemesis: (!a.nemesis.is_empty()).then(|| a.nemesis.clone()),
+        nemesis: faults(&a.nemesis)?,
         nemesis_interval: a.nemesis_interval,
         time_limit: a.time_limit,
         concurrency: a.concurrency,
@@ -82,6 +88,20 @@ pub fn plan_of(a: &TestArgs) -> Result<Plan, Failure> {
         options,
         checkers: a.checkers.clone(),
     })
+}
+
+/// The faults `--nemesis` names, each parsed once (`none`: no faults);
+/// `None` leaves them to the target.
+pub fn faults(names: &[String]) -> Result<Option<Vec<Fault>>, Failure> {
+    if names.is_empty() {
+        return Ok(None);
+    }
+    names
+        .iter()
+        .filter(|n| *n != "none")
+        .map(|n| Fault::parse(n).map_err(|e| Failure::bad(format!("--nemesis: {e}"))))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 /// SSH hosts from the flags, when `--ssh-user` asks for them.

@@ -16,7 +16,7 @@ use faultline_reports::{junit, junit_case, JunitCase};
 use super::args::TestAllArgs;
 use super::exit::Failure;
 use super::observer::Terminal;
-use super::test::{failure, plan_of};
+use super::test::{failure, faults, plan_of};
 
 /// Runs the matrix; returns the table and the worst verdict.
 pub fn test_all(a: &TestAllArgs) -> Result<(String, Validity), Failure> {
@@ -34,7 +34,7 @@ pub fn test_all(a: &TestAllArgs) -> Result<(String, Validity), Failure> {
         for n in &a.nemeses {
             let plan = faultline_plan::Plan {
                 workload: Some(w.clone()),
-                nemesis: Some(n.split('+').map(str::to_owned).collect()),
+                nemesis: faults(&n.split('+').map(str::to_owned).collect::<Vec<_>>())?,
                 ..base.clone()
             };
             eprintln!("== {} / {w} / {n}", plan.target);

@@ -14,8 +14,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use faultline_harness::daemon::Daemon;
-use faultline_harness::remote::{shell_quote, Remote};
+use faultline_harness::remote::{shell_quote, Remote, RemoteError};
 use faultline_harness::runner::{Nemesis, Target};
+use faultline_harness::Fault;
 
 use crate::about::{Defaults, Help};
 
@@ -99,6 +100,94 @@ pub struct DbCluster {
     pub logs: Vec<(usize, PathBuf)>,
 }
 
+/// A target option (`key=value`) with a value the target does not take; the
+/// message names the target, the key and what it takes.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OptionError {
+    /// Not one of the values the option takes.
+    #[error("{target} {key} must be one of {choices}, not {value:?}")]
+    NotAChoice {
+        /// The target.
+        target: &'static str,
+        /// The option.
+        key: &'static str,
+        /// What it takes, comma-separated.
+        choices: &'static str,
+        /// What was given.
+        value: String,
+    },
+    /// Not a number.
+    #[error("{target} {key} must be a number, not {value:?}")]
+    NotANumber {
+        /// The target.
+        target: &'static str,
+        /// The option.
+        key: String,
+        /// What was given.
+        value: String,
+    },
+    /// A value the cluster cannot honour (said why).
+    #[error("{target} {why}")]
+    Unmet {
+        /// The target.
+        target: &'static str,
+        /// What it needs and what it has.
+        why: String,
+    },
+}
+
+/// Why a database could not be installed or set up. One line.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// An option of the target has a value it does not take.
+    #[error(transparent)]
+    BadOption(#[from] OptionError),
+    /// Installing on this machine failed: the packages and apt's last word.
+    #[error("cannot install {packages}: {why}")]
+    Install {
+        /// The packages, space-separated.
+        packages: String,
+        /// Why, in one line.
+        why: String,
+    },
+    /// Installing on a node failed.
+    #[error("cannot install {packages} on {node}: {source}")]
+    InstallOn {
+        /// The packages, space-separated.
+        packages: String,
+        /// The node.
+        node: String,
+        /// What the node said.
+        #[source]
+        source: Box<RemoteError>,
+    },
+    /// A command, file or daemon on a node failed.
+    #[error(transparent)]
+    Remote(Box<RemoteError>),
+    /// The cluster did not come up (said why: which node, which step).
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl From<RemoteError> for DbError {
+    fn from(e: RemoteError) -> DbError {
+        DbError::Remote(Box::new(e))
+    }
+}
+
+impl From<String> for DbError {
+    /// A setup step's one-line reason.
+    fn from(why: String) -> DbError {
+        DbError::Setup(why)
+    }
+}
+
+impl From<&str> for DbError {
+    fn from(why: &str) -> DbError {
+        DbError::Setup(why.to_owned())
+    }
+}
+
 /// A database faultline can install, start and test.
 pub trait Db: Send + Sync {
     /// Its target name (`etcd`, `redis-sentinel`, `postgres`).
@@ -147,7 +236,7 @@ pub trait Db: Send + Sync {
     /// The faults of its own (the `nemesis` its [`DbCluster`] will carry),
     /// known before anything starts so that a run asking for another is
     /// refused up front.
-    fn own_faults(&self) -> Vec<String> {
+    fn own_faults(&self) -> Vec<Fault> {
         Vec::new()
     }
 
@@ -157,22 +246,23 @@ pub trait Db: Send + Sync {
     }
 
     /// Configures and starts the cluster on `nodes` and waits until it serves.
-    fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, String>;
+    fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, DbError>;
 
     /// Installs what is missing on this machine (namespaces share its files).
-    fn install(&self) -> Result<(), String> {
+    fn install(&self) -> Result<(), DbError> {
         run_install(&self.install_script(), &self.packages())
     }
 
     /// Installs what is missing on a node reached through `remote` (an SSH host).
-    fn install_on(&self, remote: &dyn Remote) -> Result<(), String> {
-        remote.run(&self.install_script()).map(|_| ()).map_err(|e| {
-            format!(
-                "cannot install {} on {}: {e}",
-                self.packages().join(" "),
-                remote.node()
-            )
-        })
+    fn install_on(&self, remote: &dyn Remote) -> Result<(), DbError> {
+        remote
+            .run(&self.install_script())
+            .map(|_| ())
+            .map_err(|source| DbError::InstallOn {
+                packages: self.packages().join(" "),
+                node: remote.node().to_owned(),
+                source: Box::new(source),
+            })
     }
 }
 
@@ -216,18 +306,21 @@ pub fn apt_script(packages: &[&str]) -> String {
 
 /// Installs Debian packages that are not installed yet on this machine; the
 /// error names the packages and apt's last word.
-pub fn apt_install(packages: &[&str]) -> Result<(), String> {
+pub fn apt_install(packages: &[&str]) -> Result<(), DbError> {
     run_install(&apt_script(packages), packages)
 }
 
 /// Runs an install `script` on this machine; the error names `packages`.
-fn run_install(script: &str, packages: &[&str]) -> Result<(), String> {
+fn run_install(script: &str, packages: &[&str]) -> Result<(), DbError> {
     let out = faultline_harness::remote::own_session(
         std::process::Command::new("sh").arg("-c").arg(script),
     )
     .stdin(std::process::Stdio::null())
     .output()
-    .map_err(|e| format!("cannot install {}: sh: {e}", packages.join(" ")))?;
+    .map_err(|e| DbError::Install {
+        packages: packages.join(" "),
+        why: format!("sh: {e}"),
+    })?;
     if out.status.success() {
         return Ok(());
     }
@@ -237,7 +330,10 @@ fn run_install(script: &str, packages: &[&str]) -> Result<(), String> {
         .rev()
         .find(|l| !l.trim().is_empty())
         .unwrap_or("apt-get failed");
-    Err(format!("cannot install {}: {why}", packages.join(" ")))
+    Err(DbError::Install {
+        packages: packages.join(" "),
+        why: why.to_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -254,7 +350,7 @@ mod tests {
         {
             return;
         }
-        assert_eq!(apt_install(&["dash"]), Ok(()));
+        assert!(apt_install(&["dash"]).is_ok());
     }
 
     #[test]

@@ -74,15 +74,16 @@ pub fn check_about(about: &About, s: &Setup<'_>) -> Result<(), SetupError> {
     }
     let own = about.fault_names();
     for f in s.faults {
-        let node = about.node_faults && KINDS.contains(&f.as_str());
-        if !node && !own.contains(f) {
+        let name = f.to_string();
+        let node = about.node_faults && KINDS.contains(&name.as_str());
+        if !node && !own.contains(&name) {
             let mut known: Vec<String> = Vec::new();
             if about.node_faults {
                 known.extend(KINDS.iter().map(|k| k.to_string()));
             }
             known.extend(own.iter().cloned());
             return Err(SetupError::bad(format!(
-                "unknown nemesis {f:?} for {} (known: {})",
+                "unknown nemesis {name:?} for {} (known: {})",
                 about.name,
                 known.join(", ")
             )));

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use faultline_harness::runner::{
-    Client, Completion, Invocation, Outcome, Target, BANK_ACCOUNTS, BANK_BALANCE,
+    Client, ClientError, Completion, Invocation, Outcome, Target, BANK_ACCOUNTS, BANK_BALANCE,
 };
 use faultline_history::Value;
 
@@ -153,7 +153,7 @@ impl Target for MemoryTarget {
         "memory"
     }
 
-    async fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
+    async fn open(&self, node: &str) -> Result<Box<dyn Client>, ClientError> {
         Ok(Box::new(WorkloadClient {
             objects: self.objects.clone(),
             node: node.to_owned(),

@@ -12,7 +12,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use faultline_harness::runner::{Injection, Nemesis, Rng};
+use faultline_harness::runner::{Injection, Nemesis, NemesisError, Rng};
+use faultline_harness::{ClockKind, Fault, Scope};
 use faultline_history::Value;
 
 /// What is wrong with a node.
@@ -38,30 +39,28 @@ pub type Faults = Arc<Mutex<BTreeMap<String, NodeFault>>>;
 pub struct MemoryNemesis {
     nodes: Vec<String>,
     faults: Faults,
-    kinds: Vec<String>,
+    kinds: Vec<Fault>,
 }
 
 impl MemoryNemesis {
-    /// A nemesis over `nodes` injecting `kinds` (`partition`, `pause`, `kill`).
+    /// A nemesis over `nodes` injecting `kinds`: partitions, kills and pauses
+    /// of one node, a minority, a majority or all, clock faults and packet
+    /// faults; there is no leader to aim at and no fault of its own.
     pub fn new(
         nodes: Vec<String>,
         faults: Faults,
-        kinds: &[String],
-    ) -> Result<MemoryNemesis, String> {
+        kinds: &[Fault],
+    ) -> Result<MemoryNemesis, NemesisError> {
         for k in kinds {
-            let (verb, how) = k.split_once('-').unwrap_or((k, "one"));
-            let ok = match verb {
-                "partition" | "pause" | "kill" => {
-                    matches!(how, "one" | "minority" | "majority" | "all")
-                }
-                "clock" => matches!(how, "one" | "strobe" | "ahead"),
-                "packet" => how == "one",
-                _ => false,
+            let ok = match k {
+                Fault::Partition(s) | Fault::Kill(s) | Fault::Pause(s) => *s != Scope::Leader,
+                Fault::Clock(_) | Fault::Packet => true,
+                Fault::Own(_) => false,
             };
             if !ok {
-                return Err(format!(
-                    "the memory target simulates partition, kill and pause (of one node, -minority, -majority, -all), clock, clock-ahead, clock-strobe and packet; not {k:?} (it has no leader to aim at)"
-                ));
+                return Err(NemesisError::Refused(format!(
+                    "the memory target simulates partition, kill and pause (of one node, -minority, -majority, -all), clock, clock-ahead, clock-strobe and packet; not \"{k}\" (it has no leader to aim at)"
+                )));
             }
         }
         Ok(MemoryNemesis {
@@ -73,38 +72,36 @@ impl MemoryNemesis {
 }
 
 impl Nemesis for MemoryNemesis {
-    fn faults(&self) -> Vec<String> {
+    fn faults(&self) -> Vec<Fault> {
         self.kinds.clone()
     }
 
-    fn start(&self, fault: &str, rng: &mut Rng, inj: &Injection) -> Result<Value, String> {
-        let (verb, how) = fault.split_once('-').unwrap_or((fault, "one"));
+    fn start(&self, fault: &Fault, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
         let n = self.nodes.len();
-        let count = match how {
-            "minority" => (n - 1) / 2,
-            "majority" => n / 2 + 1,
-            "all" => n,
-            _ => 1,
-        }
-        .clamp(1, n);
+        let count = fault.scope().unwrap_or(Scope::One).count(n).clamp(1, n);
         let mut order = self.nodes.clone();
         rng.shuffle(&mut order);
         order.truncate(count);
         order.sort();
-        let kind = match verb {
-            "partition" => NodeFault::Partitioned,
-            "pause" => NodeFault::Paused,
-            "kill" => NodeFault::Killed,
-            "packet" => NodeFault::Slow(50),
-            "clock" => NodeFault::Skewed(
+        let kind = match fault {
+            Fault::Partition(_) => NodeFault::Partitioned,
+            Fault::Pause(_) => NodeFault::Paused,
+            Fault::Kill(_) => NodeFault::Killed,
+            Fault::Packet => NodeFault::Slow(50),
+            Fault::Clock(how) => NodeFault::Skewed(
                 (500 + rng.below(9500) as i64)
-                    * if how == "ahead" || rng.chance(0.5) {
+                    * if *how == ClockKind::Ahead || rng.chance(0.5) {
                         1
                     } else {
                         -1
                     },
             ),
-            other => return Err(format!("unknown fault {other}")),
+            other => {
+                return Err(NemesisError::NotOffered {
+                    target: "memory".into(),
+                    fault: other.clone(),
+                })
+            }
         };
         inj.begin()?;
         let mut f = self.faults.lock().unwrap_or_else(|e| e.into_inner());
@@ -114,18 +111,68 @@ impl Nemesis for MemoryNemesis {
         Ok(Value::list(order.iter().map(|n| Value::str(n)).collect()))
     }
 
-    fn stop(&self, _fault: &str) -> Result<Value, String> {
+    fn stop(&self, _fault: &Fault) -> Result<Value, NemesisError> {
         let mut f = self.faults.lock().unwrap_or_else(|e| e.into_inner());
         let healed: Vec<Value> = f.keys().map(|n| Value::str(n)).collect();
         f.clear();
         Ok(Value::list(healed))
     }
 
-    fn heal_all(&self) -> Result<(), String> {
+    fn heal_all(&self) -> Result<(), NemesisError> {
         self.faults
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nodes(n: usize) -> Vec<String> {
+        (1..=n).map(|i| format!("n{i}")).collect()
+    }
+
+    #[test]
+    fn every_built_in_fault_but_a_leader_aimed_one_is_simulated() {
+        for f in Fault::built_in() {
+            let made = MemoryNemesis::new(nodes(3), Faults::default(), std::slice::from_ref(&f));
+            assert_eq!(made.is_ok(), !f.aims_at_leader(), "{f}");
+        }
+        let e = MemoryNemesis::new(
+            nodes(3),
+            Faults::default(),
+            &[Fault::parse("promote").unwrap()],
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            e.contains("; not \"promote\" (it has no leader to aim at)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_scope_breaks_that_many_nodes_and_stop_heals_them() {
+        let faults = Faults::default();
+        let kinds =
+            Fault::parse_all(&["kill-majority", "pause-all", "partition-minority"]).unwrap();
+        let n = MemoryNemesis::new(nodes(5), faults.clone(), &kinds).unwrap();
+        for (f, want, kind) in [
+            (&kinds[0], 3, NodeFault::Killed),
+            (&kinds[1], 5, NodeFault::Paused),
+            (&kinds[2], 2, NodeFault::Partitioned),
+        ] {
+            n.start(f, &mut Rng::new(7), &Injection::unbounded())
+                .unwrap();
+            let now = faults.lock().unwrap().clone();
+            assert_eq!(now.len(), want, "{f}");
+            assert!(now.values().all(|k| *k == kind), "{f}: {now:?}");
+            n.stop(f).unwrap();
+            assert!(faults.lock().unwrap().is_empty(), "{f} healed");
+        }
     }
 }

@@ -14,7 +14,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use faultline_harness::runner::{Client, Completion, Invocation, Outcome, Target};
+use faultline_harness::runner::{Client, ClientError, Completion, Invocation, Outcome, Target};
 use faultline_history::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader as ABufReader};
 
@@ -120,11 +120,14 @@ impl Target for ProcessTarget {
         ))
     }
 
-    async fn open(&self, _node: &str) -> Result<Box<dyn Client>, String> {
+    async fn open(&self, _node: &str) -> Result<Box<dyn Client>, ClientError> {
         let (node, addr) = &self.primary;
         let s = tokio::net::TcpStream::connect((addr.as_str(), PORT))
             .await
-            .map_err(|e| format!("{node}: {e}"))?;
+            .map_err(|e| ClientError::Connect {
+                node: node.clone(),
+                why: e.to_string(),
+            })?;
         let _ = s.set_nodelay(true);
         let (r, w) = s.into_split();
         Ok(Box::new(ProcClient {

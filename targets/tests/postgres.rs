@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use faultline_harness::network::{is_root, Network};
 use faultline_harness::remote::Remote;
 use faultline_harness::runner::{Client, Completion, Injection, Invocation, Nemesis, Outcome, Rng};
+use faultline_harness::Fault;
 use faultline_history::Value;
 use faultline_targets::db::{Db, DbCluster, DbNode, DbOptions};
 use faultline_targets::postgres::{Postgres, PostgresTarget, ReadFrom};
@@ -113,7 +114,11 @@ fn served(d: &Completion, node: &str) {
 fn failover(nemesis: &Arc<dyn Nemesis>) -> String {
     let t1 = Instant::now();
     let what = nemesis
-        .start("failover", &mut Rng::new(1), &Injection::unbounded())
+        .start(
+            &Fault::parse("failover").unwrap(),
+            &mut Rng::new(1),
+            &Injection::unbounded(),
+        )
         .expect("failover");
     println!("  start -> {what} in {:?}", t1.elapsed());
     assert_eq!(what.get("killed").and_then(Value::as_str), Some("n1"));
@@ -128,7 +133,9 @@ fn failover(nemesis: &Arc<dyn Nemesis>) -> String {
 /// Stops the failover (the old primary must rejoin); heals twice more.
 fn rejoin(nemesis: &Arc<dyn Nemesis>) {
     let t2 = Instant::now();
-    let back = nemesis.stop("failover").expect("rejoin");
+    let back = nemesis
+        .stop(&Fault::parse("failover").unwrap())
+        .expect("rejoin");
     println!("  stop -> {back} in {:?}", t2.elapsed());
     nemesis.heal_all().expect("heal_all");
     nemesis.heal_all().expect("heal_all again");
@@ -293,7 +300,10 @@ fn asynchronous(s: &Session, nodes: &[DbNode], guard: &mut Guard) {
 
     println!("failover:");
     let nemesis = cluster.nemesis.clone().expect("failover nemesis");
-    assert_eq!(nemesis.faults(), ["failover", "failover-lagging"]);
+    assert_eq!(
+        faultline_harness::fault::names(&nemesis.faults()),
+        "failover,failover-lagging"
+    );
     let new = failover(&nemesis);
     assert_eq!(leaders(), vec![new.clone()]);
     let done = s.until_ok(&mut reg, "write", pair(0, int(10)));
@@ -330,7 +340,10 @@ fn quorum(s: &Session, nodes: &[DbNode], guard: &mut Guard) {
     let pg = target.cluster();
     let sync = "select string_agg(application_name || ':' || sync_state, ',' \
                 order by application_name) from pg_stat_replication";
-    assert_eq!(pg.psql(0, &[sync], 5).as_deref(), Ok("n2:quorum,n3:quorum"));
+    assert_eq!(
+        pg.psql(0, &[sync], 5).map_err(|e| e.to_string()).as_deref(),
+        Ok("n2:quorum,n3:quorum")
+    );
     let mut c = s.open(cluster.target.as_ref(), "n2");
     s.ok(&mut c, "write", pair(0, int(1)), pair(0, int(1)), "n1");
     read_until(s, &mut c, 0, 1, "n2");

@@ -14,7 +14,7 @@ use super::models::{prohibits, MODELS};
 use super::order::{process_edges, realtime_edges};
 use super::txn::{parse, Txns};
 use super::{list_append, rw_register};
-use crate::checker::{CheckError, Checker};
+use crate::checker::{CheckError, Checker, ConfigError};
 use crate::verdict::{Anomaly, Validity, Verdict};
 
 /// Examples of each anomaly type kept in the result.
@@ -55,13 +55,12 @@ pub struct Elle {
 
 impl Elle {
     /// A checker for `workload` under `opts`; the model must be one of [`MODELS`].
-    pub fn new(workload: TxnWorkload, opts: ElleOptions) -> Result<Elle, String> {
+    pub fn new(workload: TxnWorkload, opts: ElleOptions) -> Result<Elle, ConfigError> {
         if !MODELS.contains(&opts.model.as_str()) {
-            return Err(format!(
-                "unknown consistency model {:?} (known: {})",
-                opts.model,
-                MODELS.join(", ")
-            ));
+            return Err(ConfigError::UnknownConsistencyModel {
+                name: opts.model.clone(),
+                known: MODELS.join(", "),
+            });
         }
         Ok(Elle { workload, opts })
     }

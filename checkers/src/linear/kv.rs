@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use faultline_history::Value;
 
-use super::model::Model;
+use super::model::{Model, OpError};
 
 const P: u64 = (1 << 61) - 1;
 const BASE: u64 = 0x1F3D_5B79_A2C4_E681 % P;
@@ -178,11 +178,14 @@ impl Drop for Node {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Kv;
 
-fn piece(v: &Value) -> Result<Piece, String> {
+fn piece(v: &Value) -> Result<Piece, OpError> {
     match v {
         Value::Str(s) => Ok(Piece::new(s.clone())),
         Value::Null => Ok(Piece::new(Arc::from(""))),
-        other => Err(format!("kv values are strings, found {other}")),
+        other => Err(OpError::BadValue {
+            what: "kv values are strings",
+            found: other.to_string(),
+        }),
     }
 }
 
@@ -198,7 +201,7 @@ impl Model for Kv {
         KvState::of(&Piece::new(Arc::from("")))
     }
 
-    fn op(&self, f: &str, invoke: &Value, ok: Option<&Value>) -> Result<Option<KvOp>, String> {
+    fn op(&self, f: &str, invoke: &Value, ok: Option<&Value>) -> Result<Option<KvOp>, OpError> {
         Ok(Some(match f {
             "get" | "read" => match ok {
                 Some(v) => KvOp::Get(piece(v)?),
@@ -207,9 +210,11 @@ impl Model for Kv {
             "put" | "write" => KvOp::Put(piece(invoke)?),
             "append" => KvOp::Append(piece(invoke)?),
             other => {
-                return Err(format!(
-                    "kv has no operation `{other}` (expected get, put or append)"
-                ))
+                return Err(OpError::NoSuchOp {
+                    model: "kv".into(),
+                    f: other.to_owned(),
+                    expected: "get, put or append",
+                })
             }
         }))
     }

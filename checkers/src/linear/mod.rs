@@ -32,7 +32,7 @@ pub mod simulate;
 
 pub use checker::{LinearOptions, Linearizable};
 pub use kv::{Kv, KvOp};
-pub use model::Model;
+pub use model::{Model, OpError};
 pub use mutex::{Mutex, MutexOp};
 pub use prepare::Split;
 pub use queue::{Queue, QueueOp};

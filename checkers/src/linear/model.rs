@@ -16,6 +16,30 @@ use std::fmt::Debug;
 use std::hash::Hash;
 
 use faultline_history::Value;
+use thiserror::Error;
+
+/// Why a history operation means nothing to a model. One line.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum OpError {
+    /// The model has no operation of that name.
+    #[error("{model} has no operation `{f}` (expected {expected})")]
+    NoSuchOp {
+        /// The model, as a sentence names it (`a register`, `kv`).
+        model: String,
+        /// The operation's `f`.
+        f: String,
+        /// The operations it has, in words.
+        expected: &'static str,
+    },
+    /// A value of the wrong shape.
+    #[error("{what}, found {found}")]
+    BadValue {
+        /// What the model takes (`expected a [old new] pair`).
+        what: &'static str,
+        /// What was there.
+        found: String,
+    },
+}
 
 /// A sequential specification of one object.
 pub trait Model: Send + Sync {
@@ -35,7 +59,7 @@ pub trait Model: Send + Sync {
     /// returned). `Ok(None)` drops the operation: it cannot change the state and
     /// its result is unknown (a crashed read). `Err` says why the operation is
     /// malformed for this model.
-    fn op(&self, f: &str, invoke: &Value, ok: Option<&Value>) -> Result<Option<Self::Op>, String>;
+    fn op(&self, f: &str, invoke: &Value, ok: Option<&Value>) -> Result<Option<Self::Op>, OpError>;
 
     /// Applies `op` to `state`: the next state, or `None` if it cannot happen.
     /// This is the search's inner loop: it must not allocate needlessly.
@@ -64,9 +88,12 @@ pub trait Model: Send + Sync {
 }
 
 /// The `[old new]` pair of a compare-and-set.
-pub(crate) fn pair(v: &Value) -> Result<(Value, Value), String> {
+pub(crate) fn pair(v: &Value) -> Result<(Value, Value), OpError> {
     match v.as_list() {
         Some([a, b]) => Ok((a.clone(), b.clone())),
-        _ => Err(format!("expected a [old new] pair, found {v}")),
+        _ => Err(OpError::BadValue {
+            what: "expected a [old new] pair",
+            found: v.to_string(),
+        }),
     }
 }

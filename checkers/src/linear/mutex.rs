@@ -6,7 +6,7 @@
 
 use faultline_history::Value;
 
-use super::model::Model;
+use super::model::{Model, OpError};
 
 /// A lock operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -33,13 +33,20 @@ impl Model for Mutex {
         false
     }
 
-    fn op(&self, f: &str, _invoke: &Value, _ok: Option<&Value>) -> Result<Option<MutexOp>, String> {
+    fn op(
+        &self,
+        f: &str,
+        _invoke: &Value,
+        _ok: Option<&Value>,
+    ) -> Result<Option<MutexOp>, OpError> {
         match f {
             "acquire" | "lock" => Ok(Some(MutexOp::Acquire)),
             "release" | "unlock" => Ok(Some(MutexOp::Release)),
-            other => Err(format!(
-                "a mutex has no operation `{other}` (expected acquire or release)"
-            )),
+            other => Err(OpError::NoSuchOp {
+                model: "a mutex".into(),
+                f: other.to_owned(),
+                expected: "acquire or release",
+            }),
         }
     }
 

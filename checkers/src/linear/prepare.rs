@@ -105,7 +105,10 @@ pub(crate) fn prepare<M: Model>(
             };
             (Some(k.clone()), v, result)
         };
-        let Some(lop) = model.op(op.f(), invoke, result).map_err(bad)? else {
+        let Some(lop) = model
+            .op(op.f(), invoke, result)
+            .map_err(|e| bad(e.to_string()))?
+        else {
             continue;
         };
         keys.entry(key).or_default().push(LinOp {

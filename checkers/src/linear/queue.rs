@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 
 use faultline_history::Value;
 
-use super::model::Model;
+use super::model::{Model, OpError};
 
 /// A queue operation.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -36,13 +36,15 @@ impl Model for Queue {
         VecDeque::new()
     }
 
-    fn op(&self, f: &str, invoke: &Value, ok: Option<&Value>) -> Result<Option<QueueOp>, String> {
+    fn op(&self, f: &str, invoke: &Value, ok: Option<&Value>) -> Result<Option<QueueOp>, OpError> {
         match f {
             "enqueue" | "push" | "offer" => Ok(Some(QueueOp::Enqueue(invoke.clone()))),
             "dequeue" | "pop" | "poll" => Ok(Some(QueueOp::Dequeue(ok.cloned()))),
-            other => Err(format!(
-                "a queue has no operation `{other}` (expected enqueue or dequeue)"
-            )),
+            other => Err(OpError::NoSuchOp {
+                model: "a queue".into(),
+                f: other.to_owned(),
+                expected: "enqueue or dequeue",
+            }),
         }
     }
 

@@ -10,7 +10,7 @@
 
 use faultline_history::Value;
 
-use super::model::{pair, Model};
+use super::model::{pair, Model, OpError};
 
 /// A register operation.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -67,7 +67,7 @@ impl Model for Register {
         f: &str,
         invoke: &Value,
         ok: Option<&Value>,
-    ) -> Result<Option<RegisterOp>, String> {
+    ) -> Result<Option<RegisterOp>, OpError> {
         Ok(Some(match f {
             "read" | "r" => match ok {
                 Some(v) => RegisterOp::Read(v.clone()),
@@ -84,10 +84,11 @@ impl Model for Register {
                 } else {
                     "read or write"
                 };
-                return Err(format!(
-                    "a {} has no operation `{other}` (expected {allowed})",
-                    self.name()
-                ));
+                return Err(OpError::NoSuchOp {
+                    model: format!("a {}", self.name()),
+                    f: other.to_owned(),
+                    expected: allowed,
+                });
             }
         }))
     }

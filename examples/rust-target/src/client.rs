@@ -3,7 +3,7 @@
 //! own node; each completion names the node that served it.
 
 use async_trait::async_trait;
-use faultline_harness::runner::{Client, Completion, Invocation, Outcome, Target};
+use faultline_harness::runner::{Client, ClientError, Completion, Invocation, Outcome, Target};
 use faultline_history::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -54,20 +54,27 @@ impl Target for TinyTarget {
         "tinykv"
     }
 
-    async fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
-        let addr = |n: &str| {
-            self.nodes
-                .iter()
-                .find(|(name, _)| name == n)
-                .map(|(_, a)| a.clone())
-                .ok_or_else(|| format!("no node {n}"))
+    async fn open(&self, node: &str) -> Result<Box<dyn Client>, ClientError> {
+        let no_node = |n: &str| ClientError::NoNode {
+            target: "tinykv".into(),
+            node: n.to_owned(),
         };
-        let (p, p_addr) = self.nodes.first().cloned().ok_or("no nodes")?;
+        let addr = self
+            .nodes
+            .iter()
+            .find(|(name, _)| name == node)
+            .map(|(_, a)| a.clone())
+            .ok_or_else(|| no_node(node))?;
+        let (p, p_addr) = self.nodes.first().cloned().ok_or_else(|| no_node("n1"))?;
+        let connect = |n: &str, e: std::io::Error| ClientError::Connect {
+            node: n.to_owned(),
+            why: e.to_string(),
+        };
         Ok(Box::new(TinyClient {
-            own: Conn::open(node, &addr(node)?)
+            own: Conn::open(node, &addr)
                 .await
-                .map_err(|e| e.to_string())?,
-            primary: Conn::open(&p, &p_addr).await.map_err(|e| e.to_string())?,
+                .map_err(|e| connect(node, e))?,
+            primary: Conn::open(&p, &p_addr).await.map_err(|e| connect(&p, e))?,
         }))
     }
 

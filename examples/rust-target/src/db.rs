@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use faultline_harness::daemon::{wait_port, Daemon};
 use faultline_harness::remote::Spawn;
-use faultline_targets::db::{Db, DbCluster, DbNode, DbOptions};
+use faultline_targets::db::{Db, DbCluster, DbError, DbNode, DbOptions};
 use faultline_targets::{Defaults, Help};
 
 use crate::client::TinyTarget;
@@ -47,12 +47,9 @@ impl Db for TinyKv {
         Some(Vec::new())
     }
 
-    fn setup(
-        &self,
-        nodes: &[DbNode],
-        _opts: &DbOptions,
-    ) -> Result<faultline_targets::db::DbCluster, String> {
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    fn setup(&self, nodes: &[DbNode], _opts: &DbOptions) -> Result<DbCluster, DbError> {
+        let exe = std::env::current_exe()
+            .map_err(|e| DbError::Setup(format!("find this program: {e}")))?;
         let backups: Vec<String> = nodes[1..]
             .iter()
             .map(|n| format!("{}:{PORT}", n.addr))
@@ -85,7 +82,7 @@ impl Db for TinyKv {
             let addr = format!("{}:{PORT}", n.addr)
                 .parse()
                 .map_err(|e| format!("{e}"))?;
-            wait_port(addr, Duration::from_secs(10))?;
+            wait_port(addr, Duration::from_secs(10)).map_err(|e| DbError::Setup(e.to_string()))?;
         }
         let primary = nodes[0].name.clone();
         Ok(DbCluster {

@@ -30,6 +30,7 @@ mod server;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use faultline_harness::fault::{Fault, Scope};
 use faultline_plan::{Observer, Plan, Registry};
 use faultline_targets::cluster::database::Database;
 
@@ -89,7 +90,10 @@ fn main() -> ExitCode {
     let registry = Registry::builtin().with(Database(Arc::new(db::TinyKv)));
     let plan = Plan {
         workload: Some("register".into()),
-        nemesis: Some(vec!["partition".into(), "kill-leader".into()]),
+        nemesis: Some(vec![
+            Fault::Partition(Scope::One),
+            Fault::Kill(Scope::Leader),
+        ]),
         nemesis_interval: (time_limit / 4.0_f64).max(0.5),
         time_limit: Some(time_limit),
         nodes: vec!["n1".into(), "n2".into(), "n3".into()],

@@ -172,18 +172,18 @@ async fn drain(
 impl Ssh {
     /// Logs in to `host` as node `node`; fails within `opts.connect_timeout`.
     pub fn connect(node: &str, host: &str, opts: &SshOptions) -> Result<Ssh, RemoteError> {
-        Ssh::connect_noting(node, host, opts, |_, _| Ok(()))
+        Ssh::connect_noting(node, host, opts, |_, _| Ok::<(), RemoteError>(()))
     }
 
     /// As [`Ssh::connect`], calling `started(pid, control directory)` as soon
     /// as the master runs, before it has logged in: a caller that writes them
     /// down (a state file) can end a master its own death left behind. An
     /// error from `started` ends the master and is returned.
-    pub fn connect_noting(
+    pub fn connect_noting<E: std::fmt::Display>(
         node: &str,
         host: &str,
         opts: &SshOptions,
-        started: impl FnOnce(u32, &Path) -> Result<(), String>,
+        started: impl FnOnce(u32, &Path) -> Result<(), E>,
     ) -> Result<Ssh, RemoteError> {
         if !plain(host) || !plain(&opts.user) {
             let msg = format!("bad host `{host}` or user `{}`", opts.user);
@@ -225,7 +225,7 @@ impl Ssh {
         if let Err(e) = started(master.id(), dir.path()) {
             let _ = master.kill();
             let _ = master.wait();
-            return Err(other(node, e));
+            return Err(other(node, e.to_string()));
         }
         let deadline = Instant::now() + opts.connect_timeout;
         let failed = loop {

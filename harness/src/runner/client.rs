@@ -18,6 +18,48 @@
 
 use async_trait::async_trait;
 use faultline_history::Value;
+use thiserror::Error;
+
+/// Why a client could not be opened.
+#[derive(Debug, Error)]
+pub enum ClientError {
+    /// The target has no node of that name.
+    #[error("{target} has no node {node}")]
+    NoNode {
+        /// The target.
+        target: String,
+        /// The node asked for.
+        node: String,
+    },
+    /// The node could not be reached, or refused the client (said why).
+    #[error("{node}: {why}")]
+    Connect {
+        /// The node.
+        node: String,
+        /// What went wrong.
+        why: String,
+    },
+    /// The client program could not be started.
+    #[error("start the client `{command}`: {source}")]
+    Start {
+        /// Its command line.
+        command: String,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The target cannot read one node's own copy of the data.
+    #[error("{target}: cannot read {node}'s own copy")]
+    NoReplicaReads {
+        /// The target.
+        target: String,
+        /// The node.
+        node: String,
+    },
+    /// Anything else, in one line.
+    #[error("{0}")]
+    Other(String),
+}
 
 /// One operation to perform.
 #[derive(Clone, Debug, PartialEq)]
@@ -93,7 +135,7 @@ pub trait Target: Send + Sync {
     fn name(&self) -> &str;
 
     /// Opens a client against `node`.
-    async fn open(&self, node: &str) -> Result<Box<dyn Client>, String>;
+    async fn open(&self, node: &str) -> Result<Box<dyn Client>, ClientError>;
 
     /// Which nodes currently believe they lead, per node (for `primaries`
     /// observations); `None` when the target cannot tell.
@@ -110,8 +152,11 @@ pub trait Target: Send + Sync {
     /// Opens a client whose reads return `node`'s own copy of the data, never
     /// forwarded to a leader or a quorum (for the replica reads that end a
     /// test). Only called when [`Target::reads_replicas`] says so.
-    async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, String> {
-        Err(format!("{}: cannot read {node}'s own copy", self.name()))
+    async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, ClientError> {
+        Err(ClientError::NoReplicaReads {
+            target: self.name().to_owned(),
+            node: node.to_owned(),
+        })
     }
 
     /// The same target's clients for another workload (`check-target` tries

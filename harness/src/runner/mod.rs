@@ -20,10 +20,10 @@ mod recorder;
 mod run;
 mod watch;
 
-pub use client::{Client, Completion, Invocation, Outcome, Target};
-pub use nemesis::{Composed, Injection, Nemesis, Only};
+pub use client::{Client, ClientError, Completion, Invocation, Outcome, Target};
+pub use nemesis::{Composed, Injection, Nemesis, NemesisError, Only};
 pub use observe::{names_leader, Observed};
-pub use ops::{generator, OpGen, Rng, BANK_ACCOUNTS, BANK_BALANCE, GENERATED};
+pub use ops::{generator, OpGen, Rng, UnknownWorkload, BANK_ACCOUNTS, BANK_BALANCE, GENERATED};
 pub use recorder::{Rec, Recorder, Tally};
 pub use run::{run, RunConfig, RunOutcome};
 pub use watch::{

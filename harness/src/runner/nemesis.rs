@@ -1,6 +1,6 @@
 //! The `Nemesis` trait: faults the runner injects on a schedule.
 //!
-//! A nemesis offers named faults; each has an inverse, so a fault that was
+//! A nemesis offers [`Fault`]s (parsed once from their names); each has an inverse, so a fault that was
 //! injected is always followed by `stop`, and `heal_all` undoes everything at
 //! once and is harmless when nothing is broken — the runner calls it on every
 //! exit path. Faults are blocking work (shelling out to `iptables`,
@@ -29,8 +29,11 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use faultline_history::Value;
+use thiserror::Error;
 
 use super::ops::Rng;
+use crate::fault::Fault;
+use crate::remote::RemoteError;
 
 /// One injection in progress: when its first effect began, and whether it
 /// may still begin.
@@ -61,7 +64,7 @@ impl Injection {
     /// (and changes nothing) when the main phase is over; otherwise it marks
     /// now as the fault's start. Later calls succeed and change nothing, so a
     /// fault that began is never refused half-way.
-    pub fn begin(&self) -> Result<(), String> {
+    pub fn begin(&self) -> Result<(), NemesisError> {
         if self.began.get().is_some() {
             return Ok(());
         }
@@ -73,7 +76,7 @@ impl Injection {
                 .is_some_and(|s| s.load(Ordering::Relaxed));
         if over {
             self.refused.store(true, Ordering::Relaxed);
-            return Err("not begun: the main phase ended before the first effect".into());
+            return Err(NemesisError::NotBegun);
         }
         let _ = self.began.set(now);
         Ok(())
@@ -90,22 +93,82 @@ impl Injection {
     }
 }
 
+/// Why a nemesis could not be built, or a fault not injected or undone.
+/// One line, as the history's `error` and the summary show it.
+#[derive(Debug, Error)]
+pub enum NemesisError {
+    /// [`Injection::begin`] refused: the main phase was over.
+    #[error("not begun: the main phase ended before the first effect")]
+    NotBegun,
+    /// A fault this nemesis does not know (it names the faults it knows).
+    #[error("unknown nemesis \"{fault}\" (known: {known})")]
+    Unknown {
+        /// The fault asked for.
+        fault: Fault,
+        /// The faults it knows, comma-separated.
+        known: String,
+    },
+    /// A fault no part of a [`Composed`] nemesis offers.
+    #[error("no nemesis offers \"{0}\"")]
+    NoOwner(Fault),
+    /// A fault a target's own nemesis was handed but does not have.
+    #[error("{target} has no fault \"{fault}\"")]
+    NotOffered {
+        /// The target.
+        target: String,
+        /// The fault.
+        fault: Fault,
+    },
+    /// The faults asked for cannot be injected on this target (said why).
+    #[error("{0}")]
+    Refused(String),
+    /// The fault found nothing to act on; nothing happened.
+    #[error("{0}")]
+    Cannot(String),
+    /// A step failed (said which, and what had taken effect).
+    #[error("{0}")]
+    Failed(String),
+    /// A command or signal on a node failed.
+    #[error(transparent)]
+    Remote(Box<RemoteError>),
+    /// Several steps failed (healing tries them all).
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Several(Vec<NemesisError>),
+}
+
+impl From<RemoteError> for NemesisError {
+    fn from(e: RemoteError) -> NemesisError {
+        NemesisError::Remote(Box::new(e))
+    }
+}
+
+impl NemesisError {
+    /// `Ok` when `errors` is empty, the one error, or all of them.
+    pub fn all(mut errors: Vec<NemesisError>) -> Result<(), NemesisError> {
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.remove(0)),
+            _ => Err(NemesisError::Several(errors)),
+        }
+    }
+}
+
 /// Faults, each with its inverse.
 pub trait Nemesis: Send + Sync {
-    /// The faults it can inject, e.g. `partition-halves`, `kill`, `pause`.
-    fn faults(&self) -> Vec<String>;
+    /// The faults it can inject, e.g. `partition`, `kill`, `pause`.
+    fn faults(&self) -> Vec<Fault>;
 
     /// Injects `fault`, calling `inj.begin()?` right before its first effect;
     /// returns what it did, for the history. An error says what failed (and
     /// what had taken effect, if anything had).
-    fn start(&self, fault: &str, rng: &mut Rng, inj: &Injection) -> Result<Value, String>;
+    fn start(&self, fault: &Fault, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError>;
 
     /// Ends `fault` (heals, restarts, resumes, resets), including a fault
     /// whose injection failed part-way; returns what it did.
-    fn stop(&self, fault: &str) -> Result<Value, String>;
+    fn stop(&self, fault: &Fault) -> Result<Value, NemesisError>;
 
     /// Undoes every fault. Idempotent.
-    fn heal_all(&self) -> Result<(), String>;
+    fn heal_all(&self) -> Result<(), NemesisError>;
 }
 
 /// Several nemeses as one: each fault goes to the first that offers it, and
@@ -113,29 +176,29 @@ pub trait Nemesis: Send + Sync {
 pub struct Composed(pub Vec<std::sync::Arc<dyn Nemesis>>);
 
 impl Composed {
-    fn owner(&self, fault: &str) -> Result<&dyn Nemesis, String> {
+    fn owner(&self, fault: &Fault) -> Result<&dyn Nemesis, NemesisError> {
         self.0
             .iter()
-            .find(|n| n.faults().iter().any(|f| f == fault))
+            .find(|n| n.faults().contains(fault))
             .map(|n| n.as_ref())
-            .ok_or_else(|| format!("no nemesis offers {fault:?}"))
+            .ok_or_else(|| NemesisError::NoOwner(fault.clone()))
     }
 }
 
 impl Nemesis for Composed {
-    fn faults(&self) -> Vec<String> {
+    fn faults(&self) -> Vec<Fault> {
         self.0.iter().flat_map(|n| n.faults()).collect()
     }
 
-    fn start(&self, fault: &str, rng: &mut Rng, inj: &Injection) -> Result<Value, String> {
+    fn start(&self, fault: &Fault, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
         self.owner(fault)?.start(fault, rng, inj)
     }
 
-    fn stop(&self, fault: &str) -> Result<Value, String> {
+    fn stop(&self, fault: &Fault) -> Result<Value, NemesisError> {
         self.owner(fault)?.stop(fault)
     }
 
-    fn heal_all(&self) -> Result<(), String> {
+    fn heal_all(&self) -> Result<(), NemesisError> {
         let mut first = Ok(());
         for n in &self.0 {
             if let Err(e) = n.heal_all() {
@@ -153,23 +216,23 @@ pub struct Only {
     /// The nemesis.
     pub inner: std::sync::Arc<dyn Nemesis>,
     /// The faults offered.
-    pub faults: Vec<String>,
+    pub faults: Vec<Fault>,
 }
 
 impl Nemesis for Only {
-    fn faults(&self) -> Vec<String> {
+    fn faults(&self) -> Vec<Fault> {
         self.faults.clone()
     }
 
-    fn start(&self, fault: &str, rng: &mut Rng, inj: &Injection) -> Result<Value, String> {
+    fn start(&self, fault: &Fault, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
         self.inner.start(fault, rng, inj)
     }
 
-    fn stop(&self, fault: &str) -> Result<Value, String> {
+    fn stop(&self, fault: &Fault) -> Result<Value, NemesisError> {
         self.inner.stop(fault)
     }
 
-    fn heal_all(&self) -> Result<(), String> {
+    fn heal_all(&self) -> Result<(), NemesisError> {
         self.inner.heal_all()
     }
 }

@@ -91,7 +91,7 @@ pub fn names_leader(v: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::client::Client;
+    use crate::runner::client::{Client, ClientError};
     use async_trait::async_trait;
 
     /// A target whose leader discovery takes `took` and names `n1`, or nobody.
@@ -105,8 +105,8 @@ mod tests {
         fn name(&self) -> &str {
             "slow"
         }
-        async fn open(&self, _: &str) -> Result<Box<dyn Client>, String> {
-            Err("no clients".into())
+        async fn open(&self, _: &str) -> Result<Box<dyn Client>, ClientError> {
+            Err(ClientError::Other("no clients".into()))
         }
         async fn primaries(&self) -> Option<Value> {
             tokio::time::sleep(self.took).await;

@@ -76,8 +76,16 @@ pub const GENERATED: &[&str] = &[
     "bank",
 ];
 
+/// A workload the runner has no generator for.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the runner cannot generate workload {workload:?} (it generates: {})", GENERATED.join(", "))]
+pub struct UnknownWorkload {
+    /// The workload asked for.
+    pub workload: String,
+}
+
 /// The generator for `workload` over `keys` keys.
-pub fn generator(workload: &str, keys: usize) -> Result<Box<dyn OpGen>, String> {
+pub fn generator(workload: &str, keys: usize) -> Result<Box<dyn OpGen>, UnknownWorkload> {
     let keys = keys.max(1);
     Ok(match workload {
         "register" | "cas-register" => Box::new(Registers {
@@ -96,10 +104,9 @@ pub fn generator(workload: &str, keys: usize) -> Result<Box<dyn OpGen>, String> 
             accounts: BANK_ACCOUNTS,
         }),
         other => {
-            return Err(format!(
-                "the runner cannot generate workload {other:?} (it generates: {})",
-                GENERATED.join(", ")
-            ))
+            return Err(UnknownWorkload {
+                workload: other.to_owned(),
+            })
         }
     })
 }

@@ -200,7 +200,7 @@ pub async fn run(
         match tokio::task::spawn_blocking(move || n2.heal_all()).await {
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "healing failed");
-                nemesis_errors.push(e);
+                nemesis_errors.push(e.to_string());
             }
             Ok(Ok(())) => tracing::info!(target: "faultline::phase", "healed"),
             Err(e) => tracing::warn!(error = %e, "the heal task panicked"),
@@ -440,6 +440,7 @@ async fn schedule(nemesis: Option<Arc<dyn Nemesis>>, s: Arc<Shared>) -> FaultTal
             // Refused at its first effect: the main phase is over. Not a fault.
             (Err(_), None) if inj.refused() => break,
             (Err(e), None) => {
+                let e = e.to_string();
                 record(&name, not_injected(), Some(e.clone()), None);
                 t.not_injected += 1;
                 t.errors.push(format!("{fault} not injected: {e}"));
@@ -455,6 +456,7 @@ async fn schedule(nemesis: Option<Arc<dyn Nemesis>>, s: Arc<Shared>) -> FaultTal
             }
             // Failed part-way: what took effect is a fault, undone at once.
             (Err(e), Some(began)) => {
+                let e = e.to_string();
                 record(&name, partially_injected(), Some(e.clone()), Some(began));
                 t.injected += 1;
                 t.partial += 1;
@@ -468,6 +470,7 @@ async fn schedule(nemesis: Option<Arc<dyn Nemesis>>, s: Arc<Shared>) -> FaultTal
         match res {
             Ok(Ok(v)) => record(&name, v, None, None),
             Ok(Err(e)) => {
+                let e = e.to_string();
                 record(&name, Value::Null, Some(e.clone()), None);
                 t.errors.push(e);
             }
@@ -550,7 +553,7 @@ async fn replica_reads(s: &Arc<Shared>) -> Option<bool> {
             let mut client = match timeout(s.cfg.op_timeout, s.target.open_replica(node)).await {
                 Ok(Ok(c)) => Some(c),
                 Ok(Err(e)) => {
-                    record_replica(s, node, &ops[0], None, Some(e));
+                    record_replica(s, node, &ops[0], None, Some(e.to_string()));
                     None
                 }
                 Err(_) => {

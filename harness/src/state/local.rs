@@ -121,7 +121,10 @@ fn kill_namespace_processes(ns: &str) {
 /// Removes everything `c` names. Idempotent. SSH hosts in `shared` (named
 /// by another live run) keep their partition chain. Gives each SSH host
 /// logged in to, and whether it could be.
-pub fn remove(c: &Created, shared: &BTreeSet<String>) -> Vec<(String, Result<(), String>)> {
+pub fn remove(
+    c: &Created,
+    shared: &BTreeSet<String>,
+) -> Vec<(String, Result<(), crate::remote::RemoteError>)> {
     for ns in &c.namespaces {
         kill_namespace_processes(ns);
     }
@@ -208,7 +211,7 @@ pub struct Cleaned {
     /// Whether the by-name sweep ran (not while a live run has the prefix).
     pub swept: bool,
     /// SSH hosts logged in to, and whether that worked.
-    pub hosts: Vec<(String, Result<(), String>)>,
+    pub hosts: Vec<(String, Result<(), crate::remote::RemoteError>)>,
 }
 
 /// Removes what every dead run recorded in `dir`, then sweeps `prefix`

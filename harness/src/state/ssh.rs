@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::remote::{shell_quote, Remote, Ssh, SshOptions};
+use crate::remote::{shell_quote, Remote, RemoteError, Ssh, SshOptions};
 
 /// The iptables chain partitions live in, hooked from each node's `INPUT`.
 pub const PARTITION_CHAIN: &str = "FAULTLINE";
@@ -97,24 +97,22 @@ fn heal_command() -> String {
 /// Logs in to `h.host` and removes what the run left there: heals, kills
 /// what it started, removes its directory, and (unless `shared`: another live
 /// run names the host) the partition chain. Then ends the run's own master.
-pub fn remove_host(h: &SshLeft, shared: bool) -> Result<(), String> {
-    let done = Ssh::connect(&h.host, &h.host, &h.options())
-        .map_err(|e| e.to_string())
-        .and_then(|r| {
-            let mut cmd = heal_command();
-            let pids: Vec<String> = h.pids.iter().map(u32::to_string).collect();
-            if !pids.is_empty() {
-                cmd.push_str(&format!("kill -9 {} 2>/dev/null; ", pids.join(" ")));
-            }
-            if let Some(d) = &h.dir {
-                cmd.push_str(&sweep_dir_command(d));
-                cmd.push_str("; ");
-            }
-            if !shared {
-                cmd.push_str(&unhook_partition_chain_command());
-            }
-            r.exec(&cmd).map(|_| ()).map_err(|e| e.to_string())
-        });
+pub fn remove_host(h: &SshLeft, shared: bool) -> Result<(), RemoteError> {
+    let done = Ssh::connect(&h.host, &h.host, &h.options()).and_then(|r| {
+        let mut cmd = heal_command();
+        let pids: Vec<String> = h.pids.iter().map(u32::to_string).collect();
+        if !pids.is_empty() {
+            cmd.push_str(&format!("kill -9 {} 2>/dev/null; ", pids.join(" ")));
+        }
+        if let Some(d) = &h.dir {
+            cmd.push_str(&sweep_dir_command(d));
+            cmd.push_str("; ");
+        }
+        if !shared {
+            cmd.push_str(&unhook_partition_chain_command());
+        }
+        r.exec(&cmd).map(|_| ())
+    });
     if let (Some(pid), Some(dir)) = (h.master, &h.control_dir) {
         end_master(pid, dir);
     }

@@ -40,9 +40,9 @@ pub fn rules_for(
 /// Runs the NFQUEUE delayer with command-line style arguments (the hidden
 /// `faultline _delayer ...` subcommand); returns when told to stop (SIGTERM or
 /// SIGINT), after releasing every held packet.
-pub fn delayer_main(args: &[String]) -> Result<(), String> {
-    let config = DelayerConfig::parse(args).map_err(|e| e.to_string())?;
-    delayer::run(&config).map_err(|e| e.to_string())
+pub fn delayer_main(args: &[String]) -> Result<(), PacketError> {
+    let config = DelayerConfig::parse(args)?;
+    delayer::run(&config)
 }
 
 #[cfg(test)]
@@ -76,6 +76,7 @@ mod tests {
         assert_eq!((back.queue, back.fault, back.seed), (1, f, 7));
         assert!(delayer_main(&["--bogus".into()])
             .unwrap_err()
+            .to_string()
             .contains("--bogus"));
     }
 }

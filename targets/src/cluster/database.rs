@@ -17,7 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use faultline_harness::runner::{Composed, Nemesis, Only};
-use faultline_nemesis::clock;
+use faultline_harness::Fault;
 use faultline_nemesis::local::{LocalNemesis, NodeCtl};
 
 use super::nodes;
@@ -39,8 +39,8 @@ impl Kind for Database {
             .own_faults()
             .into_iter()
             .map(|f| {
-                let help = db.fault_help(&f);
-                crate::about::Help::new(f, help)
+                let help = db.fault_help(&f.to_string());
+                crate::about::Help::new(f.to_string(), help)
             })
             .collect();
         About {
@@ -99,7 +99,7 @@ pub fn database(db: &dyn Db, s: &Setup<'_>) -> Result<Cluster, SetupError> {
             db.install().map_err(SetupError::bad)?;
             steps.done(format!("install ({})", db.install_note()), t.elapsed());
             let t = std::time::Instant::now();
-            let placed = nodes::local(&mut cluster, names, run, clock::asked(faults))?;
+            let placed = nodes::local(&mut cluster, names, run, s.clock())?;
             steps.done(format!("network: {} namespaces", placed.len()), t.elapsed());
             placed
         }
@@ -152,8 +152,8 @@ pub fn database(db: &dyn Db, s: &Setup<'_>) -> Result<Cluster, SetupError> {
         }
     }
     cluster.target = dbc.target.clone();
-    let own: Vec<String> = dbc.nemesis.as_ref().map(|n| n.faults()).unwrap_or_default();
-    let (mine, local): (Vec<String>, Vec<String>) =
+    let own = dbc.nemesis.as_ref().map(|n| n.faults()).unwrap_or_default();
+    let (mine, local): (Vec<Fault>, Vec<Fault>) =
         faults.iter().cloned().partition(|f| own.contains(f));
     let mut parts: Vec<Arc<dyn Nemesis>> = Vec::new();
     if !local.is_empty() {

@@ -86,19 +86,21 @@ impl Kind for Memory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use faultline_harness::Fault;
 
     #[test]
     fn it_offers_exactly_what_its_nemesis_simulates() {
         let t = MemoryTarget::new("register");
         let nodes: Vec<String> = vec!["n1".into(), "n2".into(), "n3".into()];
         for f in OFFERED {
-            MemoryNemesis::new(nodes.clone(), t.faults(), &[f.to_string()])
+            MemoryNemesis::new(nodes.clone(), t.faults(), &[Fault::parse(f).unwrap()])
                 .unwrap_or_else(|e| panic!("{f}: {e}"));
         }
         for f in faultline_nemesis::local::KINDS {
             if !OFFERED.contains(f) {
                 assert!(
-                    MemoryNemesis::new(nodes.clone(), t.faults(), &[f.to_string()]).is_err(),
+                    MemoryNemesis::new(nodes.clone(), t.faults(), &[Fault::parse(f).unwrap()])
+                        .is_err(),
                     "{f}"
                 );
             }

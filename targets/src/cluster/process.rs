@@ -13,6 +13,7 @@ use crate::{MemoryTarget, ProcessTarget};
 use faultline_harness::daemon::{wait_port, Daemon};
 use faultline_harness::remote::{Spawn, SshOptions};
 use faultline_harness::runner::{Nemesis, GENERATED};
+use faultline_harness::Fault;
 use faultline_nemesis::clock;
 use faultline_nemesis::local::{LocalNemesis, NodeCtl};
 
@@ -37,7 +38,7 @@ fn memserver_argv(exe: &Path, workload: &str) -> Vec<String> {
 /// when no faults were asked for.
 fn nemesis(
     ctl: Vec<NodeCtl>,
-    faults: &[String],
+    faults: &[Fault],
     exe: PathBuf,
     primary: &str,
 ) -> Result<Option<Arc<dyn Nemesis>>, SetupError> {
@@ -91,14 +92,14 @@ impl Kind for Process {
 fn process(
     workload: &str,
     names: &[String],
-    faults: &[String],
+    faults: &[Fault],
     run: &Path,
     ssh: Option<&SshOptions>,
 ) -> Result<Cluster, SetupError> {
     let mut cluster = Cluster::bare(Arc::new(MemoryTarget::new(workload)));
     let placed = match ssh {
         Some(o) => nodes::ssh(&mut cluster, names, run, o)?,
-        None => nodes::local(&mut cluster, names, run, clock::asked(faults))?,
+        None => nodes::local(&mut cluster, names, run, faults.iter().any(Fault::is_clock))?,
     };
     let mut ctl = Vec::new();
     let mut exe = PathBuf::new();

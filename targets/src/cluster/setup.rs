@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use faultline_harness::remote::SshOptions;
+use faultline_harness::Fault;
 
 use crate::db::Steps;
 
@@ -16,8 +17,8 @@ pub struct Setup<'a> {
     pub workload: &'a str,
     /// Node names (or SSH hosts).
     pub nodes: &'a [String],
-    /// The faults asked for (never `none`).
-    pub faults: &'a [String],
+    /// The faults asked for.
+    pub faults: &'a [Fault],
     /// The run directory (node files go under it).
     pub run: &'a Path,
     /// SSH hosts instead of local namespaces.
@@ -29,6 +30,12 @@ pub struct Setup<'a> {
 }
 
 impl Setup<'_> {
+    /// Whether a clock fault was asked for (the servers then run under the
+    /// clock shim).
+    pub fn clock(&self) -> bool {
+        self.faults.iter().any(Fault::is_clock)
+    }
+
     /// The value of option `key`, if given.
     pub fn option(&self, key: &str) -> Option<&str> {
         self.options

@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use faultline_harness::runner::{Client, Completion, Invocation, Outcome, Target};
+use faultline_harness::runner::{Client, ClientError, Completion, Invocation, Outcome, Target};
 use faultline_history::Value;
 use serde_json::{json, Value as Json};
 
@@ -183,13 +183,16 @@ impl EtcdTarget {
 }
 
 impl EtcdTarget {
-    fn client(&self, node: &str, serializable: bool) -> Result<Box<dyn Client>, String> {
+    fn client(&self, node: &str, serializable: bool) -> Result<Box<dyn Client>, ClientError> {
         let i = self
             .http
             .members
             .iter()
             .position(|(n, _)| n == node)
-            .ok_or_else(|| format!("no etcd member {node}"))?;
+            .ok_or_else(|| ClientError::NoNode {
+                target: "etcd".into(),
+                node: node.to_owned(),
+            })?;
         Ok(Box::new(EtcdClient {
             http: self.http.clone(),
             node: i,
@@ -204,7 +207,7 @@ impl Target for EtcdTarget {
         "etcd"
     }
 
-    async fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
+    async fn open(&self, node: &str) -> Result<Box<dyn Client>, ClientError> {
         self.client(node, self.serializable)
     }
 
@@ -214,7 +217,7 @@ impl Target for EtcdTarget {
 
     /// Serializable reads: the member answers from its own store, without
     /// asking a quorum.
-    async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, String> {
+    async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, ClientError> {
         self.client(node, true)
     }
 

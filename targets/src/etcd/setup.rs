@@ -8,7 +8,7 @@ use faultline_harness::remote::Spawn;
 
 use super::client::{EtcdTarget, Http, CLIENT_PORT};
 use crate::about::{Defaults, Help};
-use crate::db::{Db, DbCluster, DbNode, DbOptions};
+use crate::db::{Db, DbCluster, DbError, DbNode, DbOptions, OptionError};
 
 /// The peer port.
 pub const PEER_PORT: u16 = 2380;
@@ -50,14 +50,15 @@ impl Db for Etcd {
         )])
     }
 
-    fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, String> {
+    fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, DbError> {
         let serializable = match opts.get("read-mode").unwrap_or("linearizable") {
             "linearizable" => false,
             "serializable" => true,
             other => {
-                return Err(format!(
-                    "etcd read-mode must be linearizable or serializable, not {other:?}"
-                ))
+                return Err(DbError::BadOption(OptionError::Unmet {
+                    target: "etcd",
+                    why: format!("read-mode must be linearizable or serializable, not {other:?}"),
+                }))
             }
         };
         let cluster: Vec<String> = nodes
@@ -123,10 +124,10 @@ impl Db for Etcd {
                 break;
             }
             if Instant::now() > deadline {
-                return Err(format!(
+                return Err(DbError::Setup(format!(
                     "etcd did not elect a leader within 30 s (see {})",
                     nodes[0].dir.join("etcd.log").display()
-                ));
+                )));
             }
             std::thread::sleep(Duration::from_millis(200));
         }

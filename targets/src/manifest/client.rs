@@ -37,7 +37,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use faultline_harness::remote::{own_session, signal_group, Signal};
-use faultline_harness::runner::{Client, Completion, Invocation, Outcome, Target};
+use faultline_harness::runner::{Client, ClientError, Completion, Invocation, Outcome, Target};
 use faultline_history::Value;
 use serde_json::{json, Value as Json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
@@ -402,13 +402,16 @@ impl Target for JsonlTarget {
         &self.name
     }
 
-    async fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
+    async fn open(&self, node: &str) -> Result<Box<dyn Client>, ClientError> {
         let addr = self
             .nodes
             .iter()
             .find(|(n, _)| n == node)
             .map(|(_, a)| a.clone())
-            .ok_or_else(|| format!("unknown node {node}"))?;
+            .ok_or_else(|| ClientError::NoNode {
+                target: self.name.clone(),
+                node: node.to_owned(),
+            })?;
         let worker = self.workers.fetch_add(1, Ordering::Relaxed);
         let mut cmd = Command::new("sh");
         // Its own session: a Ctrl-C at the terminal reaches faultline, not
@@ -424,12 +427,15 @@ impl Target for JsonlTarget {
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| format!("start the client `{}`: {e}", self.command))?;
+            .map_err(|source| ClientError::Start {
+                command: self.command.clone(),
+                source,
+            })?;
         let group = child.id();
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
-            return Err("the client's pipes".into());
+            return Err(ClientError::Other("the client's pipes".into()));
         };
         let log = self.log.clone();
         let last_err = Arc::new(Mutex::new(String::new()));
@@ -457,15 +463,24 @@ impl Target for JsonlTarget {
             err_task: Some(err_task),
         };
         if let Err(e) = c.send(&self.open_message(node, &addr)).await {
-            return Err(format!("{node}: {}", c.exited(e).await));
+            return Err(ClientError::Connect {
+                node: node.to_owned(),
+                why: c.exited(e).await,
+            });
         }
         match c.answer(0, &Value::Null).await {
             Answer::Done(Outcome::Ok(_), _) => Ok(Box::new(c)),
             Answer::Done(Outcome::Fail(e) | Outcome::Info(e), _) => {
                 c.close().await;
-                Err(format!("{node}: {e}"))
+                Err(ClientError::Connect {
+                    node: node.to_owned(),
+                    why: e,
+                })
             }
-            Answer::Gone(why) => Err(format!("{node}: {why}")),
+            Answer::Gone(why) => Err(ClientError::Connect {
+                node: node.to_owned(),
+                why,
+            }),
         }
     }
 
@@ -477,7 +492,7 @@ impl Target for JsonlTarget {
         self.replica_reads
     }
 
-    async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, String> {
+    async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, ClientError> {
         let mut t = self.like(&self.workload);
         t.replica = true;
         t.workers = AtomicU64::new(self.workers.fetch_add(1, Ordering::Relaxed));
@@ -594,13 +609,23 @@ mod tests {
             "register",
         );
         t.nodes = vec![("n1".into(), "10.0.0.11".into())];
-        let e = t.open("n1").await.err().expect("the client exited");
+        let e = t
+            .open("n1")
+            .await
+            .err()
+            .expect("the client exited")
+            .to_string();
         assert_eq!(
             e,
             "n1: the client exited with status 3: ModuleNotFoundError: No module named pymysql"
         );
         t.command = "exit 0".into();
-        let e = t.open("n1").await.err().expect("the client exited");
+        let e = t
+            .open("n1")
+            .await
+            .err()
+            .expect("the client exited")
+            .to_string();
         assert_eq!(
             e,
             "n1: the client exited with status 0 (nothing on its stderr)"

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use faultline_harness::daemon::{Controls, Daemon};
 use faultline_harness::remote::{shell_quote, Remote, Signal, Spawn};
+use faultline_harness::Fault;
 
 use super::client::{ClientLog, JsonlTarget, LeadersByNode};
 use super::faults::ManifestNemesis;
@@ -30,7 +31,7 @@ use super::skew;
 use super::spec::{FormOn, Manifest};
 use super::template::{render, Vars};
 use crate::about::{Defaults, Help};
-use crate::db::{apt_script, Db, DbCluster, DbNode, DbOptions, Leaders};
+use crate::db::{apt_script, Db, DbCluster, DbError, DbNode, DbOptions, Leaders};
 
 /// The database a manifest describes.
 pub struct ManifestDb {
@@ -129,7 +130,8 @@ impl ManifestDb {
                     .map(|p| render(p, &v))
                     .or_else(|| std::env::var("PATH").ok())
                     .unwrap_or_default();
-                skew::before_start(&n.name, &command, &n.dir, &path_var)?;
+                skew::before_start(&n.name, &command, &n.dir, &path_var)
+                    .map_err(|e| e.to_string())?;
             }
             let log = n.dir.join("server.log");
             let d = Arc::new(
@@ -177,7 +179,8 @@ impl ManifestDb {
             daemons,
             &probes,
             Duration::from_secs_f64(m.ready.timeout),
-        )?;
+        )
+        .map_err(|e| e.to_string())?;
         let how = match m.ready.port {
             Some(p) => format!("port {p}"),
             None => "ready.command".into(),
@@ -187,7 +190,7 @@ impl ManifestDb {
             t = Instant::now();
             for (n, d) in nodes.iter().zip(daemons.iter()) {
                 if let Some(pid) = d.pid() {
-                    skew::after_ready(&n.name, pid)?;
+                    skew::after_ready(&n.name, pid).map_err(|e| e.to_string())?;
                 }
             }
             steps.done("clock shim loaded by every server", t.elapsed());
@@ -203,7 +206,9 @@ impl ManifestDb {
                 let v = vars(m, nodes, i, None);
                 let cmd = render(&form.command, &v);
                 let r = if form.on == FormOn::Controller {
-                    run_here(&cmd, &opt_env, &m.dir).map(|_| ())
+                    run_here(&cmd, &opt_env, &m.dir)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
                 } else {
                     nodes[i]
                         .remote
@@ -257,8 +262,13 @@ impl Db for ManifestDb {
         self.manifest.workloads.iter().map(String::as_str).collect()
     }
 
-    fn own_faults(&self) -> Vec<String> {
-        self.manifest.faults.keys().cloned().collect()
+    fn own_faults(&self) -> Vec<Fault> {
+        // Checked to be fault names when the manifest was read.
+        self.manifest
+            .faults
+            .keys()
+            .filter_map(|n| Fault::parse(n).ok())
+            .collect()
     }
 
     fn summary(&self) -> String {
@@ -344,7 +354,7 @@ impl Db for ManifestDb {
         s
     }
 
-    fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, String> {
+    fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, DbError> {
         let m = &self.manifest;
         let opt_env = option_env(opts);
         let env = exports(&opt_env);
@@ -355,7 +365,7 @@ impl Db for ManifestDb {
             for d in &daemons {
                 let _ = d.stop(Duration::from_secs(2));
             }
-            return Err(e);
+            return Err(e.into());
         }
         let by_node: Option<LeadersByNode> = m.leaders.as_ref().map(|l| {
             let cmds: Vec<(String, Arc<dyn Remote>, String)> = nodes

@@ -82,13 +82,36 @@ pub fn vars(m: &Manifest, nodes: &[DbNode], i: usize, leader: Option<usize>) -> 
     v
 }
 
+/// A command on this machine that could not run, or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HereError {
+    /// `sh` could not be started.
+    #[error("sh: {0}")]
+    Shell(#[source] std::io::Error),
+    /// The command exited with a failure status; what it said on either
+    /// stream is why.
+    #[error("`{command}` exited with {status}{}{}",
+        if stderr.is_empty() { String::new() } else { format!(": {stderr}") },
+        if stdout.is_empty() { String::new() } else { format!("; stdout: {stdout}") })]
+    Failed {
+        /// The command.
+        command: String,
+        /// Its exit status (-1 when killed by a signal).
+        status: i32,
+        /// The end of its standard output.
+        stdout: String,
+        /// The end of its standard error.
+        stderr: String,
+    },
+}
+
 /// Runs `command` on this machine with `sh -c` and `env`; its output, or
 /// one line saying why not.
 pub fn run_here(
     command: &str,
     env: &[(String, String)],
     cwd: &std::path::Path,
-) -> Result<String, String> {
+) -> Result<String, HereError> {
     let started = std::time::Instant::now();
     let out = faultline_harness::remote::own_session(
         std::process::Command::new("sh").arg("-c").arg(command),
@@ -116,25 +139,15 @@ pub fn run_here(
             "",
         ),
     }
-    let out = out.map_err(|e| format!("sh: {e}"))?;
+    let out = out.map_err(HereError::Shell)?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
-        // Whatever the command said, on either stream, is why it failed.
-        let (stdout, stderr) = (
-            faultline_harness::remote::tail(&String::from_utf8_lossy(&out.stdout)),
-            faultline_harness::remote::tail(&String::from_utf8_lossy(&out.stderr)),
-        );
-        let mut msg = format!(
-            "`{command}` exited with {}",
-            out.status.code().unwrap_or(-1)
-        );
-        if !stderr.is_empty() {
-            msg.push_str(&format!(": {stderr}"));
-        }
-        if !stdout.is_empty() {
-            msg.push_str(&format!("; stdout: {stdout}"));
-        }
-        Err(msg)
+        Err(HereError::Failed {
+            command: command.to_owned(),
+            status: out.status.code().unwrap_or(-1),
+            stdout: faultline_harness::remote::tail(&String::from_utf8_lossy(&out.stdout)),
+            stderr: faultline_harness::remote::tail(&String::from_utf8_lossy(&out.stderr)),
+        })
     }
 }

@@ -19,7 +19,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use faultline_harness::daemon::Daemon;
-use faultline_harness::runner::{Injection, Nemesis, Rng};
+use faultline_harness::runner::{Injection, Nemesis, NemesisError, Rng};
+use faultline_harness::Fault;
 use faultline_history::Value;
 
 use super::env::{run_here, vars};
@@ -119,7 +120,8 @@ impl ManifestNemesis {
         if let Some(h) = &spec.heal {
             let cmd =
                 super::template::render(h, &vars(&self.m, &self.nodes, a.leader, Some(a.leader)));
-            let out = run_here(&cmd, &self.env_for(a.leader), &self.m.dir)?;
+            let out =
+                run_here(&cmd, &self.env_for(a.leader), &self.m.dir).map_err(|e| e.to_string())?;
             if let Some(last) = out.lines().rev().find(|l| !l.trim().is_empty()) {
                 did.push(("heal".into(), Value::str(last.trim())));
             }
@@ -129,29 +131,42 @@ impl ManifestNemesis {
 }
 
 impl Nemesis for ManifestNemesis {
-    fn faults(&self) -> Vec<String> {
-        self.m.faults.keys().cloned().collect()
+    fn faults(&self) -> Vec<Fault> {
+        // The manifest's names were checked to be fault names when it was read.
+        self.m
+            .faults
+            .keys()
+            .filter_map(|n| Fault::parse(n).ok())
+            .collect()
     }
 
-    fn start(&self, fault: &str, _rng: &mut Rng, inj: &Injection) -> Result<Value, String> {
-        let spec = self
-            .m
-            .faults
-            .get(fault)
-            .ok_or_else(|| format!("{} offers no fault {fault:?}", self.m.name))?;
+    fn start(&self, fault: &Fault, _rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
+        let spec =
+            self.m
+                .faults
+                .get(&fault.to_string())
+                .ok_or_else(|| NemesisError::NotOffered {
+                    target: self.m.name.clone(),
+                    fault: fault.clone(),
+                })?;
+        let fault = &fault.to_string();
         if self
             .active
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .contains_key(fault)
         {
-            return Err(format!("{fault} is already in effect"));
+            return Err(NemesisError::Cannot(format!(
+                "{fault} is already in effect"
+            )));
         }
         let needs_leader = spec.kill_leader || spec.isolate_leader > 0.0;
         let leader = match self.leader() {
             Some(l) => l,
             None if needs_leader => {
-                return Err("no node claims to lead: nothing to fail over".into())
+                return Err(NemesisError::Cannot(
+                    "no node claims to lead: nothing to fail over".into(),
+                ))
             }
             None => 0,
         };
@@ -169,14 +184,14 @@ impl Nemesis for ManifestNemesis {
             },
         );
         if spec.isolate_leader > 0.0 {
-            self.cut(leader, true)?;
+            self.cut(leader, true).map_err(NemesisError::Failed)?;
             std::thread::sleep(Duration::from_secs_f64(spec.isolate_leader));
             did.push(("isolated_s".into(), Value::Float(spec.isolate_leader)));
         }
         if spec.kill_leader {
             self.daemons[leader]
                 .kill()
-                .map_err(|e| format!("kill {name}: {e}"))?;
+                .map_err(|e| NemesisError::Failed(format!("kill {name}: {e}")))?;
             self.set_active(
                 fault,
                 Active {
@@ -187,7 +202,7 @@ impl Nemesis for ManifestNemesis {
             did.push(("killed".into(), Value::str(&name)));
         }
         if spec.isolate_leader > 0.0 {
-            self.cut(leader, false)?;
+            self.cut(leader, false).map_err(NemesisError::Failed)?;
         }
         if let Some(c) = &spec.command {
             let cmd = super::template::render(c, &vars(&self.m, &self.nodes, leader, Some(leader)));
@@ -197,11 +212,11 @@ impl Nemesis for ManifestNemesis {
                     .skip(1)
                     .map(|(k, v)| format!("{k} {v}"))
                     .collect();
-                if done.is_empty() {
-                    e
+                NemesisError::Failed(if done.is_empty() {
+                    e.to_string()
                 } else {
                     format!("{e} (after: {})", done.join(", "))
-                }
+                })
             })?;
             if let Some(last) = out.lines().rev().find(|l| !l.trim().is_empty()) {
                 did.push(("output".into(), Value::str(last.trim())));
@@ -210,19 +225,20 @@ impl Nemesis for ManifestNemesis {
         Ok(Value::map(did))
     }
 
-    fn stop(&self, fault: &str) -> Result<Value, String> {
+    fn stop(&self, fault: &Fault) -> Result<Value, NemesisError> {
+        let fault = &fault.to_string();
         let a = self
             .active
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(fault);
         match a {
-            Some(a) => self.heal_one(fault, &a),
+            Some(a) => self.heal_one(fault, &a).map_err(NemesisError::Failed),
             None => Ok(Value::map(vec![("fault".into(), Value::str(fault))])),
         }
     }
 
-    fn heal_all(&self) -> Result<(), String> {
+    fn heal_all(&self) -> Result<(), NemesisError> {
         let active: Vec<(String, Active)> =
             std::mem::take(&mut *self.active.lock().unwrap_or_else(|e| e.into_inner()))
                 .into_iter()
@@ -236,6 +252,6 @@ impl Nemesis for ManifestNemesis {
         for i in 0..self.nodes.len() {
             let _ = self.cut(i, false);
         }
-        first.map_or(Ok(()), Err)
+        first.map_or(Ok(()), |e| Err(NemesisError::Failed(e)))
     }
 }

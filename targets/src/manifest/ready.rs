@@ -85,6 +85,32 @@ impl Probe {
     }
 }
 
+/// A node that did not become ready; `log` is the note on its server log
+/// (empty or `; server log ...`).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum NotReady {
+    /// Its server process is gone.
+    #[error("{node}: the server exited before it was ready (`start.command` must keep running in the foreground){log}")]
+    Exited {
+        /// The node.
+        node: String,
+        /// The note on its server log.
+        log: String,
+    },
+    /// Its probe did not pass in time.
+    #[error("{node} not ready within {secs} s: {never}{log}")]
+    TimedOut {
+        /// The node.
+        node: String,
+        /// The limit, in seconds.
+        secs: f64,
+        /// What the probe waited for.
+        never: String,
+        /// The note on its server log.
+        log: String,
+    },
+}
+
 /// Waits until every node is ready by its probe, within `limit`; fails at
 /// once when a node's server process is gone.
 pub fn wait_all(
@@ -92,7 +118,7 @@ pub fn wait_all(
     daemons: &[Arc<Daemon>],
     probes: &[Probe],
     limit: Duration,
-) -> Result<(), String> {
+) -> Result<(), NotReady> {
     let until = Instant::now() + limit;
     let mut pending: Vec<usize> = (0..nodes.len().min(daemons.len()).min(probes.len())).collect();
     loop {
@@ -100,11 +126,10 @@ pub fn wait_all(
         for &i in &pending {
             let n = &nodes[i];
             if !daemons[i].running() {
-                return Err(format!(
-                    "{}: the server exited before it was ready (`start.command` must keep running in the foreground){}",
-                    n.name,
-                    server_log_note(n)
-                ));
+                return Err(NotReady::Exited {
+                    node: n.name.clone(),
+                    log: server_log_note(n),
+                });
             }
             if !probes[i].ready(n) {
                 still.push(i);
@@ -115,13 +140,12 @@ pub fn wait_all(
         }
         if Instant::now() >= until {
             let i = still[0];
-            return Err(format!(
-                "{} not ready within {} s: {}{}",
-                nodes[i].name,
-                limit.as_secs_f64(),
-                probes[i].never(),
-                server_log_note(&nodes[i])
-            ));
+            return Err(NotReady::TimedOut {
+                node: nodes[i].name.clone(),
+                secs: limit.as_secs_f64(),
+                never: probes[i].never(),
+                log: server_log_note(&nodes[i]),
+            });
         }
         pending = still;
         std::thread::sleep(Duration::from_millis(100));

@@ -19,6 +19,16 @@ use faultline_nemesis::reach;
 /// What follows every refusal.
 const HINT: &str = "the clock shim reaches only dynamically linked programs that read the clock through libc; run this target without clock faults";
 
+/// A node's server that clock faults cannot skew, and why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("clock faults cannot skew {node}'s server: {why}; {HINT}")]
+pub struct Unskewable {
+    /// The node.
+    pub node: String,
+    /// Why the shim does not reach its server.
+    pub why: String,
+}
+
 /// The program a start command runs (`exec`, `env` and `VAR=value`
 /// prefixes skipped), if one can be told.
 pub fn start_program(command: &str) -> Option<&str> {
@@ -29,7 +39,12 @@ pub fn start_program(command: &str) -> Option<&str> {
 
 /// Refuses node `node`'s server, started by the rendered `command` in `cwd`
 /// with `path_var` as `PATH`, when its program is one the shim cannot reach.
-pub fn before_start(node: &str, command: &str, cwd: &Path, path_var: &str) -> Result<(), String> {
+pub fn before_start(
+    node: &str,
+    command: &str,
+    cwd: &Path,
+    path_var: &str,
+) -> Result<(), Unskewable> {
     let Some(program) = start_program(command) else {
         return Ok(());
     };
@@ -37,18 +52,21 @@ pub fn before_start(node: &str, command: &str, cwd: &Path, path_var: &str) -> Re
         return Ok(()); // not found: the start itself will say so
     };
     match reach::unreachable(&path) {
-        Some(why) => Err(format!(
-            "clock faults cannot skew {node}'s server: {why}; {HINT}"
-        )),
+        Some(why) => Err(Unskewable {
+            node: node.to_owned(),
+            why,
+        }),
         None => Ok(()),
     }
 }
 
 /// Refuses node `node`'s running server (process `pid` and its children)
 /// when any process of it runs without the shim.
-pub fn after_ready(node: &str, pid: u32) -> Result<(), String> {
-    reach::process_tree(pid)
-        .map_err(|why| format!("clock faults cannot skew {node}'s server: {why}; {HINT}"))
+pub fn after_ready(node: &str, pid: u32) -> Result<(), Unskewable> {
+    reach::process_tree(pid).map_err(|why| Unskewable {
+        node: node.to_owned(),
+        why: why.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -76,8 +94,9 @@ mod tests {
             Ok(())
         );
         if Path::new("/usr/bin/etcd").is_file() {
-            let e =
-                before_start("n2", "etcd --data-dir x", Path::new("/"), "/usr/bin").unwrap_err();
+            let e = before_start("n2", "etcd --data-dir x", Path::new("/"), "/usr/bin")
+                .unwrap_err()
+                .to_string();
             assert!(
                 e.starts_with(
                     "clock faults cannot skew n2's server: /usr/bin/etcd is a Go program"

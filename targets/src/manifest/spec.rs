@@ -483,7 +483,7 @@ impl Manifest {
                     .and_then(|f| f.source.as_deref());
                 match src {
                     Some(src) => self.field(&field, format!("{src}: {e}")),
-                    None => self.field(&field, e),
+                    None => self.field(&field, e.to_string()),
                 }
             })?;
         }

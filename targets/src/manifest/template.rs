@@ -69,12 +69,26 @@ enum Piece {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Template(Vec<Piece>);
 
-/// `line L, column C: ` of byte `at` in `text`.
-fn place(text: &str, at: usize) -> String {
-    let before = text.get(..at).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-    format!("line {line}, column {col}: ")
+/// What is wrong with a template, and where.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column}: {msg}")]
+pub struct TemplateError {
+    /// The line, from 1.
+    pub line: usize,
+    /// The column (in characters), from 1.
+    pub column: usize,
+    /// What is wrong.
+    pub msg: String,
+}
+
+/// The error `msg` at byte `pos` of `text`.
+fn at(text: &str, pos: usize, msg: String) -> TemplateError {
+    let before = text.get(..pos).unwrap_or(text);
+    TemplateError {
+        line: before.matches('\n').count() + 1,
+        column: before.rsplit('\n').next().unwrap_or("").chars().count() + 1,
+        msg,
+    }
 }
 
 const ESCAPES: &str = "write \\{{ for a literal {{, or put the text between {{raw}} and {{/raw}}";
@@ -128,7 +142,7 @@ fn loop_header(tag: &str) -> Result<(bool, String), String> {
 impl Template {
     /// Parses `text`; the error says what is wrong and where (line and
     /// column), for the caller to name the field.
-    pub fn parse(text: &str) -> Result<Template, String> {
+    pub fn parse(text: &str) -> Result<Template, TemplateError> {
         // The pieces being built; a second level while inside a loop.
         let mut top: Vec<Piece> = Vec::new();
         let mut inner: Option<(usize, bool, String, Vec<Piece>)> = None;
@@ -161,9 +175,10 @@ impl Template {
             }
             let after = &rest[2..];
             let close = after.find("}}").ok_or_else(|| {
-                format!(
-                    "{}`{{{{` is never closed by `}}}}` ({ESCAPES})",
-                    place(text, i)
+                at(
+                    text,
+                    i,
+                    format!("`{{{{` is never closed by `}}}}` ({ESCAPES})"),
                 )
             })?;
             let tag = after[..close].trim();
@@ -177,71 +192,62 @@ impl Template {
                 "raw" => {
                     let body = &text[end..];
                     let stop = body.find("{{/raw}}").ok_or_else(|| {
-                        format!(
-                            "{}`{{{{raw}}}}` is never closed by `{{{{/raw}}}}`",
-                            place(text, i)
-                        )
+                        at(text, i, "`{{raw}}` is never closed by `{{/raw}}`".into())
                     })?;
                     lit.push_str(&body[..stop]);
                     i = end + stop + "{{/raw}}".len();
                     continue;
                 }
-                "/raw" => {
-                    return Err(format!(
-                        "{}`{{{{/raw}}}}` without `{{{{raw}}}}`",
-                        place(text, i)
-                    ))
-                }
+                "/raw" => return Err(at(text, i, "`{{/raw}}` without `{{raw}}`".into())),
                 "/for" => {
                     let Some((_, others, sep, mut body)) = inner.take() else {
-                        return Err(format!(
-                            "{}`{{{{/for}}}}` without `{{{{for peer}}}}`",
-                            place(text, i)
-                        ));
+                        return Err(at(text, i, "`{{/for}}` without `{{for peer}}`".into()));
                     };
                     flush(&mut lit, &mut body);
                     top.push(Piece::Loop { others, sep, body });
                 }
                 t if t == "for" || t.starts_with("for ") => {
                     if in_loop {
-                        return Err(format!("{}loops do not nest", place(text, i)));
+                        return Err(at(text, i, "loops do not nest".into()));
                     }
-                    let (others, sep) =
-                        loop_header(t).map_err(|e| format!("{}{e}", place(text, i)))?;
+                    let (others, sep) = loop_header(t).map_err(|e| at(text, i, e))?;
                     flush(&mut lit, pieces);
                     inner = Some((i, others, sep, Vec::new()));
                 }
                 name => {
                     let piece = if let Some(field) = name.strip_prefix("peer.") {
                         if !PEER_FIELDS.contains(&field) {
-                            return Err(format!(
-                                "{}unknown variable {{{{{name}}}}} (a peer has {})",
-                                place(text, i),
-                                PEER_FIELDS
-                                    .iter()
-                                    .map(|f| format!("peer.{f}"))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
+                            return Err(at(
+                                text,
+                                i,
+                                format!(
+                                    "unknown variable {{{{{name}}}}} (a peer has {})",
+                                    PEER_FIELDS
+                                        .iter()
+                                        .map(|f| format!("peer.{f}"))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                ),
                             ));
                         }
                         if !in_loop {
-                            return Err(format!(
-                                "{}{{{{{name}}}}} is only defined between {{{{for peer}}}} and {{{{/for}}}}",
-                                place(text, i)
-                            ));
+                            return Err(at(text, i, format!("{{{{{name}}}}} is only defined between {{{{for peer}}}} and {{{{/for}}}}")));
                         }
                         Piece::Peer(field.to_owned())
                     } else if VARIABLES.iter().any(|(v, _)| *v == name) {
                         Piece::Var(name.to_owned())
                     } else {
-                        return Err(format!(
-                            "{}unknown variable {{{{{name}}}}} (known: {}; {ESCAPES})",
-                            place(text, i),
-                            VARIABLES
-                                .iter()
-                                .map(|(v, _)| *v)
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                        return Err(at(
+                            text,
+                            i,
+                            format!(
+                                "unknown variable {{{{{name}}}}} (known: {}; {ESCAPES})",
+                                VARIABLES
+                                    .iter()
+                                    .map(|(v, _)| *v)
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
                         ));
                     };
                     flush(&mut lit, pieces);
@@ -250,10 +256,11 @@ impl Template {
             }
             i = end;
         }
-        if let Some((at, ..)) = inner {
-            return Err(format!(
-                "{}`{{{{for peer}}}}` is never closed by `{{{{/for}}}}`",
-                place(text, at)
+        if let Some((start, ..)) = inner {
+            return Err(at(
+                text,
+                start,
+                "`{{for peer}}` is never closed by `{{/for}}`".into(),
             ));
         }
         flush(&mut lit, &mut top);
@@ -360,11 +367,11 @@ mod tests {
 
     #[test]
     fn unknown_and_unclosed_variables_are_named_with_their_place() {
-        let e = Template::parse("{{nod}}").unwrap_err();
+        let e = Template::parse("{{nod}}").unwrap_err().to_string();
         assert!(e.contains("unknown variable {{nod}}"), "{e}");
         assert!(e.starts_with("line 1, column 1: "), "{e}");
         assert!(e.contains("\\{{"), "the escape is suggested: {e}");
-        let e = Template::parse("a\nbé {{node").unwrap_err();
+        let e = Template::parse("a\nbé {{node").unwrap_err().to_string();
         assert!(e.contains("never closed"), "{e}");
         assert!(e.starts_with("line 2, column 4: "), "{e}");
     }
@@ -379,6 +386,7 @@ mod tests {
         assert_eq!(t.render(&v), "{{ user.name }} {{for}}=n1");
         assert!(Template::parse("{{raw}} never ends")
             .unwrap_err()
+            .to_string()
             .contains("`{{raw}}` is never closed"));
         assert!(Template::parse("{{/raw}}").is_err());
     }
@@ -417,7 +425,7 @@ mod tests {
             ("{{peer.addr}}", "only defined between"),
             ("{{for peer}}{{peer.port}}{{/for}}", "a peer has peer.node"),
         ] {
-            let e = Template::parse(text).unwrap_err();
+            let e = Template::parse(text).unwrap_err().to_string();
             assert!(e.contains(want), "{text}: {e}");
         }
     }
@@ -454,7 +462,7 @@ mod tests {
             let s: String = parts.concat();
             match Template::parse(&s) {
                 Ok(t) => { let _ = t.render(&three(me.min(2))); }
-                Err(e) => prop_assert!(e.starts_with("line "), "{}", e),
+                Err(e) => prop_assert!(e.to_string().starts_with("line "), "{}", e),
             }
         }
 

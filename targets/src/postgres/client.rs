@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use faultline_harness::runner::{Client, Completion, Invocation, Outcome, Target};
+use faultline_harness::runner::{Client, ClientError, Completion, Invocation, Outcome, Target};
 use faultline_history::Value;
 use tokio::task::JoinSet;
 use tokio_postgres::{Config, NoTls};
@@ -145,7 +145,7 @@ impl Target for PostgresTarget {
         "postgres"
     }
 
-    async fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
+    async fn open(&self, node: &str) -> Result<Box<dyn Client>, ClientError> {
         self.client(node, false)
     }
 
@@ -154,7 +154,7 @@ impl Target for PostgresTarget {
     }
 
     /// Reads on the node itself, primary or standby (hot standby serves them).
-    async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, String> {
+    async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, ClientError> {
         self.client(node, true)
     }
 
@@ -209,11 +209,14 @@ async fn believed_primary(cluster: &PgCluster, i: usize) -> Option<Option<String
 }
 
 impl PostgresTarget {
-    fn client(&self, node: &str, replica: bool) -> Result<Box<dyn Client>, String> {
+    fn client(&self, node: &str, replica: bool) -> Result<Box<dyn Client>, ClientError> {
         let home = self
             .cluster
             .index(node)
-            .ok_or_else(|| format!("postgres has no node {node}"))?;
+            .ok_or_else(|| ClientError::NoNode {
+                target: "postgres".into(),
+                node: node.to_owned(),
+            })?;
         Ok(Box::new(PgClient {
             target: self.clone(),
             home,

@@ -30,7 +30,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use faultline_harness::remote::shell_quote;
-use faultline_harness::runner::{Injection, Nemesis, Rng};
+use faultline_harness::runner::{Injection, Nemesis, NemesisError, Rng};
+use faultline_harness::Fault;
 use faultline_history::Value;
 
 use super::node::clone_from;
@@ -66,7 +67,7 @@ impl PostgresFailover {
             .collect()
     }
 
-    fn failover(&self, inj: &Injection) -> Result<Value, String> {
+    fn failover(&self, inj: &Injection) -> Result<Value, NemesisError> {
         let c = &self.cluster;
         let mut down = self.down.lock().unwrap_or_else(|e| e.into_inner());
         let roles = c.roles();
@@ -77,16 +78,19 @@ impl PostgresFailover {
         };
         let (primaries, standbys) = (with(false), with(true));
         let Some(&old) = primaries.first() else {
-            return Err("no primary answers: nothing to fail over".into());
+            return Err(NemesisError::Cannot(
+                "no primary answers: nothing to fail over".into(),
+            ));
         };
         if standbys.is_empty() {
-            return Err(format!(
+            return Err(NemesisError::Cannot(format!(
                 "no standby answers: {} is left as the primary",
                 c.nodes[old].name
-            ));
+            )));
         }
         inj.begin()?;
-        c.crash(old)?;
+        c.crash(old)
+            .map_err(|e| NemesisError::Failed(e.to_string()))?;
         down.push(old);
         let mut best: Option<(usize, u128, String)> = None;
         for &i in &standbys {
@@ -97,23 +101,23 @@ impl PostgresFailover {
             }
         }
         let Some((new, _, lsn)) = best else {
-            return Err(format!(
+            return Err(NemesisError::Failed(format!(
                 "{} crashed, but no standby answered to be promoted",
                 c.nodes[old].name
-            ));
+            )));
         };
         let promoted = c.psql(
             new,
             &["select pg_promote(wait => true, wait_seconds => 30)"],
             40,
         );
-        if promoted.as_deref() != Ok("t") {
-            return Err(format!(
+        if promoted.as_deref().ok() != Some("t") {
+            return Err(NemesisError::Failed(format!(
                 "{} crashed, but promoting {} failed: {}",
                 c.nodes[old].name,
                 c.nodes[new].name,
-                promoted.unwrap_or_else(|e| e)
-            ));
+                promoted.unwrap_or_else(|e| e.to_string())
+            )));
         }
         let mut errors = Vec::new();
         if c.settings.sync != SyncMode::Async {
@@ -126,7 +130,7 @@ impl PostgresFailover {
                 ],
                 5,
             ) {
-                errors.push(Value::str(&e));
+                errors.push(Value::str(&e.to_string()));
             }
         }
         let mut repointed = Vec::new();
@@ -141,7 +145,7 @@ impl PostgresFailover {
                 5,
             ) {
                 Ok(_) => repointed.push(Value::str(&c.nodes[j].name)),
-                Err(e) => errors.push(Value::str(&e)),
+                Err(e) => errors.push(Value::str(&e.to_string())),
             }
         }
         let names =
@@ -225,7 +229,7 @@ impl PostgresFailover {
                 ),
             )
         });
-        let rewound = rewind.and_then(|_| {
+        let rewound = rewind.map_err(String::from).and_then(|_| {
             // Whatever pg_rewind wrote (or not, when no rewind was needed),
             // follow the primary from now on; the last setting wins.
             let line = format!("primary_conninfo = '{info}'\n");
@@ -257,7 +261,7 @@ impl PostgresFailover {
         // must also stream from the primary.
         let q = "select count(*) from pg_stat_wal_receiver where status = 'streaming'";
         let until = std::time::Instant::now() + STREAM_LIMIT;
-        while c.psql(i, &[q], 3).as_deref() != Ok("1") {
+        while c.psql(i, &[q], 3).as_deref().ok() != Some("1") {
             if std::time::Instant::now() >= until {
                 let tail = c.nodes[i]
                     .remote
@@ -303,21 +307,23 @@ impl PostgresFailover {
     /// asynchronous replication they were acknowledged — and are lost, and the
     /// serial keys handed out meanwhile are handed out again; with synchronous
     /// replication their commits never returned.
-    fn failover_lagging(&self, inj: &Injection) -> Result<Value, String> {
+    fn failover_lagging(&self, inj: &Injection) -> Result<Value, NemesisError> {
         let roles = self.cluster.roles();
         let Some(old) = (0..roles.len()).find(|&i| roles[i] == Some(false)) else {
-            return Err("no primary answers: nothing to fail over".into());
+            return Err(NemesisError::Cannot(
+                "no primary answers: nothing to fail over".into(),
+            ));
         };
         inj.begin()?;
         if let Err(e) = self.cut(old, true) {
             let _ = self.cut(old, false);
-            return Err(e);
+            return Err(NemesisError::Failed(e));
         }
         std::thread::sleep(LAG);
         let out = self.failover(inj);
         let restored = self.cut(old, false);
         let v = out?;
-        restored?;
+        restored.map_err(NemesisError::Failed)?;
         let mut entries: Vec<(std::sync::Arc<str>, Value)> = match &v {
             Value::Map(m) => m.to_vec(),
             other => vec![("failover".into(), other.clone())],
@@ -331,33 +337,42 @@ impl PostgresFailover {
 pub const FAULTS: &[&str] = &["failover", "failover-lagging"];
 
 impl Nemesis for PostgresFailover {
-    fn faults(&self) -> Vec<String> {
-        FAULTS.iter().map(|f| f.to_string()).collect()
+    fn faults(&self) -> Vec<Fault> {
+        FAULTS.iter().filter_map(|f| Fault::own(f).ok()).collect()
     }
 
-    fn start(&self, fault: &str, _: &mut Rng, inj: &Injection) -> Result<Value, String> {
-        match fault {
+    fn start(&self, fault: &Fault, _: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
+        match fault.to_string().as_str() {
             "failover" => self.failover(inj),
             "failover-lagging" => self.failover_lagging(inj),
-            other => Err(format!("postgres has no fault {other:?}")),
+            _ => Err(self.not_offered(fault)),
         }
     }
 
-    fn stop(&self, fault: &str) -> Result<Value, String> {
-        match fault {
-            "failover" | "failover-lagging" => self.rejoin_all(),
-            other => Err(format!("postgres has no fault {other:?}")),
+    fn stop(&self, fault: &Fault) -> Result<Value, NemesisError> {
+        match fault.to_string().as_str() {
+            "failover" | "failover-lagging" => self.rejoin_all().map_err(NemesisError::Failed),
+            _ => Err(self.not_offered(fault)),
         }
     }
 
-    fn heal_all(&self) -> Result<(), String> {
+    fn heal_all(&self) -> Result<(), NemesisError> {
         let mut first = Ok(());
         for i in 0..self.cluster.nodes.len() {
             if let Err(e) = self.cut(i, false) {
-                first = Err(e);
+                first = Err(NemesisError::Failed(e));
             }
         }
-        self.rejoin_all().map(|_| ())?;
+        self.rejoin_all().map_err(NemesisError::Failed)?;
         first
+    }
+}
+
+impl PostgresFailover {
+    fn not_offered(&self, fault: &Fault) -> NemesisError {
+        NemesisError::NotOffered {
+            target: "postgres".into(),
+            fault: fault.clone(),
+        }
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use faultline_harness::daemon::Daemon;
-use faultline_harness::remote::{shell_quote, Remote};
+use faultline_harness::remote::{shell_quote, Remote, RemoteError};
 
 use super::{Settings, PORT};
 
@@ -59,19 +59,51 @@ pub struct PgCluster {
     pub settings: Settings,
 }
 
+/// Why a step on a PostgreSQL node failed. One line.
+#[derive(Debug, thiserror::Error)]
+pub enum PgError {
+    /// A command on the node (`psql`, `pg_ctl`, a signal) failed.
+    #[error(transparent)]
+    Remote(Box<RemoteError>),
+    /// A node that did not answer in the role expected, in time.
+    #[error("{node} did not come up as a {role} within {limit:?} (see {log})")]
+    NotUp {
+        /// The node.
+        node: String,
+        /// `standby` or `primary`.
+        role: &'static str,
+        /// How long it was given.
+        limit: Duration,
+        /// Its server log.
+        log: String,
+    },
+}
+
+impl From<RemoteError> for PgError {
+    fn from(e: RemoteError) -> PgError {
+        PgError::Remote(Box::new(e))
+    }
+}
+
+impl From<PgError> for String {
+    /// For the setup and failover steps that say what failed in one line.
+    fn from(e: PgError) -> String {
+        e.to_string()
+    }
+}
+
 impl PgCluster {
     /// Runs `cmd` (a shell command line) on node `i` as `postgres`, from `/`.
-    pub fn as_postgres(&self, i: usize, cmd: &str) -> Result<String, String> {
+    pub fn as_postgres(&self, i: usize, cmd: &str) -> Result<String, PgError> {
         let n = &self.nodes[i];
-        n.remote
-            .run(&format!("cd / && {} {cmd}", AS_POSTGRES.join(" ")))
-            .map_err(|e| e.to_string())
+        Ok(n.remote
+            .run(&format!("cd / && {} {cmd}", AS_POSTGRES.join(" ")))?)
     }
 
     /// Runs each of `sql` (one `-c` each, so `ALTER SYSTEM` is allowed) on
     /// node `i` over its unix socket, within `secs` seconds; the unaligned,
     /// tuples-only output, trimmed.
-    pub fn psql(&self, i: usize, sql: &[&str], secs: u32) -> Result<String, String> {
+    pub fn psql(&self, i: usize, sql: &[&str], secs: u32) -> Result<String, PgError> {
         let n = &self.nodes[i];
         let mut cmd = format!(
             "PGCONNECT_TIMEOUT=2 timeout {secs} {}/psql -X -A -t -q -h {} -p {PORT} -U postgres -d postgres",
@@ -82,10 +114,7 @@ impl PgCluster {
             cmd.push_str(" -c ");
             cmd.push_str(&shell_quote(q));
         }
-        n.remote
-            .run(&cmd)
-            .map(|out| out.trim().to_owned())
-            .map_err(|e| e.to_string())
+        Ok(n.remote.run(&cmd).map(|out| out.trim().to_owned())?)
     }
 
     /// Whether node `i` is a standby; `None` when it does not answer.
@@ -159,19 +188,19 @@ impl PgCluster {
     }
 
     /// Waits until node `i` answers with role `standby` (or primary).
-    pub fn wait_role(&self, i: usize, standby: bool, limit: Duration) -> Result<(), String> {
+    pub fn wait_role(&self, i: usize, standby: bool, limit: Duration) -> Result<(), PgError> {
         let until = Instant::now() + limit;
         loop {
             if self.in_recovery(i) == Some(standby) {
                 return Ok(());
             }
             if Instant::now() >= until {
-                return Err(format!(
-                    "{} did not come up as a {} within {limit:?} (see {})",
-                    self.nodes[i].name,
-                    if standby { "standby" } else { "primary" },
-                    self.nodes[i].log.display()
-                ));
+                return Err(PgError::NotUp {
+                    node: self.nodes[i].name.clone(),
+                    role: if standby { "standby" } else { "primary" },
+                    limit,
+                    log: self.nodes[i].log.display().to_string(),
+                });
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -186,7 +215,7 @@ impl PgCluster {
     /// nothing new, kills its children (each backend, the WAL sender...) and
     /// then the postmaster, all with `SIGKILL` — as a power cut would, except
     /// that the operating system keeps what was written to its page cache.
-    pub fn crash(&self, i: usize) -> Result<(), String> {
+    pub fn crash(&self, i: usize) -> Result<(), PgError> {
         let d = &self.daemons[i];
         let r = &self.nodes[i].remote;
         let pid = d.pid();
@@ -195,7 +224,7 @@ impl PgCluster {
                 "kill -STOP {pid} 2>/dev/null; pkill -KILL -P {pid} 2>/dev/null; true"
             ));
         }
-        d.kill().map_err(|e| e.to_string())?;
+        d.kill()?;
         // Make sure the postmaster is gone before anyone touches the data
         // directory (its lock file names it).
         let until = Instant::now() + Duration::from_secs(5);

@@ -69,9 +69,12 @@ impl Default for Settings {
 
 impl Settings {
     /// Parses the options; an unknown value is an error naming the choices.
-    pub fn parse(opts: &crate::db::DbOptions) -> Result<Settings, String> {
-        let bad = |k: &str, v: &str, choices: &str| {
-            format!("postgres {k} must be one of {choices}, not {v:?}")
+    pub fn parse(opts: &crate::db::DbOptions) -> Result<Settings, crate::db::OptionError> {
+        let bad = |key, v: &str, choices| crate::db::OptionError::NotAChoice {
+            target: "postgres",
+            key,
+            choices,
+            value: v.to_owned(),
         };
         let sync = match opts.get("sync").unwrap_or("async") {
             "async" => SyncMode::Async,

@@ -24,7 +24,7 @@ use super::failover::PostgresFailover;
 use super::node::{clone_from, prepare, PgCluster, PgNode, AS_POSTGRES};
 use super::{Settings, SyncMode, PORT};
 use crate::about::{Defaults, Help};
-use crate::db::{Db, DbCluster, DbNode, DbOptions};
+use crate::db::{Db, DbCluster, DbError, DbNode, DbOptions};
 
 /// How long a node may take to start (crash recovery included).
 const START_LIMIT: Duration = Duration::from_secs(30);
@@ -60,10 +60,10 @@ log_line_prefix = '%m [%p] %q%a '
 pub struct Postgres;
 
 impl Db for Postgres {
-    fn own_faults(&self) -> Vec<String> {
+    fn own_faults(&self) -> Vec<faultline_harness::Fault> {
         super::failover::FAULTS
             .iter()
-            .map(|f| f.to_string())
+            .filter_map(|f| faultline_harness::Fault::own(f).ok())
             .collect()
     }
 
@@ -114,7 +114,7 @@ impl Db for Postgres {
         }
     }
 
-    fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, String> {
+    fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, DbError> {
         self.start(nodes, opts).map(|(cluster, _)| cluster)
     }
 }
@@ -126,7 +126,7 @@ impl Postgres {
         &self,
         nodes: &[DbNode],
         opts: &DbOptions,
-    ) -> Result<(DbCluster, PostgresTarget), String> {
+    ) -> Result<(DbCluster, PostgresTarget), DbError> {
         let settings = Settings::parse(opts)?;
         if nodes.is_empty() {
             return Err("postgres needs at least one node".into());
@@ -160,7 +160,7 @@ impl Postgres {
             for d in &cluster.daemons {
                 let _ = d.stop(Duration::from_secs(2));
             }
-            return Err(e);
+            return Err(e.into());
         }
         let target = PostgresTarget::new(cluster.clone(), &opts.workload);
         let c = cluster.clone();

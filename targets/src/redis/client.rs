@@ -21,7 +21,7 @@ use std::time::Duration;
 use ::redis::aio::MultiplexedConnection;
 use ::redis::{cmd, AsyncConnectionConfig, RedisError, Value as Reply};
 use async_trait::async_trait;
-use faultline_harness::runner::{Client, Completion, Invocation, Outcome, Target};
+use faultline_harness::runner::{Client, ClientError, Completion, Invocation, Outcome, Target};
 use faultline_history::Value;
 
 use super::config::{MASTER_NAME, PORT, SENTINEL_PORT};
@@ -153,13 +153,16 @@ impl RedisTarget {
 impl RedisTarget {
     /// A client whose home is `node`; with `replica`, one that talks to that
     /// node only, whatever its role.
-    fn client(&self, node: &str, replica: bool) -> Result<Box<dyn Client>, String> {
+    fn client(&self, node: &str, replica: bool) -> Result<Box<dyn Client>, ClientError> {
         let home = self
             .0
             .nodes
             .iter()
             .position(|(n, _)| n == node)
-            .ok_or_else(|| format!("redis-sentinel has no node {node}"))?;
+            .ok_or_else(|| ClientError::NoNode {
+                target: "redis-sentinel".into(),
+                node: node.to_owned(),
+            })?;
         Ok(Box::new(RedisClient {
             target: self.clone(),
             home,
@@ -176,7 +179,7 @@ impl Target for RedisTarget {
         "redis-sentinel"
     }
 
-    async fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
+    async fn open(&self, node: &str) -> Result<Box<dyn Client>, ClientError> {
         self.client(node, false)
     }
 
@@ -186,7 +189,7 @@ impl Target for RedisTarget {
 
     /// Reads on the node's own redis-server, primary or replica (replicas
     /// serve reads).
-    async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, String> {
+    async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, ClientError> {
         self.client(node, true)
     }
 
@@ -325,7 +328,9 @@ impl Client for RedisClient {
     async fn invoke(&mut self, inv: &Invocation) -> Completion {
         let op = match ops::parse(&self.target.0.workload, inv) {
             Ok(op) => op,
-            Err(e) => return Completion::sent(Outcome::Fail(e), &self.target.name(self.home)),
+            Err(e) => {
+                return Completion::sent(Outcome::Fail(e.to_string()), &self.target.name(self.home))
+            }
         };
         let writes = op.writes();
         let wait = self.target.0.wait.filter(|_| writes);

@@ -100,8 +100,35 @@ pub fn decode(s: &str) -> Value {
         .unwrap_or_else(|_| Value::str(s))
 }
 
-fn bad(inv: &Invocation) -> String {
-    format!("bad {} operation {}", inv.f, inv.value)
+/// An invocation the redis client cannot perform: it certainly did nothing.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum BadOp {
+    /// An operation whose value has the wrong shape.
+    #[error("bad {f} operation {value}")]
+    Value {
+        /// The operation.
+        f: &'static str,
+        /// Its value.
+        value: Value,
+    },
+    /// A list-append micro-operation that is neither `append` nor `r`.
+    #[error("bad micro-operation {0}")]
+    Micro(Value),
+    /// An operation the workload does not have.
+    #[error("redis-sentinel has no operation {f:?} in workload {workload:?}")]
+    NoSuchOp {
+        /// The operation.
+        f: &'static str,
+        /// The workload.
+        workload: String,
+    },
+}
+
+fn bad(inv: &Invocation) -> BadOp {
+    BadOp::Value {
+        f: inv.f,
+        value: inv.value.clone(),
+    }
 }
 
 fn scalar(v: &Value) -> bool {
@@ -109,7 +136,7 @@ fn scalar(v: &Value) -> bool {
 }
 
 /// Parses `inv` for `workload`; the error says why it is malformed.
-pub fn parse(workload: &str, inv: &Invocation) -> Result<Op, String> {
+pub fn parse(workload: &str, inv: &Invocation) -> Result<Op, BadOp> {
     let v = &inv.value;
     let op = match (workload, inv.f) {
         ("register" | "cas-register", "read") => {
@@ -138,15 +165,16 @@ pub fn parse(workload: &str, inv: &Invocation) -> Result<Op, String> {
                         Mop::Append(k.clone(), x.clone())
                     }
                     Some([f, k, _]) if f.as_str() == Some("r") => Mop::Read(k.clone()),
-                    _ => return Err(format!("bad micro-operation {m}")),
+                    _ => return Err(BadOp::Micro(m.clone())),
                 });
             }
             Op::Txn(out)
         }
         (w, f) => {
-            return Err(format!(
-                "redis-sentinel has no operation {f:?} in workload {w:?}"
-            ))
+            return Err(BadOp::NoSuchOp {
+                f,
+                workload: w.to_owned(),
+            })
         }
     };
     Ok(op)

@@ -13,17 +13,61 @@ use ::redis::Value as Reply;
 
 use super::config::PORT;
 
+/// Why a question to a server got no usable answer. One line, naming the
+/// server.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// `addr:port` is not a socket address.
+    #[error("{addr}: {source}")]
+    BadAddress {
+        /// What was given.
+        addr: String,
+        /// Why it does not parse.
+        #[source]
+        source: std::net::AddrParseError,
+    },
+    /// Connecting, sending or the time limit.
+    #[error("{addr}: {source}")]
+    Io {
+        /// The server.
+        addr: SocketAddr,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server answered with an error, or with something not RESP.
+    #[error("{addr}: {why}")]
+    Reply {
+        /// The server.
+        addr: SocketAddr,
+        /// The error it sent, or what was wrong with its reply.
+        why: String,
+    },
+    /// A reply of a shape the question does not expect.
+    #[error("unexpected {what} reply {reply}")]
+    Unexpected {
+        /// The question (`INFO`, `ROLE`).
+        what: &'static str,
+        /// The reply, as debug output.
+        reply: String,
+    },
+}
+
 /// How deep replies may nest (Redis's own replies nest two or three levels).
 const MAX_DEPTH: usize = 8;
 /// The largest bulk string accepted.
 const MAX_BULK: usize = 64 << 20;
 
 /// Sends `args` to `addr:port` and reads one reply, within `limit` per step.
-pub fn query(addr: &str, port: u16, args: &[&str], limit: Duration) -> Result<Reply, String> {
-    let sock: SocketAddr = format!("{addr}:{port}")
-        .parse()
-        .map_err(|e| format!("{addr}:{port}: {e}"))?;
-    let io = |e: std::io::Error| format!("{sock}: {e}");
+pub fn query(addr: &str, port: u16, args: &[&str], limit: Duration) -> Result<Reply, ProbeError> {
+    let sock: SocketAddr =
+        format!("{addr}:{port}")
+            .parse()
+            .map_err(|source| ProbeError::BadAddress {
+                addr: format!("{addr}:{port}"),
+                source,
+            })?;
+    let io = |source| ProbeError::Io { addr: sock, source };
     let mut s = TcpStream::connect_timeout(&sock, limit).map_err(io)?;
     s.set_read_timeout(Some(limit)).map_err(io)?;
     s.set_write_timeout(Some(limit)).map_err(io)?;
@@ -33,7 +77,7 @@ pub fn query(addr: &str, port: u16, args: &[&str], limit: Duration) -> Result<Re
     }
     s.write_all(req.as_bytes()).map_err(io)?;
     let mut r = BufReader::new(s);
-    read(&mut r, 0).map_err(|e| format!("{sock}: {e}"))
+    read(&mut r, 0).map_err(|why| ProbeError::Reply { addr: sock, why })
 }
 
 fn read(r: &mut impl BufRead, depth: usize) -> Result<Reply, String> {
@@ -87,15 +131,21 @@ pub fn text(r: &Reply) -> Option<String> {
 }
 
 /// `INFO <section>` of the server at `addr:port`.
-pub fn info(addr: &str, port: u16, section: &str, limit: Duration) -> Result<String, String> {
+pub fn info(addr: &str, port: u16, section: &str, limit: Duration) -> Result<String, ProbeError> {
     let r = query(addr, port, &["INFO", section], limit)?;
-    text(&r).ok_or_else(|| format!("unexpected INFO reply {r:?}"))
+    text(&r).ok_or_else(|| ProbeError::Unexpected {
+        what: "INFO",
+        reply: format!("{r:?}"),
+    })
 }
 
 /// The role of the redis-server at `addr`.
-pub fn role(addr: &str) -> Result<Role, String> {
+pub fn role(addr: &str) -> Result<Role, ProbeError> {
     let r = query(addr, PORT, &["ROLE"], Duration::from_millis(500))?;
-    role_of(&r).ok_or_else(|| format!("unexpected ROLE reply {r:?}"))
+    role_of(&r).ok_or_else(|| ProbeError::Unexpected {
+        what: "ROLE",
+        reply: format!("{r:?}"),
+    })
 }
 
 /// The `key=value` fields of the INFO line starting `name:`.

@@ -22,7 +22,7 @@ use super::client::RedisTarget;
 use super::config::{MASTER_NAME, PORT, SENTINEL_PORT};
 use super::probe::{fields, info};
 use crate::about::{Defaults, Help};
-use crate::db::{Db, DbCluster, DbNode, DbOptions};
+use crate::db::{Db, DbCluster, DbError, DbNode, DbOptions, OptionError};
 
 /// How long the cluster may take to come up.
 const UP_WITHIN: Duration = Duration::from_secs(30);
@@ -44,19 +44,22 @@ pub struct Options {
 
 impl Options {
     /// Reads and checks the options for `nodes` nodes.
-    pub fn parse(opts: &DbOptions, nodes: usize) -> Result<Options, String> {
+    pub fn parse(opts: &DbOptions, nodes: usize) -> Result<Options, OptionError> {
         let replicas = nodes.saturating_sub(1);
-        let num = |key: &str| -> Result<Option<usize>, String> {
+        let num = |key: &str| -> Result<Option<usize>, OptionError> {
             let Some(v) = opts.get(key) else {
                 return Ok(None);
             };
-            let n: usize = v
-                .parse()
-                .map_err(|_| format!("redis-sentinel {key} must be a number, not {v:?}"))?;
+            let n: usize = v.parse().map_err(|_| OptionError::NotANumber {
+                target: "redis-sentinel",
+                key: key.to_owned(),
+                value: v.to_owned(),
+            })?;
             if n > replicas {
-                return Err(format!(
-                    "redis-sentinel {key}={n} needs {n} replicas; {nodes} nodes have {replicas}"
-                ));
+                return Err(OptionError::Unmet {
+                    target: "redis-sentinel",
+                    why: format!("{key}={n} needs {n} replicas; {nodes} nodes have {replicas}"),
+                });
             }
             Ok(Some(n))
         };
@@ -135,7 +138,7 @@ impl Db for RedisSentinel {
         ])
     }
 
-    fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, String> {
+    fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, DbError> {
         let primary = nodes
             .first()
             .ok_or("redis-sentinel needs at least one node")?;
@@ -148,7 +151,7 @@ impl Db for RedisSentinel {
                 for d in &started {
                     let _ = d.stop(Duration::from_secs(2));
                 }
-                return Err(e);
+                return Err(e.into());
             }
         };
         let members: Vec<(String, String)> = nodes

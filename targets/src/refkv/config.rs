@@ -9,6 +9,8 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use super::error::ConfigError;
+
 /// The TCP port clients (and joining followers) connect to.
 pub const CLIENT_PORT: u16 = 7000;
 /// The UDP port nodes exchange replication messages on.
@@ -279,16 +281,17 @@ impl Config {
     }
 
     /// The peers, parsed; an error names the bad one.
-    pub fn parse_peers(&self) -> Result<Vec<Peer>, String> {
+    pub fn parse_peers(&self) -> Result<Vec<Peer>, ConfigError> {
         self.peers
             .iter()
             .map(|p| {
                 let (n, a) = p
                     .split_once('=')
-                    .ok_or_else(|| format!("--peers: {p:?} is not name=address"))?;
-                let ip = a
-                    .parse()
-                    .map_err(|_| format!("--peers: {a:?} (of {n}) is not an IP address"))?;
+                    .ok_or_else(|| ConfigError::NotNameAddress(p.clone()))?;
+                let ip = a.parse().map_err(|_| ConfigError::BadAddress {
+                    name: n.to_owned(),
+                    addr: a.to_owned(),
+                })?;
                 Ok(Peer {
                     name: n.to_owned(),
                     ip,
@@ -303,42 +306,42 @@ impl Config {
     }
 
     /// Checks the flags against each other; the error names the flag.
-    pub fn validate(&self) -> Result<Vec<Peer>, String> {
+    pub fn validate(&self) -> Result<Vec<Peer>, ConfigError> {
         let peers = self.parse_peers()?;
         if !peers.iter().any(|p| p.name == self.name) {
-            return Err(format!("--name {} is not one of --peers", self.name));
+            return Err(ConfigError::NotAPeer(self.name.clone()));
         }
         if self.voters.is_some_and(|v| v == 0 || v > peers.len()) {
-            return Err(format!(
+            return Err(ConfigError::Flags(format!(
                 "--voters must be between 1 and the {} nodes",
                 peers.len()
-            ));
+            )));
         }
         if self.mode.replication == Replication::Leaderless {
             if self.mode.n == 0 || self.mode.n > peers.len() {
-                return Err(format!(
+                return Err(ConfigError::Flags(format!(
                     "--n {} must be between 1 and the {} nodes",
                     self.mode.n,
                     peers.len()
-                ));
+                )));
             }
             if self.mode.w == 0
                 || self.mode.w > self.mode.n
                 || self.mode.r == 0
                 || self.mode.r > self.mode.n
             {
-                return Err(format!(
+                return Err(ConfigError::Flags(format!(
                     "--w {} and --r {} must be between 1 and --n {}",
                     self.mode.w, self.mode.r, self.mode.n
-                ));
+                )));
             }
         }
         if !self.mode.replication.has_leader() && self.workload != "register" {
-            return Err(format!(
+            return Err(ConfigError::Flags(format!(
                 "--replication {} serves the register workload only, not {}",
                 name(self.mode.replication),
                 self.workload
-            ));
+            )));
         }
         Ok(peers)
     }

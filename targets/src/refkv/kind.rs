@@ -12,7 +12,7 @@ use clap::{CommandFactory, Parser};
 use faultline_harness::daemon::Daemon;
 use faultline_harness::remote::{Spawn, SshOptions};
 use faultline_harness::runner::{Composed, Nemesis, GENERATED};
-use faultline_nemesis::clock;
+use faultline_harness::Fault;
 use faultline_nemesis::local::{LocalNemesis, NodeCtl};
 
 use super::config::{Config, Mode};
@@ -164,12 +164,12 @@ impl Kind for Refkv {
 fn check(
     workload: &str,
     names: &[String],
-    faults: &[String],
+    faults: &[Fault],
     run: &Path,
     mode: &Mode,
     ssh: Option<&SshOptions>,
 ) -> Result<(), SetupError> {
-    let join = faults.iter().any(|f| f == "join");
+    let join = faults.iter().any(|f| f.to_string() == "join");
     if join && !mode.replication.has_leader() {
         return Err(SetupError::bad(
             "the join fault adds a follower: it needs a single-leader --replication",
@@ -202,13 +202,13 @@ fn check(
 fn refkv(
     workload: &str,
     names: &[String],
-    faults: &[String],
+    faults: &[Fault],
     run: &Path,
     mode: &Mode,
     ssh: Option<&SshOptions>,
 ) -> Result<Cluster, SetupError> {
     check(workload, names, faults, run, mode, ssh)?;
-    let join = faults.iter().any(|f| f == "join");
+    let join = faults.iter().any(|f| f.to_string() == "join");
     let mut all = names.to_vec();
     if join {
         all.push("joiner".into());
@@ -216,7 +216,7 @@ fn refkv(
     let mut cluster = Cluster::bare(Arc::new(MemoryTarget::new(workload)));
     let placed = match ssh {
         Some(o) => nodes::ssh(&mut cluster, &all, run, o)?,
-        None => nodes::local(&mut cluster, &all, run, clock::asked(faults))?,
+        None => nodes::local(&mut cluster, &all, run, faults.iter().any(Fault::is_clock))?,
     };
     let peers: Vec<(String, String)> = placed
         .iter()
@@ -288,10 +288,10 @@ fn refkv(
             nodes::absolute(run)?.join("nodes").display()
         )));
     }
-    let (own, local): (Vec<String>, Vec<String>) = faults
+    let (own, local): (Vec<Fault>, Vec<Fault>) = faults
         .iter()
         .cloned()
-        .partition(|f| REFKV_FAULTS.iter().any(|(n, _)| n == f));
+        .partition(|f| REFKV_FAULTS.iter().any(|(n, _)| *n == f.to_string()));
     let mut parts: Vec<Arc<dyn Nemesis>> = Vec::new();
     if !local.is_empty() {
         let t = target.clone();

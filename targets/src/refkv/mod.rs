@@ -21,6 +21,7 @@
 pub mod config;
 pub mod disk;
 pub mod engine;
+pub mod error;
 pub mod kind;
 pub mod leader;
 pub mod node;
@@ -29,5 +30,6 @@ pub mod target;
 pub mod wire;
 
 pub use config::Config;
+pub use error::{BadRequest, CallError, ConfigError, ServeError};
 pub use node::serve;
 pub use target::RefkvTarget;

@@ -19,30 +19,31 @@ use faultline_history::Value;
 use super::config::{Config, Peer, CLIENT_PORT, PEER_PORT};
 use super::disk::Disk;
 use super::engine::{ConnId, Ctx, Engine};
+use super::error::{BadRequest, CallError, ConfigError, ServeError};
 use super::leader::Leader;
 use super::quorum::Quorum;
 use super::wire::{fail, ok, Datagram, Request, MAX_DATAGRAM};
 
 enum Event {
     Conn(ConnId, TcpStream),
-    Request(ConnId, Result<Request, String>),
+    Request(ConnId, Result<Request, BadRequest>),
     Closed(ConnId),
     Peer(Datagram),
 }
 
 /// Runs a node until it is killed; an error says why it could not start.
-pub fn serve(cfg: Config) -> Result<(), String> {
+pub fn serve(cfg: Config) -> Result<(), ServeError> {
     let peers = cfg.validate()?;
     let me = peers
         .iter()
         .position(|p| p.name == cfg.name)
-        .ok_or("--name is not in --peers")? as u16;
+        .ok_or_else(|| ConfigError::NotAPeer(cfg.name.clone()))? as u16;
     let path = cfg.data.join("log.jsonl");
-    let (disk, records) = Disk::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let udp =
-        UdpSocket::bind(("0.0.0.0", PEER_PORT)).map_err(|e| format!("UDP {PEER_PORT}: {e}"))?;
+    let (disk, records) = Disk::open(&path).map_err(ServeError::io(path.display().to_string()))?;
+    let udp = UdpSocket::bind(("0.0.0.0", PEER_PORT))
+        .map_err(ServeError::io(format!("UDP {PEER_PORT}")))?;
     let listener = TcpListener::bind(("0.0.0.0", CLIENT_PORT))
-        .map_err(|e| format!("TCP {CLIENT_PORT}: {e}"))?;
+        .map_err(ServeError::io(format!("TCP {CLIENT_PORT}")))?;
     let now = Instant::now();
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -68,7 +69,11 @@ pub fn serve(cfg: Config) -> Result<(), String> {
         Box::new(Quorum::new(&cfg, records, peers.len(), me as usize))
     };
     let (tx, rx) = channel();
-    spawn_udp(udp.try_clone().map_err(|e| e.to_string())?, tx.clone());
+    spawn_udp(
+        udp.try_clone()
+            .map_err(ServeError::io(format!("UDP {PEER_PORT}")))?,
+        tx.clone(),
+    );
     spawn_accept(listener, tx);
     let mut conns: HashMap<ConnId, TcpStream> = HashMap::new();
     let heartbeat = Duration::from_millis(cfg.mode.heartbeat_ms.max(1));
@@ -78,7 +83,7 @@ pub fn serve(cfg: Config) -> Result<(), String> {
         let first = match rx.recv_timeout(wait) {
             Ok(ev) => Some(ev),
             Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => return Err("listeners stopped".into()),
+            Err(RecvTimeoutError::Disconnected) => return Err(ServeError::ListenersStopped),
         };
         cx.now = Instant::now();
         let batch = first
@@ -92,7 +97,7 @@ pub fn serve(cfg: Config) -> Result<(), String> {
                 Event::Closed(id) => {
                     conns.remove(&id);
                 }
-                Event::Request(id, Err(e)) => cx.reply(id, fail(e)),
+                Event::Request(id, Err(e)) => cx.reply(id, fail(e.to_string())),
                 Event::Request(id, Ok(req)) if req.f == "status" => {
                     let s = engine.status(&cx);
                     cx.reply(id, ok(s));
@@ -110,7 +115,7 @@ pub fn serve(cfg: Config) -> Result<(), String> {
         }
         cx.disk
             .sync()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+            .map_err(ServeError::io(path.display().to_string()))?;
         for (id, v) in cx.replies.drain(..) {
             if let Some(s) = conns.get_mut(&id) {
                 let line = v.to_string() + "\n";
@@ -206,20 +211,17 @@ fn join(cfg: &Config, peers: &[Peer], cx: &mut Ctx, leader: &mut Leader) {
 }
 
 /// One admin request to a node, with short timeouts.
-pub fn call(p: &Peer, f: &str) -> Result<Value, String> {
-    let s = TcpStream::connect_timeout(&p.tcp(), Duration::from_millis(300))
-        .map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(2)))
-        .map_err(|e| e.to_string())?;
-    (&s).write_all(format!("{{\"f\":\"{f}\"}}\n").as_bytes())
-        .map_err(|e| e.to_string())?;
+pub fn call(p: &Peer, f: &str) -> Result<Value, CallError> {
+    let s = TcpStream::connect_timeout(&p.tcp(), Duration::from_millis(300))?;
+    s.set_read_timeout(Some(Duration::from_secs(2)))?;
+    (&s).write_all(format!("{{\"f\":\"{f}\"}}\n").as_bytes())?;
     let mut line = String::new();
-    BufReader::new(&s)
-        .read_line(&mut line)
-        .map_err(|e| e.to_string())?;
-    let v: serde_json::Value = serde_json::from_str(&line).map_err(|e| e.to_string())?;
+    BufReader::new(&s).read_line(&mut line)?;
+    let v: serde_json::Value = serde_json::from_str(&line)?;
     if v["type"] != "ok" {
-        return Err(v["error"].as_str().unwrap_or("failed").to_owned());
+        return Err(CallError::Refused(
+            v["error"].as_str().unwrap_or("failed").to_owned(),
+        ));
     }
-    serde_json::from_value(v["value"].clone()).map_err(|e| e.to_string())
+    Ok(serde_json::from_value(v["value"].clone())?)
 }

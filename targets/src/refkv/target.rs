@@ -17,8 +17,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use faultline_harness::daemon::Daemon;
 use faultline_harness::runner::{
-    Client, Completion, Injection, Invocation, Nemesis, Outcome, Rng, Target,
+    Client, ClientError, Completion, Injection, Invocation, Nemesis, NemesisError, Outcome, Rng,
+    Target,
 };
+use faultline_harness::Fault;
 use faultline_history::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -76,7 +78,7 @@ impl RefkvTarget {
         false
     }
 
-    async fn client(&self, node: &str, local: bool) -> Result<Box<dyn Client>, String> {
+    async fn client(&self, node: &str, local: bool) -> Result<Box<dyn Client>, ClientError> {
         let mut c = RefkvClient {
             target: self.clone(),
             home: node.to_owned(),
@@ -87,7 +89,7 @@ impl RefkvTarget {
             conns: HashMap::new(),
             contexts: HashMap::new(),
         };
-        c.conn(node).await?;
+        c.conn(node).await.map_err(ClientError::Other)?;
         Ok(Box::new(c))
     }
 
@@ -121,7 +123,7 @@ impl Target for RefkvTarget {
         "refkv"
     }
 
-    async fn open(&self, node: &str) -> Result<Box<dyn Client>, String> {
+    async fn open(&self, node: &str) -> Result<Box<dyn Client>, ClientError> {
         self.client(node, false).await
     }
 
@@ -129,7 +131,7 @@ impl Target for RefkvTarget {
         true
     }
 
-    async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, String> {
+    async fn open_replica(&self, node: &str) -> Result<Box<dyn Client>, ClientError> {
         self.client(node, true).await
     }
 
@@ -325,7 +327,7 @@ impl Client for RefkvClient {
 pub struct RefkvNemesis {
     target: RefkvTarget,
     spare: Option<(Arc<Daemon>, std::path::PathBuf)>,
-    kinds: Vec<String>,
+    kinds: Vec<Fault>,
     joined: Mutex<bool>,
 }
 
@@ -335,7 +337,7 @@ impl RefkvNemesis {
     pub fn new(
         target: RefkvTarget,
         spare: Option<(Arc<Daemon>, std::path::PathBuf)>,
-        kinds: Vec<String>,
+        kinds: Vec<Fault>,
     ) -> Self {
         RefkvNemesis {
             target,
@@ -347,12 +349,12 @@ impl RefkvNemesis {
 }
 
 impl Nemesis for RefkvNemesis {
-    fn faults(&self) -> Vec<String> {
+    fn faults(&self) -> Vec<Fault> {
         self.kinds.clone()
     }
 
-    fn start(&self, fault: &str, rng: &mut Rng, inj: &Injection) -> Result<Value, String> {
-        match fault {
+    fn start(&self, fault: &Fault, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
+        match fault.to_string().as_str() {
             "promote" => {
                 let leaders = self.target.leaders();
                 let candidates: Vec<&Peer> = self
@@ -362,11 +364,13 @@ impl Nemesis for RefkvNemesis {
                     .filter(|p| !leaders.contains(&p.name) && call(p, "status").is_ok())
                     .collect();
                 if candidates.is_empty() {
-                    return Err("no reachable follower to promote".into());
+                    return Err(NemesisError::Cannot(
+                        "no reachable follower to promote".into(),
+                    ));
                 }
                 let p = candidates[rng.below(candidates.len() as u64) as usize];
                 inj.begin()?;
-                let epoch = call(p, "promote")?;
+                let epoch = call(p, "promote").map_err(|e| NemesisError::Failed(e.to_string()))?;
                 Ok(Value::map(vec![
                     ("promoted".into(), Value::str(&p.name)),
                     ("epoch".into(), epoch),
@@ -377,19 +381,25 @@ impl Nemesis for RefkvNemesis {
                 ]))
             }
             "join" => {
-                let (d, _) = self.spare.as_ref().ok_or("no spare node to join")?;
+                let (d, _) = self
+                    .spare
+                    .as_ref()
+                    .ok_or_else(|| NemesisError::Cannot("no spare node to join".into()))?;
                 inj.begin()?;
                 // Remembered first: a start that fails part-way is still stopped.
                 *self.joined.lock().unwrap_or_else(|e| e.into_inner()) = true;
-                d.start().map_err(|e| e.to_string())?;
+                d.start()?;
                 Ok(Value::str(d.node()))
             }
-            other => Err(format!("refkv has no fault {other:?}")),
+            _ => Err(NemesisError::NotOffered {
+                target: "refkv".into(),
+                fault: fault.clone(),
+            }),
         }
     }
 
-    fn stop(&self, fault: &str) -> Result<Value, String> {
-        match fault {
+    fn stop(&self, fault: &Fault) -> Result<Value, NemesisError> {
+        match fault.to_string().as_str() {
             "join" => {
                 self.heal_all()?;
                 Ok(Value::str("left"))
@@ -398,10 +408,10 @@ impl Nemesis for RefkvNemesis {
         }
     }
 
-    fn heal_all(&self) -> Result<(), String> {
+    fn heal_all(&self) -> Result<(), NemesisError> {
         let mut joined = self.joined.lock().unwrap_or_else(|e| e.into_inner());
         if let (true, Some((d, data))) = (*joined, &self.spare) {
-            d.stop(Duration::from_secs(2)).map_err(|e| e.to_string())?;
+            d.stop(Duration::from_secs(2))?;
             let _ = std::fs::remove_dir_all(data);
             *joined = false;
         }

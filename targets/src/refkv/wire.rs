@@ -30,6 +30,8 @@
 use faultline_history::Value;
 use serde::{Deserialize, Serialize};
 
+use super::error::BadRequest;
+
 /// The largest datagram a node sends.
 pub const MAX_DATAGRAM: usize = 60_000;
 
@@ -184,8 +186,8 @@ pub struct Request {
 
 impl Request {
     /// Parses one request line; the error says what is wrong.
-    pub fn parse(line: &str) -> Result<Request, String> {
-        serde_json::from_str(line).map_err(|e| format!("bad request: {e}"))
+    pub fn parse(line: &str) -> Result<Request, BadRequest> {
+        Ok(serde_json::from_str(line)?)
     }
 }
 
