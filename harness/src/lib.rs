@@ -2,7 +2,8 @@
 //!
 //! The harness owns everything between "start a test" and "a history on disk":
 //! the [`runner`] (workers driving a `Client` through a `Target`, a `Nemesis`
-//! on a schedule, and the recorder that writes the history), nodes
+//! injecting each [`fault`] on a schedule, and the recorder that writes the
+//! history), nodes
 //! ([`remote`]: the `Remote` trait over local network namespaces and SSH
 //! hosts), the [`daemon`]s started on them, the local cluster [`network`], the
 //! system [`tools`] a run needs, the [`state`] files that let `faultline
