@@ -101,7 +101,10 @@ fn an_ssh_plan_reproduces_on_the_same_hosts_the_same_way() {
     assert_eq!(back.nodes, ["db1", "db2", "db3"]);
     // The target's defaults, from the registry.
     assert_eq!(back.workload.as_deref(), Some("set"));
-    assert_eq!(back.nemesis, Some(vec![Fault::parse("failover-lagging").unwrap()]));
+    assert_eq!(
+        back.nemesis,
+        Some(vec![Fault::parse("failover-lagging").unwrap()])
+    );
     assert_eq!(back.time_limit, Some(30.0));
     // test.json holds the same plan, as JSON, and it reads back.
     let j = serde_json::to_value(&p).unwrap();
@@ -119,7 +122,10 @@ fn refkv_flags_are_its_options() {
     assert!(p.option("replication") == Some("leaderless") && p.option("w") == Some("1"));
     // Leaderless refkv's default test.
     assert_eq!(p.workload.as_deref(), Some("register"));
-    assert_eq!(p.nemesis, Some(vec![Fault::Partition(faultline_harness::Scope::One)]));
+    assert_eq!(
+        p.nemesis,
+        Some(vec![Fault::Partition(faultline_harness::Scope::One)])
+    );
     // An option another target does not have is refused, not ignored.
     let a = parse(&["--target", "memory", "--replication", "majority"]).unwrap();
     let plan = plan_of(&a).unwrap();
