@@ -84,7 +84,8 @@ mod tests {
         let offered = offered();
         assert!(offered.len() >= 16, "{offered:?}");
         for f in Fault::built_in() {
-            let ok = MemoryNemesis::new(nodes.clone(), t.faults(), &[f.clone()]).is_ok();
+            let ok =
+                MemoryNemesis::new(nodes.clone(), t.faults(), std::slice::from_ref(&f)).is_ok();
             assert_eq!(ok, offered.contains(&f), "{f}");
         }
         let own = Fault::parse("promote").unwrap();
