@@ -1,5 +1,5 @@
-//! The `kill-all` fault: every node crashes at once, and the operator
-//! restarts the cluster the way Galera's documentation says to.
+//! The `kill-all-bootstrap` fault: every node crashes at once and the
+//! operator restarts the cluster the way Galera's documentation says to.
 //!
 //! # The concept
 //!
@@ -12,8 +12,16 @@
 //! node (only a clean shutdown writes the position), so the operator asks
 //! InnoDB: `mariadbd --wsrep-recover` prints the last committed position.
 //!
-//! `start("kill-all")` sends `SIGKILL` to every node's server group.
-//! `stop("kill-all")` (and `heal_all`) recovers each node's seqno, marks the
+//! Galera 4 can often skip the operator: with `pc.recovery` (on by default)
+//! each node keeps the last primary component in `gvwstate.dat`, and when
+//! all its members come back they re-form it by themselves — which is what
+//! the built-in `kill-all` node fault exercises (it restarts every server as
+//! it was). This fault takes that file away, as when it was lost or the
+//! nodes were not all in one component, so the manual procedure must work.
+//!
+//! `start("kill-all-bootstrap")` sends `SIGKILL` to every node's server group
+//! and removes each `gvwstate.dat`. `stop("kill-all-bootstrap")` (and
+//! `heal_all`) recovers each node's seqno, marks the
 //! highest `safe_to_bootstrap: 1`, starts it with its bootstrap flag
 //! ([`super::node::GNode::bootstrap_flag`]), waits until it serves, then
 //! starts the others, which rejoin by IST or SST, and waits until all of them
@@ -39,9 +47,9 @@ use super::node::GCluster;
 use super::setup::SYNC_LIMIT;
 
 /// The faults of the Galera operator.
-pub const FAULTS: &[&str] = &["kill-all"];
+pub const FAULTS: &[&str] = &["kill-all-bootstrap"];
 
-/// The `kill-all` fault of a Galera cluster.
+/// The `kill-all-bootstrap` fault of a Galera cluster.
 pub struct KillAll {
     cluster: std::sync::Arc<GCluster>,
     /// Whether the cluster is down (killed and not yet restarted).
@@ -71,6 +79,10 @@ impl KillAll {
             while pid.is_some_and(|p| n.remote.alive(p)) && Instant::now() < until {
                 std::thread::sleep(Duration::from_millis(20));
             }
+            let gvw = shell_quote(&n.data.join("gvwstate.dat").display().to_string());
+            n.remote
+                .run(&format!("rm -f {gvw}"))
+                .map_err(|e| NemesisError::Failed(format!("{}: {e}", n.name)))?;
             killed.push(Value::str(&n.name));
         }
         Ok(Value::map(vec![("killed".into(), Value::list(killed))]))
@@ -153,14 +165,14 @@ impl Nemesis for KillAll {
 
     fn start(&self, fault: &Fault, _: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
         match fault.to_string().as_str() {
-            "kill-all" => self.kill(inj),
+            "kill-all-bootstrap" => self.kill(inj),
             _ => Err(not_offered(fault)),
         }
     }
 
     fn stop(&self, fault: &Fault) -> Result<Value, NemesisError> {
         match fault.to_string().as_str() {
-            "kill-all" => self.restart(),
+            "kill-all-bootstrap" => self.restart(),
             _ => Err(not_offered(fault)),
         }
     }

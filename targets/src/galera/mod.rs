@@ -27,7 +27,9 @@
 //!   for application use"); the majority keeps going; a healed node catches
 //!   up by incremental state transfer (IST) from a donor's cache, or a full
 //!   copy (SST, rsync here).
-//! - **Whole-cluster crash**: the `kill-all` fault of [`kill_all`].
+//! - **Whole-cluster crash**: the built-in `kill-all` (nodes re-form their
+//!   last primary component from `gvwstate.dat`), and the operator's
+//!   bootstrap, the `kill-all-bootstrap` fault of [`kill_all`].
 //!
 //! There is no leader: `leaders` is none (faults aimed at a leader are not
 //! offered), and no `primaries` observations are made — every serving node

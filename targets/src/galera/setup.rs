@@ -154,7 +154,7 @@ impl Db for Galera {
 
     fn fault_help(&self, fault: &str) -> String {
         match fault {
-            "kill-all" => "every node crashes at once; the most advanced (grastate/--wsrep-recover) bootstraps, the others rejoin".into(),
+            "kill-all-bootstrap" => "every node crashes and loses gvwstate.dat; the most advanced (--wsrep-recover) bootstraps a new cluster, the others rejoin".into(),
             _ => String::new(),
         }
     }
@@ -227,12 +227,23 @@ fn sock_path(dir: &Path) -> PathBuf {
 }
 
 /// Node `n`'s server: joins, or bootstraps when its flag file is there.
+/// After a crash (`grastate.dat` says `seqno: -1`) it first recovers its
+/// position from InnoDB with `--wsrep-recover` and starts from there
+/// (`--wsrep-start-position`), as Debian's service does, so a restarted node
+/// catches up by IST when a donor's cache still holds what it missed.
 fn daemon(n: &GNode) -> Daemon {
     let q = |p: &Path| shell_quote(&p.display().to_string());
-    let run = format!("exec mariadbd --defaults-file={}", q(&n.cnf));
-    let flag = q(&n.bootstrap_flag());
-    let script =
-        format!("if [ -e {flag} ]; then rm -f {flag}; {run} --wsrep-new-cluster; else {run}; fi");
+    let (cnf, flag) = (q(&n.cnf), q(&n.bootstrap_flag()));
+    let grastate = q(&n.data.join("grastate.dat"));
+    let recover = q(&n.dir.join("wsrep-recover.log"));
+    let script = format!(
+        "if [ -e {flag} ]; then rm -f {flag}; set -- --wsrep-new-cluster; else set --; fi; \
+         if grep -q '^seqno: *-1' {grastate} 2>/dev/null; then \
+         rm -f {recover}; mariadbd --defaults-file={cnf} --wsrep-recover --log-error={recover} >/dev/null 2>&1; \
+         pos=$(sed -n 's/.*Recovered position: *\\([^ ]*:-\\{{0,1\\}}[0-9]*\\).*/\\1/p' {recover} | tail -1); \
+         [ -n \"$pos\" ] && set -- \"$@\" --wsrep-start-position=$pos; fi; \
+         exec mariadbd --defaults-file={cnf} \"$@\""
+    );
     Daemon::new(
         n.remote.clone(),
         Spawn {
