@@ -15,12 +15,16 @@
 //! - **New leader after**: from the fault's first effect to the `time` of the
 //!   first observation naming the new leader — the moment its last answer
 //!   came in, so an upper bound (its `observed_from` is the lower bound).
-//! - **Writes unavailable**: from the last acknowledged write completed
-//!   before the fault began to the first acknowledged write completed after
-//!   it, across the whole key space (any key, any node). A deposed leader
-//!   that keeps acknowledging writes keeps this short: those writes count as
-//!   available here, and show up below if they were lost. With no
-//!   acknowledged write after, the window is open to the end of the history.
+//! - **Writes unavailable**: the longest stretch without an acknowledged
+//!   write (across the whole key space: any key, any node) that overlaps the
+//!   time from the fault's first effect to the new leader's observation —
+//!   from the last acknowledged write before the stretch to the first after
+//!   it. Not simply "last before the fault to first after": a write in
+//!   flight when the leader died often completes just after, and would hide
+//!   the gap that follows. A deposed leader that keeps acknowledging writes
+//!   keeps this short: those writes count as available here, and show up
+//!   below if they were lost. With no acknowledged write after, the stretch
+//!   is open to the end of the history.
 //! - **Lost**: acknowledged writes (set adds, list appends) that the final
 //!   read of their key, begun after they were acknowledged, lacks — each
 //!   attributed to the first failover whose fault window had not closed when
@@ -121,8 +125,7 @@ pub fn failovers(history: &History, shape: Option<&Shape>) -> Result<Vec<Failove
         else {
             continue;
         };
-        let last = acks.iter().rev().find(|&&t| t <= w.began).copied();
-        let first = acks.iter().find(|&&t| t > w.began).copied();
+        let (last, first) = longest_gap(&acks, w.began, after.time);
         let from = last.unwrap_or(w.began);
         let secs = |t: i64| t as f64 / 1e9;
         out.push((
@@ -155,6 +158,32 @@ pub fn failovers(history: &History, shape: Option<&Shape>) -> Result<Vec<Failove
         attribute(&mut out, &lost_writes(&facts));
     }
     Ok(out.into_iter().map(|(f, _)| f).collect())
+}
+
+/// The longest stretch between consecutive acknowledged writes (`acks`,
+/// ascending) that overlaps `[from, to]`: its ends, `None` at the start when
+/// no write was acknowledged before it, `None` at the end when none after.
+fn longest_gap(acks: &[i64], from: i64, to: i64) -> (Option<i64>, Option<i64>) {
+    // Stretches between neighbours; the first has no left end, the last no right.
+    let first = acks.partition_point(|&t| t <= from);
+    let mut best: Option<(Option<i64>, Option<i64>, i64)> = None;
+    let mut i = first;
+    loop {
+        let left = i.checked_sub(1).map(|j| acks[j]);
+        let right = acks.get(i).copied();
+        if left.is_some_and(|l| l > to) {
+            break;
+        }
+        let len = right.unwrap_or(i64::MAX) - left.unwrap_or(from);
+        if best.is_none_or(|b| len > b.2) {
+            best = Some((left, right, len));
+        }
+        if right.is_none() {
+            break;
+        }
+        i += 1;
+    }
+    best.map_or((None, None), |(l, r, _)| (l, r))
 }
 
 /// Completion times of acknowledged client writes, ascending.
@@ -218,5 +247,23 @@ fn attribute(failovers: &mut [(Failover, i64)], lost: &[(i64, u64)]) {
             f.recovery_point_s = Some(secs(b.0 - a.0));
         }
         f.lost_ops = lost.iter().take(CITED).map(|&(_, i)| i).collect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::longest_gap;
+
+    #[test]
+    fn the_longest_stretch_overlapping_the_move_wins() {
+        // Acks at 1, 2, 5, 6; leadership moved between 2.5 and 4.
+        assert_eq!(longest_gap(&[1, 2, 5, 6], 2, 4), (Some(2), Some(5)));
+        // A write in flight at the fault (2.1) does not hide the gap after it.
+        assert_eq!(longest_gap(&[1, 2, 21, 50], 20, 40), (Some(21), Some(50)));
+        // Nothing after: open to the end.
+        assert_eq!(longest_gap(&[1, 2], 3, 4), (Some(2), None));
+        // Nothing before.
+        assert_eq!(longest_gap(&[9], 3, 4), (None, Some(9)));
+        assert_eq!(longest_gap(&[], 3, 4), (None, None));
     }
 }
