@@ -50,8 +50,9 @@
 //! and server log (`mariadbd.log`) in its node directory ([`setup`]); the
 //! server runs as the harness's child (started as root, dropping to
 //! `mysql`). Operator queries go over the unix socket ([`node`]). Options:
-//! [`Settings`].
+//! [`Settings`]. What its runs must find and must not: [`calibration`].
 
+pub mod calibration;
 pub mod client;
 pub mod kill_all;
 pub mod node;

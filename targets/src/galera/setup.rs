@@ -152,6 +152,10 @@ impl Db for Galera {
         ])
     }
 
+    fn calibration(&self) -> Vec<crate::calibration::Calibration> {
+        super::calibration::cases()
+    }
+
     fn fault_help(&self, fault: &str) -> String {
         match fault {
             "kill-all-bootstrap" => "every node crashes and loses gvwstate.dat; the most advanced (--wsrep-recover) bootstraps a new cluster, the others rejoin".into(),
