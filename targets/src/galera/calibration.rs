@@ -104,6 +104,21 @@ pub fn cases() -> Vec<Calibration> {
             false,
         ),
         case(
+            "write-skew-across-nodes-at-serializable",
+            "InnoDB's serializable makes reads take shared locks, which only other \
+             transactions on the same node respect; certification checks what \
+             transactions wrote, never what they read, so two transactions on two \
+             nodes that each read what the other writes both commit (G2-item)",
+            "list-append",
+            "none",
+            &[("isolation", "serializable")],
+            &[
+                Expect::Found("elle", "G2-item"),
+                Expect::May("elle", "lost-update"),
+            ],
+            false,
+        ),
+        case(
             "bank-totals-drift-at-repeatable-read",
             "a transfer reads two balances from its snapshot and writes new ones; InnoDB's \
              repeatable read lets the update overwrite a balance another transfer changed \

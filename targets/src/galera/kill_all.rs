@@ -43,8 +43,7 @@ use faultline_harness::runner::{Injection, Nemesis, NemesisError, Rng};
 use faultline_harness::Fault;
 use faultline_history::Value;
 
-use super::node::GCluster;
-use super::setup::SYNC_LIMIT;
+use super::node::{GCluster, SYNC_LIMIT};
 
 /// The faults of the Galera operator.
 pub const FAULTS: &[&str] = &["kill-all-bootstrap"];

@@ -26,6 +26,9 @@ use faultline_harness::remote::{shell_quote, Remote, RemoteError};
 
 use super::Settings;
 
+/// How long one node may take to sync (a state transfer included).
+pub const SYNC_LIMIT: Duration = Duration::from_secs(60);
+
 /// One node's server and files.
 #[derive(Clone)]
 pub struct GNode {

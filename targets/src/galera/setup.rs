@@ -26,13 +26,10 @@ use faultline_harness::runner::{BANK_ACCOUNTS, BANK_BALANCE};
 
 use super::client::GaleraTarget;
 use super::kill_all::KillAll;
-use super::node::{GCluster, GNode};
+use super::node::{GCluster, GNode, SYNC_LIMIT};
 use super::{Settings, PORT};
 use crate::about::{Defaults, Help};
 use crate::db::{Db, DbCluster, DbError, DbNode, DbOptions};
-
-/// How long one node may take to sync (a state transfer included).
-pub const SYNC_LIMIT: Duration = Duration::from_secs(60);
 
 /// Runs a command as `mysql` (to check it can use a directory).
 const AS_MYSQL: &str = "setpriv --reuid=mysql --regid=mysql --init-groups";
