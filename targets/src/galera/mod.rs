@@ -31,8 +31,8 @@
 //!   last primary component from `gvwstate.dat`), and the operator's
 //!   bootstrap, the `kill-all-bootstrap` fault of [`kill_all`].
 //!
-//! There is no leader: `leaders` is none (faults aimed at a leader are not
-//! offered), and no `primaries` observations are made — every serving node
+//! There is no leader: `leaders` is none (a fault aimed at a leader finds
+//! none and injects nothing), and no `primaries` observations are made — every serving node
 //! is a primary, which a single-leader split-brain checker would misread.
 //!
 //! # Clients and classification

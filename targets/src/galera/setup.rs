@@ -179,7 +179,11 @@ impl Db for Galera {
                 dir,
             });
         }
-        let daemons = gn.iter().map(|n| Arc::new(daemon(n))).collect();
+        let daemons = gn
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Arc::new(daemon(n, opts.clock_env.get(i).cloned())))
+            .collect();
         let cluster = Arc::new(GCluster {
             nodes: gn,
             daemons,
@@ -205,7 +209,7 @@ impl Db for Galera {
             // `primaries` (every node in the primary component would look
             // like a split brain to a checker built for single leaders).
             leaders: None,
-            skewable: false,
+            skewable: true,
             nemesis: Some(Arc::new(KillAll::new(cluster.clone()))),
             logs: (0..cluster.nodes.len())
                 .map(|i| (i, cluster.nodes[i].log.clone()))
@@ -232,7 +236,7 @@ fn sock_path(dir: &Path) -> PathBuf {
 /// position from InnoDB with `--wsrep-recover` and starts from there
 /// (`--wsrep-start-position`), as Debian's service does, so a restarted node
 /// catches up by IST when a donor's cache still holds what it missed.
-fn daemon(n: &GNode) -> Daemon {
+fn daemon(n: &GNode, env: Option<Vec<(String, String)>>) -> Daemon {
     let q = |p: &Path| shell_quote(&p.display().to_string());
     let (cnf, flag) = (q(&n.cnf), q(&n.bootstrap_flag()));
     let grastate = q(&n.data.join("grastate.dat"));
@@ -249,7 +253,7 @@ fn daemon(n: &GNode) -> Daemon {
         n.remote.clone(),
         Spawn {
             argv: vec!["sh".into(), "-c".into(), script],
-            env: Vec::new(),
+            env: env.unwrap_or_default(),
             log: n.log.clone(),
             cwd: Some(n.dir.clone()),
         },
