@@ -342,3 +342,53 @@ async fn transfer(c: &mut Conn, v: &Value) -> Result<Value, Failed> {
     commit(c).await?;
     Ok(v.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(code: u16) -> WireError {
+        WireError::Server {
+            code,
+            state: "HY000".into(),
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn only_proven_rollbacks_fail_after_sending() {
+        // Certification failure and a node outside the primary component:
+        // nothing committed, the session stays usable.
+        for code in [1213, 1047] {
+            let f = after_send(server(code));
+            assert!(matches!(f.outcome, Outcome::Fail(_)), "{code}");
+            assert!(!f.reconnect, "{code}");
+        }
+        // An error that proves nothing (1180: error during COMMIT) is info,
+        // and so is a connection lost after sending.
+        let f = after_send(server(1180));
+        assert!(matches!(f.outcome, Outcome::Info(_)));
+        assert!(f.reconnect);
+        let lost = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "early eof");
+        let f = after_send(WireError::Io(lost));
+        assert!(matches!(f.outcome, Outcome::Info(_)));
+        assert!(f.reconnect);
+        // Before COMMIT was sent, any error is fail.
+        let lost = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "early eof");
+        assert!(matches!(
+            unapplied(WireError::Io(lost)).outcome,
+            Outcome::Fail(_)
+        ));
+    }
+
+    #[test]
+    fn reads_are_told_from_writes() {
+        let op = |f, value| Invocation { f, value };
+        let r = Value::list(vec![Value::str("r"), Value::Int(1), Value::Null]);
+        let a = Value::list(vec![Value::str("append"), Value::Int(1), Value::Int(2)]);
+        assert!(read_only(&op("txn", Value::list(vec![r.clone()]))));
+        assert!(!read_only(&op("txn", Value::list(vec![r, a]))));
+        assert!(read_only(&op("read", Value::Null)));
+        assert!(!read_only(&op("transfer", Value::Null)));
+    }
+}
