@@ -173,3 +173,29 @@ pub fn cases() -> Vec<Calibration> {
         },
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::DbOptions;
+    use crate::galera::Settings;
+
+    #[test]
+    fn every_case_has_a_unique_name_and_options_the_target_takes() {
+        let all = cases();
+        for (i, c) in all.iter().enumerate() {
+            assert!(all[..i].iter().all(|d| d.name != c.name), "{}", c.name);
+            let opts = DbOptions {
+                extra: c
+                    .options
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                ..DbOptions::default()
+            };
+            assert!(Settings::parse(&opts).is_ok(), "{}", c.name);
+            assert!(!c.expect.is_empty() && !c.story.is_empty(), "{}", c.name);
+        }
+        assert!(all.iter().filter(|c| c.quick).count() >= 4);
+    }
+}
