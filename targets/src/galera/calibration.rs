@@ -161,6 +161,23 @@ pub fn cases() -> Vec<Calibration> {
             time_limit: Some(20.0),
             nemesis_interval: Some(5.0),
             ..case(
+                "whole-cluster-crash-loses-commits-without-flush",
+                "with innodb_flush_log_at_trx_commit=0 a server writes its redo log once a \
+                 second, so a crash loses up to a second of commits it acknowledged; \
+                 certification does not wait for other nodes to *commit*, so when every \
+                 node crashes together no copy of those commits survives — as Jepsen \
+                 found in MariaDB Galera 12.1.2",
+                "set",
+                "kill-all-bootstrap",
+                &[("flush-log", "0")],
+                &[Expect::Found("set", "lost-write")],
+                false,
+            )
+        },
+        Calibration {
+            time_limit: Some(20.0),
+            nemesis_interval: Some(5.0),
+            ..case(
                 "acknowledged-adds-survive-partitions",
                 "a minority refuses writes (1047: fail) and the majority's writes reach it \
                  by IST when the partition heals: no acknowledged add is lost",

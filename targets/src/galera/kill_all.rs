@@ -30,10 +30,12 @@
 //! # The invariant
 //!
 //! Writes acknowledged before the crash must all be there afterwards — with
-//! `innodb_flush_log_at_trx_commit=1` (MariaDB's default, used here) each
+//! `innodb_flush_log_at_trx_commit=1` (MariaDB's default, `flush-log=1`) each
 //! commit is on its node's disk before the client hears `OK`. A namespace
 //! crash keeps the operating system's page cache, so this fault tests the
-//! restart procedure and Galera's recovery, not power loss.
+//! restart procedure and Galera's recovery, not power loss. With
+//! `flush-log=0` a server keeps up to a second of acknowledged commits in
+//! its own memory, and this fault loses them on every node at once.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -1,10 +1,14 @@
-//! The target's options (`--db-opt sync-wait=`, `isolation=`, `client-node=`)
-//! and the port every node's server listens on.
+//! The target's options (`--db-opt sync-wait=`, `isolation=`, `client-node=`,
+//! `flush-log=`) and the port every node's server listens on.
 //!
-//! Each option changes what a client session does, never the cluster: every
-//! session starts with `SET SESSION wsrep_sync_wait = …` and
+//! The first three change what a client session does, never the cluster:
+//! every session starts with `SET SESSION wsrep_sync_wait = …` and
 //! `SET SESSION TRANSACTION ISOLATION LEVEL …`, and the client picks the node
-//! of each operation as `client-node` says.
+//! of each operation as `client-node` says. `flush-log` is the servers'
+//! `innodb_flush_log_at_trx_commit`: 1 (MariaDB's default) writes and syncs
+//! the redo log at every commit, 2 writes it at every commit and syncs once a
+//! second, 0 does both once a second — so a crashed server loses up to a
+//! second of commits it acknowledged.
 
 use crate::db::{DbOptions, OptionError};
 
@@ -55,6 +59,8 @@ pub struct Settings {
     pub isolation: Isolation,
     /// Where operations go.
     pub client_node: ClientNode,
+    /// `innodb_flush_log_at_trx_commit` (0, 1 or 2).
+    pub flush_log: u8,
 }
 
 impl Default for Settings {
@@ -63,6 +69,7 @@ impl Default for Settings {
             sync_wait: 0,
             isolation: Isolation::RepeatableRead,
             client_node: ClientNode::Fixed,
+            flush_log: 1,
         }
     }
 }
@@ -99,10 +106,17 @@ impl Settings {
             "random" => ClientNode::Random,
             v => return Err(bad("client-node", v, "fixed, round-robin, random")),
         };
+        let flush_log = match opts.get("flush-log").unwrap_or("1") {
+            "0" => 0,
+            "1" => 1,
+            "2" => 2,
+            v => return Err(bad("flush-log", v, "0, 1, 2")),
+        };
         Ok(Settings {
             sync_wait,
             isolation,
             client_node,
+            flush_log,
         })
     }
 
@@ -151,5 +165,10 @@ mod tests {
         );
         assert!(Settings::parse(&opts(&[("sync-wait", "7")])).is_err());
         assert!(Settings::parse(&opts(&[("client-node", "leader")])).is_err());
+        assert_eq!(
+            Settings::parse(&opts(&[("flush-log", "0")])).map(|s| s.flush_log),
+            Ok(0)
+        );
+        assert!(Settings::parse(&opts(&[("flush-log", "3")])).is_err());
     }
 }

@@ -55,7 +55,7 @@ fn schema() -> String {
 }
 
 /// Node `n`'s `my.cnf`; `peers` is every node's address.
-fn cnf(n: &GNode, peers: &[&str]) -> String {
+fn cnf(n: &GNode, peers: &[&str], settings: &Settings) -> String {
     format!(
         "[mysqld]
 user=mysql
@@ -70,6 +70,7 @@ default_storage_engine=InnoDB
 innodb_autoinc_lock_mode=2
 innodb_buffer_pool_size=32M
 innodb_log_file_size=16M
+innodb_flush_log_at_trx_commit={flush}
 performance_schema=OFF
 max_connections=500
 wsrep_on=ON
@@ -87,6 +88,7 @@ wsrep_sst_method=rsync
         addr = n.addr,
         name = n.name,
         peers = peers.join(","),
+        flush = settings.flush_log,
     )
 }
 
@@ -145,6 +147,10 @@ impl Db for Galera {
             Help::new(
                 "client-node",
                 "fixed (default: each client keeps its node) | round-robin | random (per operation)",
+            ),
+            Help::new(
+                "flush-log",
+                "1 (default: sync the redo log at every commit) | 2 | 0: innodb_flush_log_at_trx_commit",
             ),
         ])
     }
@@ -274,7 +280,7 @@ fn prepare(c: &GCluster, i: usize) -> Result<(), String> {
         .run(&format!(
             "mkdir -p {dir} && rm -rf {data} && mkdir {data} && chown mysql:mysql {dir} {data} \
              && chmod 750 {data} && printf %s {} > {}",
-            shell_quote(&cnf(n, &peers)),
+            shell_quote(&cnf(n, &peers, &c.settings)),
             q(&n.cnf)
         ))
         .map_err(|e| err(e.to_string()))?;
@@ -353,11 +359,12 @@ mod tests {
             cnf: "/d/n2/my.cnf".into(),
             log: "/d/n2/mariadbd.log".into(),
         };
-        let c = cnf(&n, &["10.0.0.1", "10.0.0.2"]);
+        let c = cnf(&n, &["10.0.0.1", "10.0.0.2"], &Settings::default());
         assert!(c.contains("user=mysql\n"));
         assert!(c.contains("wsrep_cluster_address=gcomm://10.0.0.1,10.0.0.2\n"));
         assert!(c.contains("wsrep_node_address=10.0.0.2\n"));
         assert!(c.contains("skip-name-resolve\n"));
+        assert!(c.contains("innodb_flush_log_at_trx_commit=1\n"));
         assert!(schema().contains("CREATE TABLE lists"));
         assert!(sock_path(Path::new(&"x".repeat(120))).starts_with("/tmp"));
     }
