@@ -166,11 +166,12 @@ pub fn cases() -> Vec<Calibration> {
                  second, so a crash loses up to a second of commits it acknowledged; \
                  certification does not wait for other nodes to *commit*, so when every \
                  node crashes together no copy of those commits survives — as Jepsen \
-                 found in MariaDB Galera 12.1.2",
+                 found in MariaDB Galera 12.1.2. Whether a crash falls after the \
+                 most advanced node's last flush is chance: seen on seeds 2 and 12, not 1",
                 "set",
                 "kill-all-bootstrap",
                 &[("flush-log", "0")],
-                &[Expect::Found("set", "lost-write")],
+                &[Expect::May("set", "lost-write")],
                 false,
             )
         },
