@@ -52,6 +52,7 @@ databases! {
     etcd::Etcd,
     redis::RedisSentinel,
     postgres::Postgres,
+    zookeeper::Zookeeper,
 }
 
 pub use about::{About, Defaults, Help};
