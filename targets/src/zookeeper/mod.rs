@@ -27,11 +27,13 @@
 //! [`session`]): one session on one server per client, so every completion
 //! names the server that answered. The workloads' requests are in [`ops`],
 //! the runner's view and the classification in [`client`], leader discovery
-//! (`srvr`) in [`fourlw`], and the ensemble's setup in [`setup`].
+//! (`srvr`) in [`fourlw`], the ensemble's setup in [`setup`], and what
+//! faultline must find on it in [`calibration`].
 //!
 //! The JVM reads the wall clock through libc, which faultline's clock shim
 //! answers: clock faults apply.
 
+pub mod calibration;
 pub mod client;
 pub mod fourlw;
 pub mod ops;
