@@ -15,45 +15,7 @@
 //! guarantee (or its documented absence); a case that promises nothing says
 //! `May`.
 
-// TODO(calibration API): when `crate::calibration::{Calibration, Expect}`
-// lands on main, drop these two local types and return `CALIBRATION` from
-// `Db::calibration` in `setup.rs`.
-
-/// One expectation about a run's results.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Expect {
-    /// This checker must report this anomaly kind.
-    Found(&'static str, &'static str),
-    /// This checker's verdict must be valid.
-    Valid(&'static str),
-    /// Every checker valid.
-    AllValid,
-    /// Some read missed an acknowledged write.
-    Stale,
-    /// No read missed an acknowledged write.
-    NotStale,
-    /// The mode promises nothing: report, do not judge.
-    May(&'static str, &'static str),
-}
-
-/// One calibration case.
-#[derive(Clone, Copy, Debug)]
-pub struct Calibration {
-    /// Its name (`--case`).
-    pub name: &'static str,
-    /// Why the expectation follows.
-    pub story: &'static str,
-    /// The workload.
-    pub workload: &'static str,
-    /// `none` or comma-separated faults.
-    pub nemesis: &'static str,
-    /// `--db-opt` pairs.
-    pub options: &'static [(&'static str, &'static str)],
-    /// What must hold.
-    pub expect: &'static [Expect],
-    /// In the short set.
-    pub quick: bool,
-}
+use crate::calibration::{Calibration, Expect};
 
 /// ZooKeeper's cases.
 pub const CALIBRATION: &[Calibration] = &[
@@ -67,6 +29,8 @@ pub const CALIBRATION: &[Calibration] = &[
         options: &[("sync", "false")],
         expect: &[Expect::Found("linearizable", "nonlinearizable"), Expect::Stale],
         quick: true,
+        time_limit: None,
+        nemesis_interval: None,
     },
     Calibration {
         name: "plain-reads-stale-when-healthy",
@@ -77,6 +41,8 @@ pub const CALIBRATION: &[Calibration] = &[
         options: &[("sync", "false")],
         expect: &[Expect::Found("linearizable", "nonlinearizable"), Expect::Stale],
         quick: false,
+        time_limit: None,
+        nemesis_interval: None,
     },
     Calibration {
         name: "sync-reads-linearizable",
@@ -88,6 +54,8 @@ pub const CALIBRATION: &[Calibration] = &[
         options: &[("sync", "true")],
         expect: &[Expect::Valid("linearizable"), Expect::NotStale],
         quick: true,
+        time_limit: None,
+        nemesis_interval: None,
     },
     Calibration {
         name: "sync-reads-linearizable-leader-faults",
@@ -98,6 +66,8 @@ pub const CALIBRATION: &[Calibration] = &[
         options: &[("sync", "true")],
         expect: &[Expect::Valid("linearizable"), Expect::NotStale],
         quick: false,
+        time_limit: None,
+        nemesis_interval: None,
     },
     Calibration {
         name: "cas-with-sync-linearizable",
@@ -108,6 +78,8 @@ pub const CALIBRATION: &[Calibration] = &[
         options: &[("sync", "true")],
         expect: &[Expect::Valid("linearizable")],
         quick: false,
+        time_limit: None,
+        nemesis_interval: None,
     },
     Calibration {
         name: "acknowledged-creates-survive",
@@ -118,6 +90,8 @@ pub const CALIBRATION: &[Calibration] = &[
         options: &[],
         expect: &[Expect::Valid("set")],
         quick: true,
+        time_limit: None,
+        nemesis_interval: None,
     },
     Calibration {
         name: "sequential-names-unique",
@@ -128,6 +102,8 @@ pub const CALIBRATION: &[Calibration] = &[
         options: &[],
         expect: &[Expect::AllValid],
         quick: false,
+        time_limit: None,
+        nemesis_interval: None,
     },
     Calibration {
         name: "multi-serializable",
@@ -138,6 +114,8 @@ pub const CALIBRATION: &[Calibration] = &[
         options: &[],
         expect: &[Expect::Valid("elle")],
         quick: false,
+        time_limit: None,
+        nemesis_interval: None,
     },
     Calibration {
         name: "counter-with-sync",
@@ -148,6 +126,8 @@ pub const CALIBRATION: &[Calibration] = &[
         options: &[("sync", "true")],
         expect: &[Expect::AllValid],
         quick: false,
+        time_limit: None,
+        nemesis_interval: None,
     },
     Calibration {
         name: "counter-plain-reads",
@@ -159,6 +139,8 @@ pub const CALIBRATION: &[Calibration] = &[
         options: &[("sync", "false")],
         expect: &[Expect::May("counter", "counter-out-of-bounds")],
         quick: false,
+        time_limit: None,
+        nemesis_interval: None,
     },
 ];
 

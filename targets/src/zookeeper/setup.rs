@@ -21,11 +21,13 @@ use std::time::{Duration, Instant};
 use faultline_harness::daemon::Daemon;
 use faultline_harness::remote::{shell_quote, Spawn};
 
+use super::calibration::CALIBRATION;
 use super::client::{Placement, ZkTarget, REQUEST_LIMIT};
 use super::fourlw::{self, Mode};
 use super::ops::Ops;
 use super::session::Session;
 use crate::about::{Defaults, Help};
+use crate::calibration::Calibration;
 use crate::db::{Db, DbCluster, DbError, DbNode, DbOptions, OptionError};
 
 /// The quorum (leader-follower) port.
@@ -158,6 +160,10 @@ impl Db for Zookeeper {
                 "fixed (each client on its node's server, the default) | random (a random server per session)",
             ),
         ])
+    }
+
+    fn calibration(&self) -> Vec<Calibration> {
+        CALIBRATION.to_vec()
     }
 
     fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, DbError> {
