@@ -13,6 +13,9 @@
 //! [`CallError::Code`] is the server's own answer. After `Lost` the
 //! connection is dropped and the next call opens a new session, because a
 //! reply that arrives late would otherwise be taken for the next request's.
+//! A new session carries the newest zxid the client has seen, as ZooKeeper's
+//! own clients do: a server behind that point refuses it, so a client never
+//! reads older state after reconnecting than before.
 
 use std::time::Duration;
 
@@ -55,6 +58,10 @@ pub struct Session {
     limit: Duration,
     conn: Option<TcpStream>,
     xid: i32,
+    /// The newest zxid any reply carried: a new session sends it, and a
+    /// server that has not seen it yet refuses the session (as ZooKeeper's
+    /// own clients do), so reconnecting never goes back in time.
+    last_zxid: i64,
 }
 
 impl Session {
@@ -65,6 +72,7 @@ impl Session {
             limit,
             conn: None,
             xid: 0,
+            last_zxid: 0,
         }
     }
 
@@ -72,7 +80,7 @@ impl Session {
     /// server.
     pub async fn connect(&mut self) -> Result<(), CallError> {
         if self.conn.is_none() {
-            let s = timeout(self.limit, handshake(&self.addr))
+            let s = timeout(self.limit, handshake(&self.addr, self.last_zxid))
                 .await
                 .map_err(|_| CallError::Unsent(format!("{}: connect timed out", self.addr)))??;
             self.conn = Some(s);
@@ -91,7 +99,10 @@ impl Session {
         };
         let got = timeout(self.limit, exchange(conn, &frame, xid)).await;
         match got {
-            Ok(Ok(reply)) => reply,
+            Ok(Ok((zxid, reply))) => {
+                self.last_zxid = self.last_zxid.max(zxid);
+                reply
+            }
             Ok(Err(why)) => {
                 self.conn = None;
                 Err(CallError::Lost(format!("{}: {why}", self.addr)))
@@ -120,7 +131,7 @@ impl Session {
 }
 
 /// Opens a TCP connection and a new session on it.
-async fn handshake(addr: &str) -> Result<TcpStream, CallError> {
+async fn handshake(addr: &str, last_zxid: i64) -> Result<TcpStream, CallError> {
     let unsent = |why: String| CallError::Unsent(format!("{addr}: {why}"));
     let mut s = TcpStream::connect((addr, CLIENT_PORT))
         .await
@@ -128,7 +139,7 @@ async fn handshake(addr: &str) -> Result<TcpStream, CallError> {
     let _ = s.set_nodelay(true);
     let req = Writer::new()
         .int(0) // protocol version
-        .long(0) // last zxid seen
+        .long(last_zxid)
         .int(SESSION_TIMEOUT_MS)
         .long(0) // session id: a new one
         .buffer(&[0u8; 16]) // password
@@ -160,16 +171,14 @@ async fn handshake(addr: &str) -> Result<TcpStream, CallError> {
 type Broken = String;
 
 /// Writes `frame` and reads replies until the one for `xid`, skipping
-/// notifications and pings.
-async fn exchange(s: &mut TcpStream, frame: &[u8], xid: i32) -> Result<Call, Broken> {
+/// notifications and pings; returns the reply's zxid with the result.
+async fn exchange(s: &mut TcpStream, frame: &[u8], xid: i32) -> Result<(i64, Call), Broken> {
     s.write_all(frame).await.map_err(|e| e.to_string())?;
     loop {
         let body = read_frame(s).await?;
         let mut r = Reader::new(&body);
-        let (got, err) = (|| -> Result<(i32, i32), WireError> {
-            let x = r.int()?;
-            r.long()?; // zxid
-            Ok((x, r.int()?))
+        let (got, zxid, err) = (|| -> Result<(i32, i64, i32), WireError> {
+            Ok((r.int()?, r.long()?, r.int()?))
         })()
         .map_err(|e| e.to_string())?;
         if got != xid {
@@ -177,9 +186,9 @@ async fn exchange(s: &mut TcpStream, frame: &[u8], xid: i32) -> Result<Call, Bro
             continue;
         }
         if err != 0 {
-            return Ok(Err(CallError::Code(err)));
+            return Ok((zxid, Err(CallError::Code(err))));
         }
-        return Ok(Ok(body[16..].to_vec()));
+        return Ok((zxid, Ok(body[16..].to_vec())));
     }
 }
 
