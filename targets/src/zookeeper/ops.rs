@@ -24,7 +24,7 @@
 //!
 //! With `sync` on, every read is preceded by `sync` on the path, which makes
 //! the server catch up with the leader first. Invariant: an operation returns
-//! `Ok` only with what the server acknowledged, and [`Refused`] only for an
+//! `Ok` only with what the server acknowledged, and [`Failure::Refused`] only for an
 //! answer that proves it was not applied (`NoNode`, `NodeExists`,
 //! `BadVersion`, or a value that did not match).
 

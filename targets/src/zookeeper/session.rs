@@ -17,7 +17,7 @@
 //! own clients do: a server behind that point refuses it, so a client never
 //! reads older state after reconnecting than before.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -62,6 +62,9 @@ pub struct Session {
     /// server that has not seen it yet refuses the session (as ZooKeeper's
     /// own clients do), so reconnecting never goes back in time.
     last_zxid: i64,
+    /// When the server last answered (a session idle for a third of its
+    /// timeout is reopened instead of used: it may have expired).
+    last_reply: Instant,
 }
 
 impl Session {
@@ -73,17 +76,25 @@ impl Session {
             conn: None,
             xid: 0,
             last_zxid: 0,
+            last_reply: Instant::now(),
         }
     }
 
     /// Connects now (if not connected), so `open` can report an unreachable
     /// server.
     pub async fn connect(&mut self) -> Result<(), CallError> {
+        let idle = Duration::from_millis(SESSION_TIMEOUT_MS as u64 / 3);
+        if self.conn.is_some() && self.last_reply.elapsed() > idle {
+            // Never sent on: an expired session's server closes it, and a
+            // request lost that way would be indeterminate for no reason.
+            self.conn = None;
+        }
         if self.conn.is_none() {
             let s = timeout(self.limit, handshake(&self.addr, self.last_zxid))
                 .await
                 .map_err(|_| CallError::Unsent(format!("{}: connect timed out", self.addr)))??;
             self.conn = Some(s);
+            self.last_reply = Instant::now();
         }
         Ok(())
     }
@@ -101,6 +112,7 @@ impl Session {
         match got {
             Ok(Ok((zxid, reply))) => {
                 self.last_zxid = self.last_zxid.max(zxid);
+                self.last_reply = Instant::now();
                 reply
             }
             Ok(Err(why)) => {
