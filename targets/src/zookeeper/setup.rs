@@ -218,6 +218,9 @@ impl Db for Zookeeper {
         let began = Instant::now();
         prepare(&servers[0].1)?;
         opts.steps.done("workload parents created", began.elapsed());
+        let began = Instant::now();
+        warm_up(&servers)?;
+        opts.steps.done("servers warmed up", began.elapsed());
         let target = ZkTarget::new(servers.clone(), &opts.workload, o.sync, o.placement);
         Ok(DbCluster {
             target: Arc::new(target),
@@ -263,6 +266,49 @@ fn wait_serving(servers: &[(String, String)], daemons: &[Arc<Daemon>]) -> Result
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Round trips per server in [`warm_up`].
+const WARM_UP_ROUNDS: usize = 300;
+
+/// Sends every server a few hundred writes and reads, all at once, so that
+/// the JVMs have compiled their request paths before the test begins: a cold
+/// follower was seen applying commits 77 ms late in the first quarter second
+/// of a run, an artifact of a JVM started a second earlier, not of
+/// ZooKeeper (warm followers lag by a millisecond or so).
+fn warm_up(servers: &[(String, String)]) -> Result<(), DbError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("zookeeper setup: runtime: {e}"))?;
+    rt.block_on(async {
+        let mut rounds = tokio::task::JoinSet::new();
+        for server in servers {
+            let (name, addr) = server.clone();
+            rounds.spawn(async move {
+                let mut s = Session::new(&addr, REQUEST_LIMIT);
+                let mut o = Ops {
+                    s: &mut s,
+                    sync: false,
+                };
+                for _ in 0..WARM_UP_ROUNDS {
+                    o.set("/fl", b"", -1)
+                        .await
+                        .map_err(|e| format!("zookeeper warm-up on {name}: {e}"))?;
+                    o.get("/fl")
+                        .await
+                        .map_err(|_| format!("zookeeper warm-up on {name}: read failed"))?;
+                }
+                s.close().await;
+                Ok::<(), String>(())
+            });
+        }
+        while let Some(done) = rounds.join_next().await {
+            done.map_err(|e| format!("zookeeper warm-up: {e}"))??;
+        }
+        Ok::<(), String>(())
+    })
+    .map_err(DbError::Setup)
 }
 
 /// Creates the workloads' parents through the server at `addr`.
