@@ -15,7 +15,8 @@
 //! [`db::Db`] trait: [`etcd`], [`redis`] (with Sentinel), [`postgres`]
 //! (streaming replication) and [`zookeeper`] (reads served by followers);
 //! and any other database described by a
-//! [`manifest`] (a TOML file and a client program in any language).
+//! [`manifest`] (a TOML file and a client program in any language). What
+//! each target's runs must find and must not is its [`calibration`].
 //!
 //! Every target is a [`kind`] (the `Kind` trait: what it says about itself,
 //! in [`about`], and how it is set up) in the one [`registry`]; [`cluster`]
