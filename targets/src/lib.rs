@@ -13,7 +13,8 @@
 //! [`refkv`], the reference replicated store with every replication mode — the
 //! default target and the calibration target; the real databases behind the
 //! [`db::Db`] trait: [`etcd`], [`redis`] (with Sentinel), [`postgres`]
-//! (streaming replication) and [`galera`] (MariaDB Galera, multi-primary);
+//! (streaming replication), [`zookeeper`] (reads served by followers) and
+//! [`galera`] (MariaDB Galera, multi-primary);
 //! and any other database described by a
 //! [`manifest`] (a TOML file and a client program in any language). What
 //! each target's runs must find and must not is its [`calibration`].
@@ -55,6 +56,7 @@ databases! {
     etcd::Etcd,
     redis::RedisSentinel,
     postgres::Postgres,
+    zookeeper::Zookeeper,
     galera::Galera,
 }
 
