@@ -19,8 +19,12 @@
 //! aborted ("brute-force abort"). In every case the transaction is rolled
 //! back: `fail`. A node outside the primary component answers 1047 ("WSREP
 //! has not yet prepared node for application use") before executing
-//! anything: `fail`. Any error on a statement before `COMMIT` was sent is
-//! `fail` (the transaction cannot commit without it). A broken connection, or
+//! anything: `fail` — and since a refused `COMMIT` leaves its transaction
+//! open (the next `START TRANSACTION` would commit it implicitly), every
+//! failed `COMMIT` drops the session, which rolls it back. Any error on a
+//! statement before `COMMIT` was sent is `fail` (the transaction cannot
+//! commit without it), after a `ROLLBACK` (or, if that fails, dropping the
+//! session). A broken connection, or
 //! an error not on the list of [`definite`] ones, after a write or `COMMIT`
 //! was sent is `info`. Errors on reads are `fail`.
 
@@ -219,8 +223,14 @@ async fn abort(c: &mut Conn, mut why: Failed) -> Failed {
     why
 }
 
+/// Commits; on any error the session is dropped, which rolls back whatever
+/// is still open: a `COMMIT` refused before it ran (1047) leaves the
+/// transaction open, and the next `START TRANSACTION` would commit it.
 async fn commit(c: &mut Conn) -> Result<(), Failed> {
-    c.query("COMMIT").await.map(|_| ()).map_err(after_send)
+    c.query("COMMIT").await.map(|_| ()).map_err(|e| Failed {
+        reconnect: true,
+        ..after_send(e)
+    })
 }
 
 /// A list-append transaction: `[["append", k, v], ["r", k, null]]`.
