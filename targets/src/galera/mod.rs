@@ -39,7 +39,7 @@
 //!
 //! A client sends each operation to the node `client-node=` picks
 //! ([`client`]), over its own minimal MySQL protocol implementation
-//! ([`wire`]), and classifies each outcome ([`ops`]): certification failures
+//! ([`wire`], decoding in [`decode`]), and classifies each outcome ([`ops`]): certification failures
 //! and refusals before execution are `fail`; an error or broken connection
 //! after a write or `COMMIT` was sent that does not prove a rollback is
 //! `info`. Every completion names the node that answered.
@@ -54,6 +54,7 @@
 
 pub mod calibration;
 pub mod client;
+pub mod decode;
 pub mod kill_all;
 pub mod node;
 pub mod ops;
