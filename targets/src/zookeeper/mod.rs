@@ -23,7 +23,7 @@
 //!
 //! # Clients and classification
 //!
-//! Clients speak ZooKeeper's binary protocol themselves ([`wire`],
+//! Clients speak ZooKeeper's binary protocol themselves ([`wire`], [`records`],
 //! [`session`]): one session on one server per client, so every completion
 //! names the server that answered. The workloads' requests are in [`ops`],
 //! the runner's view and the classification in [`client`], leader discovery
@@ -37,6 +37,7 @@ pub mod calibration;
 pub mod client;
 pub mod fourlw;
 pub mod ops;
+pub mod records;
 pub mod session;
 pub mod setup;
 pub mod wire;

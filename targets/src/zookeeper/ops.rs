@@ -31,7 +31,8 @@
 use faultline_history::Value;
 
 use super::session::{CallError, Session};
-use super::wire::{code, op, MultiOp, Reader, Writer, PERSISTENT, PERSISTENT_SEQUENTIAL};
+use super::records::{self, MultiOp};
+use super::wire::{code, op, Writer, PERSISTENT, PERSISTENT_SEQUENTIAL};
 
 /// The parents every workload's znodes live under.
 pub const PARENTS: &[&str] = &["/fl", "/fl/r", "/fl/s", "/fl/u", "/fl/l"];
@@ -99,9 +100,7 @@ impl Ops<'_> {
         let body = Writer::new().string(path).boolean(false).bytes();
         match self.s.call(op::GET_DATA, body).await {
             Ok(reply) => {
-                let mut r = Reader::new(&reply);
-                let data = r.buffer().map_err(wire)?.to_vec();
-                let version = r.stat_version().map_err(wire)?;
+                let (data, version) = records::get_data(&reply).map_err(wire)?;
                 Ok(Some((data, version)))
             }
             Err(CallError::Code(code::NO_NODE)) => Ok(None),
@@ -118,9 +117,7 @@ impl Ops<'_> {
             .int(flags)
             .bytes();
         let reply = self.s.call(op::CREATE, body).await?;
-        Reader::new(&reply)
-            .string()
-            .map_err(|e| CallError::Lost(format!("bad reply: {e}")))
+        records::created(&reply).map_err(|e| CallError::Lost(format!("bad reply: {e}")))
     }
 
     /// `setData` with `version` (−1: any).
@@ -214,7 +211,7 @@ impl Ops<'_> {
         self.maybe_sync(parent).await?;
         let body = Writer::new().string(parent).boolean(false).bytes();
         let reply = self.s.call(op::GET_CHILDREN, body).await?;
-        Reader::new(&reply).strings().map_err(wire)
+        records::children(&reply).map_err(wire)
     }
 
     /// The set's elements, sorted.
@@ -319,8 +316,8 @@ impl Ops<'_> {
                     }
                 })
                 .collect();
-            match self.s.call(op::MULTI, super::wire::multi_body(&ops)).await {
-                Ok(reply) => match super::wire::multi_error(&reply).map_err(wire)? {
+            match self.s.call(op::MULTI, records::multi_body(&ops)).await {
+                Ok(reply) => match records::multi_error(&reply).map_err(wire)? {
                     0 => return Ok(Value::list(out)),
                     code::BAD_VERSION | code::NO_NODE => continue,
                     c => return Err(Failure::Call(CallError::Code(c))),

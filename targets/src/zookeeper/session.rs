@@ -23,16 +23,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use super::wire::{self, code_name, Reader, WireError, Writer};
+use super::records;
+use super::wire::{self, code_name, Writer};
 
 /// The client port every server listens on (at its node's address).
 pub const CLIENT_PORT: u16 = 2181;
 
 /// The session timeout asked for (the servers allow up to 60 s).
 const SESSION_TIMEOUT_MS: i32 = 30_000;
-
-/// The largest reply accepted (ZooKeeper's own `jute.maxbuffer` is 1 MiB).
-const MAX_FRAME: usize = 4 << 20;
 
 /// How one request went wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -165,15 +163,9 @@ async fn handshake(addr: &str, last_zxid: i64) -> Result<TcpStream, CallError> {
     let body = read_frame(&mut s)
         .await
         .map_err(|e| unsent(format!("session refused ({e})")))?;
-    let mut r = Reader::new(&body);
-    let granted = (|| -> Result<(i32, i64), WireError> {
-        r.int()?;
-        let t = r.int()?;
-        let id = r.long()?;
-        Ok((t, id))
-    })()
-    .map_err(|e| unsent(format!("bad session reply: {e}")))?;
-    if granted.0 <= 0 {
+    let granted = records::connect_response(&body)
+        .map_err(|e| unsent(format!("bad session reply: {e}")))?;
+    if granted.timeout <= 0 {
         return Err(unsent("session refused".into()));
     }
     Ok(s)
@@ -188,19 +180,15 @@ async fn exchange(s: &mut TcpStream, frame: &[u8], xid: i32) -> Result<(i64, Cal
     s.write_all(frame).await.map_err(|e| e.to_string())?;
     loop {
         let body = read_frame(s).await?;
-        let mut r = Reader::new(&body);
-        let (got, zxid, err) = (|| -> Result<(i32, i64, i32), WireError> {
-            Ok((r.int()?, r.long()?, r.int()?))
-        })()
-        .map_err(|e| e.to_string())?;
-        if got != xid {
+        let (head, rest) = records::reply(&body).map_err(|e| e.to_string())?;
+        if head.xid != xid {
             // -1: a watch notification, -2: a ping reply; others are stale.
             continue;
         }
-        if err != 0 {
-            return Ok((zxid, Err(CallError::Code(err))));
+        if head.err != 0 {
+            return Ok((head.zxid, Err(CallError::Code(head.err))));
         }
-        return Ok((zxid, Ok(body[16..].to_vec())));
+        return Ok((head.zxid, Ok(rest.to_vec())));
     }
 }
 
@@ -210,10 +198,7 @@ async fn read_frame(s: &mut TcpStream) -> Result<Vec<u8>, Broken> {
         std::io::ErrorKind::UnexpectedEof => "connection closed by the server".to_owned(),
         _ => e.to_string(),
     })?;
-    let n = u32::from_be_bytes(len) as usize;
-    if n > MAX_FRAME {
-        return Err(format!("bad frame length {n}"));
-    }
+    let n = wire::frame_len(len).map_err(|e| e.to_string())?;
     let mut body = vec![0u8; n];
     s.read_exact(&mut body).await.map_err(|e| e.to_string())?;
     Ok(body)

@@ -88,6 +88,9 @@ pub enum WireError {
     /// A string that is not UTF-8.
     #[error("a string is not UTF-8")]
     NotUtf8,
+    /// A frame longer than [`MAX_FRAME`].
+    #[error("bad frame length {0}")]
+    FrameTooLong(usize),
 }
 
 /// Builds a record.
@@ -240,81 +243,30 @@ impl<'a> Reader<'a> {
 /// numChildren (ints); pzxid (long).
 pub const STAT_LEN: usize = 68;
 
-/// One operation inside a multi.
-pub enum MultiOp {
-    /// Succeeds only if `path` is at `version`.
-    Check {
-        /// The node.
-        path: String,
-        /// Its expected version.
-        version: i32,
-    },
-    /// Sets `path`'s data if it is at `version`.
-    Set {
-        /// The node.
-        path: String,
-        /// The new data.
-        data: Vec<u8>,
-        /// Its expected version.
-        version: i32,
-    },
+/// The largest frame accepted (ZooKeeper's own `jute.maxbuffer` is 1 MiB).
+pub const MAX_FRAME: usize = 4 << 20;
+
+/// A frame's length from its 4-byte prefix; a length above [`MAX_FRAME`] is
+/// an error, so a prefix claiming 4 GiB never becomes a 4 GiB buffer.
+pub fn frame_len(prefix: [u8; 4]) -> Result<usize, WireError> {
+    let n = u32::from_be_bytes(prefix) as usize;
+    if n > MAX_FRAME {
+        return Err(WireError::FrameTooLong(n));
+    }
+    Ok(n)
 }
 
-/// The body of a multi request: each operation behind its header, then the
-/// closing header.
-pub fn multi_body(ops: &[MultiOp]) -> Vec<u8> {
-    let mut w = Writer::new();
-    for o in ops {
-        w = match o {
-            MultiOp::Check { path, version } => w
-                .int(op::CHECK)
-                .boolean(false)
-                .int(-1)
-                .string(path)
-                .int(*version),
-            MultiOp::Set {
-                path,
-                data,
-                version,
-            } => w
-                .int(op::SET_DATA)
-                .boolean(false)
-                .int(-1)
-                .string(path)
-                .buffer(data)
-                .int(*version),
-        };
+/// The first frame's record in `buf` and the bytes after it; `None` when
+/// `buf` holds no whole frame yet.
+pub fn split_frame(buf: &[u8]) -> Result<Option<(&[u8], &[u8])>, WireError> {
+    let Some((prefix, rest)) = buf.split_first_chunk::<4>() else {
+        return Ok(None);
+    };
+    let n = frame_len(*prefix)?;
+    if rest.len() < n {
+        return Ok(None);
     }
-    w.int(-1).boolean(true).int(-1).bytes()
-}
-
-/// The first error code in a multi's results (0: every operation succeeded).
-pub fn multi_error(body: &[u8]) -> Result<i32, WireError> {
-    let mut r = Reader::new(body);
-    loop {
-        let kind = r.int()?;
-        let done = r.boolean()?;
-        let err = r.int()?;
-        if done {
-            return Ok(0);
-        }
-        match kind {
-            -1 => {
-                // An error result: the code of the operation, then (for the
-                // others) `RuntimeInconsistency`; the first non-zero one that
-                // is not that is the cause.
-                let code = r.int()?;
-                if code != 0 && code != -2 {
-                    return Ok(code);
-                }
-            }
-            op::SET_DATA => {
-                r.stat_version()?;
-            }
-            op::CHECK => {}
-            _ => return Ok(if err != 0 { err } else { -1 }),
-        }
-    }
+    Ok(Some(rest.split_at(n)))
 }
 
 #[cfg(test)]
@@ -337,34 +289,5 @@ mod tests {
         assert!(matches!(r.string(), Err(WireError::Short { .. })));
         let mut r = Reader::new(&[0xff, 0xff, 0xff, 0xf0]);
         assert_eq!(r.buffer(), Err(WireError::BadLength(-16)));
-    }
-
-    #[test]
-    fn multi_results_name_the_failing_operation() {
-        let stat = [0u8; STAT_LEN];
-        let ok = Writer::new()
-            .int(op::SET_DATA)
-            .boolean(false)
-            .int(0)
-            .raw(&stat)
-            .int(-1)
-            .boolean(true)
-            .int(-1)
-            .bytes();
-        assert_eq!(multi_error(&ok), Ok(0));
-        let bad = Writer::new()
-            .int(-1)
-            .boolean(false)
-            .int(code::BAD_VERSION)
-            .int(code::BAD_VERSION)
-            .int(-1)
-            .boolean(false)
-            .int(-2)
-            .int(-2)
-            .int(-1)
-            .boolean(true)
-            .int(-1)
-            .bytes();
-        assert_eq!(multi_error(&bad), Ok(code::BAD_VERSION));
     }
 }
