@@ -159,17 +159,9 @@ proptest! {
 fn a_huge_column_count_does_not_allocate_by_it() {
     // 2^62 columns announced, then a row: the row is short, not a 2^62-slot
     // allocation (which aborted the process or panicked on capacity overflow).
-    let ps = vec![
-        lenenc(1 << 62),
-        vec![0x01, b'x'],
-        EOF.to_vec(),
-        vec![0x01, b'y'],
-        EOF.to_vec(),
-    ];
     let mut d = ReplyDecoder::new();
-    assert!(matches!(d.feed(&ps[0]), Ok(None)));
-    assert!(matches!(d.feed(&ps[1]), Ok(None)));
-    assert!(matches!(d.feed(&ps[1]), Ok(None)));
+    assert!(matches!(d.feed(&lenenc(1 << 62)), Ok(None)));
+    assert!(matches!(d.feed(&[0x01, b'x']), Ok(None)));
     assert!(row(&[0x01, b'y'], u64::MAX).is_err());
     assert!(row(&[0x01, b'y'], 1 << 62).is_err());
 }

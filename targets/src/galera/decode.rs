@@ -135,9 +135,13 @@ pub fn packet_header(head: [u8; 4]) -> Result<(usize, u8), WireError> {
     Ok((len, head[3]))
 }
 
+/// A packet split off a byte stream: its sequence number, its payload and
+/// the bytes after it.
+pub type Split<'a> = (u8, &'a [u8], &'a [u8]);
+
 /// The first packet of `buf` (its sequence number and payload) and the bytes
 /// after it; `None` when `buf` holds no whole packet.
-pub fn split_packet(buf: &[u8]) -> Result<Option<(u8, &[u8], &[u8])>, WireError> {
+pub fn split_packet(buf: &[u8]) -> Result<Option<Split<'_>>, WireError> {
     let Some((head, rest)) = buf.split_first_chunk::<4>() else {
         return Ok(None);
     };

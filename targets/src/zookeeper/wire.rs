@@ -256,9 +256,12 @@ pub fn frame_len(prefix: [u8; 4]) -> Result<usize, WireError> {
     Ok(n)
 }
 
+/// A frame split off a byte stream: its record and the bytes after it.
+pub type Split<'a> = (&'a [u8], &'a [u8]);
+
 /// The first frame's record in `buf` and the bytes after it; `None` when
 /// `buf` holds no whole frame yet.
-pub fn split_frame(buf: &[u8]) -> Result<Option<(&[u8], &[u8])>, WireError> {
+pub fn split_frame(buf: &[u8]) -> Result<Option<Split<'_>>, WireError> {
     let Some((prefix, rest)) = buf.split_first_chunk::<4>() else {
         return Ok(None);
     };
