@@ -9,7 +9,7 @@
 //! value itself, `0xfc`/`0xfd`/`0xfe` announce a 2/3/8-byte value, `0xfb` is
 //! SQL NULL. A statement's reply is one `OK` or `ERR` packet, or a result
 //! set spread over several packets; [`ReplyDecoder`] is fed them one at a
-//! time and says when the reply is complete, so the connection ([`super::wire`])
+//! time and says when the reply is complete, so the connection (`wire.rs`)
 //! only reads frames and this file only decodes them.
 //!
 //! # The invariant
