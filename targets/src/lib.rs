@@ -52,6 +52,7 @@ databases! {
     etcd::Etcd,
     redis::RedisSentinel,
     postgres::Postgres,
+    patroni::Patroni,
 }
 
 pub use about::{About, Defaults, Help};
