@@ -73,11 +73,11 @@ impl Db for Patroni {
                 "mode",
                 "async (default: maximum_lag_on_failover) | sync (synchronous_mode) | strict (synchronous_mode_strict)",
             ),
-            Help::new("ttl", "the leader key's lease in seconds (default 10)"),
-            Help::new("loop-wait", "seconds between Patroni's loops (default 2)"),
+            Help::new("ttl", "the leader key's lease in seconds (default 5)"),
+            Help::new("loop-wait", "seconds between Patroni's loops (default 1)"),
             Help::new(
                 "retry-timeout",
-                "seconds a DCS or PostgreSQL call is retried (default 4)",
+                "seconds a DCS or PostgreSQL call is retried (default 2)",
             ),
         ])
     }
