@@ -36,7 +36,7 @@ if [ -n \"$pm\" ] && [ \"$(ps -o comm= -p \"$pm\" 2>/dev/null)\" = postgres ]; t
   sid=$(ps -o sid= -p \"$pm\" | tr -d ' ')
 fi
 sig() {{
-  [ -n \"$pat\" ] && kill -\"$1\" -- -\"$pat\" 2>/dev/null
+  [ -n \"$pat\" ] && kill -\"$1\" -\"$pat\" 2>/dev/null
   [ -n \"$sid\" ] && [ \"$sid\" != 0 ] && pkill -\"$1\" -s \"$sid\" 2>/dev/null
   true
 }}
@@ -117,6 +117,8 @@ mod tests {
         assert!(s.contains("head -n 1 /r/n1/data/postmaster.pid"));
         assert!(s.contains("pkill -\"$1\" -s \"$sid\""));
         assert!(s.contains("kill) sig KILL"));
+        // dash's kill takes no `--`: a negative pid follows the signal.
+        assert!(s.contains("kill -\"$1\" -\"$pat\""));
         assert!(s.contains("stop) sig CONT; sig KILL"));
     }
 }

@@ -171,6 +171,10 @@ impl Settings {
         // A standby whose primary went away retries every 5 s by default;
         // a failover walks it across timelines, one retry each.
         let _ = writeln!(y, "        wal_retrieve_retry_interval: \"500ms\"");
+        // A primary notices a standby silently cut off only when its WAL
+        // sender times out (60 s by default): until then `synchronous_mode`
+        // keeps waiting for it. Scaled down with the TTL.
+        let _ = writeln!(y, "        wal_sender_timeout: \"{}s\"", self.ttl);
         for line in shared.lines() {
             if let Some((k, v)) = line.split_once('=') {
                 let v = v.trim().trim_matches('\'');
