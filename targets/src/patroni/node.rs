@@ -2,11 +2,12 @@
 //!
 //! Patroni starts the postmaster through a launcher that calls `setsid()`
 //! and exits, so the server runs in a session of its own, outside Patroni's
-//! process group: signalling Patroni's group (what a plain [`Daemon`] does)
-//! would crash or freeze Patroni and leave its PostgreSQL running — a primary
-//! with nobody to demote it. So each node gets a small control script,
-//! `<node dir>/ctl.sh`, that signals Patroni's group *and* the postmaster's
-//! session (found from `postmaster.pid`, checked to be a `postgres` process),
+//! process group, and PostgreSQL puts each backend in a session of its own:
+//! signalling Patroni's group (what a plain [`Daemon`] does) would crash or
+//! freeze Patroni and leave its PostgreSQL serving — a primary with nobody to
+//! demote it. So each node gets a small control script, `<node dir>/ctl.sh`,
+//! that signals Patroni's group, the postmaster (found from `postmaster.pid`,
+//! checked to be a `postgres` process) and the postmaster's children,
 //! and the daemon's kill, pause, resume and stop run it. The invariant: a
 //! node fault hits the node's database as a whole — `kill` crashes Patroni
 //! and PostgreSQL together, `pause` freezes both (a stall longer than the
@@ -28,16 +29,19 @@ pub fn ctl_script(dir: &Path, data: &Path) -> String {
     format!(
         "#!/bin/sh
 # faultline: signals this node's Patroni (its process group) and the
-# PostgreSQL it started (the postmaster's session).
+# PostgreSQL server it started.
 pat=$(cat {pidfile} 2>/dev/null)
 pm=$(head -n 1 {pmfile} 2>/dev/null)
-sid=
-if [ -n \"$pm\" ] && [ \"$(ps -o comm= -p \"$pm\" 2>/dev/null)\" = postgres ]; then
-  sid=$(ps -o sid= -p \"$pm\" | tr -d ' ')
-fi
+if [ -z \"$pm\" ] || [ \"$(ps -o comm= -p \"$pm\" 2>/dev/null)\" != postgres ]; then pm=; fi
+# Patroni's group; then the postmaster, frozen first so it forks nothing
+# new, and its children (each in a session of its own), listed before the
+# postmaster dies and they are handed to init.
 sig() {{
   [ -n \"$pat\" ] && kill -\"$1\" -\"$pat\" 2>/dev/null
-  [ -n \"$sid\" ] && [ \"$sid\" != 0 ] && pkill -\"$1\" -s \"$sid\" 2>/dev/null
+  if [ -n \"$pm\" ]; then
+    [ \"$1\" != CONT ] && kill -STOP \"$pm\" 2>/dev/null
+    kill -\"$1\" $(pgrep -P \"$pm\") \"$pm\" 2>/dev/null
+  fi
   true
 }}
 case \"$1\" in
@@ -111,11 +115,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_script_signals_patroni_and_the_postmaster_session() {
+    fn the_script_signals_patroni_the_postmaster_and_its_children() {
         let s = ctl_script(Path::new("/r/n1"), Path::new("/r/n1/data"));
         assert!(s.contains("cat /r/n1/patroni.pid"));
         assert!(s.contains("head -n 1 /r/n1/data/postmaster.pid"));
-        assert!(s.contains("pkill -\"$1\" -s \"$sid\""));
+        assert!(s.contains("kill -\"$1\" $(pgrep -P \"$pm\") \"$pm\""));
         assert!(s.contains("kill) sig KILL"));
         // dash's kill takes no `--`: a negative pid follows the signal.
         assert!(s.contains("kill -\"$1\" -\"$pat\""));
