@@ -74,18 +74,13 @@ fn async_failover_loses_acknowledged_writes_and_leaves_nothing() {
     );
     // Every lost write was acknowledged (by the old primary), not merely sent.
     assert!(set["details"]["acknowledged_count"].as_u64().unwrap_or(0) >= lost);
-    // The leader moved: the history observed more than one primary.
-    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
-    let leaders: std::collections::BTreeSet<&str> = history
-        .lines()
-        .filter(|l| l.contains("\"f\":\"primaries\""))
-        .flat_map(|l| {
-            ["n1", "n2", "n3"]
-                .into_iter()
-                .filter(|n| l.contains(&format!(":[\"{n}\"]")))
-        })
-        .collect();
-    assert!(leaders.len() >= 2, "no failover observed: {leaders:?}");
+    // The leader moved: a replica's Patroni took the expired key (its log,
+    // brought home, says so; the bootstrap leader never logs this line).
+    let promoted = ["n1", "n2", "n3"].iter().any(|n| {
+        std::fs::read_to_string(run.join("nodes").join(n).join("patroni.log"))
+            .is_ok_and(|log| log.contains("promoted self to leader by acquiring session lock"))
+    });
+    assert!(promoted, "no failover in the Patroni logs: {text}");
     // Nothing of the run is left: no Patroni, PostgreSQL or etcd under its
     // node folders, no namespace.
     let left = left_running(d.path());
