@@ -78,8 +78,7 @@ pub const MAX_LAG: u64 = 1 << 20;
 impl Settings {
     /// Parses the options; a bad value is an error naming what it takes.
     pub fn parse(opts: &DbOptions) -> Result<Settings, OptionError> {
-        let mut s = Settings::default();
-        s.mode = match opts.get("mode").unwrap_or("async") {
+        let mode = match opts.get("mode").unwrap_or("async") {
             "async" => Mode::Async,
             "sync" => Mode::Sync,
             "strict" => Mode::Strict,
@@ -91,6 +90,10 @@ impl Settings {
                     value: v.to_owned(),
                 })
             }
+        };
+        let mut s = Settings {
+            mode,
+            ..Settings::default()
         };
         for (key, slot) in [
             ("ttl", &mut s.ttl),
