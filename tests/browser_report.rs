@@ -221,3 +221,55 @@ fn a_real_run_writes_a_report_that_opens_cleanly() {
     assert!(timeline.contains("<canvas"), "#timeline has no canvas");
     chromium.screenshot(&url, &artifacts().join("report-real-run.png"));
 }
+
+/// A failover gets its row: the fault, the leaders before and after, the
+/// stretch without acknowledged writes and the lost writes, linked — from
+/// `results.json`'s `failovers`, measured by `faultline check`.
+#[test]
+fn a_failover_gets_its_row_with_recovery_time_and_point() {
+    let Some(chromium) = Chromium::find() else {
+        eprintln!("skipped: chromium is not installed (apt-get install chromium)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("store/set-failover/20260101T000000.000Z");
+    fs::create_dir_all(&run).unwrap();
+    fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("checkers/tests/fixtures/replication/failover-async-set.jsonl"),
+        run.join("history.jsonl"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["check", "--workload", "set"])
+        .arg(&run)
+        .output()
+        .expect("run faultline check");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(
+            "failover 1: partition-leader at 2.00 s: leader n1 -> n2 (n1 still claiming)"
+        ),
+        "{stdout}"
+    );
+    let results: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(run.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["failovers"][0]["lost"], 2, "{results}");
+    let report = faultline_reports::write_report(&run).expect("write the report");
+    let page = chromium.dump_dom(&format!("file://{}", report.display()));
+    assert!(
+        page.ready() && page.errors().is_empty(),
+        "{:?}",
+        page.errors()
+    );
+    let table = page.element("failovers").expect("#failovers");
+    for s in [
+        "partition-leader",
+        "n1 → n1, n2",
+        "1.25 s (2.25 → 3.50 s)",
+        "1.95 s – 2.25 s",
+    ] {
+        assert!(table.contains(s), "{s}: {table}");
+    }
+}

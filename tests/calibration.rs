@@ -38,7 +38,7 @@ fn every_ci_case_holds_on_every_ci_seed() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(
-        out.contains("calibration: 11 of 11 cases held on seeds 1,2"),
+        out.contains("calibration of refkv: 11 of 11 cases held on seeds 1,2"),
         "{out}"
     );
     // Every case ran on both seeds and said what it judged.
@@ -93,6 +93,9 @@ fn bad_refkv_flags_are_one_line_with_status_254() {
             "multi-leader",
         ],
         &["calibrate", "--case", "nope"],
+        &["calibrate", "--target", "nope"],
+        // A target without cases says so, naming those that have some.
+        &["calibrate", "--target", "memory"],
     ] {
         let d = tempfile::tempdir().unwrap();
         let mut a = args.to_vec();

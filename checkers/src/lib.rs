@@ -13,7 +13,8 @@
 //! The checkers: [`Stats`]; linearizability ([`linear`]); Elle-style
 //! transactional anomalies ([`elle`]); and the anomalies of replicated stores
 //! named as operators name them — lost writes, duplicate ids, session
-//! guarantees, staleness, split brain, write conflicts ([`replication`]).
+//! guarantees, staleness, split brain, write conflicts ([`replication`]) —
+//! and, measured beside the verdict, what each failover cost ([`recovery`]).
 //! [`WORKLOADS`] says which run for which workload. Each family simulates
 //! histories correct by construction for its tests (`simulate`), all seeded
 //! through one small generator ([`rng`]).
@@ -21,6 +22,7 @@
 mod checker;
 pub mod elle;
 pub mod linear;
+pub mod recovery;
 pub mod replication;
 pub mod rng;
 mod stats;
@@ -28,6 +30,9 @@ mod verdict;
 mod workload;
 
 pub use checker::{CheckError, Checker, ConfigError};
+pub use recovery::Failover;
 pub use stats::Stats;
 pub use verdict::{Anomaly, Interruption, Results, Validity, Verdict};
-pub use workload::{checker, workload, CheckOptions, Workload, CHECKERS, MODELS, WORKLOADS};
+pub use workload::{
+    checker, failovers, workload, CheckOptions, Workload, CHECKERS, MODELS, WORKLOADS,
+};

@@ -142,6 +142,10 @@ pub struct Results {
     pub interrupted: Option<Interruption>,
     /// Each checker's verdict by name.
     pub checkers: BTreeMap<String, Verdict>,
+    /// Every fault window in which leadership moved, with its recovery time
+    /// and recovery point (a measurement, not part of the verdict).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failovers: Vec<crate::recovery::Failover>,
 }
 
 impl Results {
@@ -166,6 +170,7 @@ impl Results {
             anomaly_types,
             interrupted: None,
             checkers,
+            failovers: Vec::new(),
         }
     }
 

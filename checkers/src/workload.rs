@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use faultline_history::{History, Value};
 
-use crate::checker::{Checker, ConfigError};
+use crate::checker::{CheckError, Checker, ConfigError};
 use crate::elle::{Elle, ElleOptions, TxnWorkload};
 use crate::linear::{Kv, LinearOptions, Linearizable, Mutex, NilReads, Queue, Register, Split};
 use crate::replication::{
@@ -263,6 +263,16 @@ pub fn checker(
 }
 
 /// How the replication checkers read workload `w`, if they can.
+/// Every failover in `history` with its recovery time and point, reading
+/// the data as workload `w` writes it (see `replication::failovers`).
+pub fn failovers(
+    history: &History,
+    w: &Workload,
+    opts: &CheckOptions,
+) -> Result<Vec<crate::recovery::Failover>, CheckError> {
+    crate::replication::failovers(history, shape(w, opts).as_ref())
+}
+
 fn shape(w: &Workload, opts: &CheckOptions) -> Option<Shape> {
     match w.name {
         "register" | "cas-register" | "kv" => Some(Shape::Register {

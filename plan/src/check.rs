@@ -98,7 +98,17 @@ impl Checking {
             })?;
             verdicts.push((c.name().to_owned(), v));
         }
-        Ok(Results::combine(verdicts))
+        let mut results = Results::combine(verdicts);
+        results.failovers = faultline_checkers::failovers(history, self.workload, &self.opts)
+            .map_err(|e| match e {
+                CheckError::Malformed { pos, msg } => PlanError::Malformed {
+                    file: file.display().to_string(),
+                    line: history.line(pos) as usize,
+                    checker: "failovers".to_owned(),
+                    msg,
+                },
+            })?;
+        Ok(results)
     }
 }
 

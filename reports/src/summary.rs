@@ -4,7 +4,8 @@
 //! checkers said what, and for each anomaly type how many there were with one
 //! example sentence and the operations that prove it. Details live in
 //! `results.json` (and, later, `report.html`); the summary never re-checks.
-//! A run stopped by a signal says so on the second line.
+//! A run stopped by a signal says so on the second line; every failover
+//! (a fault window in which leadership moved) gets a line with what it cost.
 
 use std::fmt::Write;
 
@@ -51,6 +52,9 @@ pub fn summary(results: &Results, subject: &str) -> String {
         if v.anomalies.len() > EXAMPLES {
             let _ = writeln!(out, "    ... and {} more", v.anomalies.len() - EXAMPLES);
         }
+    }
+    for (i, f) in results.failovers.iter().enumerate() {
+        let _ = writeln!(out, "  failover {}: {}", i + 1, f.sentence());
     }
     out
 }

@@ -283,15 +283,18 @@ pub struct CheckArgs {
 /// `faultline calibrate`.
 #[derive(Debug, Args)]
 pub struct CalibrateArgs {
+    /// The target whose cases to run (`faultline list`; each lists its own).
+    #[arg(long, default_value = "refkv")]
+    pub target: String,
     /// Seeds to run every case with (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "1,2")]
     pub seeds: Vec<u64>,
-    /// Main phase of each run, in seconds.
-    #[arg(long, default_value_t = 8.0, value_name = "SECONDS")]
-    pub time_limit: f64,
-    /// Seconds between fault starts and stops.
-    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
-    pub nemesis_interval: f64,
+    /// Main phase of each run, in seconds [default: the case's, else 8].
+    #[arg(long, value_name = "SECONDS")]
+    pub time_limit: Option<f64>,
+    /// Seconds between fault starts and stops [default: the case's, else 2].
+    #[arg(long, value_name = "SECONDS")]
+    pub nemesis_interval: Option<f64>,
     /// Run the whole matrix, not only the CI set.
     #[arg(long)]
     pub full: bool,

@@ -10,7 +10,7 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use faultline_checkers::Validity;
+use faultline_checkers::{Failover, Validity};
 use faultline_reports::{junit, junit_case, JunitCase};
 
 use super::args::TestAllArgs;
@@ -28,6 +28,7 @@ pub fn test_all(a: &TestAllArgs) -> Result<(String, Validity), Failure> {
     let base = plan_of(&a.test)?;
     let registry = faultline_plan::Registry::builtin();
     let mut rows = Vec::new();
+    let mut recoveries: Vec<(String, String, Vec<Failover>)> = Vec::new();
     let mut cases = Vec::new();
     let mut worst = Validity::True;
     'matrix: for w in &a.workloads {
@@ -48,6 +49,7 @@ pub fn test_all(a: &TestAllArgs) -> Result<(String, Validity), Failure> {
                     stopped = r.results.interrupted.is_some();
                     cases.push(junit_case(&case_name, &r.results, secs));
                     let found = r.results.anomaly_types.join(", ");
+                    recoveries.push((w.clone(), n.clone(), r.results.failovers.clone()));
                     (r.valid(), format!("{found}  {}", r.dir.display()))
                 }
                 Err(Failure::BadInput(e)) => {
@@ -94,5 +96,41 @@ pub fn test_all(a: &TestAllArgs) -> Result<(String, Validity), Failure> {
         };
         out.push_str(&format!("{w:<14} {n:<28} {word:<8} {d}\n"));
     }
+    out.push_str(&recovery_table(&recoveries));
     Ok((out, worst))
+}
+
+/// Failovers across the runs: per cell, how many, the worst time to a new
+/// leader and without acknowledged writes, and the acknowledged writes lost
+/// with the widest recovery point. Nothing when no run had a failover.
+fn recovery_table(cells: &[(String, String, Vec<Failover>)]) -> String {
+    if cells.iter().all(|(_, _, f)| f.is_empty()) {
+        return String::new();
+    }
+    let mut out = format!(
+        "\nfailovers (fault windows in which leadership moved)\n{:<14} {:<28} {:>9} {:>11} {:>12} {:>6} {:>15}\n",
+        "workload", "nemesis", "failovers", "new leader", "unavailable", "lost", "recovery point"
+    );
+    let max = |f: &[Failover], g: fn(&Failover) -> Option<f64>| {
+        f.iter()
+            .filter_map(g)
+            .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))))
+            .map_or_else(|| "—".to_owned(), |x| format!("{x:.2} s"))
+    };
+    for (w, n, f) in cells {
+        let lost = if f.iter().any(|x| x.lost.is_none()) {
+            "—".to_owned()
+        } else {
+            f.iter().filter_map(|x| x.lost).sum::<usize>().to_string()
+        };
+        out.push_str(&format!(
+            "{w:<14} {n:<28} {:>9} {:>11} {:>12} {lost:>6} {:>15}\n",
+            f.len(),
+            max(f, |x| Some(x.new_leader_after_s)),
+            max(f, |x| Some(x.unavailable_s)),
+            max(f, |x| x.recovery_point_s),
+        ));
+    }
+    out.push_str("(worst over each run's failovers; lost: total acknowledged writes lost, — where not measurable)\n");
+    out
 }

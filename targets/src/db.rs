@@ -240,6 +240,12 @@ pub trait Db: Send + Sync {
         Vec::new()
     }
 
+    /// What its runs must find and must not, option by option
+    /// (`faultline calibrate --target NAME`); none by default.
+    fn calibration(&self) -> Vec<crate::calibration::Calibration> {
+        Vec::new()
+    }
+
     /// The shell script that installs what is missing (default: the packages).
     fn install_script(&self) -> String {
         apt_script(&self.packages())

@@ -10,6 +10,7 @@
 use faultline_nemesis::local::KINDS;
 
 use crate::about::{About, Defaults};
+use crate::calibration::Calibration;
 use crate::cluster::{Cluster, Setup, SetupError};
 
 /// A kind of target: what it is and how to build it. Only [`Kind::about`]
@@ -45,6 +46,12 @@ pub trait Kind: Send + Sync {
     /// the workload's). refkv keeping siblings has no single value to judge.
     fn checkers(&self, options: &[(String, String)]) -> Vec<String> {
         let _ = options;
+        Vec::new()
+    }
+
+    /// What its runs must find and must not (`faultline calibrate --target`);
+    /// none by default.
+    fn calibration(&self) -> Vec<Calibration> {
         Vec::new()
     }
 

@@ -23,6 +23,7 @@
 //! `databases!` list below.
 
 pub mod about;
+pub mod calibration;
 pub mod cluster;
 pub mod db;
 pub mod kind;
@@ -56,6 +57,7 @@ databases! {
 }
 
 pub use about::{About, Defaults, Help};
+pub use calibration::{Calibration, Expect};
 pub use cluster::{Cluster, Setup, SetupError};
 pub use memory::MemoryTarget;
 pub use memory_faults::MemoryNemesis;

@@ -92,7 +92,7 @@ fn windows(seen: &[Seen], end: i64) -> Vec<(i64, i64)> {
 }
 
 /// Leaders named by a `primaries` value.
-fn leaders(v: &Value) -> Option<BTreeSet<String>> {
+pub(crate) fn leaders(v: &Value) -> Option<BTreeSet<String>> {
     let names = |v: &Value| -> Vec<String> {
         match v {
             Value::List(l) => l.iter().filter_map(name).collect(),
@@ -128,7 +128,7 @@ fn name(v: &Value) -> Option<String> {
 
 /// Whether a client operation writes: anything but a read (and, for
 /// transactions, anything with a micro-operation other than a read).
-fn writes(f: &str, v: &Value) -> bool {
+pub(crate) fn writes(f: &str, v: &Value) -> bool {
     match f {
         "read" | "get" | "r" => false,
         "txn" => v.as_list().is_none_or(|mops| {

@@ -197,11 +197,16 @@ pub fn parse_results(text: &str) -> Result<Results, String> {
             Some(serde_json::from_value(v.clone()).map_err(|e| format!("`interrupted`: {e}"))?)
         }
     };
+    let failovers = match j.get("failovers") {
+        None | Some(Json::Null) => Vec::new(),
+        Some(v) => serde_json::from_value(v.clone()).map_err(|e| format!("`failovers`: {e}"))?,
+    };
     Ok(Results {
         valid,
         anomaly_types,
         interrupted,
         checkers,
+        failovers,
     })
 }
 

@@ -4,13 +4,14 @@
 //! the only way untrusted text reaches the page, [`page`] assembles the document
 //! from [`header`], [`anomalies`] (with [`cycle`] and [`linear`] drawings and
 //! the cited operations of [`ops`]; [`lost`] groups lost writes), [`timeline`],
-//! [`plots`] and [`lag`]; [`faults`] finds the nemesis intervals they shade,
+//! [`plots`] and [`lag`], and the recovery table of [`failovers`]; [`faults`] finds the nemesis intervals they shade,
 //! [`exits`] the nodes that exited on their own (a section, and markers on the
 //! timeline).
 
 mod anomalies;
 mod cycle;
 mod exits;
+mod failovers;
 mod faults;
 mod header;
 mod input;

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use super::anomalies::anomalies_section;
 use super::exits::{exits_section, marks};
+use super::failovers::failovers_section;
 use super::faults::faults;
 use super::header::header;
 use super::input::{ReportError, ReportInput};
@@ -38,6 +39,7 @@ pub fn render_report(input: &ReportInput) -> String {
     let faults = faults(&ctx);
     let head = header(input, &ctx);
     let anomalies = anomalies_section(&input.results, &ctx, &faults);
+    let failovers = failovers_section(&input.results.failovers, &ctx);
     let cited: Vec<u64> = {
         // The invocation index of every cited op, which is what the timeline keys on.
         let mut v: Vec<u64> = input
@@ -73,7 +75,7 @@ pub fn render_report(input: &ReportInput) -> String {
     out.push_str(ERRORS_JS);
     out.push_str("</script></head><body><div id=\"script-errors\" hidden></div><main>");
     for part in [
-        &head, &exits, &anomalies, &timeline, &plots, &nodes, &ops, &files,
+        &head, &exits, &anomalies, &failovers, &timeline, &plots, &nodes, &ops, &files,
     ] {
         out.push_str(part);
     }

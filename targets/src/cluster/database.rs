@@ -63,6 +63,10 @@ impl Kind for Database {
     fn setup(&self, s: &Setup<'_>) -> Result<Cluster, SetupError> {
         database(self.0.as_ref(), s)
     }
+
+    fn calibration(&self) -> Vec<crate::calibration::Calibration> {
+        self.0.calibration()
+    }
 }
 
 /// Sets up `db` for the request's workload on its nodes (SSH hosts when it

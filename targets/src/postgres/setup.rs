@@ -27,7 +27,7 @@ use crate::about::{Defaults, Help};
 use crate::db::{Db, DbCluster, DbError, DbNode, DbOptions};
 
 /// How long a node may take to start (crash recovery included).
-const START_LIMIT: Duration = Duration::from_secs(30);
+const START_LIMIT: Duration = Duration::from_secs(60);
 
 /// The tables of every workload, created once on the primary.
 pub(crate) fn schema() -> String {

@@ -152,6 +152,10 @@ impl Kind for Refkv {
         }
     }
 
+    fn calibration(&self) -> Vec<crate::calibration::Calibration> {
+        super::calibration::cases()
+    }
+
     fn describe(&self, options: &[(String, String)]) -> Option<String> {
         let mut c = Config::new("-", &[], Default::default());
         c.mode = mode_of(options).ok()?;

@@ -18,6 +18,7 @@
 //! append-only, fsynced log ([`disk`]) so `kill -9` loses nothing it
 //! acknowledged. Protocols: [`wire`]. The harness side is [`target`].
 
+pub mod calibration;
 pub mod config;
 pub mod disk;
 pub mod engine;
