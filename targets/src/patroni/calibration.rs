@@ -6,41 +6,19 @@
 //! and the runs recorded in `docs/targets.md` showed it; where a mode
 //! promises nothing either way, the case says `May` (report, do not judge).
 //!
-//! TODO(calibration API): once `crate::calibration` is on main, drop the
-//! mirror types below and return these through `Db::calibration`.
+//! Each case sets its own time and fault interval: a fault must outlast
+//! the leader key's lease (5 s by default) for anything to fail over.
 
-/// What a calibration run must show (mirror of `crate::calibration::Expect`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Expect {
-    /// The checker reports this anomaly kind.
-    Found(&'static str, &'static str),
-    /// The checker's verdict is valid.
-    Valid(&'static str),
-    /// The mode promises nothing: report, do not judge.
-    May(&'static str, &'static str),
-}
+use crate::calibration::Calibration;
+use crate::calibration::Expect::*;
 
-/// One case (mirror of `crate::calibration::Calibration`).
-#[derive(Clone, Copy, Debug)]
-pub struct Calibration {
-    /// Its name (`--case`).
-    pub name: &'static str,
-    /// Why the expectation follows from the mode.
-    pub story: &'static str,
-    /// The workload.
-    pub workload: &'static str,
-    /// `none` or comma-separated faults.
-    pub nemesis: &'static str,
-    /// `--db-opt` pairs.
-    pub options: &'static [(&'static str, &'static str)],
-    /// What the verdicts must say.
-    pub expect: &'static [Expect],
-    /// In the short set.
-    pub quick: bool,
+/// Patroni's cases (`quick` ones form the short set).
+pub fn cases() -> Vec<Calibration> {
+    CASES.to_vec()
 }
 
 /// Patroni's cases.
-pub const CASES: &[Calibration] = &[
+const CASES: &[Calibration] = &[
     Calibration {
         name: "async-failover-loses-writes",
         story: "asynchronous replication acknowledges a commit before any standby has it; \
@@ -49,8 +27,13 @@ pub const CASES: &[Calibration] = &[
         workload: "set",
         nemesis: "partition-leader",
         options: &[("mode", "async")],
-        expect: &[Expect::Found("set", "lost-write")],
+        expect: &[
+            Found("set", "lost-write"),
+            May("split-brain", "split-brain"),
+        ],
         quick: true,
+        time_limit: Some(18.0),
+        nemesis_interval: Some(8.0),
     },
     Calibration {
         name: "async-kill-leader",
@@ -59,8 +42,10 @@ pub const CASES: &[Calibration] = &[
         workload: "set",
         nemesis: "kill-leader",
         options: &[("mode", "async")],
-        expect: &[Expect::May("set", "lost-write")],
+        expect: &[May("set", "lost-write")],
         quick: false,
+        time_limit: Some(18.0),
+        nemesis_interval: Some(8.0),
     },
     Calibration {
         name: "sync-failover-loses-nothing",
@@ -69,8 +54,10 @@ pub const CASES: &[Calibration] = &[
         workload: "set",
         nemesis: "partition-leader",
         options: &[("mode", "sync")],
-        expect: &[Expect::Valid("set")],
+        expect: &[Valid("set")],
         quick: true,
+        time_limit: Some(18.0),
+        nemesis_interval: Some(8.0),
     },
     Calibration {
         name: "sync-kill-leader-loses-nothing",
@@ -78,8 +65,10 @@ pub const CASES: &[Calibration] = &[
         workload: "set",
         nemesis: "kill-leader",
         options: &[("mode", "sync")],
-        expect: &[Expect::Valid("set")],
+        expect: &[Valid("set")],
         quick: false,
+        time_limit: Some(18.0),
+        nemesis_interval: Some(8.0),
     },
     Calibration {
         name: "async-dcs-partition",
@@ -88,8 +77,10 @@ pub const CASES: &[Calibration] = &[
         workload: "set",
         nemesis: "partition-primary-dcs",
         options: &[("mode", "async")],
-        expect: &[Expect::May("set", "lost-write")],
+        expect: &[May("set", "lost-write")],
         quick: false,
+        time_limit: Some(18.0),
+        nemesis_interval: Some(8.0),
     },
     Calibration {
         name: "strict-replicas-gone-blocks",
@@ -99,8 +90,35 @@ pub const CASES: &[Calibration] = &[
         workload: "set",
         nemesis: "partition-primary-replicas",
         options: &[("mode", "strict")],
-        expect: &[Expect::Valid("set")],
+        expect: &[Valid("set")],
         quick: false,
+        time_limit: Some(24.0),
+        nemesis_interval: Some(10.0),
+    },
+    Calibration {
+        name: "sync-replicas-gone-goes-on-alone",
+        story: "synchronous_mode (not strict): once the primary's WAL senders time out, Patroni \
+                drops the unreachable synchronous standby and commits go on unreplicated; \
+                nothing fails over, so nothing is lost",
+        workload: "set",
+        nemesis: "partition-primary-replicas",
+        options: &[("mode", "sync")],
+        expect: &[Valid("set")],
+        quick: false,
+        time_limit: Some(24.0),
+        nemesis_interval: Some(10.0),
+    },
+    Calibration {
+        name: "async-pause-leader",
+        story: "a primary frozen longer than the TTL loses its key; once thawed it demotes itself \
+                within a loop, and writes it takes in that moment may be lost",
+        workload: "set",
+        nemesis: "pause-leader",
+        options: &[("mode", "async")],
+        expect: &[May("set", "lost-write"), May("split-brain", "split-brain")],
+        quick: false,
+        time_limit: Some(30.0),
+        nemesis_interval: Some(12.0),
     },
 ];
 

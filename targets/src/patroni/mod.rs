@@ -45,7 +45,7 @@
 //!
 //! Options: [`settings`]; setup: [`setup`]; the REST API: [`rest`]; the
 //! node's processes: [`node`]; the own faults: [`faults`]; the expectations
-//! checked by calibration: [`calibration`].
+//! checked by `faultline calibrate --target patroni`: [`calibration`].
 
 pub mod calibration;
 pub mod faults;

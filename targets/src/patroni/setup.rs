@@ -89,6 +89,10 @@ impl Db for Patroni {
             .collect()
     }
 
+    fn calibration(&self) -> Vec<crate::calibration::Calibration> {
+        super::calibration::cases()
+    }
+
     fn fault_help(&self, fault: &str) -> String {
         match fault {
             "partition-primary-dcs" => {
