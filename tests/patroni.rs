@@ -83,7 +83,15 @@ fn async_failover_loses_acknowledged_writes_and_leaves_nothing() {
     assert!(promoted, "no failover in the Patroni logs: {text}");
     // Nothing of the run is left: no Patroni, PostgreSQL or etcd under its
     // node folders, no namespace.
-    let left = left_running(d.path());
+    // (Backends the teardown killed may take a moment to be reaped.)
+    let mut left = left_running(d.path());
+    for _ in 0..20 {
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        left = left_running(d.path());
+    }
     assert!(left.is_empty(), "left running: {left}");
     let ns = Command::new("ip").args(["netns", "list"]).output().unwrap();
     let prefix = std::env::var("FAULTLINE_NET_PREFIX").unwrap_or_else(|_| "fl".into());
