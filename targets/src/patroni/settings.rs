@@ -8,7 +8,8 @@
 //! `loop_wait + 2 * retry_timeout <= ttl`. The defaults here (5, 1, 2) meet
 //! it with a failover within the 5 s a default fault lasts (measured: the
 //! old primary steps down and a replica takes the key about 5 s after the
-//! cut); with Patroni's own 30/10/10, or even 10/2/4, a 5 s partition ends
+//! cut — 8-9 s when the primary's node also leads etcd, whose new leader
+//! renews every lease); with Patroni's own 30/10/10, or even 10/2/4, a 5 s partition ends
 //! before the key expires and nothing fails over. Tighter still (4/1/1)
 //! fails on this machine: etcd requests time out at a third of
 //! `retry_timeout` per member and no node keeps the key.
