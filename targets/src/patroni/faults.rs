@@ -19,6 +19,12 @@
 //!   synchronous standby and writes go on unreplicated. Strict: commits wait
 //!   for a standby that cannot come — they block (`info`), they never succeed.
 //!
+//! - `partition-primary`: the primary loses every other node (all ports), as
+//!   `partition-leader` does, but the cut is healed only once a replica has
+//!   taken the leader key (or after 20 s): however short the fault interval,
+//!   the failover happens inside the window, and the writes the old primary
+//!   acknowledged meanwhile are what asynchronous replication loses.
+//!
 //! The primary is the member `/cluster` calls the leader, else a node whose
 //! server is not in recovery. The invariant: stopping (and `heal_all`)
 //! removes exactly the rules added, on every node, however often added.
@@ -38,7 +44,14 @@ use crate::postgres::node::PgCluster;
 use crate::postgres::PORT;
 
 /// The faults Patroni's cluster offers.
-pub const FAULTS: &[&str] = &["partition-primary-dcs", "partition-primary-replicas"];
+pub const FAULTS: &[&str] = &[
+    "partition-primary",
+    "partition-primary-dcs",
+    "partition-primary-replicas",
+];
+
+/// How long `partition-primary`'s stop waits for a replica to take over.
+const TAKEOVER_LIMIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// The iptables comment of the rules these faults add.
 const TAG: &str = "faultline-patroni";
@@ -54,7 +67,9 @@ pub struct PatroniFaults {
 fn ports(fault: &str) -> Option<&'static [u16]> {
     const DCS: &[u16] = &[CLIENT_PORT, PEER_PORT];
     const REPLICAS: &[u16] = &[PORT, REST_PORT];
+    const ALL: &[u16] = &[];
     match fault {
+        "partition-primary" => Some(ALL),
         "partition-primary-dcs" => Some(DCS),
         "partition-primary-replicas" => Some(REPLICAS),
         _ => None,
@@ -132,6 +147,42 @@ impl PatroniFaults {
         ]))
     }
 
+    /// Waits until a node other than the ones cut off holds the leader key,
+    /// as the nodes not cut off see it; says who and after how long.
+    fn await_takeover(&self) -> Value {
+        let c = &self.cluster;
+        let cut: Vec<usize> = self
+            .cut
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(i, _)| *i)
+            .collect();
+        let others: Vec<String> = (0..c.nodes.len())
+            .filter(|j| !cut.contains(j))
+            .map(|j| c.nodes[j].addr.clone())
+            .collect();
+        let started = std::time::Instant::now();
+        loop {
+            let leader = rest::cluster(&others).unwrap_or_default().into_iter().find(|m| {
+                m.role == "leader" && c.index(&m.name).is_some_and(|i| !cut.contains(&i))
+            });
+            if let Some(m) = leader {
+                return Value::map(vec![
+                    ("took-over".into(), Value::str(&m.name)),
+                    (
+                        "waited-ms".into(),
+                        Value::Int(started.elapsed().as_millis() as i64),
+                    ),
+                ]);
+            }
+            if started.elapsed() >= TAKEOVER_LIMIT {
+                return Value::str("no replica took over within 20 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+
     /// Removes every cut this fault made.
     fn restore(&self) -> Result<Value, NemesisError> {
         let mut cut = self.cut.lock().unwrap_or_else(|e| e.into_inner());
@@ -161,10 +212,16 @@ impl Nemesis for PatroniFaults {
     }
 
     fn stop(&self, fault: &Fault) -> Result<Value, NemesisError> {
-        if ports(&fault.to_string()).is_none() {
+        let name = fault.to_string();
+        if ports(&name).is_none() {
             return Err(self.not_offered(fault));
         }
-        self.restore()
+        let takeover = (name == "partition-primary").then(|| self.await_takeover());
+        let healed = self.restore()?;
+        Ok(match takeover {
+            Some(t) => Value::map(vec![("takeover".into(), t), ("heal".into(), healed)]),
+            None => healed,
+        })
     }
 
     fn heal_all(&self) -> Result<(), NemesisError> {
@@ -192,6 +249,7 @@ mod tests {
     fn each_fault_cuts_its_own_ports() {
         assert_eq!(ports("partition-primary-dcs"), Some(&[2379, 2380][..]));
         assert_eq!(ports("partition-primary-replicas"), Some(&[5432, 8008][..]));
+        assert_eq!(ports("partition-primary"), Some(&[][..]));
         assert_eq!(ports("partition"), None);
         for f in FAULTS {
             assert!(Fault::own(f).is_ok(), "{f}");

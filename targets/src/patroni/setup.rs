@@ -63,7 +63,7 @@ impl Db for Patroni {
     fn defaults(&self) -> Defaults {
         Defaults {
             nodes: 3,
-            ..Defaults::new("set", &["partition-leader"])
+            ..Defaults::new("set", &["partition-primary"])
         }
     }
 
@@ -95,6 +95,9 @@ impl Db for Patroni {
 
     fn fault_help(&self, fault: &str) -> String {
         match fault {
+            "partition-primary" => {
+                "the primary is cut off from every other node until a replica has taken the leader key (at most 20 s)".into()
+            }
             "partition-primary-dcs" => {
                 "the primary is cut off from the etcd members only: it loses its leader key, replicas still stream from it".into()
             }
