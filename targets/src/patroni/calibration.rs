@@ -23,6 +23,33 @@ pub fn cases() -> Vec<Calibration> {
 /// Patroni's cases.
 const CASES: &[Calibration] = &[
     Calibration {
+        name: "default-async-loses-writes",
+        story: "the default test: the primary is cut off until a replica has taken its key; \
+                everything it acknowledged meanwhile never reached the new primary",
+        workload: "set",
+        nemesis: "partition-primary",
+        options: &[("mode", "async")],
+        expect: &[
+            Found("set", "lost-write"),
+            May("split-brain", "split-brain"),
+        ],
+        quick: true,
+        time_limit: Some(20.0),
+        nemesis_interval: Some(5.0),
+    },
+    Calibration {
+        name: "default-sync-loses-nothing",
+        story: "the default fault with synchronous_mode: commits wait for the synchronous \
+                standby, which alone may take over",
+        workload: "set",
+        nemesis: "partition-primary",
+        options: &[("mode", "sync")],
+        expect: &[Valid("set")],
+        quick: false,
+        time_limit: Some(20.0),
+        nemesis_interval: Some(5.0),
+    },
+    Calibration {
         name: "async-failover-loses-writes",
         story: "asynchronous replication acknowledges a commit before any standby has it; \
                 cut the primary off and a standby within maximum_lag_on_failover is promoted \
