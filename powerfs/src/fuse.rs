@@ -1,0 +1,442 @@
+//! The FUSE adapter: kernel requests in, [`Volume`] calls, replies out.
+//!
+//! The kernel sends one request per system call that reaches the mount;
+//! this file only translates between `fuser`'s types and the volume's, and
+//! turns `io::Error`s into errno replies. Two choices here carry the
+//! semantics:
+//!
+//! - `fsync` and `fsyncdir` are the only requests that make anything
+//!   durable; `flush` (sent on every `close`) and `release` do nothing,
+//!   because closing a file does not persist it on a real disk either.
+//! - Entry and attribute timeouts are zero, so the kernel asks again each
+//!   time and a power loss cannot leave it believing in a file that the
+//!   volume has just undone. Opening a file drops the kernel's page cache
+//!   for it (no `FOPEN_KEEP_CACHE`), so a restarted process reads what
+//!   survived.
+//!
+//! The invariant: every request gets exactly one reply, and no request can
+//! panic the daemon (lock poisoning is recovered).
+
+use std::ffi::OsStr;
+use std::fs::FileType as StdType;
+use std::io;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fuser::{
+    FileAttr, FileType, Filesystem, KernelConfig, ReplyAttr, ReplyCreate, ReplyData,
+    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow,
+};
+
+use crate::volume::{Entry, NewKind, Volume};
+
+const TTL: Duration = Duration::ZERO;
+
+/// The `fuser::Filesystem` over a shared volume.
+pub struct PowerFsFuse {
+    volume: Arc<Mutex<Volume>>,
+}
+
+impl PowerFsFuse {
+    pub fn new(volume: Arc<Mutex<Volume>>) -> Self {
+        PowerFsFuse { volume }
+    }
+
+    fn vol(&self) -> MutexGuard<'_, Volume> {
+        self.volume.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The errno to reply for an I/O error.
+pub fn errno(e: &io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(libc::EIO)
+}
+
+fn kind(t: StdType) -> FileType {
+    if t.is_dir() {
+        FileType::Directory
+    } else if t.is_symlink() {
+        FileType::Symlink
+    } else if t.is_block_device() {
+        FileType::BlockDevice
+    } else if t.is_char_device() {
+        FileType::CharDevice
+    } else if t.is_fifo() {
+        FileType::NamedPipe
+    } else if t.is_socket() {
+        FileType::Socket
+    } else {
+        FileType::RegularFile
+    }
+}
+
+fn time(secs: i64, nsecs: i64) -> SystemTime {
+    if secs >= 0 {
+        UNIX_EPOCH + Duration::new(secs as u64, nsecs.clamp(0, 999_999_999) as u32)
+    } else {
+        UNIX_EPOCH
+    }
+}
+
+fn attr(e: &Entry) -> FileAttr {
+    let m = &e.meta;
+    FileAttr {
+        ino: e.ino,
+        size: e.size,
+        blocks: e.size.div_ceil(512),
+        atime: time(m.atime(), m.atime_nsec()),
+        mtime: time(m.mtime(), m.mtime_nsec()),
+        ctime: time(m.ctime(), m.ctime_nsec()),
+        crtime: UNIX_EPOCH,
+        kind: kind(m.file_type()),
+        perm: (m.mode() & 0o7777) as u16,
+        nlink: m.nlink() as u32,
+        uid: m.uid(),
+        gid: m.gid(),
+        rdev: m.rdev() as u32,
+        blksize: 4096,
+        flags: 0,
+    }
+}
+
+fn when(t: Option<TimeOrNow>) -> Option<SystemTime> {
+    t.map(|t| match t {
+        TimeOrNow::SpecificTime(s) => s,
+        TimeOrNow::Now => SystemTime::now(),
+    })
+}
+
+impl Filesystem for PowerFsFuse {
+    fn init(&mut self, _req: &Request<'_>, config: &mut KernelConfig) -> Result<(), libc::c_int> {
+        let _ = config.set_max_write(1 << 20);
+        let _ = config.set_max_readahead(1 << 20);
+        Ok(())
+    }
+
+    fn lookup(&mut self, _req: &Request<'_>, parent: u64, name: &OsStr, reply: ReplyEntry) {
+        match self.vol().lookup(parent, name) {
+            Ok(e) => reply.entry(&TTL, &attr(&e), 0),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn getattr(&mut self, _req: &Request<'_>, ino: u64, _fh: Option<u64>, reply: ReplyAttr) {
+        match self.vol().getattr(ino) {
+            Ok(e) => reply.attr(&TTL, &attr(&e)),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn setattr(
+        &mut self,
+        _req: &Request<'_>,
+        ino: u64,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        size: Option<u64>,
+        atime: Option<TimeOrNow>,
+        mtime: Option<TimeOrNow>,
+        _ctime: Option<SystemTime>,
+        _fh: Option<u64>,
+        _crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<u32>,
+        reply: ReplyAttr,
+    ) {
+        let mut v = self.vol();
+        let res = (|| {
+            if let Some(len) = size {
+                v.truncate(ino, len)?;
+            }
+            if mode.is_some() || uid.is_some() || gid.is_some() {
+                v.chmod_chown(ino, mode, uid, gid)?;
+            }
+            if atime.is_some() || mtime.is_some() {
+                v.set_times(ino, when(atime), when(mtime))?;
+            }
+            v.getattr(ino)
+        })();
+        match res {
+            Ok(e) => reply.attr(&TTL, &attr(&e)),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn readlink(&mut self, _req: &Request<'_>, ino: u64, reply: ReplyData) {
+        use std::os::unix::ffi::OsStrExt;
+        match self.vol().readlink(ino) {
+            Ok(p) => reply.data(p.as_os_str().as_bytes()),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn mknod(
+        &mut self,
+        req: &Request<'_>,
+        parent: u64,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        _rdev: u32,
+        reply: ReplyEntry,
+    ) {
+        if mode & libc::S_IFMT != libc::S_IFREG {
+            return reply.error(libc::EPERM);
+        }
+        match self.vol().create(
+            parent,
+            name,
+            NewKind::File(mode & !umask),
+            req.uid(),
+            req.gid(),
+        ) {
+            Ok(e) => reply.entry(&TTL, &attr(&e), 0),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn mkdir(
+        &mut self,
+        req: &Request<'_>,
+        parent: u64,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        reply: ReplyEntry,
+    ) {
+        match self.vol().create(
+            parent,
+            name,
+            NewKind::Dir(mode & !umask),
+            req.uid(),
+            req.gid(),
+        ) {
+            Ok(e) => reply.entry(&TTL, &attr(&e), 0),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn unlink(&mut self, _req: &Request<'_>, parent: u64, name: &OsStr, reply: ReplyEmpty) {
+        match self.vol().remove(parent, name, false) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn rmdir(&mut self, _req: &Request<'_>, parent: u64, name: &OsStr, reply: ReplyEmpty) {
+        match self.vol().remove(parent, name, true) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn symlink(
+        &mut self,
+        req: &Request<'_>,
+        parent: u64,
+        name: &OsStr,
+        target: &Path,
+        reply: ReplyEntry,
+    ) {
+        match self
+            .vol()
+            .create(parent, name, NewKind::Symlink(target), req.uid(), req.gid())
+        {
+            Ok(e) => reply.entry(&TTL, &attr(&e), 0),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn rename(
+        &mut self,
+        _req: &Request<'_>,
+        parent: u64,
+        name: &OsStr,
+        newparent: u64,
+        newname: &OsStr,
+        flags: u32,
+        reply: ReplyEmpty,
+    ) {
+        match self.vol().rename(parent, name, newparent, newname, flags) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn open(&mut self, _req: &Request<'_>, ino: u64, _flags: i32, reply: ReplyOpen) {
+        match self.vol().open_file(ino) {
+            Ok(()) => reply.opened(0, 0),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn create(
+        &mut self,
+        req: &Request<'_>,
+        parent: u64,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        _flags: i32,
+        reply: ReplyCreate,
+    ) {
+        let mut v = self.vol();
+        let res = v
+            .create(
+                parent,
+                name,
+                NewKind::File(mode & !umask),
+                req.uid(),
+                req.gid(),
+            )
+            .and_then(|e| v.open_file(e.ino).map(|()| e));
+        match res {
+            Ok(e) => reply.created(&TTL, &attr(&e), 0, 0, 0),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn read(
+        &mut self,
+        _req: &Request<'_>,
+        ino: u64,
+        _fh: u64,
+        offset: i64,
+        size: u32,
+        _flags: i32,
+        _lock: Option<u64>,
+        reply: ReplyData,
+    ) {
+        match self.vol().read(ino, offset.max(0) as u64, size as usize) {
+            Ok(d) => reply.data(&d),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn write(
+        &mut self,
+        _req: &Request<'_>,
+        ino: u64,
+        _fh: u64,
+        offset: i64,
+        data: &[u8],
+        _write_flags: u32,
+        _flags: i32,
+        _lock: Option<u64>,
+        reply: ReplyWrite,
+    ) {
+        match self.vol().write(ino, offset.max(0) as u64, data) {
+            Ok(()) => reply.written(data.len() as u32),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn flush(&mut self, _req: &Request<'_>, _ino: u64, _fh: u64, _lock: u64, reply: ReplyEmpty) {
+        reply.ok();
+    }
+
+    fn fsync(
+        &mut self,
+        _req: &Request<'_>,
+        ino: u64,
+        _fh: u64,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        match self.vol().fsync(ino) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn readdir(
+        &mut self,
+        _req: &Request<'_>,
+        ino: u64,
+        _fh: u64,
+        offset: i64,
+        mut reply: ReplyDirectory,
+    ) {
+        let entries = match self.vol().readdir(ino) {
+            Ok(e) => e,
+            Err(e) => return reply.error(errno(&e)),
+        };
+        let dots = [
+            (".".into(), ino, FileType::Directory),
+            ("..".into(), ino, FileType::Directory),
+        ];
+        let all = dots
+            .into_iter()
+            .chain(entries.into_iter().map(|(n, i, t)| (n, i, kind(t))));
+        for (i, (name, child, ty)) in all.enumerate().skip(offset.max(0) as usize) {
+            let name: std::ffi::OsString = name;
+            if reply.add(child, i as i64 + 1, ty, &name) {
+                break;
+            }
+        }
+        reply.ok();
+    }
+
+    fn fsyncdir(
+        &mut self,
+        _req: &Request<'_>,
+        _ino: u64,
+        _fh: u64,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        match self.vol().fsync_dir() {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn statfs(&mut self, _req: &Request<'_>, _ino: u64, reply: ReplyStatfs) {
+        match self.vol().statfs() {
+            Ok(s) => reply.statfs(
+                s.f_blocks as u64,
+                s.f_bfree as u64,
+                s.f_bavail as u64,
+                s.f_files as u64,
+                s.f_ffree as u64,
+                s.f_bsize as u32,
+                s.f_namemax as u32,
+                s.f_frsize as u32,
+            ),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn fallocate(
+        &mut self,
+        _req: &Request<'_>,
+        ino: u64,
+        _fh: u64,
+        offset: i64,
+        length: i64,
+        mode: i32,
+        reply: ReplyEmpty,
+    ) {
+        // Only plain allocation (mode 0): it may grow the file, with zeros.
+        if mode != 0 {
+            return reply.error(libc::EOPNOTSUPP);
+        }
+        let mut v = self.vol();
+        let end = (offset.max(0) + length.max(0)) as u64;
+        let res = v.getattr(ino).and_then(|e| {
+            if end > e.size {
+                v.truncate(ino, end)
+            } else {
+                Ok(())
+            }
+        });
+        match res {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+}

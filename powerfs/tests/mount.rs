@@ -1,0 +1,212 @@
+//! powerfs mounted for real: what survives a power loss and what does not.
+//! Needs root, /dev/fuse and fusermount3; each test skips (with a line on
+//! stderr) otherwise.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use faultline_powerfs::{mounts, PowerFs};
+
+fn usable() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root");
+        return false;
+    }
+    if let Err(e) = faultline_powerfs::available() {
+        eprintln!("skipped: {e}");
+        return false;
+    }
+    true
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    backing: std::path::PathBuf,
+    fs: Option<PowerFs>,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let backing = dir.path().join("backing");
+        let mnt = dir.path().join("mnt");
+        fs::create_dir(&backing).unwrap();
+        fs::create_dir(&mnt).unwrap();
+        let fs = PowerFs::mount(&backing, &mnt).unwrap();
+        Fixture {
+            _dir: dir,
+            backing,
+            fs: Some(fs),
+        }
+    }
+    fn fs(&self) -> &PowerFs {
+        self.fs.as_ref().unwrap()
+    }
+    fn p(&self, rel: &str) -> std::path::PathBuf {
+        self.fs().mountpoint().join(rel)
+    }
+    fn power_loss(&self) {
+        self.fs().power_loss().unwrap();
+    }
+}
+
+fn write_synced(path: &Path, data: &[u8]) {
+    let mut f = File::create(path).unwrap();
+    f.write_all(data).unwrap();
+    f.sync_all().unwrap();
+}
+
+#[test]
+fn unsynced_write_is_lost_synced_write_is_kept() {
+    if !usable() {
+        return;
+    }
+    let fx = Fixture::new();
+    write_synced(&fx.p("a"), b"durable");
+    let mut f = OpenOptions::new()
+        .write(true)
+        .append(true)
+        .open(fx.p("a"))
+        .unwrap();
+    f.write_all(b" and volatile").unwrap();
+    drop(f);
+    assert_eq!(fs::read(fx.p("a")).unwrap(), b"durable and volatile");
+    assert_eq!(fs::read(fx.backing.join("a")).unwrap(), b"durable");
+    let st = fx.fs().status();
+    assert_eq!(st.dirty_files, 1);
+    fx.power_loss();
+    assert_eq!(fs::read(fx.p("a")).unwrap(), b"durable");
+    assert_eq!(fs::metadata(fx.p("a")).unwrap().len(), 7);
+    assert_eq!(fx.fs().status().dirty_files, 0);
+}
+
+#[test]
+fn unsynced_overwrite_and_truncate_are_restored() {
+    if !usable() {
+        return;
+    }
+    let fx = Fixture::new();
+    write_synced(&fx.p("t"), &[b'x'; 10000]);
+    let f = OpenOptions::new().write(true).open(fx.p("t")).unwrap();
+    f.write_all_at(b"yyy", 5000).unwrap();
+    f.set_len(100).unwrap();
+    drop(f);
+    assert_eq!(fs::metadata(fx.p("t")).unwrap().len(), 100);
+    fx.power_loss();
+    assert_eq!(fs::read(fx.p("t")).unwrap(), vec![b'x'; 10000]);
+}
+
+#[test]
+fn database_log_keeps_exactly_the_synced_prefix() {
+    if !usable() {
+        return;
+    }
+    let fx = Fixture::new();
+    let mut log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(fx.p("wal"))
+        .unwrap();
+    let mut synced = Vec::new();
+    for i in 0..50u32 {
+        let rec = format!("record {i:05}\n");
+        log.write_all(rec.as_bytes()).unwrap();
+        synced.extend_from_slice(rec.as_bytes());
+    }
+    log.sync_data().unwrap();
+    for i in 50..80u32 {
+        log.write_all(format!("record {i:05}\n").as_bytes())
+            .unwrap();
+    }
+    drop(log);
+    fx.power_loss();
+    assert_eq!(fs::read(fx.p("wal")).unwrap(), synced);
+}
+
+#[test]
+fn new_file_fsynced_keeps_its_name_ext4_like() {
+    if !usable() {
+        return;
+    }
+    let fx = Fixture::new();
+    fs::create_dir(fx.p("d")).unwrap();
+    write_synced(&fx.p("d/kept"), b"k");
+    // Created after the last fsync: undone.
+    fs::write(fx.p("d/lost"), b"l").unwrap();
+    fs::create_dir(fx.p("d/sub")).unwrap();
+    fx.power_loss();
+    assert_eq!(fs::read(fx.p("d/kept")).unwrap(), b"k");
+    assert!(!fx.p("d/lost").exists());
+    assert!(!fx.p("d/sub").exists());
+}
+
+#[test]
+fn rename_over_existing_without_fsync_is_undone() {
+    if !usable() {
+        return;
+    }
+    let fx = Fixture::new();
+    write_synced(&fx.p("config"), b"old");
+    write_synced(&fx.p("config.tmp"), b"new");
+    fs::rename(fx.p("config.tmp"), fx.p("config")).unwrap();
+    assert_eq!(fs::read(fx.p("config")).unwrap(), b"new");
+    fx.power_loss();
+    assert_eq!(fs::read(fx.p("config")).unwrap(), b"old");
+    assert_eq!(fs::read(fx.p("config.tmp")).unwrap(), b"new");
+    // With the directory fsynced, the rename stays.
+    fs::rename(fx.p("config.tmp"), fx.p("config")).unwrap();
+    File::open(fx.fs().mountpoint())
+        .unwrap()
+        .sync_all()
+        .unwrap();
+    fx.power_loss();
+    assert_eq!(fs::read(fx.p("config")).unwrap(), b"new");
+    assert!(!fx.p("config.tmp").exists());
+}
+
+#[test]
+fn unlink_without_fsync_comes_back() {
+    if !usable() {
+        return;
+    }
+    let fx = Fixture::new();
+    write_synced(&fx.p("victim"), b"still here");
+    fs::create_dir(fx.p("emptydir")).unwrap();
+    File::open(fx.fs().mountpoint())
+        .unwrap()
+        .sync_all()
+        .unwrap();
+    fs::remove_file(fx.p("victim")).unwrap();
+    fs::remove_dir(fx.p("emptydir")).unwrap();
+    assert!(!fx.p("victim").exists());
+    let names: Vec<_> = fs::read_dir(fx.fs().mountpoint())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(names.is_empty(), "trash must be hidden: {names:?}");
+    fx.power_loss();
+    assert_eq!(fs::read(fx.p("victim")).unwrap(), b"still here");
+    assert!(fx.p("emptydir").is_dir());
+}
+
+#[test]
+fn unmount_leaves_nothing_in_proc_mounts() {
+    if !usable() {
+        return;
+    }
+    let mut fx = Fixture::new();
+    let mnt = fx.fs().mountpoint().to_path_buf();
+    assert!(mounts().contains(&mnt));
+    let line = fs::read_to_string("/proc/mounts").unwrap();
+    assert!(line.contains("faultline-powerfs"));
+    fx.fs.take().unwrap().unmount().unwrap();
+    assert!(!mounts().contains(&mnt));
+    // Drop unmounts too.
+    let fx2 = Fixture::new();
+    let mnt2 = fx2.fs().mountpoint().to_path_buf();
+    drop(fx2);
+    assert!(!mounts().contains(&mnt2));
+}
