@@ -131,14 +131,20 @@ impl PowerFs {
         let Some(session) = self.session.take() else {
             return Ok(());
         };
+        // Unmount first (the session thread then sees the device close),
+        // then drop the session; `auto_unmount` alone may leave the mount
+        // listed for seconds.
+        let res = if stale::is_mounted(&self.mountpoint) {
+            stale::force_unmount(&self.mountpoint)
+        } else {
+            Ok(())
+        };
         drop(session);
         let deadline = Instant::now() + Duration::from_secs(5);
         while stale::is_mounted(&self.mountpoint) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
-        if stale::is_mounted(&self.mountpoint) {
-            stale::force_unmount(&self.mountpoint)?;
-        }
+        res?;
         Ok(())
     }
 }
