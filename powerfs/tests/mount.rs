@@ -210,3 +210,34 @@ fn unmount_leaves_nothing_in_proc_mounts() {
     drop(fx2);
     assert!(!mounts().contains(&mnt2));
 }
+
+#[test]
+fn control_socket_answers_and_loses_power() {
+    if !usable() {
+        return;
+    }
+    use faultline_powerfs::{request, Command};
+    let mut fx = Fixture::new();
+    let sock = fx._dir.path().join("control.sock");
+    fx.fs.as_mut().unwrap().serve_control(&sock).unwrap();
+    assert_eq!(request(&sock, Command::Ping).unwrap(), Default::default());
+    fs::write(fx.p("x"), vec![1u8; 5000]).unwrap();
+    let st = request(&sock, Command::Status).unwrap();
+    assert_eq!(
+        (st.dirty_files, st.dirty_bytes, st.pending_dirops),
+        (1, 8192, 1)
+    );
+    // Garbage is answered with an error, and the daemon keeps serving.
+    let mut raw = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    raw.write_all(b"\xff\xfe reboot\n").unwrap();
+    let mut reply = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(&raw), &mut reply).unwrap();
+    assert!(reply.starts_with("err "), "{reply}");
+    drop(raw);
+    let dropped = request(&sock, Command::PowerLoss).unwrap();
+    assert_eq!(dropped.dirty_files, 1);
+    assert!(!fx.p("x").exists());
+    request(&sock, Command::SyncAll).unwrap();
+    fx.fs.take().unwrap().unmount().unwrap();
+    assert!(!sock.exists());
+}
