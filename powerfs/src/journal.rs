@@ -105,7 +105,7 @@ impl Journal {
     }
 
     /// Moves `rel` into the trash and returns its trash name (relative).
-    fn to_trash(&mut self, rel: &Path) -> io::Result<PathBuf> {
+    fn move_to_trash(&mut self, rel: &Path) -> io::Result<PathBuf> {
         let name = Path::new(TRASH).join(self.next_trash.to_string());
         self.next_trash += 1;
         fs::rename(self.abs(rel), self.abs(&name))?;
@@ -114,7 +114,7 @@ impl Journal {
 
     /// Unlink or rmdir: moves the entry to the trash, keeping it for undo.
     pub fn remove(&mut self, rel: &Path) -> io::Result<()> {
-        let trash = self.to_trash(rel)?;
+        let trash = self.move_to_trash(rel)?;
         self.entries.push(Undo::Removed {
             path: rel.to_path_buf(),
             trash,
@@ -125,7 +125,7 @@ impl Journal {
     /// Rename `from` to `to`; an existing `to` goes to the trash first.
     pub fn rename(&mut self, from: &Path, to: &Path) -> io::Result<()> {
         let displaced = match fs::symlink_metadata(self.abs(to)) {
-            Ok(_) => Some(self.to_trash(to)?),
+            Ok(_) => Some(self.move_to_trash(to)?),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };

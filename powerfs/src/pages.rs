@@ -191,7 +191,7 @@ impl DirtyFile {
     /// again) or extends with zeros.
     pub fn truncate(&mut self, store: &dyn Store, len: u64) -> io::Result<()> {
         if len < self.size {
-            let keep_from = if len % PAGE != 0 {
+            let keep_from = if !len.is_multiple_of(PAGE) {
                 let page = self.page_mut(store, len / PAGE)?;
                 page[(len % PAGE) as usize..].fill(0);
                 len / PAGE + 1

@@ -61,7 +61,7 @@ pub fn mounts() -> Vec<PathBuf> {
 /// Whether a powerfs mount is at `dir`.
 pub fn is_mounted(dir: &Path) -> bool {
     let dir = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    mounts().iter().any(|m| *m == dir)
+    mounts().contains(&dir)
 }
 
 /// Checks that this machine can mount powerfs (`/dev/fuse` and `fusermount3`).

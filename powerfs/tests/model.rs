@@ -100,7 +100,7 @@ fn mount_matches_the_model() {
             let case = case.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let path = mnt.join(format!("f{case}"));
             let f = OpenOptions::new()
-                .create(true)
+                .create_new(true)
                 .read(true)
                 .write(true)
                 .open(&path)

@@ -66,11 +66,7 @@ fn unsynced_write_is_lost_synced_write_is_kept() {
     }
     let fx = Fixture::new();
     write_synced(&fx.p("a"), b"durable");
-    let mut f = OpenOptions::new()
-        .write(true)
-        .append(true)
-        .open(fx.p("a"))
-        .unwrap();
+    let mut f = OpenOptions::new().append(true).open(fx.p("a")).unwrap();
     f.write_all(b" and volatile").unwrap();
     drop(f);
     assert_eq!(fs::read(fx.p("a")).unwrap(), b"durable and volatile");
