@@ -25,10 +25,24 @@ fn block_signals() -> libc::sigset_t {
     }
 }
 
+/// Raises the open-file limit to its hard maximum: a file with unsynced
+/// data keeps its backing descriptor open until it is synced.
+fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit on a valid local struct.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
 /// Runs the daemon until a termination signal; prints `ready` on stdout
 /// once the mount and the control socket are up.
 pub fn run(backing: &Path, mountpoint: &Path, control: &Path) -> Result<(), Error> {
     let set = block_signals();
+    raise_fd_limit();
     let mut fs = PowerFs::mount(backing, mountpoint)?;
     fs.serve_control(control)?;
     println!("ready");

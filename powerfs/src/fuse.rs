@@ -268,7 +268,7 @@ impl Filesystem for PowerFsFuse {
     }
 
     fn open(&mut self, _req: &Request<'_>, ino: u64, _flags: i32, reply: ReplyOpen) {
-        match self.vol().open_file(ino) {
+        match self.vol().open_handle(ino) {
             Ok(()) => reply.opened(0, 0),
             Err(e) => reply.error(errno(&e)),
         }
@@ -293,7 +293,7 @@ impl Filesystem for PowerFsFuse {
                 req.uid(),
                 req.gid(),
             )
-            .and_then(|e| v.open_file(e.ino).map(|()| e));
+            .and_then(|e| v.open_handle(e.ino).map(|()| e));
         match res {
             Ok(e) => reply.created(&TTL, &attr(&e), 0, 0, 0),
             Err(e) => reply.error(errno(&e)),

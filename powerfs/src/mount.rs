@@ -116,7 +116,9 @@ impl PowerFs {
         Ok(())
     }
 
-    /// Unmounts and waits until the kernel no longer lists the mount.
+    /// Unmounts like a clean shutdown: first makes everything durable
+    /// (call [`PowerFs::power_loss`] before it to lose instead), then
+    /// unmounts and waits until the kernel no longer lists the mount.
     pub fn unmount(mut self) -> Result<(), Error> {
         self.teardown()
     }
@@ -131,6 +133,7 @@ impl PowerFs {
         let Some(session) = self.session.take() else {
             return Ok(());
         };
+        let synced = lock(&self.volume).sync_all();
         // Unmount first (the session thread then sees the device close),
         // then drop the session; `auto_unmount` alone may leave the mount
         // listed for seconds.
@@ -145,6 +148,7 @@ impl PowerFs {
             std::thread::sleep(Duration::from_millis(20));
         }
         res?;
+        synced?;
         Ok(())
     }
 }

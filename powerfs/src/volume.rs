@@ -54,6 +54,25 @@ struct OpenFile {
 struct Node {
     path: Option<PathBuf>,
     file: Option<OpenFile>,
+    /// Open handles the kernel holds; a clean file with none is closed.
+    opens: u32,
+}
+
+impl Node {
+    fn new(path: PathBuf) -> Node {
+        Node {
+            path: Some(path),
+            file: None,
+            opens: 0,
+        }
+    }
+
+    /// Closes the backing descriptor when nothing needs it (no handle, no dirty data).
+    fn close_if_idle(&mut self) {
+        if self.opens == 0 && self.file.as_ref().is_some_and(|f| !f.dirty.is_dirty()) {
+            self.file = None;
+        }
+    }
 }
 
 /// The mounted filesystem's state (see the module docs).
@@ -88,13 +107,7 @@ impl Volume {
     fn reset_table(&mut self) {
         self.nodes.clear();
         self.by_path.clear();
-        self.nodes.insert(
-            ROOT,
-            Node {
-                path: Some(PathBuf::new()),
-                file: None,
-            },
-        );
+        self.nodes.insert(ROOT, Node::new(PathBuf::new()));
         self.by_path.insert(PathBuf::new(), ROOT);
     }
 
@@ -124,13 +137,7 @@ impl Volume {
         }
         let ino = self.next_ino;
         self.next_ino += 1;
-        self.nodes.insert(
-            ino,
-            Node {
-                path: Some(rel.to_path_buf()),
-                file: None,
-            },
-        );
+        self.nodes.insert(ino, Node::new(rel.to_path_buf()));
         self.by_path.insert(rel.to_path_buf(), ino);
         ino
     }
@@ -178,7 +185,7 @@ impl Volume {
     }
 
     /// Makes sure a regular file has its backing descriptor and dirty state.
-    pub fn open_file(&mut self, ino: u64) -> io::Result<()> {
+    fn open_file(&mut self, ino: u64) -> io::Result<()> {
         let rel = self.rel(ino)?;
         let root = self.root.clone();
         let node = self.nodes.get_mut(&ino).ok_or_else(enoent)?;
@@ -194,6 +201,23 @@ impl Volume {
             });
         }
         Ok(())
+    }
+
+    /// An `open` (or `create`) from the kernel: one more handle.
+    pub fn open_handle(&mut self, ino: u64) -> io::Result<()> {
+        self.open_file(ino)?;
+        if let Some(n) = self.nodes.get_mut(&ino) {
+            n.opens += 1;
+        }
+        Ok(())
+    }
+
+    /// A `release`: one handle fewer; a clean file without handles is closed.
+    pub fn release(&mut self, ino: u64) {
+        if let Some(n) = self.nodes.get_mut(&ino) {
+            n.opens = n.opens.saturating_sub(1);
+            n.close_if_idle();
+        }
     }
 
     fn file(&mut self, ino: u64) -> io::Result<&mut OpenFile> {
@@ -390,8 +414,11 @@ impl Volume {
 
     /// fsync/fdatasync of a file: its data, then (ext4-like) the whole journal.
     pub fn fsync(&mut self, ino: u64) -> io::Result<()> {
-        if let Some(f) = self.nodes.get_mut(&ino).and_then(|n| n.file.as_mut()) {
-            f.dirty.sync(&mut f.fd)?;
+        if let Some(n) = self.nodes.get_mut(&ino) {
+            if let Some(f) = n.file.as_mut() {
+                f.dirty.sync(&mut f.fd)?;
+            }
+            n.close_if_idle();
         }
         self.journal.commit()
     }
@@ -407,6 +434,7 @@ impl Volume {
             if let Some(f) = n.file.as_mut() {
                 f.dirty.sync(&mut f.fd)?;
             }
+            n.close_if_idle();
         }
         self.journal.commit()
     }
