@@ -237,3 +237,48 @@ fn control_socket_answers_and_loses_power() {
     fx.fs.take().unwrap().unmount().unwrap();
     assert!(!sock.exists());
 }
+
+#[test]
+fn clean_unmount_keeps_everything() {
+    if !usable() {
+        return;
+    }
+    let mut fx = Fixture::new();
+    fs::write(fx.p("unsynced"), b"written, never fsynced").unwrap();
+    fx.fs.take().unwrap().unmount().unwrap();
+    assert_eq!(
+        fs::read(fx.backing.join("unsynced")).unwrap(),
+        b"written, never fsynced"
+    );
+}
+
+#[test]
+fn other_users_create_their_own_files() {
+    if !usable() {
+        return;
+    }
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    let fx = Fixture::new();
+    fs::create_dir(fx.p("shared")).unwrap();
+    fs::set_permissions(fx.p("shared"), fs::Permissions::from_mode(0o777)).unwrap();
+    fs::create_dir(fx.p("private")).unwrap();
+    fs::set_permissions(fx.p("private"), fs::Permissions::from_mode(0o700)).unwrap();
+    let run = |script: String| {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .uid(65534)
+            .gid(65534)
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(run(format!("echo hi > {}", fx.p("shared/mine").display())));
+    let m = fs::metadata(fx.p("shared/mine")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (65534, 65534));
+    assert!(!run(format!(
+        "echo hi > {}",
+        fx.p("private/nope").display()
+    )));
+}
