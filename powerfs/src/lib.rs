@@ -19,6 +19,14 @@
 //!
 //! Typical use by a nemesis: SIGKILL the node's processes, `power-loss`,
 //! restart the node on the same mount. See docs/power-loss.md.
+//!
+//! The modules, from the bottom up: [`pages`] (one file's dirty bytes),
+//! [`journal`] (undoable directory operations), [`volume`] (inode numbers,
+//! backing paths, the two kinds of unsynced state together), [`fuse`] (the
+//! kernel's requests onto the volume), [`mount`] (the [`PowerFs`] handle),
+//! [`control`] (the line protocol on the control socket), [`daemon`] (the
+//! `faultline _powerfs` process), [`stale`] (finding and removing mounts
+//! by their fsname) and [`error`].
 
 pub mod control;
 pub mod daemon;
