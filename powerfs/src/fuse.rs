@@ -18,19 +18,19 @@
 //! panic the daemon (lock poisoning is recovered).
 
 use std::ffi::OsStr;
-use std::fs::FileType as StdType;
 use std::io;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use fuser::{
-    FileAttr, FileType, Filesystem, KernelConfig, ReplyAttr, ReplyCreate, ReplyData,
-    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow,
+    FileType, Filesystem, KernelConfig, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory,
+    ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow,
 };
 
-use crate::volume::{Entry, NewKind, Volume};
+use crate::attr::{attr, kind, when};
+use crate::namespace::NewKind;
+use crate::volume::Volume;
 
 const TTL: Duration = Duration::ZERO;
 
@@ -52,60 +52,6 @@ impl PowerFsFuse {
 /// The errno to reply for an I/O error.
 pub fn errno(e: &io::Error) -> i32 {
     e.raw_os_error().unwrap_or(libc::EIO)
-}
-
-fn kind(t: StdType) -> FileType {
-    if t.is_dir() {
-        FileType::Directory
-    } else if t.is_symlink() {
-        FileType::Symlink
-    } else if t.is_block_device() {
-        FileType::BlockDevice
-    } else if t.is_char_device() {
-        FileType::CharDevice
-    } else if t.is_fifo() {
-        FileType::NamedPipe
-    } else if t.is_socket() {
-        FileType::Socket
-    } else {
-        FileType::RegularFile
-    }
-}
-
-fn time(secs: i64, nsecs: i64) -> SystemTime {
-    if secs >= 0 {
-        UNIX_EPOCH + Duration::new(secs as u64, nsecs.clamp(0, 999_999_999) as u32)
-    } else {
-        UNIX_EPOCH
-    }
-}
-
-fn attr(e: &Entry) -> FileAttr {
-    let m = &e.meta;
-    FileAttr {
-        ino: e.ino,
-        size: e.size,
-        blocks: e.size.div_ceil(512),
-        atime: time(m.atime(), m.atime_nsec()),
-        mtime: time(m.mtime(), m.mtime_nsec()),
-        ctime: time(m.ctime(), m.ctime_nsec()),
-        crtime: UNIX_EPOCH,
-        kind: kind(m.file_type()),
-        perm: (m.mode() & 0o7777) as u16,
-        nlink: m.nlink() as u32,
-        uid: m.uid(),
-        gid: m.gid(),
-        rdev: m.rdev() as u32,
-        blksize: 4096,
-        flags: 0,
-    }
-}
-
-fn when(t: Option<TimeOrNow>) -> Option<SystemTime> {
-    t.map(|t| match t {
-        TimeOrNow::SpecificTime(s) => s,
-        TimeOrNow::Now => SystemTime::now(),
-    })
 }
 
 impl Filesystem for PowerFsFuse {

@@ -22,18 +22,21 @@
 //!
 //! The modules, from the bottom up: [`pages`] (one file's dirty bytes),
 //! [`journal`] (undoable directory operations), [`volume`] (inode numbers,
-//! backing paths, the two kinds of unsynced state together), [`fuse`] (the
-//! kernel's requests onto the volume), [`mount`] (the [`PowerFs`] handle),
+//! backing paths, the two kinds of unsynced state together), [`namespace`]
+//! (create, remove, rename on the volume), [`attr`] (an inode's attributes as the kernel
+//! wants them), [`fuse`] (the kernel's requests onto the volume), [`mount`] (the [`PowerFs`] handle),
 //! [`control`] (the line protocol on the control socket), [`daemon`] (the
 //! `faultline _powerfs` process), [`stale`] (finding and removing mounts
 //! by their fsname) and [`error`].
 
+pub mod attr;
 pub mod control;
 pub mod daemon;
 pub mod error;
 pub mod fuse;
 pub mod journal;
 pub mod mount;
+pub mod namespace;
 pub mod pages;
 pub mod stale;
 pub mod volume;

@@ -4,8 +4,9 @@
 //! paths. A [`Volume`] maps one to the other (`nodes`, `by_path`; paths are
 //! relative to the backing root) and owns the two kinds of unsynced state:
 //! a [`DirtyFile`] per open regular file (its unsynced bytes) and the
-//! [`Journal`] of directory operations. Every operation here is what the
-//! mount does; the FUSE adapter only translates.
+//! [`Journal`] of directory operations. Every data operation here is what the
+//! mount does (namespace operations are in [`crate::namespace`]); the FUSE
+//! adapter only translates.
 //!
 //! Invariants: `by_path` and the nodes' `path` fields agree; the trash
 //! directory is never visible; inode numbers are never reused (after a
@@ -18,7 +19,7 @@ use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::journal::{Journal, TRASH};
@@ -51,8 +52,8 @@ struct OpenFile {
     dirty: DirtyFile,
 }
 
-struct Node {
-    path: Option<PathBuf>,
+pub(crate) struct Node {
+    pub(crate) path: Option<PathBuf>,
     file: Option<OpenFile>,
     /// Open handles the kernel holds; a clean file with none is closed.
     opens: u32,
@@ -77,11 +78,11 @@ impl Node {
 
 /// The mounted filesystem's state (see the module docs).
 pub struct Volume {
-    root: PathBuf,
-    nodes: HashMap<u64, Node>,
-    by_path: HashMap<PathBuf, u64>,
+    pub(crate) root: PathBuf,
+    pub(crate) nodes: HashMap<u64, Node>,
+    pub(crate) by_path: HashMap<PathBuf, u64>,
     next_ino: u64,
-    journal: Journal,
+    pub(crate) journal: Journal,
 }
 
 fn enoent() -> io::Error {
@@ -116,14 +117,14 @@ impl Volume {
         self.nodes.keys().copied().collect()
     }
 
-    fn rel(&self, ino: u64) -> io::Result<PathBuf> {
+    pub(crate) fn rel(&self, ino: u64) -> io::Result<PathBuf> {
         self.nodes
             .get(&ino)
             .and_then(|n| n.path.clone())
             .ok_or_else(|| io::Error::from_raw_os_error(libc::ESTALE))
     }
 
-    fn child(&self, parent: u64, name: &OsStr) -> io::Result<PathBuf> {
+    pub(crate) fn child(&self, parent: u64, name: &OsStr) -> io::Result<PathBuf> {
         let p = self.rel(parent)?;
         if parent == ROOT && name == TRASH {
             return Err(io::Error::from_raw_os_error(libc::EPERM));
@@ -131,7 +132,7 @@ impl Volume {
         Ok(p.join(name))
     }
 
-    fn ino_for(&mut self, rel: &Path) -> u64 {
+    pub(crate) fn ino_for(&mut self, rel: &Path) -> u64 {
         if let Some(i) = self.by_path.get(rel) {
             return *i;
         }
@@ -288,130 +289,6 @@ impl Volume {
         f.set_times(t)
     }
 
-    /// Creates a regular file, directory or symlink owned by `uid:gid`.
-    pub fn create(
-        &mut self,
-        parent: u64,
-        name: &OsStr,
-        kind: NewKind<'_>,
-        uid: u32,
-        gid: u32,
-    ) -> io::Result<Entry> {
-        let rel = self.child(parent, name)?;
-        let abs = self.root.join(&rel);
-        match kind {
-            NewKind::File(mode) => {
-                OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(mode & 0o7777)
-                    .open(&abs)?;
-            }
-            NewKind::Dir(mode) => {
-                fs::create_dir(&abs)?;
-                fs::set_permissions(&abs, fs::Permissions::from_mode(mode & 0o7777))?;
-            }
-            NewKind::Symlink(target) => std::os::unix::fs::symlink(target, &abs)?,
-        }
-        std::os::unix::fs::lchown(&abs, Some(uid), Some(gid))?;
-        self.journal.created(&rel);
-        let ino = self.ino_for(&rel);
-        self.getattr(ino)
-    }
-
-    fn forget_path(&mut self, rel: &Path) {
-        let gone: Vec<PathBuf> = self
-            .by_path
-            .keys()
-            .filter(|p| p.starts_with(rel))
-            .cloned()
-            .collect();
-        for p in gone {
-            if let Some(i) = self.by_path.remove(&p) {
-                if let Some(n) = self.nodes.get_mut(&i) {
-                    n.path = None;
-                }
-            }
-        }
-    }
-
-    /// Unlink (`dir == false`) or rmdir: the entry moves to the trash.
-    pub fn remove(&mut self, parent: u64, name: &OsStr, dir: bool) -> io::Result<()> {
-        let rel = self.child(parent, name)?;
-        let abs = self.root.join(&rel);
-        let meta = fs::symlink_metadata(&abs)?;
-        match (dir, meta.is_dir()) {
-            (true, false) => return Err(io::Error::from_raw_os_error(libc::ENOTDIR)),
-            (false, true) => return Err(io::Error::from_raw_os_error(libc::EISDIR)),
-            (true, true) if fs::read_dir(&abs)?.next().is_some() => {
-                return Err(io::Error::from_raw_os_error(libc::ENOTEMPTY))
-            }
-            _ => {}
-        }
-        self.journal.remove(&rel)?;
-        self.forget_path(&rel);
-        Ok(())
-    }
-
-    /// Rename (flags: only `RENAME_NOREPLACE` is supported).
-    pub fn rename(
-        &mut self,
-        parent: u64,
-        name: &OsStr,
-        newparent: u64,
-        newname: &OsStr,
-        flags: u32,
-    ) -> io::Result<()> {
-        let from = self.child(parent, name)?;
-        let to = self.child(newparent, newname)?;
-        let fmeta = fs::symlink_metadata(self.root.join(&from))?;
-        if flags & !libc::RENAME_NOREPLACE != 0 {
-            return Err(io::Error::from_raw_os_error(libc::EINVAL));
-        }
-        if from == to {
-            return Ok(());
-        }
-        if to.starts_with(&from) {
-            return Err(io::Error::from_raw_os_error(libc::EINVAL));
-        }
-        if let Ok(tmeta) = fs::symlink_metadata(self.root.join(&to)) {
-            if flags & libc::RENAME_NOREPLACE != 0 {
-                return Err(io::Error::from_raw_os_error(libc::EEXIST));
-            }
-            match (fmeta.is_dir(), tmeta.is_dir()) {
-                (true, false) => return Err(io::Error::from_raw_os_error(libc::ENOTDIR)),
-                (false, true) => return Err(io::Error::from_raw_os_error(libc::EISDIR)),
-                (true, true) if fs::read_dir(self.root.join(&to))?.next().is_some() => {
-                    return Err(io::Error::from_raw_os_error(libc::ENOTEMPTY))
-                }
-                _ => {}
-            }
-        }
-        self.journal.rename(&from, &to)?;
-        self.forget_path(&to);
-        let moved: Vec<PathBuf> = self
-            .by_path
-            .keys()
-            .filter(|p| p.starts_with(&from))
-            .cloned()
-            .collect();
-        for old in moved {
-            let new = to.join(old.strip_prefix(&from).expect("filtered by prefix"));
-            if let Some(i) = self.by_path.remove(&old) {
-                if let Some(n) = self.nodes.get_mut(&i) {
-                    n.path = Some(new.clone());
-                }
-                self.by_path.insert(new, i);
-            }
-        }
-        Ok(())
-    }
-
-    /// Reads a symlink's target.
-    pub fn readlink(&self, ino: u64) -> io::Result<PathBuf> {
-        fs::read_link(self.root.join(self.rel(ino)?))
-    }
-
     /// fsync/fdatasync of a file: its data, then (ext4-like) the whole journal.
     pub fn fsync(&mut self, ino: u64) -> io::Result<()> {
         if let Some(n) = self.nodes.get_mut(&ino) {
@@ -485,12 +362,4 @@ impl Volume {
     pub fn backing_len(&self, rel: &Path) -> io::Result<u64> {
         Ok(fs::symlink_metadata(self.root.join(rel))?.size())
     }
-}
-
-/// What [`Volume::create`] makes.
-#[derive(Debug, Clone, Copy)]
-pub enum NewKind<'a> {
-    File(u32),
-    Dir(u32),
-    Symlink(&'a Path),
 }
