@@ -282,3 +282,41 @@ fn other_users_create_their_own_files() {
         fx.p("private/nope").display()
     )));
 }
+
+#[test]
+fn directory_rename_is_undone_with_its_contents() {
+    if !usable() {
+        return;
+    }
+    let fx = Fixture::new();
+    fs::create_dir(fx.p("d")).unwrap();
+    write_synced(&fx.p("d/f"), b"in d");
+    // A refused operation leaves no trace.
+    let err = fs::remove_dir(fx.p("d")).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ENOTEMPTY));
+    fs::rename(fx.p("d"), fx.p("e")).unwrap();
+    fs::write(fx.p("e/g"), b"new in e").unwrap();
+    assert_eq!(fs::read(fx.p("e/f")).unwrap(), b"in d");
+    assert_eq!(fx.fs().status().pending_dirops, 2);
+    fx.power_loss();
+    assert_eq!(fs::read(fx.p("d/f")).unwrap(), b"in d");
+    assert!(!fx.p("e").exists());
+    assert!(!fx.p("d/g").exists());
+}
+
+#[test]
+fn open_files_go_stale_at_power_loss() {
+    if !usable() {
+        return;
+    }
+    let fx = Fixture::new();
+    write_synced(&fx.p("held"), b"synced");
+    let f = OpenOptions::new().write(true).open(fx.p("held")).unwrap();
+    f.write_all_at(b"unsynced", 0).unwrap();
+    fx.power_loss();
+    // The process "died" with the power: its descriptor no longer reaches the file.
+    let err = f.write_all_at(b"zombie", 0).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ESTALE), "{err}");
+    drop(f);
+    assert_eq!(fs::read(fx.p("held")).unwrap(), b"synced");
+}
