@@ -113,8 +113,22 @@ fn every_registered_target_can_be_set_up_by_name() {
             String::from_utf8_lossy(&o.stdout),
             String::from_utf8_lossy(&o.stderr)
         );
-        assert_eq!(o.status.code(), Some(0), "{}: {out}", a.name);
-        assert!(out.contains("verdict: valid"), "{}: {out}", a.name);
+        // Set up, ran and judged: a verdict either way (a 1 s healthy run of
+        // a database that is not linearizable by design, such as ZooKeeper's
+        // plain reads, may rightly be invalid), never a setup error.
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{}: {out}", a.name);
+        assert!(
+            out.contains("verdict: valid") || out.contains("verdict: INVALID"),
+            "{}: {out}",
+            a.name
+        );
+        let ops: u64 = out
+            .lines()
+            .find(|l| l.contains(" ops in "))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(ops > 0, "{}: no operation ran: {out}", a.name);
         let run = std::fs::canonicalize(d.path().join("latest")).unwrap();
         assert!(
             run.display()

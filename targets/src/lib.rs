@@ -12,9 +12,11 @@
 //! ([`memory_faults`]); [`process`], the same store as a real process per node;
 //! [`refkv`], the reference replicated store with every replication mode — the
 //! default target and the calibration target; the real databases behind the
-//! [`db::Db`] trait: [`etcd`], [`redis`] (with Sentinel) and [`postgres`]
-//! (streaming replication); and any other database described by a
-//! [`manifest`] (a TOML file and a client program in any language).
+//! [`db::Db`] trait: [`etcd`], [`redis`] (with Sentinel), [`postgres`]
+//! (streaming replication) and [`zookeeper`] (reads served by followers);
+//! and any other database described by a
+//! [`manifest`] (a TOML file and a client program in any language). What
+//! each target's runs must find and must not is its [`calibration`].
 //!
 //! Every target is a [`kind`] (the `Kind` trait: what it says about itself,
 //! in [`about`], and how it is set up) in the one [`registry`]; [`cluster`]
@@ -53,6 +55,7 @@ databases! {
     etcd::Etcd,
     redis::RedisSentinel,
     postgres::Postgres,
+    zookeeper::Zookeeper,
 }
 
 pub use about::{About, Defaults, Help};
