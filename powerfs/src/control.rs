@@ -4,8 +4,10 @@
 //!
 //! ```text
 //! power-loss   -> ok dropped_bytes=N dropped_files=N undone_dirops=N
-//! status       -> ok dirty_bytes=N dirty_files=N pending_dirops=N
+//! status       -> ok dirty_bytes=N dirty_files=N pending_dirops=N disk_full=0|1
 //! sync-all     -> ok
+//! disk-full    -> ok          (growing anything fails with ENOSPC)
+//! disk-ok      -> ok          (the disk-full fault healed)
 //! ping         -> ok
 //! anything else -> err <reason>
 //! ```
@@ -35,6 +37,10 @@ pub enum Command {
     Status,
     /// Make everything durable (like `sync(2)`).
     SyncAll,
+    /// Start the disk-full fault.
+    DiskFull,
+    /// Heal the disk-full fault.
+    DiskOk,
     /// Check the daemon answers.
     Ping,
 }
@@ -51,6 +57,8 @@ impl Command {
             "power-loss" => Ok(Command::PowerLoss),
             "status" => Ok(Command::Status),
             "sync-all" => Ok(Command::SyncAll),
+            "disk-full" => Ok(Command::DiskFull),
+            "disk-ok" => Ok(Command::DiskOk),
             "ping" => Ok(Command::Ping),
             other => Err(Error::Protocol(format!(
                 "unknown request {:?}",
@@ -65,6 +73,8 @@ impl Command {
             Command::PowerLoss => "power-loss",
             Command::Status => "status",
             Command::SyncAll => "sync-all",
+            Command::DiskFull => "disk-full",
+            Command::DiskOk => "disk-ok",
             Command::Ping => "ping",
         }
     }
@@ -79,8 +89,11 @@ pub fn status_line(prefix: &str, s: &Status) -> String {
         )
     } else {
         format!(
-            "ok dirty_bytes={} dirty_files={} pending_dirops={}",
-            s.dirty_bytes, s.dirty_files, s.pending_dirops
+            "ok dirty_bytes={} dirty_files={} pending_dirops={} disk_full={}",
+            s.dirty_bytes,
+            s.dirty_files,
+            s.pending_dirops,
+            u8::from(s.disk_full)
         )
     }
 }
@@ -105,6 +118,7 @@ pub fn parse_reply(line: &str) -> Result<Status, Error> {
             "dirty_bytes" | "dropped_bytes" => s.dirty_bytes = n,
             "dirty_files" | "dropped_files" => s.dirty_files = n,
             "pending_dirops" | "undone_dirops" => s.pending_dirops = n,
+            "disk_full" => s.disk_full = n != 0,
             _ => {}
         }
     }
@@ -178,9 +192,14 @@ mod tests {
             dirty_bytes: 8192,
             dirty_files: 2,
             pending_dirops: 3,
+            disk_full: true,
         };
         assert_eq!(parse_reply(&status_line("dirty", &s)).unwrap(), s);
-        assert_eq!(parse_reply(&status_line("dropped", &s)).unwrap(), s);
+        let dropped = Status {
+            disk_full: false,
+            ..s
+        };
+        assert_eq!(parse_reply(&status_line("dropped", &s)).unwrap(), dropped);
         assert!(matches!(parse_reply("err nope"), Err(Error::Refused(r)) if r == "nope"));
     }
 

@@ -5,7 +5,8 @@
 //! handle. The handle is the whole API a nemesis needs:
 //! [`PowerFs::power_loss`] (drop what is unsynced; call it after the
 //! node's processes were SIGKILLed), [`PowerFs::status`],
-//! [`PowerFs::sync_all`], [`PowerFs::serve_control`] (answer the control
+//! [`PowerFs::sync_all`], [`PowerFs::set_disk_full`] (the disk-full
+//! fault), [`PowerFs::serve_control`] (answer the control
 //! protocol on a unix socket) and [`PowerFs::unmount`].
 //!
 //! The invariant: the mount exists exactly as long as the handle. Dropping
@@ -83,6 +84,11 @@ impl PowerFs {
     /// Makes everything durable, like `sync(2)`.
     pub fn sync_all(&self) -> Result<(), Error> {
         Ok(lock(&self.volume).sync_all()?)
+    }
+
+    /// Turns the disk-full fault on or off (see [`Volume::set_disk_full`]).
+    pub fn set_disk_full(&self, full: bool) {
+        lock(&self.volume).set_disk_full(full);
     }
 
     /// Drops every unsynced byte and undoes uncommitted directory
@@ -188,6 +194,14 @@ fn answer(volume: &Mutex<Volume>, notifier: Option<&fuser::Notifier>, cmd: Comma
     match cmd {
         Command::Ping => "ok".into(),
         Command::Status => control::status_line("dirty", &lock(volume).status()),
+        Command::DiskFull => {
+            lock(volume).set_disk_full(true);
+            "ok".into()
+        }
+        Command::DiskOk => {
+            lock(volume).set_disk_full(false);
+            "ok".into()
+        }
         Command::SyncAll => match lock(volume).sync_all() {
             Ok(()) => "ok".into(),
             Err(e) => format!("err {e}"),

@@ -16,7 +16,7 @@ use std::io;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::volume::{Entry, Volume};
+use crate::volume::{no_space, Entry, Volume};
 
 impl Volume {
     /// Creates a regular file, directory or symlink owned by `uid:gid`.
@@ -28,6 +28,9 @@ impl Volume {
         uid: u32,
         gid: u32,
     ) -> io::Result<Entry> {
+        if self.full {
+            return Err(no_space());
+        }
         let rel = self.child(parent, name)?;
         let abs = self.root.join(&rel);
         match kind {

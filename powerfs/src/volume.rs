@@ -37,6 +37,8 @@ pub struct Status {
     pub dirty_files: u64,
     /// Directory operations not yet committed.
     pub pending_dirops: u64,
+    /// Whether the disk-full fault is on (see [`Volume::set_disk_full`]).
+    pub disk_full: bool,
 }
 
 /// One inode's attributes, with the size the mount shows.
@@ -83,6 +85,12 @@ pub struct Volume {
     pub(crate) by_path: HashMap<PathBuf, u64>,
     next_ino: u64,
     pub(crate) journal: Journal,
+    /// The disk-full fault: growing anything fails with ENOSPC.
+    pub(crate) full: bool,
+}
+
+pub(crate) fn no_space() -> io::Error {
+    io::Error::from_raw_os_error(libc::ENOSPC)
 }
 
 fn enoent() -> io::Error {
@@ -100,6 +108,7 @@ impl Volume {
             by_path: HashMap::new(),
             next_ino: ROOT + 1,
             journal,
+            full: false,
         };
         v.reset_table();
         Ok(v)
@@ -239,14 +248,31 @@ impl Volume {
 
     /// Writes into the dirty state (nothing reaches the backing file).
     pub fn write(&mut self, ino: u64, offset: u64, data: &[u8]) -> io::Result<()> {
+        let full = self.full;
         let f = self.file(ino)?;
+        if full && offset + data.len() as u64 > f.dirty.size() {
+            return Err(no_space());
+        }
         f.dirty.write(&f.fd, offset, data)
     }
 
     /// Changes the size in the dirty state.
     pub fn truncate(&mut self, ino: u64, len: u64) -> io::Result<()> {
+        let full = self.full;
         let f = self.file(ino)?;
+        if full && len > f.dirty.size() {
+            return Err(no_space());
+        }
         f.dirty.truncate(&f.fd, len)
+    }
+
+    /// Turns the disk-full fault on or off. While on, writes past a file's
+    /// end, growing truncates and fallocates, and creating entries fail
+    /// with ENOSPC; overwrites inside a file, shrinking, removing, renaming
+    /// and fsync still work (a full disk has no room for new blocks, but
+    /// the blocks already allocated stay writable).
+    pub fn set_disk_full(&mut self, full: bool) {
+        self.full = full;
     }
 
     /// Changes mode/owner (applied to the backing entry at once; not undone).
@@ -320,6 +346,7 @@ impl Volume {
     pub fn status(&self) -> Status {
         let mut s = Status {
             pending_dirops: self.journal.pending() as u64,
+            disk_full: self.full,
             ..Status::default()
         };
         for f in self.nodes.values().filter_map(|n| n.file.as_ref()) {

@@ -234,6 +234,10 @@ fn control_socket_answers_and_loses_power() {
     assert_eq!(dropped.dirty_files, 1);
     assert!(!fx.p("x").exists());
     request(&sock, Command::SyncAll).unwrap();
+    request(&sock, Command::DiskFull).unwrap();
+    assert!(request(&sock, Command::Status).unwrap().disk_full);
+    request(&sock, Command::DiskOk).unwrap();
+    assert!(!request(&sock, Command::Status).unwrap().disk_full);
     fx.fs.take().unwrap().unmount().unwrap();
     assert!(!sock.exists());
 }
@@ -319,4 +323,35 @@ fn open_files_go_stale_at_power_loss() {
     assert_eq!(err.raw_os_error(), Some(libc::ESTALE), "{err}");
     drop(f);
     assert_eq!(fs::read(fx.p("held")).unwrap(), b"synced");
+}
+
+#[test]
+fn disk_full_refuses_growth_until_healed() {
+    if !usable() {
+        return;
+    }
+    let fx = Fixture::new();
+    write_synced(&fx.p("log"), b"0123456789");
+    fx.fs().set_disk_full(true);
+    assert!(fx.fs().status().disk_full);
+    let f = OpenOptions::new().write(true).open(fx.p("log")).unwrap();
+    // Overwriting allocated bytes still works; growing does not.
+    f.write_all_at(b"ab", 0).unwrap();
+    let err = f.write_all_at(b"more", 10).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ENOSPC));
+    assert_eq!(
+        f.set_len(100).unwrap_err().raw_os_error(),
+        Some(libc::ENOSPC)
+    );
+    f.sync_all().unwrap();
+    let err = fs::write(fx.p("new"), b"x").unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ENOSPC));
+    assert_eq!(
+        fs::create_dir(fx.p("d")).unwrap_err().raw_os_error(),
+        Some(libc::ENOSPC)
+    );
+    fx.fs().set_disk_full(false);
+    f.write_all_at(b"more", 10).unwrap();
+    fs::write(fx.p("new"), b"x").unwrap();
+    assert_eq!(fs::read(fx.p("log")).unwrap(), b"ab23456789more");
 }
