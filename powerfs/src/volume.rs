@@ -169,6 +169,9 @@ impl Volume {
 
     /// Looks a name up in a directory.
     pub fn lookup(&mut self, parent: u64, name: &OsStr) -> io::Result<Entry> {
+        if parent == ROOT && name == TRASH {
+            return Err(enoent());
+        }
         let rel = self.child(parent, name)?;
         fs::symlink_metadata(self.root.join(&rel))?;
         let ino = self.ino_for(&rel);

@@ -183,6 +183,9 @@ fn unlink_without_fsync_comes_back() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert!(names.is_empty(), "trash must be hidden: {names:?}");
+    assert!(!fx.p(".faultline-powerfs-trash").exists());
+    let err = fs::write(fx.p(".faultline-powerfs-trash"), b"x").unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EPERM));
     fx.power_loss();
     assert_eq!(fs::read(fx.p("victim")).unwrap(), b"still here");
     assert!(fx.p("emptydir").is_dir());
