@@ -129,12 +129,16 @@ fn new_file_fsynced_keeps_its_name_ext4_like() {
     }
     let fx = Fixture::new();
     fs::create_dir(fx.p("d")).unwrap();
+    // Created and written, never fsynced itself; the next fsync (of another
+    // file) commits its name but not its data: it comes back empty.
+    fs::write(fx.p("d/named"), b"data never synced").unwrap();
     write_synced(&fx.p("d/kept"), b"k");
     // Created after the last fsync: undone.
     fs::write(fx.p("d/lost"), b"l").unwrap();
     fs::create_dir(fx.p("d/sub")).unwrap();
     fx.power_loss();
     assert_eq!(fs::read(fx.p("d/kept")).unwrap(), b"k");
+    assert_eq!(fs::read(fx.p("d/named")).unwrap(), b"");
     assert!(!fx.p("d/lost").exists());
     assert!(!fx.p("d/sub").exists());
 }
