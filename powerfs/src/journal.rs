@@ -61,6 +61,16 @@ fn fsync_dir(path: &Path) -> io::Result<()> {
     }
 }
 
+fn syncfs(root: &Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let d = fs::File::open(root)?;
+    // SAFETY: `d` is an open descriptor for the duration of the call.
+    if unsafe { libc::syncfs(d.as_raw_fd()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 fn remove_any(path: &Path) -> io::Result<()> {
     let res = match fs::symlink_metadata(path) {
         Ok(m) if m.is_dir() => fs::remove_dir_all(path),
@@ -161,8 +171,18 @@ impl Journal {
                 }
             }
         }
+        let mut moved = false;
         for d in &dirs {
-            fsync_dir(&self.abs(d))?;
+            if self.abs(d).is_dir() {
+                fsync_dir(&self.abs(d))?;
+            } else {
+                moved = true;
+            }
+        }
+        if moved {
+            // A touched directory was renamed or removed since: its new
+            // place is not known here, so flush the whole backing filesystem.
+            syncfs(&self.root)?;
         }
         for e in std::mem::take(&mut self.entries) {
             match e {
