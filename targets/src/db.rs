@@ -73,6 +73,18 @@ impl Steps {
 }
 
 impl DbOptions {
+    /// Options made of `key=value` pairs, the rest default (for tests and
+    /// library users).
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> DbOptions {
+        DbOptions {
+            extra: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..DbOptions::default()
+        }
+    }
+
     /// The value of option `key`, if given.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.extra

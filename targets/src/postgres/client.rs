@@ -280,7 +280,7 @@ impl Client for PgClient {
             self.primary = None;
             self.local = None;
         }
-        let read_only = ops::read_only(op);
+        let read_only = op.read_only();
         let reads_home = read_only && (self.replica || self.target.read_from == ReadFrom::Standby);
         let workload = self.target.workload.clone();
         let cluster = self.target.cluster.clone();
