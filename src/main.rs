@@ -114,6 +114,13 @@ fn run() -> ExitCode {
         Command::Refkv(cfg) => faultline_targets::refkv::serve(cfg.clone())
             .map(|()| 0)
             .map_err(|e| Failure::bad(format!("_refkv {}: {e}", cfg.name))),
+        Command::Powerfs {
+            backing,
+            mount,
+            control,
+        } => faultline_powerfs::daemon::run(backing, mount, control)
+            .map(|()| 0)
+            .map_err(|e| Failure::bad(format!("_powerfs {}: {e}", mount.display()))),
         Command::Delayer { args } => faultline_nemesis::packet::delayer_main(args)
             .map(|()| 0)
             .map_err(Failure::bad),

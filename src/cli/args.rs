@@ -104,6 +104,20 @@ pub enum Command {
     /// Internal: a node of refkv, the reference replicated store.
     #[command(name = "_refkv", hide = true)]
     Refkv(faultline_targets::refkv::Config),
+    /// Internal: powerfs, the filesystem that can lose power, over one
+    /// node's data directory (see docs/power-loss.md).
+    #[command(name = "_powerfs", hide = true)]
+    Powerfs {
+        /// The directory holding what survives a power loss.
+        #[arg(long)]
+        backing: PathBuf,
+        /// Where the node sees its data directory.
+        #[arg(long)]
+        mount: PathBuf,
+        /// The unix socket answering `power-loss`, `status`, `sync-all`.
+        #[arg(long)]
+        control: PathBuf,
+    },
     /// Internal: the NFQUEUE packet delayer the packet nemesis runs inside a
     /// node's namespace.
     #[command(name = "_delayer", hide = true)]

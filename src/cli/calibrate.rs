@@ -146,11 +146,14 @@ fn plan(target: &str, c: &Calibration, seed: u64, a: &CalibrateArgs) -> Plan {
     Plan {
         target: target.into(),
         workload: Some(c.workload.into()),
+        // A fault that does not parse is kept as a target's own fault by
+        // name, so the run refuses it by name rather than running without it
+        // (targets/tests/calibration_cases.rs checks every case parses).
         nemesis: Some(
             c.nemesis
                 .split(',')
                 .filter(|f| !f.is_empty() && *f != "none")
-                .filter_map(|f| Fault::parse(f).ok())
+                .map(|f| Fault::parse(f).unwrap_or_else(|_| Fault::Own(f.to_owned())))
                 .collect(),
         ),
         options: c

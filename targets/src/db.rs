@@ -73,6 +73,18 @@ impl Steps {
 }
 
 impl DbOptions {
+    /// Options made of `key=value` pairs, the rest default (for tests and
+    /// library users).
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> DbOptions {
+        DbOptions {
+            extra: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..DbOptions::default()
+        }
+    }
+
     /// The value of option `key`, if given.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.extra
@@ -277,10 +289,23 @@ pub trait Db: Send + Sync {
 /// often they were added. Clients, which connect from the controller, still
 /// reach the node: this is how a primary's replicas are made to lag.
 pub fn cut_off_rules(peers: &[&str], add: bool, tag: &str) -> String {
+    cut_off_port_rules(peers, &[], add, tag)
+}
+
+/// [`cut_off_rules`] for TCP traffic to or from `ports` only (every packet
+/// when `ports` is empty): how one service on a node (its DCS member, its
+/// database) is cut off from the peers while the others still talk.
+pub fn cut_off_port_rules(peers: &[&str], ports: &[u16], add: bool, tag: &str) -> String {
+    let only = if ports.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+        format!(" -p tcp -m multiport --ports {}", list.join(","))
+    };
     let mut cmds = Vec::new();
     for p in peers {
         for (chain, dir) in [("INPUT", "-s"), ("OUTPUT", "-d")] {
-            let rule = format!("{chain} {dir} {p} -m comment --comment {tag} -j DROP");
+            let rule = format!("{chain} {dir} {p}{only} -m comment --comment {tag} -j DROP");
             cmds.push(if add {
                 format!("iptables -w -I {rule}")
             } else {
@@ -357,6 +382,19 @@ mod tests {
             return;
         }
         assert!(apt_install(&["dash"]).is_ok());
+    }
+
+    #[test]
+    fn port_rules_name_the_ports_and_undo_what_they_add() {
+        let add = cut_off_port_rules(&["10.0.0.2"], &[2379, 2380], true, "t");
+        assert!(add.contains(
+            "iptables -w -I INPUT -s 10.0.0.2 -p tcp -m multiport --ports 2379,2380 -m comment --comment t -j DROP"
+        ));
+        let del = cut_off_port_rules(&["10.0.0.2"], &[2379, 2380], false, "t");
+        assert!(
+            del.contains("iptables -w -D OUTPUT -d 10.0.0.2 -p tcp -m multiport --ports 2379,2380")
+        );
+        assert!(!cut_off_rules(&["10.0.0.2"], true, "t").contains("multiport"));
     }
 
     #[test]

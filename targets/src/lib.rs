@@ -13,11 +13,11 @@
 //! [`refkv`], the reference replicated store with every replication mode — the
 //! default target and the calibration target; the real databases behind the
 //! [`db::Db`] trait: [`etcd`], [`redis`] (with Sentinel), [`postgres`]
-//! (streaming replication), [`zookeeper`] (reads served by followers) and
-//! [`galera`] (MariaDB Galera, multi-primary);
-//! and any other database described by a
-//! [`manifest`] (a TOML file and a client program in any language). What
-//! each target's runs must find and must not is its [`calibration`].
+//! (streaming replication), [`zookeeper`] (reads served by followers),
+//! [`galera`] (MariaDB Galera, multi-primary) and [`patroni`] (PostgreSQL
+//! with automatic failover through etcd); and any other database described
+//! by a [`manifest`] (a TOML file and a client program in any language).
+//! What each target's runs must find and must not is its [`calibration`].
 //!
 //! Every target is a [`kind`] (the `Kind` trait: what it says about itself,
 //! in [`about`], and how it is set up) in the one [`registry`]; [`cluster`]
@@ -58,6 +58,7 @@ databases! {
     postgres::Postgres,
     zookeeper::Zookeeper,
     galera::Galera,
+    patroni::Patroni,
 }
 
 pub use about::{About, Defaults, Help};

@@ -70,6 +70,23 @@ pub struct Invocation {
     pub value: Value,
 }
 
+impl Invocation {
+    /// Whether it only reads: a `read`, or a `txn` whose micro-operations
+    /// are all reads (`["r", k, v]`). Such an operation changes nothing, so
+    /// an error on it is a `fail`, and it may be sent to a replica.
+    pub fn read_only(&self) -> bool {
+        match self.f {
+            "read" => true,
+            "txn" => self.value.as_list().is_some_and(|mops| {
+                mops.iter().all(|m| {
+                    m.as_list().and_then(|l| l.first()).and_then(Value::as_str) == Some("r")
+                })
+            }),
+            _ => false,
+        }
+    }
+}
+
 /// How an operation ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {

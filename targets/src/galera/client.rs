@@ -156,7 +156,7 @@ impl Client for GaleraClient {
         let i = self.pick();
         let cluster = self.target.cluster.clone();
         let node = cluster.nodes[i].name.clone();
-        let read_only = ops::read_only(op);
+        let read_only = op.read_only();
         let deadline = tokio::time::Instant::now() + OP_LIMIT;
         if self.conns[i].is_none() {
             match connect(&cluster, i).await {

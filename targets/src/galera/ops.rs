@@ -85,18 +85,6 @@ fn refused(why: String) -> Failed {
     }
 }
 
-/// Whether `op` only reads (an error is then `fail`).
-pub fn read_only(op: &Invocation) -> bool {
-    match op.f {
-        "read" => true,
-        "txn" => op.value.as_list().is_some_and(|mops| {
-            mops.iter()
-                .all(|m| m.as_list().and_then(|l| l.first()).and_then(Value::as_str) == Some("r"))
-        }),
-        _ => false,
-    }
-}
-
 fn int(v: &Value, what: &str) -> Result<i64, Failed> {
     v.as_int()
         .ok_or_else(|| refused(format!("bad {what}: {v}")))
@@ -396,9 +384,9 @@ mod tests {
         let op = |f, value| Invocation { f, value };
         let r = Value::list(vec![Value::str("r"), Value::Int(1), Value::Null]);
         let a = Value::list(vec![Value::str("append"), Value::Int(1), Value::Int(2)]);
-        assert!(read_only(&op("txn", Value::list(vec![r.clone()]))));
-        assert!(!read_only(&op("txn", Value::list(vec![r, a]))));
-        assert!(read_only(&op("read", Value::Null)));
-        assert!(!read_only(&op("transfer", Value::Null)));
+        assert!(op("txn", Value::list(vec![r.clone()])).read_only());
+        assert!(!op("txn", Value::list(vec![r, a])).read_only());
+        assert!(op("read", Value::Null).read_only());
+        assert!(!op("transfer", Value::Null).read_only());
     }
 }

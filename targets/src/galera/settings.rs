@@ -137,13 +137,7 @@ mod tests {
     use super::*;
 
     fn opts(pairs: &[(&str, &str)]) -> DbOptions {
-        DbOptions {
-            extra: pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            ..DbOptions::default()
-        }
+        DbOptions::from_pairs(pairs)
     }
 
     #[test]

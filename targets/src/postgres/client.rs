@@ -35,6 +35,7 @@ pub struct PostgresTarget {
     cluster: Arc<PgCluster>,
     workload: Arc<str>,
     read_from: ReadFrom,
+    name: &'static str,
 }
 
 impl PostgresTarget {
@@ -44,7 +45,14 @@ impl PostgresTarget {
             read_from: cluster.settings.read_from,
             cluster,
             workload: workload.into(),
+            name: "postgres",
         }
+    }
+
+    /// The same clients, calling their target `name` (a cluster that another
+    /// program manages, such as Patroni).
+    pub fn named(self, name: &'static str) -> PostgresTarget {
+        PostgresTarget { name, ..self }
     }
 
     /// The same cluster, for another workload (every workload's tables exist).
@@ -142,7 +150,7 @@ async fn find_primary(cluster: &Arc<PgCluster>, isolation: Isolation) -> Result<
 #[async_trait]
 impl Target for PostgresTarget {
     fn name(&self) -> &str {
-        "postgres"
+        self.name
     }
 
     async fn open(&self, node: &str) -> Result<Box<dyn Client>, ClientError> {
@@ -214,7 +222,7 @@ impl PostgresTarget {
             .cluster
             .index(node)
             .ok_or_else(|| ClientError::NoNode {
-                target: "postgres".into(),
+                target: self.name.into(),
                 node: node.to_owned(),
             })?;
         Ok(Box::new(PgClient {
@@ -272,7 +280,7 @@ impl Client for PgClient {
             self.primary = None;
             self.local = None;
         }
-        let read_only = ops::read_only(op);
+        let read_only = op.read_only();
         let reads_home = read_only && (self.replica || self.target.read_from == ReadFrom::Standby);
         let workload = self.target.workload.clone();
         let cluster = self.target.cluster.clone();

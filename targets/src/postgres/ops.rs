@@ -85,18 +85,6 @@ fn refused(why: String) -> Failed {
     }
 }
 
-/// Whether `op` only reads (so it may go to a standby, and an error is `fail`).
-pub fn read_only(op: &Invocation) -> bool {
-    match op.f {
-        "read" => true,
-        "txn" => op.value.as_list().is_some_and(|mops| {
-            mops.iter()
-                .all(|m| m.as_list().and_then(|l| l.first()).and_then(Value::as_str) == Some("r"))
-        }),
-        _ => false,
-    }
-}
-
 fn int(v: &Value, what: &str) -> Result<i64, Failed> {
     v.as_int()
         .ok_or_else(|| refused(format!("bad {what}: {v}")))

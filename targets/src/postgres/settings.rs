@@ -128,13 +128,7 @@ mod tests {
     use crate::db::DbOptions;
 
     fn opts(pairs: &[(&str, &str)]) -> DbOptions {
-        DbOptions {
-            extra: pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            ..DbOptions::default()
-        }
+        DbOptions::from_pairs(pairs)
     }
 
     #[test]

@@ -30,7 +30,7 @@ use crate::db::{Db, DbCluster, DbError, DbNode, DbOptions};
 const START_LIMIT: Duration = Duration::from_secs(60);
 
 /// The tables of every workload, created once on the primary.
-fn schema() -> String {
+pub(crate) fn schema() -> String {
     format!(
         "create table registers (k bigint primary key, v bigint);
          create table elems (v bigint not null);
@@ -45,7 +45,7 @@ fn schema() -> String {
 }
 
 /// Settings every node shares (appended to the primary's `postgresql.conf`).
-const CONF: &str = "
+pub(crate) const CONF: &str = "
 wal_level = replica
 max_wal_senders = 10
 max_replication_slots = 10
@@ -180,7 +180,7 @@ impl Postgres {
 }
 
 /// The newest `/usr/lib/postgresql/<version>/bin` on the node.
-fn find_bin(remote: &dyn Remote) -> Result<String, String> {
+pub(crate) fn find_bin(remote: &dyn Remote) -> Result<String, String> {
     let out = remote
         .run("ls -d /usr/lib/postgresql/*/bin 2>/dev/null")
         .unwrap_or_default();
@@ -202,7 +202,7 @@ fn find_bin(remote: &dyn Remote) -> Result<String, String> {
 /// `<dir>/sock`, unless that is too long for a unix socket path (108 bytes
 /// with the socket's own name), then a directory named after `dir`'s hash in
 /// `/tmp` (unique per node directory, so runs side by side never share it).
-fn sock_dir(dir: &Path) -> PathBuf {
+pub(crate) fn sock_dir(dir: &Path) -> PathBuf {
     let p = dir.join("sock");
     if p.as_os_str().len() <= 90 {
         return p;

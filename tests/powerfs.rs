@@ -1,0 +1,108 @@
+//! `faultline _powerfs`, the per-node powerfs daemon: it mounts, answers
+//! its control socket, and leaves no mount behind on SIGTERM (it unmounts)
+//! or SIGKILL (the `auto_unmount` watchdog does). Needs root, /dev/fuse and
+//! fusermount3; skips otherwise.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use faultline_powerfs::{mounts, request, Command as Ctl};
+
+fn usable() -> bool {
+    if !faultline_harness::network::is_root() {
+        eprintln!("skipped: needs root");
+        return false;
+    }
+    if let Err(e) = faultline_powerfs::available() {
+        eprintln!("skipped: {e}");
+        return false;
+    }
+    true
+}
+
+fn start(dir: &Path) -> Child {
+    for d in ["b", "m"] {
+        fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .arg("_powerfs")
+        .arg("--backing")
+        .arg(dir.join("b"))
+        .arg("--mount")
+        .arg(dir.join("m"))
+        .arg("--control")
+        .arg(dir.join("c.sock"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    child
+}
+
+fn gone_within(mnt: &Path, secs: u64) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if !mounts().iter().any(|m| m == mnt) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn daemon_loses_power_and_unmounts_on_sigterm() {
+    if !usable() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = start(dir.path());
+    let mnt = fs::canonicalize(dir.path().join("m")).unwrap();
+    assert!(mounts().contains(&mnt));
+    fs::write(mnt.join("kept"), b"k").unwrap();
+    request(&dir.path().join("c.sock"), Ctl::SyncAll).unwrap();
+    fs::write(mnt.join("lost"), b"l").unwrap();
+    let st = request(&dir.path().join("c.sock"), Ctl::Status).unwrap();
+    assert_eq!(st.dirty_files, 1);
+    let dropped = request(&dir.path().join("c.sock"), Ctl::PowerLoss).unwrap();
+    assert_eq!((dropped.dirty_files, dropped.pending_dirops), (1, 1));
+    assert!(!mnt.join("lost").exists());
+    assert_eq!(fs::read(mnt.join("kept")).unwrap(), b"k");
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    assert!(child.wait().unwrap().success());
+    assert!(gone_within(&mnt, 5));
+    assert!(!dir.path().join("c.sock").exists());
+}
+
+#[test]
+fn sigkilled_daemon_leaves_no_mount() {
+    if !usable() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = start(dir.path());
+    let mnt = fs::canonicalize(dir.path().join("m")).unwrap();
+    assert!(mounts().contains(&mnt));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let gone = gone_within(&mnt, 5);
+    if !gone {
+        let _ = faultline_powerfs::force_unmount(&mnt);
+    }
+    assert!(
+        gone,
+        "auto_unmount watchdog did not unmount {}",
+        mnt.display()
+    );
+}
