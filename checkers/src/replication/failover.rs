@@ -149,6 +149,10 @@ pub fn failovers(history: &History, shape: Option<&Shape>) -> Result<Vec<Failove
             w.ended.unwrap_or(end).min(until.max(w.began)),
         ));
     }
+    if out.is_empty() {
+        // No failover: the data need not be read a second time.
+        return Ok(Vec::new());
+    }
     let facts = match shape {
         Some(Shape::ListAppend) => Some(lists(history)?),
         Some(Shape::Set { independent }) => Some(sets(history, *independent)?),

@@ -25,8 +25,8 @@ use super::rest;
 use super::settings::{Mode, NodeConfig, Settings};
 use crate::about::{Defaults, Help};
 use crate::db::{Db, DbCluster, DbError, DbNode, DbOptions};
-use crate::postgres::node::{prepare, PgCluster, PgNode};
-use crate::postgres::setup::{find_bin, schema, sock_dir, CONF};
+use crate::postgres::node::{prepare, PgCluster};
+use crate::postgres::setup::{find_bin, pg_node, schema, CONF};
 use crate::postgres::PostgresTarget;
 
 /// How long the cluster may take to elect, bootstrap and clone.
@@ -131,19 +131,10 @@ impl Db for Patroni {
                 ..DbOptions::default()
             },
         )?;
-        let mut pg = Vec::new();
-        for n in nodes {
-            let dir = std::path::absolute(&n.dir).map_err(|e| format!("{}: {e}", n.name))?;
-            pg.push(PgNode {
-                name: n.name.clone(),
-                addr: n.addr.clone(),
-                remote: n.remote.clone(),
-                data: dir.join("data"),
-                sock: sock_dir(&dir),
-                log: dir.join("patroni.log"),
-                dir,
-            });
-        }
+        let pg = nodes
+            .iter()
+            .map(|n| pg_node(n, "patroni.log"))
+            .collect::<Result<Vec<_>, _>>()?;
         let daemons: Vec<Arc<Daemon>> = pg
             .iter()
             .enumerate()

@@ -132,19 +132,10 @@ impl Postgres {
             return Err("postgres needs at least one node".into());
         }
         let bin = find_bin(nodes[0].remote.as_ref())?;
-        let mut pg = Vec::new();
-        for n in nodes {
-            let dir = std::path::absolute(&n.dir).map_err(|e| format!("{}: {e}", n.name))?;
-            pg.push(PgNode {
-                name: n.name.clone(),
-                addr: n.addr.clone(),
-                remote: n.remote.clone(),
-                data: dir.join("data"),
-                sock: sock_dir(&dir),
-                log: dir.join("postgres.log"),
-                dir,
-            });
-        }
+        let pg = nodes
+            .iter()
+            .map(|n| pg_node(n, "postgres.log"))
+            .collect::<Result<Vec<_>, _>>()?;
         let daemons: Vec<Arc<Daemon>> = pg
             .iter()
             .enumerate()
@@ -202,6 +193,21 @@ pub(crate) fn find_bin(remote: &dyn Remote) -> Result<String, String> {
 /// `<dir>/sock`, unless that is too long for a unix socket path (108 bytes
 /// with the socket's own name), then a directory named after `dir`'s hash in
 /// `/tmp` (unique per node directory, so runs side by side never share it).
+/// A node as PostgreSQL runs on it: its data in `<dir>/data`, its socket
+/// beside it ([`sock_dir`]), its server log `<dir>/<log>`.
+pub(crate) fn pg_node(n: &DbNode, log: &str) -> Result<PgNode, DbError> {
+    let dir = std::path::absolute(&n.dir).map_err(|e| format!("{}: {e}", n.name))?;
+    Ok(PgNode {
+        name: n.name.clone(),
+        addr: n.addr.clone(),
+        remote: n.remote.clone(),
+        data: dir.join("data"),
+        sock: sock_dir(&dir),
+        log: dir.join(log),
+        dir,
+    })
+}
+
 pub(crate) fn sock_dir(dir: &Path) -> PathBuf {
     let p = dir.join("sock");
     if p.as_os_str().len() <= 90 {
