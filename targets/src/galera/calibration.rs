@@ -42,11 +42,16 @@ pub fn cases() -> Vec<Calibration> {
             "stale-reads-without-sync-wait",
             "with wsrep_sync_wait=0 a node answers reads from what it has applied; \
              write sets certified elsewhere are applied asynchronously, so a read can \
-             miss a write another node already acknowledged",
+             miss a write another node already acknowledged — but only while the \
+             apply lags, so how many appear depends on load (111 of 7,239 reads on a \
+             busy 2-core machine, 0-1 of 6,005 on an idle one): reported, not judged",
             "register",
             "none",
             &[("sync-wait", "0")],
-            &[Expect::Stale, Expect::May("linearizable", "nonlinearizable")],
+            &[
+                Expect::May("staleness", "stale"),
+                Expect::May("linearizable", "nonlinearizable"),
+            ],
             true,
         ),
         case(
