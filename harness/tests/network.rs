@@ -85,9 +85,17 @@ fn nodes_reach_each_other_by_name_and_destroy_leaves_nothing() {
         })
         .unwrap();
     assert!(n1.alive(pid));
-    assert!(sh("ip netns pids flt-n1")
-        .split_whitespace()
-        .any(|p| p == pid.to_string()));
+    // `ip netns exec` enters the namespace after the fork: give it a moment.
+    let in_ns = || {
+        sh("ip netns pids flt-n1")
+            .split_whitespace()
+            .any(|p| p == pid.to_string())
+    };
+    let t0 = Instant::now();
+    while !in_ns() && t0.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(in_ns(), "pid {pid} never showed in flt-n1");
     n1.signal(pid, Signal::Stop).unwrap();
     let state = || sh(&format!("ps -o stat= -p {pid}")).trim().to_owned();
     assert!(state().starts_with('T'), "paused: {}", state());
