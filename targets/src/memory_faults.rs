@@ -55,11 +55,11 @@ impl MemoryNemesis {
             let ok = match k {
                 Fault::Partition(s) | Fault::Kill(s) | Fault::Pause(s) => *s != Scope::Leader,
                 Fault::Clock(_) | Fault::Packet => true,
-                Fault::Own(_) => false,
+                Fault::PowerLoss(_) | Fault::DiskFull | Fault::Own(_) => false,
             };
             if !ok {
                 return Err(NemesisError::Refused(format!(
-                    "the memory target simulates partition, kill and pause (of one node, -minority, -majority, -all), clock, clock-ahead, clock-strobe and packet; not \"{k}\" (it has no leader to aim at)"
+                    "the memory target simulates partition, kill and pause (of one node, -minority, -majority, -all), clock, clock-ahead, clock-strobe and packet; not \"{k}\" (it has no leader to aim at, and no disk)"
                 )));
             }
         }
