@@ -300,16 +300,13 @@ impl PowerNemesis {
 }
 
 /// A shell script printing how many processes it SIGKILLed among those
-/// holding `mount` or anything under it.
+/// holding `mount` or anything under it (working directory, root, open
+/// files, mapped files). One `find` over `/proc`, no process per file.
 fn holders_script(mount: &str) -> String {
     format!(
-        "m={}; n=0; for p in /proc/[0-9]*; do \
-           for f in \"$p\"/cwd \"$p\"/root \"$p\"/fd/* \"$p\"/map_files/*; do \
-             case \"$(readlink \"$f\" 2>/dev/null)\" in \
-               \"$m\"|\"$m\"/*) kill -9 \"${{p#/proc/}}\" 2>/dev/null && n=$((n+1)); break;; \
-             esac; \
-           done; \
-         done; echo $n",
+        "m={}; find /proc/[0-9]*/cwd /proc/[0-9]*/root /proc/[0-9]*/fd /proc/[0-9]*/map_files \
+           -maxdepth 1 \\( -lname \"$m\" -o -lname \"$m/*\" \\) 2>/dev/null \
+         | cut -d/ -f3 | sort -u | while read -r p; do kill -9 \"$p\" 2>/dev/null && echo \"$p\"; done | wc -l",
         shell_quote(mount)
     )
 }
