@@ -168,11 +168,3 @@ fn wait_ready(d: &Disk, daemon: &Daemon) -> Result<(), SetupError> {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
-
-/// The command that detaches `mount` if it is still mounted (harmless if not).
-pub(crate) fn unmount_command(mount: &std::path::Path) -> String {
-    let m = shell_quote(&mount.display().to_string());
-    format!(
-        "if grep -qsF \" $(printf %s {m}) fuse.faultline-powerfs \" /proc/mounts; then fusermount3 -u -z {m} 2>/dev/null || umount -l {m}; fi; true"
-    )
-}

@@ -92,7 +92,7 @@ impl Cluster {
             if let Err(e) = d.stop(Duration::from_secs(10)) {
                 tracing::warn!(target: "faultline::teardown", node = d.node(), error = %e, "powerfs did not stop cleanly");
             }
-            let _ = host.exec(&super::disks::unmount_command(&mount));
+            let _ = host.exec(&unmount_command(&mount));
         }
         for (r, there, here) in self.logs.drain(..) {
             if let Some(parent) = here.parent() {
@@ -137,4 +137,12 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         self.teardown();
     }
+}
+
+/// The command that detaches `mount` if it is still mounted (harmless if not).
+fn unmount_command(mount: &std::path::Path) -> String {
+    let m = faultline_harness::remote::shell_quote(&mount.display().to_string());
+    format!(
+        "if grep -qsF \" $(printf %s {m}) fuse.faultline-powerfs \" /proc/mounts; then fusermount3 -u -z {m} 2>/dev/null || umount -l {m}; fi; true"
+    )
 }
