@@ -22,6 +22,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::hostclock::{
+    controller_now_ns, restore, HostClockError, Reading, RemoteClock, Saved, TimeSync, WallClock,
+};
 use crate::remote::{shell_quote, Remote, RemoteError, Ssh, SshOptions};
 
 /// The iptables chain partitions live in, hooked from each node's `INPUT`.
@@ -54,6 +57,33 @@ pub struct SshLeft {
     /// The master's control directory on this machine.
     #[serde(default)]
     pub control_dir: Option<PathBuf>,
+    /// The host's clock, when clock faults may move it: what puts it back.
+    #[serde(default)]
+    pub clock: Option<ClockLeft>,
+}
+
+/// What a run changes of an SSH host's clock, written before the change:
+/// the helper that moves it, what restoring needs, and the time-sync
+/// services stopped for the run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockLeft {
+    /// The faultline binary on the host (`_clock` runs from it).
+    pub helper: PathBuf,
+    /// The baseline offset and rate to restore.
+    pub saved: Saved,
+    /// The services stopped for the run, started again after.
+    pub sync: TimeSync,
+}
+
+/// Puts a host's clock back as `left` says: its saved rate, and a step by
+/// what it is off from `reference` beyond its baseline (see
+/// [`crate::hostclock::restore`]). Idempotent.
+pub fn restore_clock(
+    left: &ClockLeft,
+    clock: &dyn WallClock,
+    reference: &dyn Fn() -> i64,
+) -> Result<Reading, HostClockError> {
+    restore(clock, reference, &left.saved)
 }
 
 impl SshLeft {
@@ -94,11 +124,21 @@ fn heal_command() -> String {
     )
 }
 
-/// Logs in to `h.host` and removes what the run left there: heals, kills
-/// what it started, removes its directory, and (unless `shared`: another live
-/// run names the host) the partition chain. Then ends the run's own master.
+/// Logs in to `h.host` and removes what the run left there: restores its
+/// clock and time sync (before the helper's directory goes), heals, kills
+/// what it started, removes its directory, and (unless `shared`: another
+/// live run names the host) the partition chain. Then ends the run's own
+/// master.
 pub fn remove_host(h: &SshLeft, shared: bool) -> Result<(), RemoteError> {
     let done = Ssh::connect(&h.host, &h.host, &h.options()).and_then(|r| {
+        let r: std::sync::Arc<dyn Remote> = std::sync::Arc::new(r);
+        let mut clock_error = None;
+        if let Some(c) = &h.clock {
+            let restored = RemoteClock::new(r.clone(), c.helper.clone())
+                .and_then(|clock| restore_clock(c, &clock, &controller_now_ns))
+                .and_then(|_| c.sync.start(r.as_ref()));
+            clock_error = restored.err();
+        }
         let mut cmd = heal_command();
         let pids: Vec<String> = h.pids.iter().map(u32::to_string).collect();
         if !pids.is_empty() {
@@ -111,7 +151,14 @@ pub fn remove_host(h: &SshLeft, shared: bool) -> Result<(), RemoteError> {
         if !shared {
             cmd.push_str(&unhook_partition_chain_command());
         }
-        r.exec(&cmd).map(|_| ())
+        r.exec(&cmd)?;
+        match clock_error {
+            Some(e) => Err(RemoteError::Other {
+                node: h.host.clone(),
+                msg: format!("its clock was not restored: {e}"),
+            }),
+            None => Ok(()),
+        }
     });
     if let (Some(pid), Some(dir)) = (h.master, &h.control_dir) {
         end_master(pid, dir);
@@ -224,6 +271,68 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(20));
             c.try_wait().unwrap().is_some()
         })
+    }
+
+    #[test]
+    fn a_clock_left_by_a_sigkilled_run_is_restored_by_the_cleanup_path() {
+        use crate::hostclock::{FakeClock, HostClock, Rate};
+        use crate::state::Created;
+        // The run: a host clock prepared (3 ms off the controller, with a
+        // learned frequency), recorded, then bumped and set drifting.
+        let host = std::sync::Arc::new(FakeClock::new(
+            1_700_000_000_000_000_000,
+            Rate {
+                tick: 10_000,
+                freq: -7 << 16,
+            },
+        ));
+        host.step_ns(3_000_000).unwrap();
+        let truth = {
+            let h = host.clone();
+            move || h.truth()
+        };
+        let hc = HostClock::prepare(Box::new(host.clone()), Box::new(truth.clone())).unwrap();
+        let left = Created {
+            pid: 1,
+            ssh: vec![SshLeft {
+                host: "db1".into(),
+                clock: Some(ClockLeft {
+                    helper: "/tmp/faultline-1/faultline".into(),
+                    saved: hc.saved(),
+                    sync: TimeSync {
+                        services: vec!["chrony".into()],
+                    },
+                }),
+                ..SshLeft::default()
+            }],
+            ..Created::default()
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("fl-ssh-1.json");
+        std::fs::write(&file, serde_json::to_string(&left).unwrap()).unwrap();
+        hc.bump(-4_000_000_000).unwrap();
+        hc.drift(300).unwrap();
+        host.advance(20_000_000_000);
+        // ... and the run is SIGKILLed: nothing of it runs again. Cleanup
+        // reads the state file and restores what it names.
+        drop(hc);
+        let read: Created = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let c = read.ssh[0].clock.as_ref().unwrap();
+        assert_eq!(c.sync.services, ["chrony"]);
+        let undone = restore_clock(c, &host, &truth).unwrap();
+        assert_eq!(
+            undone.offset_ns,
+            -4_000_000_000 + 6_000_000,
+            "the bump and 20 s at 300 ppm"
+        );
+        assert_eq!(host.error(), 3_000_000, "back on its baseline");
+        assert_eq!(host.rate().unwrap().freq, -7 << 16, "its own frequency");
+        let steps = host.steps();
+        restore_clock(c, &host, &truth).unwrap();
+        assert_eq!(host.steps(), steps, "a second cleanup changes nothing");
+        // A state file written before this field existed still reads.
+        let old: SshLeft = serde_json::from_str(r#"{"host":"h","user":"root","port":22,"key":null,"known_hosts":null,"strict_host_keys":true,"pids":[],"dir":null}"#).unwrap();
+        assert!(old.clock.is_none());
     }
 
     #[test]
