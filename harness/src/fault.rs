@@ -18,7 +18,7 @@
 //! `kill`, `pause` (one node), each of the three with `-minority`,
 //! `-majority`, `-all` and `-leader` (`partition-minority`... are the
 //! in-process target's); `clock` (skew one way), `clock-ahead`,
-//! `clock-strobe`; `packet` (delay, loss, duplication or reordering). Any
+//! `clock-strobe`, `clock-drift`; `packet` (delay, loss, duplication or reordering). Any
 //! other name of letters, digits, `-` and `_` is a target's own fault; which
 //! faults a target offers is the target's to say.
 
@@ -87,11 +87,18 @@ pub enum ClockKind {
     Ahead,
     /// `clock-strobe`: flipped back and forth many times a second.
     Strobe,
+    /// `clock-drift`: running fast or slow (a changed rate, not a step).
+    Drift,
 }
 
 impl ClockKind {
     /// Every clock kind.
-    pub const ALL: [ClockKind; 3] = [ClockKind::Skew, ClockKind::Ahead, ClockKind::Strobe];
+    pub const ALL: [ClockKind; 4] = [
+        ClockKind::Skew,
+        ClockKind::Ahead,
+        ClockKind::Strobe,
+        ClockKind::Drift,
+    ];
 }
 
 /// One fault, as asked for and as recorded.
@@ -224,6 +231,7 @@ impl fmt::Display for Fault {
             Fault::Clock(ClockKind::Skew) => f.write_str("clock"),
             Fault::Clock(ClockKind::Ahead) => f.write_str("clock-ahead"),
             Fault::Clock(ClockKind::Strobe) => f.write_str("clock-strobe"),
+            Fault::Clock(ClockKind::Drift) => f.write_str("clock-drift"),
             Fault::Packet => f.write_str("packet"),
             Fault::Own(name) => f.write_str(name),
         }
@@ -285,6 +293,7 @@ mod tests {
         "partition-minority",
         "partition-majority",
         "partition-all",
+        "clock-drift",
     ];
 
     #[test]

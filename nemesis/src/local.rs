@@ -1,6 +1,12 @@
 //! The nemesis of real nodes: partitions, crashes, pauses, clock skew and
 //! packet faults, each with its inverse, over any [`Remote`].
 //!
+//! Clock faults move what a node's daemons read as the wall clock: on a
+//! local namespace, the offset file of the LD_PRELOAD shim ([`SkewFile`]);
+//! on an SSH host, the host's real clock ([`HostClock`], prepared by setup
+//! and restored here on heal, measured against the controller's clock so
+//! each fault records the offset it achieved).
+//!
 //! Faults are picked with the runner's seeded generator, so the same seed
 //! breaks the same nodes in the same order. `stop` undoes the fault it is
 //! given; `heal_all` undoes every kind at once — heals partitions, resumes
@@ -13,6 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use faultline_harness::daemon::Daemon;
+use faultline_harness::hostclock::HostClock;
 use faultline_harness::remote::{shell_quote, Remote, Signal, Spawn};
 use faultline_harness::runner::{Injection, Nemesis, NemesisError, Rng};
 use faultline_harness::{ClockKind, Fault, Scope};
@@ -46,6 +53,15 @@ pub struct NodeCtl {
     pub daemon: Option<Arc<Daemon>>,
     /// Its clock-skew file, if its daemon runs under the shim.
     pub skew: Option<SkewFile>,
+    /// Its host's real clock, on an SSH host prepared for clock faults.
+    pub host_clock: Option<Arc<HostClock>>,
+}
+
+impl NodeCtl {
+    /// Whether clock faults can move what its daemon reads.
+    fn clocked(&self) -> bool {
+        self.skew.is_some() || self.host_clock.is_some()
+    }
 }
 
 #[derive(Default)]
@@ -53,7 +69,8 @@ struct Active {
     killed: Vec<usize>,
     paused: Vec<usize>,
     skewed: Vec<usize>,
-    /// Strobing clocks: the flag that stops each strobe thread, and the thread.
+    /// Strobing and drifting clocks: the flag that stops each thread, and
+    /// the thread.
     strobes: Vec<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
     /// Node and delayer pid.
     packet: Vec<(usize, Option<u32>)>,
@@ -85,6 +102,7 @@ pub const KINDS: &[&str] = &[
     "clock",
     "clock-ahead",
     "clock-strobe",
+    "clock-drift",
     "packet",
     "partition-leader",
     "kill-leader",
@@ -107,7 +125,7 @@ impl LocalNemesis {
                     known: KINDS.join(", "),
                 });
             }
-            if k.is_clock() && nodes.iter().all(|n| n.skew.is_none()) {
+            if k.is_clock() && !nodes.iter().any(NodeCtl::clocked) {
                 return Err(NemesisError::Refused("the clock nemesis needs daemons started under the clock shim; this target's are not (Go binaries such as etcd read the clock without libc and cannot be skewed)".into()));
             }
         }
@@ -367,10 +385,27 @@ impl LocalNemesis {
                     stop.store(true, Ordering::Relaxed);
                     let _ = thread.join();
                 }
-                for i in a.skewed.drain(..) {
-                    if let Some(s) = &self.nodes[i].skew {
+                let mut skewed = std::mem::take(&mut a.skewed);
+                skewed.sort_unstable();
+                skewed.dedup();
+                for i in skewed {
+                    let n = &self.nodes[i];
+                    if let Some(s) = &n.skew {
                         let _ = s.reset();
                         healed.push(self.name(i));
+                    }
+                    if let Some(hc) = &n.host_clock {
+                        // Measured before it is undone: what the fault left.
+                        match hc.reset() {
+                            Ok(undone) => healed.push(Value::map(vec![
+                                ("node".into(), self.name(i)),
+                                ("undone_ms".into(), Value::Int(undone.offset_ms())),
+                            ])),
+                            Err(e) => errors.push(NemesisError::Failed(format!(
+                                "reset the clock of {}: {e}",
+                                n.remote.node()
+                            ))),
+                        }
                     }
                 }
             }
@@ -435,12 +470,28 @@ impl LocalNemesis {
     }
 
     fn skew(&self, ahead: bool, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
-        let i = self.pick(rng, |n| n.skew.is_some())?;
+        let i = self.pick(rng, NodeCtl::clocked)?;
         // `clock-ahead`: a node whose time source runs ahead — the case
         // where last-write-wins discards later writes.
         let sign = if ahead || rng.chance(0.5) { 1 } else { -1 };
         let ms = (500 + rng.below(9500) as i64) * sign;
         inj.begin()?;
+        if let Some(hc) = &self.nodes[i].host_clock {
+            // Remembered first: a failed step is still measured and undone.
+            self.lock().skewed.push(i);
+            let got = hc.bump(ms * 1_000_000).map_err(|e| {
+                NemesisError::Failed(format!(
+                    "step the clock of {}: {e}",
+                    self.nodes[i].remote.node()
+                ))
+            })?;
+            return Ok(Value::map(vec![
+                ("node".into(), self.name(i)),
+                ("offset_ms".into(), Value::Int(ms)),
+                ("achieved_ms".into(), Value::Int(got.offset_ms())),
+                ("uncertainty_ms".into(), Value::Int(got.uncertainty_ms())),
+            ]));
+        }
         self.nodes[i]
             .skew
             .as_ref()
@@ -455,22 +506,34 @@ impl LocalNemesis {
     }
 
     fn strobe(&self, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
-        let i = self.pick(rng, |n| n.skew.is_some())?;
+        let i = self.pick(rng, NodeCtl::clocked)?;
         let ms = 100 + rng.below(1900) as i64;
         let period = std::time::Duration::from_millis(50 + rng.below(150));
-        let skew = SkewFile::new(self.nodes[i].skew.as_ref().expect("skewable").path());
         inj.begin()?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut up = true;
-            while !flag.load(Ordering::Relaxed) {
-                let _ = skew.set_offset_ms(if up { ms } else { -ms });
-                up = !up;
-                std::thread::sleep(period);
+        let thread = match (&self.nodes[i].skew, &self.nodes[i].host_clock) {
+            (_, Some(hc)) => {
+                // Each flip is a step over SSH: at least a round trip apart.
+                let hc = hc.clone();
+                std::thread::spawn(move || {
+                    let _ = hc.strobe(ms * 1_000_000, period, &flag);
+                })
             }
-            let _ = skew.reset();
-        });
+            (Some(skew), None) => {
+                let skew = SkewFile::new(skew.path());
+                std::thread::spawn(move || {
+                    let mut up = true;
+                    while !flag.load(Ordering::Relaxed) {
+                        let _ = skew.set_offset_ms(if up { ms } else { -ms });
+                        up = !up;
+                        std::thread::sleep(period);
+                    }
+                    let _ = skew.reset();
+                })
+            }
+            (None, None) => unreachable!("picked a clocked node"),
+        };
         let mut a = self.lock();
         a.strobes.push((stop, thread));
         a.skewed.push(i);
@@ -478,6 +541,44 @@ impl LocalNemesis {
             ("node".into(), self.name(i)),
             ("strobe_ms".into(), Value::Int(ms)),
             ("period_ms".into(), Value::Int(period.as_millis() as i64)),
+        ]))
+    }
+
+    /// `clock-drift`: one node's clock runs fast or slow by 500-20,000 ppm
+    /// (0.05-2 %): on an SSH host its real rate (`adjtimex`), under the shim
+    /// an offset rewritten every 10 ms to grow at that rate.
+    fn drift(&self, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
+        let i = self.pick(rng, NodeCtl::clocked)?;
+        let sign = if rng.chance(0.5) { 1 } else { -1 };
+        let ppm = (500 + rng.below(19_500) as i64) * sign;
+        inj.begin()?;
+        let mut a = self.lock();
+        a.skewed.push(i);
+        if let Some(hc) = &self.nodes[i].host_clock {
+            hc.drift(ppm).map_err(|e| {
+                NemesisError::Failed(format!(
+                    "set the clock rate of {}: {e}",
+                    self.nodes[i].remote.node()
+                ))
+            })?;
+        } else if let Some(skew) = &self.nodes[i].skew {
+            let skew = SkewFile::new(skew.path());
+            let stop = Arc::new(AtomicBool::new(false));
+            let flag = stop.clone();
+            let thread = std::thread::spawn(move || {
+                let t0 = std::time::Instant::now();
+                while !flag.load(Ordering::Relaxed) {
+                    let ms = t0.elapsed().as_micros() as i64 * ppm / 1_000_000_000;
+                    let _ = skew.set_offset_ms(ms);
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                let _ = skew.reset();
+            });
+            a.strobes.push((stop, thread));
+        }
+        Ok(Value::map(vec![
+            ("node".into(), self.name(i)),
+            ("ppm".into(), Value::Int(ppm)),
         ]))
     }
 
@@ -554,6 +655,7 @@ impl Nemesis for LocalNemesis {
             Fault::Clock(ClockKind::Skew) => self.skew(false, rng, inj),
             Fault::Clock(ClockKind::Ahead) => self.skew(true, rng, inj),
             Fault::Clock(ClockKind::Strobe) => self.strobe(rng, inj),
+            Fault::Clock(ClockKind::Drift) => self.drift(rng, inj),
             Fault::Packet => self.packet_start(rng, inj),
             other => Err(NemesisError::Unknown {
                 fault: other.clone(),

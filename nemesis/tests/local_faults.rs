@@ -68,6 +68,7 @@ fn cluster(n: usize) -> (Vec<Arc<Recorded>>, Vec<NodeCtl>) {
             addr: format!("10.0.0.{}", 11 + i),
             daemon: None,
             skew: None,
+            host_clock: None,
         })
         .collect();
     (remotes, ctl)

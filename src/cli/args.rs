@@ -126,6 +126,14 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Internal: the helper that reads, steps and slows an SSH host's clock
+    /// for the clock faults, run on the host.
+    #[command(name = "_clock", hide = true)]
+    Clock {
+        /// `--not-boot ID now|step -- NS|rate [-- TICK FREQ]`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 /// `faultline test`: the flags a [`faultline_plan::Plan`] is made of. The

@@ -92,7 +92,7 @@ pub fn database(db: &dyn Db, s: &Setup<'_>) -> Result<Cluster, SetupError> {
     let mut cluster = Cluster::bare(Arc::new(MemoryTarget::new(workload)));
     let placed = match ssh {
         Some(o) => {
-            let placed = nodes::ssh(&mut cluster, names, run, o)?;
+            let placed = nodes::ssh(&mut cluster, names, run, o, s.clock())?;
             for n in &placed {
                 db.install_on(n.remote.as_ref()).map_err(SetupError::bad)?;
             }
@@ -169,6 +169,7 @@ pub fn database(db: &dyn Db, s: &Setup<'_>) -> Result<Cluster, SetupError> {
                 addr: n.addr.clone(),
                 daemon: dbc.daemons.get(i).cloned(),
                 skew: n.skew.clone().filter(|_| dbc.skewable),
+                host_clock: n.host_clock.clone(),
             })
             .collect();
         let exe = nodes::faultline_exe()?;

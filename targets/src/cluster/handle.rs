@@ -4,7 +4,8 @@
 //! started, so that a setup failing half-way, a run that ends, panics or is
 //! interrupted, all tear down the same way: heal every fault, stop every
 //! daemon, bring the logs home, remove the network and the data. On SSH hosts
-//! that means the run's directory and the partition chain (unless another
+//! that means each host's clock put back and its time sync started again,
+//! the run's directory and the partition chain (unless another
 //! live run names the host; see [`faultline_harness::state`]); the control
 //! masters end when their remotes are dropped. Teardown is idempotent; it
 //! runs again from `Drop` and does nothing the second time.
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use faultline_harness::daemon::Daemon;
+use faultline_harness::hostclock::{HostClock, TimeSync};
 use faultline_harness::remote::Remote;
 use faultline_harness::runner::{Nemesis, Target};
 use faultline_harness::state::{self, State, STATE_DIR};
@@ -36,6 +38,9 @@ pub struct Cluster {
     /// Directories on SSH hosts swept at teardown, after the logs came home:
     /// whatever still runs from them is killed, then they are removed.
     pub(crate) remote_wipe: Vec<(Arc<dyn Remote>, PathBuf)>,
+    /// SSH hosts whose real clock clock faults may move: restored, and
+    /// their time sync started again, before their directories go.
+    pub(crate) clocks: Vec<(Arc<dyn Remote>, Arc<HostClock>, TimeSync)>,
     /// Whether teardown already ran (the second call, from `Drop`, does nothing).
     done: bool,
 }
@@ -52,6 +57,7 @@ impl Cluster {
             state: None,
             wipe: Vec::new(),
             remote_wipe: Vec::new(),
+            clocks: Vec::new(),
             done: false,
         }
     }
@@ -89,6 +95,16 @@ impl Cluster {
             }
             if let Err(e) = r.download(&there, &here) {
                 tracing::debug!(target: "faultline::teardown", node = r.node(), error = %e, "log not brought home");
+            }
+        }
+        for (r, hc, sync) in self.clocks.drain(..) {
+            match hc.reset().and_then(|_| sync.start(r.as_ref())) {
+                Ok(()) => {
+                    tracing::info!(target: "faultline::teardown", node = r.node(), "host clock restored")
+                }
+                Err(e) => {
+                    tracing::warn!(target: "faultline::teardown", node = r.node(), error = %e, "host clock not restored")
+                }
             }
         }
         // Hosts are left as found: the run's directory goes, and so does the

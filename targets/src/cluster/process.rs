@@ -98,7 +98,13 @@ fn process(
 ) -> Result<Cluster, SetupError> {
     let mut cluster = Cluster::bare(Arc::new(MemoryTarget::new(workload)));
     let placed = match ssh {
-        Some(o) => nodes::ssh(&mut cluster, names, run, o)?,
+        Some(o) => nodes::ssh(
+            &mut cluster,
+            names,
+            run,
+            o,
+            faults.iter().any(Fault::is_clock),
+        )?,
         None => nodes::local(&mut cluster, names, run, faults.iter().any(Fault::is_clock))?,
     };
     let mut ctl = Vec::new();
@@ -133,6 +139,7 @@ fn process(
             addr: n.addr.clone(),
             daemon: Some(d),
             skew: n.skew.clone().filter(|_| skewable),
+            host_clock: n.host_clock.clone(),
         });
     }
     cluster.target = Arc::new(ProcessTarget::new(&names[0], &placed[0].addr).with_nodes(names));

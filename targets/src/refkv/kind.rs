@@ -219,7 +219,13 @@ fn refkv(
     }
     let mut cluster = Cluster::bare(Arc::new(MemoryTarget::new(workload)));
     let placed = match ssh {
-        Some(o) => nodes::ssh(&mut cluster, &all, run, o)?,
+        Some(o) => nodes::ssh(
+            &mut cluster,
+            &all,
+            run,
+            o,
+            faults.iter().any(Fault::is_clock),
+        )?,
         None => nodes::local(&mut cluster, &all, run, faults.iter().any(Fault::is_clock))?,
     };
     let peers: Vec<(String, String)> = placed
@@ -268,6 +274,7 @@ fn refkv(
             addr: n.addr.clone(),
             daemon: Some(d),
             skew: n.skew.clone(),
+            host_clock: n.host_clock.clone(),
         });
     }
     let ips: Vec<(String, std::net::IpAddr)> = placed
