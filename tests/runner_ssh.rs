@@ -314,3 +314,72 @@ fn the_process_target_on_ssh_hosts_under_faults() {
         "{err}"
     );
 }
+
+/// Clock faults on SSH hosts move the host's real clock — never this
+/// machine's. The test's hosts are namespaces of this machine, sharing its
+/// kernel (the same boot id), so every clock fault is refused in one line
+/// before anything changes, and the `_clock` helper itself, run there over
+/// SSH, refuses to step the clock. (The faults' logic and restore path are
+/// tested against a fake clock in `faultline_harness::hostclock`.)
+#[test]
+fn clock_faults_are_refused_on_hosts_that_share_this_machines_kernel() {
+    if !common::sshd::possible() {
+        eprintln!("skipped: needs root and openssh-server");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let prefix = std::env::var("FAULTLINE_NET_PREFIX").unwrap_or_else(|_| "flk".into());
+    let subnet = std::env::var("FAULTLINE_NET_SUBNET").unwrap_or_else(|_| "10.85.0".into());
+    let g = common::sshd::start(dir, &format!("{prefix}c"), &subnet, 1);
+    let host = g.hosts[0].clone();
+    let before = std::fs::read_dir("/run/faultline")
+        .map(|d| d.count())
+        .unwrap_or(0);
+    for fault in ["clock", "clock-ahead", "clock-strobe", "clock-drift"] {
+        let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
+            .args(["test", "--target", "process", "--workload", "register"])
+            .args(g.flags())
+            .args(["--time-limit", "1", "--nemesis", fault, "--seed", "1"])
+            .arg("--store")
+            .arg(dir.join("store"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(254), "{fault}: {err}");
+        assert_eq!(
+            err.trim(),
+            format!("error: clock faults refused on {host}: it runs on this machine's own kernel (same boot id), and faultline never changes the clock of the machine it runs on"),
+            "{fault}"
+        );
+    }
+    // Nothing was started or left: no server, no state file.
+    let left = sh("ps -eo stat=,args= | grep '[_]memserver' | grep -v '^Z'");
+    assert!(left.trim().is_empty(), "servers left: {left}");
+    let after = std::fs::read_dir("/run/faultline")
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert!(after <= before, "a state file was left");
+    // The helper, run on the host over SSH, refuses a step too when told
+    // the controller's boot id: it is its own.
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    let o = Command::new("ssh")
+        .args(["-i"])
+        .arg(&g.key)
+        .arg("-o")
+        .arg(format!("UserKnownHostsFile={}", g.known_hosts.display()))
+        .args(["-o", "BatchMode=yes", &format!("root@{host}")])
+        .arg(format!(
+            "{} _clock --not-boot {} step -- 3600000000000",
+            env!("CARGO_BIN_EXE_faultline"),
+            boot.trim()
+        ))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(254), "{err}");
+    assert!(
+        err.contains("never changes the clock of the machine it runs on"),
+        "{err}"
+    );
+}

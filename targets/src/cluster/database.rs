@@ -53,6 +53,7 @@ impl Kind for Database {
             options: db.options(),
             packages: db.packages().iter().map(|p| p.to_string()).collect(),
             in_process: false,
+            clock_shim: db.clock_shim(),
         }
     }
 

@@ -19,7 +19,7 @@ use faultline_nemesis::local::{LocalNemesis, NodeCtl};
 
 use super::nodes::{self, Node};
 use super::{Cluster, Setup, SetupError};
-use crate::about::{About, Defaults};
+use crate::about::{About, ClockShim, Defaults};
 use crate::kind::Kind;
 
 /// The command line of the `process` target's server.
@@ -71,6 +71,10 @@ pub struct Process;
 impl Kind for Process {
     fn about(&self) -> About {
         About {
+            clock_shim: ClockShim::Reaches(
+                "the server is faultline's own binary (Rust), which reads the clock through libc"
+                    .into(),
+            ),
             defaults: Defaults {
                 time_limit: 10.0,
                 ..Defaults::new("register", &[])
