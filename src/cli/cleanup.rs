@@ -6,7 +6,8 @@
 //! processes left in its namespaces, namespaces, links, the bridge and its
 //! rules, clock files, and the `ssh -M` control masters of SSH runs with
 //! their `/tmp/faultline-ssh-*` directories. On every SSH host a state file
-//! names: it logs in as the run did and heals the faults, kills what the run
+//! names: it logs in as the run did, restores a clock the run's clock faults
+//! moved (and the time sync it stopped), heals the faults, kills what the run
 //! started, removes its directory and the partition chain. Finally it sweeps
 //! anything still named with this harness's prefix (`FAULTLINE_NET_PREFIX`,
 //! default `fl`).
