@@ -12,10 +12,12 @@
 //! exit path and is harmless when nothing is broken.
 //!
 //! Built: partitions ([`partition`]), packet faults ([`packet`]), clock skew
-//! ([`clock`], and [`reach`]: whether its shim can reach a program), and [`local::LocalNemesis`], which drives them all, with
+//! ([`clock`], and [`reach`]: whether its shim can reach a program), the clock
+//! faults on the shim or a host's real clock ([`clock_faults`]), and [`local::LocalNemesis`], which drives them all, with
 //! crashes and pauses, over any `Remote`.
 
 pub mod clock;
+pub mod clock_faults;
 mod elf;
 pub mod local;
 pub mod packet;

@@ -15,7 +15,6 @@
 //! calls it on every exit path.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use faultline_harness::daemon::Daemon;
@@ -26,6 +25,7 @@ use faultline_harness::{ClockKind, Fault, Scope};
 use faultline_history::Value;
 
 use crate::clock::SkewFile;
+use crate::clock_faults::{self, NodeClock, Running};
 use crate::packet::{delayer_args, rules, rules_for, PacketFault};
 use crate::partition::{self, Grudge};
 
@@ -69,9 +69,8 @@ struct Active {
     killed: Vec<usize>,
     paused: Vec<usize>,
     skewed: Vec<usize>,
-    /// Strobing and drifting clocks: the flag that stops each thread, and
-    /// the thread.
-    strobes: Vec<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
+    /// Strobing and drifting clocks: the threads moving them.
+    running: Vec<Running>,
     /// Node and delayer pid.
     packet: Vec<(usize, Option<u32>)>,
 }
@@ -381,31 +380,24 @@ impl LocalNemesis {
                 }
             }
             Family::Clock => {
-                for (stop, thread) in a.strobes.drain(..) {
-                    stop.store(true, Ordering::Relaxed);
-                    let _ = thread.join();
+                for running in a.running.drain(..) {
+                    running.stop();
                 }
                 let mut skewed = std::mem::take(&mut a.skewed);
                 skewed.sort_unstable();
                 skewed.dedup();
                 for i in skewed {
-                    let n = &self.nodes[i];
-                    if let Some(s) = &n.skew {
-                        let _ = s.reset();
-                        healed.push(self.name(i));
-                    }
-                    if let Some(hc) = &n.host_clock {
-                        // Measured before it is undone: what the fault left.
-                        match hc.reset() {
-                            Ok(undone) => healed.push(Value::map(vec![
-                                ("node".into(), self.name(i)),
-                                ("undone_ms".into(), Value::Int(undone.offset_ms())),
-                            ])),
-                            Err(e) => errors.push(NemesisError::Failed(format!(
-                                "reset the clock of {}: {e}",
-                                n.remote.node()
-                            ))),
-                        }
+                    let Ok(clock) = self.clock_of(i) else {
+                        continue;
+                    };
+                    match clock_faults::reset(&clock) {
+                        Ok(None) => healed.push(self.name(i)),
+                        // On a host: what the fault left, measured before undone.
+                        Ok(Some(ms)) => healed.push(Value::map(vec![
+                            ("node".into(), self.name(i)),
+                            ("undone_ms".into(), Value::Int(ms)),
+                        ])),
+                        Err(e) => errors.push(self.failed(i, e)),
                     }
                 }
             }
@@ -469,73 +461,44 @@ impl LocalNemesis {
         Ok(Value::list(order.iter().map(|&i| self.name(i)).collect()))
     }
 
+    /// The clock of node `i` (it was picked as [`NodeCtl::clocked`]).
+    fn clock_of(&self, i: usize) -> Result<NodeClock, NemesisError> {
+        let n = &self.nodes[i];
+        NodeClock::of(n.skew.as_ref(), n.host_clock.as_ref())
+            .ok_or_else(|| NemesisError::Cannot("no node this fault can act on".into()))
+    }
+
+    fn failed(&self, i: usize, e: String) -> NemesisError {
+        NemesisError::Failed(format!("{}: {e}", self.nodes[i].remote.node()))
+    }
+
+    /// `clock`, `clock-ahead`: one node's clock jumps by ±0.5-10 s.
     fn skew(&self, ahead: bool, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
         let i = self.pick(rng, NodeCtl::clocked)?;
         // `clock-ahead`: a node whose time source runs ahead — the case
         // where last-write-wins discards later writes.
         let sign = if ahead || rng.chance(0.5) { 1 } else { -1 };
         let ms = (500 + rng.below(9500) as i64) * sign;
+        let clock = self.clock_of(i)?;
         inj.begin()?;
-        if let Some(hc) = &self.nodes[i].host_clock {
-            // Remembered first: a failed step is still measured and undone.
-            self.lock().skewed.push(i);
-            let got = hc.bump(ms * 1_000_000).map_err(|e| {
-                NemesisError::Failed(format!(
-                    "step the clock of {}: {e}",
-                    self.nodes[i].remote.node()
-                ))
-            })?;
-            return Ok(Value::map(vec![
-                ("node".into(), self.name(i)),
-                ("offset_ms".into(), Value::Int(ms)),
-                ("achieved_ms".into(), Value::Int(got.offset_ms())),
-                ("uncertainty_ms".into(), Value::Int(got.uncertainty_ms())),
-            ]));
-        }
-        self.nodes[i]
-            .skew
-            .as_ref()
-            .expect("picked a skewable node")
-            .set_offset_ms(ms)
-            .map_err(|e| NemesisError::Failed(e.to_string()))?;
+        // Remembered first: a failed step is still measured and undone.
         self.lock().skewed.push(i);
-        Ok(Value::map(vec![
-            ("node".into(), self.name(i)),
-            ("offset_ms".into(), Value::Int(ms)),
-        ]))
+        let mut value = vec![("node".into(), self.name(i))];
+        value.extend(clock_faults::bump(&clock, ms).map_err(|e| self.failed(i, e))?);
+        Ok(Value::map(value))
     }
 
+    /// `clock-strobe`: one node's clock flips between ±0.1-2 s every
+    /// 50-200 ms.
     fn strobe(&self, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
         let i = self.pick(rng, NodeCtl::clocked)?;
         let ms = 100 + rng.below(1900) as i64;
         let period = std::time::Duration::from_millis(50 + rng.below(150));
+        let clock = self.clock_of(i)?;
         inj.begin()?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = match (&self.nodes[i].skew, &self.nodes[i].host_clock) {
-            (_, Some(hc)) => {
-                // Each flip is a step over SSH: at least a round trip apart.
-                let hc = hc.clone();
-                std::thread::spawn(move || {
-                    let _ = hc.strobe(ms * 1_000_000, period, &flag);
-                })
-            }
-            (Some(skew), None) => {
-                let skew = SkewFile::new(skew.path());
-                std::thread::spawn(move || {
-                    let mut up = true;
-                    while !flag.load(Ordering::Relaxed) {
-                        let _ = skew.set_offset_ms(if up { ms } else { -ms });
-                        up = !up;
-                        std::thread::sleep(period);
-                    }
-                    let _ = skew.reset();
-                })
-            }
-            (None, None) => unreachable!("picked a clocked node"),
-        };
+        let running = clock_faults::strobe(&clock, ms, period);
         let mut a = self.lock();
-        a.strobes.push((stop, thread));
+        a.running.push(running);
         a.skewed.push(i);
         Ok(Value::map(vec![
             ("node".into(), self.name(i)),
@@ -545,36 +508,17 @@ impl LocalNemesis {
     }
 
     /// `clock-drift`: one node's clock runs fast or slow by 500-20,000 ppm
-    /// (0.05-2 %): on an SSH host its real rate (`adjtimex`), under the shim
-    /// an offset rewritten every 10 ms to grow at that rate.
+    /// (0.05-2 %).
     fn drift(&self, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
         let i = self.pick(rng, NodeCtl::clocked)?;
         let sign = if rng.chance(0.5) { 1 } else { -1 };
         let ppm = (500 + rng.below(19_500) as i64) * sign;
+        let clock = self.clock_of(i)?;
         inj.begin()?;
         let mut a = self.lock();
         a.skewed.push(i);
-        if let Some(hc) = &self.nodes[i].host_clock {
-            hc.drift(ppm).map_err(|e| {
-                NemesisError::Failed(format!(
-                    "set the clock rate of {}: {e}",
-                    self.nodes[i].remote.node()
-                ))
-            })?;
-        } else if let Some(skew) = &self.nodes[i].skew {
-            let skew = SkewFile::new(skew.path());
-            let stop = Arc::new(AtomicBool::new(false));
-            let flag = stop.clone();
-            let thread = std::thread::spawn(move || {
-                let t0 = std::time::Instant::now();
-                while !flag.load(Ordering::Relaxed) {
-                    let ms = t0.elapsed().as_micros() as i64 * ppm / 1_000_000_000;
-                    let _ = skew.set_offset_ms(ms);
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                let _ = skew.reset();
-            });
-            a.strobes.push((stop, thread));
+        if let Some(running) = clock_faults::drift(&clock, ppm).map_err(|e| self.failed(i, e))? {
+            a.running.push(running);
         }
         Ok(Value::map(vec![
             ("node".into(), self.name(i)),

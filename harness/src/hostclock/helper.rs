@@ -15,9 +15,9 @@
 //! given and differs from this kernel's boot id, so the helper never moves
 //! the clock of the controller's own machine, even if asked to.
 
+use super::error::HostClockError;
 use super::remote::own_boot_id;
 use super::wall::{Libc, Rate, WallClock};
-use super::HostClockError;
 
 /// One parsed `_clock` command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,7 +99,7 @@ pub fn helper_main(args: &[String]) -> Result<String, HostClockError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hostclock::FakeClock;
+    use crate::hostclock::wall::FakeClock;
 
     fn args(s: &str) -> Vec<String> {
         s.split_whitespace().map(str::to_owned).collect()

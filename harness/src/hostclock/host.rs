@@ -23,8 +23,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::error::HostClockError;
 use super::wall::{Rate, WallClock};
-use super::HostClockError;
 
 /// What restoring a host's clock needs: the offset it had from the
 /// controller's before any fault, and its rate then.
@@ -209,7 +209,7 @@ impl HostClock {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hostclock::FakeClock;
+    use crate::hostclock::wall::FakeClock;
     use std::sync::Arc;
 
     /// A fake host clock, off from the truth by a baseline of 3 ms and with

@@ -23,8 +23,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::error::HostClockError;
 use super::wall::{Rate, WallClock};
-use super::HostClockError;
 use crate::remote::{shell_quote, Remote};
 
 /// Where a kernel says which boot it is.

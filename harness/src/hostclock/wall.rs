@@ -19,7 +19,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::HostClockError;
+use super::error::HostClockError;
 
 /// How fast a clock advances: the kernel's `tick` (microseconds added per
 /// clock tick; 10000 at `USER_HZ` 100) and `freq` (a further correction in
