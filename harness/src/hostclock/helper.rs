@@ -9,15 +9,18 @@
 //! faultline _clock --not-boot <id> step -- <ns>                   -> steps the clock by ns
 //! faultline _clock --not-boot <id> rate                           -> "<tick> <freq>"
 //! faultline _clock --not-boot <id> rate -- <tick> <freq>          -> sets them
+//! faultline _clock --fake FILE <verb>                             -> the same on a FileClock
 //! ```
 //!
-//! Invariant: a verb that changes the clock runs only when `--not-boot` is
-//! given and differs from this kernel's boot id, so the helper never moves
-//! the clock of the controller's own machine, even if asked to.
+//! Invariant: a verb that changes the kernel's clock runs only when
+//! `--not-boot` is given and differs from this kernel's boot id, so the
+//! helper never moves the clock of the controller's own machine, even if
+//! asked to. With `--fake FILE` it moves only the pretend clock in that file
+//! (see [`FileClock`]) and no kernel clock at all.
 
 use super::error::HostClockError;
 use super::remote::own_boot_id;
-use super::wall::{Libc, Rate, WallClock};
+use super::wall::{FileClock, Libc, Rate, WallClock};
 
 /// One parsed `_clock` command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,17 +35,31 @@ pub enum Verb {
     SetRate(Rate),
 }
 
-/// Reads `args` (after `_clock`): `--not-boot ID`, then the verb.
-pub fn parse(args: &[String]) -> Result<(Option<String>, Verb), HostClockError> {
+/// One `_clock` command line: the guard, the pretend clock, the verb.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Command {
+    /// `--not-boot`: the controller's boot id.
+    pub guard: Option<String>,
+    /// `--fake`: move the pretend clock in this file, not the kernel's.
+    pub fake: Option<std::path::PathBuf>,
+    /// What to do.
+    pub verb: Verb,
+}
+
+/// Reads `args` (after `_clock`): `--not-boot ID`, `--fake FILE`, then the verb.
+pub fn parse(args: &[String]) -> Result<Command, HostClockError> {
     let bad = || {
-        HostClockError::Failed(format!(
-            "usage: _clock --not-boot ID now|step -- NS|rate [-- TICK FREQ]; got {args:?}"
-        ))
+        HostClockError::Failed(format!("usage: _clock [--not-boot ID] [--fake FILE] now|step -- NS|rate [-- TICK FREQ]; got {args:?}"))
     };
     let mut rest: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut guard = None;
-    if rest.first() == Some(&"--not-boot") {
-        guard = Some(rest.get(1).ok_or_else(bad)?.to_string());
+    let mut fake = None;
+    while let Some(flag @ ("--not-boot" | "--fake")) = rest.first().copied() {
+        let value = rest.get(1).ok_or_else(bad)?.to_string();
+        match flag {
+            "--not-boot" => guard = Some(value),
+            _ => fake = Some(value.into()),
+        }
         rest.drain(..2);
     }
     let num = |s: &str| s.parse::<i64>().map_err(|_| bad());
@@ -56,7 +73,7 @@ pub fn parse(args: &[String]) -> Result<(Option<String>, Verb), HostClockError> 
         }),
         _ => return Err(bad()),
     };
-    Ok((guard, verb))
+    Ok(Command { guard, fake, verb })
 }
 
 /// Runs `verb` on `clock`, refusing changes unless `guard` names another
@@ -90,10 +107,15 @@ pub fn run(
     })
 }
 
-/// `faultline _clock ARGS` on this machine's kernel clock.
+/// `faultline _clock ARGS` on this machine's kernel clock (or, with
+/// `--fake`, on the pretend clock in that file).
 pub fn helper_main(args: &[String]) -> Result<String, HostClockError> {
-    let (guard, verb) = parse(args)?;
-    run(&Libc, &own_boot_id()?, guard.as_deref(), &verb)
+    let c = parse(args)?;
+    match &c.fake {
+        // No kernel clock is touched: the guard has nothing to protect.
+        Some(file) => run(&FileClock::new(file), "", Some("fake"), &c.verb),
+        None => run(&Libc, &own_boot_id()?, c.guard.as_deref(), &c.verb),
+    }
 }
 
 #[cfg(test)]
@@ -107,13 +129,15 @@ mod tests {
 
     #[test]
     fn verbs_parse_and_bad_lines_are_refused() {
-        assert_eq!(parse(&args("now")).unwrap(), (None, Verb::Now));
+        assert_eq!(parse(&args("now")).unwrap().verb, Verb::Now);
+        let c = parse(&args("--not-boot b step -- -5")).unwrap();
+        assert_eq!((c.guard.as_deref(), c.verb), (Some("b"), Verb::Step(-5)));
+        let c = parse(&args("--not-boot b --fake /f rate")).unwrap();
+        assert_eq!(c.fake, Some("/f".into()));
         assert_eq!(
-            parse(&args("--not-boot b step -- -5")).unwrap(),
-            (Some("b".into()), Verb::Step(-5))
-        );
-        assert_eq!(
-            parse(&args("--not-boot b rate -- 10001 -65536")).unwrap().1,
+            parse(&args("--not-boot b rate -- 10001 -65536"))
+                .unwrap()
+                .verb,
             Verb::SetRate(Rate {
                 tick: 10_001,
                 freq: -65_536
@@ -152,5 +176,20 @@ mod tests {
         assert!(helper_main(&args("step -- 1")).is_err());
         let now: i64 = helper_main(&args("now")).unwrap().parse().unwrap();
         assert!(now > 0);
+        // With --fake, only the file's pretend clock moves.
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("clock");
+        let fake = |v: &str| {
+            helper_main(&args(&format!(
+                "--not-boot {own} --fake {} {v}",
+                f.display()
+            )))
+        };
+        fake("step -- 3600000000000").unwrap();
+        let off = FileClock::new(&f).offset_ns().unwrap();
+        assert!((off - 3_600_000_000_000).abs() < 1_000_000_000, "{off}");
+        assert_eq!(fake("rate").unwrap(), "10000 0");
+        let real: i64 = helper_main(&args("now")).unwrap().parse().unwrap();
+        assert!((real - now).abs() < 600_000_000_000, "the real clock moved");
     }
 }

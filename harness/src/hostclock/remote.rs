@@ -44,6 +44,14 @@ pub const SYNC_SERVICES: &[&str] = &[
     "openntpd",
 ];
 
+/// A test hook: when set on the controller, to a directory on the hosts,
+/// each host's clock faults move the pretend clock in `DIR/<host>` (a
+/// [`super::FileClock`], through `_clock --fake`) instead of the host's
+/// kernel clock, and the boot-id refusal and time-sync handling are
+/// skipped — nothing real is changed, so hosts that share this machine's
+/// kernel can run the whole path.
+pub const FAKE_ENV: &str = "FAULTLINE_FAKE_HOST_CLOCK";
+
 /// This machine's boot id.
 pub fn own_boot_id() -> Result<String, HostClockError> {
     std::fs::read_to_string(BOOT_ID)
@@ -182,6 +190,7 @@ pub struct RemoteClock {
     remote: Arc<dyn Remote>,
     helper: PathBuf,
     guard: String,
+    fake: Option<PathBuf>,
 }
 
 impl RemoteClock {
@@ -192,12 +201,24 @@ impl RemoteClock {
             remote,
             helper,
             guard: own_boot_id()?,
+            fake: None,
         })
     }
 
+    /// Moves the pretend clock in `fake` on the host instead (see
+    /// [`FAKE_ENV`]); `None` keeps the kernel's.
+    pub fn with_fake(mut self, fake: Option<PathBuf>) -> RemoteClock {
+        self.fake = fake;
+        self
+    }
+
     fn helper(&self, args: &str) -> Result<String, HostClockError> {
+        let fake = match &self.fake {
+            Some(f) => format!("--fake {} ", shell_quote(&f.display().to_string())),
+            None => String::new(),
+        };
         let cmd = format!(
-            "{} _clock --not-boot {} {args}",
+            "{} _clock --not-boot {} {fake}{args}",
             shell_quote(&self.helper.display().to_string()),
             shell_quote(&self.guard)
         );

@@ -5,12 +5,17 @@
 //! local runs. [`WallClock`] is the whole of what they need: the time now
 //! (`CLOCK_REALTIME`), a step by an offset (`clock_settime`), and the rate at
 //! which the clock advances (`adjtimex`'s `tick` and `freq`, together a
-//! [`Rate`]). Three implementations: [`Libc`], the kernel's clock of the
+//! [`Rate`]). Four implementations: [`Libc`], the kernel's clock of the
 //! machine it runs on (used only by the `_clock` helper on a host, never by
 //! the controller); `RemoteClock` (in `remote.rs`), the same operations
-//! through that helper over SSH; and [`FakeClock`], a clock in memory whose
+//! through that helper over SSH; [`FakeClock`], a clock in memory whose
 //! true time the test advances by hand, so the fault logic and its restore
-//! path are tested without touching any real clock.
+//! path are tested without touching any real clock; and [`FileClock`], a
+//! pretend clock kept in a file (the real time, only read, plus an offset
+//! and a rate of its own), which the helper moves instead of the kernel's
+//! when told to (`--fake FILE`), so the whole path over SSH — setup,
+//! faults, heal, teardown, `faultline cleanup` — runs on hosts that share
+//! this machine's kernel without changing any clock.
 //!
 //! Invariant: a [`Rate`] read before any change is what restoring sets back,
 //! whole (tick and frequency together), so a drift never outlives its heal.
@@ -237,6 +242,92 @@ impl WallClock for FakeClock {
     }
 }
 
+/// A pretend clock kept in a file: the real time (read, never set) plus an
+/// offset, gaining what its rate (relative to nominal) says since the last
+/// change. The file holds `offset_ns since_ns tick freq`; missing means a
+/// right clock at the nominal rate.
+pub struct FileClock {
+    path: std::path::PathBuf,
+}
+
+impl FileClock {
+    /// The clock kept in `path`.
+    pub fn new(path: impl Into<std::path::PathBuf>) -> FileClock {
+        FileClock { path: path.into() }
+    }
+
+    /// (offset, since, rate) as written, or a right clock.
+    fn load(&self) -> Result<(i64, i64, Rate), HostClockError> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok((0, Libc.now_ns()?, Rate::NOMINAL))
+            }
+            Err(e) => {
+                return Err(HostClockError::Failed(format!(
+                    "{}: {e}",
+                    self.path.display()
+                )))
+            }
+        };
+        let n: Vec<i64> = text
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        match n[..] {
+            [offset, since, tick, freq] => Ok((offset, since, Rate { tick, freq })),
+            _ => Err(HostClockError::Failed(format!(
+                "{}: not a fake clock",
+                self.path.display()
+            ))),
+        }
+    }
+
+    /// The offset now: the stored one plus what the rate gained since.
+    fn offset_now(&self) -> Result<(i64, i64, Rate), HostClockError> {
+        let (offset, since, rate) = self.load()?;
+        let real = Libc.now_ns()?;
+        let gain = ((real - since) as f64 * rate.ppm() / 1e6).round() as i64;
+        Ok((offset + gain, real, rate))
+    }
+
+    fn store(&self, offset: i64, since: i64, rate: Rate) -> Result<(), HostClockError> {
+        let tmp = self.path.with_extension("tmp");
+        std::fs::write(
+            &tmp,
+            format!("{offset} {since} {} {}\n", rate.tick, rate.freq),
+        )
+        .and_then(|()| std::fs::rename(&tmp, &self.path))
+        .map_err(|e| HostClockError::Failed(format!("{}: {e}", self.path.display())))
+    }
+
+    /// How far it is from the real time, in ns.
+    pub fn offset_ns(&self) -> Result<i64, HostClockError> {
+        self.offset_now().map(|(o, _, _)| o)
+    }
+}
+
+impl WallClock for FileClock {
+    fn now_ns(&self) -> Result<i64, HostClockError> {
+        let (offset, real, _) = self.offset_now()?;
+        Ok(real + offset)
+    }
+
+    fn step_ns(&self, by: i64) -> Result<(), HostClockError> {
+        let (offset, real, rate) = self.offset_now()?;
+        self.store(offset + by, real, rate)
+    }
+
+    fn rate(&self) -> Result<Rate, HostClockError> {
+        self.load().map(|(_, _, r)| r)
+    }
+
+    fn set_rate(&self, rate: Rate) -> Result<(), HostClockError> {
+        let (offset, real, _) = self.offset_now()?;
+        self.store(offset, real, rate)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,6 +365,22 @@ mod tests {
         assert_eq!(c.error(), 500 + 1_000_000);
         assert_eq!(c.truth(), 1_000_001_000);
         assert_eq!(c.steps(), 1);
+    }
+
+    #[test]
+    fn a_file_clock_keeps_its_offset_and_rate_in_its_file() {
+        let d = tempfile::tempdir().unwrap();
+        let c = FileClock::new(d.path().join("clock"));
+        assert_eq!(c.rate().unwrap(), Rate::NOMINAL);
+        assert!(c.offset_ns().unwrap().abs() < 1_000_000);
+        c.step_ns(-5_000_000_000).unwrap();
+        let off = FileClock::new(d.path().join("clock")).offset_ns().unwrap();
+        assert!((off + 5_000_000_000).abs() < 1_000_000, "{off}");
+        let fast = Rate::NOMINAL.plus_ppm(1_000);
+        c.set_rate(fast).unwrap();
+        assert_eq!(c.rate().unwrap(), fast);
+        std::fs::write(d.path().join("clock"), "garbage").unwrap();
+        assert!(c.now_ns().is_err());
     }
 
     #[test]

@@ -307,6 +307,7 @@ mod tests {
                     sync: TimeSync {
                         services: vec!["chrony".into()],
                     },
+                    fake: None,
                 }),
                 ..SshLeft::default()
             }],

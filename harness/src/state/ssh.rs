@@ -73,6 +73,10 @@ pub struct ClockLeft {
     pub saved: Saved,
     /// The services stopped for the run, started again after.
     pub sync: TimeSync,
+    /// The pretend clock moved instead of the host's (a test's; see
+    /// [`crate::hostclock::FAKE_ENV`]).
+    #[serde(default)]
+    pub fake: Option<PathBuf>,
 }
 
 /// Puts a host's clock back as `left` says: its saved rate, and a step by
@@ -135,6 +139,7 @@ pub fn remove_host(h: &SshLeft, shared: bool) -> Result<(), RemoteError> {
         let mut clock_error = None;
         if let Some(c) = &h.clock {
             let restored = RemoteClock::new(r.clone(), c.helper.clone())
+                .map(|clock| clock.with_fake(c.fake.clone()))
                 .and_then(|clock| restore_clock(c, &clock, &controller_now_ns))
                 .and_then(|_| c.sync.start(r.as_ref()));
             clock_error = restored.err();
