@@ -18,7 +18,10 @@
 //! `kill`, `pause` (one node), each of the three with `-minority`,
 //! `-majority`, `-all` and `-leader` (`partition-minority`... are the
 //! in-process target's); `clock` (skew one way), `clock-ahead`,
-//! `clock-strobe`, `clock-drift`; `packet` (delay, loss, duplication or reordering). Any
+//! `clock-strobe`, `clock-drift`; `packet` (delay, loss, duplication or
+//! reordering); `power-loss` (with the same five scopes: the node loses
+//! power and keeps only what it fsynced) and `disk-full` (writes that need
+//! new space fail with ENOSPC on one node). Any
 //! other name of letters, digits, `-` and `_` is a target's own fault; which
 //! faults a target offers is the target's to say.
 
@@ -114,6 +117,11 @@ pub enum Fault {
     Clock(ClockKind),
     /// A packet fault on one node's outgoing traffic.
     Packet,
+    /// Power loss: the daemons are SIGKILLed and every write not yet
+    /// fsynced is discarded; the nodes restart when healed.
+    PowerLoss(Scope),
+    /// A full disk on one node: writes needing new space fail with ENOSPC.
+    DiskFull,
     /// A target's own fault, by name. Never a built-in spelling: build it
     /// with [`Fault::parse`] (or [`Fault::own`]) so that `kill` is always
     /// [`Fault::Kill`].
@@ -143,6 +151,8 @@ impl Fault {
         }
         all.extend(ClockKind::ALL.map(Fault::Clock));
         all.push(Fault::Packet);
+        all.extend(Scope::ALL.map(Fault::PowerLoss));
+        all.push(Fault::DiskFull);
         all
     }
 
@@ -187,6 +197,7 @@ impl Fault {
             Fault::Partition(Scope::Leader)
                 | Fault::Kill(Scope::Leader)
                 | Fault::Pause(Scope::Leader)
+                | Fault::PowerLoss(Scope::Leader)
         )
     }
 
@@ -195,21 +206,30 @@ impl Fault {
         matches!(self, Fault::Clock(_))
     }
 
+    /// Whether it acts on the node's disk (`power-loss*`, `disk-full`): it
+    /// needs powerfs under each node's data directory.
+    pub fn needs_disk(&self) -> bool {
+        matches!(self, Fault::PowerLoss(_) | Fault::DiskFull)
+    }
+
     /// Whether it is a target's own fault.
     pub fn is_own(&self) -> bool {
         matches!(self, Fault::Own(_))
     }
 
-    /// The scope of a partition, kill or pause.
+    /// The scope of a partition, kill, pause or power loss.
     pub fn scope(&self) -> Option<Scope> {
         match self {
-            Fault::Partition(s) | Fault::Kill(s) | Fault::Pause(s) => Some(*s),
+            Fault::Partition(s) | Fault::Kill(s) | Fault::Pause(s) | Fault::PowerLoss(s) => {
+                Some(*s)
+            }
             _ => None,
         }
     }
 
     /// The family, which is also what `stop` undoes: `partition`, `kill`,
-    /// `pause`, `clock`, `packet`, or the own fault's name.
+    /// `pause`, `clock`, `packet`, `power-loss`, `disk-full`, or the own
+    /// fault's name.
     pub fn family(&self) -> &str {
         match self {
             Fault::Partition(_) => "partition",
@@ -217,8 +237,38 @@ impl Fault {
             Fault::Pause(_) => "pause",
             Fault::Clock(_) => "clock",
             Fault::Packet => "packet",
+            Fault::PowerLoss(_) => "power-loss",
+            Fault::DiskFull => "disk-full",
             Fault::Own(name) => name,
         }
+    }
+
+    /// One line on what a built-in fault does (`faultline list`, `--help`);
+    /// a target's own fault is described by its target.
+    pub fn help(&self) -> Option<String> {
+        let who = |s: &Scope| match s {
+            Scope::One => "one node",
+            Scope::Minority => "a minority of the nodes",
+            Scope::Majority => "a majority of the nodes",
+            Scope::All => "every node at once",
+            Scope::Leader => "the current leaders",
+        };
+        Some(match self {
+            Fault::Partition(Scope::One) => "cut the network into a random shape (halves, one node isolated, a bridge, a ring); healed by removing the rules".into(),
+            Fault::Partition(Scope::Leader) => "cut the current leaders off from the other nodes".into(),
+            Fault::Partition(s) => format!("cut off {} (in-process targets)", who(s)),
+            Fault::Kill(s) => format!("SIGKILL the daemons of {}; restarted when healed", who(s)),
+            Fault::Pause(s) => format!("SIGSTOP the daemons of {}; resumed when healed", who(s)),
+            Fault::Clock(ClockKind::Skew) => "move one node's wall clock by 0.5-10 s either way (clock shim; an SSH host's real clock); reset when healed".into(),
+            Fault::Clock(ClockKind::Ahead) => "move one node's wall clock 0.5-10 s ahead (clock shim; an SSH host's real clock); reset when healed".into(),
+            Fault::Clock(ClockKind::Strobe) => "flip one node's wall clock back and forth several times a second (clock shim; an SSH host's real clock); reset when healed".into(),
+            Fault::Clock(ClockKind::Drift) => "run one node's clock 0.05-2 % fast or slow (clock shim; an SSH host's real rate, adjtimex); rate and offset reset when healed".into(),
+            Fault::Packet => "delay, drop, duplicate or reorder one node's outgoing packets (NFQUEUE)".into(),
+            Fault::PowerLoss(Scope::All) => "every node loses power at once (the whole rack): SIGKILL, every write not fsynced is discarded (powerfs); restarted when healed".into(),
+            Fault::PowerLoss(s) => format!("{} lose{} power: SIGKILL, every write not fsynced is discarded (powerfs); restarted when healed", who(s), if *s == Scope::One { "s" } else { "" }),
+            Fault::DiskFull => "one node's disk is full: writes that need new space fail with ENOSPC (powerfs); space returns when healed".into(),
+            Fault::Own(_) => return None,
+        })
     }
 }
 
@@ -233,6 +283,8 @@ impl fmt::Display for Fault {
             Fault::Clock(ClockKind::Strobe) => f.write_str("clock-strobe"),
             Fault::Clock(ClockKind::Drift) => f.write_str("clock-drift"),
             Fault::Packet => f.write_str("packet"),
+            Fault::PowerLoss(s) => write!(f, "power-loss{}", s.suffix()),
+            Fault::DiskFull => f.write_str("disk-full"),
             Fault::Own(name) => f.write_str(name),
         }
     }
@@ -293,6 +345,12 @@ mod tests {
         "partition-minority",
         "partition-majority",
         "partition-all",
+        "power-loss",
+        "power-loss-minority",
+        "power-loss-majority",
+        "power-loss-all",
+        "power-loss-leader",
+        "disk-full",
         "clock-drift",
     ];
 

@@ -119,6 +119,16 @@ pub enum Command {
         #[arg(long)]
         control: PathBuf,
     },
+    /// Internal: one request to a powerfs daemon's control socket (`power-loss`,
+    /// `status`, `sync-all`, `disk-full`, `disk-ok`, `ping`); prints the reply.
+    #[command(name = "_powerfs-ctl", hide = true)]
+    PowerfsCtl {
+        /// The daemon's control socket.
+        #[arg(long)]
+        control: PathBuf,
+        /// The request.
+        request: String,
+    },
     /// Internal: the NFQUEUE packet delayer the packet nemesis runs inside a
     /// node's namespace.
     #[command(name = "_delayer", hide = true)]

@@ -92,9 +92,33 @@ fn targets() -> String {
     for (name, path) in reg.manifests() {
         out.push_str(&format!("  {:<15} manifest {}\n", name, path.display()));
     }
+    out.push_str(&nemeses());
+    out
+}
+
+/// The built-in nemeses, one line each on what they do: every real
+/// cluster's node faults, then the disk faults (targets whose nodes keep
+/// their data in a data directory: the built-in databases and manifests).
+fn nemeses() -> String {
+    let mut out = String::from(
+        "nemeses: (every real cluster; `none` for no faults; each target's own are listed with it)\n",
+    );
+    let disk = faultline_nemesis::power::KINDS;
+    for f in faultline_harness::Fault::built_in() {
+        let name = f.to_string();
+        if !faultline_nemesis::local::KINDS.contains(&name.as_str())
+            && !disk.contains(&name.as_str())
+        {
+            continue;
+        }
+        if let Some(help) = f.help() {
+            out.push_str(&format!("  {name:<20} {help}\n"));
+        }
+    }
     out.push_str(&format!(
-        "nemeses: {}, none (every real cluster; each target's own are listed with it)\n",
-        faultline_nemesis::local::KINDS.join(", ")
+        "  {:<20} ({} on databases and manifests: powerfs under each node's data directory; see docs/power-loss.md)\n",
+        "",
+        disk.join(", ")
     ));
     out.push_str(
         "clock faults: on local namespaces through the wall-clock shim (LD_PRELOAD; each target's `clock shim` says whether it reaches its servers); \

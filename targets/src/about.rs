@@ -110,6 +110,9 @@ pub struct About {
     /// Whether the node faults (partitions, kills, pauses, clocks, packets)
     /// are offered; false for a target with a simulated set of its own.
     pub node_faults: bool,
+    /// Whether the disk faults (`power-loss*`, `disk-full`) are offered: its
+    /// nodes keep their data in `<node dir>/data`, where powerfs can go.
+    pub disk_faults: bool,
     /// Its options (`--db-opt key=value`); `None` takes any key (a manifest
     /// passes every option on to its commands).
     pub options: Option<Vec<Help>>,
@@ -133,6 +136,7 @@ impl About {
             defaults: Defaults::new(workloads.first().copied().unwrap_or("register"), &[]),
             faults: Vec::new(),
             node_faults: true,
+            disk_faults: false,
             options: Some(Vec::new()),
             packages: Vec::new(),
             in_process: false,

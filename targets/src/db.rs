@@ -110,6 +110,9 @@ pub struct DbCluster {
     pub nemesis: Option<Arc<dyn Nemesis>>,
     /// Files to bring home: (node index, path on the node).
     pub logs: Vec<(usize, PathBuf)>,
+    /// How nodes (by index) come back after a power loss, when starting
+    /// their daemons as they were is not enough (`None`: start them).
+    pub restart: Option<faultline_nemesis::power::Restart>,
 }
 
 /// A target option (`key=value`) with a value the target does not take; the

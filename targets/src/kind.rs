@@ -69,6 +69,16 @@ fn dpkg_installed(package: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// The node faults `about` offers: every real cluster's, and the disk
+/// faults (power loss, full disk) where it has data directories on nodes.
+pub fn node_fault_names(about: &About) -> Vec<&'static str> {
+    let mut names = KINDS.to_vec();
+    if about.disk_faults {
+        names.extend(faultline_nemesis::power::KINDS);
+    }
+    names
+}
+
 /// The workload, faults and option keys of `s` against what `about` offers.
 pub fn check_about(about: &About, s: &Setup<'_>) -> Result<(), SetupError> {
     if !about.workloads.iter().any(|w| w == s.workload) {
@@ -82,11 +92,11 @@ pub fn check_about(about: &About, s: &Setup<'_>) -> Result<(), SetupError> {
     let own = about.fault_names();
     for f in s.faults {
         let name = f.to_string();
-        let node = about.node_faults && KINDS.contains(&name.as_str());
+        let node = about.node_faults && node_fault_names(about).contains(&name.as_str());
         if !node && !own.contains(&name) {
             let mut known: Vec<String> = Vec::new();
             if about.node_faults {
-                known.extend(KINDS.iter().map(|k| k.to_string()));
+                known.extend(node_fault_names(about).iter().map(|k| k.to_string()));
             }
             known.extend(own.iter().cloned());
             return Err(SetupError::bad(format!(

@@ -90,6 +90,7 @@ impl Db for TinyKv {
         }
         let primary = nodes[0].name.clone();
         Ok(DbCluster {
+            restart: None,
             target: Arc::new(TinyTarget {
                 nodes: nodes
                     .iter()

@@ -42,6 +42,10 @@ pub struct Created {
     /// What was started on SSH hosts.
     #[serde(default)]
     pub ssh: Vec<SshLeft>,
+    /// FUSE mounts on this machine (powerfs under data directories),
+    /// detached after the processes above are killed.
+    #[serde(default)]
+    pub mounts: Vec<PathBuf>,
 }
 
 /// A state file being kept up to date.
@@ -131,6 +135,9 @@ pub fn remove(
     for pid in &c.pids {
         let _ = run(&["kill", "-9", &pid.to_string()], false);
     }
+    for m in &c.mounts {
+        unmount(m);
+    }
     for l in &c.links {
         let _ = run(&["ip", "link", "del", l], false);
     }
@@ -156,6 +163,25 @@ pub fn remove(
         .iter()
         .map(|h| (h.host.clone(), remove_host(h, shared.contains(&h.host))))
         .collect()
+}
+
+/// Detaches the FUSE mount at `dir` if it is still mounted (lazily: a
+/// process still inside cannot keep it). Harmless when it is not.
+pub fn unmount(dir: &Path) {
+    let mounted = || {
+        let listed = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+        let target = dir.display().to_string().replace(' ', "\\040");
+        listed
+            .lines()
+            .any(|l| l.split_whitespace().nth(1) == Some(target.as_str()))
+    };
+    let d = dir.display().to_string();
+    if mounted() {
+        let _ = run(&["fusermount3", "-u", "-z", &d], false);
+    }
+    if mounted() {
+        let _ = run(&["umount", "-l", &d], false);
+    }
 }
 
 /// Removes anything named with `prefix` that no state file may have named:

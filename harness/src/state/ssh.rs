@@ -229,9 +229,15 @@ pub fn sweep_dir_command(dir: &Path) -> String {
             _ => pattern.push(c),
         }
     }
+    // powerfs mounts under it are detached first: killing their daemon (and
+    // the `fusermount3` watchdog, whose command line names the mount) would
+    // leave them dead but mounted, and `rm` could not pass them.
     format!(
-        "cat {d}/*.pid {d}/*/*.pid 2>/dev/null | xargs -r kill -9 2>/dev/null; \
+        "awk '$3 == \"fuse.faultline-powerfs\" {{print $2}}' /proc/mounts 2>/dev/null | grep {} | \
+         xargs -r -n1 fusermount3 -u -z 2>/dev/null; \
+         cat {d}/*.pid {d}/*/*.pid 2>/dev/null | xargs -r kill -9 2>/dev/null; \
          pkill -9 -f {} 2>/dev/null; rm -rf {d}",
+        shell_quote(&format!("^{pattern}")),
         shell_quote(&pattern)
     )
 }

@@ -33,6 +33,9 @@ pub struct Cluster {
     pub(crate) logs: Vec<(Arc<dyn Remote>, PathBuf, PathBuf)>,
     /// What was started on SSH hosts, for `faultline cleanup` after a SIGKILL.
     pub(crate) state: Option<State>,
+    /// powerfs daemons under data directories, with where they run and their
+    /// mount: stopped after every database daemon, then detached if still mounted.
+    pub(crate) disks: Vec<(Arc<Daemon>, Arc<dyn Remote>, PathBuf)>,
     /// Local data directories removed at teardown (databases' files; logs stay).
     pub(crate) wipe: Vec<PathBuf>,
     /// Directories on SSH hosts swept at teardown, after the logs came home:
@@ -56,6 +59,7 @@ impl Cluster {
             logs: Vec::new(),
             state: None,
             wipe: Vec::new(),
+            disks: Vec::new(),
             remote_wipe: Vec::new(),
             clocks: Vec::new(),
             done: false,
@@ -89,6 +93,13 @@ impl Cluster {
             }
         }
         self.daemons.clear();
+        // The disks go after everything that wrote to them.
+        for (d, host, mount) in self.disks.drain(..) {
+            if let Err(e) = d.stop(Duration::from_secs(10)) {
+                tracing::warn!(target: "faultline::teardown", node = d.node(), error = %e, "powerfs did not stop cleanly");
+            }
+            let _ = host.exec(&super::disks::unmount_command(&mount));
+        }
         for (r, there, here) in self.logs.drain(..) {
             if let Some(parent) = here.parent() {
                 let _ = std::fs::create_dir_all(parent);

@@ -17,7 +17,7 @@ use crate::{MemoryNemesis, MemoryTarget};
 fn offered() -> Vec<Fault> {
     Fault::built_in()
         .into_iter()
-        .filter(|f| !f.aims_at_leader())
+        .filter(|f| !f.aims_at_leader() && !f.needs_disk())
         .collect()
 }
 

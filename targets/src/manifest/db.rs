@@ -420,6 +420,7 @@ impl Db for ManifestDb {
             n
         });
         Ok(DbCluster {
+            restart: None,
             target: Arc::new(target),
             daemons,
             sidecars: Vec::new(),

@@ -170,6 +170,7 @@ impl Db for Patroni {
         logs.extend(etcd.logs);
         let target = PostgresTarget::new(cluster.clone(), &opts.workload).named("patroni");
         Ok(DbCluster {
+            restart: None,
             target: Arc::new(target),
             daemons: cluster.daemons.clone(),
             sidecars: etcd.daemons,

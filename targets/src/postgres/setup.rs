@@ -108,6 +108,10 @@ impl Db for Postgres {
                 "isolation",
                 "read-committed | repeatable-read | serializable (default)",
             ),
+            Help::new(
+                "synchronous-commit",
+                "on (default) | off | local | remote_write | remote_apply: synchronous_commit (off acknowledges commits before their WAL is on disk)",
+            ),
         ])
     }
 
@@ -144,7 +148,7 @@ impl Postgres {
         let daemons: Vec<Arc<Daemon>> = pg
             .iter()
             .enumerate()
-            .map(|(i, n)| Arc::new(daemon(n, &bin, opts.clock_env.get(i).cloned())))
+            .map(|(i, n)| Arc::new(daemon(n, &bin, &settings, opts.clock_env.get(i).cloned())))
             .collect();
         let cluster = Arc::new(PgCluster {
             nodes: pg,
@@ -161,6 +165,7 @@ impl Postgres {
         let target = PostgresTarget::new(cluster.clone(), &opts.workload);
         let c = cluster.clone();
         let db = DbCluster {
+            restart: None,
             target: Arc::new(target.clone()),
             daemons: cluster.daemons.clone(),
             sidecars: Vec::new(),
@@ -224,7 +229,12 @@ pub(crate) fn sock_dir(dir: &Path) -> PathBuf {
 }
 
 /// The postmaster of node `n`, in the foreground, as user `postgres`.
-fn daemon(n: &PgNode, bin: &str, env: Option<Vec<(String, String)>>) -> Daemon {
+fn daemon(
+    n: &PgNode,
+    bin: &str,
+    settings: &Settings,
+    env: Option<Vec<(String, String)>>,
+) -> Daemon {
     let mut argv: Vec<String> = AS_POSTGRES.iter().map(|s| s.to_string()).collect();
     argv.push(format!("{bin}/postgres"));
     argv.push("-D".into());
@@ -234,6 +244,7 @@ fn daemon(n: &PgNode, bin: &str, env: Option<Vec<(String, String)>>) -> Daemon {
         ("port", PORT.to_string()),
         ("unix_socket_directories", n.sock.display().to_string()),
         ("cluster_name", n.name.clone()),
+        ("synchronous_commit", settings.synchronous_commit.to_owned()),
     ] {
         argv.push("-c".into());
         argv.push(format!("{k}={v}"));

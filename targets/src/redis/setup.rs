@@ -41,6 +41,11 @@ pub struct Options {
     pub min_replicas: Option<usize>,
     /// Clients `WAIT` for this many replicas after each write.
     pub wait: Option<i64>,
+    /// `appendfsync`: `everysec` (Debian's and Redis's default: the append
+    /// log is fsynced once a second, so up to a second of acknowledged
+    /// writes lives only in the page cache), `always` (before each reply),
+    /// or `no` (when the kernel likes).
+    pub appendfsync: Option<&'static str>,
 }
 
 impl Options {
@@ -64,9 +69,24 @@ impl Options {
             }
             Ok(Some(n))
         };
+        let appendfsync = match opts.get("appendfsync") {
+            None => None,
+            Some("everysec") => Some("everysec"),
+            Some("always") => Some("always"),
+            Some("no") => Some("no"),
+            Some(v) => {
+                return Err(OptionError::NotAChoice {
+                    target: "redis-sentinel",
+                    key: "appendfsync",
+                    choices: "everysec, always, no",
+                    value: v.to_owned(),
+                })
+            }
+        };
         Ok(Options {
             min_replicas: num("min-replicas-to-write")?,
             wait: num("wait")?.map(|n| n as i64),
+            appendfsync,
         })
     }
 }
@@ -75,10 +95,11 @@ impl Options {
 pub fn server_conf(n: &DbNode, primary: &str, i: usize, o: &Options) -> String {
     let mut c = format!(
         "bind {addr}\nport {PORT}\nprotected-mode no\ndaemonize no\nlogfile \"\"\n\
-         dir {data}\nsave \"\"\nappendonly yes\nappendfsync everysec\n\
+         dir {data}\nsave \"\"\nappendonly yes\nappendfsync {fsync}\n\
          repl-diskless-sync-delay 0\n",
         addr = n.addr,
         data = n.dir.join("data").display(),
+        fsync = o.appendfsync.unwrap_or("everysec"),
     );
     if i > 0 {
         c.push_str(&format!("replicaof {primary} {PORT}\n"));
@@ -140,6 +161,10 @@ impl Db for RedisSentinel {
                 "wait",
                 "N: each write waits (WAIT) for N replicas to acknowledge it (default 0)",
             ),
+            Help::new(
+                "appendfsync",
+                "everysec (default) | always | no: when the append-only file is fsynced (everysec loses up to a second of acknowledged writes on power loss)",
+            ),
         ])
     }
 
@@ -172,6 +197,7 @@ impl Db for RedisSentinel {
             })
             .collect();
         Ok(DbCluster {
+            restart: None,
             target: Arc::new(target),
             daemons,
             sidecars,
@@ -340,7 +366,8 @@ mod tests {
             o,
             Ok(Options {
                 min_replicas: Some(1),
-                wait: Some(2)
+                wait: Some(2),
+                appendfsync: None,
             })
         );
         assert!(Options::parse(&opts(&[("wait", "3")]), 3).is_err());
@@ -362,12 +389,14 @@ mod tests {
         let o = Options {
             min_replicas: Some(1),
             wait: None,
+            appendfsync: Some("always"),
         };
         let c = server_conf(&n, "10.0.0.11", 1, &o);
         for line in [
             "bind 10.0.0.12",
             "replicaof 10.0.0.11 6379",
             "min-replicas-to-write 1",
+            "appendfsync always",
         ] {
             assert!(c.lines().any(|l| l == line), "{line} in {c}");
         }

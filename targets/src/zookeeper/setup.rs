@@ -228,6 +228,7 @@ impl Db for Zookeeper {
         opts.steps.done("servers warmed up", began.elapsed());
         let target = ZkTarget::new(servers.clone(), &opts.workload, o.sync, o.placement);
         Ok(DbCluster {
+            restart: None,
             target: Arc::new(target),
             daemons,
             sidecars: Vec::new(),
