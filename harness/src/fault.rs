@@ -201,7 +201,8 @@ impl Fault {
         )
     }
 
-    /// Whether it is a clock fault (it needs daemons under the clock shim).
+    /// Whether it is a clock fault (it needs daemons under the clock shim,
+    /// or an SSH host's real clock).
     pub fn is_clock(&self) -> bool {
         matches!(self, Fault::Clock(_))
     }

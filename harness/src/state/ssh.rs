@@ -138,6 +138,16 @@ pub fn remove_host(h: &SshLeft, shared: bool) -> Result<(), RemoteError> {
         let r: std::sync::Arc<dyn Remote> = std::sync::Arc::new(r);
         let mut clock_error = None;
         if let Some(c) = &h.clock {
+            // A teardown that swept the run's directory but could not
+            // restore the clock took the helper with it: bring it back.
+            let helper = c.helper.display().to_string();
+            if r.exec(&format!("test -x {}", shell_quote(&helper)))
+                .is_ok_and(|o| o.status != 0)
+            {
+                if let Ok(exe) = std::env::current_exe() {
+                    let _ = r.upload(&exe, &c.helper);
+                }
+            }
             let restored = RemoteClock::new(r.clone(), c.helper.clone())
                 .map(|clock| clock.with_fake(c.fake.clone()))
                 .and_then(|clock| restore_clock(c, &clock, &controller_now_ns))

@@ -108,13 +108,17 @@ impl Cluster {
                 tracing::debug!(target: "faultline::teardown", node = r.node(), error = %e, "log not brought home");
             }
         }
+        // A host clock not put back keeps the state file, for `faultline
+        // cleanup` to try again.
+        let mut clock_left = false;
         for (r, hc, sync) in self.clocks.drain(..) {
             match hc.reset().and_then(|_| sync.start(r.as_ref())) {
                 Ok(()) => {
                     tracing::info!(target: "faultline::teardown", node = r.node(), "host clock restored")
                 }
                 Err(e) => {
-                    tracing::warn!(target: "faultline::teardown", node = r.node(), error = %e, "host clock not restored")
+                    clock_left = true;
+                    tracing::warn!(target: "faultline::teardown", node = r.node(), error = %e, "host clock not restored; `faultline cleanup` will try again");
                 }
             }
         }
@@ -142,7 +146,7 @@ impl Cluster {
             tracing::debug!(target: "faultline::teardown", dir = %d.display(), "removing data");
             let _ = std::fs::remove_dir_all(d);
         }
-        if let Some(state) = self.state.take() {
+        if let Some(state) = self.state.take().filter(|_| !clock_left) {
             state.delete();
         }
         tracing::info!(target: "faultline::teardown", "teardown done");
