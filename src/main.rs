@@ -125,6 +125,14 @@ fn run() -> ExitCode {
         Command::Delayer { args } => faultline_nemesis::packet::delayer_main(args)
             .map(|()| 0)
             .map_err(Failure::bad),
+        Command::Clock { args } => faultline_harness::hostclock::helper_main(args)
+            .map(|out| {
+                if !out.is_empty() {
+                    print_out(&format!("{out}\n"));
+                }
+                0
+            })
+            .map_err(|e| Failure::bad(format!("_clock: {e}"))),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -18,10 +18,10 @@
 //! `kill`, `pause` (one node), each of the three with `-minority`,
 //! `-majority`, `-all` and `-leader` (`partition-minority`... are the
 //! in-process target's); `clock` (skew one way), `clock-ahead`,
-//! `clock-strobe`; `packet` (delay, loss, duplication or reordering);
-//! `power-loss` (with the same five scopes: the node loses power and keeps
-//! only what it fsynced) and `disk-full` (writes that need new space fail
-//! with ENOSPC on one node). Any
+//! `clock-strobe`, `clock-drift`; `packet` (delay, loss, duplication or
+//! reordering); `power-loss` (with the same five scopes: the node loses
+//! power and keeps only what it fsynced) and `disk-full` (writes that need
+//! new space fail with ENOSPC on one node). Any
 //! other name of letters, digits, `-` and `_` is a target's own fault; which
 //! faults a target offers is the target's to say.
 
@@ -90,11 +90,18 @@ pub enum ClockKind {
     Ahead,
     /// `clock-strobe`: flipped back and forth many times a second.
     Strobe,
+    /// `clock-drift`: running fast or slow (a changed rate, not a step).
+    Drift,
 }
 
 impl ClockKind {
     /// Every clock kind.
-    pub const ALL: [ClockKind; 3] = [ClockKind::Skew, ClockKind::Ahead, ClockKind::Strobe];
+    pub const ALL: [ClockKind; 4] = [
+        ClockKind::Skew,
+        ClockKind::Ahead,
+        ClockKind::Strobe,
+        ClockKind::Drift,
+    ];
 }
 
 /// One fault, as asked for and as recorded.
@@ -194,7 +201,8 @@ impl Fault {
         )
     }
 
-    /// Whether it is a clock fault (it needs daemons under the clock shim).
+    /// Whether it is a clock fault (it needs daemons under the clock shim,
+    /// or an SSH host's real clock).
     pub fn is_clock(&self) -> bool {
         matches!(self, Fault::Clock(_))
     }
@@ -252,9 +260,10 @@ impl Fault {
             Fault::Partition(s) => format!("cut off {} (in-process targets)", who(s)),
             Fault::Kill(s) => format!("SIGKILL the daemons of {}; restarted when healed", who(s)),
             Fault::Pause(s) => format!("SIGSTOP the daemons of {}; resumed when healed", who(s)),
-            Fault::Clock(ClockKind::Skew) => "move one node's wall clock by 0.5-10 s either way (clock shim); reset when healed".into(),
-            Fault::Clock(ClockKind::Ahead) => "move one node's wall clock 0.5-10 s ahead (clock shim); reset when healed".into(),
-            Fault::Clock(ClockKind::Strobe) => "flip one node's wall clock back and forth several times a second (clock shim)".into(),
+            Fault::Clock(ClockKind::Skew) => "move one node's wall clock by 0.5-10 s either way (clock shim; an SSH host's real clock); reset when healed".into(),
+            Fault::Clock(ClockKind::Ahead) => "move one node's wall clock 0.5-10 s ahead (clock shim; an SSH host's real clock); reset when healed".into(),
+            Fault::Clock(ClockKind::Strobe) => "flip one node's wall clock back and forth several times a second (clock shim; an SSH host's real clock); reset when healed".into(),
+            Fault::Clock(ClockKind::Drift) => "run one node's clock 0.05-2 % fast or slow (clock shim; an SSH host's real rate, adjtimex); rate and offset reset when healed".into(),
             Fault::Packet => "delay, drop, duplicate or reorder one node's outgoing packets (NFQUEUE)".into(),
             Fault::PowerLoss(Scope::All) => "every node loses power at once (the whole rack): SIGKILL, every write not fsynced is discarded (powerfs); restarted when healed".into(),
             Fault::PowerLoss(s) => format!("{} lose{} power: SIGKILL, every write not fsynced is discarded (powerfs); restarted when healed", who(s), if *s == Scope::One { "s" } else { "" }),
@@ -273,6 +282,7 @@ impl fmt::Display for Fault {
             Fault::Clock(ClockKind::Skew) => f.write_str("clock"),
             Fault::Clock(ClockKind::Ahead) => f.write_str("clock-ahead"),
             Fault::Clock(ClockKind::Strobe) => f.write_str("clock-strobe"),
+            Fault::Clock(ClockKind::Drift) => f.write_str("clock-drift"),
             Fault::Packet => f.write_str("packet"),
             Fault::PowerLoss(s) => write!(f, "power-loss{}", s.suffix()),
             Fault::DiskFull => f.write_str("disk-full"),
@@ -342,6 +352,7 @@ mod tests {
         "power-loss-all",
         "power-loss-leader",
         "disk-full",
+        "clock-drift",
     ];
 
     #[test]

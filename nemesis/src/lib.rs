@@ -13,11 +13,14 @@
 //! exit path and is harmless when nothing is broken.
 //!
 //! Built: partitions ([`partition`]), packet faults ([`packet`]), clock skew
-//! ([`clock`], and [`reach`]: whether its shim can reach a program), and [`local::LocalNemesis`], which drives them all, with
-//! crashes and pauses, over any `Remote`; [`power::PowerNemesis`] cuts the power
-//! of nodes whose data directories are powerfs mounts.
+//! ([`clock`], and [`reach`]: whether its shim can reach a program), the clock
+//! faults on the shim or a host's real clock ([`clock_faults`]), and
+//! [`local::LocalNemesis`], which drives them all, with crashes and pauses,
+//! over any `Remote`; [`power::PowerNemesis`] cuts the power of nodes whose
+//! data directories are powerfs mounts.
 
 pub mod clock;
+pub mod clock_faults;
 mod elf;
 pub mod local;
 pub mod packet;

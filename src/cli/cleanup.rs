@@ -6,8 +6,10 @@
 //! processes left in its namespaces, namespaces, links, the bridge and its
 //! rules, clock files, powerfs daemons and their mounts (a run's data
 //! directories under `power-loss`/`disk-full`), and the `ssh -M` control
-//! masters of SSH runs with their `/tmp/faultline-ssh-*` directories. On every SSH host a state file
-//! names: it logs in as the run did and heals the faults, kills what the run
+//! masters of SSH runs with their `/tmp/faultline-ssh-*` directories. On
+//! every SSH host a state file names: it logs in as the run did, restores a
+//! clock the run's clock faults moved (and the time sync it stopped), heals
+//! the faults, kills what the run
 //! started, removes its directory and the partition chain. Finally it sweeps
 //! anything still named with this harness's prefix (`FAULTLINE_NET_PREFIX`,
 //! default `fl`).

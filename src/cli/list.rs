@@ -85,6 +85,9 @@ fn targets() -> String {
             let names: Vec<&str> = opts.iter().map(|o| o.name.as_str()).collect();
             out.push_str(&format!("  {:<15}   options: {}\n", "", names.join(", ")));
         }
+        if let Some(shim) = a.clock_shim.describe() {
+            out.push_str(&format!("  {:<15}   clock shim: {shim}\n", ""));
+        }
     }
     for (name, path) in reg.manifests() {
         out.push_str(&format!("  {:<15} manifest {}\n", name, path.display()));
@@ -117,5 +120,10 @@ fn nemeses() -> String {
         "",
         disk.join(", ")
     ));
+    out.push_str(
+        "clock faults: on local namespaces through the wall-clock shim (LD_PRELOAD; each target's `clock shim` says whether it reaches its servers); \
+         on SSH hosts the host's real clock (stepped, strobed, or its rate changed with adjtimex; time sync stopped for the run), \
+         refused on a host running this machine's own kernel or a login without CAP_SYS_TIME\n",
+    );
     out
 }

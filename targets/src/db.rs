@@ -18,7 +18,7 @@ use faultline_harness::remote::{shell_quote, Remote, RemoteError};
 use faultline_harness::runner::{Nemesis, Target};
 use faultline_harness::Fault;
 
-use crate::about::{Defaults, Help};
+use crate::about::{ClockShim, Defaults, Help};
 
 /// One node as a database sees it.
 #[derive(Clone)]
@@ -246,6 +246,14 @@ pub trait Db: Send + Sync {
     fn fault_help(&self, fault: &str) -> String {
         let _ = fault;
         String::new()
+    }
+
+    /// Whether faultline's wall-clock shim reaches its servers on local
+    /// namespaces, and why (`faultline list` and the docs say it). Every
+    /// built-in database says it (a test insists); a database outside the
+    /// repository that does not is listed without it.
+    fn clock_shim(&self) -> ClockShim {
+        ClockShim::Unsaid
     }
 
     /// The faults of its own (the `nemesis` its [`DbCluster`] will carry),

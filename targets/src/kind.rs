@@ -9,7 +9,7 @@
 
 use faultline_nemesis::local::KINDS;
 
-use crate::about::{About, Defaults};
+use crate::about::{About, ClockShim, Defaults};
 use crate::calibration::Calibration;
 use crate::cluster::{Cluster, Setup, SetupError};
 
@@ -105,6 +105,18 @@ pub fn check_about(about: &About, s: &Setup<'_>) -> Result<(), SetupError> {
                 known.join(", ")
             )));
         }
+    }
+    // A clock fault the shim cannot deliver is refused before anything
+    // starts (on SSH hosts the host's real clock moves instead).
+    if let (Some(f), None, ClockShim::Cannot(why)) = (
+        s.faults.iter().find(|f| f.is_clock()),
+        s.ssh,
+        &about.clock_shim,
+    ) {
+        return Err(SetupError::bad(format!(
+            "`{f}` cannot move {}'s clock on local namespaces: {why} (the clock shim works through libc); on SSH hosts clock faults move the host's real clock",
+            about.name
+        )));
     }
     if let Some(options) = &about.options {
         for (k, _) in s.options {

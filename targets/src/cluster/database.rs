@@ -57,6 +57,7 @@ impl Kind for Database {
             options: db.options(),
             packages: db.packages().iter().map(|p| p.to_string()).collect(),
             in_process: false,
+            clock_shim: db.clock_shim(),
         }
     }
 
@@ -96,7 +97,7 @@ pub fn database(db: &dyn Db, s: &Setup<'_>) -> Result<Cluster, SetupError> {
     let mut cluster = Cluster::bare(Arc::new(MemoryTarget::new(workload)));
     let placed = match ssh {
         Some(o) => {
-            let placed = nodes::ssh(&mut cluster, names, run, o)?;
+            let placed = nodes::ssh(&mut cluster, names, run, o, s.clock())?;
             for n in &placed {
                 db.install_on(n.remote.as_ref()).map_err(SetupError::bad)?;
             }
@@ -193,6 +194,7 @@ pub fn database(db: &dyn Db, s: &Setup<'_>) -> Result<Cluster, SetupError> {
                 addr: n.addr.clone(),
                 daemon: dbc.daemons.get(i).cloned(),
                 skew: n.skew.clone().filter(|_| dbc.skewable),
+                host_clock: n.host_clock.clone(),
             })
             .collect();
         let exe = nodes::faultline_exe()?;

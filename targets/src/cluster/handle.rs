@@ -4,7 +4,8 @@
 //! started, so that a setup failing half-way, a run that ends, panics or is
 //! interrupted, all tear down the same way: heal every fault, stop every
 //! daemon, bring the logs home, remove the network and the data. On SSH hosts
-//! that means the run's directory and the partition chain (unless another
+//! that means each host's clock put back and its time sync started again,
+//! the run's directory and the partition chain (unless another
 //! live run names the host; see [`faultline_harness::state`]); the control
 //! masters end when their remotes are dropped. Teardown is idempotent; it
 //! runs again from `Drop` and does nothing the second time.
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use faultline_harness::daemon::Daemon;
+use faultline_harness::hostclock::{HostClock, TimeSync};
 use faultline_harness::remote::Remote;
 use faultline_harness::runner::{Nemesis, Target};
 use faultline_harness::state::{self, State, STATE_DIR};
@@ -39,6 +41,9 @@ pub struct Cluster {
     /// Directories on SSH hosts swept at teardown, after the logs came home:
     /// whatever still runs from them is killed, then they are removed.
     pub(crate) remote_wipe: Vec<(Arc<dyn Remote>, PathBuf)>,
+    /// SSH hosts whose real clock clock faults may move: restored, and
+    /// their time sync started again, before their directories go.
+    pub(crate) clocks: Vec<(Arc<dyn Remote>, Arc<HostClock>, TimeSync)>,
     /// Whether teardown already ran (the second call, from `Drop`, does nothing).
     done: bool,
 }
@@ -56,6 +61,7 @@ impl Cluster {
             wipe: Vec::new(),
             disks: Vec::new(),
             remote_wipe: Vec::new(),
+            clocks: Vec::new(),
             done: false,
         }
     }
@@ -102,6 +108,20 @@ impl Cluster {
                 tracing::debug!(target: "faultline::teardown", node = r.node(), error = %e, "log not brought home");
             }
         }
+        // A host clock not put back keeps the state file, for `faultline
+        // cleanup` to try again.
+        let mut clock_left = false;
+        for (r, hc, sync) in self.clocks.drain(..) {
+            match hc.reset().and_then(|_| sync.start(r.as_ref())) {
+                Ok(()) => {
+                    tracing::info!(target: "faultline::teardown", node = r.node(), "host clock restored")
+                }
+                Err(e) => {
+                    clock_left = true;
+                    tracing::warn!(target: "faultline::teardown", node = r.node(), error = %e, "host clock not restored; `faultline cleanup` will try again");
+                }
+            }
+        }
         // Hosts are left as found: the run's directory goes, and so does the
         // partition chain unless another live run names the host.
         let shared = match self.remote_wipe.is_empty() {
@@ -126,7 +146,7 @@ impl Cluster {
             tracing::debug!(target: "faultline::teardown", dir = %d.display(), "removing data");
             let _ = std::fs::remove_dir_all(d);
         }
-        if let Some(state) = self.state.take() {
+        if let Some(state) = self.state.take().filter(|_| !clock_left) {
             state.delete();
         }
         tracing::info!(target: "faultline::teardown", "teardown done");

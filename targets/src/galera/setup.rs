@@ -16,6 +16,7 @@
 //! servers run with `skip-name-resolve`: rsync's reverse lookups would
 //! otherwise each wait for an unreachable nameserver.
 
+use crate::about::ClockShim;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -96,6 +97,10 @@ wsrep_sst_method=rsync
 pub struct Galera;
 
 impl Db for Galera {
+    fn clock_shim(&self) -> ClockShim {
+        ClockShim::Reaches("mariadbd (C++) reads the clock through libc".into())
+    }
+
     fn own_faults(&self) -> Vec<faultline_harness::Fault> {
         super::kill_all::FAULTS
             .iter()

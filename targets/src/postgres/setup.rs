@@ -9,6 +9,7 @@
 //! directory, `cluster_name` — is given on the postmaster's command line, so
 //! no copied file ever names the wrong node.
 
+use crate::about::ClockShim;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -60,6 +61,10 @@ log_line_prefix = '%m [%p] %q%a '
 pub struct Postgres;
 
 impl Db for Postgres {
+    fn clock_shim(&self) -> ClockShim {
+        ClockShim::Reaches("PostgreSQL (C) reads the clock through libc".into())
+    }
+
     fn own_faults(&self) -> Vec<faultline_harness::Fault> {
         super::failover::FAULTS
             .iter()

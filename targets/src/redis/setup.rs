@@ -12,6 +12,7 @@
 //! tried first on these machines) a failover aborted because the replicas'
 //! information was stale is retried only after twice that time.
 
+use crate::about::ClockShim;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -126,6 +127,10 @@ pub fn sentinel_conf(n: &DbNode, primary: &str, nodes: usize) -> String {
 }
 
 impl Db for RedisSentinel {
+    fn clock_shim(&self) -> ClockShim {
+        ClockShim::Reaches("redis-server and Sentinel (C) read the clock through libc".into())
+    }
+
     fn name(&self) -> &str {
         "redis-sentinel"
     }
