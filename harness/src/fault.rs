@@ -18,7 +18,9 @@
 //! `kill`, `pause` (one node), each of the three with `-minority`,
 //! `-majority`, `-all` and `-leader` (`partition-minority`... are the
 //! in-process target's); `clock` (skew one way), `clock-ahead`,
-//! `clock-strobe`; `packet` (delay, loss, duplication or reordering). Any
+//! `clock-strobe`; `packet` (delay, loss, duplication or reordering);
+//! `membership` (a node removed from the cluster through the database's own
+//! protocol, added back fresh when healed; only targets that offer it). Any
 //! other name of letters, digits, `-` and `_` is a target's own fault; which
 //! faults a target offers is the target's to say.
 
@@ -107,6 +109,9 @@ pub enum Fault {
     Clock(ClockKind),
     /// A packet fault on one node's outgoing traffic.
     Packet,
+    /// A node removed from the cluster through the database's own
+    /// protocol; added back (with empty data) when healed.
+    Membership,
     /// A target's own fault, by name. Never a built-in spelling: build it
     /// with [`Fault::parse`] (or [`Fault::own`]) so that `kill` is always
     /// [`Fault::Kill`].
@@ -136,6 +141,7 @@ impl Fault {
         }
         all.extend(ClockKind::ALL.map(Fault::Clock));
         all.push(Fault::Packet);
+        all.push(Fault::Membership);
         all
     }
 
@@ -210,6 +216,7 @@ impl Fault {
             Fault::Pause(_) => "pause",
             Fault::Clock(_) => "clock",
             Fault::Packet => "packet",
+            Fault::Membership => "membership",
             Fault::Own(name) => name,
         }
     }
@@ -225,6 +232,7 @@ impl fmt::Display for Fault {
             Fault::Clock(ClockKind::Ahead) => f.write_str("clock-ahead"),
             Fault::Clock(ClockKind::Strobe) => f.write_str("clock-strobe"),
             Fault::Packet => f.write_str("packet"),
+            Fault::Membership => f.write_str("membership"),
             Fault::Own(name) => f.write_str(name),
         }
     }
@@ -285,6 +293,7 @@ mod tests {
         "partition-minority",
         "partition-majority",
         "partition-all",
+        "membership",
     ];
 
     #[test]
@@ -314,6 +323,9 @@ mod tests {
             Ok(Fault::Clock(ClockKind::Ahead))
         );
         assert_eq!(Fault::parse("packet"), Ok(Fault::Packet));
+        assert_eq!(Fault::parse("membership"), Ok(Fault::Membership));
+        assert_eq!(Fault::Membership.family(), "membership");
+        assert!(Fault::Membership.scope().is_none());
         assert!(Fault::parse("kill-leader").unwrap().aims_at_leader());
         assert!(!Fault::parse("kill").unwrap().aims_at_leader());
         assert!(Fault::parse("clock-strobe").unwrap().is_clock());

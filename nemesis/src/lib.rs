@@ -13,11 +13,13 @@
 //!
 //! Built: partitions ([`partition`]), packet faults ([`packet`]), clock skew
 //! ([`clock`], and [`reach`]: whether its shim can reach a program), and [`local::LocalNemesis`], which drives them all, with
-//! crashes and pauses, over any `Remote`.
+//! crashes and pauses, over any `Remote`; [`membership::MembershipNemesis`] changes a cluster's
+//! membership through a target's own protocol.
 
 pub mod clock;
 mod elf;
 pub mod local;
+pub mod membership;
 pub mod packet;
 pub mod partition;
 pub mod reach;

@@ -535,7 +535,7 @@ impl Family {
             Fault::Pause(_) => Family::Pause,
             Fault::Clock(_) => Family::Clock,
             Fault::Packet => Family::Packet,
-            Fault::Partition(_) | Fault::Own(_) => return None,
+            Fault::Partition(_) | Fault::Membership | Fault::Own(_) => return None,
         })
     }
 }

@@ -55,7 +55,7 @@ impl MemoryNemesis {
             let ok = match k {
                 Fault::Partition(s) | Fault::Kill(s) | Fault::Pause(s) => *s != Scope::Leader,
                 Fault::Clock(_) | Fault::Packet => true,
-                Fault::Own(_) => false,
+                Fault::Membership | Fault::Own(_) => false,
             };
             if !ok {
                 return Err(NemesisError::Refused(format!(
