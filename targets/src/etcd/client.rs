@@ -150,6 +150,23 @@ impl Http {
         )
     }
 
+    /// One request to member `node`, blocking (for the membership fault):
+    /// the reply, or why there was none.
+    pub fn post_blocking(&self, node: usize, path: &str, body: &Json) -> Result<Json, String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("runtime: {e}"))?;
+        rt.block_on(self.post(node, path, body)).map_err(|e| match e {
+            ReqError::Unsent(m) | ReqError::Unknown(m) => m,
+        })
+    }
+
+    /// The members, (name, address), in node order.
+    pub fn nodes(&self) -> &[(String, String)] {
+        &self.members
+    }
+
     /// The members that say they lead (blocking: for the nemesis and setup).
     pub fn leaders_blocking(&self) -> Vec<String> {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread()

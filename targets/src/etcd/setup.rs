@@ -1,4 +1,5 @@
-//! Installing, configuring and starting an etcd cluster, one member per node.
+//! Installing, configuring and starting an etcd cluster, one member per node,
+//! with its own fault: `membership` ([`super::membership`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -6,7 +7,11 @@ use std::time::{Duration, Instant};
 use faultline_harness::daemon::Daemon;
 use faultline_harness::remote::Spawn;
 
+use faultline_harness::Fault;
+use faultline_nemesis::membership::MembershipNemesis;
+
 use super::client::{EtcdTarget, Http, CLIENT_PORT};
+use super::membership::EtcdMembership;
 use crate::about::{Defaults, Help};
 use crate::db::{Db, DbCluster, DbError, DbNode, DbOptions, OptionError};
 
@@ -48,6 +53,17 @@ impl Db for Etcd {
             "read-mode",
             "linearizable (reads through a quorum, the default) | serializable (reads served from the local copy)",
         )])
+    }
+
+    fn own_faults(&self) -> Vec<Fault> {
+        vec![Fault::Membership]
+    }
+
+    fn fault_help(&self, fault: &str) -> String {
+        match fault {
+            "membership" => "a member is stopped, `member remove`d and wiped, then `member add`ed back and started empty with --initial-cluster-state existing".into(),
+            _ => String::new(),
+        }
     }
 
     fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, DbError> {
@@ -133,13 +149,25 @@ impl Db for Etcd {
         }
         let target = EtcdTarget::new(members, serializable);
         let h = http.clone();
+        let changes = EtcdMembership::new(
+            http.clone(),
+            daemons
+                .iter()
+                .cloned()
+                .zip(nodes.iter().map(|n| n.dir.join("data")))
+                .collect(),
+        );
+        let membership = MembershipNemesis::new(
+            nodes.iter().map(|n| n.name.clone()).collect(),
+            Arc::new(changes),
+        );
         Ok(DbCluster {
             target: Arc::new(target),
             daemons,
             sidecars: Vec::new(),
             leaders: Some(Arc::new(move || h.leaders_blocking())),
             skewable: false,
-            nemesis: None,
+            nemesis: Some(Arc::new(membership)),
             logs,
         })
     }

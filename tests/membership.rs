@@ -1,0 +1,183 @@
+//! The `membership` fault on real clusters: a node removed through the
+//! database's own protocol and added back fresh while the workload runs.
+//! refkv shows both sides of the non-member check (a removed node that keeps
+//! answering is named; one that refuses is not); etcd removes a member with
+//! `member remove`, wipes it and adds it back with `member add`. As root;
+//! each run is short.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
+
+/// The tests share the namespaces: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn faultline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .output()
+        .expect("run faultline")
+}
+
+fn run(args: &[&str], store: &Path) -> (Option<i32>, serde_json::Value, PathBuf, String) {
+    let mut a = vec!["test"];
+    a.extend_from_slice(args);
+    a.extend(["--store", store.to_str().unwrap()]);
+    let o = faultline(&a);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let dir = std::fs::canonicalize(store.join("latest")).expect(&text);
+    let results = std::fs::read_to_string(dir.join("results.json")).expect(&text);
+    (
+        o.status.code(),
+        serde_json::from_str(&results).unwrap(),
+        dir,
+        text,
+    )
+}
+
+fn no_namespaces_left() {
+    let prefix = std::env::var("FAULTLINE_NET_PREFIX").unwrap_or_else(|_| "fl".into());
+    let ns = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let ns = String::from_utf8_lossy(&ns.stdout);
+    assert!(
+        !ns.lines().any(|l| l.starts_with(&format!("{prefix}-"))),
+        "namespaces left: {ns}"
+    );
+}
+
+/// The membership events of a run's history: (f, value).
+fn changes(dir: &Path) -> Vec<(String, serde_json::Value)> {
+    std::fs::read_to_string(dir.join("history.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["f"].as_str().is_some_and(|f| f.ends_with("-membership")))
+        .map(|e| (e["f"].as_str().unwrap().to_owned(), e["value"].clone()))
+        .collect()
+}
+
+/// A refkv node that keeps answering after it left is named, with the
+/// operations it served; one that refuses is not, and no acknowledged write
+/// is lost in majority mode.
+#[test]
+fn refkv_names_a_removed_node_that_keeps_serving() {
+    if !faultline_harness::network::is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let _one = serial();
+    let d = tempfile::tempdir().unwrap();
+    let common = [
+        "--target",
+        "refkv",
+        "--workload",
+        "set",
+        "--nemesis",
+        "membership",
+        "--nemesis-interval",
+        "3",
+        "--time-limit",
+        "8",
+        "--seed",
+        "3",
+        "--db-opt",
+        "replication=majority",
+        "--db-opt",
+        "read-from=any",
+    ];
+    let mut args = common.to_vec();
+    args.extend(["--db-opt", "removed=serve"]);
+    let (code, r, dir, text) = run(&args, d.path());
+    assert_eq!(code, Some(1), "{text}");
+    let m = &r["checkers"]["membership"];
+    assert_eq!(m["valid"], false, "{text}");
+    assert_eq!(m["anomaly_types"][0], "non-member-served", "{text}");
+    let ch = changes(&dir);
+    assert!(ch.len() >= 2, "{ch:?}");
+    let removed = ch[0].1["removed"].as_str().unwrap().to_owned();
+    assert!(
+        m["anomalies"][0]["explanation"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{removed} acknowledged")),
+        "{text}"
+    );
+    assert_eq!(ch[0].1["members"].as_array().unwrap().len(), 4, "{ch:?}");
+    assert_eq!(ch[1].1["added"][0], removed.as_str(), "{ch:?}");
+    assert_eq!(ch[1].1["members"].as_array().unwrap().len(), 5, "{ch:?}");
+
+    let mut args = common.to_vec();
+    args.extend(["--db-opt", "removed=refuse"]);
+    let (_, r, _, text) = run(&args, d.path());
+    assert_eq!(r["checkers"]["membership"]["valid"], true, "{text}");
+    assert_eq!(r["checkers"]["set"]["valid"], true, "{text}");
+    no_namespaces_left();
+}
+
+/// etcd: a member removed with `member remove`, wiped, added back with
+/// `member add` and restarted empty joins the existing cluster, and the
+/// register stays linearizable throughout.
+#[test]
+fn etcd_member_remove_and_add_back_stays_linearizable() {
+    if !faultline_harness::network::is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let _one = serial();
+    let d = tempfile::tempdir().unwrap();
+    let (code, r, dir, text) = run(
+        &[
+            "--target",
+            "etcd",
+            "--workload",
+            "register",
+            "--nemesis",
+            "membership",
+            "--nemesis-interval",
+            "4",
+            "--time-limit",
+            "10",
+            "--seed",
+            "5",
+        ],
+        d.path(),
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(r["checkers"]["linearizable"]["valid"], true, "{text}");
+    assert_eq!(r["checkers"]["membership"]["valid"], true, "{text}");
+    let ch = changes(&dir);
+    assert_eq!(ch.len(), 2, "{ch:?}");
+    let removed = ch[0].1["removed"].as_str().unwrap().to_owned();
+    assert!(ch[0].1["did"]["member_id"].is_string(), "{ch:?}");
+    assert_eq!(ch[1].1["added"][0], removed.as_str(), "{ch:?}");
+    // The member came back by joining the existing cluster, empty.
+    let log = std::fs::read_to_string(dir.join(format!("nodes/{removed}/etcd.log"))).unwrap();
+    assert!(
+        log.contains("\"initial-cluster-state\":\"existing\""),
+        "{removed} did not rejoin"
+    );
+    no_namespaces_left();
+}
+
+/// Targets that cannot change their membership refuse the fault in one line.
+#[test]
+fn targets_without_membership_refuse_it() {
+    let o = faultline(&[
+        "test",
+        "--target",
+        "redis-sentinel",
+        "--nemesis",
+        "membership",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(254), "{err}");
+    assert!(err.contains("cannot change its membership"), "{err}");
+}
