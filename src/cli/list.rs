@@ -93,5 +93,16 @@ fn targets() -> String {
         "nemeses: {}, none (every real cluster; each target's own are listed with it)\n",
         faultline_nemesis::local::KINDS.join(", ")
     ));
+    let changers: Vec<String> = reg
+        .kinds()
+        .iter()
+        .map(|k| k.about())
+        .filter(|a| a.faults.iter().any(|f| f.name == "membership"))
+        .map(|a| a.name)
+        .collect();
+    out.push_str(&format!(
+        "  membership: removes a node through the database's own protocol and adds it back empty; the history records the members (targets: {})\n",
+        changers.join(", ")
+    ));
     out
 }

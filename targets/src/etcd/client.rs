@@ -20,6 +20,8 @@ use serde_json::{json, Value as Json};
 
 /// The client port.
 pub const CLIENT_PORT: u16 = 2379;
+/// The peer port.
+pub const PEER_PORT: u16 = 2380;
 
 /// Retries of a list-append transaction whose compare failed.
 const TXN_ATTEMPTS: usize = 8;

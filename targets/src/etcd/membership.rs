@@ -22,8 +22,7 @@ use faultline_history::Value;
 use faultline_nemesis::membership::Membership;
 use serde_json::{json, Value as Json};
 
-use super::client::Http;
-use super::setup::PEER_PORT;
+use super::client::{Http, PEER_PORT};
 
 /// How long an added member may take to answer.
 const REJOIN: Duration = Duration::from_secs(30);

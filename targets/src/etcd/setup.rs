@@ -11,12 +11,11 @@ use faultline_harness::Fault;
 use faultline_nemesis::membership::MembershipNemesis;
 
 use super::client::{EtcdTarget, Http, CLIENT_PORT};
+pub use super::client::PEER_PORT;
 use super::membership::EtcdMembership;
 use crate::about::{Defaults, Help};
 use crate::db::{Db, DbCluster, DbError, DbNode, DbOptions, OptionError};
 
-/// The peer port.
-pub const PEER_PORT: u16 = 2380;
 
 /// etcd from Debian's `etcd-server`.
 pub struct Etcd;
