@@ -61,9 +61,11 @@ impl RefkvMembership {
     }
 }
 
-/// Whether a status says the node is a member (any role but `removed`).
+/// Whether a status says the node is a member: any role but `removed`, and
+/// not `member: false` (a removed node that still serves).
 fn is_member(status: &Value) -> bool {
     status.get("role").and_then(Value::as_str) != Some("removed")
+        && status.get("member") != Some(&Value::Bool(false))
 }
 
 impl Membership for RefkvMembership {

@@ -10,8 +10,10 @@
 //!
 //! A node asked to `leave` (the `membership` fault) is out of the cluster
 //! until its data is wiped: it drops peer datagrams, stops its timers (so it
-//! neither leads nor campaigns), says `role: removed`, and refuses clients —
-//! or, with `--removed serve`, keeps answering them from its frozen copy.
+//! neither leads nor campaigns), and refuses clients, saying `role: removed`
+//! — or, with `--removed serve`, keeps answering them from its frozen copy
+//! and says what it still believes (a removed leader still says it leads),
+//! with `member: false`.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -117,7 +119,12 @@ pub fn serve(cfg: Config) -> Result<(), ServeError> {
                     cx.reply(id, ok(Value::str(&cfg.name)));
                 }
                 Event::Request(id, Ok(req)) if req.f == "status" && left => {
-                    cx.reply(id, ok(removed_status()));
+                    let s = match cfg.mode.removed {
+                        Removed::Refuse => removed_status(),
+                        // What it still believes, marked as not a member.
+                        Removed::Serve => not_a_member(engine.status(&cx)),
+                    };
+                    cx.reply(id, ok(s));
                 }
                 Event::Request(id, Ok(req)) if req.f == "status" => {
                     let s = engine.status(&cx);
@@ -172,6 +179,16 @@ fn removed_status() -> Value {
         ("role".into(), Value::str("removed")),
         ("leader".into(), Value::Null),
     ])
+}
+
+/// A status with `member: false` added (a removed node that still serves).
+fn not_a_member(status: Value) -> Value {
+    let mut entries: Vec<(std::sync::Arc<str>, Value)> = match status {
+        Value::Map(m) => m.into_vec(),
+        _ => Vec::new(),
+    };
+    entries.push(("member".into(), Value::Bool(false)));
+    Value::map(entries)
 }
 
 fn spawn_udp(udp: UdpSocket, tx: Sender<Event>) {
