@@ -167,6 +167,66 @@ fn etcd_member_remove_and_add_back_stays_linearizable() {
     no_namespaces_left();
 }
 
+/// A manifest's `[membership]`: its `remove` and `add` commands run with the
+/// node and the members after the change, the removed server is stopped and
+/// started again empty, and the history records the members.
+#[test]
+fn a_manifest_changes_membership_with_its_own_commands() {
+    if !faultline_harness::network::is_root() || Command::new("python3").arg("-V").output().is_err()
+    {
+        eprintln!("skipped: needs root and python3");
+        return;
+    }
+    let _one = serial();
+    let d = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/toykv");
+    let toml = std::fs::read_to_string(fixture.join("toykv.toml"))
+        .unwrap()
+        .replace("{{manifest_dir}}/server.py", &fixture.join("server.py").display().to_string())
+        .replace("python3 client.py", &format!("python3 {}", fixture.join("client.py").display()))
+        + "\n[membership]\n\
+           remove = \"echo \\\"removed {{node}}; members $FAULTLINE_MEMBERS\\\" >> {{manifest_dir}}/changes.log; echo removed {{node}}\"\n\
+           add = \"echo \\\"added {{node}}; members $FAULTLINE_MEMBERS\\\" >> {{manifest_dir}}/changes.log; echo added {{node}}\"\n";
+    let manifest = d.path().join("toykv-members.toml");
+    std::fs::write(&manifest, toml).unwrap();
+    let store = d.path().join("store");
+    let (_, r, dir, text) = run(
+        &[
+            "--target",
+            manifest.to_str().unwrap(),
+            "--workload",
+            "set",
+            "--nemesis",
+            "membership",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "6",
+            "--seed",
+            "4",
+        ],
+        &store,
+    );
+    assert!(r["checkers"]["membership"].is_object(), "{text}");
+    let ch = changes(&dir);
+    assert_eq!(ch.len(), 2, "{ch:?}\n{text}");
+    let node = ch[0].1["removed"].as_str().unwrap().to_owned();
+    assert_eq!(ch[0].1["did"], format!("removed {node}").as_str(), "{ch:?}");
+    assert_eq!(ch[1].1["added"][0], node.as_str(), "{ch:?}");
+    let log = std::fs::read_to_string(d.path().join("changes.log")).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    assert!(
+        lines[0].starts_with(&format!("removed {node}; members ")),
+        "{log}"
+    );
+    assert!(!lines[0].contains(&format!("{node}=")), "{log}");
+    assert!(lines[1].contains(&format!("{node}=")), "{log}");
+    let server = std::fs::read_to_string(dir.join(format!("nodes/{node}/server.log"))).unwrap();
+    assert_eq!(server.matches("listening on").count(), 2, "{server}");
+    no_namespaces_left();
+}
+
 /// Targets that cannot change their membership refuse the fault in one line.
 #[test]
 fn targets_without_membership_refuse_it() {
