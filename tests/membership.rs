@@ -2,8 +2,9 @@
 //! database's own protocol and added back fresh while the workload runs.
 //! refkv shows both sides of the non-member check (a removed node that keeps
 //! answering is named; one that refuses is not); etcd removes a member with
-//! `member remove`, wipes it and adds it back with `member add`. As root;
-//! each run is short.
+//! `member remove`, wipes it and adds it back with `member add`; Redis
+//! Sentinel removes and re-adds a replica; a manifest does it with its own
+//! commands. As root; each run is short.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -167,6 +168,54 @@ fn etcd_member_remove_and_add_back_stays_linearizable() {
     no_namespaces_left();
 }
 
+/// Redis Sentinel: a replica (never the primary) is removed — stopped,
+/// wiped, forgotten by the sentinels — and added back empty; no
+/// acknowledged write is lost, since the primary kept them all.
+#[test]
+fn redis_removes_and_readds_a_replica_without_losing_writes() {
+    if !faultline_harness::network::is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let _one = serial();
+    let d = tempfile::tempdir().unwrap();
+    let (code, r, dir, text) = run(
+        &[
+            "--target",
+            "redis-sentinel",
+            "--workload",
+            "set",
+            "--nemesis",
+            "membership",
+            "--nemesis-interval",
+            "4",
+            "--time-limit",
+            "8",
+            "--seed",
+            "3",
+        ],
+        d.path(),
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(r["checkers"]["set"]["valid"], true, "{text}");
+    assert_eq!(r["checkers"]["membership"]["valid"], true, "{text}");
+    let ch = changes(&dir);
+    assert_eq!(ch.len(), 2, "{ch:?}");
+    let removed = ch[0].1["removed"].as_str().unwrap().to_owned();
+    assert_ne!(removed, "n1", "the primary is never removed: {ch:?}");
+    assert!(
+        ch[0].1["did"]["sentinels_reset"].as_i64().unwrap() >= 3,
+        "{ch:?}"
+    );
+    assert_eq!(ch[1].1["added"][0], removed.as_str(), "{ch:?}");
+    let log = std::fs::read_to_string(dir.join(format!("nodes/{removed}/redis.log"))).unwrap();
+    assert!(
+        log.matches("MASTER <-> REPLICA sync: Finished").count() >= 2,
+        "{removed} did not resync"
+    );
+    no_namespaces_left();
+}
+
 /// A manifest's `[membership]`: its `remove` and `add` commands run with the
 /// node and the members after the change, the removed server is stopped and
 /// started again empty, and the history records the members.
@@ -230,13 +279,7 @@ fn a_manifest_changes_membership_with_its_own_commands() {
 /// Targets that cannot change their membership refuse the fault in one line.
 #[test]
 fn targets_without_membership_refuse_it() {
-    let o = faultline(&[
-        "test",
-        "--target",
-        "redis-sentinel",
-        "--nemesis",
-        "membership",
-    ]);
+    let o = faultline(&["test", "--target", "process", "--nemesis", "membership"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(254), "{err}");
     assert!(err.contains("cannot change its membership"), "{err}");

@@ -132,6 +132,22 @@ impl Timeline {
             .map_or(&self.initial, |c| &c.members)
     }
 
+    /// Which of `nodes` were out of the cluster at some time in
+    /// `[start, end]` (ns), each with the event that removed it.
+    pub fn out_during(&self, nodes: &[&str], start: i64, end: i64) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = Vec::new();
+        for a in self.absences() {
+            let overlaps = a.from <= end && a.to.is_none_or(|to| to >= start);
+            if overlaps
+                && nodes.contains(&a.node.as_str())
+                && !out.iter().any(|(n, _)| n == &a.node)
+            {
+                out.push((a.node.clone(), a.removed_by));
+            }
+        }
+        out
+    }
+
     /// Every stretch in which a node was out of the cluster, by start.
     pub fn absences(&self) -> Vec<Absence> {
         let mut out: Vec<Absence> = Vec::new();
@@ -227,6 +243,13 @@ mod tests {
             }]
         );
         assert!(a[0].covers(100, 200));
+        assert_eq!(
+            t.out_during(&["n1", "n3"], 150, 160),
+            vec![("n3".into(), 4)]
+        );
+        assert_eq!(t.out_during(&["n3"], 0, 100), vec![("n3".into(), 4)]);
+        assert!(t.out_during(&["n3"], 201, 400).is_empty());
+        assert!(t.out_during(&["n1"], 0, 400).is_empty());
         assert!(!a[0].covers(90, 150));
         assert!(!a[0].covers(150, 250));
     }

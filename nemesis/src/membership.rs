@@ -10,8 +10,9 @@
 //! protocol (etcd's `member remove`/`member add`, refkv's `leave` and
 //! snapshot `join`); [`MembershipNemesis`] turns that into a fault pair:
 //!
-//! - `start`: one member, drawn at random, is removed (its process stopped
-//!   and its data wiped by the target). At least two members stay.
+//! - `start`: one member, drawn at random among those the target says may
+//!   go ([`Membership::removable`]), is removed (its process stopped and its
+//!   data wiped by the target). At least two members stay.
 //! - `stop`: every removed node is added back with empty data and started.
 //!   Healing twice is harmless: a node is forgotten as removed only once it
 //!   was added back, so a failed add is retried by the next heal.
@@ -43,6 +44,12 @@ pub trait Membership: Send + Sync {
 
     /// The members, as the database says right now.
     fn members(&self) -> Result<Vec<String>, NemesisError>;
+
+    /// Which of `members` may be removed now (default: any). Redis
+    /// Sentinel removes replicas, never the current primary.
+    fn removable(&self, members: &[String]) -> Vec<String> {
+        members.to_vec()
+    }
 }
 
 /// The `membership` fault over a target's [`Membership`].
@@ -126,7 +133,13 @@ impl Nemesis for MembershipNemesis {
                 members.len()
             )));
         }
-        let node = members[rng.below(members.len() as u64) as usize].clone();
+        let candidates = self.target.removable(&members);
+        if candidates.is_empty() {
+            return Err(NemesisError::Cannot(
+                "no member may be removed right now".into(),
+            ));
+        }
+        let node = candidates[rng.below(candidates.len() as u64) as usize].clone();
         inj.begin()?;
         // Remembered first: a removal that fails part-way is still healed.
         self.removed().push(node.clone());

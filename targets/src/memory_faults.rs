@@ -59,7 +59,7 @@ impl MemoryNemesis {
             };
             if !ok {
                 return Err(NemesisError::Refused(format!(
-                    "the memory target simulates partition, kill and pause (of one node, -minority, -majority, -all), clock, clock-ahead, clock-strobe and packet; not \"{k}\" (it has no leader to aim at)"
+                    "the memory target simulates partition, kill and pause (of one node, -minority, -majority, -all), clock, clock-ahead, clock-strobe and packet; not \"{k}\" (it has no leader to aim at, and no protocol to change its membership)"
                 )));
             }
         }

@@ -118,19 +118,6 @@ impl Checker for MembershipChecker {
     }
 }
 
-/// Which of `nodes` were out of the cluster at some time in `[start, end]`
-/// (ns), with the event that removed each.
-pub(crate) fn out_during(t: &Timeline, nodes: &[&str], start: i64, end: i64) -> Vec<(String, u64)> {
-    let mut out = Vec::new();
-    for a in t.absences() {
-        let overlaps = a.from <= end && a.to.is_none_or(|to| to >= start);
-        if overlaps && nodes.contains(&a.node.as_str()) && !out.iter().any(|(n, _)| n == &a.node) {
-            out.push((a.node.clone(), a.removed_by));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,21 +176,6 @@ mod tests {
             .explanation
             .starts_with("n3 acknowledged 2 operation(s) (1 read(s), 1 write(s))"));
         assert_eq!(v.details["changes"].as_array().unwrap().len(), 2);
-    }
-
-    #[test]
-    fn nodes_out_during_an_interval_are_found_with_their_removal() {
-        let mut b = B(Vec::new());
-        b.change("start-membership", &["n1", "n2"], 100, 50);
-        b.change("stop-membership", &["n1", "n2", "n3"], 300, 200);
-        let t = Timeline::of(&b.0);
-        assert_eq!(
-            out_during(&t, &["n1", "n3"], 150, 160),
-            vec![("n3".into(), 0)]
-        );
-        assert_eq!(out_during(&t, &["n3"], 0, 100), vec![("n3".into(), 0)]);
-        assert!(out_during(&t, &["n3"], 201, 400).is_empty());
-        assert!(out_during(&t, &["n1"], 0, 400).is_empty());
     }
 
     #[test]

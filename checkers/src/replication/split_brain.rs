@@ -324,7 +324,7 @@ impl Checker for SplitBrain {
             // Membership: a claimant the controller had removed from the
             // cluster at the time is named as such.
             let outside = match clock.real {
-                true => super::membership::out_during(&members, &all, start, end),
+                true => members.out_during(&all, start, end),
                 false => Vec::new(),
             };
             if !outside.is_empty() {
