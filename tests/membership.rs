@@ -3,8 +3,9 @@
 //! refkv shows both sides of the non-member check (a removed node that keeps
 //! answering is named; one that refuses is not); etcd removes a member with
 //! `member remove`, wipes it and adds it back with `member add`; Redis
-//! Sentinel removes and re-adds a replica; a manifest does it with its own
-//! commands. As root; each run is short.
+//! Sentinel removes and re-adds a replica; PostgreSQL rebuilds a standby with
+//! `pg_basebackup`; a manifest does it with its own commands. As root; each
+//! run is short.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -56,10 +57,8 @@ fn no_namespaces_left() {
 
 /// The membership events of a run's history: (f, value).
 fn changes(dir: &Path) -> Vec<(String, serde_json::Value)> {
-    std::fs::read_to_string(dir.join("history.jsonl"))
-        .unwrap()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    events(dir)
+        .into_iter()
         .filter(|e| e["f"].as_str().is_some_and(|f| f.ends_with("-membership")))
         .map(|e| (e["f"].as_str().unwrap().to_owned(), e["value"].clone()))
         .collect()
@@ -214,6 +213,78 @@ fn redis_removes_and_readds_a_replica_without_losing_writes() {
         "{removed} did not resync"
     );
     no_namespaces_left();
+}
+
+/// PostgreSQL with synchronous replication: a standby is decommissioned
+/// (dropped from `synchronous_standby_names`, wiped) and rebuilt with
+/// `pg_basebackup`; writes go on and none acknowledged is lost.
+#[test]
+fn postgres_rebuilds_a_standby_with_pg_basebackup() {
+    if !faultline_harness::network::is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let _one = serial();
+    let d = tempfile::tempdir().unwrap();
+    let (code, r, dir, text) = run(
+        &[
+            "--target",
+            "postgres",
+            "--workload",
+            "set",
+            "--nemesis",
+            "membership",
+            "--nemesis-interval",
+            "4",
+            "--time-limit",
+            "10",
+            "--seed",
+            "3",
+            "--db-opt",
+            "sync=sync",
+        ],
+        d.path(),
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(r["checkers"]["set"]["valid"], true, "{text}");
+    let ch = changes(&dir);
+    assert_eq!(ch.len(), 2, "{ch:?}");
+    let removed = ch[0].1["removed"].as_str().unwrap().to_owned();
+    assert_ne!(removed, "n1", "the primary is never removed: {ch:?}");
+    assert_eq!(ch[0].1["did"]["primary"], "n1", "{ch:?}");
+    assert_eq!(ch[1].1["added"][0], removed.as_str(), "{ch:?}");
+    // The synchronous primary did not wait for the removed standby: adds
+    // were acknowledged while it was out.
+    let from = field_of(&dir, "start-membership", "time");
+    let to = field_of(&dir, "stop-membership", "began");
+    assert!(adds_acked_between(&dir, from, to) > 0, "{text}");
+    no_namespaces_left();
+}
+
+/// Field `key` (`time`, `began`) of the first event `f`.
+fn field_of(dir: &Path, f: &str, key: &str) -> i64 {
+    events(dir)
+        .into_iter()
+        .find(|e| e["f"] == f)
+        .and_then(|e| e[key].as_i64())
+        .unwrap()
+}
+
+/// How many `add`s completed `ok` within `[from, to]` (ns).
+fn adds_acked_between(dir: &Path, from: i64, to: i64) -> usize {
+    events(dir)
+        .into_iter()
+        .filter(|e| e["type"] == "ok" && e["f"] == "add")
+        .filter(|e| e["time"].as_i64().is_some_and(|t| t >= from && t <= to))
+        .count()
+}
+
+fn events(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("history.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 /// A manifest's `[membership]`: its `remove` and `add` commands run with the
