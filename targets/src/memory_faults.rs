@@ -151,7 +151,7 @@ mod tests {
         .unwrap()
         .to_string();
         assert!(
-            e.contains("; not \"promote\" (it has no leader to aim at)"),
+            e.contains("; not \"promote\" (it has no leader to aim at, and no protocol to change its membership)"),
             "{e}"
         );
     }
