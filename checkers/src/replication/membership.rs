@@ -108,11 +108,30 @@ impl Checker for MembershipChecker {
             .iter()
             .map(|c| json!({"index": c.index, "at": c.at, "members": c.members}))
             .collect();
+        let secs = |ns: i64| format!("{:.2}", ns as f64 / 1e9);
+        let outs: Vec<String> = absences
+            .iter()
+            .map(|a| match a.to {
+                Some(to) => format!("{} out {}-{} s", a.node, secs(a.from), secs(to)),
+                None => format!("{} out from {} s", a.node, secs(a.from)),
+            })
+            .collect();
+        let summary = format!(
+            "{} membership change(s){}{}; {}",
+            timeline.changes.len(),
+            if outs.is_empty() { "" } else { ": " },
+            outs.join(", "),
+            match served_total {
+                0 => "no operation acknowledged by a removed node".to_owned(),
+                n => format!("{n} operation(s) acknowledged by a removed node"),
+            }
+        );
         let details = json!({
             "initial": timeline.initial,
             "changes": changes,
             "absences": absences.len(),
             "non_member_ops": served_total,
+            "summary": summary,
         });
         Ok(Verdict::from_anomalies(anomalies, details))
     }
@@ -176,6 +195,10 @@ mod tests {
             .explanation
             .starts_with("n3 acknowledged 2 operation(s) (1 read(s), 1 write(s))"));
         assert_eq!(v.details["changes"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            v.details["summary"],
+            "2 membership change(s): n3 out 0.00-0.00 s; 2 operation(s) acknowledged by a removed node"
+        );
     }
 
     #[test]
