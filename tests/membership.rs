@@ -347,6 +347,75 @@ fn a_manifest_changes_membership_with_its_own_commands() {
     no_namespaces_left();
 }
 
+/// A run interrupted (SIGINT) while a node is out still adds it back before
+/// teardown: its log shows it left, then joined again from a snapshot.
+#[test]
+fn sigint_while_a_node_is_out_adds_it_back() {
+    if !faultline_harness::network::is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let _one = serial();
+    let d = tempfile::tempdir().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args([
+            "test",
+            "--target",
+            "refkv",
+            "--workload",
+            "set",
+            "--nemesis",
+            "membership",
+            "--nemesis-interval",
+            "1",
+            "--time-limit",
+            "60",
+            "--seed",
+            "7",
+            "--store",
+            d.path().to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the removal to be recorded (and not yet undone).
+    let started = std::time::Instant::now();
+    let removed = loop {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(40),
+            "no removal recorded"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let Ok(dir) = std::fs::canonicalize(d.path().join("latest")) else {
+            continue;
+        };
+        if let Some((_, v)) = changes(&dir).first() {
+            break v["removed"].as_str().unwrap().to_owned();
+        }
+    };
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    let dir = std::fs::canonicalize(d.path().join("latest")).unwrap();
+    // The schedule stops the fault it holds when interrupted (a
+    // `stop-membership`); were it not recorded, teardown's heal adds the
+    // node back all the same. Either way the node joined again.
+    let ch = changes(&dir);
+    assert!(ch.len() <= 2, "{ch:?}");
+    let log = std::fs::read_to_string(dir.join(format!("nodes/{removed}/refkv.log"))).unwrap();
+    assert!(log.contains("left the cluster"), "{log}");
+    assert!(
+        log.contains("joined from"),
+        "{removed} was not added back: {log}"
+    );
+    no_namespaces_left();
+}
+
 /// Targets that cannot change their membership refuse the fault in one line.
 #[test]
 fn targets_without_membership_refuse_it() {
