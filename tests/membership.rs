@@ -157,6 +157,10 @@ fn etcd_member_remove_and_add_back_stays_linearizable() {
     assert_eq!(ch.len(), 2, "{ch:?}");
     let removed = ch[0].1["removed"].as_str().unwrap().to_owned();
     assert!(ch[0].1["did"]["member_id"].is_string(), "{ch:?}");
+    // etcd's own member list, right after the removal, agrees.
+    let reported = ch[0].1["reported"].as_array().unwrap();
+    assert_eq!(reported.len(), 4, "{ch:?}");
+    assert!(!reported.iter().any(|m| m == removed.as_str()), "{ch:?}");
     assert_eq!(ch[1].1["added"][0], removed.as_str(), "{ch:?}");
     // The member came back by joining the existing cluster, empty.
     let log = std::fs::read_to_string(dir.join(format!("nodes/{removed}/etcd.log"))).unwrap();

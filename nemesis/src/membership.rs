@@ -20,7 +20,9 @@
 //! **What is recorded is what the controller believes.** Both values carry
 //! `members`, the membership after the change as the controller made it
 //! (`{"removed":"n3","members":["n1","n2","n4","n5"]}` on start,
-//! `{"added":["n3"],"members":[...]}` on stop). The history's readers
+//! `{"added":["n3"],"members":[...]}` on stop), and, when the database
+//! answers, `reported`: the members it says it has (evidence only; nothing
+//! is judged by it). The history's readers
 //! (`faultline_history::members`) rebuild membership over time from them: a
 //! node is a non-member from the end of its removal to the start of its
 //! re-addition.
@@ -91,6 +93,14 @@ impl MembershipNemesis {
         Value::list(list.iter().map(|n| Value::str(n)).collect())
     }
 
+    /// The members as the database reports them, when it answers: the
+    /// history keeps them beside what the controller believes.
+    fn reported(&self) -> Option<(std::sync::Arc<str>, Value)> {
+        let mut m = self.target.members().ok()?;
+        m.sort();
+        Some(("reported".into(), Self::names(&m)))
+    }
+
     /// Adds back every removed node; the names added.
     fn add_back(&self) -> Result<Vec<String>, NemesisError> {
         let pending = self.removed().clone();
@@ -147,19 +157,23 @@ impl Nemesis for MembershipNemesis {
             .target
             .remove(&node)
             .map_err(|e| NemesisError::Failed(format!("removing {node}: {e}")))?;
-        Ok(Value::map(vec![
+        let mut out = vec![
             ("removed".into(), Value::str(&node)),
             ("members".into(), Self::names(&self.believed())),
             ("did".into(), did),
-        ]))
+        ];
+        out.extend(self.reported());
+        Ok(Value::map(out))
     }
 
     fn stop(&self, _fault: &Fault) -> Result<Value, NemesisError> {
         let added = self.add_back()?;
-        Ok(Value::map(vec![
+        let mut out = vec![
             ("added".into(), Self::names(&added)),
             ("members".into(), Self::names(&self.believed())),
-        ]))
+        ];
+        out.extend(self.reported());
+        Ok(Value::map(out))
     }
 
     fn heal_all(&self) -> Result<(), NemesisError> {
@@ -224,6 +238,7 @@ mod tests {
         let removed = v.get("removed").and_then(Value::as_str).unwrap().to_owned();
         let members = v.get("members").and_then(Value::as_list).unwrap();
         assert_eq!(members.len(), 4);
+        assert_eq!(v.get("reported").and_then(Value::as_list).unwrap().len(), 4);
         assert!(!members.iter().any(|m| m.as_str() == Some(&removed)));
         assert_eq!(fake.members().unwrap().len(), 4);
         // One change at a time.
