@@ -121,9 +121,18 @@ fn run() -> ExitCode {
         } => faultline_powerfs::daemon::run(backing, mount, control)
             .map(|()| 0)
             .map_err(|e| Failure::bad(format!("_powerfs {}: {e}", mount.display()))),
+        Command::PowerfsCtl { control, request } => powerfs_ctl(control, request),
         Command::Delayer { args } => faultline_nemesis::packet::delayer_main(args)
             .map(|()| 0)
             .map_err(Failure::bad),
+        Command::Clock { args } => faultline_harness::hostclock::helper_main(args)
+            .map(|out| {
+                if !out.is_empty() {
+                    print_out(&format!("{out}\n"));
+                }
+                0
+            })
+            .map_err(|e| Failure::bad(format!("_clock: {e}"))),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -139,4 +148,20 @@ fn run() -> ExitCode {
 fn print_out(s: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(s.as_bytes()).and_then(|()| out.flush());
+}
+
+/// `_powerfs-ctl`: one control request, its reply printed as the daemon's
+/// line (`dropped_*` after a power loss).
+fn powerfs_ctl(control: &std::path::Path, request: &str) -> Result<u8, Failure> {
+    use faultline_powerfs::control::{request as ask, status_line, Command as Ctl};
+    let cmd =
+        Ctl::parse(request.as_bytes()).map_err(|e| Failure::bad(format!("_powerfs-ctl: {e}")))?;
+    let status = ask(control, cmd)
+        .map_err(|e| Failure::bad(format!("_powerfs-ctl {}: {e}", control.display())))?;
+    let prefix = match cmd {
+        Ctl::PowerLoss => "dropped",
+        _ => "status",
+    };
+    println!("{}", status_line(prefix, &status));
+    Ok(0)
 }

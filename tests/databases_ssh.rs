@@ -227,3 +227,46 @@ fn refkv_on_ssh_hosts_is_uploaded_and_loses_writes_in_async_failover() {
     assert!(left.trim().is_empty(), "left on the hosts: {left}");
     let _ = std::fs::remove_dir_all(run);
 }
+
+/// Power loss on an SSH host: faultline uploads itself, mounts powerfs under
+/// the data directory on the host, and Redis with `appendfsync everysec`
+/// loses acknowledged writes when its host loses power; nothing is left
+/// running or mounted there afterwards.
+#[test]
+fn redis_on_an_ssh_host_loses_unsynced_writes_on_power_loss() {
+    if !common::sshd::possible() || !installed("redis-server") || !installed("fuse3") {
+        eprintln!("skipped: needs root, openssh-server, redis-server and fuse3");
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (code, out, run, left) = run_on_hosts(
+        1,
+        &[
+            "--target",
+            "redis-sentinel",
+            "--workload",
+            "set",
+            "--nemesis",
+            "power-loss",
+            "--nemesis-interval",
+            "4",
+            "--time-limit",
+            "10",
+            "--recovery",
+            "3",
+            "--rate",
+            "500",
+            "--seed",
+            "1",
+        ],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("lost-write"), "{out}");
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap_or_default();
+    assert!(
+        history.contains("dropped_bytes"),
+        "no power loss recorded: {out}"
+    );
+    assert!(left.trim().is_empty(), "left on the hosts: {left}");
+    let _ = std::fs::remove_dir_all(run);
+}

@@ -23,6 +23,16 @@ fn every_registered_target_is_listed_and_in_the_help() {
     for k in reg.kinds() {
         let a = k.about();
         assert!(!a.summary.is_empty(), "{} has no summary", a.name);
+        // Whether the wall-clock shim reaches it is the target's to say.
+        let shim = a
+            .clock_shim
+            .describe()
+            .unwrap_or_else(|| panic!("{} does not say whether the clock shim reaches it", a.name));
+        assert!(
+            list.contains(&format!("clock shim: {shim}")),
+            "{}: {shim}",
+            a.name
+        );
         assert!(
             list.lines()
                 .any(|l| l.trim_start().starts_with(&format!("{} ", a.name))
@@ -200,4 +210,43 @@ fn the_docs_table_of_targets_is_the_registry() {
             panic!("docs/targets.md's table differs from the registry; it should be:\n{want}");
         }
     }
+}
+
+/// A target that says the clock shim cannot reach its servers has its clock
+/// faults refused in one line before anything starts, saying why (as the
+/// registry says it); the others are not refused for that reason.
+#[test]
+fn clock_faults_the_shim_cannot_deliver_are_refused_up_front() {
+    if !faultline_harness::network::is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let reg = Registry::builtin();
+    let mut refused = 0;
+    for k in reg.kinds() {
+        let a = k.about();
+        let faultline_targets::ClockShim::Cannot(why) = &a.clock_shim else {
+            continue;
+        };
+        let o = faultline(&[
+            "test",
+            "--target",
+            &a.name,
+            "--nemesis",
+            "clock-drift",
+            "--store",
+            "/nonexistent/never-written",
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(254), "{}: {err}", a.name);
+        assert_eq!(
+            err.trim(),
+            format!("error: `clock-drift` cannot move {}'s clock on local namespaces: {why} (the clock shim works through libc); on SSH hosts clock faults move the host's real clock", a.name)
+        );
+        refused += 1;
+    }
+    assert!(
+        refused >= 1,
+        "etcd, at least, says the shim cannot reach it"
+    );
 }

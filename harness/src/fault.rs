@@ -18,9 +18,12 @@
 //! `kill`, `pause` (one node), each of the three with `-minority`,
 //! `-majority`, `-all` and `-leader` (`partition-minority`... are the
 //! in-process target's); `clock` (skew one way), `clock-ahead`,
-//! `clock-strobe`; `packet` (delay, loss, duplication or reordering);
-//! `membership` (a node removed from the cluster through the database's own
-//! protocol, added back fresh when healed; only targets that offer it). Any
+//! `clock-strobe`, `clock-drift`; `packet` (delay, loss, duplication or
+//! reordering); `power-loss` (with the same five scopes: the node loses
+//! power and keeps only what it fsynced), `disk-full` (writes that need
+//! new space fail with ENOSPC on one node) and `membership` (a node removed
+//! from the cluster through the database's own protocol, added back fresh
+//! when healed; only targets that offer it). Any
 //! other name of letters, digits, `-` and `_` is a target's own fault; which
 //! faults a target offers is the target's to say.
 
@@ -89,11 +92,18 @@ pub enum ClockKind {
     Ahead,
     /// `clock-strobe`: flipped back and forth many times a second.
     Strobe,
+    /// `clock-drift`: running fast or slow (a changed rate, not a step).
+    Drift,
 }
 
 impl ClockKind {
     /// Every clock kind.
-    pub const ALL: [ClockKind; 3] = [ClockKind::Skew, ClockKind::Ahead, ClockKind::Strobe];
+    pub const ALL: [ClockKind; 4] = [
+        ClockKind::Skew,
+        ClockKind::Ahead,
+        ClockKind::Strobe,
+        ClockKind::Drift,
+    ];
 }
 
 /// One fault, as asked for and as recorded.
@@ -109,6 +119,11 @@ pub enum Fault {
     Clock(ClockKind),
     /// A packet fault on one node's outgoing traffic.
     Packet,
+    /// Power loss: the daemons are SIGKILLed and every write not yet
+    /// fsynced is discarded; the nodes restart when healed.
+    PowerLoss(Scope),
+    /// A full disk on one node: writes needing new space fail with ENOSPC.
+    DiskFull,
     /// A node removed from the cluster through the database's own
     /// protocol; added back (with empty data) when healed.
     Membership,
@@ -141,6 +156,8 @@ impl Fault {
         }
         all.extend(ClockKind::ALL.map(Fault::Clock));
         all.push(Fault::Packet);
+        all.extend(Scope::ALL.map(Fault::PowerLoss));
+        all.push(Fault::DiskFull);
         all.push(Fault::Membership);
         all
     }
@@ -186,12 +203,20 @@ impl Fault {
             Fault::Partition(Scope::Leader)
                 | Fault::Kill(Scope::Leader)
                 | Fault::Pause(Scope::Leader)
+                | Fault::PowerLoss(Scope::Leader)
         )
     }
 
-    /// Whether it is a clock fault (it needs daemons under the clock shim).
+    /// Whether it is a clock fault (it needs daemons under the clock shim,
+    /// or an SSH host's real clock).
     pub fn is_clock(&self) -> bool {
         matches!(self, Fault::Clock(_))
+    }
+
+    /// Whether it acts on the node's disk (`power-loss*`, `disk-full`): it
+    /// needs powerfs under each node's data directory.
+    pub fn needs_disk(&self) -> bool {
+        matches!(self, Fault::PowerLoss(_) | Fault::DiskFull)
     }
 
     /// Whether it is a target's own fault.
@@ -199,16 +224,19 @@ impl Fault {
         matches!(self, Fault::Own(_))
     }
 
-    /// The scope of a partition, kill or pause.
+    /// The scope of a partition, kill, pause or power loss.
     pub fn scope(&self) -> Option<Scope> {
         match self {
-            Fault::Partition(s) | Fault::Kill(s) | Fault::Pause(s) => Some(*s),
+            Fault::Partition(s) | Fault::Kill(s) | Fault::Pause(s) | Fault::PowerLoss(s) => {
+                Some(*s)
+            }
             _ => None,
         }
     }
 
     /// The family, which is also what `stop` undoes: `partition`, `kill`,
-    /// `pause`, `clock`, `packet`, or the own fault's name.
+    /// `pause`, `clock`, `packet`, `power-loss`, `disk-full`, `membership`,
+    /// or the own fault's name.
     pub fn family(&self) -> &str {
         match self {
             Fault::Partition(_) => "partition",
@@ -216,9 +244,40 @@ impl Fault {
             Fault::Pause(_) => "pause",
             Fault::Clock(_) => "clock",
             Fault::Packet => "packet",
+            Fault::PowerLoss(_) => "power-loss",
+            Fault::DiskFull => "disk-full",
             Fault::Membership => "membership",
             Fault::Own(name) => name,
         }
+    }
+
+    /// One line on what a built-in fault does (`faultline list`, `--help`);
+    /// a target's own fault is described by its target.
+    pub fn help(&self) -> Option<String> {
+        let who = |s: &Scope| match s {
+            Scope::One => "one node",
+            Scope::Minority => "a minority of the nodes",
+            Scope::Majority => "a majority of the nodes",
+            Scope::All => "every node at once",
+            Scope::Leader => "the current leaders",
+        };
+        Some(match self {
+            Fault::Partition(Scope::One) => "cut the network into a random shape (halves, one node isolated, a bridge, a ring); healed by removing the rules".into(),
+            Fault::Partition(Scope::Leader) => "cut the current leaders off from the other nodes".into(),
+            Fault::Partition(s) => format!("cut off {} (in-process targets)", who(s)),
+            Fault::Kill(s) => format!("SIGKILL the daemons of {}; restarted when healed", who(s)),
+            Fault::Pause(s) => format!("SIGSTOP the daemons of {}; resumed when healed", who(s)),
+            Fault::Clock(ClockKind::Skew) => "move one node's wall clock by 0.5-10 s either way (clock shim; an SSH host's real clock); reset when healed".into(),
+            Fault::Clock(ClockKind::Ahead) => "move one node's wall clock 0.5-10 s ahead (clock shim; an SSH host's real clock); reset when healed".into(),
+            Fault::Clock(ClockKind::Strobe) => "flip one node's wall clock back and forth several times a second (clock shim; an SSH host's real clock); reset when healed".into(),
+            Fault::Clock(ClockKind::Drift) => "run one node's clock 0.05-2 % fast or slow (clock shim; an SSH host's real rate, adjtimex); rate and offset reset when healed".into(),
+            Fault::Packet => "delay, drop, duplicate or reorder one node's outgoing packets (NFQUEUE)".into(),
+            Fault::PowerLoss(Scope::All) => "every node loses power at once (the whole rack): SIGKILL, every write not fsynced is discarded (powerfs); restarted when healed".into(),
+            Fault::PowerLoss(s) => format!("{} lose{} power: SIGKILL, every write not fsynced is discarded (powerfs); restarted when healed", who(s), if *s == Scope::One { "s" } else { "" }),
+            Fault::DiskFull => "one node's disk is full: writes that need new space fail with ENOSPC (powerfs); space returns when healed".into(),
+            Fault::Membership => "remove one node from the cluster through the database's own protocol (etcd member remove, a Redis replica, a PostgreSQL standby, refkv leave, a manifest's [membership]); added back with empty data when healed".into(),
+            Fault::Own(_) => return None,
+        })
     }
 }
 
@@ -231,7 +290,10 @@ impl fmt::Display for Fault {
             Fault::Clock(ClockKind::Skew) => f.write_str("clock"),
             Fault::Clock(ClockKind::Ahead) => f.write_str("clock-ahead"),
             Fault::Clock(ClockKind::Strobe) => f.write_str("clock-strobe"),
+            Fault::Clock(ClockKind::Drift) => f.write_str("clock-drift"),
             Fault::Packet => f.write_str("packet"),
+            Fault::PowerLoss(s) => write!(f, "power-loss{}", s.suffix()),
+            Fault::DiskFull => f.write_str("disk-full"),
             Fault::Membership => f.write_str("membership"),
             Fault::Own(name) => f.write_str(name),
         }
@@ -293,6 +355,13 @@ mod tests {
         "partition-minority",
         "partition-majority",
         "partition-all",
+        "power-loss",
+        "power-loss-minority",
+        "power-loss-majority",
+        "power-loss-all",
+        "power-loss-leader",
+        "disk-full",
+        "clock-drift",
         "membership",
     ];
 

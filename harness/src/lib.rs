@@ -6,7 +6,7 @@
 //! history), nodes
 //! ([`remote`]: the `Remote` trait over local network namespaces and SSH
 //! hosts), the [`daemon`]s started on them, the local cluster [`network`], the
-//! system [`tools`] a run needs, the [`state`] files that let `faultline
+//! system [`tools`] a run needs, the [`hostclock`] faults move on SSH hosts, the [`state`] files that let `faultline
 //! cleanup` remove what a killed run left, and the run [`Store`].
 //!
 //! Invariant: a run directory is written only through [`RunDir`], whose writes are
@@ -16,6 +16,7 @@ mod command;
 pub mod daemon;
 mod error;
 pub mod fault;
+pub mod hostclock;
 pub mod network;
 pub mod remote;
 mod run_dir;

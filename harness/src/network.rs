@@ -283,6 +283,13 @@ impl Network {
             .collect()
     }
 
+    /// Records more of what the run made (a process outside the namespaces,
+    /// a mount) in its state file, before it is made, so that `destroy` and
+    /// `faultline cleanup` remove it too.
+    pub fn record(&mut self, f: impl FnOnce(&mut crate::state::Created)) -> Result<(), StateError> {
+        self.state.record(f)
+    }
+
     /// Stops every process in the namespaces and removes namespaces, links,
     /// the bridge, its FORWARD rule, `/etc/netns` entries and the state file.
     /// Idempotent.

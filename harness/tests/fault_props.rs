@@ -12,6 +12,8 @@ fn fault() -> impl Strategy<Value = Fault> {
         scope.prop_map(Fault::Pause),
         prop::sample::select(ClockKind::ALL.to_vec()).prop_map(Fault::Clock),
         Just(Fault::Packet),
+        prop::sample::select(Scope::ALL.to_vec()).prop_map(Fault::PowerLoss),
+        Just(Fault::DiskFull),
         "[A-Za-z0-9_-]{1,20}".prop_filter_map("a built-in spelling", |n| Fault::own(&n).ok()),
     ]
 }

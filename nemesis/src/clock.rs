@@ -125,7 +125,7 @@ pub fn install_shim(dir: &Path) -> Result<PathBuf, ClockError> {
 }
 
 /// The nemeses that skew clocks (and so need daemons under the shim).
-pub const FAULTS: &[&str] = &["clock", "clock-ahead", "clock-strobe"];
+pub const FAULTS: &[&str] = &["clock", "clock-ahead", "clock-strobe", "clock-drift"];
 
 /// Whether any of `faults` skews clocks: only then are daemons started
 /// under the shim.

@@ -1,6 +1,12 @@
 //! The nemesis of real nodes: partitions, crashes, pauses, clock skew and
 //! packet faults, each with its inverse, over any [`Remote`].
 //!
+//! Clock faults move what a node's daemons read as the wall clock: on a
+//! local namespace, the offset file of the LD_PRELOAD shim ([`SkewFile`]);
+//! on an SSH host, the host's real clock ([`HostClock`], prepared by setup
+//! and restored here on heal, measured against the controller's clock so
+//! each fault records the offset it achieved).
+//!
 //! Faults are picked with the runner's seeded generator, so the same seed
 //! breaks the same nodes in the same order. `stop` undoes the fault it is
 //! given; `heal_all` undoes every kind at once — heals partitions, resumes
@@ -9,16 +15,17 @@
 //! calls it on every exit path.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use faultline_harness::daemon::Daemon;
+use faultline_harness::hostclock::HostClock;
 use faultline_harness::remote::{shell_quote, Remote, Signal, Spawn};
 use faultline_harness::runner::{Injection, Nemesis, NemesisError, Rng};
 use faultline_harness::{ClockKind, Fault, Scope};
 use faultline_history::Value;
 
 use crate::clock::SkewFile;
+use crate::clock_faults::{self, NodeClock, Running};
 use crate::packet::{delayer_args, rules, rules_for, PacketFault};
 use crate::partition::{self, Grudge};
 
@@ -46,6 +53,15 @@ pub struct NodeCtl {
     pub daemon: Option<Arc<Daemon>>,
     /// Its clock-skew file, if its daemon runs under the shim.
     pub skew: Option<SkewFile>,
+    /// Its host's real clock, on an SSH host prepared for clock faults.
+    pub host_clock: Option<Arc<HostClock>>,
+}
+
+impl NodeCtl {
+    /// Whether clock faults can move what its daemon reads.
+    fn clocked(&self) -> bool {
+        self.skew.is_some() || self.host_clock.is_some()
+    }
 }
 
 #[derive(Default)]
@@ -53,8 +69,8 @@ struct Active {
     killed: Vec<usize>,
     paused: Vec<usize>,
     skewed: Vec<usize>,
-    /// Strobing clocks: the flag that stops each strobe thread, and the thread.
-    strobes: Vec<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
+    /// Strobing and drifting clocks: the threads moving them.
+    running: Vec<Running>,
     /// Node and delayer pid.
     packet: Vec<(usize, Option<u32>)>,
 }
@@ -85,6 +101,7 @@ pub const KINDS: &[&str] = &[
     "clock",
     "clock-ahead",
     "clock-strobe",
+    "clock-drift",
     "packet",
     "partition-leader",
     "kill-leader",
@@ -107,7 +124,7 @@ impl LocalNemesis {
                     known: KINDS.join(", "),
                 });
             }
-            if k.is_clock() && nodes.iter().all(|n| n.skew.is_none()) {
+            if k.is_clock() && !nodes.iter().any(NodeCtl::clocked) {
                 return Err(NemesisError::Refused("the clock nemesis needs daemons started under the clock shim; this target's are not (Go binaries such as etcd read the clock without libc and cannot be skewed)".into()));
             }
         }
@@ -363,14 +380,24 @@ impl LocalNemesis {
                 }
             }
             Family::Clock => {
-                for (stop, thread) in a.strobes.drain(..) {
-                    stop.store(true, Ordering::Relaxed);
-                    let _ = thread.join();
+                for running in a.running.drain(..) {
+                    running.stop();
                 }
-                for i in a.skewed.drain(..) {
-                    if let Some(s) = &self.nodes[i].skew {
-                        let _ = s.reset();
-                        healed.push(self.name(i));
+                let mut skewed = std::mem::take(&mut a.skewed);
+                skewed.sort_unstable();
+                skewed.dedup();
+                for i in skewed {
+                    let Ok(clock) = self.clock_of(i) else {
+                        continue;
+                    };
+                    match clock_faults::reset(&clock) {
+                        Ok(None) => healed.push(self.name(i)),
+                        // On a host: what the fault left, measured before undone.
+                        Ok(Some(ms)) => healed.push(Value::map(vec![
+                            ("node".into(), self.name(i)),
+                            ("undone_ms".into(), Value::Int(ms)),
+                        ])),
+                        Err(e) => errors.push(self.failed(i, e)),
                     }
                 }
             }
@@ -434,50 +461,68 @@ impl LocalNemesis {
         Ok(Value::list(order.iter().map(|&i| self.name(i)).collect()))
     }
 
+    /// The clock of node `i` (it was picked as [`NodeCtl::clocked`]).
+    fn clock_of(&self, i: usize) -> Result<NodeClock, NemesisError> {
+        let n = &self.nodes[i];
+        NodeClock::of(n.skew.as_ref(), n.host_clock.as_ref())
+            .ok_or_else(|| NemesisError::Cannot("no node this fault can act on".into()))
+    }
+
+    fn failed(&self, i: usize, e: String) -> NemesisError {
+        NemesisError::Failed(format!("{}: {e}", self.nodes[i].remote.node()))
+    }
+
+    /// `clock`, `clock-ahead`: one node's clock jumps by ±0.5-10 s.
     fn skew(&self, ahead: bool, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
-        let i = self.pick(rng, |n| n.skew.is_some())?;
+        let i = self.pick(rng, NodeCtl::clocked)?;
         // `clock-ahead`: a node whose time source runs ahead — the case
         // where last-write-wins discards later writes.
         let sign = if ahead || rng.chance(0.5) { 1 } else { -1 };
         let ms = (500 + rng.below(9500) as i64) * sign;
+        let clock = self.clock_of(i)?;
         inj.begin()?;
-        self.nodes[i]
-            .skew
-            .as_ref()
-            .expect("picked a skewable node")
-            .set_offset_ms(ms)
-            .map_err(|e| NemesisError::Failed(e.to_string()))?;
+        // Remembered first: a failed step is still measured and undone.
         self.lock().skewed.push(i);
-        Ok(Value::map(vec![
-            ("node".into(), self.name(i)),
-            ("offset_ms".into(), Value::Int(ms)),
-        ]))
+        let mut value = vec![("node".into(), self.name(i))];
+        value.extend(clock_faults::bump(&clock, ms).map_err(|e| self.failed(i, e))?);
+        Ok(Value::map(value))
     }
 
+    /// `clock-strobe`: one node's clock flips between ±0.1-2 s every
+    /// 50-200 ms.
     fn strobe(&self, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
-        let i = self.pick(rng, |n| n.skew.is_some())?;
+        let i = self.pick(rng, NodeCtl::clocked)?;
         let ms = 100 + rng.below(1900) as i64;
         let period = std::time::Duration::from_millis(50 + rng.below(150));
-        let skew = SkewFile::new(self.nodes[i].skew.as_ref().expect("skewable").path());
+        let clock = self.clock_of(i)?;
         inj.begin()?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut up = true;
-            while !flag.load(Ordering::Relaxed) {
-                let _ = skew.set_offset_ms(if up { ms } else { -ms });
-                up = !up;
-                std::thread::sleep(period);
-            }
-            let _ = skew.reset();
-        });
+        let running = clock_faults::strobe(&clock, ms, period);
         let mut a = self.lock();
-        a.strobes.push((stop, thread));
+        a.running.push(running);
         a.skewed.push(i);
         Ok(Value::map(vec![
             ("node".into(), self.name(i)),
             ("strobe_ms".into(), Value::Int(ms)),
             ("period_ms".into(), Value::Int(period.as_millis() as i64)),
+        ]))
+    }
+
+    /// `clock-drift`: one node's clock runs fast or slow by 500-20,000 ppm
+    /// (0.05-2 %).
+    fn drift(&self, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
+        let i = self.pick(rng, NodeCtl::clocked)?;
+        let sign = if rng.chance(0.5) { 1 } else { -1 };
+        let ppm = (500 + rng.below(19_500) as i64) * sign;
+        let clock = self.clock_of(i)?;
+        inj.begin()?;
+        let mut a = self.lock();
+        a.skewed.push(i);
+        if let Some(running) = clock_faults::drift(&clock, ppm).map_err(|e| self.failed(i, e))? {
+            a.running.push(running);
+        }
+        Ok(Value::map(vec![
+            ("node".into(), self.name(i)),
+            ("ppm".into(), Value::Int(ppm)),
         ]))
     }
 
@@ -535,7 +580,11 @@ impl Family {
             Fault::Pause(_) => Family::Pause,
             Fault::Clock(_) => Family::Clock,
             Fault::Packet => Family::Packet,
-            Fault::Partition(_) | Fault::Membership | Fault::Own(_) => return None,
+            Fault::Partition(_)
+            | Fault::PowerLoss(_)
+            | Fault::DiskFull
+            | Fault::Membership
+            | Fault::Own(_) => return None,
         })
     }
 }
@@ -554,6 +603,7 @@ impl Nemesis for LocalNemesis {
             Fault::Clock(ClockKind::Skew) => self.skew(false, rng, inj),
             Fault::Clock(ClockKind::Ahead) => self.skew(true, rng, inj),
             Fault::Clock(ClockKind::Strobe) => self.strobe(rng, inj),
+            Fault::Clock(ClockKind::Drift) => self.drift(rng, inj),
             Fault::Packet => self.packet_start(rng, inj),
             other => Err(NemesisError::Unknown {
                 fault: other.clone(),

@@ -68,6 +68,7 @@ fn cluster(n: usize) -> (Vec<Arc<Recorded>>, Vec<NodeCtl>) {
             addr: format!("10.0.0.{}", 11 + i),
             daemon: None,
             skew: None,
+            host_clock: None,
         })
         .collect();
     (remotes, ctl)
@@ -217,4 +218,94 @@ fn a_partition_that_fails_part_way_says_where_it_took_effect_and_heals() {
             "{c:?}"
         );
     }
+}
+
+/// A node whose host clock is a fake one, 2 ms off the truth.
+fn fake_host() -> (
+    Arc<faultline_harness::hostclock::FakeClock>,
+    Arc<faultline_harness::hostclock::HostClock>,
+) {
+    use faultline_harness::hostclock::{FakeClock, HostClock, Rate, WallClock};
+    let fake = Arc::new(FakeClock::new(1_700_000_000_000_000_000, Rate::NOMINAL));
+    fake.step_ns(2_000_000).unwrap();
+    let t = fake.clone();
+    let hc = HostClock::prepare(Box::new(fake.clone()), Box::new(move || t.truth())).unwrap();
+    (fake, Arc::new(hc))
+}
+
+/// On an SSH host the clock faults move the host's clock (here a fake):
+/// each records the offset it achieved, `stop` puts the clock back, and
+/// healing again changes nothing.
+#[test]
+fn host_clock_faults_record_what_they_achieved_and_heal() {
+    use faultline_harness::hostclock::WallClock;
+    let (fake, hc) = fake_host();
+    let (_, mut ctl) = cluster(3);
+    ctl[1].host_clock = Some(hc);
+    let kinds = Fault::parse_all(&["clock", "clock-ahead", "clock-strobe", "clock-drift"]).unwrap();
+    let n = LocalNemesis::new(ctl, &kinds, PathBuf::from("/bin/false")).unwrap();
+    let inj = Injection::unbounded();
+    for seed in 0..4 {
+        let v = n.start(&f("clock"), &mut Rng::new(seed), &inj).unwrap();
+        assert_eq!(v.get("node").and_then(|n| n.as_str()), Some("n2"));
+        let asked = v.get("offset_ms").and_then(|x| x.as_int()).unwrap();
+        assert_eq!(v.get("achieved_ms").and_then(|x| x.as_int()), Some(asked));
+        assert_eq!(fake.error(), 2_000_000 + asked * 1_000_000);
+        let healed = n.stop(&f("clock")).unwrap();
+        assert_eq!(fake.error(), 2_000_000, "seed {seed}: {healed:?}");
+    }
+    // Drift: a changed rate, restored with what it gained.
+    let v = n.start(&f("clock-drift"), &mut Rng::new(3), &inj).unwrap();
+    let ppm = v.get("ppm").and_then(|x| x.as_int()).unwrap();
+    assert!((500..=20_000).contains(&ppm.abs()), "{ppm}");
+    assert_ne!(
+        fake.rate().unwrap(),
+        faultline_harness::hostclock::Rate::NOMINAL
+    );
+    fake.advance(10_000_000_000);
+    assert_eq!(fake.error(), 2_000_000 + ppm * 10_000);
+    n.stop(&f("clock-drift")).unwrap();
+    assert_eq!(
+        fake.rate().unwrap(),
+        faultline_harness::hostclock::Rate::NOMINAL
+    );
+    assert_eq!(fake.error(), 2_000_000);
+    // Strobe: flips until healed, then back.
+    let before = fake.steps();
+    n.start(&f("clock-strobe"), &mut Rng::new(1), &inj).unwrap();
+    while fake.steps() < before + 2 {
+        std::thread::yield_now();
+    }
+    n.heal_all().unwrap();
+    assert_eq!(fake.error(), 2_000_000);
+    let steps = fake.steps();
+    n.heal_all().unwrap();
+    n.stop(&f("clock")).unwrap();
+    assert_eq!(fake.steps(), steps, "healing twice changes nothing");
+}
+
+/// Under the shim, `clock-drift` grows the node's offset at its rate until
+/// healed, then resets it.
+#[test]
+fn drift_under_the_shim_grows_the_offset_and_heals() {
+    let dir = tempfile::tempdir().unwrap();
+    let skew = faultline_nemesis::clock::SkewFile::new(dir.path().join("s"));
+    let (_, mut ctl) = cluster(1);
+    ctl[0].skew = Some(skew.clone());
+    let n = LocalNemesis::new(ctl, &[f("clock-drift")], PathBuf::from("/bin/false")).unwrap();
+    let v = n
+        .start(&f("clock-drift"), &mut Rng::new(7), &Injection::unbounded())
+        .unwrap();
+    let ppm = v.get("ppm").and_then(|x| x.as_int()).unwrap();
+    // 500 ppm or more: a millisecond within 2 s (not timed: wait for it).
+    let t = Instant::now();
+    while skew.offset_ms() == 0 {
+        assert!(t.elapsed().as_secs() < 60, "the offset never moved");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(skew.offset_ms().signum(), ppm.signum());
+    n.heal_all().unwrap();
+    assert_eq!(skew.offset_ms(), 0);
+    n.heal_all().unwrap();
+    assert_eq!(skew.offset_ms(), 0);
 }

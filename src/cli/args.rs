@@ -47,7 +47,8 @@ pub enum Command {
     /// links, iptables rules, processes, clock files, and the SSH control
     /// connections (`ssh -M`) with their /tmp/faultline-ssh-* directories. On
     /// every SSH host a state file names, it logs in as that run did (user,
-    /// port, key, known_hosts) and heals the faults, kills what the run
+    /// port, key, known_hosts), puts back a clock its clock faults moved and
+    /// restarts the time sync it stopped, heals the faults, kills what the run
     /// started, removes its /tmp/faultline-<pid> directory and the FAULTLINE
     /// iptables chain (kept while another live run names the host). Then it
     /// sweeps what is still named `<prefix>-*` on this machine, the prefix
@@ -118,11 +119,29 @@ pub enum Command {
         #[arg(long)]
         control: PathBuf,
     },
+    /// Internal: one request to a powerfs daemon's control socket (`power-loss`,
+    /// `status`, `sync-all`, `disk-full`, `disk-ok`, `ping`); prints the reply.
+    #[command(name = "_powerfs-ctl", hide = true)]
+    PowerfsCtl {
+        /// The daemon's control socket.
+        #[arg(long)]
+        control: PathBuf,
+        /// The request.
+        request: String,
+    },
     /// Internal: the NFQUEUE packet delayer the packet nemesis runs inside a
     /// node's namespace.
     #[command(name = "_delayer", hide = true)]
     Delayer {
         /// Options for the delayer.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Internal: the helper that reads, steps and slows an SSH host's clock
+    /// for the clock faults, run on the host.
+    #[command(name = "_clock", hide = true)]
+    Clock {
+        /// `--not-boot ID now|step -- NS|rate [-- TICK FREQ]`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },

@@ -4,9 +4,12 @@
 //! and removes it on every exit path it can see; a run killed with SIGKILL
 //! cannot, and this command finishes its work. On this machine: the
 //! processes left in its namespaces, namespaces, links, the bridge and its
-//! rules, clock files, and the `ssh -M` control masters of SSH runs with
-//! their `/tmp/faultline-ssh-*` directories. On every SSH host a state file
-//! names: it logs in as the run did and heals the faults, kills what the run
+//! rules, clock files, powerfs daemons and their mounts (a run's data
+//! directories under `power-loss`/`disk-full`), and the `ssh -M` control
+//! masters of SSH runs with their `/tmp/faultline-ssh-*` directories. On
+//! every SSH host a state file names: it logs in as the run did, restores a
+//! clock the run's clock faults moved (and the time sync it stopped), heals
+//! the faults, kills what the run
 //! started, removes its directory and the partition chain. Finally it sweeps
 //! anything still named with this harness's prefix (`FAULTLINE_NET_PREFIX`,
 //! default `fl`).
@@ -27,10 +30,19 @@ pub fn cleanup(force: bool) -> Result<String, Failure> {
         ));
     }
     let prefix = NetworkSpec::nodes(0).prefix;
+    let before = faultline_powerfs::mounts().len();
     let done = clean(Path::new(STATE_DIR), &prefix, force);
+    // `--force` also detaches powerfs mounts no state file names.
+    if force {
+        let _ = faultline_powerfs::cleanup_all();
+    }
+    let detached = before.saturating_sub(faultline_powerfs::mounts().len());
     let mut out = format!("cleaned up after {} run(s)", done.runs.len());
     if done.swept {
         out.push_str(&format!("; swept leftovers named {prefix}-*"));
+    }
+    if detached > 0 {
+        out.push_str(&format!("; detached {detached} powerfs mount(s)"));
     }
     out.push('\n');
     let reached: Vec<&str> = done

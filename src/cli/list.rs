@@ -85,14 +85,20 @@ fn targets() -> String {
             let names: Vec<&str> = opts.iter().map(|o| o.name.as_str()).collect();
             out.push_str(&format!("  {:<15}   options: {}\n", "", names.join(", ")));
         }
+        if let Some(shim) = a.clock_shim.describe() {
+            out.push_str(&format!("  {:<15}   clock shim: {shim}\n", ""));
+        }
     }
     for (name, path) in reg.manifests() {
         out.push_str(&format!("  {:<15} manifest {}\n", name, path.display()));
     }
-    out.push_str(&format!(
-        "nemeses: {}, none (every real cluster; each target's own are listed with it)\n",
-        faultline_nemesis::local::KINDS.join(", ")
-    ));
+    out.push_str(&nemeses(&membership(&reg)));
+    out
+}
+
+/// The `membership` fault and the targets that offer it (their own
+/// protocol for it is theirs to wire, so the registry says which).
+fn membership(reg: &Registry) -> String {
     let changers: Vec<String> = reg
         .kinds()
         .iter()
@@ -100,9 +106,45 @@ fn targets() -> String {
         .filter(|a| a.faults.iter().any(|f| f.name == "membership"))
         .map(|a| a.name)
         .collect();
-    out.push_str(&format!(
-        "  membership: removes a node through the database's own protocol and adds it back empty; the history records the members (targets: {})\n",
+    let help = faultline_harness::Fault::Membership
+        .help()
+        .unwrap_or_default();
+    format!(
+        "  {:<20} {help}; the history records the members (targets: {}, and manifests with [membership])\n",
+        "membership",
         changers.join(", ")
+    )
+}
+
+/// The built-in nemeses, one line each on what they do: every real
+/// cluster's node faults, then the disk faults (targets whose nodes keep
+/// their data in a data directory: the built-in databases and manifests).
+fn nemeses(membership: &str) -> String {
+    let mut out = String::from(
+        "nemeses: (every real cluster; `none` for no faults; each target's own are listed with it)\n",
+    );
+    let disk = faultline_nemesis::power::KINDS;
+    for f in faultline_harness::Fault::built_in() {
+        let name = f.to_string();
+        if !faultline_nemesis::local::KINDS.contains(&name.as_str())
+            && !disk.contains(&name.as_str())
+        {
+            continue;
+        }
+        if let Some(help) = f.help() {
+            out.push_str(&format!("  {name:<20} {help}\n"));
+        }
+    }
+    out.push_str(membership);
+    out.push_str(&format!(
+        "  {:<20} ({} on databases and manifests: powerfs under each node's data directory; see docs/power-loss.md)\n",
+        "",
+        disk.join(", ")
     ));
+    out.push_str(
+        "clock faults: on local namespaces through the wall-clock shim (LD_PRELOAD; each target's `clock shim` says whether it reaches its servers); \
+         on SSH hosts the host's real clock (stepped, strobed, or its rate changed with adjtimex; time sync stopped for the run), \
+         refused on a host running this machine's own kernel or a login without CAP_SYS_TIME\n",
+    );
     out
 }

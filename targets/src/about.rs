@@ -5,7 +5,8 @@
 //! on what it is, the workloads its clients serve, the test it runs when
 //! asked for nothing in particular ([`Defaults`]: the workload and faults that
 //! show what it is known for), the faults and options of its own with their
-//! help, and what it installs. Nothing else in faultline keeps a list of
+//! help, whether faultline's wall-clock shim reaches its servers on local
+//! namespaces ([`ClockShim`]), and what it installs. Nothing else in faultline keeps a list of
 //! targets or of their options: a fact written here is the fact everywhere.
 
 use serde::Serialize;
@@ -54,6 +55,45 @@ impl Defaults {
     }
 }
 
+/// Whether the wall-clock shim reaches a target's servers on local
+/// namespaces. The shim (an `LD_PRELOAD` library) replaces libc's clock
+/// functions, so it moves the clock of programs that read it through libc
+/// (C, C++, Rust, Python, the JVM) and cannot move Go programs (they read
+/// the clock through the vDSO without libc) or statically linked ones (no
+/// dynamic linker to preload it). On SSH hosts clock faults move the host's
+/// real clock instead, which every program reads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "reach", content = "why", rename_all = "kebab-case")]
+pub enum ClockShim {
+    /// Every server reads the clock through libc: clock faults move it.
+    Reaches(String),
+    /// The servers read it through libc, but a part of the system does not
+    /// (said which); clock faults are offered and leave that part alone.
+    Partly(String),
+    /// No server reads it through libc: clock faults are refused locally.
+    Cannot(String),
+    /// Known only when the servers start: each is checked then.
+    AtStart(String),
+    /// No real clock: the faults are simulated.
+    Simulated(String),
+    /// The target has not said (a test insists every registered one does).
+    Unsaid,
+}
+
+impl ClockShim {
+    /// A few words for `faultline list`: whether it reaches, and why.
+    pub fn describe(&self) -> Option<String> {
+        Some(match self {
+            ClockShim::Reaches(why) => format!("reaches its servers: {why}"),
+            ClockShim::Partly(why) => format!("reaches its servers, not all of the system: {why}"),
+            ClockShim::Cannot(why) => format!("cannot reach its servers: {why}"),
+            ClockShim::AtStart(why) => format!("checked when the servers start: {why}"),
+            ClockShim::Simulated(why) => format!("simulated: {why}"),
+            ClockShim::Unsaid => return None,
+        })
+    }
+}
+
 /// Everything a target says about itself.
 #[derive(Clone, Debug, Serialize)]
 pub struct About {
@@ -70,6 +110,9 @@ pub struct About {
     /// Whether the node faults (partitions, kills, pauses, clocks, packets)
     /// are offered; false for a target with a simulated set of its own.
     pub node_faults: bool,
+    /// Whether the disk faults (`power-loss*`, `disk-full`) are offered: its
+    /// nodes keep their data in `<node dir>/data`, where powerfs can go.
+    pub disk_faults: bool,
     /// Its options (`--db-opt key=value`); `None` takes any key (a manifest
     /// passes every option on to its commands).
     pub options: Option<Vec<Help>>,
@@ -77,6 +120,8 @@ pub struct About {
     pub packages: Vec<String>,
     /// Whether it runs inside faultline (no nodes, no root, no SSH).
     pub in_process: bool,
+    /// Whether the wall-clock shim reaches its servers on local namespaces.
+    pub clock_shim: ClockShim,
 }
 
 impl About {
@@ -91,9 +136,11 @@ impl About {
             defaults: Defaults::new(workloads.first().copied().unwrap_or("register"), &[]),
             faults: Vec::new(),
             node_faults: true,
+            disk_faults: false,
             options: Some(Vec::new()),
             packages: Vec::new(),
             in_process: false,
+            clock_shim: ClockShim::Unsaid,
         }
     }
 

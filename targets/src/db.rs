@@ -18,7 +18,7 @@ use faultline_harness::remote::{shell_quote, Remote, RemoteError};
 use faultline_harness::runner::{Nemesis, Target};
 use faultline_harness::Fault;
 
-use crate::about::{Defaults, Help};
+use crate::about::{ClockShim, Defaults, Help};
 
 /// One node as a database sees it.
 #[derive(Clone)]
@@ -110,6 +110,9 @@ pub struct DbCluster {
     pub nemesis: Option<Arc<dyn Nemesis>>,
     /// Files to bring home: (node index, path on the node).
     pub logs: Vec<(usize, PathBuf)>,
+    /// How nodes (by index) come back after a power loss, when starting
+    /// their daemons as they were is not enough (`None`: start them).
+    pub restart: Option<faultline_nemesis::power::Restart>,
 }
 
 /// A target option (`key=value`) with a value the target does not take; the
@@ -245,6 +248,14 @@ pub trait Db: Send + Sync {
         String::new()
     }
 
+    /// Whether faultline's wall-clock shim reaches its servers on local
+    /// namespaces, and why (`faultline list` and the docs say it). Every
+    /// built-in database says it (a test insists); a database outside the
+    /// repository that does not is listed without it.
+    fn clock_shim(&self) -> ClockShim {
+        ClockShim::Unsaid
+    }
+
     /// The faults of its own (the `nemesis` its [`DbCluster`] will carry),
     /// known before anything starts so that a run asking for another is
     /// refused up front.
@@ -315,6 +326,14 @@ pub fn cut_off_port_rules(peers: &[&str], ports: &[u16], add: bool, tag: &str) -
     }
     cmds.push("true".into());
     cmds.join("; ")
+}
+
+/// The shell command that empties directory `dir` on a node and keeps the
+/// directory itself, which may be a mount point (powerfs under a data
+/// directory): what a node removed from its cluster is left with.
+pub fn empty_dir_command(dir: &std::path::Path) -> String {
+    let d = shell_quote(&dir.display().to_string());
+    format!("mkdir -p {d} && find {d} -mindepth 1 -delete")
 }
 
 /// A shell script that installs the `packages` not installed yet: `apt-get
@@ -395,6 +414,24 @@ mod tests {
             del.contains("iptables -w -D OUTPUT -d 10.0.0.2 -p tcp -m multiport --ports 2379,2380")
         );
         assert!(!cut_off_rules(&["10.0.0.2"], true, "t").contains("multiport"));
+    }
+
+    #[test]
+    fn emptying_a_directory_keeps_it() {
+        let d = tempfile::tempdir().unwrap();
+        let data = d.path().join("data dir");
+        std::fs::create_dir_all(data.join("sub")).unwrap();
+        std::fs::write(data.join("sub/x"), "x").unwrap();
+        std::fs::write(data.join(".hidden"), "y").unwrap();
+        let ok = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(empty_dir_command(&data))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        assert!(data.is_dir());
+        assert_eq!(std::fs::read_dir(&data).unwrap().count(), 0);
     }
 
     #[test]

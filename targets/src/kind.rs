@@ -9,7 +9,7 @@
 
 use faultline_nemesis::local::KINDS;
 
-use crate::about::{About, Defaults};
+use crate::about::{About, ClockShim, Defaults};
 use crate::calibration::Calibration;
 use crate::cluster::{Cluster, Setup, SetupError};
 
@@ -69,6 +69,16 @@ fn dpkg_installed(package: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// The node faults `about` offers: every real cluster's, and the disk
+/// faults (power loss, full disk) where it has data directories on nodes.
+pub fn node_fault_names(about: &About) -> Vec<&'static str> {
+    let mut names = KINDS.to_vec();
+    if about.disk_faults {
+        names.extend(faultline_nemesis::power::KINDS);
+    }
+    names
+}
+
 /// The workload, faults and option keys of `s` against what `about` offers.
 pub fn check_about(about: &About, s: &Setup<'_>) -> Result<(), SetupError> {
     if !about.workloads.iter().any(|w| w == s.workload) {
@@ -82,7 +92,7 @@ pub fn check_about(about: &About, s: &Setup<'_>) -> Result<(), SetupError> {
     let own = about.fault_names();
     for f in s.faults {
         let name = f.to_string();
-        let node = about.node_faults && KINDS.contains(&name.as_str());
+        let node = about.node_faults && node_fault_names(about).contains(&name.as_str());
         if !node && !own.contains(&name) {
             if *f == faultline_harness::Fault::Membership {
                 return Err(SetupError::bad(format!(
@@ -92,7 +102,7 @@ pub fn check_about(about: &About, s: &Setup<'_>) -> Result<(), SetupError> {
             }
             let mut known: Vec<String> = Vec::new();
             if about.node_faults {
-                known.extend(KINDS.iter().map(|k| k.to_string()));
+                known.extend(node_fault_names(about).iter().map(|k| k.to_string()));
             }
             known.extend(own.iter().cloned());
             return Err(SetupError::bad(format!(
@@ -101,6 +111,18 @@ pub fn check_about(about: &About, s: &Setup<'_>) -> Result<(), SetupError> {
                 known.join(", ")
             )));
         }
+    }
+    // A clock fault the shim cannot deliver is refused before anything
+    // starts (on SSH hosts the host's real clock moves instead).
+    if let (Some(f), None, ClockShim::Cannot(why)) = (
+        s.faults.iter().find(|f| f.is_clock()),
+        s.ssh,
+        &about.clock_shim,
+    ) {
+        return Err(SetupError::bad(format!(
+            "`{f}` cannot move {}'s clock on local namespaces: {why} (the clock shim works through libc); on SSH hosts clock faults move the host's real clock",
+            about.name
+        )));
     }
     if let Some(options) = &about.options {
         for (k, _) in s.options {

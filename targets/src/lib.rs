@@ -61,7 +61,7 @@ databases! {
     patroni::Patroni,
 }
 
-pub use about::{About, Defaults, Help};
+pub use about::{About, ClockShim, Defaults, Help};
 pub use calibration::{Calibration, Expect};
 pub use cluster::{Cluster, Setup, SetupError};
 pub use memory::MemoryTarget;

@@ -55,11 +55,11 @@ impl MemoryNemesis {
             let ok = match k {
                 Fault::Partition(s) | Fault::Kill(s) | Fault::Pause(s) => *s != Scope::Leader,
                 Fault::Clock(_) | Fault::Packet => true,
-                Fault::Membership | Fault::Own(_) => false,
+                Fault::PowerLoss(_) | Fault::DiskFull | Fault::Membership | Fault::Own(_) => false,
             };
             if !ok {
                 return Err(NemesisError::Refused(format!(
-                    "the memory target simulates partition, kill and pause (of one node, -minority, -majority, -all), clock, clock-ahead, clock-strobe and packet; not \"{k}\" (it has no leader to aim at, and no protocol to change its membership)"
+                    "the memory target simulates partition, kill and pause (of one node, -minority, -majority, -all), clock, clock-ahead, clock-strobe, clock-drift and packet; not \"{k}\" (it has no leader to aim at, no disk, and no protocol to change its membership)"
                 )));
             }
         }
@@ -136,10 +136,10 @@ mod tests {
     }
 
     #[test]
-    fn every_built_in_fault_but_a_leader_aimed_one_is_simulated() {
+    fn every_built_in_fault_but_a_leader_aimed_or_disk_one_is_simulated() {
         for f in Fault::built_in() {
             let made = MemoryNemesis::new(nodes(3), Faults::default(), std::slice::from_ref(&f));
-            let simulated = !f.aims_at_leader() && f != Fault::Membership;
+            let simulated = !f.aims_at_leader() && !f.needs_disk() && f != Fault::Membership;
             assert_eq!(made.is_ok(), simulated, "{f}");
         }
         let e = MemoryNemesis::new(
@@ -151,7 +151,7 @@ mod tests {
         .unwrap()
         .to_string();
         assert!(
-            e.contains("; not \"promote\" (it has no leader to aim at, and no protocol to change its membership)"),
+            e.contains("; not \"promote\" (it has no leader to aim at, no disk, and no protocol to change its membership)"),
             "{e}"
         );
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use faultline_harness::daemon::{wait_port, Daemon};
 use faultline_harness::remote::Spawn;
 use faultline_targets::db::{Db, DbCluster, DbError, DbNode, DbOptions};
-use faultline_targets::{Defaults, Help};
+use faultline_targets::{ClockShim, Defaults, Help};
 
 use crate::client::TinyTarget;
 
@@ -45,6 +45,10 @@ impl Db for TinyKv {
 
     fn options(&self) -> Option<Vec<Help>> {
         Some(Vec::new())
+    }
+
+    fn clock_shim(&self) -> ClockShim {
+        ClockShim::Reaches("tinykv is Rust, and reads the clock through libc".into())
     }
 
     fn setup(&self, nodes: &[DbNode], _opts: &DbOptions) -> Result<DbCluster, DbError> {
@@ -86,6 +90,7 @@ impl Db for TinyKv {
         }
         let primary = nodes[0].name.clone();
         Ok(DbCluster {
+            restart: None,
             target: Arc::new(TinyTarget {
                 nodes: nodes
                     .iter()

@@ -41,7 +41,27 @@ impl Netns {
         }
     }
 
-    /// The namespace's name.
+    /// This machine itself, outside any namespace, as node `node`: for the
+    /// helpers a node needs in the root namespace (powerfs mounts there, so
+    /// that every namespace sees them).
+    pub fn root(node: &str, addr: &str) -> Netns {
+        Netns::new(node, "", addr)
+    }
+
+    /// `argv` run in the namespace (as it is, for [`Netns::root`]).
+    fn command<S: AsRef<std::ffi::OsStr>>(&self, argv: &[S]) -> Command {
+        if self.ns.is_empty() {
+            let mut c = Command::new(&argv[0]);
+            c.args(&argv[1..]);
+            c
+        } else {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", &self.ns]).args(argv);
+            c
+        }
+    }
+
+    /// The namespace's name (empty for [`Netns::root`]).
     pub fn namespace(&self) -> &str {
         &self.ns
     }
@@ -86,16 +106,15 @@ impl Remote for Netns {
 
     fn exec(&self, command: &str) -> Result<Output, RemoteError> {
         let started = std::time::Instant::now();
-        let out =
-            own_session(Command::new("ip").args(["netns", "exec", &self.ns, "sh", "-c", command]))
-                .stdin(Stdio::null())
-                .output()
-                .map_err(|e| self.io(&format!("run `{command}`"), e))
-                .map(|out| Output {
-                    status: out.status.code().unwrap_or(-1),
-                    stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-                    stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-                });
+        let out = own_session(&mut self.command(&["sh", "-c", command]))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| self.io(&format!("run `{command}`"), e))
+            .map(|out| Output {
+                status: out.status.code().unwrap_or(-1),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            });
         logged::exec(&self.node, command, started, &out);
         out
     }
@@ -193,10 +212,8 @@ impl Netns {
             .open(&spec.log)
             .map_err(|e| self.io(&format!("open {}", spec.log.display()), e))?;
         let err = log.try_clone().map_err(|e| self.io("open the log", e))?;
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.ns])
-            .args(&spec.argv)
-            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        let mut cmd = self.command(&spec.argv);
+        cmd.envs(spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(err);

@@ -42,6 +42,10 @@ pub struct Created {
     /// What was started on SSH hosts.
     #[serde(default)]
     pub ssh: Vec<SshLeft>,
+    /// FUSE mounts on this machine (powerfs under data directories),
+    /// detached after the processes above are killed.
+    #[serde(default)]
+    pub mounts: Vec<PathBuf>,
 }
 
 /// A state file being kept up to date.
@@ -131,6 +135,9 @@ pub fn remove(
     for pid in &c.pids {
         let _ = run(&["kill", "-9", &pid.to_string()], false);
     }
+    for m in &c.mounts {
+        unmount(m);
+    }
     for l in &c.links {
         let _ = run(&["ip", "link", "del", l], false);
     }
@@ -156,6 +163,25 @@ pub fn remove(
         .iter()
         .map(|h| (h.host.clone(), remove_host(h, shared.contains(&h.host))))
         .collect()
+}
+
+/// Detaches the FUSE mount at `dir` if it is still mounted (lazily: a
+/// process still inside cannot keep it). Harmless when it is not.
+pub fn unmount(dir: &Path) {
+    let mounted = || {
+        let listed = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+        let target = dir.display().to_string().replace(' ', "\\040");
+        listed
+            .lines()
+            .any(|l| l.split_whitespace().nth(1) == Some(target.as_str()))
+    };
+    let d = dir.display().to_string();
+    if mounted() {
+        let _ = run(&["fusermount3", "-u", "-z", &d], false);
+    }
+    if mounted() {
+        let _ = run(&["umount", "-l", &d], false);
+    }
 }
 
 /// Removes anything named with `prefix` that no state file may have named:
@@ -271,4 +297,73 @@ pub fn hosts_in_use(dir: &Path, except: u32) -> BTreeSet<String> {
         .filter(|c| c.pid != except && Path::new(&format!("/proc/{}", c.pid)).exists())
         .flat_map(|c| c.ssh.into_iter().map(|h| h.host))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hostclock::{TimeSync, WallClock};
+    use crate::state::ssh::{restore_clock, ClockLeft};
+
+    #[test]
+    fn a_clock_left_by_a_sigkilled_run_is_restored_by_the_cleanup_path() {
+        use crate::hostclock::{FakeClock, HostClock, Rate};
+        // The run: a host clock prepared (3 ms off the controller, with a
+        // learned frequency), recorded, then bumped and set drifting.
+        let host = std::sync::Arc::new(FakeClock::new(
+            1_700_000_000_000_000_000,
+            Rate {
+                tick: 10_000,
+                freq: -7 << 16,
+            },
+        ));
+        host.step_ns(3_000_000).unwrap();
+        let truth = {
+            let h = host.clone();
+            move || h.truth()
+        };
+        let hc = HostClock::prepare(Box::new(host.clone()), Box::new(truth.clone())).unwrap();
+        let left = Created {
+            pid: 1,
+            ssh: vec![SshLeft {
+                host: "db1".into(),
+                clock: Some(ClockLeft {
+                    helper: "/tmp/faultline-1/faultline".into(),
+                    saved: hc.saved(),
+                    sync: TimeSync {
+                        services: vec!["chrony".into()],
+                    },
+                    fake: None,
+                }),
+                ..SshLeft::default()
+            }],
+            ..Created::default()
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("fl-ssh-1.json");
+        std::fs::write(&file, serde_json::to_string(&left).unwrap()).unwrap();
+        hc.bump(-4_000_000_000).unwrap();
+        hc.drift(300).unwrap();
+        host.advance(20_000_000_000);
+        // ... and the run is SIGKILLed: nothing of it runs again. Cleanup
+        // reads the state file and restores what it names.
+        drop(hc);
+        let read: Created = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let c = read.ssh[0].clock.as_ref().unwrap();
+        assert_eq!(c.sync.services, ["chrony"]);
+        let undone = restore_clock(c, &host, &truth).unwrap();
+        assert_eq!(
+            undone.offset_ns,
+            -4_000_000_000 + 6_000_000,
+            "the bump and 20 s at 300 ppm"
+        );
+        assert_eq!(host.error(), 3_000_000, "back on its baseline");
+        assert_eq!(host.rate().unwrap().freq, -7 << 16, "its own frequency");
+        let steps = host.steps();
+        restore_clock(c, &host, &truth).unwrap();
+        assert_eq!(host.steps(), steps, "a second cleanup changes nothing");
+        // A state file written before this field existed still reads.
+        let old: SshLeft = serde_json::from_str(r#"{"host":"h","user":"root","port":22,"key":null,"known_hosts":null,"strict_host_keys":true,"pids":[],"dir":null}"#).unwrap();
+        assert!(old.clock.is_none());
+    }
 }

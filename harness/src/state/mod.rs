@@ -15,9 +15,9 @@ mod local;
 pub mod ssh;
 
 pub use local::{
-    cleanup, hosts_in_use, remove, sweep, Cleaned, Created, State, StateError, STATE_DIR,
+    cleanup, hosts_in_use, remove, sweep, unmount, Cleaned, Created, State, StateError, STATE_DIR,
 };
 pub use ssh::{
-    end_master, remove_host, sweep_dir_command, unhook_partition_chain_command, SshLeft,
-    PARTITION_CHAIN,
+    end_master, remove_host, restore_clock, sweep_dir_command, unhook_partition_chain_command,
+    ClockLeft, SshLeft, PARTITION_CHAIN,
 };

@@ -22,6 +22,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::hostclock::{
+    controller_now_ns, restore, HostClockError, Reading, RemoteClock, Saved, TimeSync, WallClock,
+};
 use crate::remote::{shell_quote, Remote, RemoteError, Ssh, SshOptions};
 
 /// The iptables chain partitions live in, hooked from each node's `INPUT`.
@@ -54,6 +57,37 @@ pub struct SshLeft {
     /// The master's control directory on this machine.
     #[serde(default)]
     pub control_dir: Option<PathBuf>,
+    /// The host's clock, when clock faults may move it: what puts it back.
+    #[serde(default)]
+    pub clock: Option<ClockLeft>,
+}
+
+/// What a run changes of an SSH host's clock, written before the change:
+/// the helper that moves it, what restoring needs, and the time-sync
+/// services stopped for the run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockLeft {
+    /// The faultline binary on the host (`_clock` runs from it).
+    pub helper: PathBuf,
+    /// The baseline offset and rate to restore.
+    pub saved: Saved,
+    /// The services stopped for the run, started again after.
+    pub sync: TimeSync,
+    /// The pretend clock moved instead of the host's (a test's; see
+    /// [`crate::hostclock::FAKE_ENV`]).
+    #[serde(default)]
+    pub fake: Option<PathBuf>,
+}
+
+/// Puts a host's clock back as `left` says: its saved rate, and a step by
+/// what it is off from `reference` beyond its baseline (see
+/// [`crate::hostclock::restore`]). Idempotent.
+pub fn restore_clock(
+    left: &ClockLeft,
+    clock: &dyn WallClock,
+    reference: &dyn Fn() -> i64,
+) -> Result<Reading, HostClockError> {
+    restore(clock, reference, &left.saved)
 }
 
 impl SshLeft {
@@ -94,11 +128,32 @@ fn heal_command() -> String {
     )
 }
 
-/// Logs in to `h.host` and removes what the run left there: heals, kills
-/// what it started, removes its directory, and (unless `shared`: another live
-/// run names the host) the partition chain. Then ends the run's own master.
+/// Logs in to `h.host` and removes what the run left there: restores its
+/// clock and time sync (before the helper's directory goes), heals, kills
+/// what it started, removes its directory, and (unless `shared`: another
+/// live run names the host) the partition chain. Then ends the run's own
+/// master.
 pub fn remove_host(h: &SshLeft, shared: bool) -> Result<(), RemoteError> {
     let done = Ssh::connect(&h.host, &h.host, &h.options()).and_then(|r| {
+        let r: std::sync::Arc<dyn Remote> = std::sync::Arc::new(r);
+        let mut clock_error = None;
+        if let Some(c) = &h.clock {
+            // A teardown that swept the run's directory but could not
+            // restore the clock took the helper with it: bring it back.
+            let helper = c.helper.display().to_string();
+            if r.exec(&format!("test -x {}", shell_quote(&helper)))
+                .is_ok_and(|o| o.status != 0)
+            {
+                if let Ok(exe) = std::env::current_exe() {
+                    let _ = r.upload(&exe, &c.helper);
+                }
+            }
+            let restored = RemoteClock::new(r.clone(), c.helper.clone())
+                .map(|clock| clock.with_fake(c.fake.clone()))
+                .and_then(|clock| restore_clock(c, &clock, &controller_now_ns))
+                .and_then(|_| c.sync.start(r.as_ref()));
+            clock_error = restored.err();
+        }
         let mut cmd = heal_command();
         let pids: Vec<String> = h.pids.iter().map(u32::to_string).collect();
         if !pids.is_empty() {
@@ -111,7 +166,14 @@ pub fn remove_host(h: &SshLeft, shared: bool) -> Result<(), RemoteError> {
         if !shared {
             cmd.push_str(&unhook_partition_chain_command());
         }
-        r.exec(&cmd).map(|_| ())
+        r.exec(&cmd)?;
+        match clock_error {
+            Some(e) => Err(RemoteError::Other {
+                node: h.host.clone(),
+                msg: format!("its clock was not restored: {e}"),
+            }),
+            None => Ok(()),
+        }
     });
     if let (Some(pid), Some(dir)) = (h.master, &h.control_dir) {
         end_master(pid, dir);
@@ -177,9 +239,15 @@ pub fn sweep_dir_command(dir: &Path) -> String {
             _ => pattern.push(c),
         }
     }
+    // powerfs mounts under it are detached first: killing their daemon (and
+    // the `fusermount3` watchdog, whose command line names the mount) would
+    // leave them dead but mounted, and `rm` could not pass them.
     format!(
-        "cat {d}/*.pid {d}/*/*.pid 2>/dev/null | xargs -r kill -9 2>/dev/null; \
+        "awk '$3 == \"fuse.faultline-powerfs\" {{print $2}}' /proc/mounts 2>/dev/null | grep {} | \
+         xargs -r -n1 fusermount3 -u -z 2>/dev/null; \
+         cat {d}/*.pid {d}/*/*.pid 2>/dev/null | xargs -r kill -9 2>/dev/null; \
          pkill -9 -f {} 2>/dev/null; rm -rf {d}",
+        shell_quote(&format!("^{pattern}")),
         shell_quote(&pattern)
     )
 }

@@ -9,7 +9,9 @@
 //! host, whose logs come home at teardown), and what teardown removes (the
 //! data directories; on hosts the whole directory after the logs are home).
 //! The local nemesis acts on the database's daemons, and the database's own
-//! faults (PostgreSQL's failover) run beside it.
+//! faults (PostgreSQL's failover) run beside it, and so does the power
+//! nemesis, over powerfs mounted under every data directory when a test
+//! asks for `power-loss*` or `disk-full`.
 //!
 //! [`Remote`]: faultline_harness::remote::Remote
 
@@ -19,6 +21,7 @@ use std::sync::Arc;
 use faultline_harness::runner::{Composed, Nemesis, Only};
 use faultline_harness::Fault;
 use faultline_nemesis::local::{LocalNemesis, NodeCtl};
+use faultline_nemesis::power::PowerNemesis;
 
 use super::nodes;
 use super::{Cluster, Setup, SetupError};
@@ -50,9 +53,11 @@ impl Kind for Database {
             defaults: db.defaults(),
             faults,
             node_faults: true,
+            disk_faults: true,
             options: db.options(),
             packages: db.packages().iter().map(|p| p.to_string()).collect(),
             in_process: false,
+            clock_shim: db.clock_shim(),
         }
     }
 
@@ -92,7 +97,7 @@ pub fn database(db: &dyn Db, s: &Setup<'_>) -> Result<Cluster, SetupError> {
     let mut cluster = Cluster::bare(Arc::new(MemoryTarget::new(workload)));
     let placed = match ssh {
         Some(o) => {
-            let placed = nodes::ssh(&mut cluster, names, run, o)?;
+            let placed = nodes::ssh(&mut cluster, names, run, o, s.clock())?;
             for n in &placed {
                 db.install_on(n.remote.as_ref()).map_err(SetupError::bad)?;
             }
@@ -120,8 +125,22 @@ pub fn database(db: &dyn Db, s: &Setup<'_>) -> Result<Cluster, SetupError> {
     for n in &placed {
         if n.home == n.dir {
             cluster.wipe.push(n.dir.join("data"));
+            cluster.wipe.push(n.dir.join("disk"));
         }
     }
+    // Disks that can lose power go under the data directories before the
+    // database writes anything there.
+    let disks = if faults.iter().any(Fault::needs_disk) {
+        let t = std::time::Instant::now();
+        let disks = super::disks::mount(&mut cluster, &placed)?;
+        steps.done(
+            format!("powerfs under {} data directories", disks.len()),
+            t.elapsed(),
+        );
+        disks
+    } else {
+        Vec::new()
+    };
     let opts = DbOptions {
         workload: workload.to_owned(),
         extra: extra.to_vec(),
@@ -142,6 +161,11 @@ pub fn database(db: &dyn Db, s: &Setup<'_>) -> Result<Cluster, SetupError> {
             return Err(SetupError::bad(e));
         }
     };
+    // What setup wrote (initdb often runs with --no-sync) reached the disk
+    // long ago on a real machine: only the test's own writes can be lost.
+    for d in &disks {
+        d.sync_all().map_err(SetupError::bad)?;
+    }
     cluster.daemons.extend(dbc.daemons.iter().cloned());
     cluster.daemons.extend(dbc.sidecars.iter().cloned());
     for (i, d) in dbc.daemons.iter().chain(&dbc.sidecars).enumerate() {
@@ -157,8 +181,9 @@ pub fn database(db: &dyn Db, s: &Setup<'_>) -> Result<Cluster, SetupError> {
     }
     cluster.target = dbc.target.clone();
     let own = dbc.nemesis.as_ref().map(|n| n.faults()).unwrap_or_default();
-    let (mine, local): (Vec<Fault>, Vec<Fault>) =
+    let (mine, rest): (Vec<Fault>, Vec<Fault>) =
         faults.iter().cloned().partition(|f| own.contains(f));
+    let (disk, local): (Vec<Fault>, Vec<Fault>) = rest.into_iter().partition(Fault::needs_disk);
     let mut parts: Vec<Arc<dyn Nemesis>> = Vec::new();
     if !local.is_empty() {
         let ctl: Vec<NodeCtl> = placed
@@ -169,6 +194,7 @@ pub fn database(db: &dyn Db, s: &Setup<'_>) -> Result<Cluster, SetupError> {
                 addr: n.addr.clone(),
                 daemon: dbc.daemons.get(i).cloned(),
                 skew: n.skew.clone().filter(|_| dbc.skewable),
+                host_clock: n.host_clock.clone(),
             })
             .collect();
         let exe = nodes::faultline_exe()?;
@@ -177,6 +203,26 @@ pub fn database(db: &dyn Db, s: &Setup<'_>) -> Result<Cluster, SetupError> {
             ln = ln.with_leaders(l);
         }
         parts.push(Arc::new(ln));
+    }
+    if !disk.is_empty() {
+        let nodes = disks
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                // The node's server, then whatever else runs on it.
+                let mut on: Vec<_> = dbc.daemons.get(i).cloned().into_iter().collect();
+                on.extend(dbc.sidecars.iter().filter(|s| s.node() == d.name).cloned());
+                d.node(on)
+            })
+            .collect();
+        let mut pn = PowerNemesis::new(nodes, &disk).map_err(SetupError::bad)?;
+        if let Some(l) = dbc.leaders.clone() {
+            pn = pn.with_leaders(l);
+        }
+        if let Some(r) = dbc.restart.clone() {
+            pn = pn.with_restart(r);
+        }
+        parts.push(Arc::new(pn));
     }
     if let (false, Some(n)) = (mine.is_empty(), dbc.nemesis.clone()) {
         parts.push(Arc::new(Only {

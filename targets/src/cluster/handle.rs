@@ -4,7 +4,8 @@
 //! started, so that a setup failing half-way, a run that ends, panics or is
 //! interrupted, all tear down the same way: heal every fault, stop every
 //! daemon, bring the logs home, remove the network and the data. On SSH hosts
-//! that means the run's directory and the partition chain (unless another
+//! that means each host's clock put back and its time sync started again,
+//! the run's directory and the partition chain (unless another
 //! live run names the host; see [`faultline_harness::state`]); the control
 //! masters end when their remotes are dropped. Teardown is idempotent; it
 //! runs again from `Drop` and does nothing the second time.
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use faultline_harness::daemon::Daemon;
+use faultline_harness::hostclock::{HostClock, TimeSync};
 use faultline_harness::remote::Remote;
 use faultline_harness::runner::{Nemesis, Target};
 use faultline_harness::state::{self, State, STATE_DIR};
@@ -31,11 +33,17 @@ pub struct Cluster {
     pub(crate) logs: Vec<(Arc<dyn Remote>, PathBuf, PathBuf)>,
     /// What was started on SSH hosts, for `faultline cleanup` after a SIGKILL.
     pub(crate) state: Option<State>,
+    /// powerfs daemons under data directories, with where they run and their
+    /// mount: stopped after every database daemon, then detached if still mounted.
+    pub(crate) disks: Vec<(Arc<Daemon>, Arc<dyn Remote>, PathBuf)>,
     /// Local data directories removed at teardown (databases' files; logs stay).
     pub(crate) wipe: Vec<PathBuf>,
     /// Directories on SSH hosts swept at teardown, after the logs came home:
     /// whatever still runs from them is killed, then they are removed.
     pub(crate) remote_wipe: Vec<(Arc<dyn Remote>, PathBuf)>,
+    /// SSH hosts whose real clock clock faults may move: restored, and
+    /// their time sync started again, before their directories go.
+    pub(crate) clocks: Vec<(Arc<dyn Remote>, Arc<HostClock>, TimeSync)>,
     /// Whether teardown already ran (the second call, from `Drop`, does nothing).
     done: bool,
 }
@@ -51,7 +59,9 @@ impl Cluster {
             logs: Vec::new(),
             state: None,
             wipe: Vec::new(),
+            disks: Vec::new(),
             remote_wipe: Vec::new(),
+            clocks: Vec::new(),
             done: false,
         }
     }
@@ -83,12 +93,33 @@ impl Cluster {
             }
         }
         self.daemons.clear();
+        // The disks go after everything that wrote to them.
+        for (d, host, mount) in self.disks.drain(..) {
+            if let Err(e) = d.stop(Duration::from_secs(10)) {
+                tracing::warn!(target: "faultline::teardown", node = d.node(), error = %e, "powerfs did not stop cleanly");
+            }
+            let _ = host.exec(&unmount_command(&mount));
+        }
         for (r, there, here) in self.logs.drain(..) {
             if let Some(parent) = here.parent() {
                 let _ = std::fs::create_dir_all(parent);
             }
             if let Err(e) = r.download(&there, &here) {
                 tracing::debug!(target: "faultline::teardown", node = r.node(), error = %e, "log not brought home");
+            }
+        }
+        // A host clock not put back keeps the state file, for `faultline
+        // cleanup` to try again.
+        let mut clock_left = false;
+        for (r, hc, sync) in self.clocks.drain(..) {
+            match hc.reset().and_then(|_| sync.start(r.as_ref())) {
+                Ok(()) => {
+                    tracing::info!(target: "faultline::teardown", node = r.node(), "host clock restored")
+                }
+                Err(e) => {
+                    clock_left = true;
+                    tracing::warn!(target: "faultline::teardown", node = r.node(), error = %e, "host clock not restored; `faultline cleanup` will try again");
+                }
             }
         }
         // Hosts are left as found: the run's directory goes, and so does the
@@ -115,7 +146,7 @@ impl Cluster {
             tracing::debug!(target: "faultline::teardown", dir = %d.display(), "removing data");
             let _ = std::fs::remove_dir_all(d);
         }
-        if let Some(state) = self.state.take() {
+        if let Some(state) = self.state.take().filter(|_| !clock_left) {
             state.delete();
         }
         tracing::info!(target: "faultline::teardown", "teardown done");
@@ -126,4 +157,12 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         self.teardown();
     }
+}
+
+/// The command that detaches `mount` if it is still mounted (harmless if not).
+fn unmount_command(mount: &std::path::Path) -> String {
+    let m = faultline_harness::remote::shell_quote(&mount.display().to_string());
+    format!(
+        "if grep -qsF \" $(printf %s {m}) fuse.faultline-powerfs \" /proc/mounts; then fusermount3 -u -z {m} 2>/dev/null || umount -l {m}; fi; true"
+    )
 }

@@ -8,7 +8,7 @@ use faultline_harness::runner::{Nemesis, GENERATED};
 use faultline_harness::Fault;
 
 use super::{Cluster, Setup, SetupError};
-use crate::about::{About, Defaults, Help};
+use crate::about::{About, ClockShim, Defaults, Help};
 use crate::kind::Kind;
 use crate::{MemoryNemesis, MemoryTarget};
 
@@ -18,7 +18,7 @@ use crate::{MemoryNemesis, MemoryTarget};
 fn offered() -> Vec<Fault> {
     Fault::built_in()
         .into_iter()
-        .filter(|f| !f.aims_at_leader() && *f != Fault::Membership)
+        .filter(|f| !f.aims_at_leader() && !f.needs_disk() && *f != Fault::Membership)
         .collect()
 }
 
@@ -34,6 +34,10 @@ impl Kind for Memory {
                 .collect(),
             node_faults: false,
             in_process: true,
+            clock_shim: ClockShim::Simulated(
+                "the in-process store reads no clock, so clock faults are recorded and change nothing"
+                    .into(),
+            ),
             defaults: Defaults {
                 time_limit: 10.0,
                 ..Defaults::new("register", &[])

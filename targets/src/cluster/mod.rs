@@ -7,6 +7,7 @@
 //! into a [`Cluster`] — the clients, the nemesis and everything to tear down.
 
 pub mod database;
+mod disks;
 mod error;
 mod handle;
 pub mod memory;

@@ -10,13 +10,21 @@
 //! the state file *before* anything starts so `faultline cleanup` can always
 //! find them. Everything created is registered with the [`Cluster`] at once,
 //! so teardown undoes it whatever fails later.
+//!
+//! On SSH hosts a clock fault moves the host's real clock ([`HostClock`]):
+//! before anything changes there, [`hostclock::check`] refuses a host that
+//! shares this machine's kernel or a login that cannot set the clock; then
+//! the faultline binary is uploaded as the `_clock` helper, the baseline and
+//! rate are recorded in the state file, and the host's time sync is stopped
+//! until teardown.
 
 use std::net::ToSocketAddrs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use faultline_harness::hostclock::{self, controller_now_ns, HostClock, RemoteClock, TimeSync};
 use faultline_harness::remote::{shell_quote, Remote, Ssh, SshOptions};
-use faultline_harness::state::{SshLeft, State, STATE_DIR};
+use faultline_harness::state::{hosts_in_use, ClockLeft, SshLeft, State, STATE_DIR};
 use faultline_harness::{Network, NetworkSpec};
 use faultline_nemesis::clock::{self, SkewFile};
 
@@ -37,6 +45,8 @@ pub(crate) struct Node {
     pub skew: Option<SkewFile>,
     /// The environment that loads the clock shim (empty when not offered).
     pub clock_env: Vec<(String, String)>,
+    /// Its host's real clock, on an SSH host prepared for clock faults.
+    pub host_clock: Option<Arc<HostClock>>,
     /// Where its files are kept after the run, on this machine.
     pub home: PathBuf,
 }
@@ -90,6 +100,7 @@ pub(crate) fn local(
             remote: r,
             clock_env,
             skew,
+            host_clock: None,
             home: dir.clone(),
             dir,
         });
@@ -103,12 +114,14 @@ pub(crate) fn ssh_root() -> PathBuf {
 }
 
 /// Logs in to each host (named after itself) and makes its directory
-/// `/tmp/faultline-<pid>/<host>/`; the clock shim is not offered there.
+/// `/tmp/faultline-<pid>/<host>/`; with `clock` (a clock fault was asked
+/// for), prepares the host's real clock — the clock shim is not offered there.
 pub(crate) fn ssh(
     cluster: &mut Cluster,
     hosts: &[String],
     run: &Path,
     opts: &SshOptions,
+    clock: bool,
 ) -> Result<Vec<Node>, SetupError> {
     let run = absolute(run)?;
     let root = ssh_root();
@@ -158,6 +171,10 @@ pub(crate) fn ssh(
             shell_quote(&dir.display().to_string())
         ))
         .map_err(SetupError::bad)?;
+        let host_clock = match clock {
+            true => Some(prepare_clock(cluster, &r, opts)?),
+            false => None,
+        };
         let addr = (host.as_str(), 22)
             .to_socket_addrs()
             .ok()
@@ -170,10 +187,65 @@ pub(crate) fn ssh(
             dir,
             skew: None,
             clock_env: Vec::new(),
+            host_clock,
             home: run.join("nodes").join(host),
         });
     }
     Ok(out)
+}
+
+/// Readies host `r`'s real clock for clock faults: refuses (one line, before
+/// any change) a host on this machine's kernel, a login that cannot set the
+/// clock, or a host another live run uses; uploads the `_clock` helper,
+/// measures the baseline, records what restoring needs in the state file,
+/// then stops the host's time sync until teardown.
+fn prepare_clock(
+    cluster: &mut Cluster,
+    r: &Arc<dyn Remote>,
+    opts: &SshOptions,
+) -> Result<Arc<HostClock>, SetupError> {
+    let host = r.node().to_owned();
+    // A test's pretend clock (see FAKE_ENV) changes nothing real.
+    let fake = std::env::var_os(hostclock::FAKE_ENV).map(|d| PathBuf::from(d).join(&host));
+    if fake.is_none() {
+        hostclock::check(r.as_ref(), &opts.user).map_err(SetupError::bad)?;
+    }
+    if hosts_in_use(Path::new(STATE_DIR), std::process::id()).contains(&host) {
+        return Err(SetupError::bad(format!(
+            "clock faults refused on {host}: another live faultline run uses it, and its clock is the host's alone"
+        )));
+    }
+    let helper = ssh_root().join("faultline");
+    r.upload(&faultline_exe()?, &helper)
+        .map_err(SetupError::bad)?;
+    let clock = RemoteClock::new(r.clone(), helper.clone())
+        .map_err(SetupError::bad)?
+        .with_fake(fake.clone());
+    let sync = match fake {
+        Some(_) => TimeSync::default(),
+        None => TimeSync::active(r.as_ref()).map_err(SetupError::bad)?,
+    };
+    let hc = HostClock::prepare(Box::new(clock), Box::new(controller_now_ns))
+        .map_err(SetupError::bad)?;
+    if let Some(state) = cluster.state.as_mut() {
+        let left = ClockLeft {
+            helper,
+            saved: hc.saved(),
+            sync: sync.clone(),
+            fake,
+        };
+        state
+            .record(|c| {
+                if let Some(h) = c.ssh.iter_mut().rfind(|h| h.host == host) {
+                    h.clock = Some(left);
+                }
+            })
+            .map_err(SetupError::bad)?;
+    }
+    let hc = Arc::new(hc);
+    cluster.clocks.push((r.clone(), hc.clone(), sync.clone()));
+    sync.stop(r.as_ref()).map_err(SetupError::bad)?;
+    Ok(hc)
 }
 
 /// Records that process `pid` was started on SSH host `host` (nothing locally).

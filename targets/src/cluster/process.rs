@@ -19,7 +19,7 @@ use faultline_nemesis::local::{LocalNemesis, NodeCtl};
 
 use super::nodes::{self, Node};
 use super::{Cluster, Setup, SetupError};
-use crate::about::{About, Defaults};
+use crate::about::{About, ClockShim, Defaults};
 use crate::kind::Kind;
 
 /// The command line of the `process` target's server.
@@ -59,9 +59,12 @@ pub(crate) fn binary_on(n: &Node) -> Result<PathBuf, SetupError> {
     if n.home == n.dir {
         return Ok(exe);
     }
-    // One copy per host, the same path on every host.
+    // One copy per host, the same path on every host (already there when
+    // it was uploaded as the clock helper).
     let there = nodes::ssh_root().join("faultline");
-    n.remote.upload(&exe, &there).map_err(SetupError::bad)?;
+    if n.host_clock.is_none() {
+        n.remote.upload(&exe, &there).map_err(SetupError::bad)?;
+    }
     Ok(there)
 }
 
@@ -71,6 +74,10 @@ pub struct Process;
 impl Kind for Process {
     fn about(&self) -> About {
         About {
+            clock_shim: ClockShim::Reaches(
+                "the server is faultline's own binary (Rust), which reads the clock through libc"
+                    .into(),
+            ),
             defaults: Defaults {
                 time_limit: 10.0,
                 ..Defaults::new("register", &[])
@@ -98,7 +105,13 @@ fn process(
 ) -> Result<Cluster, SetupError> {
     let mut cluster = Cluster::bare(Arc::new(MemoryTarget::new(workload)));
     let placed = match ssh {
-        Some(o) => nodes::ssh(&mut cluster, names, run, o)?,
+        Some(o) => nodes::ssh(
+            &mut cluster,
+            names,
+            run,
+            o,
+            faults.iter().any(Fault::is_clock),
+        )?,
         None => nodes::local(&mut cluster, names, run, faults.iter().any(Fault::is_clock))?,
     };
     let mut ctl = Vec::new();
@@ -133,6 +146,7 @@ fn process(
             addr: n.addr.clone(),
             daemon: Some(d),
             skew: n.skew.clone().filter(|_| skewable),
+            host_clock: n.host_clock.clone(),
         });
     }
     cluster.target = Arc::new(ProcessTarget::new(&names[0], &placed[0].addr).with_nodes(names));

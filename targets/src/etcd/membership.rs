@@ -16,13 +16,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use faultline_harness::daemon::Daemon;
-use faultline_harness::remote::shell_quote;
 use faultline_harness::runner::NemesisError;
 use faultline_history::Value;
 use faultline_nemesis::membership::Membership;
 use serde_json::{json, Value as Json};
 
 use super::client::{Http, PEER_PORT};
+use crate::db::empty_dir_command;
 
 /// How long an added member may take to answer.
 const REJOIN: Duration = Duration::from_secs(30);
@@ -123,8 +123,7 @@ impl Membership for EtcdMembership {
         let (daemon, data) = &self.nodes[i];
         daemon.stop(Duration::from_secs(5))?;
         self.admin("/v3/cluster/member/remove", &json!({ "ID": id }), i)?;
-        let dir = shell_quote(&data.display().to_string());
-        daemon.remote().run(&format!("rm -rf {dir}"))?;
+        daemon.remote().run(&empty_dir_command(data))?;
         Ok(Value::map(vec![("member_id".into(), Value::str(&id))]))
     }
 
@@ -158,8 +157,7 @@ impl Membership for EtcdMembership {
         let argv = with_flag(daemon.argv(), "--initial-cluster", &cluster.join(","));
         daemon.set_argv(with_flag(argv, "--initial-cluster-state", "existing"));
         daemon.stop(Duration::from_secs(5))?;
-        let dir = shell_quote(&data.display().to_string());
-        daemon.remote().run(&format!("rm -rf {dir}"))?;
+        daemon.remote().run(&empty_dir_command(data))?;
         daemon.start()?;
         let end = Instant::now() + REJOIN;
         while Instant::now() < end {

@@ -1,6 +1,7 @@
 //! Installing, configuring and starting an etcd cluster, one member per node,
 //! with its own fault: `membership` ([`super::membership`]).
 
+use crate::about::ClockShim;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,10 @@ use crate::db::{Db, DbCluster, DbError, DbNode, DbOptions, OptionError};
 pub struct Etcd;
 
 impl Db for Etcd {
+    fn clock_shim(&self) -> ClockShim {
+        ClockShim::Cannot("etcd is a Go program, which reads the clock through the vDSO, not libc".into())
+    }
+
     fn name(&self) -> &str {
         "etcd"
     }
@@ -48,10 +53,16 @@ impl Db for Etcd {
     }
 
     fn options(&self) -> Option<Vec<Help>> {
-        Some(vec![Help::new(
-            "read-mode",
-            "linearizable (reads through a quorum, the default) | serializable (reads served from the local copy)",
-        )])
+        Some(vec![
+            Help::new(
+                "read-mode",
+                "linearizable (reads through a quorum, the default) | serializable (reads served from the local copy)",
+            ),
+            Help::new(
+                "unsafe-no-fsync",
+                "false (default) | true: --unsafe-no-fsync on every member (etcd 3.5 and later; refused where the installed etcd lacks it)",
+            ),
+        ])
     }
 
     fn own_faults(&self) -> Vec<Fault> {
@@ -76,6 +87,41 @@ impl Db for Etcd {
                 }))
             }
         };
+        let no_fsync = match opts.get("unsafe-no-fsync").unwrap_or("false") {
+            "false" => false,
+            "true" => true,
+            other => {
+                return Err(DbError::BadOption(OptionError::NotAChoice {
+                    target: "etcd",
+                    key: "unsafe-no-fsync",
+                    choices: "false, true",
+                    value: other.to_owned(),
+                }))
+            }
+        };
+        if no_fsync {
+            let first = nodes.first().ok_or("etcd needs at least one node")?;
+            let help = first
+                .remote
+                .exec("etcd --help 2>&1; etcd --version 2>&1 | head -1")
+                .map_err(|e| format!("{}: {e}", first.name))?;
+            if !help.stdout.contains("--unsafe-no-fsync") {
+                let version = help
+                    .stdout
+                    .lines()
+                    .rfind(|l| l.starts_with("etcd Version"))
+                    .unwrap_or("this etcd")
+                    .to_owned();
+                return Err(DbError::BadOption(OptionError::Unmet {
+                    target: "etcd",
+                    why: format!(
+                        "unsafe-no-fsync=true needs etcd 3.5 or later; {} on {} has no --unsafe-no-fsync",
+                        version.trim(),
+                        first.name
+                    ),
+                }));
+            }
+        }
         let cluster: Vec<String> = nodes
             .iter()
             .map(|n| format!("{}=http://{}:{PEER_PORT}", n.name, n.addr))
@@ -110,6 +156,10 @@ impl Db for Etcd {
                 "--logger".into(),
                 "zap".into(),
             ];
+            let mut argv = argv;
+            if no_fsync {
+                argv.push("--unsafe-no-fsync".into());
+            }
             let d = Arc::new(
                 Daemon::new(
                     n.remote.clone(),
@@ -161,6 +211,7 @@ impl Db for Etcd {
             Arc::new(changes),
         );
         Ok(DbCluster {
+            restart: None,
             target: Arc::new(target),
             daemons,
             sidecars: Vec::new(),

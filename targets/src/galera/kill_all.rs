@@ -89,58 +89,65 @@ impl KillAll {
         Ok(Value::map(vec![("killed".into(), Value::list(killed))]))
     }
 
-    /// Node `i`'s last committed seqno: `grastate.dat` if it knows, else
-    /// `mariadbd --wsrep-recover`.
-    fn seqno(&self, i: usize) -> Option<i64> {
-        let c = &self.cluster;
-        match c.grastate(i) {
-            Some(g) if g.seqno >= 0 => Some(g.seqno),
-            _ => recovered_seqno(c, i),
-        }
-    }
-
     fn restart(&self) -> Result<Value, NemesisError> {
-        let c = &self.cluster;
         let mut down = self.down.lock().unwrap_or_else(|e| e.into_inner());
         if !*down {
             return Ok(Value::str("nothing to restart"));
         }
-        let seqnos: Vec<Option<i64>> = std::thread::scope(|s| {
-            let asks: Vec<_> = (0..c.nodes.len())
-                .map(|i| s.spawn(move || self.seqno(i)))
-                .collect();
-            asks.into_iter().map(|h| h.join().unwrap_or(None)).collect()
-        });
-        let best = (0..c.nodes.len())
-            .max_by_key(|&i| (seqnos[i].unwrap_or(i64::MIN), std::cmp::Reverse(i)))
-            .unwrap_or(0);
-        let fail = |e: String| NemesisError::Failed(e);
-        c.mark_bootstrap(best)
-            .map_err(|e| fail(format!("mark {} safe to bootstrap: {e}", c.nodes[best].name)))?;
-        c.daemons[best]
-            .start()
-            .map_err(|e| fail(format!("start {}: {e}", c.nodes[best].name)))?;
-        c.wait_serving(best, 1, SYNC_LIMIT).map_err(fail)?;
-        for i in (0..c.nodes.len()).filter(|&i| i != best) {
-            c.daemons[i]
-                .start()
-                .map_err(|e| fail(format!("start {}: {e}", c.nodes[i].name)))?;
-        }
-        for i in 0..c.nodes.len() {
-            c.wait_serving(i, c.nodes.len(), SYNC_LIMIT).map_err(fail)?;
-        }
+        let done = bootstrap(&self.cluster)?;
         *down = false;
-        let seen = c
-            .nodes
-            .iter()
-            .zip(&seqnos)
-            .map(|(n, s)| (n.name.as_str().into(), s.map(Value::Int).unwrap_or(Value::Null)))
-            .collect();
-        Ok(Value::map(vec![
-            ("bootstrapped".into(), Value::str(&c.nodes[best].name)),
-            ("seqnos".into(), Value::map(seen)),
-        ]))
+        Ok(done)
     }
+}
+
+/// Node `i`'s last committed seqno: `grastate.dat` if it knows, else
+/// `mariadbd --wsrep-recover`.
+fn seqno(c: &GCluster, i: usize) -> Option<i64> {
+    match c.grastate(i) {
+        Some(g) if g.seqno >= 0 => Some(g.seqno),
+        _ => recovered_seqno(c, i),
+    }
+}
+
+/// Restarts a cluster whose every server is down, as the operator does:
+/// bootstraps the most advanced node, then starts the others, and waits
+/// until all serve in one primary component. Also how the cluster comes
+/// back after every node lost power.
+pub(crate) fn bootstrap(c: &GCluster) -> Result<Value, NemesisError> {
+    let seqnos: Vec<Option<i64>> = std::thread::scope(|s| {
+        let asks: Vec<_> = (0..c.nodes.len())
+            .map(|i| s.spawn(move || seqno(c, i)))
+            .collect();
+        asks.into_iter().map(|h| h.join().unwrap_or(None)).collect()
+    });
+    let best = (0..c.nodes.len())
+        .max_by_key(|&i| (seqnos[i].unwrap_or(i64::MIN), std::cmp::Reverse(i)))
+        .unwrap_or(0);
+    let fail = |e: String| NemesisError::Failed(e);
+    c.mark_bootstrap(best)
+        .map_err(|e| fail(format!("mark {} safe to bootstrap: {e}", c.nodes[best].name)))?;
+    c.daemons[best]
+        .start()
+        .map_err(|e| fail(format!("start {}: {e}", c.nodes[best].name)))?;
+    c.wait_serving(best, 1, SYNC_LIMIT).map_err(fail)?;
+    for i in (0..c.nodes.len()).filter(|&i| i != best) {
+        c.daemons[i]
+            .start()
+            .map_err(|e| fail(format!("start {}: {e}", c.nodes[i].name)))?;
+    }
+    for i in 0..c.nodes.len() {
+        c.wait_serving(i, c.nodes.len(), SYNC_LIMIT).map_err(fail)?;
+    }
+    let seen = c
+        .nodes
+        .iter()
+        .zip(&seqnos)
+        .map(|(n, s)| (n.name.as_str().into(), s.map(Value::Int).unwrap_or(Value::Null)))
+        .collect();
+    Ok(Value::map(vec![
+        ("bootstrapped".into(), Value::str(&c.nodes[best].name)),
+        ("seqnos".into(), Value::map(seen)),
+    ]))
 }
 
 /// The seqno `mariadbd --wsrep-recover` finds in node `i`'s InnoDB (the

@@ -16,6 +16,7 @@
 //! servers run with `skip-name-resolve`: rsync's reverse lookups would
 //! otherwise each wait for an unreachable nameserver.
 
+use crate::about::ClockShim;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -96,6 +97,10 @@ wsrep_sst_method=rsync
 pub struct Galera;
 
 impl Db for Galera {
+    fn clock_shim(&self) -> ClockShim {
+        ClockShim::Reaches("mariadbd (C++) reads the clock through libc".into())
+    }
+
     fn own_faults(&self) -> Vec<faultline_harness::Fault> {
         super::kill_all::FAULTS
             .iter()
@@ -207,7 +212,26 @@ impl Db for Galera {
             began.elapsed(),
         );
         let target = GaleraTarget::new(cluster.clone(), &opts.workload);
+        // After a power loss: nodes that lost it alone rejoin as they
+        // restart; when every node lost it there is no primary component to
+        // join, and the cluster is bootstrapped as after `kill-all-bootstrap`.
+        let c = cluster.clone();
+        let restart: faultline_nemesis::power::Restart = Arc::new(move |down: &[usize]| {
+            if down.len() == c.nodes.len() {
+                return super::kill_all::bootstrap(&c);
+            }
+            for &i in down {
+                c.daemons[i].start().map_err(|e| {
+                    faultline_harness::runner::NemesisError::Failed(format!(
+                        "start {}: {e}",
+                        c.nodes[i].name
+                    ))
+                })?;
+            }
+            Ok(faultline_history::Value::list(Vec::new()))
+        });
         Ok(DbCluster {
+            restart: Some(restart),
             target: Arc::new(target),
             daemons: cluster.daemons.clone(),
             sidecars: Vec::new(),
@@ -278,7 +302,7 @@ fn prepare(c: &GCluster, i: usize) -> Result<(), String> {
     let err = |e: String| format!("prepare {}: {e}", n.name);
     n.remote
         .run(&format!(
-            "mkdir -p {dir} && rm -rf {data} && mkdir {data} && chown mysql:mysql {dir} {data} \
+            "mkdir -p {dir} {data} && find {data} -mindepth 1 -delete && chown mysql:mysql {dir} {data} \
              && chmod 750 {data} && printf %s {} > {}",
             shell_quote(&cnf(n, &peers, &c.settings)),
             q(&n.cnf)

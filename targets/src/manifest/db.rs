@@ -18,6 +18,7 @@
 //! `_`), so a manifest can switch behaviour (semi-synchronous replication...)
 //! without faultline knowing what the option means.
 
+use crate::about::ClockShim;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -259,6 +260,10 @@ impl ManifestDb {
 }
 
 impl Db for ManifestDb {
+    fn clock_shim(&self) -> ClockShim {
+        ClockShim::AtStart("each server's program is checked before it starts and its processes once running; a Go or statically linked program is refused".into())
+    }
+
     fn name(&self) -> &str {
         &self.manifest.name
     }
@@ -462,6 +467,7 @@ impl Db for ManifestDb {
             _ => Some(Arc::new(Composed(parts))),
         };
         Ok(DbCluster {
+            restart: None,
             target: Arc::new(target),
             daemons,
             sidecars: Vec::new(),

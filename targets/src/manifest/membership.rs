@@ -30,7 +30,7 @@ use super::env::{exports, run_here, vars};
 use super::ready::{self, Probe};
 use super::spec::{Manifest, MembershipSpec};
 use super::template::render;
-use crate::db::DbNode;
+use crate::db::{empty_dir_command, DbNode};
 
 /// Membership changes of a manifest's cluster.
 pub struct ManifestMembership {
@@ -125,8 +125,7 @@ impl ManifestMembership {
     fn stop_and_wipe(&self, i: usize) -> Result<(), NemesisError> {
         let n = &self.nodes[i];
         self.daemons[i].stop(Duration::from_secs(5))?;
-        let data = shell_quote(&n.dir.join("data").display().to_string());
-        n.remote.run(&format!("rm -rf {data} && mkdir -p {data}"))?;
+        n.remote.run(&empty_dir_command(&n.dir.join("data")))?;
         Ok(())
     }
 }

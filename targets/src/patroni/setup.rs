@@ -14,6 +14,7 @@
 //! clients: they find the primary by asking each server
 //! `pg_is_in_recovery()`.
 
+use crate::about::ClockShim;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,10 @@ const FORM_LIMIT: Duration = Duration::from_secs(90);
 pub struct Patroni;
 
 impl Db for Patroni {
+    fn clock_shim(&self) -> ClockShim {
+        ClockShim::Partly("Patroni (Python) and PostgreSQL read it through libc; the etcd that keeps its leader lease is a Go program the shim cannot move".into())
+    }
+
     fn name(&self) -> &str {
         "patroni"
     }
@@ -165,6 +170,7 @@ impl Db for Patroni {
         logs.extend(etcd.logs);
         let target = PostgresTarget::new(cluster.clone(), &opts.workload).named("patroni");
         Ok(DbCluster {
+            restart: None,
             target: Arc::new(target),
             daemons: cluster.daemons.clone(),
             sidecars: etcd.daemons,

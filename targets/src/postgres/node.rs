@@ -245,7 +245,7 @@ pub(crate) fn prepare(c: &PgCluster, i: usize) -> Result<(), String> {
     let err = |e: String| format!("prepare {}: {e}", n.name);
     n.remote
         .run(&format!(
-            "mkdir -p {dir} {sock} && rm -rf {data} && mkdir {data} && \
+            "mkdir -p {dir} {sock} {data} && find {data} -mindepth 1 -delete && \
              chown postgres:postgres {data} {sock} && chmod 700 {data} && chmod 755 {sock}"
         ))
         .map_err(|e| err(e.to_string()))?;

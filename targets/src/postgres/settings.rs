@@ -55,6 +55,11 @@ pub struct Settings {
     pub read_from: ReadFrom,
     /// Transaction isolation.
     pub isolation: Isolation,
+    /// `synchronous_commit`: `on` (the default: a commit is acknowledged
+    /// once its WAL is flushed) or `off`, `local`, `remote_write`,
+    /// `remote_apply`. With `off` a commit is acknowledged before its WAL
+    /// reaches the disk, and a power loss forgets it.
+    pub synchronous_commit: &'static str,
 }
 
 impl Default for Settings {
@@ -63,6 +68,7 @@ impl Default for Settings {
             sync: SyncMode::Async,
             read_from: ReadFrom::Primary,
             isolation: Isolation::Serializable,
+            synchronous_commit: "on",
         }
     }
 }
@@ -99,10 +105,25 @@ impl Settings {
                 ))
             }
         };
+        let synchronous_commit = match opts.get("synchronous-commit").unwrap_or("on") {
+            "on" => "on",
+            "off" => "off",
+            "local" => "local",
+            "remote_write" | "remote-write" => "remote_write",
+            "remote_apply" | "remote-apply" => "remote_apply",
+            v => {
+                return Err(bad(
+                    "synchronous-commit",
+                    v,
+                    "on, off, local, remote_write, remote_apply",
+                ))
+            }
+        };
         Ok(Settings {
             sync,
             read_from,
             isolation,
+            synchronous_commit,
         })
     }
 

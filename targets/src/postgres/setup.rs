@@ -9,6 +9,7 @@
 //! directory, `cluster_name` — is given on the postmaster's command line, so
 //! no copied file ever names the wrong node.
 
+use crate::about::ClockShim;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -62,6 +63,10 @@ log_line_prefix = '%m [%p] %q%a '
 pub struct Postgres;
 
 impl Db for Postgres {
+    fn clock_shim(&self) -> ClockShim {
+        ClockShim::Reaches("PostgreSQL (C) reads the clock through libc".into())
+    }
+
     fn own_faults(&self) -> Vec<faultline_harness::Fault> {
         super::failover::FAULTS
             .iter()
@@ -106,6 +111,10 @@ impl Db for Postgres {
                 "isolation",
                 "read-committed | repeatable-read | serializable (default)",
             ),
+            Help::new(
+                "synchronous-commit",
+                "on (default) | off | local | remote_write | remote_apply: synchronous_commit (off acknowledges commits before their WAL is on disk)",
+            ),
         ])
     }
 
@@ -143,7 +152,7 @@ impl Postgres {
         let daemons: Vec<Arc<Daemon>> = pg
             .iter()
             .enumerate()
-            .map(|(i, n)| Arc::new(daemon(n, &bin, opts.clock_env.get(i).cloned())))
+            .map(|(i, n)| Arc::new(daemon(n, &bin, &settings, opts.clock_env.get(i).cloned())))
             .collect();
         let cluster = Arc::new(PgCluster {
             nodes: pg,
@@ -160,6 +169,7 @@ impl Postgres {
         let target = PostgresTarget::new(cluster.clone(), &opts.workload);
         let c = cluster.clone();
         let db = DbCluster {
+            restart: None,
             target: Arc::new(target.clone()),
             daemons: cluster.daemons.clone(),
             sidecars: Vec::new(),
@@ -229,7 +239,12 @@ pub(crate) fn sock_dir(dir: &Path) -> PathBuf {
 }
 
 /// The postmaster of node `n`, in the foreground, as user `postgres`.
-fn daemon(n: &PgNode, bin: &str, env: Option<Vec<(String, String)>>) -> Daemon {
+fn daemon(
+    n: &PgNode,
+    bin: &str,
+    settings: &Settings,
+    env: Option<Vec<(String, String)>>,
+) -> Daemon {
     let mut argv: Vec<String> = AS_POSTGRES.iter().map(|s| s.to_string()).collect();
     argv.push(format!("{bin}/postgres"));
     argv.push("-D".into());
@@ -239,6 +254,7 @@ fn daemon(n: &PgNode, bin: &str, env: Option<Vec<(String, String)>>) -> Daemon {
         ("port", PORT.to_string()),
         ("unix_socket_directories", n.sock.display().to_string()),
         ("cluster_name", n.name.clone()),
+        ("synchronous_commit", settings.synchronous_commit.to_owned()),
     ] {
         argv.push("-c".into());
         argv.push(format!("{k}={v}"));

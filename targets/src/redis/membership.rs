@@ -25,7 +25,7 @@ use faultline_nemesis::membership::Membership;
 
 use super::config::{MASTER_NAME, PORT, SENTINEL_PORT};
 use super::probe::{fields, info, query, role, text, Role};
-use crate::db::DbNode;
+use crate::db::{empty_dir_command, DbNode};
 
 /// How long a re-added replica may take to be online again.
 const REJOIN: Duration = Duration::from_secs(30);
@@ -124,8 +124,7 @@ impl Membership for RedisMembership {
             )));
         }
         self.servers[i].stop(Duration::from_secs(5))?;
-        let data = shell_quote(&n.dir.join("data").display().to_string());
-        n.remote.run(&format!("rm -rf {data} && mkdir -p {data}"))?;
+        n.remote.run(&empty_dir_command(&n.dir.join("data")))?;
         let mut reset = 0;
         for s in &self.nodes {
             if query(&s.addr, SENTINEL_PORT, &["SENTINEL", "RESET", MASTER_NAME], PROBE).is_ok() {
@@ -149,7 +148,8 @@ impl Membership for RedisMembership {
         let dir = shell_quote(&n.dir.display().to_string());
         let conf = (self.conf)(n, &primary);
         n.remote.run(&format!(
-            "rm -rf {dir}/data && mkdir -p {dir}/data && printf %s {} > {dir}/redis.conf",
+            "{} && printf %s {} > {dir}/redis.conf",
+            empty_dir_command(&n.dir.join("data")),
             shell_quote(&conf)
         ))?;
         self.servers[i].start()?;

@@ -12,6 +12,7 @@
 //! tried first on these machines) a failover aborted because the replicas'
 //! information was stale is retried only after twice that time.
 
+use crate::about::ClockShim;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,6 +45,11 @@ pub struct Options {
     pub min_replicas: Option<usize>,
     /// Clients `WAIT` for this many replicas after each write.
     pub wait: Option<i64>,
+    /// `appendfsync`: `everysec` (Debian's and Redis's default: the append
+    /// log is fsynced once a second, so up to a second of acknowledged
+    /// writes lives only in the page cache), `always` (before each reply),
+    /// or `no` (when the kernel likes).
+    pub appendfsync: Option<&'static str>,
 }
 
 impl Options {
@@ -67,9 +73,24 @@ impl Options {
             }
             Ok(Some(n))
         };
+        let appendfsync = match opts.get("appendfsync") {
+            None => None,
+            Some("everysec") => Some("everysec"),
+            Some("always") => Some("always"),
+            Some("no") => Some("no"),
+            Some(v) => {
+                return Err(OptionError::NotAChoice {
+                    target: "redis-sentinel",
+                    key: "appendfsync",
+                    choices: "everysec, always, no",
+                    value: v.to_owned(),
+                })
+            }
+        };
         Ok(Options {
             min_replicas: num("min-replicas-to-write")?,
             wait: num("wait")?.map(|n| n as i64),
+            appendfsync,
         })
     }
 }
@@ -78,10 +99,11 @@ impl Options {
 pub fn server_conf(n: &DbNode, primary: &str, i: usize, o: &Options) -> String {
     let mut c = format!(
         "bind {addr}\nport {PORT}\nprotected-mode no\ndaemonize no\nlogfile \"\"\n\
-         dir {data}\nsave \"\"\nappendonly yes\nappendfsync everysec\n\
+         dir {data}\nsave \"\"\nappendonly yes\nappendfsync {fsync}\n\
          repl-diskless-sync-delay 0\n",
         addr = n.addr,
         data = n.dir.join("data").display(),
+        fsync = o.appendfsync.unwrap_or("everysec"),
     );
     if i > 0 {
         c.push_str(&format!("replicaof {primary} {PORT}\n"));
@@ -109,6 +131,10 @@ pub fn sentinel_conf(n: &DbNode, primary: &str, nodes: usize) -> String {
 }
 
 impl Db for RedisSentinel {
+    fn clock_shim(&self) -> ClockShim {
+        ClockShim::Reaches("redis-server and Sentinel (C) read the clock through libc".into())
+    }
+
     fn name(&self) -> &str {
         "redis-sentinel"
     }
@@ -138,6 +164,10 @@ impl Db for RedisSentinel {
             Help::new(
                 "wait",
                 "N: each write waits (WAIT) for N replicas to acknowledge it (default 0)",
+            ),
+            Help::new(
+                "appendfsync",
+                "everysec (default) | always | no: when the append-only file is fsynced (everysec loses up to a second of acknowledged writes on power loss)",
             ),
         ])
     }
@@ -190,6 +220,7 @@ impl Db for RedisSentinel {
             )),
         );
         Ok(DbCluster {
+            restart: None,
             target: Arc::new(target),
             daemons,
             sidecars,
@@ -358,7 +389,8 @@ mod tests {
             o,
             Ok(Options {
                 min_replicas: Some(1),
-                wait: Some(2)
+                wait: Some(2),
+                appendfsync: None,
             })
         );
         assert!(Options::parse(&opts(&[("wait", "3")]), 3).is_err());
@@ -380,12 +412,14 @@ mod tests {
         let o = Options {
             min_replicas: Some(1),
             wait: None,
+            appendfsync: Some("always"),
         };
         let c = server_conf(&n, "10.0.0.11", 1, &o);
         for line in [
             "bind 10.0.0.12",
             "replicaof 10.0.0.11 6379",
             "min-replicas-to-write 1",
+            "appendfsync always",
         ] {
             assert!(c.lines().any(|l| l == line), "{line} in {c}");
         }

@@ -20,7 +20,7 @@ use faultline_nemesis::membership::MembershipNemesis;
 use super::config::{Config, Mode, Peer};
 use super::membership::{MemberNode, RefkvMembership};
 use super::target::{RefkvNemesis, RefkvTarget};
-use crate::about::{About, Defaults, Help};
+use crate::about::{About, ClockShim, Defaults, Help};
 use crate::cluster::nodes;
 use crate::cluster::process::binary_on;
 use crate::cluster::{Cluster, Setup, SetupError};
@@ -107,6 +107,10 @@ impl Kind for Refkv {
             })
             .collect();
         About {
+            clock_shim: ClockShim::Reaches(
+                "its nodes are faultline's own binary (Rust), which reads the clock through libc"
+                    .into(),
+            ),
             faults: REFKV_FAULTS.iter().map(|(f, h)| Help::new(*f, *h)).collect(),
             options: Some(options),
             defaults: Defaults::new("set", &["partition-leader"]),
@@ -231,7 +235,13 @@ fn refkv(
     }
     let mut cluster = Cluster::bare(Arc::new(MemoryTarget::new(workload)));
     let placed = match ssh {
-        Some(o) => nodes::ssh(&mut cluster, &all, run, o)?,
+        Some(o) => nodes::ssh(
+            &mut cluster,
+            &all,
+            run,
+            o,
+            faults.iter().any(Fault::is_clock),
+        )?,
         None => nodes::local(&mut cluster, &all, run, faults.iter().any(Fault::is_clock))?,
     };
     let peers: Vec<(String, String)> = placed
@@ -293,6 +303,7 @@ fn refkv(
             addr: n.addr.clone(),
             daemon: Some(d),
             skew: n.skew.clone(),
+            host_clock: n.host_clock.clone(),
         });
     }
     let ips: Vec<(String, std::net::IpAddr)> = placed

@@ -28,6 +28,7 @@ use faultline_nemesis::membership::Membership;
 
 use super::config::Peer;
 use super::node::{call, JOIN_MARKER};
+use crate::db::empty_dir_command;
 
 /// How long an added node may take to answer again.
 const REJOIN: Duration = Duration::from_secs(30);
@@ -81,10 +82,10 @@ impl Membership for RefkvMembership {
             return Ok(Value::str("already a member"));
         }
         n.daemon.stop(Duration::from_secs(2))?;
-        let data = shell_quote(&n.data.display().to_string());
-        n.daemon.remote().run(&format!(
-            "rm -rf {data} && mkdir -p {data} && : > {data}/{JOIN_MARKER}"
-        ))?;
+        let marker = shell_quote(&n.data.join(JOIN_MARKER).display().to_string());
+        n.daemon
+            .remote()
+            .run(&format!("{} && : > {marker}", empty_dir_command(&n.data)))?;
         n.daemon.start()?;
         let end = Instant::now() + REJOIN;
         while Instant::now() < end {

@@ -15,6 +15,7 @@
 //! serving (stale) reads for up to two seconds before it gives up and closes
 //! its clients' sessions, which is the window the default test aims at.
 
+use crate::about::ClockShim;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -120,6 +121,10 @@ pub fn config(node: &DbNode, nodes: &[DbNode]) -> String {
 }
 
 impl Db for Zookeeper {
+    fn clock_shim(&self) -> ClockShim {
+        ClockShim::Reaches("the JVM reads the wall clock through libc's clock_gettime".into())
+    }
+
     fn name(&self) -> &str {
         "zookeeper"
     }
@@ -223,6 +228,7 @@ impl Db for Zookeeper {
         opts.steps.done("servers warmed up", began.elapsed());
         let target = ZkTarget::new(servers.clone(), &opts.workload, o.sync, o.placement);
         Ok(DbCluster {
+            restart: None,
             target: Arc::new(target),
             daemons,
             sidecars: Vec::new(),
