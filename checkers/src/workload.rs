@@ -12,8 +12,8 @@ use crate::checker::{CheckError, Checker, ConfigError};
 use crate::elle::{Elle, ElleOptions, TxnWorkload};
 use crate::linear::{Kv, LinearOptions, Linearizable, Mutex, NilReads, Queue, Register, Split};
 use crate::replication::{
-    Bank, Conflicts, Counter, Divergence, Sessions, SetChecker, Shape, SplitBrain, Staleness,
-    UniqueIds,
+    Bank, Conflicts, Counter, Divergence, MembershipChecker, Sessions, SetChecker, Shape,
+    SplitBrain, Staleness, UniqueIds,
 };
 use crate::stats::Stats;
 
@@ -112,17 +112,24 @@ impl Workload {
     /// workload's, less `split-brain` when the history holds no leadership
     /// (`primaries`) observation at all — a target that cannot tell who leads,
     /// or a history recorded elsewhere. Asked for by name, `split-brain` on
-    /// such a history is `unknown`.
+    /// such a history is `unknown`. `membership` is added when the history
+    /// changed membership.
     pub fn default_checkers(&self, history: &History) -> Vec<&'static str> {
         let observed = history
             .events()
             .iter()
             .any(|e| e.is_nemesis() && &*e.f == "primaries");
-        self.checkers
+        let mut out: Vec<&'static str> = self
+            .checkers
             .iter()
             .copied()
             .filter(|c| observed || *c != "split-brain")
-            .collect()
+            .collect();
+        // Membership changed during the run: who served while removed.
+        if !faultline_history::members::Timeline::of(history.events()).is_empty() {
+            out.push("membership");
+        }
+        out
     }
 }
 
@@ -154,6 +161,7 @@ pub const CHECKERS: &[&str] = &[
     "conflicts",
     "split-brain",
     "divergence",
+    "membership",
 ];
 
 /// Names of every linearizability model.
@@ -255,6 +263,7 @@ pub fn checker(
         "divergence" => Ok(Box::new(Divergence {
             shape: shape(w, opts),
         })),
+        "membership" => Ok(Box::new(MembershipChecker)),
         other => Err(ConfigError::UnknownChecker {
             name: other.to_owned(),
             known: CHECKERS.join(", "),

@@ -347,6 +347,29 @@ fn split_brain_names_the_interval_the_nodes_and_the_vanished_writes() {
     assert_eq!(a.data["leaders"], serde_json::json!(["n1", "n3"]));
 }
 
+/// The same split brain, with n1 removed from the cluster (the
+/// `membership` fault) just before it: n1's writes are served by a
+/// non-member, and split-brain says n1 was not a member then.
+#[test]
+fn split_brain_names_a_leader_that_was_no_longer_a_member() {
+    let r = expect(
+        "set-split-brain-removed.jsonl",
+        "set",
+        &["lost-write", "non-member-served", "split-brain"],
+        &[
+            "n1 and n3 each acted as leader",
+            "Not a member then: n1 (removed from the cluster at event 5)",
+            "n1 acknowledged 2 operation(s) (0 read(s), 2 write(s)) after it was removed from the cluster (event 5) before it was added back (event 18)",
+        ],
+    );
+    let a = &r.checkers["split-brain"].anomalies[0];
+    assert_eq!(a.data["non_members"], serde_json::json!(["n1"]));
+    assert_eq!(
+        r.checkers["membership"].anomalies[0].ops,
+        vec![5, 7, 8, 11, 12, 18]
+    );
+}
+
 #[test]
 fn leadership_claims_without_writes_on_both_sides_are_not_split_brain() {
     let r = expect("set-fenced-claims-valid.jsonl", "set", &[], &[]);

@@ -9,6 +9,7 @@ use libfuzzer_sys::fuzz_target;
 
 const CHECKERS: &[&str] = &[
     "set", "unique-ids", "counter", "bank", "session", "staleness", "conflicts", "split-brain",
+    "membership",
 ];
 const WORKLOADS: &[&str] = &["register", "kv", "list-append", "set", "unique-ids", "counter", "bank"];
 

@@ -19,7 +19,7 @@ use crate::remote::{Exit, Remote, RemoteError, Signal, Spawn};
 /// A long-running process on one node.
 pub struct Daemon {
     remote: Arc<dyn Remote>,
-    spec: Spawn,
+    spec: Mutex<Spawn>,
     pid: Mutex<Option<u32>>,
     paused: Mutex<bool>,
     pidfile: Option<std::path::PathBuf>,
@@ -69,7 +69,7 @@ impl Daemon {
     pub fn new(remote: Arc<dyn Remote>, spec: Spawn) -> Daemon {
         Daemon {
             remote,
-            spec,
+            spec: Mutex::new(spec),
             pid: Mutex::new(None),
             paused: Mutex::new(false),
             pidfile: None,
@@ -88,6 +88,29 @@ impl Daemon {
     pub fn with_pidfile(mut self, path: std::path::PathBuf) -> Daemon {
         self.pidfile = Some(path);
         self
+    }
+
+    /// Starts it with `argv` from its next start on (an etcd member added
+    /// back joins an existing cluster, where it first bootstrapped a new one).
+    pub fn set_argv(&self, argv: Vec<String>) {
+        self.spec.lock().unwrap_or_else(|e| e.into_inner()).argv = argv;
+    }
+
+    /// Its arguments, as the next start will use them.
+    pub fn argv(&self) -> Vec<String> {
+        self.spec
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .argv
+            .clone()
+    }
+
+    fn log_path(&self) -> std::path::PathBuf {
+        self.spec
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .log
+            .clone()
     }
 
     /// The node it runs on.
@@ -113,7 +136,8 @@ impl Daemon {
                 return Ok(p);
             }
         }
-        let p = self.remote.spawn(&self.spec)?;
+        let spec = self.spec.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let p = self.remote.spawn(&spec)?;
         *pid = Some(p);
         if let Some(f) = &self.pidfile {
             self.remote.run(&format!(
@@ -241,14 +265,14 @@ impl Daemon {
             node: self.node().to_owned(),
             pid: p,
             how: self.remote.exit_status(p),
-            log: self.spec.log.clone(),
+            log: self.log_path(),
             tail: self.log_tail(lines),
         })
     }
 
     /// The last `lines` lines of its log (none if it cannot be read).
     pub fn log_tail(&self, lines: usize) -> Vec<String> {
-        let log = crate::remote::shell_quote(&self.spec.log.display().to_string());
+        let log = crate::remote::shell_quote(&self.log_path().display().to_string());
         self.remote
             .exec(&format!("tail -n {lines} {log} 2>/dev/null"))
             .map(|o| o.stdout.lines().map(str::to_owned).collect())

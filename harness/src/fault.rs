@@ -20,8 +20,10 @@
 //! in-process target's); `clock` (skew one way), `clock-ahead`,
 //! `clock-strobe`, `clock-drift`; `packet` (delay, loss, duplication or
 //! reordering); `power-loss` (with the same five scopes: the node loses
-//! power and keeps only what it fsynced) and `disk-full` (writes that need
-//! new space fail with ENOSPC on one node). Any
+//! power and keeps only what it fsynced), `disk-full` (writes that need
+//! new space fail with ENOSPC on one node) and `membership` (a node removed
+//! from the cluster through the database's own protocol, added back fresh
+//! when healed; only targets that offer it). Any
 //! other name of letters, digits, `-` and `_` is a target's own fault; which
 //! faults a target offers is the target's to say.
 
@@ -122,6 +124,9 @@ pub enum Fault {
     PowerLoss(Scope),
     /// A full disk on one node: writes needing new space fail with ENOSPC.
     DiskFull,
+    /// A node removed from the cluster through the database's own
+    /// protocol; added back (with empty data) when healed.
+    Membership,
     /// A target's own fault, by name. Never a built-in spelling: build it
     /// with [`Fault::parse`] (or [`Fault::own`]) so that `kill` is always
     /// [`Fault::Kill`].
@@ -153,6 +158,7 @@ impl Fault {
         all.push(Fault::Packet);
         all.extend(Scope::ALL.map(Fault::PowerLoss));
         all.push(Fault::DiskFull);
+        all.push(Fault::Membership);
         all
     }
 
@@ -229,8 +235,8 @@ impl Fault {
     }
 
     /// The family, which is also what `stop` undoes: `partition`, `kill`,
-    /// `pause`, `clock`, `packet`, `power-loss`, `disk-full`, or the own
-    /// fault's name.
+    /// `pause`, `clock`, `packet`, `power-loss`, `disk-full`, `membership`,
+    /// or the own fault's name.
     pub fn family(&self) -> &str {
         match self {
             Fault::Partition(_) => "partition",
@@ -240,6 +246,7 @@ impl Fault {
             Fault::Packet => "packet",
             Fault::PowerLoss(_) => "power-loss",
             Fault::DiskFull => "disk-full",
+            Fault::Membership => "membership",
             Fault::Own(name) => name,
         }
     }
@@ -268,6 +275,7 @@ impl Fault {
             Fault::PowerLoss(Scope::All) => "every node loses power at once (the whole rack): SIGKILL, every write not fsynced is discarded (powerfs); restarted when healed".into(),
             Fault::PowerLoss(s) => format!("{} lose{} power: SIGKILL, every write not fsynced is discarded (powerfs); restarted when healed", who(s), if *s == Scope::One { "s" } else { "" }),
             Fault::DiskFull => "one node's disk is full: writes that need new space fail with ENOSPC (powerfs); space returns when healed".into(),
+            Fault::Membership => "remove one node from the cluster through the database's own protocol (etcd member remove, a Redis replica, a PostgreSQL standby, refkv leave, a manifest's [membership]); added back with empty data when healed".into(),
             Fault::Own(_) => return None,
         })
     }
@@ -286,6 +294,7 @@ impl fmt::Display for Fault {
             Fault::Packet => f.write_str("packet"),
             Fault::PowerLoss(s) => write!(f, "power-loss{}", s.suffix()),
             Fault::DiskFull => f.write_str("disk-full"),
+            Fault::Membership => f.write_str("membership"),
             Fault::Own(name) => f.write_str(name),
         }
     }
@@ -353,6 +362,7 @@ mod tests {
         "power-loss-leader",
         "disk-full",
         "clock-drift",
+        "membership",
     ];
 
     #[test]
@@ -382,6 +392,9 @@ mod tests {
             Ok(Fault::Clock(ClockKind::Ahead))
         );
         assert_eq!(Fault::parse("packet"), Ok(Fault::Packet));
+        assert_eq!(Fault::parse("membership"), Ok(Fault::Membership));
+        assert_eq!(Fault::Membership.family(), "membership");
+        assert!(Fault::Membership.scope().is_none());
         assert!(Fault::parse("kill-leader").unwrap().aims_at_leader());
         assert!(!Fault::parse("kill").unwrap().aims_at_leader());
         assert!(Fault::parse("clock-strobe").unwrap().is_clock());

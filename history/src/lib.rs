@@ -10,7 +10,7 @@
 //! Jepsen's EDN (`history.edn`, Knossos' op vectors, Elle transactions,
 //! `jepsen.independent` tuples, Porcupine's kv maps) and Jepsen's text log;
 //! writing EDN back ([`edn_write`]); and reading fault windows from nemesis
-//! events ([`fault`]).
+//! events ([`fault`]) and membership over time ([`members`]).
 //!
 //! The invariant it keeps: a [`History`] value is always *well-formed* — indices
 //! increase and every completion belongs to an open invocation of the same
@@ -29,6 +29,7 @@ mod jepsen_log;
 mod jsonl;
 mod jsonl_fast;
 mod jsonl_serde;
+pub mod members;
 mod observations;
 mod phase;
 mod value;

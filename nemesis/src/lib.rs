@@ -17,12 +17,14 @@
 //! faults on the shim or a host's real clock ([`clock_faults`]), and
 //! [`local::LocalNemesis`], which drives them all, with crashes and pauses,
 //! over any `Remote`; [`power::PowerNemesis`] cuts the power of nodes whose
-//! data directories are powerfs mounts.
+//! data directories are powerfs mounts; [`membership::MembershipNemesis`]
+//! changes a cluster's membership through a target's own protocol.
 
 pub mod clock;
 pub mod clock_faults;
 mod elf;
 pub mod local;
+pub mod membership;
 pub mod packet;
 pub mod partition;
 pub mod power;

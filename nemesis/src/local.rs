@@ -580,9 +580,11 @@ impl Family {
             Fault::Pause(_) => Family::Pause,
             Fault::Clock(_) => Family::Clock,
             Fault::Packet => Family::Packet,
-            Fault::Partition(_) | Fault::PowerLoss(_) | Fault::DiskFull | Fault::Own(_) => {
-                return None
-            }
+            Fault::Partition(_)
+            | Fault::PowerLoss(_)
+            | Fault::DiskFull
+            | Fault::Membership
+            | Fault::Own(_) => return None,
         })
     }
 }

@@ -92,14 +92,34 @@ fn targets() -> String {
     for (name, path) in reg.manifests() {
         out.push_str(&format!("  {:<15} manifest {}\n", name, path.display()));
     }
-    out.push_str(&nemeses());
+    out.push_str(&nemeses(&membership(&reg)));
     out
+}
+
+/// The `membership` fault and the targets that offer it (their own
+/// protocol for it is theirs to wire, so the registry says which).
+fn membership(reg: &Registry) -> String {
+    let changers: Vec<String> = reg
+        .kinds()
+        .iter()
+        .map(|k| k.about())
+        .filter(|a| a.faults.iter().any(|f| f.name == "membership"))
+        .map(|a| a.name)
+        .collect();
+    let help = faultline_harness::Fault::Membership
+        .help()
+        .unwrap_or_default();
+    format!(
+        "  {:<20} {help}; the history records the members (targets: {}, and manifests with [membership])\n",
+        "membership",
+        changers.join(", ")
+    )
 }
 
 /// The built-in nemeses, one line each on what they do: every real
 /// cluster's node faults, then the disk faults (targets whose nodes keep
 /// their data in a data directory: the built-in databases and manifests).
-fn nemeses() -> String {
+fn nemeses(membership: &str) -> String {
     let mut out = String::from(
         "nemeses: (every real cluster; `none` for no faults; each target's own are listed with it)\n",
     );
@@ -115,6 +135,7 @@ fn nemeses() -> String {
             out.push_str(&format!("  {name:<20} {help}\n"));
         }
     }
+    out.push_str(membership);
     out.push_str(&format!(
         "  {:<20} ({} on databases and manifests: powerfs under each node's data directory; see docs/power-loss.md)\n",
         "",

@@ -328,6 +328,14 @@ pub fn cut_off_port_rules(peers: &[&str], ports: &[u16], add: bool, tag: &str) -
     cmds.join("; ")
 }
 
+/// The shell command that empties directory `dir` on a node and keeps the
+/// directory itself, which may be a mount point (powerfs under a data
+/// directory): what a node removed from its cluster is left with.
+pub fn empty_dir_command(dir: &std::path::Path) -> String {
+    let d = shell_quote(&dir.display().to_string());
+    format!("mkdir -p {d} && find {d} -mindepth 1 -delete")
+}
+
 /// A shell script that installs the `packages` not installed yet: `apt-get
 /// update` once, then `apt-get install`, with a temporary `policy-rc.d` so
 /// Debian does not start the packages' own services (which would hold the
@@ -406,6 +414,24 @@ mod tests {
             del.contains("iptables -w -D OUTPUT -d 10.0.0.2 -p tcp -m multiport --ports 2379,2380")
         );
         assert!(!cut_off_rules(&["10.0.0.2"], true, "t").contains("multiport"));
+    }
+
+    #[test]
+    fn emptying_a_directory_keeps_it() {
+        let d = tempfile::tempdir().unwrap();
+        let data = d.path().join("data dir");
+        std::fs::create_dir_all(data.join("sub")).unwrap();
+        std::fs::write(data.join("sub/x"), "x").unwrap();
+        std::fs::write(data.join(".hidden"), "y").unwrap();
+        let ok = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(empty_dir_command(&data))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        assert!(data.is_dir());
+        assert_eq!(std::fs::read_dir(&data).unwrap().count(), 0);
     }
 
     #[test]

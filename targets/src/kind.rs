@@ -94,6 +94,12 @@ pub fn check_about(about: &About, s: &Setup<'_>) -> Result<(), SetupError> {
         let name = f.to_string();
         let node = about.node_faults && node_fault_names(about).contains(&name.as_str());
         if !node && !own.contains(&name) {
+            if *f == faultline_harness::Fault::Membership {
+                return Err(SetupError::bad(format!(
+                    "{} cannot change its membership: removing and adding a node through its own protocol is not wired for it",
+                    about.name
+                )));
+            }
             let mut known: Vec<String> = Vec::new();
             if about.node_faults {
                 known.extend(node_fault_names(about).iter().map(|k| k.to_string()));

@@ -55,11 +55,11 @@ impl MemoryNemesis {
             let ok = match k {
                 Fault::Partition(s) | Fault::Kill(s) | Fault::Pause(s) => *s != Scope::Leader,
                 Fault::Clock(_) | Fault::Packet => true,
-                Fault::PowerLoss(_) | Fault::DiskFull | Fault::Own(_) => false,
+                Fault::PowerLoss(_) | Fault::DiskFull | Fault::Membership | Fault::Own(_) => false,
             };
             if !ok {
                 return Err(NemesisError::Refused(format!(
-                    "the memory target simulates partition, kill and pause (of one node, -minority, -majority, -all), clock, clock-ahead, clock-strobe, clock-drift and packet; not \"{k}\" (it has no leader to aim at, and no disk)"
+                    "the memory target simulates partition, kill and pause (of one node, -minority, -majority, -all), clock, clock-ahead, clock-strobe, clock-drift and packet; not \"{k}\" (it has no leader to aim at, no disk, and no protocol to change its membership)"
                 )));
             }
         }
@@ -139,7 +139,8 @@ mod tests {
     fn every_built_in_fault_but_a_leader_aimed_or_disk_one_is_simulated() {
         for f in Fault::built_in() {
             let made = MemoryNemesis::new(nodes(3), Faults::default(), std::slice::from_ref(&f));
-            assert_eq!(made.is_ok(), !f.aims_at_leader() && !f.needs_disk(), "{f}");
+            let simulated = !f.aims_at_leader() && !f.needs_disk() && f != Fault::Membership;
+            assert_eq!(made.is_ok(), simulated, "{f}");
         }
         let e = MemoryNemesis::new(
             nodes(3),
@@ -150,7 +151,7 @@ mod tests {
         .unwrap()
         .to_string();
         assert!(
-            e.contains("; not \"promote\" (it has no leader to aim at, and no disk)"),
+            e.contains("; not \"promote\" (it has no leader to aim at, no disk, and no protocol to change its membership)"),
             "{e}"
         );
     }

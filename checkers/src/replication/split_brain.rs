@@ -40,6 +40,11 @@
 //! writes, and not two attributed writers, cannot be ruled out and makes the
 //! verdict `unknown`.
 //!
+//! When the history changed membership (the `membership` fault), a claimant
+//! the controller had removed from the cluster during the interval is named
+//! as such (`non_members` in the anomaly's data): a removed node that still
+//! leads and takes writes is split brain of the plainest kind.
+//!
 //! Leadership claims alone, with writes on one side only, are not split brain
 //! (a deposed leader that knows to refuse writes is the fencing working); they
 //! are listed in the details. Without leadership observations there is nothing
@@ -151,6 +156,7 @@ impl Checker for SplitBrain {
     fn check(&self, history: &History) -> Result<Verdict, CheckError> {
         let clock = Clock::of_history(history);
         let at = |pos: usize| clock.at(history, pos);
+        let members = faultline_history::members::Timeline::of(history.events());
         let mut seen = Vec::new();
         let mut observations = 0usize;
         for (pos, e) in history.events().iter().enumerate() {
@@ -315,6 +321,22 @@ impl Checker for SplitBrain {
                     join_and(&deposed)
                 ));
             }
+            // Membership: a claimant the controller had removed from the
+            // cluster at the time is named as such.
+            let outside = match clock.real {
+                true => members.out_during(&all, start, end),
+                false => Vec::new(),
+            };
+            if !outside.is_empty() {
+                let shown: Vec<String> = outside
+                    .iter()
+                    .map(|(n, i)| format!("{n} (removed from the cluster at event {i})"))
+                    .collect();
+                explanation.push_str(&format!(
+                    ". Not a member then: {}",
+                    join_and(&shown.iter().map(String::as_str).collect::<Vec<_>>())
+                ));
+            }
             if let Some(f) = &facts {
                 let set = matches!(self.shape, Some(Shape::Set { .. }));
                 let gone = vanished(f, &by_node, history, set);
@@ -342,6 +364,7 @@ impl Checker for SplitBrain {
                     "from": clock.json(start), "to": clock.json(end), "observed": clock.json(observed), "leaders": all,
                     "writes": by_node.iter().map(|(n, w)| (n.to_string(), w.len())).collect::<BTreeMap<_, _>>(),
                     "unattributed": blind,
+                    "non_members": outside.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
                 }),
             });
         }

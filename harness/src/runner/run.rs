@@ -7,7 +7,8 @@
 //! **Faults.** Every nemesis interval the schedule asks the nemesis for one
 //! fault and records what happened (see [`super::nemesis`] and
 //! `faultline_history::fault`): an injected fault as `start-<fault>`
-//! carrying `began` (its first effect), later `stop-<fault>`; an injection
+//! carrying `began` (its first effect), later `stop-<fault>` (its `began`:
+//! when undoing it began); an injection
 //! that changed nothing as a `start-<fault>` with `{"injected": false}` and
 //! its error, neither counted nor stopped; one that failed part-way as
 //! `{"injected": "partial"}`, stopped at once. An injection that reached its
@@ -465,13 +466,16 @@ async fn schedule(nemesis: Option<Arc<dyn Nemesis>>, s: Arc<Shared>) -> FaultTal
         }
         let (n2, f2) = (n.clone(), fault.clone());
         tracing::debug!(target: "faultline::nemesis", "stopping {fault}");
+        // A stop carries `began` too: when undoing began (membership is
+        // restored from there, not from when the re-addition returned).
+        let stopping = Instant::now();
         let res = tokio::task::spawn_blocking(move || n2.stop(&f2)).await;
         let name = format!("stop-{fault}");
         match res {
-            Ok(Ok(v)) => record(&name, v, None, None),
+            Ok(Ok(v)) => record(&name, v, None, Some(stopping)),
             Ok(Err(e)) => {
                 let e = e.to_string();
-                record(&name, Value::Null, Some(e.clone()), None);
+                record(&name, Value::Null, Some(e.clone()), Some(stopping));
                 t.errors.push(e);
             }
             Err(_) => break,

@@ -6,7 +6,7 @@
 //! the cited operations of [`ops`]; [`lost`] groups lost writes), [`timeline`],
 //! [`plots`] and [`lag`], and the recovery table of [`failovers`]; [`faults`] finds the nemesis intervals they shade,
 //! [`exits`] the nodes that exited on their own (a section, and markers on the
-//! timeline).
+//! timeline), [`members`] the membership over time (when it changed).
 
 mod anomalies;
 mod cycle;
@@ -18,6 +18,7 @@ mod input;
 mod lag;
 mod linear;
 mod lost;
+mod members;
 mod ops;
 mod page;
 mod plots;

@@ -1,7 +1,8 @@
 //! The page: one HTML document that needs nothing but itself.
 //!
 //! Order: header (verdict, facts, reproduce, checkers), nodes that exited on
-//! their own (only when some did), anomalies, timeline,
+//! their own (only when some did), anomalies, failovers, membership over
+//! time (only when it changed), timeline,
 //! latency and throughput, nodes, the cited operations, files. The style
 //! sheet and scripts are inline; data is embedded in `<script>` elements of
 //! non-JavaScript types (see `timeline.rs`); nothing is fetched, so the file
@@ -22,6 +23,7 @@ use super::faults::faults;
 use super::header::header;
 use super::input::{ReportError, ReportInput};
 use super::lag::{files_section, nodes_section};
+use super::members::members_section;
 use super::ops::Ctx;
 use super::plots::plots_section;
 use super::timeline::{timeline_section, TIMELINE_JS};
@@ -40,6 +42,7 @@ pub fn render_report(input: &ReportInput) -> String {
     let head = header(input, &ctx);
     let anomalies = anomalies_section(&input.results, &ctx, &faults);
     let failovers = failovers_section(&input.results.failovers, &ctx);
+    let membership = members_section(&ctx);
     let cited: Vec<u64> = {
         // The invocation index of every cited op, which is what the timeline keys on.
         let mut v: Vec<u64> = input
@@ -75,7 +78,16 @@ pub fn render_report(input: &ReportInput) -> String {
     out.push_str(ERRORS_JS);
     out.push_str("</script></head><body><div id=\"script-errors\" hidden></div><main>");
     for part in [
-        &head, &exits, &anomalies, &failovers, &timeline, &plots, &nodes, &ops, &files,
+        &head,
+        &exits,
+        &anomalies,
+        &failovers,
+        &membership,
+        &timeline,
+        &plots,
+        &nodes,
+        &ops,
+        &files,
     ] {
         out.push_str(part);
     }

@@ -13,11 +13,12 @@ use crate::kind::Kind;
 use crate::{MemoryNemesis, MemoryTarget};
 
 /// The faults it simulates: every built-in fault but those aimed at a
-/// leader (it has none). What `MemoryNemesis` accepts; tested below.
+/// leader (it has none) and `membership` (it has no protocol to change its
+/// nodes). What `MemoryNemesis` accepts; tested below.
 fn offered() -> Vec<Fault> {
     Fault::built_in()
         .into_iter()
-        .filter(|f| !f.aims_at_leader() && !f.needs_disk())
+        .filter(|f| !f.aims_at_leader() && !f.needs_disk() && *f != Fault::Membership)
         .collect()
 }
 

@@ -20,6 +20,8 @@ use serde_json::{json, Value as Json};
 
 /// The client port.
 pub const CLIENT_PORT: u16 = 2379;
+/// The peer port.
+pub const PEER_PORT: u16 = 2380;
 
 /// Retries of a list-append transaction whose compare failed.
 const TXN_ATTEMPTS: usize = 8;
@@ -148,6 +150,23 @@ impl Http {
                 })
                 .collect(),
         )
+    }
+
+    /// One request to member `node`, blocking (for the membership fault):
+    /// the reply, or why there was none.
+    pub fn post_blocking(&self, node: usize, path: &str, body: &Json) -> Result<Json, String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("runtime: {e}"))?;
+        rt.block_on(self.post(node, path, body)).map_err(|e| match e {
+            ReqError::Unsent(m) | ReqError::Unknown(m) => m,
+        })
+    }
+
+    /// The members, (name, address), in node order.
+    pub fn nodes(&self) -> &[(String, String)] {
+        &self.members
     }
 
     /// The members that say they lead (blocking: for the nemesis and setup).

@@ -12,9 +12,11 @@
 //! faultline's clock shim cannot skew it and the clock nemesis refuses, saying
 //! so. Clients use etcd's JSON gateway (`/v3/kv/range`, `/v3/kv/put`,
 //! `/v3/kv/txn`) over HTTP, keys and values base64-encoded: no protobuf
-//! toolchain needed. Setup: [`setup`]; clients: [`client`].
+//! toolchain needed. Setup: [`setup`]; clients: [`client`]; `member remove` and
+//! `member add` for the `membership` fault: [`membership`].
 
 pub mod client;
+pub mod membership;
 pub mod setup;
 
 pub use setup::Etcd;

@@ -1,4 +1,5 @@
-//! Installing, configuring and starting an etcd cluster, one member per node.
+//! Installing, configuring and starting an etcd cluster, one member per node,
+//! with its own fault: `membership` ([`super::membership`]).
 
 use crate::about::ClockShim;
 use std::sync::Arc;
@@ -7,12 +8,15 @@ use std::time::{Duration, Instant};
 use faultline_harness::daemon::Daemon;
 use faultline_harness::remote::Spawn;
 
+use faultline_harness::Fault;
+use faultline_nemesis::membership::MembershipNemesis;
+
 use super::client::{EtcdTarget, Http, CLIENT_PORT};
+pub use super::client::PEER_PORT;
+use super::membership::EtcdMembership;
 use crate::about::{Defaults, Help};
 use crate::db::{Db, DbCluster, DbError, DbNode, DbOptions, OptionError};
 
-/// The peer port.
-pub const PEER_PORT: u16 = 2380;
 
 /// etcd from Debian's `etcd-server`.
 pub struct Etcd;
@@ -59,6 +63,17 @@ impl Db for Etcd {
                 "false (default) | true: --unsafe-no-fsync on every member (etcd 3.5 and later; refused where the installed etcd lacks it)",
             ),
         ])
+    }
+
+    fn own_faults(&self) -> Vec<Fault> {
+        vec![Fault::Membership]
+    }
+
+    fn fault_help(&self, fault: &str) -> String {
+        match fault {
+            "membership" => "a member is stopped, `member remove`d and wiped, then `member add`ed back and started empty with --initial-cluster-state existing".into(),
+            _ => String::new(),
+        }
     }
 
     fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, DbError> {
@@ -183,6 +198,18 @@ impl Db for Etcd {
         }
         let target = EtcdTarget::new(members, serializable);
         let h = http.clone();
+        let changes = EtcdMembership::new(
+            http.clone(),
+            daemons
+                .iter()
+                .cloned()
+                .zip(nodes.iter().map(|n| n.dir.join("data")))
+                .collect(),
+        );
+        let membership = MembershipNemesis::new(
+            nodes.iter().map(|n| n.name.clone()).collect(),
+            Arc::new(changes),
+        );
         Ok(DbCluster {
             restart: None,
             target: Arc::new(target),
@@ -190,7 +217,7 @@ impl Db for Etcd {
             sidecars: Vec::new(),
             leaders: Some(Arc::new(move || h.leaders_blocking())),
             skewable: false,
-            nemesis: None,
+            nemesis: Some(Arc::new(membership)),
             logs,
         })
     }

@@ -9,7 +9,9 @@
 //! `[form]` once. Everything the
 //! runner and nemeses need comes back in the [`DbCluster`]: the JSON-lines
 //! client target, the servers (with the manifest's stop/kill/pause
-//! overrides), leader discovery, the manifest's own faults, and the logs.
+//! overrides), leader discovery, the manifest's own faults (and the
+//! `membership` fault when it has `[membership]`, see [`super::membership`]),
+//! and the logs.
 //!
 //! Options given with `--db-opt key=value` reach every command, the files'
 //! environment and the clients as `FAULTLINE_OPT_<KEY>` (upper case, `-` as
@@ -22,11 +24,14 @@ use std::time::{Duration, Instant};
 
 use faultline_harness::daemon::{Controls, Daemon};
 use faultline_harness::remote::{shell_quote, Remote, Signal, Spawn};
+use faultline_harness::runner::{Composed, Nemesis};
 use faultline_harness::Fault;
+use faultline_nemesis::membership::MembershipNemesis;
 
 use super::client::{ClientLog, JsonlTarget, LeadersByNode};
 use super::faults::ManifestNemesis;
 use super::install;
+use super::membership::ManifestMembership;
 use super::ready::{self, Probe};
 use super::skew;
 use super::spec::{FormOn, Manifest};
@@ -269,11 +274,16 @@ impl Db for ManifestDb {
 
     fn own_faults(&self) -> Vec<Fault> {
         // Checked to be fault names when the manifest was read.
-        self.manifest
+        let mut own: Vec<Fault> = self
+            .manifest
             .faults
             .keys()
             .filter_map(|n| Fault::parse(n).ok())
-            .collect()
+            .collect();
+        if self.manifest.membership.is_some() {
+            own.push(Fault::Membership);
+        }
+        own
     }
 
     fn summary(&self) -> String {
@@ -300,6 +310,9 @@ impl Db for ManifestDb {
     }
 
     fn fault_help(&self, fault: &str) -> String {
+        if fault == "membership" && self.manifest.membership.is_some() {
+            return "removes a node with the manifest's [membership] remove, adds it back empty with add".into();
+        }
         match self.manifest.faults.get(fault) {
             Some(f) if f.kill_leader => {
                 "kills the leader's server first (the manifest's own fault)".into()
@@ -409,16 +422,50 @@ impl Db for ManifestDb {
         target.log = ClientLog::open(&opts.run_dir.join("clients.log"));
         target.leaders_by_node = by_node;
         target.replica_reads = m.client.replica_reads;
-        let nemesis = (!m.faults.is_empty()).then(|| {
-            let n: Arc<dyn faultline_harness::runner::Nemesis> = Arc::new(ManifestNemesis::new(
+        let mut parts: Vec<Arc<dyn Nemesis>> = Vec::new();
+        if !m.faults.is_empty() {
+            parts.push(Arc::new(ManifestNemesis::new(
                 m.clone(),
                 nodes.to_vec(),
                 daemons.clone(),
                 leaders.clone(),
                 opt_env.clone(),
-            ));
-            n
-        });
+            )));
+        }
+        if let Some(spec) = &m.membership {
+            // The same probes setup waited on (so they were built once already).
+            let probes = match nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| self.probe(n, &vars(m, nodes, i, None), &env))
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    for d in &daemons {
+                        let _ = d.stop(Duration::from_secs(2));
+                    }
+                    return Err(e.into());
+                }
+            };
+            let changes = ManifestMembership::new(
+                m.clone(),
+                spec.clone(),
+                nodes.to_vec(),
+                daemons.clone(),
+                probes,
+                opt_env.clone(),
+            );
+            parts.push(Arc::new(MembershipNemesis::new(
+                nodes.iter().map(|n| n.name.clone()).collect(),
+                Arc::new(changes),
+            )));
+        }
+        let nemesis: Option<Arc<dyn Nemesis>> = match parts.len() {
+            0 => None,
+            1 => parts.pop(),
+            _ => Some(Arc::new(Composed(parts))),
+        };
         Ok(DbCluster {
             restart: None,
             target: Arc::new(target),

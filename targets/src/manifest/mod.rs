@@ -9,6 +9,7 @@ pub mod faults;
 pub mod find;
 pub mod install;
 pub mod leaders;
+pub mod membership;
 pub mod ready;
 pub mod skew;
 pub mod spec;

@@ -95,6 +95,10 @@ pub struct Manifest {
     /// Faults of the database's own, by name.
     #[serde(default, rename = "fault")]
     pub faults: BTreeMap<String, FaultSpec>,
+    /// How a node is removed from the cluster and added back (the
+    /// `membership` fault).
+    #[serde(default)]
+    pub membership: Option<MembershipSpec>,
     /// The directory the manifest was read from (set after parsing).
     #[serde(skip)]
     pub dir: PathBuf,
@@ -261,6 +265,25 @@ pub struct FaultSpec {
     pub restart_old_leader: Option<bool>,
 }
 
+/// `[membership]`: the database's own commands to remove a node from the
+/// cluster and add it back. Both run on this machine with the templates of
+/// the node being changed.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembershipSpec {
+    /// Removes `{{node}}` from the cluster (asking the other members).
+    pub remove: String,
+    /// Adds `{{node}}` back, before its server starts again with empty data.
+    pub add: String,
+    /// Prints the members' names, one per line (optional).
+    #[serde(default)]
+    pub members: Option<String>,
+    /// Leave the removed node's server running until it is added back
+    /// (default: stop it and wipe its data right after removing it).
+    #[serde(default)]
+    pub keep_running: bool,
+}
+
 /// The optional command fields, by dotted name.
 const OPTIONAL_COMMANDS: &[&str] = &[
     "start.prepare",
@@ -339,6 +362,13 @@ impl Manifest {
         }
         for (k, v) in &self.start.env {
             t.push((format!("start.env.{k}"), v));
+        }
+        if let Some(ms) = &self.membership {
+            t.push(("membership.remove".into(), &ms.remove));
+            t.push(("membership.add".into(), &ms.add));
+            if let Some(c) = &ms.members {
+                t.push(("membership.members".into(), c));
+            }
         }
         for (name, f) in &self.faults {
             if let Some(c) = &f.command {
@@ -446,7 +476,23 @@ impl Manifest {
                 _ => {}
             }
         }
+        if let Some(ms) = &self.membership {
+            for (field, text) in [
+                ("membership.remove", &ms.remove),
+                ("membership.add", &ms.add),
+            ] {
+                if text.trim().is_empty() {
+                    return Err(self.field(field, "is empty"));
+                }
+            }
+        }
         for (name, f) in &self.faults {
+            if name == "membership" {
+                return Err(self.field(
+                    "fault.membership",
+                    "`membership` is a built-in fault: give its commands in [membership]",
+                ));
+            }
             if !plain(name) {
                 return Err(self.field(
                     &format!("fault.{name}"),
@@ -505,6 +551,42 @@ mod tests {
         assert_eq!(m.dir, Path::new("/x"));
         assert!(m.faults.is_empty());
         assert_eq!(m.ready.timeout, 30.0);
+    }
+
+    #[test]
+    fn membership_commands_are_checked_like_every_field() {
+        let p = Path::new("/x/db.toml");
+        let ok = format!(
+            "{GOOD}[membership]\nremove = \"rm {{{{node}}}}\"\nadd = \"add {{{{addr}}}}\"\n"
+        );
+        let m = Manifest::parse(&ok, p).unwrap();
+        let ms = m.membership.unwrap();
+        assert_eq!(
+            (ms.remove.as_str(), ms.keep_running),
+            ("rm {{node}}", false)
+        );
+        let cases = [
+            (
+                format!("{GOOD}[membership]\nremove = \" \"\nadd = \"a\"\n"),
+                "field `membership.remove`: is empty",
+            ),
+            (
+                format!("{GOOD}[membership]\nremove = \"r {{{{nod}}}}\"\nadd = \"a\"\n"),
+                "field `membership.remove`",
+            ),
+            (
+                format!("{GOOD}[membership]\nremove = \"r\"\n"),
+                "missing field `add`",
+            ),
+            (
+                format!("{GOOD}[fault.membership]\ncommand = \"x\"\n"),
+                "`membership` is a built-in fault",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = Manifest::parse(&text, p).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! queries meanwhile (`hot_standby`). Nothing in PostgreSQL itself fails over:
 //! an operator (or a tool such as Patroni) notices the primary is gone and runs
 //! `pg_promote()` on a standby. This target plays that operator with the
-//! `failover` fault of [`failover::PostgresFailover`].
+//! `failover` fault of [`failover::PostgresFailover`], and decommissions and
+//! rebuilds a standby (`pg_basebackup`) with the `membership` fault of
+//! [`membership::PostgresMembership`].
 //!
 //! - **Asynchronous replication** (`--db-opt sync=async`, the default): the
 //!   primary acknowledges a `COMMIT` once the WAL is on *its own* disk. A
@@ -71,6 +73,7 @@
 
 pub mod client;
 pub mod failover;
+pub mod membership;
 pub mod node;
 pub mod ops;
 mod settings;

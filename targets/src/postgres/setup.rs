@@ -18,10 +18,12 @@ use std::time::Duration;
 
 use faultline_harness::daemon::Daemon;
 use faultline_harness::remote::{shell_quote, Remote, Spawn};
-use faultline_harness::runner::{BANK_ACCOUNTS, BANK_BALANCE};
+use faultline_harness::runner::{Composed, BANK_ACCOUNTS, BANK_BALANCE};
+use faultline_nemesis::membership::MembershipNemesis;
 
 use super::client::PostgresTarget;
 use super::failover::PostgresFailover;
+use super::membership::PostgresMembership;
 use super::node::{clone_from, prepare, PgCluster, PgNode, AS_POSTGRES};
 use super::{Settings, SyncMode, PORT};
 use crate::about::{Defaults, Help};
@@ -69,6 +71,7 @@ impl Db for Postgres {
         super::failover::FAULTS
             .iter()
             .filter_map(|f| faultline_harness::Fault::own(f).ok())
+            .chain([faultline_harness::Fault::Membership])
             .collect()
     }
 
@@ -119,6 +122,7 @@ impl Db for Postgres {
         match fault {
             "failover" => "an operator promotes a standby and demotes the primary".into(),
             "failover-lagging" => "the primary is cut off from its standbys, then a lagging standby is promoted".into(),
+            "membership" => "a standby is stopped, dropped from synchronous_standby_names and wiped, then rebuilt with pg_basebackup".into(),
             _ => String::new(),
         }
     }
@@ -171,7 +175,13 @@ impl Postgres {
             sidecars: Vec::new(),
             leaders: Some(Arc::new(move || c.leaders())),
             skewable: true,
-            nemesis: Some(Arc::new(PostgresFailover::new(cluster.clone()))),
+            nemesis: Some(Arc::new(Composed(vec![
+                Arc::new(PostgresFailover::new(cluster.clone())),
+                Arc::new(MembershipNemesis::new(
+                    cluster.nodes.iter().map(|n| n.name.clone()).collect(),
+                    Arc::new(PostgresMembership::new(cluster.clone())),
+                )),
+            ]))),
             logs: (0..cluster.nodes.len())
                 .map(|i| (i, cluster.nodes[i].log.clone()))
                 .collect(),

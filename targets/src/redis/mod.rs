@@ -63,10 +63,12 @@
 //!   parse, or a `WAIT` that came back short. When in doubt, `info`.
 //!
 //! Setup and leader discovery: [`setup`]; clients: [`client`]; the workloads'
-//! commands: [`ops`]; blocking probes: [`probe`].
+//! commands: [`ops`]; blocking probes: [`probe`]; a replica removed and
+//! re-added for the `membership` fault: [`membership`].
 
 pub mod client;
 mod config;
+pub mod membership;
 pub mod ops;
 pub mod probe;
 pub mod setup;

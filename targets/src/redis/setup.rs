@@ -19,8 +19,12 @@ use std::time::{Duration, Instant};
 use faultline_harness::daemon::{wait_port, Daemon};
 use faultline_harness::remote::{shell_quote, Spawn};
 
+use faultline_harness::Fault;
+use faultline_nemesis::membership::MembershipNemesis;
+
 use super::client::RedisTarget;
 use super::config::{MASTER_NAME, PORT, SENTINEL_PORT};
+use super::membership::RedisMembership;
 use super::probe::{fields, info};
 use crate::about::{Defaults, Help};
 use crate::db::{Db, DbCluster, DbError, DbNode, DbOptions, OptionError};
@@ -168,6 +172,17 @@ impl Db for RedisSentinel {
         ])
     }
 
+    fn own_faults(&self) -> Vec<Fault> {
+        vec![Fault::Membership]
+    }
+
+    fn fault_help(&self, fault: &str) -> String {
+        match fault {
+            "membership" => "a replica is stopped, wiped and forgotten by every sentinel (SENTINEL RESET), then added back empty as a replica of the current primary".into(),
+            _ => String::new(),
+        }
+    }
+
     fn setup(&self, nodes: &[DbNode], opts: &DbOptions) -> Result<DbCluster, DbError> {
         let primary = nodes
             .first()
@@ -196,6 +211,14 @@ impl Db for RedisSentinel {
                 [(i, d.join("redis.log")), (i, d.join("sentinel.log"))]
             })
             .collect();
+        let membership = MembershipNemesis::new(
+            nodes.iter().map(|n| n.name.clone()).collect(),
+            Arc::new(RedisMembership::new(
+                nodes.to_vec(),
+                daemons.clone(),
+                Box::new(move |n: &DbNode, primary: &str| server_conf(n, primary, 1, &o)),
+            )),
+        );
         Ok(DbCluster {
             restart: None,
             target: Arc::new(target),
@@ -203,7 +226,7 @@ impl Db for RedisSentinel {
             sidecars,
             leaders: Some(Arc::new(move || t.leaders_blocking())),
             skewable: true,
-            nemesis: None,
+            nemesis: Some(Arc::new(membership)),
             logs,
         })
     }

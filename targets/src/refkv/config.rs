@@ -107,7 +107,9 @@ pub struct Config {
     #[arg(long)]
     pub voters: Option<usize>,
     /// Start empty as a non-voting follower: take a snapshot from the leader,
-    /// then catch up from the log position it carries.
+    /// then catch up from the log position it carries. (A node whose empty
+    /// data directory holds a `JOIN` file, as the `membership` fault leaves
+    /// it when adding a node back, joins the same way.)
     #[arg(long)]
     pub join: bool,
 }
@@ -161,6 +163,10 @@ pub struct Mode {
     /// Milliseconds without a leader before an election (randomised up to twice).
     #[arg(long, default_value_t = 300)]
     pub election_ms: u64,
+    /// What a node removed from the cluster does with clients (`serve`
+    /// reproduces a removed node that keeps answering).
+    #[arg(long, value_enum, default_value = "refuse")]
+    pub removed: Removed,
 }
 
 impl Mode {
@@ -177,6 +183,7 @@ impl Mode {
             ("--read-repair", name(self.read_repair)),
             ("--anti-entropy", name(self.anti_entropy)),
             ("--sloppy", name(self.sloppy)),
+            ("--removed", name(self.removed)),
             ("--n", self.n.to_string()),
             ("--w", self.w.to_string()),
             ("--r", self.r.to_string()),
@@ -217,8 +224,21 @@ impl Default for Mode {
             sloppy: OnOff::Off,
             heartbeat_ms: 50,
             election_ms: 300,
+            removed: Removed::Refuse,
         }
     }
+}
+
+/// What a node removed from the cluster (the `membership` fault's `leave`)
+/// does with the clients that still reach it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Removed {
+    /// Refuses every request: it is no longer a member.
+    Refuse,
+    /// Keeps answering from its own copy, which no longer changes (a
+    /// decommissioned node nobody shut down).
+    Serve,
 }
 
 /// A switch.

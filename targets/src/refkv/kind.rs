@@ -1,6 +1,7 @@
 //! The reference store: one `faultline _refkv` per node, on namespaces or
 //! SSH hosts (the binary uploaded there), plus — locally — a spare node that
-//! the `join` fault starts mid-test. Setup returns once the cluster serves:
+//! the `join` fault starts mid-test; the `membership` fault removes and adds
+//! back the cluster's own nodes ([`super::membership`]). Setup returns once the cluster serves:
 //! a leader elected in the single-leader modes, every node answering in the
 //! others.
 
@@ -14,8 +15,10 @@ use faultline_harness::remote::{Spawn, SshOptions};
 use faultline_harness::runner::{Composed, Nemesis, GENERATED};
 use faultline_harness::Fault;
 use faultline_nemesis::local::{LocalNemesis, NodeCtl};
+use faultline_nemesis::membership::MembershipNemesis;
 
-use super::config::{Config, Mode};
+use super::config::{Config, Mode, Peer};
+use super::membership::{MemberNode, RefkvMembership};
 use super::target::{RefkvNemesis, RefkvTarget};
 use crate::about::{About, ClockShim, Defaults, Help};
 use crate::cluster::nodes;
@@ -33,6 +36,10 @@ const REFKV_FAULTS: &[(&str, &str)] = &[
     (
         "join",
         "a follower joins mid-test from a snapshot (single-leader modes)",
+    ),
+    (
+        "membership",
+        "a node leaves the cluster, later wiped and added back from a snapshot (single-leader modes; --removed serve keeps the removed node answering)",
     ),
 ];
 
@@ -188,6 +195,11 @@ fn check(
             "the join fault starts a spare local namespace: it is not offered on SSH hosts",
         ));
     }
+    if faults.contains(&Fault::Membership) && !mode.replication.has_leader() {
+        return Err(SetupError::bad(
+            "the membership fault rejoins a node from the leader's snapshot: it needs a single-leader --replication",
+        ));
+    }
     let mut all = names.to_vec();
     if join {
         all.push("joiner".into());
@@ -238,6 +250,7 @@ fn refkv(
         .collect();
     let mut ctl = Vec::new();
     let mut spare = None;
+    let mut members = Vec::new();
     let mut exe = std::path::PathBuf::new();
     for (i, n) in placed.iter().enumerate() {
         exe = binary_on(n)?;
@@ -273,6 +286,18 @@ fn refkv(
         }
         let pid = d.start().map_err(SetupError::bad)?;
         nodes::record_pid(&mut cluster, &n.name, pid)?;
+        let ip = n
+            .addr
+            .parse()
+            .map_err(|e| SetupError::bad(format!("address of {}: {e}", n.name)))?;
+        members.push(MemberNode {
+            peer: Peer {
+                name: n.name.clone(),
+                ip,
+            },
+            daemon: d.clone(),
+            data: n.dir.join("data"),
+        });
         ctl.push(NodeCtl {
             remote: n.remote.clone(),
             addr: n.addr.clone(),
@@ -316,8 +341,16 @@ fn refkv(
                 .with_leaders(Arc::new(move || t.leaders())),
         ));
     }
+    let (membership, own): (Vec<Fault>, Vec<Fault>) =
+        own.into_iter().partition(|f| f == &Fault::Membership);
     if !own.is_empty() {
         parts.push(Arc::new(RefkvNemesis::new(target.clone(), spare, own)));
+    }
+    if !membership.is_empty() {
+        parts.push(Arc::new(MembershipNemesis::new(
+            names.to_vec(),
+            Arc::new(RefkvMembership::new(members)),
+        )));
     }
     cluster.nemesis = match parts.len() {
         0 => None,

@@ -9,7 +9,8 @@
 //! - single leader ([`leader`]): `async`, `semi-sync`, `sync`, `majority`,
 //!   automatic (elections in epochs) or manual (`promote`) failover, epoch
 //!   fencing that `--fencing off` removes, reads from the leader or any node,
-//!   and followers that join mid-test from a snapshot;
+//!   followers that join mid-test from a snapshot, and nodes that leave and
+//!   are added back empty ([`membership`]);
 //! - multi-leader and leaderless ([`quorum`]): last-write-wins by wall clock or
 //!   version-vector siblings, forwarding topologies, `n`/`w`/`r` quorums, read
 //!   repair, anti-entropy, sloppy quorums with hinted handoff.
@@ -25,6 +26,7 @@ pub mod engine;
 pub mod error;
 pub mod kind;
 pub mod leader;
+pub mod membership;
 pub mod node;
 pub mod quorum;
 pub mod target;

@@ -7,6 +7,13 @@
 //! loop fsyncs the disk and only then sends what was queued — nothing is
 //! acknowledged before it is durable. A timer calls [`Engine::tick`] every
 //! heartbeat for elections, heartbeats, hinted handoff and anti-entropy.
+//!
+//! A node asked to `leave` (the `membership` fault) is out of the cluster
+//! until its data is wiped: it drops peer datagrams, stops its timers (so it
+//! neither leads nor campaigns), and refuses clients, saying `role: removed`
+//! — or, with `--removed serve`, keeps answering them from its frozen copy
+//! and says what it still believes (a removed leader still says it leads),
+//! with `member: false`.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -16,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use faultline_history::Value;
 
-use super::config::{Config, Peer, CLIENT_PORT, PEER_PORT};
+use super::config::{Config, Peer, Removed, CLIENT_PORT, PEER_PORT};
 use super::disk::Disk;
 use super::engine::{ConnId, Ctx, Engine};
 use super::error::{BadRequest, CallError, ConfigError, ServeError};
@@ -61,9 +68,11 @@ pub fn serve(cfg: Config) -> Result<(), ServeError> {
     cx.log(&format!("refkv: {}", cfg.describe()));
     let mut engine: Box<dyn Engine> = if cfg.mode.replication.has_leader() {
         let mut l = Leader::new(&cfg, records, peers.len(), now);
-        if cfg.join && l.is_empty() {
+        let marker = cfg.data.join(JOIN_MARKER);
+        if (cfg.join || marker.exists()) && l.is_empty() {
             join(&cfg, &peers, &mut cx, &mut l);
         }
+        let _ = std::fs::remove_file(marker);
         Box::new(l)
     } else {
         Box::new(Quorum::new(&cfg, records, peers.len(), me as usize))
@@ -78,6 +87,9 @@ pub fn serve(cfg: Config) -> Result<(), ServeError> {
     let mut conns: HashMap<ConnId, TcpStream> = HashMap::new();
     let heartbeat = Duration::from_millis(cfg.mode.heartbeat_ms.max(1));
     let mut next_tick = Instant::now();
+    // Removed from the cluster (`leave`): survives restarts until the data goes.
+    let left_marker = cfg.data.join(LEFT_MARKER);
+    let mut left = left_marker.exists();
     loop {
         let wait = next_tick.saturating_duration_since(Instant::now());
         let first = match rx.recv_timeout(wait) {
@@ -98,18 +110,38 @@ pub fn serve(cfg: Config) -> Result<(), ServeError> {
                     conns.remove(&id);
                 }
                 Event::Request(id, Err(e)) => cx.reply(id, fail(e.to_string())),
+                Event::Request(id, Ok(req)) if req.f == "leave" => {
+                    if !left {
+                        left = true;
+                        let _ = std::fs::write(&left_marker, b"");
+                        cx.log("left the cluster: no replication, no elections");
+                    }
+                    cx.reply(id, ok(Value::str(&cfg.name)));
+                }
+                Event::Request(id, Ok(req)) if req.f == "status" && left => {
+                    let s = match cfg.mode.removed {
+                        Removed::Refuse => removed_status(),
+                        // What it still believes, marked as not a member.
+                        Removed::Serve => not_a_member(engine.status(&cx)),
+                    };
+                    cx.reply(id, ok(s));
+                }
                 Event::Request(id, Ok(req)) if req.f == "status" => {
                     let s = engine.status(&cx);
                     cx.reply(id, ok(s));
                 }
+                Event::Request(id, Ok(_)) if left && cfg.mode.removed == Removed::Refuse => {
+                    cx.reply(id, fail("not a member of the cluster"))
+                }
                 Event::Request(id, Ok(req)) => engine.request(&mut cx, id, req),
+                Event::Peer(_) if left => {}
                 Event::Peer(d) if (d.from as usize) < peers.len() && d.from != me => {
                     engine.message(&mut cx, d.from, d.msg)
                 }
                 Event::Peer(_) => {}
             }
         }
-        if cx.now >= next_tick {
+        if cx.now >= next_tick && !left {
             engine.tick(&mut cx);
             next_tick = cx.now + heartbeat;
         }
@@ -133,6 +165,30 @@ pub fn serve(cfg: Config) -> Result<(), ServeError> {
             }
         }
     }
+}
+
+/// The file in a node's data directory that makes it join from a snapshot
+/// when it starts empty (left there when a removed node is added back).
+pub const JOIN_MARKER: &str = "JOIN";
+/// The file in a node's data directory that says it left the cluster.
+const LEFT_MARKER: &str = "LEFT";
+
+/// What a removed node says of itself: no role, no leader.
+fn removed_status() -> Value {
+    Value::map(vec![
+        ("role".into(), Value::str("removed")),
+        ("leader".into(), Value::Null),
+    ])
+}
+
+/// A status with `member: false` added (a removed node that still serves).
+fn not_a_member(status: Value) -> Value {
+    let mut entries: Vec<(std::sync::Arc<str>, Value)> = match status {
+        Value::Map(m) => m.into_vec(),
+        _ => Vec::new(),
+    };
+    entries.push(("member".into(), Value::Bool(false)));
+    Value::map(entries)
 }
 
 fn spawn_udp(udp: UdpSocket, tx: Sender<Event>) {
