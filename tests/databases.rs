@@ -139,7 +139,7 @@ fn etcd_refuses_clock_skew_with_the_reason() {
     ]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(254), "{err}");
-    assert!(err.contains("Go binaries"), "{err}");
+    assert!(err.contains("Go program"), "{err}");
     no_namespaces_left();
 }
 
