@@ -132,16 +132,29 @@ fn an_asynchronous_failover_hands_out_auto_increment_keys_again() {
     }
     let _one = one_at_a_time();
     let d = tempfile::tempdir().unwrap();
-    let mut args = vec!["--workload", "unique-ids", "--seed", "2"];
-    args.extend(FAILOVER);
-    let (code, text, run) = run(&args, d.path());
-    assert_eq!(code, Some(1), "{text}");
-    assert!(
-        anomaly_types(&results(&run)).contains(&"duplicate-id".to_string()),
-        "{text}"
+    // Whether the promoted replica lacked keys the old primary handed out
+    // depends on how far replication had got when the failover came: the
+    // claim is that it *can* happen, so a second seed may show it (seen
+    // once in CI: seed 2's failover came with the replica caught up).
+    let mut seen = Vec::new();
+    for seed in ["2", "3"] {
+        let mut args = vec!["--workload", "unique-ids", "--seed", seed];
+        args.extend(FAILOVER);
+        let (code, text, run) = run(&args, d.path());
+        let found = anomaly_types(&results(&run)).contains(&"duplicate-id".to_string());
+        nothing_left();
+        if found {
+            assert_eq!(code, Some(1), "{text}");
+            assert!(text.contains("was handed out 2 times"), "{text}");
+            return;
+        }
+        assert_eq!(code, Some(0), "no anomaly, so valid: {text}");
+        seen.push(text);
+    }
+    panic!(
+        "no seed showed a key handed out twice:\n{}",
+        seen.join("\n")
     );
-    assert!(text.contains("was handed out 2 times"), "{text}");
-    nothing_left();
 }
 
 #[test]
