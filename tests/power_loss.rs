@@ -448,6 +448,6 @@ fn sigint_and_sigkill_then_cleanup_leave_no_mount() {
     let said = String::from_utf8_lossy(&o.stdout);
     assert!(said.contains("powerfs mount"), "{said}");
     no_powerfs_left();
-    let left = sh("ps -eo stat=,args= | grep '[r]edis-' | grep -v '^Z'");
+    let left = sh("ps -eo stat=,comm= | grep -E ' redis-(server|sentinel|check)' | grep -v '^Z'");
     assert!(left.trim().is_empty(), "redis left: {left}");
 }
