@@ -12,7 +12,7 @@
 //! versions its causality token saw. Garage has no leader.
 //!
 //! Garage is AGPL-3.0: built with `cargo install` and run as a program,
-//! never linked. Setup: [`setup`] (config, daemons) and [`admin`] (forming
+//! never linked. Setup: [`config`] (options, `garage.toml`), [`setup`] (install, daemons) and [`admin`] (forming
 //! the cluster); requests: [`sigv4`] (signing) and [`api`] (HTTP and what
 //! failures mean); workloads: [`s3`] and [`k2v`], dispatched by [`client`];
 //! what runs must show: [`calibration`].
@@ -21,6 +21,7 @@ pub mod admin;
 pub mod api;
 pub mod calibration;
 pub mod client;
+pub mod config;
 pub mod k2v;
 pub mod s3;
 pub mod setup;

@@ -20,131 +20,20 @@ use faultline_harness::remote::{shell_quote, Remote, Spawn};
 use faultline_harness::runner::Rng;
 
 use super::admin::Admin;
-use super::api::{Api, ADMIN_PORT, K2V_PORT, RPC_PORT, S3_PORT};
+use super::config::{config, Settings, REGION};
+use super::api::Api;
 use super::client::{Flavour, GarageTarget};
 use super::sigv4::Credentials;
 use crate::about::{ClockShim, Defaults, Help};
-use crate::db::{Db, DbCluster, DbError, DbNode, DbOptions, OptionError};
+use crate::db::{Db, DbCluster, DbError, DbNode, DbOptions};
 
 /// Where the binary is built and looked for first.
 pub const ROOT: &str = "/var/lib/faultline";
-/// The S3 region every node is configured with (and every request signed for).
-const REGION: &str = "garage";
 /// The access key faultline imports (a local test cluster's, not a secret).
 const ACCESS_KEY: &str = "GKfaultline0000000000000";
 
 /// Garage, built with cargo on first use.
 pub struct Garage;
-
-/// The options of one run, checked.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Settings {
-    /// Copies of every partition.
-    pub replication_factor: usize,
-    /// `consistent`, `degraded` or `dangerous`.
-    pub consistency_mode: String,
-    /// Each operation to a node drawn at random (else the client's own).
-    pub random_node: bool,
-    /// The register goes through K2V (siblings) instead of S3.
-    pub k2v: bool,
-    /// `metadata_fsync` and `data_fsync`.
-    pub fsync: bool,
-}
-
-fn choice(
-    opts: &DbOptions,
-    key: &'static str,
-    choices: &'static str,
-    default: &'static str,
-) -> Result<String, OptionError> {
-    let v = opts.get(key).unwrap_or(default);
-    if choices.split(", ").any(|c| c == v) {
-        Ok(v.to_owned())
-    } else {
-        Err(OptionError::NotAChoice {
-            target: "garage",
-            key,
-            choices,
-            value: v.to_owned(),
-        })
-    }
-}
-
-impl Settings {
-    /// The options of `opts` for a cluster of `nodes` nodes.
-    pub fn from(opts: &DbOptions, nodes: usize) -> Result<Settings, OptionError> {
-        let rf = opts.get("replication-factor").unwrap_or("3");
-        let replication_factor: usize = rf.parse().map_err(|_| OptionError::NotANumber {
-            target: "garage",
-            key: "replication-factor".into(),
-            value: rf.to_owned(),
-        })?;
-        if replication_factor == 0 || replication_factor > nodes {
-            return Err(OptionError::Unmet {
-                target: "garage",
-                why: format!(
-                    "replication-factor={replication_factor} needs between 1 and {nodes} (the nodes) copies"
-                ),
-            });
-        }
-        let api = choice(opts, "api", "s3, k2v", "s3")?;
-        let k2v = api == "k2v";
-        if k2v && opts.workload != "register" && !opts.workload.is_empty() {
-            return Err(OptionError::Unmet {
-                target: "garage",
-                why: format!("api=k2v serves the register workload, not {}", opts.workload),
-            });
-        }
-        Ok(Settings {
-            replication_factor,
-            consistency_mode: choice(
-                opts,
-                "consistency-mode",
-                "consistent, degraded, dangerous",
-                "consistent",
-            )?,
-            random_node: choice(opts, "client-node", "fixed, random", "fixed")? == "random",
-            k2v,
-            fsync: choice(opts, "fsync", "false, true", "false")? == "true",
-        })
-    }
-}
-
-/// A node's `garage.toml`.
-pub fn config(node: &DbNode, s: &Settings, rpc_secret: &str, admin_token: &str) -> String {
-    let data = node.dir.join("data");
-    let a = &node.addr;
-    format!(
-        "metadata_dir = \"{meta}\"\n\
-         data_dir = \"{blocks}\"\n\
-         db_engine = \"sqlite\"\n\
-         metadata_fsync = {fsync}\n\
-         data_fsync = {fsync}\n\
-         disable_scrub = true\n\
-         replication_factor = {rf}\n\
-         consistency_mode = \"{mode}\"\n\
-         rpc_secret = \"{rpc_secret}\"\n\
-         rpc_bind_addr = \"{a}:{RPC_PORT}\"\n\
-         rpc_bind_outgoing = true\n\
-         rpc_public_addr = \"{a}:{RPC_PORT}\"\n\
-         \n\
-         [s3_api]\n\
-         s3_region = \"{REGION}\"\n\
-         api_bind_addr = \"{a}:{S3_PORT}\"\n\
-         \n\
-         [k2v_api]\n\
-         api_bind_addr = \"{a}:{K2V_PORT}\"\n\
-         \n\
-         [admin]\n\
-         api_bind_addr = \"{a}:{ADMIN_PORT}\"\n\
-         admin_token = \"{admin_token}\"\n",
-        meta = data.join("meta").display(),
-        blocks = data.join("blocks").display(),
-        fsync = s.fsync,
-        rf = s.replication_factor,
-        mode = s.consistency_mode,
-    )
-}
 
 /// `n` random bytes as hex, from the clock and the process id (a test
 /// cluster's secrets: unique per run, not cryptographic).
@@ -370,40 +259,8 @@ impl Db for Garage {
 mod tests {
     use super::*;
 
-    fn opts(pairs: &[(&str, &str)]) -> DbOptions {
-        let mut o = DbOptions::from_pairs(pairs);
-        o.workload = "register".into();
-        o
-    }
-
     #[test]
-    fn options_are_checked_and_defaulted() {
-        let s = Settings::from(&opts(&[]), 5).unwrap();
-        assert_eq!(s.replication_factor, 3);
-        assert_eq!(s.consistency_mode, "consistent");
-        assert!(!s.random_node && !s.k2v && !s.fsync);
-        assert!(Settings::from(&opts(&[("replication-factor", "6")]), 5).is_err());
-        assert!(Settings::from(&opts(&[("consistency-mode", "eventual")]), 5).is_err());
-        let mut set = opts(&[("api", "k2v")]);
-        set.workload = "set".into();
-        assert!(Settings::from(&set, 5).is_err());
-    }
-
-    #[test]
-    fn the_config_keeps_everything_under_data() {
-        let node = DbNode {
-            name: "n1".into(),
-            addr: "10.0.0.2".into(),
-            remote: Arc::new(faultline_harness::remote::Netns::new("n1", "nowhere", "10.0.0.2")),
-            dir: "/run/n1".into(),
-        };
-        let s = Settings::from(&opts(&[("consistency-mode", "dangerous")]), 3).unwrap();
-        let c = config(&node, &s, "ab", "tok");
-        assert!(c.contains("metadata_dir = \"/run/n1/data/meta\""));
-        assert!(c.contains("data_dir = \"/run/n1/data/blocks\""));
-        assert!(c.contains("consistency_mode = \"dangerous\""));
-        assert!(c.contains("rpc_public_addr = \"10.0.0.2:3901\""));
-        assert!(c.contains("[k2v_api]\napi_bind_addr = \"10.0.0.2:3904\""));
+    fn secrets_are_hex_of_the_asked_length() {
         assert_eq!(random_hex(32).len(), 64);
     }
 }
