@@ -22,6 +22,11 @@ use super::s3::BUCKET;
 /// Each node's capacity in the layout (all equal: 1 GB).
 const CAPACITY: u64 = 1_000_000_000;
 
+/// Node `i`'s role in the layout: its own zone, [`CAPACITY`].
+pub fn role(i: usize, id: &str) -> Json {
+    json!({"id": id, "zone": format!("z{}", i + 1), "capacity": CAPACITY, "tags": []})
+}
+
 /// The admin API of every node: (name, address), with the bearer token.
 #[derive(Clone)]
 pub struct Admin {
@@ -72,7 +77,7 @@ impl Admin {
     }
 
     /// Node `i`'s id, once its admin API answers (within `limit`).
-    async fn node_id(&self, i: usize, limit: Duration) -> Result<String, String> {
+    pub async fn node_id(&self, i: usize, limit: Duration) -> Result<String, String> {
         let deadline = Instant::now() + limit;
         loop {
             match self.call(i, "GetNodeInfo?node=self", None).await {
@@ -96,12 +101,12 @@ impl Admin {
 
     /// Connects the nodes, applies a layout with one zone per node, imports
     /// the key (`access`, `secret`) and makes the bucket it may read, write
-    /// and own. Returns what each step took.
+    /// and own. Returns each node's id and what each step took.
     pub async fn form(
         &self,
         access: &str,
         secret: &str,
-    ) -> Result<Vec<(String, Duration)>, String> {
+    ) -> Result<(Vec<String>, Vec<(String, Duration)>), String> {
         let mut steps = Vec::new();
         let t = Instant::now();
         let mut ids = Vec::new();
@@ -116,25 +121,11 @@ impl Admin {
             .skip(1)
             .map(|(id, (_, addr))| format!("{id}@{addr}:{RPC_PORT}"))
             .collect();
-        let v = self.call(0, "ConnectClusterNodes", Some(json!(peers))).await?;
-        for (r, p) in v.as_array().into_iter().flatten().zip(&peers) {
-            if r["success"] != true {
-                return Err(format!("connecting {p}: {}", r["error"]));
-            }
-        }
+        self.connect(0, &peers).await?;
         steps.push(("node connect".into(), t.elapsed()));
         let t = Instant::now();
-        let roles: Vec<Json> = ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| json!({"id": id, "zone": format!("z{}", i + 1), "capacity": CAPACITY, "tags": []}))
-            .collect();
-        self.call(0, "UpdateClusterLayout", Some(json!({ "roles": roles })))
-            .await?;
-        let layout = self.call(0, "GetClusterLayout", None).await?;
-        let version = layout["version"].as_u64().unwrap_or(0) + 1;
-        self.call(0, "ApplyClusterLayout", Some(json!({ "version": version })))
-            .await?;
+        let roles: Vec<Json> = ids.iter().enumerate().map(|(i, id)| role(i, id)).collect();
+        let version = self.change_layout(0, roles).await?;
         steps.push((format!("layout v{version} applied"), t.elapsed()));
         let t = Instant::now();
         self.call(
@@ -155,7 +146,56 @@ impl Admin {
         )
         .await?;
         steps.push(("key and bucket".into(), t.elapsed()));
-        Ok(steps)
+        Ok((ids, steps))
+    }
+
+    /// Asks node `via` to connect to `peers` (`id@addr:port`).
+    pub async fn connect(&self, via: usize, peers: &[String]) -> Result<(), String> {
+        let v = self.call(via, "ConnectClusterNodes", Some(json!(peers))).await?;
+        for (r, p) in v.as_array().into_iter().flatten().zip(peers) {
+            if r["success"] != true {
+                return Err(format!("connecting {p}: {}", r["error"]));
+            }
+        }
+        Ok(())
+    }
+
+    /// Stages `roles` (assignments or `{"id", "remove": true}`) through node
+    /// `via` and applies them as the next layout version, which it returns.
+    pub async fn change_layout(&self, via: usize, roles: Vec<Json>) -> Result<u64, String> {
+        self.call(via, "UpdateClusterLayout", Some(json!({ "roles": roles })))
+            .await?;
+        let layout = self.call(via, "GetClusterLayout", None).await?;
+        let version = layout["version"].as_u64().unwrap_or(0) + 1;
+        self.call(via, "ApplyClusterLayout", Some(json!({ "version": version })))
+            .await?;
+        Ok(version)
+    }
+
+    /// The ids holding a role in the current layout, as node `via` sees it.
+    pub async fn layout_ids(&self, via: usize) -> Result<Vec<String>, String> {
+        let layout = self.call(via, "GetClusterLayout", None).await?;
+        Ok(layout["roles"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["id"].as_str().map(str::to_owned))
+            .collect())
+    }
+
+    /// The number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Node `i`'s (name, address).
+    pub fn node(&self, i: usize) -> &(String, String) {
+        &self.nodes[i]
     }
 
     /// Waits (within `limit`) until every node reports `healthy` and its S3

@@ -15,7 +15,8 @@
 //! never linked. Setup: [`config`] (options, `garage.toml`), [`setup`] (install, daemons) and [`admin`] (forming
 //! the cluster); requests: [`sigv4`] (signing) and [`api`] (HTTP and what
 //! failures mean); workloads: [`s3`] and [`k2v`], dispatched by [`client`];
-//! what runs must show: [`calibration`].
+//! layout changes for the `membership` fault: [`membership`]; what runs
+//! must show: [`calibration`].
 
 pub mod admin;
 pub mod api;
@@ -23,6 +24,7 @@ pub mod calibration;
 pub mod client;
 pub mod config;
 pub mod k2v;
+pub mod membership;
 pub mod s3;
 pub mod setup;
 pub mod sigv4;

@@ -18,11 +18,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use faultline_harness::daemon::Daemon;
 use faultline_harness::remote::{shell_quote, Remote, Spawn};
 use faultline_harness::runner::Rng;
+use faultline_harness::Fault;
+use faultline_nemesis::membership::MembershipNemesis;
 
 use super::admin::Admin;
 use super::config::{config, Settings, REGION};
 use super::api::Api;
 use super::client::{Flavour, GarageTarget};
+use super::membership::GarageMembership;
 use super::sigv4::Credentials;
 use crate::about::{ClockShim, Defaults, Help};
 use crate::db::{Db, DbCluster, DbError, DbNode, DbOptions};
@@ -112,6 +115,17 @@ impl Db for Garage {
             Help::new("api", "s3 (objects, last-write-wins: register and set; the default) | k2v (register through K2V: concurrent writes kept as siblings under causality tokens)"),
             Help::new("fsync", "false (Garage's default) | true: metadata_fsync and data_fsync on every node"),
         ])
+    }
+
+    fn own_faults(&self) -> Vec<Fault> {
+        vec![Fault::Membership]
+    }
+
+    fn fault_help(&self, fault: &str) -> String {
+        match fault {
+            "membership" => "a node's role is removed from the layout (next version applied), the node stopped and wiped; healed by starting it empty, connecting its new id and giving it its zone back in the next layout (while more than replication-factor members remain)".into(),
+            _ => String::new(),
+        }
     }
 
     fn clock_shim(&self) -> ClockShim {
@@ -228,7 +242,7 @@ impl Db for Garage {
             .build()
             .map_err(|e| format!("runtime: {e}"))?;
         let see = |e: String| format!("{e} (see {})", first.dir.join("garage.log").display());
-        let steps = rt.block_on(admin.form(ACCESS_KEY, &secret)).map_err(see)?;
+        let (ids, steps) = rt.block_on(admin.form(ACCESS_KEY, &secret)).map_err(see)?;
         for (what, took) in steps {
             opts.steps.done(what, took);
         }
@@ -237,6 +251,20 @@ impl Db for Garage {
             .map_err(see)?;
         opts.steps.done("every node healthy and serving", t.elapsed());
         let flavour = if settings.k2v { Flavour::K2v } else { Flavour::S3 };
+        let changes = GarageMembership::new(
+            admin,
+            daemons
+                .iter()
+                .cloned()
+                .zip(nodes.iter().map(|n| n.dir.join("data")))
+                .collect(),
+            ids,
+            settings.replication_factor,
+        );
+        let membership = MembershipNemesis::new(
+            nodes.iter().map(|n| n.name.clone()).collect(),
+            Arc::new(changes),
+        );
         Ok(DbCluster {
             target: Arc::new(GarageTarget::new(
                 &members,
@@ -248,7 +276,7 @@ impl Db for Garage {
             sidecars: Vec::new(),
             leaders: None,
             skewable: true,
-            nemesis: None,
+            nemesis: Some(Arc::new(membership)),
             logs,
             restart: None,
         })
