@@ -148,3 +148,53 @@ fn garage_consistent_reads_are_fresh_and_k2v_keeps_siblings() {
     assert!(siblings > 0, "no read returned siblings:\n{text}");
     nothing_left(&k2v);
 }
+
+/// The clock shim reaches Garage: a server started with the shim and a
+/// skew file saying +1 day stamps its first log line a day ahead (Garage's
+/// object timestamps come from the same `SystemTime::now()`).
+#[test]
+fn the_clock_shim_moves_garages_clock() {
+    if !ready() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let shim = match faultline_nemesis::clock::install_shim(d.path()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("skipped: no clock shim here: {e}");
+            return;
+        }
+    };
+    let skew = d.path().join("offset");
+    std::fs::write(&skew, "+86400000\n").unwrap();
+    let bin = if Path::new("/var/lib/faultline/bin/garage").exists() {
+        "/var/lib/faultline/bin/garage".to_owned()
+    } else {
+        "garage".to_owned()
+    };
+    // No such configuration: Garage logs that it loads it, then exits.
+    let first_line = |env: &[(&str, &Path)]| {
+        let mut c = Command::new(&bin);
+        c.args(["-c", "/nonexistent/garage.toml", "server"]);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        let text =
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+        let line = text
+            .lines()
+            .find(|l| l.contains("Loading configuration"))
+            .unwrap_or_else(|| panic!("{text}"))
+            .to_owned();
+        // The timestamp's date, after any colour codes.
+        let at = line.find("20").unwrap();
+        line[at..at + 10].to_owned()
+    };
+    let plain = first_line(&[]);
+    let skewed = first_line(&[
+        ("LD_PRELOAD", shim.as_path()),
+        (faultline_nemesis::clock::SKEW_FILE_ENV, skew.as_path()),
+    ]);
+    assert_ne!(plain, skewed, "the shim did not move garage's clock");
+}
