@@ -263,6 +263,14 @@ pub trait Db: Send + Sync {
         Vec::new()
     }
 
+    /// The checkers to run instead of the workload's under `options` (empty:
+    /// the workload's); Garage's K2V register keeps siblings, which have no
+    /// single value to linearize.
+    fn checkers(&self, options: &[(String, String)]) -> Vec<String> {
+        let _ = options;
+        Vec::new()
+    }
+
     /// What its runs must find and must not, option by option
     /// (`faultline calibrate --target NAME`); none by default.
     fn calibration(&self) -> Vec<crate::calibration::Calibration> {

@@ -15,7 +15,8 @@
 //! [`db::Db`] trait: [`etcd`], [`redis`] (with Sentinel), [`postgres`]
 //! (streaming replication), [`zookeeper`] (reads served by followers),
 //! [`galera`] (MariaDB Galera, multi-primary) and [`patroni`] (PostgreSQL
-//! with automatic failover through etcd); and any other database described
+//! with automatic failover through etcd), [`garage`] (leaderless S3 and
+//! K2V: quorums, last-write-wins, siblings); and any other database described
 //! by a [`manifest`] (a TOML file and a client program in any language).
 //! What each target's runs must find and must not is its [`calibration`].
 //!
@@ -59,6 +60,7 @@ databases! {
     zookeeper::Zookeeper,
     galera::Galera,
     patroni::Patroni,
+    garage::Garage,
 }
 
 pub use about::{About, ClockShim, Defaults, Help};

@@ -72,6 +72,10 @@ impl Kind for Database {
     fn calibration(&self) -> Vec<crate::calibration::Calibration> {
         self.0.calibration()
     }
+
+    fn checkers(&self, options: &[(String, String)]) -> Vec<String> {
+        self.0.checkers(options)
+    }
 }
 
 /// Sets up `db` for the request's workload on its nodes (SSH hosts when it
