@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use faultline_checkers::{
-    checker, workload, CheckError, CheckOptions, Checker, Results, Verdict, Workload, WORKLOADS,
+    checker, workload, CheckError, CheckOptions, Checker, Results, Shared, Verdict, Workload,
+    WORKLOADS,
 };
 use faultline_harness::runner::{BANK_ACCOUNTS, BANK_BALANCE};
 use faultline_history::{History, Value};
@@ -114,7 +115,8 @@ impl Checking {
 /// Runs every checker on `history`, and `side` beside them, on at most one
 /// thread per core; the outcomes come back in the checkers' order, as if run
 /// one after another. Checkers are pure functions of the history, so the
-/// order they run in cannot change a verdict. The searches (`linearizable`,
+/// order they run in cannot change a verdict; the facts several of them
+/// derive alike are derived once (`Shared`). The searches (`linearizable`,
 /// `elle`) start first: they take longest, and the others fit beside them.
 fn run_all<S: Send>(
     checkers: &[Box<dyn Checker>],
@@ -128,13 +130,14 @@ fn run_all<S: Send>(
         .min(checkers.len())
         .max(1);
     let next = AtomicUsize::new(0);
+    let shared = Shared::new(history);
     let slots: Vec<Mutex<Option<Result<Verdict, CheckError>>>> =
         checkers.iter().map(|_| Mutex::new(None)).collect();
     let work = || loop {
         let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
             return;
         };
-        let v = checkers[i].check(history);
+        let v = checkers[i].check_shared(&shared);
         *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(v);
     };
     let side = std::thread::scope(|s| {
