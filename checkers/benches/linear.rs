@@ -1,6 +1,10 @@
-//! Linearizability checking speed on the peers' own benchmarks, parsing
-//! excluded: all 102 Porcupine etcd logs, the two hardest alone, and Porcupine's
-//! kv `c50-ok` (1712 ops over 50 keys).
+//! Linearizability checking speed, parsing excluded, on the peers' own
+//! benchmarks — all 102 Porcupine etcd logs, the two hardest alone, and
+//! Porcupine's kv `c50-ok` (1712 operations by 50 clients over 10 keys) on
+//! one thread and on two —
+//! and on a simulated `jepsen.independent` cas-register history of 100,000
+//! operations over 50 keys by 50 processes, 2% crashed (`simulate --ops 100000
+//! --keys 50 --processes 50 --crash 0.02 --seed 1`), on one thread and on two.
 //!
 //! `cargo bench -p faultline-checkers --bench linear`
 
@@ -8,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use faultline_checkers::linear::{Kv, LinearOptions, Linearizable, Register, Split};
+use faultline_checkers::linear::{simulate, Kv, LinearOptions, Linearizable, Register, Split};
 use faultline_checkers::{Checker, Validity};
 use faultline_history::{read_path, History, Value};
 
@@ -74,6 +78,32 @@ fn bench(c: &mut Criterion) {
     g.bench_function("kv c50-ok, 1 thread", |b| {
         b.iter(|| assert_eq!(one_thread.check(&c50).unwrap().valid, Validity::True))
     });
+    let sim = simulate::cas_register_history(&simulate::SimOptions {
+        ops: 100_000,
+        keys: 50,
+        processes: 50,
+        crash: 0.02,
+        seed: 1,
+        ..simulate::SimOptions::default()
+    });
+    let sim = History::new(sim).unwrap();
+    for threads in [1, 2] {
+        let cas = Linearizable::new(
+            Register {
+                initial: Value::Null,
+                cas: true,
+                nil_reads: faultline_checkers::linear::NilReads::Unknown,
+            },
+            LinearOptions {
+                split: Split::Tuple,
+                threads,
+                ..LinearOptions::default()
+            },
+        );
+        g.bench_function(format!("cas 100k ops 50 keys, {threads} thread(s)"), |b| {
+            b.iter(|| assert_eq!(cas.check(&sim).unwrap().valid, Validity::True))
+        });
+    }
     g.finish();
 }
 

@@ -10,20 +10,10 @@
 use faultline_history::History;
 use thiserror::Error;
 
-use crate::verdict::Verdict;
+pub use crate::error::CheckError;
+use crate::shared::Shared;
 
-/// Why a checker could not check a history.
-#[derive(Debug, Error)]
-pub enum CheckError {
-    /// An event holds something this checker cannot interpret.
-    #[error("{msg}")]
-    Malformed {
-        /// Position of the event in [`History::events`].
-        pos: usize,
-        /// What was wrong.
-        msg: String,
-    },
-}
+use crate::verdict::Verdict;
 
 /// Why a checker could not be configured as asked (`--checker`, `--model`,
 /// `--consistency-model`, `--initial`). One line, naming what it takes.
@@ -79,4 +69,10 @@ pub trait Checker: Send + Sync {
 
     /// Checks the history.
     fn check(&self, history: &History) -> Result<Verdict, CheckError>;
+
+    /// Checks `shared`'s history, borrowing what other checkers of it already
+    /// computed; the verdict is the one `check` gives.
+    fn check_shared(&self, shared: &Shared<'_>) -> Result<Verdict, CheckError> {
+        self.check(shared.history())
+    }
 }

@@ -21,16 +21,20 @@
 
 mod checker;
 pub mod elle;
+mod error;
 pub mod linear;
 pub mod recovery;
 pub mod replication;
 pub mod rng;
+mod shared;
 mod stats;
 mod verdict;
 mod workload;
 
-pub use checker::{CheckError, Checker, ConfigError};
+pub use checker::{Checker, ConfigError};
+pub use error::CheckError;
 pub use recovery::Failover;
+pub use shared::Shared;
 pub use stats::Stats;
 pub use verdict::{Anomaly, Interruption, Results, Validity, Verdict};
 pub use workload::{

@@ -8,9 +8,12 @@
 //! checkers are refused before the history is read.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use faultline_checkers::{
-    checker, workload, CheckError, CheckOptions, Checker, Results, Workload, WORKLOADS,
+    checker, workload, CheckError, CheckOptions, Checker, Results, Shared, Verdict, Workload,
+    WORKLOADS,
 };
 use faultline_harness::runner::{BANK_ACCOUNTS, BANK_BALANCE};
 use faultline_history::{History, Value};
@@ -86,30 +89,77 @@ impl Checking {
                 file.display()
             )));
         }
-        let mut verdicts = Vec::new();
-        for c in self.checkers(history)? {
-            let v = c.check(history).map_err(|e| match e {
-                CheckError::Malformed { pos, msg } => PlanError::Malformed {
-                    file: file.display().to_string(),
-                    line: history.line(pos) as usize,
-                    checker: c.name().to_owned(),
-                    msg,
-                },
-            })?;
+        let checkers = self.checkers(history)?;
+        let (outcomes, failovers) = run_all(&checkers, history, || {
+            faultline_checkers::failovers(history, self.workload, &self.opts)
+        });
+        let malformed = |checker: &str, e: CheckError| match e {
+            CheckError::Malformed { pos, msg } => PlanError::Malformed {
+                file: file.display().to_string(),
+                line: history.line(pos) as usize,
+                checker: checker.to_owned(),
+                msg,
+            },
+        };
+        let mut verdicts = Vec::with_capacity(checkers.len());
+        for (c, outcome) in checkers.iter().zip(outcomes) {
+            let v = outcome.map_err(|e| malformed(c.name(), e))?;
             verdicts.push((c.name().to_owned(), v));
         }
         let mut results = Results::combine(verdicts);
-        results.failovers = faultline_checkers::failovers(history, self.workload, &self.opts)
-            .map_err(|e| match e {
-                CheckError::Malformed { pos, msg } => PlanError::Malformed {
-                    file: file.display().to_string(),
-                    line: history.line(pos) as usize,
-                    checker: "failovers".to_owned(),
-                    msg,
-                },
-            })?;
+        results.failovers = failovers.map_err(|e| malformed("failovers", e))?;
         Ok(results)
     }
+}
+
+/// Runs every checker on `history`, and `side` beside them, on at most one
+/// thread per core; the outcomes come back in the checkers' order, as if run
+/// one after another. Checkers are pure functions of the history, so the
+/// order they run in cannot change a verdict; the facts several of them
+/// derive alike are derived once (`Shared`). The searches (`linearizable`,
+/// `elle`) start first: they take longest, and the others fit beside them.
+fn run_all<S: Send>(
+    checkers: &[Box<dyn Checker>],
+    history: &History,
+    side: impl FnOnce() -> S + Send,
+) -> (Vec<Result<Verdict, CheckError>>, S) {
+    let mut order: Vec<usize> = (0..checkers.len()).collect();
+    order.sort_by_key(|&i| !matches!(checkers[i].name(), "linearizable" | "elle"));
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(checkers.len())
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let shared = Shared::new(history);
+    let slots: Vec<Mutex<Option<Result<Verdict, CheckError>>>> =
+        checkers.iter().map(|_| Mutex::new(None)).collect();
+    let work = || loop {
+        let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
+            return;
+        };
+        let v = checkers[i].check_shared(&shared);
+        *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(v);
+    };
+    let side = std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..workers).map(|_| s.spawn(work)).collect();
+        let side = side();
+        work();
+        for h in helpers {
+            if let Err(panic) = h.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        side
+    });
+    let outcomes = slots
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .expect("every checker ran")
+        })
+        .collect();
+    (outcomes, side)
 }
 
 /// The value objects hold before any write, which faultline's own runs know:

@@ -41,6 +41,7 @@ impl Hasher for PassThrough {
 }
 
 /// Explored configurations.
+#[derive(Default)]
 pub(crate) struct Cache {
     words: usize,
     ok_mask: Vec<u64>,
@@ -53,19 +54,28 @@ pub(crate) struct Cache {
 impl Cache {
     /// A cache for sets over `ok_mask.len() * 64` operations; `ok_mask` marks the
     /// operations that completed `ok`.
+    #[cfg(test)]
     pub fn new(ok_mask: Vec<u64>) -> Cache {
-        // Configurations grow with the square of the operations in practice;
-        // presizing avoids rehashing (capped: a large key grows as it goes).
-        let ops = ok_mask.len() * 64;
-        let expect = (ops * ops).min(1 << 18);
-        Cache {
-            words: ok_mask.len(),
-            ok_mask,
-            heads: HashMap::with_capacity_and_hasher(expect, Default::default()),
-            arena: Vec::new(),
-            states: Vec::new(),
-            next: Vec::new(),
-        }
+        let mut c = Cache::default();
+        c.reset(&ok_mask);
+        c
+    }
+
+    /// Empties the cache for sets shaped by `ok_mask`, keeping its capacity
+    /// (the search's scratch reuses one cache for every key).
+    pub fn reset(&mut self, ok_mask: &[u64]) {
+        self.words = ok_mask.len();
+        self.ok_mask.clear();
+        self.ok_mask.extend_from_slice(ok_mask);
+        self.heads.clear();
+        self.arena.clear();
+        self.states.clear();
+        self.next.clear();
+    }
+
+    /// Room for `n` configurations without growing the table.
+    pub fn reserve(&mut self, n: usize) {
+        self.heads.reserve(n);
     }
 
     /// Records the configuration (`bits`, `state`) whose ok-part hashes to

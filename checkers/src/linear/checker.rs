@@ -17,6 +17,7 @@ use serde_json::{json, Value as Json};
 use super::explain::{impossible, key_json, nonlinearizable, op_event};
 use super::model::Model;
 use super::prepare::{prepare, Split};
+use super::scratch::Pool;
 use super::search::{search, Budget, Outcome, Searched, Stop};
 use crate::checker::{CheckError, Checker};
 use crate::verdict::{Validity, Verdict};
@@ -52,12 +53,18 @@ impl Default for LinearOptions {
 pub struct Linearizable<M: Model> {
     model: M,
     opts: LinearOptions,
+    /// Search buffers, reused across keys and checks (see `scratch`).
+    pool: Pool<M::State>,
 }
 
 impl<M: Model> Linearizable<M> {
     /// A checker for `model` with `opts`.
     pub fn new(model: M, opts: LinearOptions) -> Self {
-        Linearizable { model, opts }
+        Linearizable {
+            model,
+            opts,
+            pool: Pool::default(),
+        }
     }
 }
 
@@ -80,17 +87,21 @@ impl<M: Model> Checker for Linearizable<M> {
         };
         let results: Mutex<Vec<Option<Searched>>> = Mutex::new(vec![None; keys.len()]);
         let next = AtomicUsize::new(0);
-        let work = || loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(&k) = order.get(i) else { return };
-            let r = search(&self.model, &keys[k].ops, &budget);
-            if matches!(
-                r.outcome,
-                Outcome::NotLinearizable { .. } | Outcome::Impossible { .. }
-            ) {
-                cancel.store(true, Ordering::Relaxed);
+        let work = || {
+            let mut scratch = self.pool.take();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&k) = order.get(i) else { break };
+                let r = search(&self.model, &keys[k].ops, &budget, &mut scratch);
+                if matches!(
+                    r.outcome,
+                    Outcome::NotLinearizable { .. } | Outcome::Impossible { .. }
+                ) {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+                results.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(r);
             }
-            results.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(r);
+            self.pool.give(scratch);
         };
         let threads = self.opts.threads.clamp(1, keys.len().max(1));
         if threads == 1 {

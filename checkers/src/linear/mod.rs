@@ -27,6 +27,7 @@ mod prepare;
 mod queue;
 mod reachable;
 mod register;
+mod scratch;
 mod search;
 pub mod simulate;
 

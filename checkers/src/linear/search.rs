@@ -30,10 +30,10 @@ use std::time::Instant;
 
 use rustc_hash::FxHashMap;
 
-use super::cache::Cache;
 use super::model::Model;
 use super::prepare::LinOp;
 use super::reachable::impossible;
+use super::scratch::{refill, Frame, Scratch};
 
 const NIL: u32 = u32::MAX;
 const HEAD: u32 = 0;
@@ -99,54 +99,36 @@ pub(crate) struct Searched {
     pub states: usize,
 }
 
-struct Frame {
-    op: u32,
-    prev_state: u32,
-    phase: u8,
-}
-
 struct Search<'m, M: Model> {
     model: &'m M,
     ops: &'m [LinOp<M::Op>],
-    next: Vec<u32>,
-    prev: Vec<u32>,
-    entry_op: Vec<u32>,
-    entry_ret: Vec<bool>,
-    call_entry: Vec<u32>,
-    ret_entry: Vec<u32>,
-    states: Vec<M::State>,
-    state_ids: FxHashMap<M::State, u32>,
-    steps: FxHashMap<u64, u32>,
+    s: Scratch<M::State>,
 }
 
 impl<'m, M: Model> Search<'m, M> {
-    fn new(model: &'m M, ops: &'m [LinOp<M::Op>]) -> Self {
-        let mut events: Vec<(u32, bool, u32)> = Vec::with_capacity(ops.len() * 2);
+    /// A search of `ops` in the buffers of `s` (cleared here; see `scratch`).
+    fn new(model: &'m M, ops: &'m [LinOp<M::Op>], mut s: Scratch<M::State>) -> Self {
+        s.events.clear();
         for (i, op) in ops.iter().enumerate() {
-            events.push((op.call, false, i as u32));
+            s.events.push((op.call, false, i as u32));
             if let Some(r) = op.ret {
-                events.push((r, true, i as u32));
+                s.events.push((r, true, i as u32));
             }
         }
-        events.sort_unstable();
-        let m = events.len();
-        let mut s = Search {
-            model,
-            ops,
-            next: vec![NIL; m + 1],
-            prev: vec![NIL; m + 1],
-            entry_op: vec![NIL; m + 1],
-            entry_ret: vec![false; m + 1],
-            call_entry: vec![NIL; ops.len()],
-            ret_entry: vec![NIL; ops.len()],
-            states: Vec::new(),
-            state_ids: FxHashMap::default(),
-            steps: FxHashMap::with_capacity_and_hasher(
-                (ops.len() * ops.len()).min(1 << 18),
-                Default::default(),
-            ),
-        };
-        for (k, &(_, is_ret, op)) in events.iter().enumerate() {
+        s.events.sort_unstable();
+        let m = s.events.len();
+        refill(&mut s.next, m + 1, NIL);
+        refill(&mut s.prev, m + 1, NIL);
+        refill(&mut s.entry_op, m + 1, NIL);
+        refill(&mut s.entry_ret, m + 1, false);
+        refill(&mut s.call_entry, ops.len(), NIL);
+        refill(&mut s.ret_entry, ops.len(), NIL);
+        s.states.clear();
+        s.state_ids.clear();
+        s.steps.clear();
+        s.steps.reserve(presize(ops.len()));
+        for k in 0..m {
+            let (_, is_ret, op) = s.events[k];
             let e = k as u32 + 1;
             s.prev[e as usize] = e - 1;
             s.next[e as usize - 1] = e;
@@ -158,87 +140,87 @@ impl<'m, M: Model> Search<'m, M> {
                 s.call_entry[op as usize] = e;
             }
         }
-        s
+        Search { model, ops, s }
     }
 
     fn intern(&mut self, state: M::State) -> u32 {
-        if let Some(&id) = self.state_ids.get(&state) {
+        if let Some(&id) = self.s.state_ids.get(&state) {
             return id;
         }
-        let id = self.states.len() as u32;
-        self.states.push(state.clone());
-        self.state_ids.insert(state, id);
+        let id = self.s.states.len() as u32;
+        self.s.states.push(state.clone());
+        self.s.state_ids.insert(state, id);
         id
     }
 
     /// The state after `op` from `state`, memoised; `NIL` if it cannot happen.
     fn step(&mut self, state: u32, op: u32) -> u32 {
         let key = (u64::from(state) << 32) | u64::from(op);
-        if let Some(&r) = self.steps.get(&key) {
+        if let Some(&r) = self.s.steps.get(&key) {
             return r;
         }
         let r = match self
             .model
-            .step(&self.states[state as usize], &self.ops[op as usize].op)
+            .step(&self.s.states[state as usize], &self.ops[op as usize].op)
         {
             Some(next) => self.intern(next),
             None => NIL,
         };
-        self.steps.insert(key, r);
+        self.s.steps.insert(key, r);
         r
     }
 
     fn remove(&mut self, e: u32) {
-        let (p, n) = (self.prev[e as usize], self.next[e as usize]);
-        self.next[p as usize] = n;
+        let (p, n) = (self.s.prev[e as usize], self.s.next[e as usize]);
+        self.s.next[p as usize] = n;
         if n != NIL {
-            self.prev[n as usize] = p;
+            self.s.prev[n as usize] = p;
         }
     }
 
     fn restore(&mut self, e: u32) {
-        let (p, n) = (self.prev[e as usize], self.next[e as usize]);
-        self.next[p as usize] = e;
+        let (p, n) = (self.s.prev[e as usize], self.s.next[e as usize]);
+        self.s.next[p as usize] = e;
         if n != NIL {
-            self.prev[n as usize] = e;
+            self.s.prev[n as usize] = e;
         }
     }
 
     fn lift(&mut self, op: u32) {
-        self.remove(self.call_entry[op as usize]);
-        let r = self.ret_entry[op as usize];
+        self.remove(self.s.call_entry[op as usize]);
+        let r = self.s.ret_entry[op as usize];
         if r != NIL {
             self.remove(r);
         }
     }
 
     fn unlift(&mut self, op: u32) {
-        let r = self.ret_entry[op as usize];
+        let r = self.s.ret_entry[op as usize];
         if r != NIL {
             self.restore(r);
         }
-        self.restore(self.call_entry[op as usize]);
+        self.restore(self.s.call_entry[op as usize]);
     }
 
     /// Evidence for a dead end at the return entry `ret`.
     fn sample(&mut self, frames: &[Frame], state: u32, ret: u32) -> FinalConfig {
         let mut attempts = Vec::new();
-        let mut e = self.next[HEAD as usize];
+        let mut e = self.s.next[HEAD as usize];
         while e != NIL && e != ret {
-            if !self.entry_ret[e as usize] {
-                let op = self.entry_op[e as usize];
-                let (s, o) = (&self.states[state as usize], &self.ops[op as usize].op);
+            if !self.s.entry_ret[e as usize] {
+                let op = self.s.entry_op[e as usize];
+                let (s, o) = (&self.s.states[state as usize], &self.ops[op as usize].op);
                 let (refused, why) = match self.model.step(s, o) {
                     None => (true, self.model.refusal(s, o)),
                     Some(_) => (false, "it can, but no order that follows works".to_owned()),
                 };
                 attempts.push((op, refused, why));
             }
-            e = self.next[e as usize];
+            e = self.s.next[e as usize];
         }
         FinalConfig {
             path: frames.iter().map(|f| f.op).collect(),
-            state: self.model.describe_state(&self.states[state as usize]),
+            state: self.model.describe_state(&self.s.states[state as usize]),
             attempts,
         }
     }
@@ -247,47 +229,52 @@ impl<'m, M: Model> Search<'m, M> {
         let n = self.ops.len();
         let words = n.div_ceil(64).max(1);
         let mut ok_mask = vec![0u64; words];
-        let zobrist: Vec<u64> = (0..n)
-            .map(|i| {
-                if self.ops[i].ret.is_some() {
-                    ok_mask[i / 64] |= 1 << (i % 64);
-                    splitmix(i as u64)
-                } else {
-                    0
-                }
-            })
-            .collect();
-        let class: Vec<u8> = self
-            .ops
-            .iter()
-            .map(|o| match o.ret {
-                None => CRASHED,
-                Some(_) if self.model.read_only(&o.op) => READS,
-                Some(_) => WRITES,
-            })
-            .collect();
+        let mut zobrist = std::mem::take(&mut self.s.zobrist);
+        zobrist.clear();
+        zobrist.extend((0..n).map(|i| {
+            if self.ops[i].ret.is_some() {
+                ok_mask[i / 64] |= 1 << (i % 64);
+                splitmix(i as u64)
+            } else {
+                0
+            }
+        }));
+        let mut class = std::mem::take(&mut self.s.class);
+        class.clear();
+        class.extend(self.ops.iter().map(|o| match o.ret {
+            None => CRASHED,
+            Some(_) if self.model.read_only(&o.op) => READS,
+            Some(_) => WRITES,
+        }));
         let mut info_left = class.iter().filter(|&&c| c == CRASHED).count();
         // Crashed operations that do the same thing are interchangeable once both
         // are invoked: use them in invocation order only, so a configuration is
         // reached by one canonical choice of which twins were used.
-        let mut twin_before = vec![NIL; n];
-        let mut last: FxHashMap<&M::Op, u32> = FxHashMap::default();
-        for (i, o) in self.ops.iter().enumerate() {
-            if class[i] == CRASHED {
-                if let Some(prev) = last.insert(&o.op, i as u32) {
-                    twin_before[i] = prev;
+        let mut twin_before = std::mem::take(&mut self.s.twin_before);
+        refill(&mut twin_before, n, NIL);
+        if info_left > 0 {
+            let mut last: FxHashMap<&M::Op, u32> = FxHashMap::default();
+            for (i, o) in self.ops.iter().enumerate() {
+                if class[i] == CRASHED {
+                    if let Some(prev) = last.insert(&o.op, i as u32) {
+                        twin_before[i] = prev;
+                    }
                 }
             }
         }
-        drop(last);
-        let mut used = vec![false; n];
-        let mut cache = Cache::new(ok_mask);
-        let mut bits = vec![0u64; words];
+        let mut used = std::mem::take(&mut self.s.used);
+        refill(&mut used, n, false);
+        let mut cache = std::mem::take(&mut self.s.cache);
+        cache.reset(&ok_mask);
+        cache.reserve(presize(n));
+        let mut bits = std::mem::take(&mut self.s.bits);
+        refill(&mut bits, words, 0);
         let mut hash = 0u64;
         let init = self.model.init();
         let mut state = self.intern(init);
-        let mut frames: Vec<Frame> = Vec::new();
-        let mut entry = self.next[HEAD as usize];
+        let mut frames = std::mem::take(&mut self.s.frames);
+        frames.clear();
+        let mut entry = self.s.next[HEAD as usize];
         let mut phase = READS;
         let mut explored = 0u64;
         let mut counted_bytes = 0usize;
@@ -298,7 +285,7 @@ impl<'m, M: Model> Search<'m, M> {
         let outcome = loop {
             explored += 1;
             if explored.is_multiple_of(CHECK_EVERY) {
-                let bytes = cache.bytes() + self.steps.capacity() * 16 + self.states.len() * 64;
+                let bytes = cache.bytes() + self.s.steps.capacity() * 16 + self.s.states.len() * 64;
                 let total = if bytes >= counted_bytes {
                     budget
                         .memory_used
@@ -328,20 +315,20 @@ impl<'m, M: Model> Search<'m, M> {
                 };
             }
             let mut dead = false;
-            if self.entry_ret[entry as usize] {
+            if self.s.entry_ret[entry as usize] {
                 // The candidates of this phase are exhausted.
                 if phase == READS {
                     phase = WRITES;
-                    entry = self.next[HEAD as usize];
+                    entry = self.s.next[HEAD as usize];
                     continue;
                 }
                 if phase == WRITES && info_left > 0 {
                     phase = CRASHED;
-                    entry = self.next[HEAD as usize];
+                    entry = self.s.next[HEAD as usize];
                     continue;
                 }
                 // Dead end: this operation should already have taken effect.
-                let ret_op = self.entry_op[entry as usize];
+                let ret_op = self.s.entry_op[entry as usize];
                 let pos = self.ops[ret_op as usize].ret.unwrap_or(0);
                 if pos > frontier || culprit == NIL {
                     frontier = pos;
@@ -354,10 +341,10 @@ impl<'m, M: Model> Search<'m, M> {
                 }
                 dead = true;
             } else {
-                let op = self.entry_op[entry as usize];
+                let op = self.s.entry_op[entry as usize];
                 let twin = twin_before[op as usize];
                 if class[op as usize] != phase || (twin != NIL && !used[twin as usize]) {
-                    entry = self.next[entry as usize];
+                    entry = self.s.next[entry as usize];
                     continue;
                 }
                 let next_state = self.step(state, op);
@@ -376,7 +363,7 @@ impl<'m, M: Model> Search<'m, M> {
                         used[op as usize] = true;
                         state = next_state;
                         self.lift(op);
-                        entry = self.next[HEAD as usize];
+                        entry = self.s.next[HEAD as usize];
                         phase = READS;
                         continue;
                     }
@@ -388,7 +375,7 @@ impl<'m, M: Model> Search<'m, M> {
                 }
             }
             if !dead {
-                entry = self.next[entry as usize];
+                entry = self.s.next[entry as usize];
                 continue;
             }
             // Backtrack. A read was linearized without branching, so undoing it
@@ -405,7 +392,7 @@ impl<'m, M: Model> Search<'m, M> {
                 state = f.prev_state;
                 if f.phase != READS {
                     phase = f.phase;
-                    entry = self.next[self.call_entry[f.op as usize] as usize];
+                    entry = self.s.next[self.s.call_entry[f.op as usize] as usize];
                     resumed = true;
                     break;
                 }
@@ -426,16 +413,29 @@ impl<'m, M: Model> Search<'m, M> {
         budget
             .memory_used
             .fetch_sub(counted_bytes, Ordering::Relaxed);
+        self.s.zobrist = zobrist;
+        self.s.class = class;
+        self.s.twin_before = twin_before;
+        self.s.used = used;
+        self.s.cache = cache;
+        self.s.bits = bits;
+        self.s.frames = frames;
         Searched {
             outcome,
             explored,
-            states: self.states.len(),
+            states: self.s.states.len(),
         }
     }
 }
 
-/// Searches for a linearization of `ops` (one object, invocation order).
-pub(crate) fn search<M: Model>(model: &M, ops: &[LinOp<M::Op>], budget: &Budget<'_>) -> Searched {
+/// Searches for a linearization of `ops` (one object, invocation order) in
+/// the buffers of `scratch`, which keep their capacity for the next search.
+pub(crate) fn search<M: Model>(
+    model: &M,
+    ops: &[LinOp<M::Op>],
+    budget: &Budget<'_>,
+    scratch: &mut Scratch<M::State>,
+) -> Searched {
     if let Some(found) = impossible(model, ops) {
         return Searched {
             outcome: Outcome::Impossible {
@@ -446,7 +446,17 @@ pub(crate) fn search<M: Model>(model: &M, ops: &[LinOp<M::Op>], budget: &Budget<
             states: 0,
         };
     }
-    Search::new(model, ops).run(budget)
+    let mut search = Search::new(model, ops, std::mem::take(scratch));
+    let found = search.run(budget);
+    *scratch = search.s;
+    found
+}
+
+/// Entries to reserve in a search's tables for `ops` operations: configurations
+/// grow about linearly with the operations in the histories measured (issue
+/// 22); tables grow as needed past this.
+fn presize(ops: usize) -> usize {
+    (ops * 4).min(1 << 18)
 }
 
 /// A well-mixed 64-bit key for operation `i` (splitmix64).

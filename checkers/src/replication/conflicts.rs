@@ -30,9 +30,10 @@ use faultline_history::{FinalReads, History, Value};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::json;
 
-use super::facts::{elements, lists, registers_with, Fact, Facts, Status, NIL};
+use super::facts::{elements, lists, Fact, Facts, Status, NIL};
 use super::shape::Shape;
 use crate::checker::{CheckError, Checker};
+use crate::shared::Shared;
 use crate::verdict::{Anomaly, Validity, Verdict};
 
 const CITED: usize = 50;
@@ -50,6 +51,11 @@ impl Checker for Conflicts {
     }
 
     fn check(&self, history: &History) -> Result<Verdict, CheckError> {
+        self.check_shared(&Shared::new(history))
+    }
+
+    fn check_shared(&self, shared: &Shared<'_>) -> Result<Verdict, CheckError> {
+        let history = shared.history();
         let mut out = Vec::new();
         let mut judged = 0;
         match &self.shape {
@@ -57,10 +63,10 @@ impl Checker for Conflicts {
                 initial,
                 independent,
             } => {
-                let f = registers_with(history, *independent, initial.as_ref())?;
+                let f = shared.registers(*independent, initial.as_ref())?;
                 let initial = initial.as_ref().unwrap_or(NIL);
-                for (k, ops) in by_key(&f).iter().enumerate() {
-                    judged += usize::from(register_key(&f, ops, k as u32, initial, &mut out));
+                for (k, ops) in by_key(f).iter().enumerate() {
+                    judged += usize::from(register_key(f, ops, k as u32, initial, &mut out));
                 }
             }
             Shape::ListAppend => {

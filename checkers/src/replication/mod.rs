@@ -27,7 +27,7 @@ mod bank;
 mod conflicts;
 mod counter;
 mod divergence;
-mod facts;
+pub(crate) mod facts;
 mod failover;
 mod guarantees;
 mod membership;

@@ -46,12 +46,13 @@
 use faultline_history::History;
 use serde_json::json;
 
-use super::facts::{lists, registers_with, sets, Facts, NIL};
+use super::facts::{lists, sets, Facts, NIL};
 use super::guarantees::{Found, GUARANTEES};
 use super::shape::Shape;
 use super::{session_list, session_register};
 use crate::checker::{CheckError, Checker};
 use crate::elle::promises_session;
+use crate::shared::Shared;
 use crate::verdict::{Validity, Verdict};
 
 /// The session-guarantees checker.
@@ -70,25 +71,33 @@ impl Checker for Sessions {
     }
 
     fn check(&self, history: &History) -> Result<Verdict, CheckError> {
+        self.check_shared(&Shared::new(history))
+    }
+
+    fn check_shared(&self, shared: &Shared<'_>) -> Result<Verdict, CheckError> {
+        let history = shared.history();
         let mut found = Found::default();
-        let facts: Facts<'_>;
-        match &self.shape {
+        let owned: Facts<'_>;
+        let facts: &Facts<'_> = match &self.shape {
             Shape::Register {
                 initial,
                 independent,
             } => {
-                facts = registers_with(history, *independent, initial.as_ref())?;
-                session_register::check(&facts, initial.as_ref().unwrap_or(NIL), &mut found);
+                let facts = shared.registers(*independent, initial.as_ref())?;
+                session_register::check(facts, initial.as_ref().unwrap_or(NIL), &mut found);
+                facts
             }
             Shape::ListAppend => {
-                facts = lists(history)?;
-                session_list::check(&facts, true, &mut found);
+                owned = lists(history)?;
+                session_list::check(&owned, true, &mut found);
+                &owned
             }
             Shape::Set { independent } => {
-                facts = sets(history, *independent)?;
-                session_list::check(&facts, false, &mut found);
+                owned = sets(history, *independent)?;
+                session_list::check(&owned, false, &mut found);
+                &owned
             }
-        }
+        };
         let counts: serde_json::Map<String, serde_json::Value> = GUARANTEES
             .iter()
             .zip(found.counts)

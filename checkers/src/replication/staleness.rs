@@ -26,11 +26,10 @@ use faultline_history::{History, Value};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::json;
 
-use super::facts::{
-    distribution, elements, lists, registers_with, sets, Clock, Facts, Status, NIL,
-};
+use super::facts::{distribution, elements, lists, sets, Clock, Facts, Status, NIL};
 use super::shape::Shape;
 use crate::checker::{CheckError, Checker};
+use crate::shared::Shared;
 use crate::verdict::{Validity, Verdict};
 
 /// Stale reads listed individually in the details.
@@ -66,24 +65,30 @@ impl Checker for Staleness {
     }
 
     fn check(&self, history: &History) -> Result<Verdict, CheckError> {
+        self.check_shared(&Shared::new(history))
+    }
+
+    fn check_shared(&self, shared: &Shared<'_>) -> Result<Verdict, CheckError> {
+        let history = shared.history();
+        let owned: Facts<'_>;
         let (facts, stale, reads) = match &self.shape {
             Shape::Register {
                 initial,
                 independent,
             } => {
-                let f = registers_with(history, *independent, initial.as_ref())?;
-                let (s, r) = register_staleness(&f, initial.as_ref().unwrap_or(NIL));
+                let f = shared.registers(*independent, initial.as_ref())?;
+                let (s, r) = register_staleness(f, initial.as_ref().unwrap_or(NIL));
                 (f, s, r)
             }
             Shape::ListAppend => {
-                let f = lists(history)?;
-                let (s, r) = list_staleness(&f);
-                (f, s, r)
+                owned = lists(history)?;
+                let (s, r) = list_staleness(&owned);
+                (&owned, s, r)
             }
             Shape::Set { independent } => {
-                let f = sets(history, *independent)?;
-                let (s, r) = list_staleness(&f);
-                (f, s, r)
+                owned = sets(history, *independent)?;
+                let (s, r) = list_staleness(&owned);
+                (&owned, s, r)
             }
         };
         // Reads that name only where they were sent.
