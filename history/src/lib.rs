@@ -18,6 +18,7 @@
 //! Whether the operations are *consistent* is not this crate's business.
 
 mod collected;
+pub mod compressed;
 mod edn;
 pub mod edn_write;
 mod error;
