@@ -10,7 +10,9 @@
 //! ([`crate::jsonl_serde`]); a line both can read reads the same by either.
 //!
 //! The writer appends and fsyncs in batches, so a crash loses at most the last
-//! batch and never corrupts earlier lines.
+//! batch and never corrupts earlier lines; given a `.zst` path it writes the
+//! same lines through a zstd stream ([`crate::compressed`]) with the same
+//! guarantee.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufWriter, Write};

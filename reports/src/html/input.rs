@@ -1,6 +1,6 @@
 //! What a report is made from, and reading it from a run directory.
 //!
-//! A report needs a history (`history.jsonl`, read by faultline-history's own
+//! A report needs a history (`history.jsonl.zst` or `history.jsonl`, read by faultline-history's own
 //! reader) and the checkers' conclusions (`results.json`, the serialized
 //! [`Results`]); `test.json` (the options and seed) is optional, because a
 //! history checked offline has none. Node logs under `nodes/<node>/` are only
