@@ -102,6 +102,10 @@ fn run() -> ExitCode {
             0
         }),
         Command::Serve(args) => cli::serve(args).map(|()| 0),
+        Command::Store(args) => cli::store(&args.store, &args.action).map(|out| {
+            print_out(&out);
+            0
+        }),
         Command::Cleanup { force } => cli::cleanup(*force).map(|out| {
             print_out(&out);
             0

@@ -61,7 +61,7 @@ fn again_runs_the_stored_plan_with_its_seed() {
     // with a fresh value, drawn in one sequence whichever worker took them)
     // went to the same keys in the same way.
     let writes = |run: &Path| -> Vec<String> {
-        let h = faultline_history::read_path(&run.join("history.jsonl"), None)
+        let h = faultline_history::read_path(&run.join("history.jsonl.zst"), None)
             .unwrap()
             .history;
         let mut w: Vec<(i64, String)> = h

@@ -344,7 +344,7 @@ while :; do sleep 3600; done
         String::from_utf8_lossy(&o.stderr)
     );
     let run = std::fs::canonicalize(store.join("latest")).unwrap();
-    let h = faultline_history::read_path(&run.join("history.jsonl"), None)
+    let h = faultline_history::read_path(&run.join("history.jsonl.zst"), None)
         .unwrap()
         .history;
     let mut bumps = 0;
@@ -391,7 +391,8 @@ while :; do sleep 3600; done
         if latest == run {
             return None;
         }
-        let text = std::fs::read_to_string(latest.join("history.jsonl")).ok()?;
+        let text =
+            faultline_history::compressed::read_text(&latest.join("history.jsonl.zst")).ok()?;
         let line = text.lines().find(|l| l.contains("\"start-clock-ahead\""))?;
         let v: serde_json::Value = serde_json::from_str(line).ok()?;
         v["value"]["offset_ms"].as_i64()

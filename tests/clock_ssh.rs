@@ -114,7 +114,7 @@ fn clock_faults_on_ssh_hosts() {
         String::from_utf8_lossy(&o.stderr)
     );
     let run = std::fs::canonicalize(store.join("latest")).unwrap();
-    let h = faultline_history::read_path(&run.join("history.jsonl"), None)
+    let h = faultline_history::read_path(&run.join("history.jsonl.zst"), None)
         .unwrap()
         .history;
     let mut bumps = 0;

@@ -262,7 +262,8 @@ fn redis_on_an_ssh_host_loses_unsynced_writes_on_power_loss() {
     );
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("lost-write"), "{out}");
-    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap_or_default();
+    let history = faultline_history::compressed::read_text(&run.join("history.jsonl.zst"))
+        .unwrap_or_default();
     assert!(
         history.contains("dropped_bytes"),
         "no power loss recorded: {out}"

@@ -59,7 +59,7 @@ fn register_run(
         store.to_str().unwrap(),
     ]);
     let run = latest(store);
-    let history = std::fs::read_to_string(run.join("history.jsonl"))
+    let history = faultline_history::compressed::read_text(&run.join("history.jsonl.zst"))
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

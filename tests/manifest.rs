@@ -267,7 +267,7 @@ fn toykv_loses_its_data_in_its_own_failover_and_misbehaving_clients_are_logged()
         "{}",
         run.display()
     );
-    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    let history = faultline_history::compressed::read_text(&run.join("history.jsonl.zst")).unwrap();
     assert!(
         history.contains("\"f\":\"start-failover\""),
         "the fault is recorded"
@@ -287,7 +287,7 @@ fn toykv_loses_its_data_in_its_own_failover_and_misbehaving_clients_are_logged()
     );
     // toykv's client says which node acknowledged (`acked_by`): recorded as
     // `node`, so split-brain can attribute every acknowledged write.
-    let h = faultline_history::read_path(&run.join("history.jsonl"), None)
+    let h = faultline_history::read_path(&run.join("history.jsonl.zst"), None)
         .unwrap()
         .history;
     let acked: Vec<_> = h
@@ -479,7 +479,7 @@ fn clock_faults_skew_a_server_the_shim_reaches() {
         "ran: {out}{err}"
     );
     let run = std::fs::canonicalize(store.join("latest")).unwrap();
-    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    let history = faultline_history::compressed::read_text(&run.join("history.jsonl.zst")).unwrap();
     assert!(history.contains("\"f\":\"start-clock\""), "skewed");
     let log = std::fs::read_to_string(run.join("nodes/n1/server.log")).unwrap();
     assert!(
@@ -565,7 +565,7 @@ fn leaders_that_never_name_anyone_are_recorded_and_the_run_warns() {
         "{err}"
     );
     let run = std::fs::canonicalize(store.join("latest")).unwrap();
-    let h = faultline_history::read_path(&run.join("history.jsonl"), None)
+    let h = faultline_history::read_path(&run.join("history.jsonl.zst"), None)
         .unwrap()
         .history;
     let seen: Vec<_> = h
@@ -664,7 +664,7 @@ fn a_node_that_dies_on_its_own_is_in_the_history_the_summary_and_the_report() {
     );
     assert!(code.is_some_and(|c| c <= 2), "{out}{err}");
     let run = std::fs::canonicalize(store.join("latest")).unwrap();
-    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    let history = faultline_history::compressed::read_text(&run.join("history.jsonl.zst")).unwrap();
     let exits: Vec<serde_json::Value> = history
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
@@ -717,7 +717,7 @@ fn a_node_that_dies_on_its_own_is_in_the_history_the_summary_and_the_report() {
     );
     assert!(code.is_some_and(|c| c <= 2), "{out}{err}");
     let run = std::fs::canonicalize(store.join("latest")).unwrap();
-    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    let history = faultline_history::compressed::read_text(&run.join("history.jsonl.zst")).unwrap();
     assert!(
         history.matches("\"f\":\"start-kill\"").count() >= 2,
         "kills were made"
@@ -792,7 +792,7 @@ fn ctrl_c_at_the_terminal_reaches_faultline_alone_and_the_run_says_interrupted()
         "{clients}"
     );
     // Nor did the servers: none died before teardown stopped it.
-    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    let history = faultline_history::compressed::read_text(&run.join("history.jsonl.zst")).unwrap();
     assert!(
         !history.contains("node-exited"),
         "a server died of the Ctrl-C"
@@ -861,7 +861,7 @@ fn ctrl_c_during_setup_lets_setup_finish_then_tears_down_and_runs_nothing() {
         assert!(run.join(format!("nodes/{n}/prepared")).is_file(), "{n}");
     }
     // ... then no operation was made, and everything was torn down.
-    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    let history = faultline_history::compressed::read_text(&run.join("history.jsonl.zst")).unwrap();
     assert!(!history.contains("\"invoke\""), "{history}");
     let ns = String::from_utf8_lossy(
         &Command::new("ip")

@@ -111,7 +111,7 @@ fn an_asynchronous_failover_loses_acknowledged_writes() {
         anomaly_types(&r).contains(&"lost-write".to_string()),
         "{text}"
     );
-    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    let history = faultline_history::compressed::read_text(&run.join("history.jsonl.zst")).unwrap();
     assert!(
         history.contains("promoted n"),
         "failover.py's output is recorded"
@@ -177,7 +177,7 @@ fn semi_synchronous_replication_loses_nothing_in_the_same_failover() {
     assert_eq!(code, Some(0), "{text}");
     let r = results(&run);
     assert_eq!(r["valid"], serde_json::json!(true), "{text}");
-    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    let history = faultline_history::compressed::read_text(&run.join("history.jsonl.zst")).unwrap();
     assert!(
         history.contains("promoted n"),
         "the failover did happen: {text}"

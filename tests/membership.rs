@@ -284,7 +284,7 @@ fn adds_acked_between(dir: &Path, from: i64, to: i64) -> usize {
 }
 
 fn events(dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("history.jsonl"))
+    faultline_history::compressed::read_text(&dir.join("history.jsonl.zst"))
         .unwrap()
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())

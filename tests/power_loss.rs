@@ -66,7 +66,7 @@ fn run(args: &[&str], store: &Path) -> (Option<i32>, serde_json::Value, PathBuf,
 /// What powerfs dropped in the run's power losses, summed over nodes, from
 /// the recorded `start-power-loss*` events.
 fn dropped_bytes(run: &Path) -> i64 {
-    let h = faultline_history::read_path(&run.join("history.jsonl"), None)
+    let h = faultline_history::read_path(&run.join("history.jsonl.zst"), None)
         .unwrap()
         .history;
     let mut total = 0;
@@ -85,7 +85,7 @@ fn dropped_bytes(run: &Path) -> i64 {
 
 /// How many power losses the run recorded.
 fn power_losses(run: &Path) -> usize {
-    let h = faultline_history::read_path(&run.join("history.jsonl"), None)
+    let h = faultline_history::read_path(&run.join("history.jsonl.zst"), None)
         .unwrap()
         .history;
     h.events()
@@ -333,7 +333,7 @@ fn disk_full_makes_redis_refuse_writes_until_space_returns() {
     );
     assert_eq!(code, Some(0), "{text}");
     assert!(!lost_writes(&r), "{text}");
-    let h = faultline_history::read_path(&dir.join("history.jsonl"), None)
+    let h = faultline_history::read_path(&dir.join("history.jsonl.zst"), None)
         .unwrap()
         .history;
     let events: Vec<String> = h

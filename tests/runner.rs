@@ -88,7 +88,7 @@ fn every_workload_runs_valid_against_the_in_process_target() {
             serde_json::from_str(&std::fs::read_to_string(run.join("test.json")).unwrap()).unwrap();
         assert_eq!(spec["workload"], w);
         assert_eq!(spec["seed"], 1);
-        let h = faultline_history::read_path(&run.join("history.jsonl"), None)
+        let h = faultline_history::read_path(&run.join("history.jsonl.zst"), None)
             .unwrap()
             .history;
         assert!(h.ops().count() >= 100, "{w}: {} ops", h.ops().count());
@@ -128,7 +128,7 @@ fn simulated_faults_become_nemesis_events_and_info_ops() {
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
-    let h = faultline_history::read_path(&latest(d.path()).join("history.jsonl"), None)
+    let h = faultline_history::read_path(&latest(d.path()).join("history.jsonl.zst"), None)
         .unwrap()
         .history;
     let starts = h
@@ -183,7 +183,7 @@ fn simulated_faults_become_nemesis_events_and_info_ops() {
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
-    let h = faultline_history::read_path(&latest(d.path()).join("history.jsonl"), None)
+    let h = faultline_history::read_path(&latest(d.path()).join("history.jsonl.zst"), None)
         .unwrap()
         .history;
     assert!(
@@ -217,7 +217,7 @@ fn the_same_seed_asks_for_the_same_operations() {
             "42",
         ]);
         assert_eq!(o.status.code(), Some(0));
-        let h = faultline_history::read_path(&latest(d.path()).join("history.jsonl"), None)
+        let h = faultline_history::read_path(&latest(d.path()).join("history.jsonl.zst"), None)
             .unwrap()
             .history;
         h.ops()
@@ -283,7 +283,12 @@ fn sigterm_stops_early_and_still_checks_and_stores_the_history() {
     let r = results(&run);
     assert_eq!(r["valid"], "unknown");
     assert_eq!(r["interrupted"]["signal"], "SIGTERM");
-    assert!(std::fs::metadata(run.join("history.jsonl")).unwrap().len() > 0);
+    assert!(
+        std::fs::metadata(run.join("history.jsonl.zst"))
+            .unwrap()
+            .len()
+            > 0
+    );
 }
 
 #[test]
@@ -402,7 +407,7 @@ fn real_processes_in_namespaces_under_every_nemesis_then_sigkill_and_cleanup() {
         String::from_utf8_lossy(&o.stderr)
     );
     let run = latest(d.path());
-    let h = faultline_history::read_path(&run.join("history.jsonl"), None)
+    let h = faultline_history::read_path(&run.join("history.jsonl.zst"), None)
         .unwrap()
         .history;
     let kinds: std::collections::BTreeSet<String> = h
@@ -586,7 +591,7 @@ fn faultline_log_records_phases_faults_and_clients_on_the_history_clock() {
     assert!(pos("phase main") < pos("phase heal") && pos("phase heal") < pos("phase final reads"));
     // Each fault line names its history event and sits at its time on the
     // history's clock.
-    let h = faultline_history::read_path(&run.join("history.jsonl"), None)
+    let h = faultline_history::read_path(&run.join("history.jsonl.zst"), None)
         .unwrap()
         .history;
     let faults: Vec<&str> = log

@@ -88,7 +88,7 @@ fn the_process_target_on_ssh_hosts_under_faults() {
         String::from_utf8_lossy(&o.stderr)
     );
     let run = std::fs::canonicalize(store.join("latest")).unwrap();
-    let h = faultline_history::read_path(&run.join("history.jsonl"), None)
+    let h = faultline_history::read_path(&run.join("history.jsonl.zst"), None)
         .unwrap()
         .history;
     assert!(h.ops().count() > 100);

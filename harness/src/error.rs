@@ -21,7 +21,7 @@ pub enum StoreError {
     #[error("invalid test name {0:?}: use letters, digits, `-`, `_` and `.`")]
     BadName(String),
     /// A directory that is not a run directory.
-    #[error("{0}: not a run directory (no history.jsonl or history.edn in it)")]
+    #[error("{0}: not a run directory (no history.jsonl.zst, history.jsonl or history.edn in it)")]
     NotARun(PathBuf),
     /// A `test.json` that cannot be read.
     #[error("{path}: {msg}")]

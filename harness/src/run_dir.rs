@@ -1,6 +1,6 @@
 //! A run directory: the contract between a run and everything after it.
 //!
-//! `test.json` holds the exact options and seed (enough to rerun), `history.jsonl`
+//! `test.json` holds the exact options and seed (enough to rerun), `history.jsonl.zst`
 //! what happened, `results.json` what the checkers concluded. `faultline check
 //! RUN_DIR` reads the first two and rewrites the third, so a run can be re-judged
 //! offline by a newer faultline. Files are replaced atomically (written beside,
@@ -10,6 +10,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use faultline_history::compressed::{history_in, HISTORY_NAMES};
 
 use crate::error::{io_at, StoreError};
 
@@ -53,17 +55,16 @@ impl RunDir {
         &self.path
     }
 
-    /// Where the recorder writes the history.
+    /// Where the recorder writes the history: `history.jsonl.zst`, JSON Lines
+    /// compressed as recorded (see docs/history.md).
     pub fn history_path(&self) -> PathBuf {
-        self.path.join("history.jsonl")
+        self.path.join(HISTORY_NAMES[0])
     }
 
-    /// The history present: `history.jsonl`, else an imported `history.edn`.
+    /// The history present: `history.jsonl.zst`, else a plain `history.jsonl`,
+    /// else an imported `history.edn`.
     pub fn history_file(&self) -> Option<PathBuf> {
-        ["history.jsonl", "history.edn"]
-            .iter()
-            .map(|n| self.path.join(n))
-            .find(|p| p.is_file())
+        history_in(&self.path)
     }
 
     /// Reads `test.json`, if the run has one.

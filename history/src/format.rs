@@ -4,7 +4,9 @@
 //! `(`, `;` or `#` is EDN; a line holding `jepsen.util - ` is a Jepsen text log.
 //! A file with no text at all is judged by its extension. Anything else is
 //! refused with a message that says which formats were expected; `--format`
-//! forces a reader when detection would guess wrong.
+//! forces a reader when detection would guess wrong. Any of them may come
+//! zstd-compressed (`history.jsonl.zst`): the magic number is looked for
+//! first, whatever the file's name.
 
 use std::fmt;
 use std::fs::File;
@@ -13,6 +15,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use crate::collected::Collected;
+use crate::compressed::{is_zstd, TruncatedOk};
 use crate::error::HistoryError;
 use crate::history::History;
 use crate::{edn, jepsen_log, jsonl};
@@ -89,7 +92,8 @@ pub fn read_path(path: &Path, format: Option<Format>) -> Result<Loaded, HistoryE
 }
 
 /// Reads a history from any reader; `name` is used in messages, `ext` (a file
-/// extension, may be empty) helps detection of empty input.
+/// extension, may be empty) helps detection of empty input. Input that starts
+/// with zstd's magic number is decompressed first ([`crate::compressed`]).
 pub fn read_from<R: Read>(
     r: R,
     name: &str,
@@ -97,15 +101,37 @@ pub fn read_from<R: Read>(
     format: Option<Format>,
 ) -> Result<Loaded, HistoryError> {
     let mut r = BufReader::with_capacity(256 * 1024, r);
+    let head = r.fill_buf().map_err(|e| HistoryError::io(name, e))?;
+    if !is_zstd(head) {
+        return read_text(&mut r, name, ext, format);
+    }
+    let dec = TruncatedOk::new(r).map_err(|e| HistoryError::io(name, e))?;
+    let mut text = BufReader::with_capacity(256 * 1024, dec);
+    let mut loaded = read_text(&mut text, name, "", format)?;
+    if text.get_ref().truncated() {
+        loaded.warnings.push(format!(
+            "{name}: the compressed stream ends inside a frame (the run was interrupted); read up to its last complete block"
+        ));
+    }
+    Ok(loaded)
+}
+
+/// Reads a history from uncompressed text.
+fn read_text<R: BufRead>(
+    r: &mut R,
+    name: &str,
+    ext: &str,
+    format: Option<Format>,
+) -> Result<Loaded, HistoryError> {
     let format = match format {
         Some(f) => f,
-        None => detect(&mut r, name, ext)?,
+        None => detect(r, name, ext)?,
     };
     let mut out = Collected::default();
     match format {
-        Format::Jsonl => jsonl::read(&mut r, name, &mut out)?,
-        Format::Edn => edn::read(&mut r, name, &mut out)?,
-        Format::JepsenLog => jepsen_log::read(&mut r, name, &mut out)?,
+        Format::Jsonl => jsonl::read(&mut *r, name, &mut out)?,
+        Format::Edn => edn::read(&mut *r, name, &mut out)?,
+        Format::JepsenLog => jepsen_log::read(&mut *r, name, &mut out)?,
     }
     let history = History::from_parts(out.events, out.lines, name)?;
     Ok(Loaded {
@@ -130,7 +156,8 @@ fn detect<R: BufRead>(r: &mut R, name: &str, ext: &str) -> Result<Format, Histor
     let rest = &head[start..];
     let after_brace = rest[1..].iter().find(|b| !b.is_ascii_whitespace());
     match rest[0] {
-        b'{' if matches!(after_brace, Some(b'"') | Some(b'}')) => return Ok(Format::Jsonl),
+        // A lone `{` is a first JSON line cut short (a recorder killed at once).
+        b'{' if matches!(after_brace, Some(b'"') | Some(b'}') | None) => return Ok(Format::Jsonl),
         b'{' | b'[' | b'(' | b';' | b'#' => return Ok(Format::Edn),
         _ => {}
     }

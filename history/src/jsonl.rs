@@ -10,7 +10,9 @@
 //! ([`crate::jsonl_serde`]); a line both can read reads the same by either.
 //!
 //! The writer appends and fsyncs in batches, so a crash loses at most the last
-//! batch and never corrupts earlier lines.
+//! batch and never corrupts earlier lines; given a `.zst` path it writes the
+//! same lines through a zstd stream ([`crate::compressed`]) with the same
+//! guarantee.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufWriter, Write};
@@ -18,6 +20,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::collected::Collected;
+use crate::compressed::{wants_zstd, ZstdSink};
 use crate::error::HistoryError;
 use crate::event::{Event, EventFields, Names};
 use crate::jsonl_fast::{self, Scratch};
@@ -122,10 +125,18 @@ fn trim(mut s: &[u8]) -> &[u8] {
     s
 }
 
-/// Appends events to a `history.jsonl`, fsyncing every `batch` events or
+/// Where a [`JsonlWriter`] puts its lines: the file itself, or a zstd stream
+/// in it ([`crate::compressed`]).
+enum Sink {
+    Plain(BufWriter<File>),
+    Zstd(ZstdSink),
+}
+
+/// Appends events to a `history.jsonl` (or, for a path ending in `.zst`, to a
+/// zstd-compressed `history.jsonl.zst`), fsyncing every `batch` events or
 /// `interval`, whichever comes first, and on [`JsonlWriter::sync`] and drop.
 pub struct JsonlWriter {
-    out: BufWriter<File>,
+    out: Sink,
     unsynced: usize,
     last_sync: Instant,
     batch: usize,
@@ -135,11 +146,17 @@ pub struct JsonlWriter {
 
 impl JsonlWriter {
     /// Opens `path` for appending, creating it if needed; syncs every 256 events
-    /// or 100 ms.
+    /// or 100 ms. A path ending in `.zst` gets compressed lines: a new zstd
+    /// frame after whatever the file holds, its blocks ended at every sync.
     pub fn append(path: &Path) -> io::Result<JsonlWriter> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let out = if wants_zstd(path) {
+            Sink::Zstd(ZstdSink::new(file)?)
+        } else {
+            Sink::Plain(BufWriter::with_capacity(64 * 1024, file))
+        };
         Ok(JsonlWriter {
-            out: BufWriter::with_capacity(64 * 1024, file),
+            out,
             unsynced: 0,
             last_sync: Instant::now(),
             batch: 256,
@@ -160,7 +177,11 @@ impl JsonlWriter {
         self.line.clear();
         serde_json::to_writer(&mut self.line, e).map_err(io::Error::other)?;
         self.line.push(b'\n');
-        self.out.write_all(&self.line)?;
+        match &mut self.out {
+            Sink::Plain(out) => out.write_all(&self.line)?,
+            Sink::Zstd(out) if out.is_open() => out.write_all(&self.line)?,
+            Sink::Zstd(_) => return Err(io::Error::other("the history was already finished")),
+        }
         self.unsynced += 1;
         if self.unsynced >= self.batch || self.last_sync.elapsed() >= self.interval {
             self.sync()?;
@@ -168,25 +189,46 @@ impl JsonlWriter {
         Ok(())
     }
 
-    /// Flushes buffered lines and fsyncs the file.
+    /// Flushes buffered lines and fsyncs the file (for a compressed history:
+    /// ends the current zstd block first, so every line written can be read
+    /// back from the file as it stands).
     pub fn sync(&mut self) -> io::Result<()> {
-        self.out.flush()?;
-        self.out.get_ref().sync_data()?;
+        match &mut self.out {
+            Sink::Plain(out) => {
+                out.flush()?;
+                out.get_ref().sync_data()?;
+            }
+            Sink::Zstd(out) => out.sync()?,
+        }
         self.unsynced = 0;
         self.last_sync = Instant::now();
         Ok(())
     }
 
-    /// Syncs and closes, reporting any error (drop would swallow it).
+    /// Syncs and closes, reporting any error (drop would swallow it); a
+    /// compressed history's frame is ended here.
     pub fn finish(mut self) -> io::Result<()> {
-        self.sync()
+        self.close()
+    }
+
+    /// Ends a compressed frame and syncs; the writer takes no more lines.
+    fn close(&mut self) -> io::Result<()> {
+        match &mut self.out {
+            Sink::Plain(_) => self.sync(),
+            Sink::Zstd(out) => {
+                out.finish()?;
+                self.unsynced = 0;
+                Ok(())
+            }
+        }
     }
 }
 
 impl Drop for JsonlWriter {
     fn drop(&mut self) {
-        if self.unsynced > 0 {
-            let _ = self.sync();
+        let open = matches!(&self.out, Sink::Zstd(z) if z.is_open());
+        if self.unsynced > 0 || open {
+            let _ = self.close();
         }
     }
 }

@@ -8,7 +8,9 @@
 //! This crate owns the model ([`Event`], [`Value`], [`History`] with its pairing
 //! of invocations and completions) and the formats: JSON Lines (canonical),
 //! Jepsen's EDN (`history.edn`, Knossos' op vectors, Elle transactions,
-//! `jepsen.independent` tuples, Porcupine's kv maps) and Jepsen's text log;
+//! `jepsen.independent` tuples, Porcupine's kv maps) and Jepsen's text log,
+//! any of them zstd-compressed as the recorder writes `history.jsonl.zst`
+//! ([`compressed`]);
 //! writing EDN back ([`edn_write`]); and reading fault windows from nemesis
 //! events ([`fault`]) and membership over time ([`members`]).
 //!
@@ -18,6 +20,7 @@
 //! Whether the operations are *consistent* is not this crate's business.
 
 mod collected;
+pub mod compressed;
 mod edn;
 pub mod edn_write;
 mod error;

@@ -45,7 +45,7 @@ impl Run {
             Validity::Unknown => "verdict: unknown — the checkers could not decide\n".to_owned(),
         });
         out.push_str(&format!(
-            "results: {dir}/results.json  history: {dir}/history.jsonl  node logs: {dir}/nodes/\n"
+            "results: {dir}/results.json  history: {dir}/history.jsonl.zst  node logs: {dir}/nodes/\n"
         ));
         out.push_str(&match &self.report {
             Ok(path) => format!("report: {}\n", path.display()),

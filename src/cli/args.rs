@@ -99,6 +99,9 @@ pub enum Command {
         /// The run directory.
         run: PathBuf,
     },
+    /// Keep the store tidy: `list` its runs with verdicts and sizes, `prune`
+    /// old ones (invalid and unfinished runs are kept unless asked).
+    Store(StoreArgs),
     /// Browse the stored runs in a web browser: a list of runs with their
     /// verdicts, each run's report and files, and a zip of each run.
     Serve(ServeArgs),
@@ -360,6 +363,48 @@ pub struct TestAllArgs {
     /// one test case per cell).
     #[command(flatten)]
     pub test: TestArgs,
+}
+
+/// `faultline store`.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// The store (the `--store` runs were written to).
+    #[arg(long, default_value = "store", global = true)]
+    pub store: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: StoreAction,
+}
+
+/// `faultline store` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StoreAction {
+    /// List runs, newest first: verdict, size on disk, test/run, anomalies.
+    List,
+    /// Remove runs by count and/or age; a run is removed when it is beyond
+    /// `--keep` and older than `--older-than` (whichever are given). Runs
+    /// found invalid, runs without results.json and the latest run are kept.
+    Prune(PruneArgs),
+}
+
+/// `faultline store prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Keep the newest N runs of each test.
+    #[arg(long, value_name = "N")]
+    pub keep: Option<usize>,
+    /// Remove only runs started longer ago than AGE (`30m`, `12h`, `7d`, `2w`).
+    #[arg(long, value_name = "AGE")]
+    pub older_than: Option<String>,
+    /// Also remove runs whose verdict is false (kept by default: evidence).
+    #[arg(long)]
+    pub include_invalid: bool,
+    /// Also remove runs without results.json (still recording, or killed).
+    #[arg(long)]
+    pub include_incomplete: bool,
+    /// Say what would be removed; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `faultline serve`.

@@ -1,7 +1,7 @@
 //! `faultline report RUN_DIR`: (re)builds a run's `report.html`.
 //!
-//! The report is a pure function of the run directory's `history.jsonl`,
-//! `results.json` and (optional) `test.json`; it never re-checks. A missing
+//! The report is a pure function of the run directory's history (`history.jsonl.zst`
+//! or `history.jsonl`), `results.json` and (optional) `test.json`; it never re-checks. A missing
 //! or malformed input is the user's to fix (254), with the file named.
 
 use std::path::{Path, PathBuf};

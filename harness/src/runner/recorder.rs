@@ -5,7 +5,8 @@
 //! history order is real-time order: an invocation recorded before a
 //! completion really was sent before that completion arrived — the order the
 //! linearizability and realtime checks rely on. A writer thread drains the
-//! buffer every few milliseconds into `history.jsonl`, fsyncing in batches; a
+//! buffer every few milliseconds into `history.jsonl.zst` (zstd-compressed
+//! JSON Lines; a path without `.zst` gets plain lines), fsyncing in batches; a
 //! harness killed mid-run leaves every event up to the last batch.
 
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! What a report is made from, and reading it from a run directory.
 //!
-//! A report needs a history (`history.jsonl`, read by faultline-history's own
+//! A report needs a history (`history.jsonl.zst` or `history.jsonl`, read by faultline-history's own
 //! reader) and the checkers' conclusions (`results.json`, the serialized
 //! [`Results`]); `test.json` (the options and seed) is optional, because a
 //! history checked offline has none. Node logs under `nodes/<node>/` are only
@@ -13,14 +13,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use faultline_checkers::{Anomaly, Results, Validity, Verdict};
-use faultline_history::{Format, History, HistoryError};
+use faultline_history::{History, HistoryError};
 use serde_json::Value as Json;
 
 /// Why a report could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     /// A required file is not there.
-    #[error("{}: missing (a run directory needs history.jsonl and results.json)", .file.display())]
+    #[error("{}: missing (a run directory needs a history (history.jsonl.zst or history.jsonl) and results.json)", .file.display())]
     Missing {
         /// The path looked for.
         file: PathBuf,
@@ -80,7 +80,8 @@ impl ReportInput {
     /// Reads `history.jsonl`, `results.json` and (if present) `test.json` from
     /// `run_dir`, and lists the node logs to link.
     pub fn load(run_dir: &Path) -> Result<ReportInput, ReportError> {
-        let hpath = run_dir.join("history.jsonl");
+        let hpath = faultline_history::compressed::history_in(run_dir)
+            .unwrap_or_else(|| run_dir.join("history.jsonl"));
         let rpath = run_dir.join("results.json");
         for p in [&hpath, &rpath] {
             if !p.is_file() {
@@ -95,7 +96,7 @@ impl ReportInput {
             file: rpath.clone(),
             msg,
         })?;
-        let loaded = faultline_history::read_path(&hpath, Some(Format::Jsonl))?;
+        let loaded = faultline_history::read_path(&hpath, None)?;
         let mut warnings = loaded.warnings;
         let tpath = run_dir.join("test.json");
         let test = match std::fs::read_to_string(&tpath) {
@@ -141,7 +142,10 @@ impl ReportInput {
 /// `history.jsonl`, `faultline.log` if present, and every `nodes/<node>/*.log`,
 /// as paths relative to the run directory.
 fn run_files(run_dir: &Path) -> Vec<String> {
-    let mut files = vec!["history.jsonl".to_owned(), "results.json".to_owned()];
+    let history = faultline_history::compressed::history_in(run_dir)
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "history.jsonl".to_owned());
+    let mut files = vec![history, "results.json".to_owned()];
     for f in ["test.json", "faultline.log"] {
         if run_dir.join(f).is_file() {
             files.push(f.to_owned());

@@ -7,6 +7,8 @@
 //!   listing of its files; `?files` always gives the listing.
 //! - `/runs/<test>/<ts>/<path...>` — one file, with a content type a browser
 //!   displays (`text/plain` for logs and histories) and `nosniff`.
+//! - `/runs/<test>/<ts>/history.jsonl` of a run recorded compressed (only
+//!   `history.jsonl.zst` on disk) — the history's text, decompressed.
 //! - `/runs/<test>/<ts>.zip` — the whole run as a zip (see [`zip`](super::zip)).
 //! - a directory without its trailing `/` is redirected to it, so relative
 //!   links in reports and listings resolve inside the run.
@@ -46,6 +48,9 @@ pub fn answer(store: &Path, raw: &str, query: Option<&str>) -> Response {
     }
     let path = match resolve(store, &segs) {
         Ok(p) => p,
+        Err(Refusal::NotFound) if segs.len() == 3 && segs[2] == "history.jsonl" => {
+            return compressed_history(store, &segs);
+        }
         Err(r) => return refuse(r),
     };
     if path.is_dir() {
@@ -66,6 +71,43 @@ pub fn answer(store: &Path, raw: &str, query: Option<&str>) -> Response {
         return refuse(Refusal::NotFound);
     }
     file(&path)
+}
+
+/// `history.jsonl` of a run that has only `history.jsonl.zst` (the recorder's
+/// form): the text decompressed, so reports' links and a browser work as for
+/// a plain history.
+fn compressed_history(store: &Path, segs: &[String]) -> Response {
+    let zst = [
+        segs[0].clone(),
+        segs[1].clone(),
+        "history.jsonl.zst".to_owned(),
+    ];
+    let Ok(path) = resolve(store, &zst) else {
+        return refuse(Refusal::NotFound);
+    };
+    match fs::read(&path).map(|b| faultline_history::compressed::decompress(&b)) {
+        Ok(Ok(text)) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; charset=utf-8"),
+                ),
+                (
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            ],
+            text,
+        )
+            .into_response(),
+        Ok(Err(_)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "history.jsonl.zst is not a valid zstd stream\n",
+        )
+            .into_response(),
+        Err(_) => refuse(Refusal::NotFound),
+    }
 }
 
 /// 400 for a malformed path, 404 for anything not servable.

@@ -170,6 +170,37 @@ fn run_files_are_served_with_a_displayable_type() {
 }
 
 #[test]
+fn a_compressed_history_is_served_as_its_text() {
+    let (_d, s) = store();
+    let run = s.join("zst-run/20260103T000000.000Z");
+    fs::create_dir_all(&run).unwrap();
+    let text = "{\"type\":\"invoke\",\"process\":0,\"f\":\"read\"}\n{\"type\":\"ok\",\"process\":0,\"f\":\"read\",\"value\":1}\n".repeat(25);
+    let path = run.join("history.jsonl.zst");
+    let mut w = faultline_history::JsonlWriter::append(&path).unwrap();
+    for e in faultline_history::read_from(text.as_bytes(), "t", "", None)
+        .unwrap()
+        .history
+        .events()
+    {
+        w.write(e).unwrap();
+    }
+    w.finish().unwrap();
+    let plain = faultline_history::compressed::read_text(&path).unwrap();
+    let g = get(&s, "/runs/zst-run/20260103T000000.000Z/history.jsonl");
+    assert_eq!(g.status, StatusCode::OK);
+    assert_eq!(g.content_type, "text/plain; charset=utf-8");
+    assert_eq!(g.text(), plain);
+    assert_eq!(plain.lines().count(), 50);
+    // The compressed file itself is served as it is.
+    let g = get(&s, "/runs/zst-run/20260103T000000.000Z/history.jsonl.zst");
+    assert_eq!(g.body, fs::read(&path).unwrap());
+    // A history.jsonl.zst that is not zstd is refused, not served as text.
+    fs::write(&path, b"not zstd").unwrap();
+    let g = get(&s, "/runs/zst-run/20260103T000000.000Z/history.jsonl");
+    assert_eq!(g.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[test]
 fn paths_outside_the_store_are_refused() {
     let (_d, s) = store();
     for uri in [
