@@ -81,7 +81,7 @@ fn run(
     let run = latest(store);
     let results =
         serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap()).unwrap();
-    let history = std::fs::read_to_string(run.join("history.jsonl"))
+    let history = faultline_history::compressed::read_text(&run.join("history.jsonl.zst"))
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
