@@ -345,6 +345,12 @@ fn disk_full_makes_redis_refuse_writes_until_space_returns() {
     assert!(events.iter().any(|f| f == "start-disk-full"), "{events:?}");
     assert!(events.iter().any(|f| f == "stop-disk-full"), "{events:?}");
     let log = std::fs::read_to_string(dir.join("nodes/n1/redis.log")).unwrap_or_default();
+    let text = faultline_history::compressed::read_text(&dir.join("history.jsonl.zst")).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("\"type\":\"fail\"") && l.contains("MISCONF")),
+        "no write refused with MISCONF recorded as fail"
+    );
     assert!(
         log.contains("No space left on device"),
         "redis never saw ENOSPC: {}",

@@ -37,11 +37,14 @@ const PROBE: Duration = Duration::from_millis(700);
 
 /// Server errors that mean the command was not executed at all; the first
 /// three also mean the server is not (or not yet) a usable primary.
+/// `MISCONF`: writes refused while the server cannot write its append log
+/// (a full disk), checked before the command runs.
 const REFUSALS: &[&str] = &[
     "READONLY",
     "LOADING",
     "MASTERDOWN",
     "NOREPLICAS",
+    "MISCONF",
     "NOSCRIPT",
     "EXECABORT",
     "WRONGTYPE",
