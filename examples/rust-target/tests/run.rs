@@ -33,7 +33,10 @@ fn tinykv_is_tested_through_the_library() {
         .unwrap()
         .starts_with("faultline-rust-target --seed 5"));
     // faultline's own nemesis really acted on tinykv's nodes.
-    let h = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    // The history is stored compressed by default (history.jsonl.zst);
+    // read whichever form the run left.
+    let path = faultline_history::compressed::history_in(&run).expect("the run left no history");
+    let h = faultline_history::compressed::read_text(&path).unwrap();
     assert!(
         h.contains("\"start-partition\"") || h.contains("\"start-kill-leader\""),
         "no fault started"
