@@ -51,8 +51,12 @@ fn clock_faults_on_ssh_hosts() {
             .args([
                 "--nemesis-interval",
                 interval,
+                // Seed 1 draws `clock` (a bump) first of the faults
+                // `clock,clock-strobe,clock-drift`, so the pretend-clock run
+                // below has a bump however slowly a loaded machine runs
+                // (with seed 3 a drift came first and could fill the phase).
                 "--seed",
-                "3",
+                "1",
                 "--rate",
                 "50",
             ])

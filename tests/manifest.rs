@@ -63,6 +63,18 @@ fn a_mistaken_manifest_is_one_line_naming_the_field() {
     }
 }
 
+/// Removes the directory a failed `check-target` kept for its user (named
+/// in its error line after "files kept in "), so the tests leave nothing in
+/// the temporary directory.
+fn forget_kept(err: &str) {
+    if let Some(rest) = err.split("files kept in ").nth(1) {
+        let dir = rest.lines().next().unwrap_or("").trim();
+        if dir.contains("faultline-check-target-") {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
 /// The path an error line names before ` ends:`, which must exist.
 fn named_log(err: &str) -> PathBuf {
     let before = err.split(" ends: ").next().unwrap();
@@ -111,6 +123,7 @@ fn a_new_target_skeleton_builds_its_cluster_and_stops_at_the_client() {
         log.ends_with("nodes/n1/server.log") && log.is_file(),
         "{err}"
     );
+    forget_kept(&err);
     // Not overwritten.
     let (code, _, err) = faultline(
         &["new-target", "mydb", "--dir", d.path().to_str().unwrap()],
@@ -187,6 +200,7 @@ fn a_server_that_exits_fails_readiness_at_once_with_the_end_of_its_log() {
         "{err}"
     );
     assert!(named_log(&err).is_file(), "{err}");
+    forget_kept(&err);
     assert!(out.contains("started n1, n2, n3"), "{out}");
 }
 
@@ -510,6 +524,7 @@ fn check_target_refuses_leaders_that_name_no_node() {
         err.contains("leaders: no node named a leader within 2 s"),
         "{err}"
     );
+    forget_kept(&err);
     let m = with_leaders("addresses", "echo {{addr}}");
     let (code, out, err) = faultline(&["check-target", m.to_str().unwrap()], &[]);
     assert_eq!(code, Some(254), "{out}{err}");
@@ -517,6 +532,7 @@ fn check_target_refuses_leaders_that_name_no_node() {
         err.contains("on n1 printed \"10.87.0.11\", which is not a node name (n1, n2, n3)"),
         "{err}"
     );
+    forget_kept(&err);
 }
 
 /// A `[leaders]` command that never names anyone is polled on every node,

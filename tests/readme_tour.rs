@@ -169,7 +169,9 @@ fn is_root() -> bool {
 /// `faultline ARGS` in `dir`, in this test's own namespace prefix.
 fn command(dir: &Path, args: &[String]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_faultline"));
-    c.args(&args[1..]).current_dir(dir);
+    // What a failed `check-target` keeps for its user goes into the test's
+    // own directory, removed with it.
+    c.args(&args[1..]).current_dir(dir).env("TMPDIR", dir);
     for (var, default) in [
         ("FAULTLINE_NET_PREFIX", "frt"),
         ("FAULTLINE_NET_SUBNET", "10.89.0"),
