@@ -302,7 +302,7 @@ fn asynchronous(s: &Session, nodes: &[DbNode], guard: &mut Guard) {
     let nemesis = cluster.nemesis.clone().expect("failover nemesis");
     assert_eq!(
         faultline_harness::fault::names(&nemesis.faults()),
-        "failover,failover-lagging"
+        "failover,failover-lagging,membership"
     );
     let new = failover(&nemesis);
     assert_eq!(leaders(), vec![new.clone()]);
