@@ -351,3 +351,31 @@ fn the_harness_log_is_linked_when_the_run_has_one() {
         "and so does #files"
     );
 }
+
+/// A run recorded compressed (as `faultline test` records) has only
+/// `history.jsonl.zst`: every link to the history names that file, so the
+/// report opened from disk links a file that is there.
+#[test]
+fn a_compressed_run_links_its_compressed_history() {
+    let (_keep, dir) = fixture("lost-write");
+    let plain = dir.join("history.jsonl");
+    let text = std::fs::read(&plain).unwrap();
+    std::fs::write(
+        dir.join("history.jsonl.zst"),
+        zstd::encode_all(&text[..], 3).unwrap(),
+    )
+    .unwrap();
+    std::fs::remove_file(&plain).unwrap();
+    let html = std::fs::read_to_string(write_report(&dir).unwrap()).unwrap();
+    assert!(
+        !html.contains("href=\"history.jsonl\""),
+        "a link to a missing file"
+    );
+    let ops = &html[html.find("id=\"ops\"").unwrap()..];
+    assert!(
+        ops.contains("<a href=\"history.jsonl.zst\">history.jsonl.zst</a> (zstd-compressed"),
+        "the cited ops link the compressed history"
+    );
+    let files = &html[html.find("id=\"files\"").unwrap()..];
+    assert!(files.contains("href=\"history.jsonl.zst\""));
+}

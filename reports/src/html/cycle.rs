@@ -177,7 +177,7 @@ mod tests {
         );
         assert!(!out.contains("<x>"));
         // Both ends are linked from the reasons too, so #ops lists them.
-        assert!(ctx.ops_section().contains("id=\"op-0\""));
+        assert!(ctx.ops_section("history.jsonl").contains("id=\"op-0\""));
     }
 
     #[test]

@@ -23,6 +23,16 @@ use crate::escape::{esc, secs, truncate};
 /// point at their line of `history.jsonl`.
 const MAX_EVENT_JSON: usize = 64 * 1024;
 
+/// How to read `history` when it is compressed: a browser opening the
+/// report from disk downloads a `.zst` rather than showing it.
+fn compressed_note(history: &str) -> &'static str {
+    if history.ends_with(".zst") {
+        " (zstd-compressed: `zstdcat` shows it, and `faultline serve` serves it as text at history.jsonl)"
+    } else {
+        ""
+    }
+}
+
 /// The history, its clock, and the operations the page has linked to so far.
 pub struct Ctx<'a> {
     /// The history.
@@ -158,7 +168,10 @@ impl<'a> Ctx<'a> {
     }
 
     /// The `#ops` section: every linked op with its events' full JSON.
-    pub fn ops_section(&self) -> String {
+    /// `history` is the history's file in the run directory
+    /// (`history.jsonl.zst` when recorded compressed, as `faultline test`
+    /// does, or `history.jsonl`), which the section links to.
+    pub fn ops_section(&self, history: &str) -> String {
         let mut ops: BTreeSet<(usize, Option<usize>)> = BTreeSet::new();
         for &p in self.cited.borrow().iter() {
             ops.insert(self.op(p));
@@ -169,8 +182,11 @@ impl<'a> Ctx<'a> {
         } else {
             let _ = write!(
                 out,
-                "<p class=\"muted\">{} operations cited by the anomalies above; each shows its invocation and completion exactly as recorded in <a href=\"history.jsonl\">history.jsonl</a>.</p>",
-                ops.len()
+                "<p class=\"muted\">{} operations cited by the anomalies above; each shows its invocation and completion exactly as recorded in <a href=\"{}\">{}</a>{}.</p>",
+                ops.len(),
+                esc(history),
+                esc(history),
+                compressed_note(history)
             );
         }
         for (i, c) in ops {
@@ -204,9 +220,10 @@ impl<'a> Ctx<'a> {
                 if shown.len() < json.len() {
                     let _ = write!(
                         out,
-                        "<p class=\"muted\">cut at {} KiB; the whole event is line {} of history.jsonl</p>",
+                        "<p class=\"muted\">cut at {} KiB; the whole event is line {} of {}</p>",
                         MAX_EVENT_JSON / 1024,
-                        self.h.line(p)
+                        self.h.line(p),
+                        esc(history)
                     );
                 }
             }

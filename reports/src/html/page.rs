@@ -61,7 +61,8 @@ pub fn render_report(input: &ReportInput) -> String {
     let exits = exits_section(&ctx, &input.files);
     let plots = plots_section(&ctx, &faults);
     let nodes = nodes_section(&input.results, &ctx);
-    let ops = ctx.ops_section();
+    let history = input.files.first().map_or("history.jsonl", String::as_str);
+    let ops = ctx.ops_section(history);
     let files = files_section(&input.files);
     let valid = super::header::validity_words(input.results.valid).0;
     let mut out = String::with_capacity(timeline.len() + 256 * 1024);
