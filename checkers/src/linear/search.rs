@@ -464,6 +464,12 @@ pub(crate) fn search<M: Model>(
     }
     let mut search = Search::new(model, ops, std::mem::take(scratch));
     let found = search.run(budget);
+    // Model states may own memory (kv's strings): free it here, on the
+    // thread that allocated it, not at the next search, which may run on
+    // another thread (a cross-thread free is slower, and the worker that
+    // allocated it may be gone by the next check).
+    search.s.states.clear();
+    search.s.state_ids.clear();
     *scratch = search.s;
     found
 }
