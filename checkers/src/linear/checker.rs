@@ -2,8 +2,8 @@
 //! in parallel, and assembles one verdict with per-key results.
 //!
 //! Keys are searched largest first by the calling thread and `threads - 1`
-//! helpers. The first key
-//! proven not linearizable cancels the others (their answer cannot change the
+//! helpers, each taking the next key when it is free. The first key proven
+//! not linearizable cancels the others (their answer cannot change the
 //! verdict). If the time or memory budget runs out, the verdict is `unknown` and
 //! says what was proven: which keys passed and how far the search got on the
 //! others — never a guess.
