@@ -7,6 +7,10 @@
 //! --keys 50 --processes 50 --crash 0.02 --seed 1`), on one thread and on two.
 //!
 //! `cargo bench -p faultline-checkers --bench linear`
+//!
+//! Side by side with Porcupine (Go) on the same files, alternating runs in
+//! one session: `PORCUPINE_SRC=... benches/porcupine.sh` (it times faultline
+//! with `examples/linear_time.rs`, the same cases and thread counts as here).
 
 use std::path::PathBuf;
 use std::time::Duration;

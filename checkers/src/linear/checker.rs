@@ -1,8 +1,9 @@
 //! The `linearizable` checker: splits the history into objects, searches each
 //! in parallel, and assembles one verdict with per-key results.
 //!
-//! Keys are searched largest first on a small pool of threads. The first key
-//! proven not linearizable cancels the others (their answer cannot change the
+//! Keys are searched largest first by the calling thread and `threads - 1`
+//! helpers, each taking the next key when it is free. The first key proven
+//! not linearizable cancels the others (their answer cannot change the
 //! verdict). If the time or memory budget runs out, the verdict is `unknown` and
 //! says what was proven: which keys passed and how far the search got on the
 //! others — never a guess.
@@ -103,16 +104,18 @@ impl<M: Model> Checker for Linearizable<M> {
             }
             self.pool.give(scratch);
         };
+        // The calling thread is one of the workers: a thread just started
+        // waits for a core behind everything runnable (on a busy machine, a
+        // scheduling period: tens of ms), and keys are handed out one at a
+        // time, so a helper that starts late takes fewer keys but never
+        // delays the check by its start.
         let threads = self.opts.threads.clamp(1, keys.len().max(1));
-        if threads == 1 {
+        std::thread::scope(|s| {
+            for _ in 1..threads {
+                s.spawn(work);
+            }
             work();
-        } else {
-            std::thread::scope(|s| {
-                for _ in 0..threads {
-                    s.spawn(work);
-                }
-            });
-        }
+        });
         let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
 
         let mut anomalies = Vec::new();

@@ -72,6 +72,14 @@ pub trait Model: Send + Sync {
         false
     }
 
+    /// Whether the search should remember each (state, operation) step. Worth
+    /// it when states are few and steps repeat (a register holds a handful of
+    /// values); not when nearly every step makes a new state (kv's strings
+    /// grow with every append), where the table only costs.
+    fn memoise_steps(&self) -> bool {
+        true
+    }
+
     /// Why `op` cannot happen in `state`, in the model's own words ("cannot read
     /// 3: register holds 4"). Called only for explanations.
     fn refusal(&self, state: &Self::State, op: &Self::Op) -> String;

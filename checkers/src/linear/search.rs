@@ -154,7 +154,23 @@ impl<'m, M: Model> Search<'m, M> {
     }
 
     /// The state after `op` from `state`, memoised; `NIL` if it cannot happen.
+    /// A read-only operation leaves the state as it is when it can happen at
+    /// all, so it is neither memoised nor interned: asking the model is as
+    /// cheap as a memo lookup, and most reads tried are refused.
     fn step(&mut self, state: u32, op: u32) -> u32 {
+        let o = &self.ops[op as usize].op;
+        if self.model.read_only(o) {
+            return match self.model.step(&self.s.states[state as usize], o) {
+                Some(_) => state,
+                None => NIL,
+            };
+        }
+        if !self.model.memoise_steps() {
+            return match self.model.step(&self.s.states[state as usize], o) {
+                Some(next) => self.intern(next),
+                None => NIL,
+            };
+        }
         let key = (u64::from(state) << 32) | u64::from(op);
         if let Some(&r) = self.s.steps.get(&key) {
             return r;
@@ -448,6 +464,12 @@ pub(crate) fn search<M: Model>(
     }
     let mut search = Search::new(model, ops, std::mem::take(scratch));
     let found = search.run(budget);
+    // Model states may own memory (kv's strings): free it here, on the
+    // thread that allocated it, not at the next search, which may run on
+    // another thread (a cross-thread free is slower, and the worker that
+    // allocated it may be gone by the next check).
+    search.s.states.clear();
+    search.s.state_ids.clear();
     *scratch = search.s;
     found
 }
