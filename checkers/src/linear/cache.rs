@@ -11,11 +11,28 @@
 //! configuration that has *used* a superset of the crashed operations another
 //! configuration used — same `ok` operations, same state — has strictly fewer
 //! choices left and is dominated: if the other failed, so does it. The cache is
-//! keyed by (ok-set hash, state) and stores full bitsets; a new configuration is
+//! keyed by (ok-set hash, state) and stores both sets; a new configuration is
 //! skipped when a stored one has the same `ok` part and a subset of its `info`
 //! part. With no crashed operations this is exactly Lowe's equality test.
 //!
-//! Memory is an arena of bitset words; nothing is allocated per lookup.
+//! What a configuration stores is kept small, so the cache grows with the
+//! configurations, not with configurations × operations: a full bitset is
+//! `operations / 64` words, and on a long history (a key of 50,000
+//! operations: 800 words, 6 KB, per configuration) copying and comparing
+//! those made the search quadratic in the history's length and ran it out
+//! of memory. The ok-part is stored as a *window*: every ok operation before
+//! the first one not yet linearized (the low-water mark) is linearized, and
+//! every ok operation after the last set bit is not, so the words from the
+//! low-water mark's word to the last word holding a linearized ok operation
+//! say everything. Linearized operations past the low-water mark were all
+//! invoked before the first pending return, so the window spans about the
+//! history's concurrency, however long the history. The info-part is stored
+//! as the sorted list of crashed operations used. Both are functions of the
+//! set alone, so two configurations have equal ok-parts exactly when their
+//! windows are equal, and the cache decides exactly as with full bitsets.
+//!
+//! Memory is two arenas (window words, crashed-operation lists); nothing is
+//! allocated per lookup.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -40,37 +57,49 @@ impl Hasher for PassThrough {
     }
 }
 
+/// A configuration as the cache compares it.
+pub(crate) struct Config<'a> {
+    /// Incremental hash of the ok-part (see the search's Zobrist keys).
+    pub ok_hash: u64,
+    /// The model state, interned.
+    pub state: u32,
+    /// Index of the first word of `ok_words` in the full bitset.
+    pub lo_word: u32,
+    /// The ok-part's words from `lo_word` to its last nonzero word, masked to
+    /// ok operations; every ok operation before is linearized, none after.
+    pub ok_words: &'a [u64],
+    /// The crashed operations used, ascending.
+    pub info: &'a [u32],
+}
+
+/// One stored configuration.
+struct Entry {
+    state: u32,
+    lo_word: u32,
+    words_at: u32,
+    words_len: u32,
+    info_at: u32,
+    info_len: u32,
+    next: u32,
+}
+
 /// Explored configurations.
 #[derive(Default)]
 pub(crate) struct Cache {
-    words: usize,
-    ok_mask: Vec<u64>,
     heads: HashMap<u64, u32, BuildHasherDefault<PassThrough>>,
-    arena: Vec<u64>,
-    states: Vec<u32>,
-    next: Vec<u32>,
+    words: Vec<u64>,
+    info: Vec<u32>,
+    entries: Vec<Entry>,
 }
 
 impl Cache {
-    /// A cache for sets over `ok_mask.len() * 64` operations; `ok_mask` marks the
-    /// operations that completed `ok`.
-    #[cfg(test)]
-    pub fn new(ok_mask: Vec<u64>) -> Cache {
-        let mut c = Cache::default();
-        c.reset(&ok_mask);
-        c
-    }
-
-    /// Empties the cache for sets shaped by `ok_mask`, keeping its capacity
-    /// (the search's scratch reuses one cache for every key).
-    pub fn reset(&mut self, ok_mask: &[u64]) {
-        self.words = ok_mask.len();
-        self.ok_mask.clear();
-        self.ok_mask.extend_from_slice(ok_mask);
+    /// Empties the cache, keeping its capacity (the search's scratch reuses
+    /// one cache for every key).
+    pub fn reset(&mut self) {
         self.heads.clear();
-        self.arena.clear();
-        self.states.clear();
-        self.next.clear();
+        self.words.clear();
+        self.info.clear();
+        self.entries.clear();
     }
 
     /// Room for `n` configurations without growing the table.
@@ -78,37 +107,43 @@ impl Cache {
         self.heads.reserve(n);
     }
 
-    /// Records the configuration (`bits`, `state`) whose ok-part hashes to
-    /// `ok_hash`; false when it (or a configuration dominating it) was seen.
-    pub fn insert_if_new(&mut self, ok_hash: u64, state: u32, bits: &[u64]) -> bool {
-        let key = ok_hash ^ (u64::from(state) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    /// Records the configuration `c`; false when it (or a configuration
+    /// dominating it: the same ok-part and state, a subset of its crashed
+    /// operations) was seen.
+    pub fn insert_if_new(&mut self, c: &Config<'_>) -> bool {
+        let key = c.ok_hash ^ (u64::from(c.state) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         // One hash lookup: the slot holds the chain's head and takes the new one.
         let Cache {
-            words,
-            ok_mask,
             heads,
-            arena,
-            states,
-            next,
+            words,
+            info,
+            entries,
         } = self;
         let slot = heads.entry(key).or_insert(NIL);
         let mut e = *slot;
         while e != NIL {
-            let i = e as usize;
-            if states[i] == state && dominates(&arena[i * *words..(i + 1) * *words], bits, ok_mask)
+            let s = &entries[e as usize];
+            if s.state == c.state
+                && s.lo_word == c.lo_word
+                && words[s.words_at as usize..][..s.words_len as usize] == *c.ok_words
+                && subset(&info[s.info_at as usize..][..s.info_len as usize], c.info)
             {
                 return false;
             }
-            e = next[i];
+            e = s.next;
         }
-        let id = states.len() as u32;
-        // Bitsets are a few words: a loop beats a call to memcpy.
-        arena.reserve(bits.len());
-        for &w in bits {
-            arena.push(w);
-        }
-        states.push(state);
-        next.push(*slot);
+        let id = entries.len() as u32;
+        entries.push(Entry {
+            state: c.state,
+            lo_word: c.lo_word,
+            words_at: words.len() as u32,
+            words_len: c.ok_words.len() as u32,
+            info_at: info.len() as u32,
+            info_len: c.info.len() as u32,
+            next: *slot,
+        });
+        words.extend_from_slice(c.ok_words);
+        info.extend_from_slice(c.info);
         *slot = id;
         true
     }
@@ -116,45 +151,88 @@ impl Cache {
     /// Number of configurations stored.
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.states.len()
+        self.entries.len()
     }
 
     /// Approximate bytes held.
     pub fn bytes(&self) -> usize {
-        self.arena.capacity() * 8
-            + self.states.capacity() * 4
-            + self.next.capacity() * 4
+        self.words.capacity() * 8
+            + self.info.capacity() * 4
+            + self.entries.capacity() * std::mem::size_of::<Entry>()
             + self.heads.capacity() * 16
     }
 }
 
-/// Whether a stored bitset has the same ok-part as `bits` and a subset of its
-/// info-part.
-fn dominates(stored: &[u64], bits: &[u64], ok_mask: &[u64]) -> bool {
-    stored
-        .iter()
-        .zip(bits)
-        .zip(ok_mask)
-        .all(|((&s, &b), &ok)| (s ^ b) & ok == 0 && s & !ok & !b == 0)
+/// Whether ascending `a` is a subset of ascending `b`.
+fn subset(a: &[u32], b: &[u32]) -> bool {
+    if a.len() > b.len() {
+        return false;
+    }
+    let mut j = 0;
+    for &x in a {
+        while j < b.len() && b[j] < x {
+            j += 1;
+        }
+        if j == b.len() || b[j] != x {
+            return false;
+        }
+        j += 1;
+    }
+    true
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn c<'a>(ok_hash: u64, state: u32, ok_words: &'a [u64], info: &'a [u32]) -> Config<'a> {
+        Config {
+            ok_hash,
+            state,
+            lo_word: 0,
+            ok_words,
+            info,
+        }
+    }
+
     #[test]
     fn equal_ok_part_with_more_crashed_ops_is_dominated() {
         // Ops 0 and 1 completed ok; ops 2 and 3 crashed.
-        let mut c = Cache::new(vec![0b0011]);
-        assert!(c.insert_if_new(7, 1, &[0b0101]));
-        assert!(!c.insert_if_new(7, 1, &[0b0101]), "same configuration");
-        assert!(!c.insert_if_new(7, 1, &[0b1101]), "used more crashed ops");
+        let mut cache = Cache::default();
+        assert!(cache.insert_if_new(&c(7, 1, &[0b01], &[2])));
         assert!(
-            c.insert_if_new(7, 1, &[0b0001]),
+            !cache.insert_if_new(&c(7, 1, &[0b01], &[2])),
+            "same configuration"
+        );
+        assert!(
+            !cache.insert_if_new(&c(7, 1, &[0b01], &[2, 3])),
+            "used more crashed ops"
+        );
+        assert!(
+            cache.insert_if_new(&c(7, 1, &[0b01], &[])),
             "used fewer: not dominated"
         );
-        assert!(c.insert_if_new(7, 2, &[0b1101]), "other state");
-        assert!(c.insert_if_new(9, 1, &[0b0111]), "other ok-part");
-        assert_eq!(c.len(), 4);
+        assert!(
+            cache.insert_if_new(&c(7, 2, &[0b01], &[2, 3])),
+            "other state"
+        );
+        assert!(
+            cache.insert_if_new(&c(9, 1, &[0b11], &[2])),
+            "other ok-part"
+        );
+        let shifted = Config {
+            lo_word: 1,
+            ..c(7, 1, &[0b01], &[2])
+        };
+        assert!(cache.insert_if_new(&shifted), "same words, other place");
+        assert_eq!(cache.len(), 5);
+    }
+
+    #[test]
+    fn subsets_of_sorted_lists() {
+        assert!(subset(&[], &[1]));
+        assert!(subset(&[1, 5], &[0, 1, 3, 5]));
+        assert!(!subset(&[1, 4], &[0, 1, 3, 5]));
+        assert!(!subset(&[6], &[0, 1, 3, 5]));
     }
 }

@@ -52,6 +52,9 @@ pub(crate) struct Scratch<S> {
     pub twin_before: Vec<u32>,
     pub used: Vec<bool>,
     pub bits: Vec<u64>,
+    /// The configuration as the cache stores it (see `cache`).
+    pub window: Vec<u64>,
+    pub info: Vec<u32>,
     pub frames: Vec<Frame>,
     pub cache: Cache,
 }
@@ -74,6 +77,8 @@ impl<S> Default for Scratch<S> {
             twin_before: Vec::new(),
             used: Vec::new(),
             bits: Vec::new(),
+            window: Vec::new(),
+            info: Vec::new(),
             frames: Vec::new(),
             cache: Cache::default(),
         }
@@ -94,7 +99,8 @@ impl<S> Scratch<S> {
             + self.entry_ret.capacity()
             + self.used.capacity()
             + self.class.capacity()
-            + (self.zobrist.capacity() + self.bits.capacity()) * 8
+            + (self.zobrist.capacity() + self.bits.capacity() + self.window.capacity()) * 8
+            + self.info.capacity() * 4
             + self.frames.capacity() * 12
             + self.states.capacity() * std::mem::size_of::<S>()
             + self.state_ids.capacity() * (std::mem::size_of::<S>() + 5)

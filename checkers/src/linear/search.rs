@@ -30,6 +30,7 @@ use std::time::Instant;
 
 use rustc_hash::FxHashMap;
 
+use super::cache::Config;
 use super::model::Model;
 use super::prepare::LinOp;
 use super::reachable::impossible;
@@ -281,10 +282,19 @@ impl<'m, M: Model> Search<'m, M> {
         let mut used = std::mem::take(&mut self.s.used);
         refill(&mut used, n, false);
         let mut cache = std::mem::take(&mut self.s.cache);
-        cache.reset(&ok_mask);
+        cache.reset();
         cache.reserve(presize(n));
         let mut bits = std::mem::take(&mut self.s.bits);
         refill(&mut bits, words, 0);
+        // What the cache stores of a configuration (see `cache`): the ok
+        // operations from the first one not linearized (`lo`) to the last
+        // word holding one that is (below `top`), and the crashed ones used.
+        let mut window = std::mem::take(&mut self.s.window);
+        let mut info = std::mem::take(&mut self.s.info);
+        info.clear();
+        let is_ok = |mask: &[u64], i: usize| mask[i / 64] & (1 << (i % 64)) != 0;
+        let mut lo = (0..n).find(|&i| is_ok(&ok_mask, i)).unwrap_or(n);
+        let mut top = 0usize;
         let mut hash = 0u64;
         let init = self.model.init();
         let mut state = self.intern(init);
@@ -365,9 +375,35 @@ impl<'m, M: Model> Search<'m, M> {
                 }
                 let next_state = self.step(state, op);
                 if next_state != NIL {
-                    bits[op as usize / 64] |= 1 << (op % 64);
-                    hash ^= zobrist[op as usize];
-                    if cache.insert_if_new(hash, next_state, &bits) {
+                    let o = op as usize;
+                    bits[o / 64] |= 1 << (o % 64);
+                    hash ^= zobrist[o];
+                    let old_lo = lo;
+                    if phase == CRASHED {
+                        let at = info.partition_point(|&x| x < op);
+                        info.insert(at, op);
+                    } else {
+                        top = top.max(o / 64 + 1);
+                        while lo < n
+                            && (!is_ok(&ok_mask, lo) || bits[lo / 64] & (1 << (lo % 64)) != 0)
+                        {
+                            lo += 1;
+                        }
+                    }
+                    let lo_word = lo / 64;
+                    while top > lo_word && bits[top - 1] & ok_mask[top - 1] == 0 {
+                        top -= 1;
+                    }
+                    window.clear();
+                    window.extend((lo_word..top.max(lo_word)).map(|w| bits[w] & ok_mask[w]));
+                    let config = Config {
+                        ok_hash: hash,
+                        state: next_state,
+                        lo_word: lo_word as u32,
+                        ok_words: &window,
+                        info: &info,
+                    };
+                    if cache.insert_if_new(&config) {
                         frames.push(Frame {
                             op,
                             prev_state: state,
@@ -383,8 +419,12 @@ impl<'m, M: Model> Search<'m, M> {
                         phase = READS;
                         continue;
                     }
-                    bits[op as usize / 64] &= !(1 << (op % 64));
-                    hash ^= zobrist[op as usize];
+                    bits[o / 64] &= !(1 << (o % 64));
+                    hash ^= zobrist[o];
+                    lo = old_lo;
+                    if phase == CRASHED {
+                        info.retain(|&x| x != op);
+                    }
                     // A read that can go next decides this configuration: it
                     // leads only to a configuration already explored.
                     dead = phase == READS;
@@ -403,6 +443,9 @@ impl<'m, M: Model> Search<'m, M> {
                 hash ^= zobrist[f.op as usize];
                 if f.phase == CRASHED {
                     info_left += 1;
+                    info.retain(|&x| x != f.op);
+                } else {
+                    lo = lo.min(f.op as usize);
                 }
                 used[f.op as usize] = false;
                 state = f.prev_state;
@@ -436,6 +479,8 @@ impl<'m, M: Model> Search<'m, M> {
         self.s.cache = cache;
         self.s.bits = bits;
         self.s.frames = frames;
+        self.s.window = window;
+        self.s.info = info;
         Searched {
             outcome,
             explored,

@@ -44,6 +44,9 @@ struct Key<'h> {
     by_value: FxHashMap<&'h Value, u32>,
     /// Acknowledged writes sorted by completion.
     by_end: Vec<(i64, u32)>,
+    /// For each prefix `by_end[..=i]`, its latest-invoked write (the last
+    /// one of those invoked latest), so `prefix` finds it without a scan.
+    latest_invoked: Vec<u32>,
     /// The operation's write of this key.
     by_fact: FxHashMap<usize, u32>,
 }
@@ -173,6 +176,7 @@ pub(crate) fn check(facts: &Facts<'_>, initial: &Value, found: &mut Found) {
                 classes: Vec::new(),
                 by_value: FxHashMap::default(),
                 by_end: Vec::new(),
+                latest_invoked: Vec::new(),
                 by_fact: FxHashMap::default(),
             })
             .collect(),
@@ -216,6 +220,19 @@ pub(crate) fn check(facts: &Facts<'_>, initial: &Value, found: &mut Found) {
     }
     for key in &mut ctx.keys {
         key.by_end.sort_unstable();
+        let mut best: Option<(i64, u32)> = None;
+        key.latest_invoked = key
+            .by_end
+            .iter()
+            .map(|&(_, w)| {
+                let start = facts.ops[key.writes[w as usize].fact].start;
+                // `>=`: among writes invoked at the same time, the later one.
+                if best.is_none_or(|(s, _)| start >= s) {
+                    best = Some((start, w));
+                }
+                best.map_or(w, |(_, b)| b)
+            })
+            .collect();
     }
     sessions(&mut ctx, found);
     replicas(&ctx, found);
@@ -341,11 +358,9 @@ fn prefix(
     op: &Fact<'_>,
 ) -> Option<(Vec<u64>, String)> {
     let &(t, hk, hv, hr) = horizon.get(&p)?.iter().find(|e| e.1 != k)?;
-    let by_end = &ctx.keys[k as usize].by_end;
-    let n = by_end.partition_point(|&(end, _)| end < t);
-    let &(_, newer) = by_end[..n]
-        .iter()
-        .max_by_key(|(_, w)| ctx.facts.ops[ctx.write(k, *w).0.fact].start)?;
+    let key = &ctx.keys[k as usize];
+    let n = key.by_end.partition_point(|&(end, _)| end < t);
+    let newer = *key.latest_invoked.get(n.checked_sub(1)?)?;
     if !ctx.precedes_write(k, ver, newer) {
         return None;
     }
