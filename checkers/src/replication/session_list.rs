@@ -7,11 +7,12 @@
 
 use std::sync::Arc;
 
-use faultline_history::{Process, Value};
+use faultline_history::Value;
 use rustc_hash::FxHashMap;
 
 use super::facts::{elements, Fact, Facts};
 use super::guarantees::{Found, CP, MR, MW, RYW, WFR};
+use super::session_ids::{sessions, Ids, Read, Scratch, NONE};
 
 /// How many keys' latest reads a session remembers as what its writes depend on.
 const DEPS: usize = 64;
@@ -22,8 +23,13 @@ type Deps = Arc<Vec<(u32, u32)>>;
 /// (session, key) -> its acknowledged appends so far: (element id, operation).
 type Owned = FxHashMap<(u32, u32), Vec<(u32, usize)>>;
 
-/// No operation appended this element.
-const NONE: u32 = u32::MAX;
+/// (session, key) -> every element its reads held: the first such read, and
+/// the element's id.
+type Observed<'h> = FxHashMap<(u32, u32), FxHashMap<&'h Value, (usize, u32)>>;
+
+/// Session -> the latest element read per key, most recent first, and the
+/// same list shared, once an append needed it and until it changes.
+type Latest = FxHashMap<u32, (Vec<(u32, u32)>, Option<Deps>)>;
 
 struct Ctx<'a, 'h> {
     facts: &'a Facts<'h>,
@@ -31,48 +37,20 @@ struct Ctx<'a, 'h> {
     ids: Ids<'h>,
     /// Element id -> the first operation that appended it, or `NONE`.
     appended: Vec<u32>,
+    /// Element id -> that operation's session, or `NONE` (no appender, or
+    /// one without a process).
+    app_session: Vec<u32>,
+    /// Element id -> when that operation was invoked.
+    app_start: Vec<i64>,
     /// Operation -> its session's id (processes first, then "no process").
     session: Vec<u32>,
     /// (process's session id, key) -> its acknowledged appends, in order:
     /// (operation, element id).
     own: FxHashMap<(u32, u32), Vec<(usize, u32)>>,
     /// Append operation -> the latest element its session had read, per key.
-    deps: FxHashMap<usize, Deps>,
+    deps: Vec<Option<Deps>>,
     /// Key -> acknowledged appends by completion time: (time, element id).
     by_end: Vec<Vec<(i64, u32)>>,
-}
-
-/// Dense ids of (key, element) pairs.
-#[derive(Default)]
-struct Ids<'h> {
-    of: FxHashMap<(u32, &'h Value), u32>,
-    values: Vec<&'h Value>,
-}
-
-impl<'h> Ids<'h> {
-    fn id(&mut self, k: u32, e: &'h Value) -> u32 {
-        let next = self.values.len() as u32;
-        let id = *self.of.entry((k, e)).or_insert(next);
-        if id == next {
-            self.values.push(e);
-        }
-        id
-    }
-}
-
-/// One read of an operation: its key, its elements in order with their ids,
-/// and the ids sorted (for membership).
-struct Read<'h> {
-    key: u32,
-    list: Vec<&'h Value>,
-    ids: Vec<u32>,
-    sorted: Vec<u32>,
-}
-
-impl Read<'_> {
-    fn contains(&self, id: u32) -> bool {
-        self.sorted.binary_search(&id).is_ok()
-    }
 }
 
 impl<'h> Ctx<'_, 'h> {
@@ -107,24 +85,7 @@ impl<'h> Ctx<'_, 'h> {
 pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
     // Number the sessions (processes in order of appearance, then "none")
     // and every (key, element) written or read.
-    let mut procs: FxHashMap<&Process, u32> = FxHashMap::default();
-    let mut session: Vec<u32> = Vec::with_capacity(facts.ops.len());
-    for op in &facts.ops {
-        session.push(match op.process {
-            Some(p) => {
-                let next = procs.len() as u32;
-                *procs.entry(p).or_insert(next)
-            }
-            None => NONE,
-        });
-    }
-    let no_process = procs.len() as u32;
-    drop(procs);
-    for s in &mut session {
-        if *s == NONE {
-            *s = no_process;
-        }
-    }
+    let (session, no_process) = sessions(facts);
     let mut ids = Ids::default();
     let mut appended: Vec<u32> = Vec::new();
     let mut own: FxHashMap<(u32, u32), Vec<(usize, u32)>> = FxHashMap::default();
@@ -151,22 +112,39 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
     for v in &mut by_end {
         v.sort_unstable_by_key(|x| x.0);
     }
+    let mut app_session = vec![NONE; appended.len()];
+    let mut app_start = vec![0; appended.len()];
+    for (id, &f) in appended.iter().enumerate() {
+        if f != NONE {
+            let op = &facts.ops[f as usize];
+            app_start[id] = op.start;
+            if op.process.is_some() {
+                app_session[id] = session[f as usize];
+            }
+        }
+    }
+    let sessions = no_process as usize + 1;
     let mut session_own: Owned = FxHashMap::default();
-    let mut observed: FxHashMap<(u32, u32), FxHashMap<&Value, (usize, u32)>> = FxHashMap::default();
-    // Per session: the latest element read per key, most recent first, and
-    // the same list shared, once an append needed it and until it changes.
-    let mut latest: FxHashMap<u32, (Vec<(u32, u32)>, Option<Deps>)> = FxHashMap::default();
+    let mut observed: Observed<'_> = FxHashMap::default();
+    let mut latest: Latest = FxHashMap::default();
     let mut longest: Vec<Option<(usize, Vec<&Value>)>> = vec![None; facts.keys.len()];
     let mut sets: Vec<Read<'_>> = Vec::new();
-    let mut scratch = Scratch::default();
+    let mut scratch = Scratch {
+        last: vec![(0, 0, 0); sessions],
+        newest: vec![(0, 0, 0); sessions],
+        touched: Vec::new(),
+        stamp: 0,
+    };
     // Read elements are numbered as they are met; `ids` grows with them.
     let mut ctx = Ctx {
         facts,
         ids,
         appended,
+        app_session,
+        app_start,
         session,
         own,
-        deps: FxHashMap::default(),
+        deps: vec![None; facts.ops.len()],
         by_end,
     };
     for (i, op) in facts.ops.iter().enumerate() {
@@ -185,7 +163,10 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
             });
         }
         if ctx.appended.len() < ctx.ids.values.len() {
-            ctx.appended.resize(ctx.ids.values.len(), NONE);
+            let n = ctx.ids.values.len();
+            ctx.appended.resize(n, NONE);
+            ctx.app_session.resize(n, NONE);
+            ctx.app_start.resize(n, 0);
         }
         for r in &sets {
             let (k, list) = (r.key, &r.list);
@@ -259,7 +240,7 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
         if !op.writes.is_empty() {
             let (l, shared) = latest.entry(p).or_default();
             let d = shared.get_or_insert_with(|| Arc::new(l.clone())).clone();
-            ctx.deps.insert(i, d);
+            ctx.deps[i] = Some(d);
             if op.ok() {
                 for &(k, e) in &op.writes {
                     let id = ctx.ids.of[&(k, e)];
@@ -268,15 +249,6 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
             }
         }
     }
-}
-
-/// Scratch space reused across reads.
-#[derive(Default)]
-struct Scratch {
-    /// Per session: (its latest append seen so far in this read, element id).
-    last: FxHashMap<u32, (usize, u32)>,
-    /// Per writing session: (its latest append this operation saw, key).
-    newest: FxHashMap<u32, (usize, u32)>,
 }
 
 /// Reads of one key must be prefixes of one order.
@@ -320,7 +292,8 @@ fn realtime_prefix(ctx: &Ctx<'_, '_>, r: &Read<'_>, op: &Fact<'_>, found: &mut F
     let newest = list
         .iter()
         .zip(&r.ids)
-        .filter_map(|(e, &id)| ctx.appender(id).map(|f| (f.start, *e)))
+        .filter(|(_, &id)| ctx.appended[id as usize] != NONE)
+        .map(|(e, &id)| (ctx.app_start[id as usize], *e))
         .max_by_key(|x| x.0);
     let Some((start, newest)) = newest else {
         return;
@@ -374,39 +347,34 @@ fn order_within(
     found: &mut Found,
 ) {
     let (k, list) = (r.key, &r.list);
+    let stamp = scratch.next();
     let last = &mut scratch.last;
-    last.clear();
     for (e, &id) in list.iter().zip(&r.ids) {
-        let f = ctx.appended[id as usize];
-        if f == NONE {
+        let p = ctx.app_session[id as usize];
+        if p == NONE {
             continue;
         }
-        let f = f as usize;
-        if ctx.facts.ops[f].process.is_none() {
-            continue;
+        let f = ctx.appended[id as usize] as usize;
+        let (s, g, prev) = last[p as usize];
+        if s == stamp && g > f {
+            let prev = ctx.ids.values[prev as usize];
+            let (a, b) = (&ctx.facts.ops[f], &ctx.facts.ops[g]);
+            found.add(
+                MW,
+                vec![a.index, b.index, op.index],
+                format!(
+                    "{} {}ed {} before {}, but {} {}",
+                    a.who(),
+                    noun(a),
+                    ctx.facts.kv(k, e),
+                    ctx.facts.kv(k, prev),
+                    op.who(),
+                    ctx.read(k, list, op)
+                ),
+            );
+            return;
         }
-        let p = ctx.session[f];
-        if let Some(&(g, prev)) = last.get(&p) {
-            if g > f {
-                let prev = ctx.ids.values[prev as usize];
-                let (a, b) = (&ctx.facts.ops[f], &ctx.facts.ops[g]);
-                found.add(
-                    MW,
-                    vec![a.index, b.index, op.index],
-                    format!(
-                        "{} {}ed {} before {}, but {} {}",
-                        a.who(),
-                        noun(a),
-                        ctx.facts.kv(k, e),
-                        ctx.facts.kv(k, prev),
-                        op.who(),
-                        ctx.read(k, list, op)
-                    ),
-                );
-                return;
-            }
-        }
-        last.insert(p, (f, id));
+        last[p as usize] = (stamp, f, id);
     }
 }
 
@@ -420,22 +388,30 @@ fn across_keys(
 ) {
     let facts = ctx.facts;
     // Per writer: its latest append this operation saw, on any key read.
+    let stamp = scratch.next();
     let newest = &mut scratch.newest;
-    newest.clear();
+    scratch.touched.clear();
     for r in sets {
         for &id in &r.ids {
-            let f = ctx.appended[id as usize];
-            if f == NONE || facts.ops[f as usize].process.is_none() {
+            let p = ctx.app_session[id as usize];
+            if p == NONE {
                 continue;
             }
-            let f = f as usize;
-            let slot = newest.entry(ctx.session[f]).or_insert((f, r.key));
-            if f > slot.0 {
-                *slot = (f, r.key);
+            let f = ctx.appended[id as usize] as usize;
+            let slot = &mut newest[p as usize];
+            if slot.0 != stamp {
+                *slot = (stamp, f, r.key);
+                scratch.touched.push(p);
+            } else if f > slot.1 {
+                *slot = (stamp, f, r.key);
             }
         }
     }
-    let mut writers: Vec<(u32, (usize, u32))> = newest.iter().map(|(&p, &x)| (p, x)).collect();
+    let mut writers: Vec<(u32, (usize, u32))> = scratch
+        .touched
+        .iter()
+        .map(|&p| (p, (newest[p as usize].1, newest[p as usize].2)))
+        .collect();
     writers.sort_unstable_by_key(|(_, (f, _))| *f);
     for (p, (f, fk)) in writers {
         let b = &facts.ops[f];
@@ -470,7 +446,7 @@ fn across_keys(
                 return;
             }
         }
-        let Some(deps) = ctx.deps.get(&f) else {
+        let Some(deps) = ctx.deps[f].as_ref() else {
             continue;
         };
         for &(dk, de) in deps.iter() {
