@@ -36,11 +36,11 @@ while [ "$i" -lt "$R" ]; do
   fi
   read -r secs kb < "$T.out"
   echo "$secs $kb" >> "$T"
-  awk -v s="$secs" -v kb="$kb" -v n="$N" 'BEGIN {printf "run: %.2f s, %d txn/s, peak %.2f GB\n", s, n / s, kb / 1048576}'
+  awk -v s="$secs" -v kb="$kb" -v n="$N" 'BEGIN {printf "run: %.2f s, %d txn/s, peak %.2f GiB\n", s, n / s, kb / 1048576}'
   i=$((i + 1))
 done
 rm -f "$T.verdict"
 sort -n "$T" | awk -v n="$N" '{s[NR]=$1; m[NR]=$2} END {
   printf "median %.2f s (%d txn/s), range %.2f-%.2f s, n=%d\n", s[int((NR+1)/2)], n / s[int((NR+1)/2)], s[1], s[NR], NR
 }'
-sort -n -k2 "$T" | awk '{m[NR]=$2} END {printf "peak RSS: median %.2f GB, range %.2f-%.2f GB\n", m[int((NR+1)/2)] / 1048576, m[1] / 1048576, m[NR] / 1048576}'
+sort -n -k2 "$T" | awk '{m[NR]=$2} END {printf "peak RSS: median %.2f GiB, range %.2f-%.2f GiB\n", m[int((NR+1)/2)] / 1048576, m[1] / 1048576, m[NR] / 1048576}'
