@@ -1,7 +1,7 @@
 //! What several checkers of one history compute alike, computed once.
 //!
 //! The replication checkers (`session`, `staleness`, `conflicts`) each start
-//! from the same per-operation facts of a register history: who ran each
+//! from the same per-operation facts of a register or list-append history: who ran each
 //! operation, when, on which node, and which key and value it read and wrote
 //! (`replication::facts`). Run one after another — or side by side, as
 //! `faultline check` runs them — each used to derive those facts again. A
@@ -19,13 +19,15 @@ use std::sync::OnceLock;
 use faultline_history::{History, Value};
 
 use crate::checker::CheckError;
-use crate::replication::facts::{registers_with, Facts};
+use crate::replication::facts::{lists, registers_with, Facts};
 
 /// Facts shared by the checkers of one history.
 pub struct Shared<'h> {
     history: &'h History,
     /// Register facts, by (`[key value]` tuples forced, initial value known).
     registers: [OnceLock<Result<Facts<'h>, CheckError>>; 4],
+    /// List-append facts.
+    lists: OnceLock<Result<Facts<'h>, CheckError>>,
 }
 
 impl<'h> Shared<'h> {
@@ -34,6 +36,7 @@ impl<'h> Shared<'h> {
         Shared {
             history,
             registers: Default::default(),
+            lists: OnceLock::new(),
         }
     }
 
@@ -53,6 +56,14 @@ impl<'h> Shared<'h> {
         let slot = usize::from(tuples) * 2 + usize::from(initial.is_some());
         self.registers[slot]
             .get_or_init(|| registers_with(self.history, tuples, initial))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// List-append facts, as `lists(history)` gives them.
+    pub(crate) fn lists(&self) -> Result<&Facts<'h>, CheckError> {
+        self.lists
+            .get_or_init(|| lists(self.history))
             .as_ref()
             .map_err(Clone::clone)
     }

@@ -30,7 +30,7 @@ use faultline_history::{FinalReads, History, Value};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::json;
 
-use super::facts::{elements, lists, Fact, Facts, Status, NIL};
+use super::facts::{elements, Fact, Facts, Status, NIL};
 use super::shape::Shape;
 use crate::checker::{CheckError, Checker};
 use crate::shared::Shared;
@@ -70,9 +70,9 @@ impl Checker for Conflicts {
                 }
             }
             Shape::ListAppend => {
-                let f = lists(history)?;
-                for (k, ops) in by_key(&f).iter().enumerate() {
-                    judged += usize::from(list_key(&f, ops, k as u32, &mut out));
+                let f = shared.lists()?;
+                for (k, ops) in by_key(f).iter().enumerate() {
+                    judged += usize::from(list_key(f, ops, k as u32, &mut out));
                 }
             }
             Shape::Set { .. } => {}

@@ -32,6 +32,7 @@ mod failover;
 mod guarantees;
 mod membership;
 mod session;
+mod session_ids;
 mod session_list;
 mod session_register;
 mod set;

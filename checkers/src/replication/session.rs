@@ -46,7 +46,7 @@
 use faultline_history::History;
 use serde_json::json;
 
-use super::facts::{lists, sets, Facts, NIL};
+use super::facts::{sets, Facts, NIL};
 use super::guarantees::{Found, GUARANTEES};
 use super::shape::Shape;
 use super::{session_list, session_register};
@@ -88,9 +88,9 @@ impl Checker for Sessions {
                 facts
             }
             Shape::ListAppend => {
-                owned = lists(history)?;
-                session_list::check(&owned, true, &mut found);
-                &owned
+                let facts = shared.lists()?;
+                session_list::check(facts, true, &mut found);
+                facts
             }
             Shape::Set { independent } => {
                 owned = sets(history, *independent)?;

@@ -7,30 +7,50 @@
 
 use std::sync::Arc;
 
-use faultline_history::{Process, Value};
-use rustc_hash::{FxHashMap, FxHashSet};
+use faultline_history::Value;
+use rustc_hash::FxHashMap;
 
 use super::facts::{elements, Fact, Facts};
 use super::guarantees::{Found, CP, MR, MW, RYW, WFR};
+use super::session_ids::{sessions, Ids, Read, Scratch, NONE};
 
 /// How many keys' latest reads a session remembers as what its writes depend on.
 const DEPS: usize = 64;
 
-type Deps<'h> = Arc<Vec<(u32, &'h Value)>>;
+/// The latest element a session had read, per key: (key, element id).
+type Deps = Arc<Vec<(u32, u32)>>;
 
-/// (session, key) -> its acknowledged appends so far, with the operation.
-type Owned<'h> = FxHashMap<(Option<&'h Process>, u32), Vec<(&'h Value, usize)>>;
+/// (session, key) -> its acknowledged appends so far: (element id, operation).
+type Owned = FxHashMap<(u32, u32), Vec<(u32, usize)>>;
+
+/// (session, key) -> every element its reads held: the first such read, and
+/// the element's id.
+type Observed<'h> = FxHashMap<(u32, u32), FxHashMap<&'h Value, (usize, u32)>>;
+
+/// Session -> the latest element read per key, most recent first, and the
+/// same list shared, once an append needed it and until it changes.
+type Latest = FxHashMap<u32, (Vec<(u32, u32)>, Option<Deps>)>;
 
 struct Ctx<'a, 'h> {
     facts: &'a Facts<'h>,
-    /// (key, element) -> the operation that appended it.
-    appended: FxHashMap<(u32, &'h Value), usize>,
-    /// (process, key) -> its acknowledged appends, in order.
-    own: FxHashMap<(&'h Process, u32), Vec<(usize, &'h Value)>>,
+    /// Element ids and their values.
+    ids: Ids<'h>,
+    /// Element id -> the first operation that appended it, or `NONE`.
+    appended: Vec<u32>,
+    /// Element id -> that operation's session, or `NONE` (no appender, or
+    /// one without a process).
+    app_session: Vec<u32>,
+    /// Element id -> when that operation was invoked.
+    app_start: Vec<i64>,
+    /// Operation -> its session's id (processes first, then "no process").
+    session: Vec<u32>,
+    /// (process's session id, key) -> its acknowledged appends, in order:
+    /// (operation, element id).
+    own: FxHashMap<(u32, u32), Vec<(usize, u32)>>,
     /// Append operation -> the latest element its session had read, per key.
-    deps: FxHashMap<usize, Deps<'h>>,
-    /// Key -> acknowledged appends by completion time.
-    by_end: Vec<Vec<(i64, &'h Value)>>,
+    deps: Vec<Option<Deps>>,
+    /// Key -> acknowledged appends by completion time: (time, element id).
+    by_end: Vec<Vec<(i64, u32)>>,
 }
 
 impl<'h> Ctx<'_, 'h> {
@@ -55,57 +75,105 @@ impl<'h> Ctx<'_, 'h> {
         )
     }
 
-    fn appender(&self, k: u32, e: &Value) -> Option<&Fact<'h>> {
-        self.appended.get(&(k, e)).map(|&i| &self.facts.ops[i])
+    fn appender(&self, id: u32) -> Option<&Fact<'h>> {
+        let i = self.appended[id as usize];
+        (i != NONE).then(|| &self.facts.ops[i as usize])
     }
 }
 
 /// Checks every guarantee on a list- or set-shaped history.
 pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
-    let mut ctx = Ctx {
-        facts,
-        appended: FxHashMap::default(),
-        own: FxHashMap::default(),
-        deps: FxHashMap::default(),
-        by_end: vec![Vec::new(); facts.keys.len()],
-    };
+    // Number the sessions (processes in order of appearance, then "none")
+    // and every (key, element) written or read.
+    let (session, no_process) = sessions(facts);
+    let mut ids = Ids::default();
+    let mut appended: Vec<u32> = Vec::new();
+    let mut own: FxHashMap<(u32, u32), Vec<(usize, u32)>> = FxHashMap::default();
+    let mut by_end: Vec<Vec<(i64, u32)>> = vec![Vec::new(); facts.keys.len()];
     for (i, op) in facts.ops.iter().enumerate() {
         for &(k, e) in &op.writes {
-            ctx.appended.entry((k, e)).or_insert(i);
+            let id = ids.id(k, e);
+            if appended.len() <= id as usize {
+                appended.resize(id as usize + 1, NONE);
+            }
+            if appended[id as usize] == NONE {
+                appended[id as usize] = i as u32;
+            }
             if op.ok() {
-                if let Some(p) = op.process {
-                    ctx.own.entry((p, k)).or_default().push((i, e));
+                if op.process.is_some() {
+                    own.entry((session[i], k)).or_default().push((i, id));
                 }
                 if let Some(end) = op.end {
-                    ctx.by_end[k as usize].push((end, e));
+                    by_end[k as usize].push((end, id));
                 }
             }
         }
     }
-    for v in &mut ctx.by_end {
+    for v in &mut by_end {
         v.sort_unstable_by_key(|x| x.0);
     }
-    let mut session_own: Owned<'_> = FxHashMap::default();
-    let mut observed: FxHashMap<(Option<&Process>, u32), FxHashMap<&Value, usize>> =
-        FxHashMap::default();
-    let mut latest: FxHashMap<Option<&Process>, Vec<(u32, &Value)>> = FxHashMap::default();
+    let mut app_session = vec![NONE; appended.len()];
+    let mut app_start = vec![0; appended.len()];
+    for (id, &f) in appended.iter().enumerate() {
+        if f != NONE {
+            let op = &facts.ops[f as usize];
+            app_start[id] = op.start;
+            if op.process.is_some() {
+                app_session[id] = session[f as usize];
+            }
+        }
+    }
+    let sessions = no_process as usize + 1;
+    let mut session_own: Owned = FxHashMap::default();
+    let mut observed: Observed<'_> = FxHashMap::default();
+    let mut latest: Latest = FxHashMap::default();
     let mut longest: Vec<Option<(usize, Vec<&Value>)>> = vec![None; facts.keys.len()];
+    let mut sets: Vec<Read<'_>> = Vec::new();
+    let mut scratch = Scratch {
+        last: vec![(0, 0, 0); sessions],
+        newest: vec![(0, 0, 0); sessions],
+        touched: Vec::new(),
+        stamp: 0,
+    };
+    // Read elements are numbered as they are met; `ids` grows with them.
+    let mut ctx = Ctx {
+        facts,
+        ids,
+        appended,
+        app_session,
+        app_start,
+        session,
+        own,
+        deps: vec![None; facts.ops.len()],
+        by_end,
+    };
     for (i, op) in facts.ops.iter().enumerate() {
-        let p = op.process;
-        let sets: Vec<(u32, Vec<&Value>, FxHashSet<&Value>)> = op
-            .reads
-            .iter()
-            .map(|&(k, v)| {
-                let list: Vec<&Value> = elements(v).iter().collect();
-                let set = list.iter().copied().collect();
-                (k, list, set)
-            })
-            .collect();
-        for (k, list, set) in &sets {
-            let k = *k;
+        let p = ctx.session[i];
+        sets.clear();
+        for &(k, v) in &op.reads {
+            let list: Vec<&Value> = elements(v).iter().collect();
+            let rids: Vec<u32> = list.iter().map(|e| ctx.ids.id(k, e)).collect();
+            let mut sorted = rids.clone();
+            sorted.sort_unstable();
+            sets.push(Read {
+                key: k,
+                list,
+                ids: rids,
+                sorted,
+            });
+        }
+        if ctx.appended.len() < ctx.ids.values.len() {
+            let n = ctx.ids.values.len();
+            ctx.appended.resize(n, NONE);
+            ctx.app_session.resize(n, NONE);
+            ctx.app_start.resize(n, 0);
+        }
+        for r in &sets {
+            let (k, list) = (r.key, &r.list);
             let mut reported = false;
             if let Some(own) = session_own.get(&(p, k)) {
-                if let Some((e, wf)) = own.iter().find(|(e, _)| !set.contains(e)) {
+                if let Some((id, wf)) = own.iter().find(|(id, _)| !r.contains(*id)) {
+                    let e = ctx.ids.values[*id as usize];
                     let w = &facts.ops[*wf];
                     found.add(
                         RYW,
@@ -124,7 +192,7 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
                 }
             }
             if let Some(seen) = observed.get(&(p, k)) {
-                if let Some((e, rf)) = seen.iter().find(|(e, _)| !set.contains(*e)) {
+                if let Some((e, (rf, _))) = seen.iter().find(|(_, (_, id))| !r.contains(*id)) {
                     let r = &facts.ops[*rf];
                     if !reported {
                         found.add(
@@ -147,34 +215,36 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
                 reported = prefix_order(&ctx, &mut longest[k as usize], k, i, list, found);
             }
             if !reported {
-                realtime_prefix(&ctx, k, list, set, op, found);
+                realtime_prefix(&ctx, r, op, found);
             }
             if ordered {
-                order_within(&ctx, k, list, op, found);
+                order_within(&ctx, r, op, &mut scratch, found);
             }
             let seen = observed.entry((p, k)).or_default();
-            for e in list {
-                seen.entry(e).or_insert(i);
+            for (e, &id) in list.iter().zip(&r.ids) {
+                seen.entry(e).or_insert((i, id));
             }
         }
         if !sets.is_empty() {
-            across_keys(&ctx, &sets, op, found);
+            across_keys(&ctx, &sets, op, &mut scratch, found);
         }
-        for (k, list, _) in &sets {
-            let k = *k;
-            if let Some(&e) = list.last() {
-                let l = latest.entry(p).or_default();
-                l.retain(|x| x.0 != k);
-                l.insert(0, (k, e));
+        for r in &sets {
+            if let Some(&id) = r.ids.last() {
+                let (l, shared) = latest.entry(p).or_default();
+                l.retain(|x| x.0 != r.key);
+                l.insert(0, (r.key, id));
                 l.truncate(DEPS);
+                *shared = None;
             }
         }
         if !op.writes.is_empty() {
-            let deps: Deps<'_> = Arc::new(latest.get(&p).cloned().unwrap_or_default());
-            ctx.deps.insert(i, deps);
+            let (l, shared) = latest.entry(p).or_default();
+            let d = shared.get_or_insert_with(|| Arc::new(l.clone())).clone();
+            ctx.deps[i] = Some(d);
             if op.ok() {
                 for &(k, e) in &op.writes {
-                    session_own.entry((p, k)).or_default().push((e, i));
+                    let id = ctx.ids.of[&(k, e)];
+                    session_own.entry((p, k)).or_default().push((id, i));
                 }
             }
         }
@@ -217,34 +287,28 @@ fn prefix_order<'h>(
 }
 
 /// A read holding an element must hold every element acknowledged before it was written.
-fn realtime_prefix(
-    ctx: &Ctx<'_, '_>,
-    k: u32,
-    list: &[&Value],
-    set: &FxHashSet<&Value>,
-    op: &Fact<'_>,
-    found: &mut Found,
-) {
+fn realtime_prefix(ctx: &Ctx<'_, '_>, r: &Read<'_>, op: &Fact<'_>, found: &mut Found) {
+    let (k, list) = (r.key, &r.list);
     let newest = list
         .iter()
-        .filter_map(|e| ctx.appender(k, e).map(|f| (f.start, *e)))
+        .zip(&r.ids)
+        .filter(|(_, &id)| ctx.appended[id as usize] != NONE)
+        .map(|(e, &id)| (ctx.app_start[id as usize], *e))
         .max_by_key(|x| x.0);
     let Some((start, newest)) = newest else {
         return;
     };
-    let before = &ctx.by_end[k as usize][..ctx.by_end[k as usize].partition_point(|x| x.0 < start)];
-    if before.iter().all(|(_, e)| set.contains(e)) {
+    let by_end = &ctx.by_end[k as usize];
+    let before = &by_end[..by_end.partition_point(|x| x.0 < start)];
+    let Some(&(_, missing)) = before.iter().rev().find(|(_, id)| !r.contains(*id)) else {
         return;
-    }
-    let (_, missing) = before
-        .iter()
-        .rev()
-        .find(|(_, e)| !set.contains(e))
-        .expect("one");
+    };
+    let newest_id = ctx.ids.of[&(k, newest)];
     let (m, n) = (
-        ctx.appender(k, missing).expect("acked"),
-        ctx.appender(k, newest).expect("seen"),
+        ctx.appender(missing).expect("acked"),
+        ctx.appender(newest_id).expect("seen"),
     );
+    let missing = ctx.ids.values[missing as usize];
     let facts = ctx.facts;
     found.add(
         CP,
@@ -275,72 +339,95 @@ fn noun(f: &Fact<'_>) -> &'static str {
 }
 
 /// A session's appends to one key must appear in the order it made them.
-fn order_within(ctx: &Ctx<'_, '_>, k: u32, list: &[&Value], op: &Fact<'_>, found: &mut Found) {
-    let mut last: FxHashMap<&Process, (usize, &Value)> = FxHashMap::default();
-    for e in list {
-        let Some(&f) = ctx.appended.get(&(k, *e)) else {
+fn order_within(
+    ctx: &Ctx<'_, '_>,
+    r: &Read<'_>,
+    op: &Fact<'_>,
+    scratch: &mut Scratch,
+    found: &mut Found,
+) {
+    let (k, list) = (r.key, &r.list);
+    let stamp = scratch.next();
+    let last = &mut scratch.last;
+    for (e, &id) in list.iter().zip(&r.ids) {
+        let p = ctx.app_session[id as usize];
+        if p == NONE {
             continue;
-        };
-        let Some(p) = ctx.facts.ops[f].process else {
-            continue;
-        };
-        if let Some(&(g, prev)) = last.get(p) {
-            if g > f {
-                let (a, b) = (&ctx.facts.ops[f], &ctx.facts.ops[g]);
-                found.add(
-                    MW,
-                    vec![a.index, b.index, op.index],
-                    format!(
-                        "{} {}ed {} before {}, but {} {}",
-                        a.who(),
-                        noun(a),
-                        ctx.facts.kv(k, e),
-                        ctx.facts.kv(k, prev),
-                        op.who(),
-                        ctx.read(k, list, op)
-                    ),
-                );
-                return;
-            }
         }
-        last.insert(p, (f, e));
+        let f = ctx.appended[id as usize] as usize;
+        let (s, g, prev) = last[p as usize];
+        if s == stamp && g > f {
+            let prev = ctx.ids.values[prev as usize];
+            let (a, b) = (&ctx.facts.ops[f], &ctx.facts.ops[g]);
+            found.add(
+                MW,
+                vec![a.index, b.index, op.index],
+                format!(
+                    "{} {}ed {} before {}, but {} {}",
+                    a.who(),
+                    noun(a),
+                    ctx.facts.kv(k, e),
+                    ctx.facts.kv(k, prev),
+                    op.who(),
+                    ctx.read(k, list, op)
+                ),
+            );
+            return;
+        }
+        last[p as usize] = (stamp, f, id);
     }
 }
 
-type ReadSets<'v> = [(u32, Vec<&'v Value>, FxHashSet<&'v Value>)];
-
 /// Monotonic writes and writes-follow-reads across the keys one operation read.
-fn across_keys(ctx: &Ctx<'_, '_>, sets: &ReadSets<'_>, op: &Fact<'_>, found: &mut Found) {
+fn across_keys(
+    ctx: &Ctx<'_, '_>,
+    sets: &[Read<'_>],
+    op: &Fact<'_>,
+    scratch: &mut Scratch,
+    found: &mut Found,
+) {
     let facts = ctx.facts;
     // Per writer: its latest append this operation saw, on any key read.
-    let mut newest: FxHashMap<&Process, (usize, u32)> = FxHashMap::default();
-    for (k, list, _) in sets {
-        for e in list {
-            if let Some(&f) = ctx.appended.get(&(*k, *e)) {
-                if let Some(p) = facts.ops[f].process {
-                    let slot = newest.entry(p).or_insert((f, *k));
-                    if f > slot.0 {
-                        *slot = (f, *k);
-                    }
-                }
+    let stamp = scratch.next();
+    let newest = &mut scratch.newest;
+    scratch.touched.clear();
+    for r in sets {
+        for &id in &r.ids {
+            let p = ctx.app_session[id as usize];
+            if p == NONE {
+                continue;
+            }
+            let f = ctx.appended[id as usize] as usize;
+            let slot = &mut newest[p as usize];
+            if slot.0 != stamp {
+                *slot = (stamp, f, r.key);
+                scratch.touched.push(p);
+            } else if f > slot.1 {
+                *slot = (stamp, f, r.key);
             }
         }
     }
-    let mut writers: Vec<_> = newest.into_iter().collect();
+    let mut writers: Vec<(u32, (usize, u32))> = scratch
+        .touched
+        .iter()
+        .map(|&p| (p, (newest[p as usize].1, newest[p as usize].2)))
+        .collect();
     writers.sort_unstable_by_key(|(_, (f, _))| *f);
     for (p, (f, fk)) in writers {
         let b = &facts.ops[f];
         let shown_b = b.writes.iter().find(|w| w.0 == fk).map(|w| w.1);
-        for (k, list, set) in sets {
+        for r in sets {
+            let (k, list) = (&r.key, &r.list);
             let Some(own) = ctx.own.get(&(p, *k)) else {
                 continue;
             };
-            if let Some((af, e)) = own
+            if let Some(&(af, id)) = own
                 .iter()
                 .take_while(|(af, _)| *af < f)
-                .find(|(_, e)| !set.contains(e))
+                .find(|(_, id)| !r.contains(*id))
             {
-                let a = &facts.ops[*af];
+                let e = ctx.ids.values[id as usize];
+                let a = &facts.ops[af];
                 found.add(
                     MW,
                     vec![a.index, b.index, op.index],
@@ -359,14 +446,15 @@ fn across_keys(ctx: &Ctx<'_, '_>, sets: &ReadSets<'_>, op: &Fact<'_>, found: &mu
                 return;
             }
         }
-        let Some(deps) = ctx.deps.get(&f) else {
+        let Some(deps) = ctx.deps[f].as_ref() else {
             continue;
         };
         for &(dk, de) in deps.iter() {
-            let Some((_, list, set)) = sets.iter().find(|s| s.0 == dk) else {
+            let Some(r) = sets.iter().find(|s| s.key == dk) else {
                 continue;
             };
-            if !set.contains(de) {
+            if !r.contains(de) {
+                let de = ctx.ids.values[de as usize];
                 found.add(
                     WFR,
                     vec![b.index, op.index],
@@ -378,7 +466,7 @@ fn across_keys(ctx: &Ctx<'_, '_>, sets: &ReadSets<'_>, op: &Fact<'_>, found: &mu
                         shown_b.map_or_else(String::new, |v| facts.kv(fk, v)),
                         op.who(),
                         shown_b.map_or_else(String::new, |v| facts.kv(fk, v)),
-                        ctx.read(dk, list, op),
+                        ctx.read(dk, &r.list, op),
                         facts.kv(dk, de),
                     ),
                 );

@@ -26,7 +26,7 @@ use faultline_history::{History, Value};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::json;
 
-use super::facts::{distribution, elements, lists, sets, Clock, Facts, Status, NIL};
+use super::facts::{distribution, elements, sets, Clock, Facts, Status, NIL};
 use super::shape::Shape;
 use crate::checker::{CheckError, Checker};
 use crate::shared::Shared;
@@ -81,9 +81,9 @@ impl Checker for Staleness {
                 (f, s, r)
             }
             Shape::ListAppend => {
-                owned = lists(history)?;
-                let (s, r) = list_staleness(&owned);
-                (&owned, s, r)
+                let f = shared.lists()?;
+                let (s, r) = list_staleness(f);
+                (f, s, r)
             }
             Shape::Set { independent } => {
                 owned = sets(history, *independent)?;
