@@ -75,6 +75,14 @@ pub trait Observer: Send + Sync {
         None
     }
 
+    /// The cluster is torn down and the history at `history` is complete:
+    /// the checkers start. (A program may now stop the process at once
+    /// without losing anything but the verdict: `faultline check RUN` gives
+    /// it later.)
+    fn checking(&self, history: &Path) {
+        let _ = history;
+    }
+
     /// The run is over: torn down, checked, its files written.
     fn ended(&self, run: &Path) {
         let _ = run;

@@ -213,6 +213,7 @@ pub fn run(plan: &Plan, registry: &Registry, obs: &dyn Observer) -> Result<Run, 
             at_s: outcome.main.as_secs_f64(),
         })
     });
+    obs.checking(&history);
     let loaded = read_path(&history, None).map_err(PlanError::input)?;
     let mut results = checking
         .check(&history, &loaded.history)

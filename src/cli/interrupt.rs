@@ -11,7 +11,15 @@
 //! goes into `test.json` and `results.json`, and it makes the verdict at best
 //! `unknown` — a history cut short, without final reads, cannot vouch for the
 //! database, though an anomaly it already holds is still proven.
+//!
+//! Once the cluster is torn down and the checkers run (the plan's observer
+//! says so through [`checking`]), there is nothing left to heal: a signal
+//! then — the first or a later one — ends the process at once with exit
+//! status 2 (proved nothing), saying that the history is complete and that
+//! `faultline check RUN` checks it. The run keeps no `results.json`, so
+//! `faultline store` counts it as incomplete.
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
@@ -37,7 +45,8 @@ impl Caught {
 
 /// Waits for SIGINT or SIGTERM; then notes which and when, and sets `stop`.
 /// Later signals are swallowed (the handlers stay installed), so a second
-/// Ctrl-C cannot cut teardown short.
+/// Ctrl-C cannot cut teardown short — except while the checkers run, when
+/// any signal ends the process (see the module's doc).
 async fn wait(stop: Arc<AtomicBool>, caught: Caught, ready: std::sync::mpsc::Sender<()>) {
     let handlers = (
         signal(SignalKind::interrupt()),
@@ -47,13 +56,45 @@ async fn wait(stop: Arc<AtomicBool>, caught: Caught, ready: std::sync::mpsc::Sen
     let (Ok(mut int), Ok(mut term)) = handlers else {
         return std::future::pending().await;
     };
-    let name = tokio::select! {
-        _ = int.recv() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
-    };
-    *caught.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((name, Instant::now()));
-    eprintln!("\n{name}: stopping — healing, tearing down and checking what was recorded");
-    stop.store(true, Ordering::Relaxed);
+    let mut first = true;
+    loop {
+        let name = tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        };
+        if let Some(run) = checking_now() {
+            eprintln!(
+                "\n{name} while checking: stopped. The cluster is torn down and the history is complete; `faultline check {}` checks it",
+                run.display()
+            );
+            std::process::exit(2);
+        }
+        if first {
+            first = false;
+            *caught.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((name, Instant::now()));
+            eprintln!("\n{name}: stopping — healing, tearing down and checking what was recorded");
+            stop.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The run whose checkers are running, if any.
+fn checking_run() -> &'static Mutex<Option<PathBuf>> {
+    static RUN: OnceLock<Mutex<Option<PathBuf>>> = OnceLock::new();
+    RUN.get_or_init(Default::default)
+}
+
+/// Marks that `run`'s checkers run (its cluster is torn down and its
+/// history complete), or with `None` that they no longer do.
+pub fn checking(run: Option<&Path>) {
+    *checking_run().lock().unwrap_or_else(|e| e.into_inner()) = run.map(Path::to_path_buf);
+}
+
+fn checking_now() -> Option<PathBuf> {
+    checking_run()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
 }
 
 /// The process's stop flag and what set it: one per process, so a matrix of

@@ -89,7 +89,20 @@ impl Observer for Terminal {
         interrupt::caught().since(recording)
     }
 
+    fn checking(&self, history: &Path) {
+        // From here a signal stops the process at once: there is nothing
+        // left to heal, and the history is complete.
+        if let Some(run) = history.parent() {
+            interrupt::checking(Some(run));
+            eprintln!(
+                "checking {} (Ctrl-C stops the check; the history is kept)",
+                run.display()
+            );
+        }
+    }
+
     fn ended(&self, _run: &Path) {
+        interrupt::checking(None);
         self.log.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 }
