@@ -81,7 +81,9 @@ fn ctrl_c_while_checking_stops_at_once_and_keeps_the_history() {
         "{rest}"
     );
     let history = faultline_history::compressed::history_in(&run).expect("history kept");
-    let h = faultline_history::read_path(&history, None).unwrap().history;
+    let h = faultline_history::read_path(&history, None)
+        .unwrap()
+        .history;
     assert!(h.len() > 1000, "a whole history: {} events", h.len());
     assert!(!run.join("results.json").exists(), "not checked");
 }
