@@ -39,6 +39,9 @@ impl Observer for Terminal {
         // setup finish, then the run is skipped and the cluster torn down in
         // order (its processes, in sessions of their own, did not get it).
         interrupt::install();
+        // A previous run of this process (test-all, calibrate) whose check
+        // ended in an error never reached `ended`: this run is not checking.
+        interrupt::checking(None);
     }
 
     fn recording(&self, epoch: Instant) {
