@@ -18,7 +18,8 @@
 //! `kill`, `pause` (one node), each of the three with `-minority`,
 //! `-majority`, `-all` and `-leader` (`partition-minority`... are the
 //! in-process target's); `clock` (skew one way), `clock-ahead`,
-//! `clock-strobe`, `clock-drift`; `packet` (delay, loss, duplication or
+//! `clock-strobe`, `clock-drift`, each on one node or, with `-leader`, on
+//! the current leader; `packet` (delay, loss, duplication or
 //! reordering); `power-loss` (with the same five scopes: the node loses
 //! power and keeps only what it fsynced), `disk-full` (writes that need
 //! new space fail with ENOSPC on one node) and `membership` (a node removed
@@ -115,8 +116,9 @@ pub enum Fault {
     Kill(Scope),
     /// SIGSTOP the daemons, resumed when healed.
     Pause(Scope),
-    /// A wall-clock fault.
-    Clock(ClockKind),
+    /// A wall-clock fault on one node ([`Scope::One`], drawn at random) or
+    /// on the current leader ([`Scope::Leader`]); no other scope is built in.
+    Clock(ClockKind, Scope),
     /// A packet fault on one node's outgoing traffic.
     Packet,
     /// Power loss: the daemons are SIGKILLed and every write not yet
@@ -154,7 +156,8 @@ impl Fault {
         for s in Scope::ALL {
             all.extend([Fault::Partition(s), Fault::Kill(s), Fault::Pause(s)]);
         }
-        all.extend(ClockKind::ALL.map(Fault::Clock));
+        all.extend(ClockKind::ALL.map(|k| Fault::Clock(k, Scope::One)));
+        all.extend(ClockKind::ALL.map(|k| Fault::Clock(k, Scope::Leader)));
         all.push(Fault::Packet);
         all.extend(Scope::ALL.map(Fault::PowerLoss));
         all.push(Fault::DiskFull);
@@ -204,13 +207,14 @@ impl Fault {
                 | Fault::Kill(Scope::Leader)
                 | Fault::Pause(Scope::Leader)
                 | Fault::PowerLoss(Scope::Leader)
+                | Fault::Clock(_, Scope::Leader)
         )
     }
 
     /// Whether it is a clock fault (it needs daemons under the clock shim,
     /// or an SSH host's real clock).
     pub fn is_clock(&self) -> bool {
-        matches!(self, Fault::Clock(_))
+        matches!(self, Fault::Clock(..))
     }
 
     /// Whether it acts on the node's disk (`power-loss*`, `disk-full`): it
@@ -242,7 +246,7 @@ impl Fault {
             Fault::Partition(_) => "partition",
             Fault::Kill(_) => "kill",
             Fault::Pause(_) => "pause",
-            Fault::Clock(_) => "clock",
+            Fault::Clock(..) => "clock",
             Fault::Packet => "packet",
             Fault::PowerLoss(_) => "power-loss",
             Fault::DiskFull => "disk-full",
@@ -267,10 +271,15 @@ impl Fault {
             Fault::Partition(s) => format!("cut off {} (in-process targets)", who(s)),
             Fault::Kill(s) => format!("SIGKILL the daemons of {}; restarted when healed", who(s)),
             Fault::Pause(s) => format!("SIGSTOP the daemons of {}; resumed when healed", who(s)),
-            Fault::Clock(ClockKind::Skew) => "move one node's wall clock by 0.5-10 s either way (clock shim; an SSH host's real clock); reset when healed".into(),
-            Fault::Clock(ClockKind::Ahead) => "move one node's wall clock 0.5-10 s ahead (clock shim; an SSH host's real clock); reset when healed".into(),
-            Fault::Clock(ClockKind::Strobe) => "flip one node's wall clock back and forth several times a second (clock shim; an SSH host's real clock); reset when healed".into(),
-            Fault::Clock(ClockKind::Drift) => "run one node's clock 0.05-2 % fast or slow (clock shim; an SSH host's real rate, adjtimex); rate and offset reset when healed".into(),
+            Fault::Clock(k, s) => {
+                let whose = if *s == Scope::Leader { "the current leader's" } else { "one node's" };
+                match k {
+                    ClockKind::Skew => format!("move {whose} wall clock by 0.5-10 s either way (clock shim; an SSH host's real clock); reset when healed"),
+                    ClockKind::Ahead => format!("move {whose} wall clock 0.5-10 s ahead (clock shim; an SSH host's real clock); reset when healed"),
+                    ClockKind::Strobe => format!("flip {whose} wall clock back and forth several times a second (clock shim; an SSH host's real clock); reset when healed"),
+                    ClockKind::Drift => format!("run {whose} clock 0.05-2 % fast or slow (clock shim; an SSH host's real rate, adjtimex); rate and offset reset when healed"),
+                }
+            }
             Fault::Packet => "delay, drop, duplicate or reorder one node's outgoing packets (NFQUEUE)".into(),
             Fault::PowerLoss(Scope::All) => "every node loses power at once (the whole rack): SIGKILL, every write not fsynced is discarded (powerfs); restarted when healed".into(),
             Fault::PowerLoss(s) => format!("{} lose{} power: SIGKILL, every write not fsynced is discarded (powerfs); restarted when healed", who(s), if *s == Scope::One { "s" } else { "" }),
@@ -287,10 +296,15 @@ impl fmt::Display for Fault {
             Fault::Partition(s) | Fault::Kill(s) | Fault::Pause(s) => {
                 write!(f, "{}{}", self.family(), s.suffix())
             }
-            Fault::Clock(ClockKind::Skew) => f.write_str("clock"),
-            Fault::Clock(ClockKind::Ahead) => f.write_str("clock-ahead"),
-            Fault::Clock(ClockKind::Strobe) => f.write_str("clock-strobe"),
-            Fault::Clock(ClockKind::Drift) => f.write_str("clock-drift"),
+            Fault::Clock(k, s) => {
+                let kind = match k {
+                    ClockKind::Skew => "",
+                    ClockKind::Ahead => "-ahead",
+                    ClockKind::Strobe => "-strobe",
+                    ClockKind::Drift => "-drift",
+                };
+                write!(f, "clock{kind}{}", s.suffix())
+            }
             Fault::Packet => f.write_str("packet"),
             Fault::PowerLoss(s) => write!(f, "power-loss{}", s.suffix()),
             Fault::DiskFull => f.write_str("disk-full"),
@@ -365,6 +379,14 @@ mod tests {
         "membership",
     ];
 
+    /// Added since: clock faults aimed at the current leader.
+    const CLOCK_LEADER: &[&str] = &[
+        "clock-leader",
+        "clock-ahead-leader",
+        "clock-strobe-leader",
+        "clock-drift-leader",
+    ];
+
     #[test]
     fn every_name_accepted_today_is_built_in_and_written_back_exactly() {
         for name in TODAY {
@@ -373,7 +395,12 @@ mod tests {
             assert_eq!(f.to_string(), *name);
             assert_eq!(name.parse::<Fault>().unwrap(), f);
         }
-        assert_eq!(Fault::built_in().len(), TODAY.len());
+        for name in CLOCK_LEADER {
+            let f = Fault::parse(name).unwrap();
+            assert!(f.aims_at_leader() && f.is_clock(), "{name}");
+            assert_eq!(f.to_string(), *name);
+        }
+        assert_eq!(Fault::built_in().len(), TODAY.len() + CLOCK_LEADER.len());
     }
 
     #[test]
@@ -389,7 +416,11 @@ mod tests {
         );
         assert_eq!(
             Fault::parse("clock-ahead"),
-            Ok(Fault::Clock(ClockKind::Ahead))
+            Ok(Fault::Clock(ClockKind::Ahead, Scope::One))
+        );
+        assert_eq!(
+            Fault::parse("clock-drift-leader"),
+            Ok(Fault::Clock(ClockKind::Drift, Scope::Leader))
         );
         assert_eq!(Fault::parse("packet"), Ok(Fault::Packet));
         assert_eq!(Fault::parse("membership"), Ok(Fault::Membership));

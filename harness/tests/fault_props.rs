@@ -10,7 +10,11 @@ fn fault() -> impl Strategy<Value = Fault> {
         scope.clone().prop_map(Fault::Partition),
         scope.clone().prop_map(Fault::Kill),
         scope.prop_map(Fault::Pause),
-        prop::sample::select(ClockKind::ALL.to_vec()).prop_map(Fault::Clock),
+        (
+            prop::sample::select(ClockKind::ALL.to_vec()),
+            prop::sample::select(vec![Scope::One, Scope::Leader])
+        )
+            .prop_map(|(k, s)| Fault::Clock(k, s)),
         Just(Fault::Packet),
         prop::sample::select(Scope::ALL.to_vec()).prop_map(Fault::PowerLoss),
         Just(Fault::DiskFull),

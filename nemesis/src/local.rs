@@ -106,6 +106,10 @@ pub const KINDS: &[&str] = &[
     "partition-leader",
     "kill-leader",
     "pause-leader",
+    "clock-leader",
+    "clock-ahead-leader",
+    "clock-strobe-leader",
+    "clock-drift-leader",
 ];
 
 impl LocalNemesis {
@@ -461,6 +465,28 @@ impl LocalNemesis {
         Ok(Value::list(order.iter().map(|&i| self.name(i)).collect()))
     }
 
+    /// The node a clock fault moves: one node whose clock can be moved, drawn
+    /// with `rng`; for [`Scope::Leader`], one of the current leaders (drawn
+    /// when several claim to lead), refused when no leader's clock can be
+    /// moved.
+    fn pick_clock(&self, scope: Scope, rng: &mut Rng) -> Result<usize, NemesisError> {
+        if scope != Scope::Leader {
+            return self.pick(rng, NodeCtl::clocked);
+        }
+        let leaders: Vec<usize> = self
+            .leaders()?
+            .into_iter()
+            .filter(|&i| self.nodes[i].clocked())
+            .collect();
+        if leaders.is_empty() {
+            return Err(NemesisError::Cannot(
+                "the leader's clock cannot be moved (its daemons are not under the clock shim)"
+                    .into(),
+            ));
+        }
+        Ok(leaders[rng.below(leaders.len() as u64) as usize])
+    }
+
     /// The clock of node `i` (it was picked as [`NodeCtl::clocked`]).
     fn clock_of(&self, i: usize) -> Result<NodeClock, NemesisError> {
         let n = &self.nodes[i];
@@ -473,8 +499,14 @@ impl LocalNemesis {
     }
 
     /// `clock`, `clock-ahead`: one node's clock jumps by ±0.5-10 s.
-    fn skew(&self, ahead: bool, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
-        let i = self.pick(rng, NodeCtl::clocked)?;
+    fn skew(
+        &self,
+        ahead: bool,
+        scope: Scope,
+        rng: &mut Rng,
+        inj: &Injection,
+    ) -> Result<Value, NemesisError> {
+        let i = self.pick_clock(scope, rng)?;
         // `clock-ahead`: a node whose time source runs ahead — the case
         // where last-write-wins discards later writes.
         let sign = if ahead || rng.chance(0.5) { 1 } else { -1 };
@@ -490,8 +522,8 @@ impl LocalNemesis {
 
     /// `clock-strobe`: one node's clock flips between ±0.1-2 s every
     /// 50-200 ms.
-    fn strobe(&self, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
-        let i = self.pick(rng, NodeCtl::clocked)?;
+    fn strobe(&self, scope: Scope, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
+        let i = self.pick_clock(scope, rng)?;
         let ms = 100 + rng.below(1900) as i64;
         let period = std::time::Duration::from_millis(50 + rng.below(150));
         let clock = self.clock_of(i)?;
@@ -509,8 +541,8 @@ impl LocalNemesis {
 
     /// `clock-drift`: one node's clock runs fast or slow by 500-20,000 ppm
     /// (0.05-2 %).
-    fn drift(&self, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
-        let i = self.pick(rng, NodeCtl::clocked)?;
+    fn drift(&self, scope: Scope, rng: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
+        let i = self.pick_clock(scope, rng)?;
         let sign = if rng.chance(0.5) { 1 } else { -1 };
         let ppm = (500 + rng.below(19_500) as i64) * sign;
         let clock = self.clock_of(i)?;
@@ -578,9 +610,10 @@ impl Family {
             Fault::Partition(Scope::One | Scope::Leader) => Family::Partition,
             Fault::Kill(_) => Family::Kill,
             Fault::Pause(_) => Family::Pause,
-            Fault::Clock(_) => Family::Clock,
+            Fault::Clock(_, Scope::One | Scope::Leader) => Family::Clock,
             Fault::Packet => Family::Packet,
             Fault::Partition(_)
+            | Fault::Clock(..)
             | Fault::PowerLoss(_)
             | Fault::DiskFull
             | Fault::Membership
@@ -600,10 +633,10 @@ impl Nemesis for LocalNemesis {
             Fault::Partition(Scope::Leader) => self.partition_leaders(inj),
             Fault::Kill(scope) => self.signal(true, *scope, rng, inj),
             Fault::Pause(scope) => self.signal(false, *scope, rng, inj),
-            Fault::Clock(ClockKind::Skew) => self.skew(false, rng, inj),
-            Fault::Clock(ClockKind::Ahead) => self.skew(true, rng, inj),
-            Fault::Clock(ClockKind::Strobe) => self.strobe(rng, inj),
-            Fault::Clock(ClockKind::Drift) => self.drift(rng, inj),
+            Fault::Clock(ClockKind::Skew, scope) => self.skew(false, *scope, rng, inj),
+            Fault::Clock(ClockKind::Ahead, scope) => self.skew(true, *scope, rng, inj),
+            Fault::Clock(ClockKind::Strobe, scope) => self.strobe(*scope, rng, inj),
+            Fault::Clock(ClockKind::Drift, scope) => self.drift(*scope, rng, inj),
             Fault::Packet => self.packet_start(rng, inj),
             other => Err(NemesisError::Unknown {
                 fault: other.clone(),

@@ -309,3 +309,73 @@ fn drift_under_the_shim_grows_the_offset_and_heals() {
     n.heal_all().unwrap();
     assert_eq!(skew.offset_ms(), 0);
 }
+
+/// `clock-leader` moves the current leader's clock and no other (over many
+/// seeds, with every node under the shim); with several claiming leaders it
+/// moves one of them; when nobody leads it fails before any effect; healing
+/// (twice) puts the clock back.
+#[test]
+fn clock_leader_moves_only_a_leaders_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    for (leaders, seeds) in [(vec!["n2"], 0..20u64), (vec!["n1", "n3"], 0..20)] {
+        for seed in seeds {
+            let (_, mut ctl) = cluster(3);
+            let skews: Vec<_> = (0..3)
+                .map(|i| {
+                    faultline_nemesis::clock::SkewFile::new(
+                        dir.path().join(format!("s{seed}-{i}-{}", leaders.len())),
+                    )
+                })
+                .collect();
+            for (c, s) in ctl.iter_mut().zip(&skews) {
+                c.skew = Some(s.clone());
+            }
+            let lead = leaders.clone();
+            let n = LocalNemesis::new(ctl, &[f("clock-ahead-leader")], PathBuf::from("/bin/false"))
+                .unwrap()
+                .with_leaders(Arc::new(move || {
+                    lead.iter().map(|s| s.to_string()).collect()
+                }));
+            let v = n
+                .start(
+                    &f("clock-ahead-leader"),
+                    &mut Rng::new(seed),
+                    &Injection::unbounded(),
+                )
+                .unwrap();
+            let node = v.get("node").and_then(|x| x.as_str()).unwrap().to_owned();
+            assert!(
+                leaders.contains(&node.as_str()),
+                "seed {seed}: moved {node}"
+            );
+            for (i, s) in skews.iter().enumerate() {
+                let name = format!("n{}", i + 1);
+                if name == node {
+                    assert!(s.offset_ms() >= 500, "seed {seed}: {name} not ahead");
+                } else {
+                    assert_eq!(s.offset_ms(), 0, "seed {seed}: {name} moved");
+                }
+            }
+            n.heal_all().unwrap();
+            n.heal_all().unwrap();
+            assert!(skews.iter().all(|s| s.offset_ms() == 0));
+        }
+    }
+    let (remotes, mut ctl) = cluster(3);
+    ctl[0].skew = Some(faultline_nemesis::clock::SkewFile::new(
+        dir.path().join("none"),
+    ));
+    let n = LocalNemesis::new(ctl, &[f("clock-leader")], PathBuf::from("/bin/false"))
+        .unwrap()
+        .with_leaders(Arc::new(Vec::new));
+    let e = n
+        .start(
+            &f("clock-leader"),
+            &mut Rng::new(1),
+            &Injection::unbounded(),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no node leads"), "{e}");
+    assert!(!touched(&remotes));
+}

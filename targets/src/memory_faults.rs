@@ -53,8 +53,10 @@ impl MemoryNemesis {
     ) -> Result<MemoryNemesis, NemesisError> {
         for k in kinds {
             let ok = match k {
-                Fault::Partition(s) | Fault::Kill(s) | Fault::Pause(s) => *s != Scope::Leader,
-                Fault::Clock(_) | Fault::Packet => true,
+                Fault::Partition(s) | Fault::Kill(s) | Fault::Pause(s) | Fault::Clock(_, s) => {
+                    *s != Scope::Leader
+                }
+                Fault::Packet => true,
                 Fault::PowerLoss(_) | Fault::DiskFull | Fault::Membership | Fault::Own(_) => false,
             };
             if !ok {
@@ -88,7 +90,7 @@ impl Nemesis for MemoryNemesis {
             Fault::Pause(_) => NodeFault::Paused,
             Fault::Kill(_) => NodeFault::Killed,
             Fault::Packet => NodeFault::Slow(50),
-            Fault::Clock(how) => NodeFault::Skewed(
+            Fault::Clock(how, _) => NodeFault::Skewed(
                 (500 + rng.below(9500) as i64)
                     * if *how == ClockKind::Ahead || rng.chance(0.5) {
                         1
