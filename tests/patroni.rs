@@ -104,3 +104,104 @@ fn async_failover_loses_acknowledged_writes_and_leaves_nothing() {
         "namespaces left: {ns}"
     );
 }
+
+/// The DCS-leader faults act on etcd's leader, not on Patroni's primary:
+/// each names the node whose etcd member led, etcd elects another leader
+/// (each member's log says so: more elections than the one at bootstrap),
+/// every fault is healed on the node it hit, and nothing is left running.
+#[test]
+fn dcs_leader_faults_move_etcds_leadership_and_heal() {
+    if !faultline_harness::network::is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("store");
+    let o = faultline(&[
+        "test",
+        "--target",
+        "patroni",
+        "--workload",
+        "set",
+        "--nemesis",
+        "kill-dcs-leader,pause-dcs-leader",
+        "--nemesis-interval",
+        "5",
+        "--time-limit",
+        "12",
+        "--nodes",
+        "n1,n2,n3",
+        "--seed",
+        "1",
+        "--store",
+        store.to_str().unwrap(),
+    ]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{text}");
+    let run = latest(&store);
+    let h = faultline_history::read_path(&run.join("history.jsonl.zst"), None)
+        .unwrap()
+        .history;
+    let named = |e: &&faultline_history::Event, verb: &str| {
+        let f = e.f.to_string();
+        e.is_nemesis() && f.starts_with(verb) && f.ends_with("-dcs-leader")
+    };
+    let starts: Vec<String> = h
+        .events()
+        .iter()
+        .filter(|e| named(e, "start-"))
+        .map(|e| {
+            e.value
+                .get("dcs-leader")
+                .and_then(|v| v.as_str())
+                .unwrap_or_else(|| panic!("{}: {:?} names no node: {text}", e.f, e.value))
+                .to_owned()
+        })
+        .collect();
+    assert!(!starts.is_empty(), "no DCS-leader fault started: {text}");
+    let stops: Vec<String> = h
+        .events()
+        .iter()
+        .filter(|e| named(e, "stop-"))
+        .map(|e| e.value.to_string())
+        .collect();
+    assert_eq!(stops.len(), starts.len(), "{stops:?}");
+    for (node, stop) in starts.iter().zip(&stops) {
+        assert!(stop.contains(node.as_str()), "{node} not healed: {stop}");
+    }
+    // Every member logs each election it sees; the bootstrap is one.
+    let elections: usize = ["n1", "n2", "n3"]
+        .iter()
+        .map(|n| {
+            let dir = run.join("nodes").join(n).join("etcd");
+            let logs = std::fs::read_dir(&dir).map(|r| r.flatten().collect::<Vec<_>>());
+            logs.unwrap_or_default()
+                .iter()
+                .filter(|f| f.path().is_file())
+                .map(|f| {
+                    std::fs::read_to_string(f.path())
+                        .unwrap_or_default()
+                        .matches("elected leader")
+                        .count()
+                })
+                .sum::<usize>()
+        })
+        .sum();
+    assert!(
+        elections > 3,
+        "etcd never changed leader ({elections} elections logged): {text}"
+    );
+    let mut left = left_running(d.path());
+    for _ in 0..20 {
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        left = left_running(d.path());
+    }
+    assert!(left.is_empty(), "left running: {left}");
+}

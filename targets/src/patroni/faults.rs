@@ -25,6 +25,9 @@
 //!   the failover happens inside the window, and the writes the old primary
 //!   acknowledged meanwhile are what asynchronous replication loses.
 //!
+//! The faults of etcd's own leader (`kill-dcs-leader`, `pause-dcs-leader`,
+//! `partition-dcs-leader`) are [`super::dcs`]'s; this nemesis offers them too.
+//!
 //! The primary is the member `/cluster` calls the leader, else a node whose
 //! server is not in recovery. The invariant: stopping (and `heal_all`)
 //! removes exactly the rules added, on every node, however often added.
@@ -35,6 +38,7 @@ use faultline_harness::runner::{Injection, Nemesis, NemesisError, Rng};
 use faultline_harness::Fault;
 use faultline_history::Value;
 
+use super::dcs::{self, DcsLeader};
 use super::rest;
 use super::settings::REST_PORT;
 use crate::db::cut_off_port_rules;
@@ -61,6 +65,8 @@ pub struct PatroniFaults {
     cluster: Arc<PgCluster>,
     /// The cuts in force: (node, ports).
     cut: Mutex<Vec<(usize, &'static [u16])>>,
+    /// The faults of etcd's leader.
+    dcs: DcsLeader,
 }
 
 /// The ports each fault cuts.
@@ -77,11 +83,12 @@ fn ports(fault: &str) -> Option<&'static [u16]> {
 }
 
 impl PatroniFaults {
-    /// The faults on `cluster`.
-    pub fn new(cluster: Arc<PgCluster>) -> PatroniFaults {
+    /// The faults on `cluster`, whose DCS faults act on `dcs`.
+    pub fn new(cluster: Arc<PgCluster>, dcs: DcsLeader) -> PatroniFaults {
         PatroniFaults {
             cluster,
             cut: Mutex::new(Vec::new()),
+            dcs,
         }
     }
 
@@ -204,15 +211,26 @@ impl PatroniFaults {
 
 impl Nemesis for PatroniFaults {
     fn faults(&self) -> Vec<Fault> {
-        FAULTS.iter().filter_map(|f| Fault::own(f).ok()).collect()
+        FAULTS
+            .iter()
+            .chain(dcs::FAULTS)
+            .filter_map(|f| Fault::own(f).ok())
+            .collect()
     }
 
     fn start(&self, fault: &Fault, _: &mut Rng, inj: &Injection) -> Result<Value, NemesisError> {
+        let name = fault.to_string();
+        if DcsLeader::offers(&name) {
+            return self.dcs.start(&name, inj);
+        }
         self.cut_primary(fault, inj)
     }
 
     fn stop(&self, fault: &Fault) -> Result<Value, NemesisError> {
         let name = fault.to_string();
+        if DcsLeader::offers(&name) {
+            return self.dcs.heal();
+        }
         if ports(&name).is_none() {
             return Err(self.not_offered(fault));
         }
@@ -225,6 +243,7 @@ impl Nemesis for PatroniFaults {
     }
 
     fn heal_all(&self) -> Result<(), NemesisError> {
+        let dcs = self.dcs.heal_all();
         self.restore()?;
         // Whatever an interrupted run left: every port set, every node.
         let mut first = Ok(());
@@ -237,7 +256,7 @@ impl Nemesis for PatroniFaults {
                 }
             }
         }
-        first
+        first.and(dcs)
     }
 }
 

@@ -44,10 +44,11 @@
 //! runs as user `postgres` through `setpriv`.
 //!
 //! Options: [`settings`]; setup: [`setup`]; the REST API: [`rest`]; the
-//! node's processes: [`node`]; the own faults: [`faults`]; the expectations
+//! node's processes: [`node`]; the own faults: [`faults`] (the primary's) and [`dcs`] (etcd's leader's); the expectations
 //! checked by `faultline calibrate --target patroni`: [`calibration`].
 
 pub mod calibration;
+pub mod dcs;
 pub mod faults;
 pub mod node;
 pub mod rest;

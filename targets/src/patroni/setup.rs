@@ -22,6 +22,7 @@ use faultline_harness::daemon::Daemon;
 
 use super::faults::{PatroniFaults, FAULTS};
 use super::node::{daemon, stop_all, write_files};
+use super::dcs::DcsLeader;
 use super::rest;
 use super::settings::{Mode, NodeConfig, Settings};
 use crate::about::{Defaults, Help};
@@ -90,6 +91,7 @@ impl Db for Patroni {
     fn own_faults(&self) -> Vec<faultline_harness::Fault> {
         FAULTS
             .iter()
+            .chain(super::dcs::FAULTS)
             .filter_map(|f| faultline_harness::Fault::own(f).ok())
             .collect()
     }
@@ -109,6 +111,9 @@ impl Db for Patroni {
             "partition-primary-replicas" => {
                 "the primary is cut off from the replicas only (PostgreSQL and REST API ports), not from etcd".into()
             }
+            "kill-dcs-leader" => "SIGKILL the etcd member that leads etcd (not Patroni, not PostgreSQL); restarted when healed".into(),
+            "pause-dcs-leader" => "SIGSTOP the etcd member that leads etcd; resumed when healed".into(),
+            "partition-dcs-leader" => "cut the etcd leader's node off from the others on etcd's ports (2379, 2380) only".into(),
             _ => String::new(),
         }
     }
@@ -168,6 +173,13 @@ impl Db for Patroni {
             .map(|i| (i, cluster.nodes[i].log.clone()))
             .collect();
         logs.extend(etcd.logs);
+        let dcs = DcsLeader::new(
+            etcd.daemons.clone(),
+            members.clone(),
+            etcd.leaders
+                .clone()
+                .unwrap_or_else(|| Arc::new(Vec::new)),
+        );
         let target = PostgresTarget::new(cluster.clone(), &opts.workload).named("patroni");
         Ok(DbCluster {
             restart: None,
@@ -176,7 +188,7 @@ impl Db for Patroni {
             sidecars: etcd.daemons,
             leaders: Some(Arc::new(move || rest::primaries(&members))),
             skewable: true,
-            nemesis: Some(Arc::new(PatroniFaults::new(cluster.clone()))),
+            nemesis: Some(Arc::new(PatroniFaults::new(cluster.clone(), dcs))),
             logs,
         })
     }
