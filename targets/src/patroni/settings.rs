@@ -1,5 +1,5 @@
 //! The target's options (`--db-opt mode=`, `ttl=`, `loop-wait=`,
-//! `retry-timeout=`) and the Patroni configuration file they become.
+//! `retry-timeout=`, `max-lag=`) and the Patroni configuration file they become.
 //!
 //! Patroni's timing decides how fast a failover is: the leader holds its key
 //! in the DCS with a lease of `ttl` seconds and renews it every `loop_wait`
@@ -60,6 +60,9 @@ pub struct Settings {
     pub loop_wait: u32,
     /// Seconds a DCS or PostgreSQL call is retried.
     pub retry_timeout: u32,
+    /// `maximum_lag_on_failover`, bytes: a replica further behind than this
+    /// is not promoted (asynchronous mode).
+    pub max_lag: u64,
 }
 
 impl Default for Settings {
@@ -69,6 +72,7 @@ impl Default for Settings {
             ttl: 5,
             loop_wait: 1,
             retry_timeout: 2,
+            max_lag: MAX_LAG,
         }
     }
 }
@@ -108,6 +112,13 @@ impl Settings {
                     value: v.to_owned(),
                 })?;
             }
+        }
+        if let Some(v) = opts.get("max-lag") {
+            s.max_lag = v.parse().map_err(|_| OptionError::NotANumber {
+                target: "patroni",
+                key: "max-lag".to_owned(),
+                value: v.to_owned(),
+            })?;
         }
         if s.loop_wait == 0 || s.retry_timeout == 0 || s.loop_wait + 2 * s.retry_timeout > s.ttl {
             return Err(OptionError::Unmet {
@@ -163,12 +174,13 @@ impl Settings {
         let _ = writeln!(
             y,
             "bootstrap:\n  dcs:\n    ttl: {}\n    loop_wait: {}\n    retry_timeout: {}\n    \
-             maximum_lag_on_failover: {MAX_LAG}\n    synchronous_mode: {}\n    \
+             maximum_lag_on_failover: {}\n    synchronous_mode: {}\n    \
              synchronous_mode_strict: {}\n    postgresql:\n      use_pg_rewind: true\n      \
              use_slots: true\n      parameters:",
             self.ttl,
             self.loop_wait,
             self.retry_timeout,
+            self.max_lag,
             self.mode != Mode::Async,
             self.mode == Mode::Strict,
         );
@@ -225,6 +237,11 @@ mod tests {
         assert!(Settings::parse(&opts(&[("mode", "semi")])).is_err());
         assert!(Settings::parse(&opts(&[("ttl", "x")])).is_err());
         assert!(Settings::parse(&opts(&[("ttl", "4"), ("retry-timeout", "2")])).is_err());
+        assert_eq!(
+            Settings::parse(&opts(&[("max-lag", "0")])).unwrap().max_lag,
+            0
+        );
+        assert!(Settings::parse(&opts(&[("max-lag", "-1")])).is_err());
     }
 
     #[test]
@@ -252,6 +269,7 @@ mod tests {
         assert!(y.contains("hosts: [\"10.0.0.1:2379\"]"));
         assert!(y.contains("synchronous_mode: true\n"));
         assert!(y.contains("synchronous_mode_strict: false"));
+        assert!(y.contains("maximum_lag_on_failover: 1048576\n"));
         assert!(y.contains("        wal_keep_size: \"512MB\""));
         assert!(y.contains("listen: \"10.0.0.1:5432\""));
         assert!(y.contains("- host replication all 10.0.0.0/24 trust"));

@@ -85,6 +85,10 @@ impl Db for Patroni {
                 "retry-timeout",
                 "seconds a DCS or PostgreSQL call is retried (default 2)",
             ),
+            Help::new(
+                "max-lag",
+                "maximum_lag_on_failover in bytes: a replica further behind is not promoted (default 1048576)",
+            ),
         ])
     }
 
