@@ -187,6 +187,12 @@ impl<M: Model> Checker for Linearizable<M> {
             "explored": explored,
             "per_key": per_key,
         });
+        let unseen: usize = keys.iter().map(|k| k.unseen_writes).sum();
+        if unseen > 0 {
+            // Crashed writes of values nothing read or compared against:
+            // dropped before the search (they cannot change the verdict).
+            details["crashed_writes_unseen"] = json!(unseen);
+        }
         if valid == Validity::Unknown {
             stopped.sort_unstable();
             stopped.dedup();

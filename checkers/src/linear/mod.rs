@@ -33,7 +33,7 @@ pub mod simulate;
 
 pub use checker::{LinearOptions, Linearizable};
 pub use kv::{Kv, KvOp};
-pub use model::{Model, OpError};
+pub use model::{Model, Observes, OpError};
 pub use mutex::{Mutex, MutexOp};
 pub use prepare::Split;
 pub use queue::{Queue, QueueOp};

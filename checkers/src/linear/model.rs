@@ -80,6 +80,21 @@ pub trait Model: Send + Sync {
         true
     }
 
+    /// The state `op` leaves whenever it can happen at all (a write's value,
+    /// a compare-and-set's new value), or `None` when that depends on the
+    /// state before it. With [`Model::observes`] this lets a crashed
+    /// operation nobody could have seen be dropped before the search: see
+    /// [`Observes`]. Default: `None` (nothing is dropped).
+    fn leaves(&self, _op: &Self::Op) -> Option<Self::State> {
+        None
+    }
+
+    /// Which states `op`'s outcome tells apart from others. Default:
+    /// [`Observes::Any`], which keeps every crashed operation.
+    fn observes(&self, _op: &Self::Op) -> Observes<Self::State> {
+        Observes::Any
+    }
+
     /// Why `op` cannot happen in `state`, in the model's own words ("cannot read
     /// 3: register holds 4"). Called only for explanations.
     fn refusal(&self, state: &Self::State, op: &Self::Op) -> String;
@@ -93,6 +108,34 @@ pub trait Model: Send + Sync {
     fn describe_op(&self, op: &Self::Op) -> String {
         format!("{op:?}")
     }
+}
+
+/// Which states an operation's outcome depends on.
+///
+/// A crashed operation that, whenever it happens, leaves the state `v`
+/// ([`Model::leaves`]: a write of `v`, a compare-and-set to `v`) can be
+/// dropped before the search when no other operation of its object observes
+/// `v`. It may take effect at any point after its invocation, or never; in
+/// any linearization that places it, the operations up to the next change
+/// of state accept `v`, which only operations that accept every state do
+/// (nothing observes `v`), so they accept the state without it too, and the
+/// operations after the next change are unaffected: removing it leaves a
+/// linearization. Every linearization without it is one the original
+/// allowed. Dropping one may leave another unobserved (a crashed
+/// compare-and-set observes its old value), so this repeats until nothing
+/// more goes. Such operations are what partitions leave behind by the
+/// thousand — acknowledged nowhere, read by no one — and each would
+/// otherwise stay pending to the end of the search.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Observes<S> {
+    /// Accepts every state alike (a write; a read that returned nil when nil
+    /// says nothing).
+    Nothing,
+    /// Accepts exactly this state, or changes it only from this state (a
+    /// read of it; a compare-and-set from it).
+    One(S),
+    /// May tell any states apart: nothing is dropped.
+    Any,
 }
 
 /// The `[old new]` pair of a compare-and-set.

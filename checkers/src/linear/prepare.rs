@@ -4,7 +4,8 @@
 //! removed; an `ok` operation must take effect between its invocation and its
 //! completion; an `info` operation (or one never completed) may take effect at any
 //! point after its invocation, or never, so it has no completion; the model may
-//! drop operations that cannot matter (a crashed read). Positions are event
+//! drop operations that cannot matter (a crashed read; a crashed write of a
+//! value nothing observes: [`super::model::Observes`]). Positions are event
 //! positions in the history, which is the real-time order the checker respects.
 //!
 //! Linearizability is compositional (P-compositionality): a history of
@@ -16,7 +17,7 @@ use std::collections::BTreeMap;
 
 use faultline_history::{EventType, History, Value};
 
-use super::model::Model;
+use super::model::{Model, Observes};
 use crate::checker::CheckError;
 
 /// How the history is split into independent objects.
@@ -71,6 +72,8 @@ pub(crate) struct LinOp<O> {
 pub(crate) struct KeyHistory<O> {
     pub key: Option<Value>,
     pub ops: Vec<LinOp<O>>,
+    /// Crashed writes dropped because nothing observes their value.
+    pub unseen_writes: usize,
 }
 
 /// Splits and interprets the history.
@@ -119,8 +122,55 @@ pub(crate) fn prepare<M: Model>(
     }
     Ok(keys
         .into_iter()
-        .map(|(key, ops)| KeyHistory { key, ops })
+        .map(|(key, mut ops)| {
+            let unseen_writes = drop_unseen_writes(model, &mut ops);
+            KeyHistory {
+                key,
+                ops,
+                unseen_writes,
+            }
+        })
         .collect())
+}
+
+/// Drops the crashed operations that leave a state no other operation of
+/// the object observes, until none is left (sound and complete: see
+/// [`Observes`]); returns how many.
+fn drop_unseen_writes<M: Model>(model: &M, ops: &mut Vec<LinOp<M::Op>>) -> usize {
+    let before = ops.len();
+    loop {
+        if !ops
+            .iter()
+            .any(|o| o.ret.is_none() && model.leaves(&o.op).is_some())
+        {
+            break;
+        }
+        // How many operations observe each state.
+        let mut seen: rustc_hash::FxHashMap<M::State, usize> = Default::default();
+        for o in ops.iter() {
+            match model.observes(&o.op) {
+                Observes::Nothing => {}
+                Observes::One(s) => *seen.entry(s).or_default() += 1,
+                Observes::Any => return before - ops.len(),
+            }
+        }
+        let n = ops.len();
+        ops.retain(|o| {
+            if o.ret.is_some() {
+                return true;
+            }
+            let Some(left) = model.leaves(&o.op) else {
+                return true;
+            };
+            // Observers other than the operation itself.
+            let own = usize::from(model.observes(&o.op) == Observes::One(left.clone()));
+            seen.get(&left).is_some_and(|&c| c > own)
+        });
+        if ops.len() == n {
+            break;
+        }
+    }
+    before - ops.len()
 }
 
 fn tuple(v: &Value) -> Result<(&Value, &Value), String> {
@@ -159,15 +209,43 @@ mod tests {
         assert_eq!(keys.len(), 2);
         assert_eq!(keys[0].key, Some(Value::Int(1)));
         assert_eq!(keys[0].ops[0].ret, Some(2));
-        assert_eq!(
-            keys[1].ops.len(),
-            1,
-            "failed write and crashed read removed"
-        );
-        assert_eq!((keys[1].ops[0].call, keys[1].ops[0].ret), (6, None));
+        // The failed write and the crashed read are removed, and so is the
+        // crashed write of 7, which nothing reads.
+        assert!(keys[1].ops.is_empty(), "{:?}", keys[1].ops);
+        assert_eq!(keys[1].unseen_writes, 1);
         let err = prepare(&m, &h, Split::Whole);
         assert!(err.is_ok(), "whole: values are opaque");
         let flat = History::new(vec![e(0, Invoke, 0, "write", 5.into())]).unwrap();
         assert!(prepare(&m, &flat, Split::Tuple).is_err());
+    }
+
+    /// Dropping repeats: a crashed cas 3->4 whose 4 nothing reads goes
+    /// first, and then the crashed write of 3 it alone observed; a crashed
+    /// write of 5 that a read returned stays, as do ok operations.
+    #[test]
+    fn unseen_crashed_operations_drop_until_none_is_left() {
+        use EventType::*;
+        let e =
+            |i: u64, kind, p: i64, f: &str, v: Value| Event::new(i, kind, Process::Client(p), f, v);
+        let pair = |a: i64, b: i64| Value::list(vec![a.into(), b.into()]);
+        let h = History::new(vec![
+            e(0, Invoke, 0, "write", 3.into()),
+            e(1, Invoke, 1, "cas", pair(3, 4)),
+            e(2, Invoke, 2, "write", 5.into()),
+            e(3, Invoke, 3, "write", 6.into()),
+            e(4, Ok, 3, "write", 6.into()),
+            e(5, Invoke, 4, "read", Value::Null),
+            e(6, Ok, 4, "read", 5.into()),
+        ])
+        .unwrap();
+        let m = Register {
+            initial: Value::Null,
+            cas: true,
+            nil_reads: crate::linear::NilReads::Unknown,
+        };
+        let keys = prepare(&m, &h, Split::Whole).unwrap();
+        let calls: Vec<u32> = keys[0].ops.iter().map(|o| o.call).collect();
+        assert_eq!(calls, vec![2, 3, 5], "write 5, write 6, read 5 stay");
+        assert_eq!(keys[0].unseen_writes, 2);
     }
 }

@@ -6,11 +6,13 @@
 //! known to be nil (`--initial null`), when nil is a value like any other; a write replaces it; a compare-and-set
 //! `[old new]` replaces it with `new` only if it holds `old`, and succeeds only
 //! then (a cas that reported failure did not happen, so it never reaches the
-//! model). A crashed read is dropped: it cannot change anything.
+//! model). A crashed read is dropped: it cannot change anything; so is a
+//! crashed write or compare-and-set to a value no read returned and no
+//! compare-and-set expected (see [`Observes`]).
 
 use faultline_history::Value;
 
-use super::model::{pair, Model, OpError};
+use super::model::{pair, Model, Observes, OpError};
 
 /// A register operation.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -109,6 +111,23 @@ impl Model for Register {
 
     fn read_only(&self, op: &RegisterOp) -> bool {
         matches!(op, RegisterOp::Read(_))
+    }
+
+    fn leaves(&self, op: &RegisterOp) -> Option<Value> {
+        match op {
+            RegisterOp::Write(v) | RegisterOp::Cas(_, v) => Some(v.clone()),
+            RegisterOp::Read(_) => None,
+        }
+    }
+
+    fn observes(&self, op: &RegisterOp) -> Observes<Value> {
+        match op {
+            RegisterOp::Read(v) if v.is_null() && self.nil_reads == NilReads::Unknown => {
+                Observes::Nothing
+            }
+            RegisterOp::Read(v) | RegisterOp::Cas(v, _) => Observes::One(v.clone()),
+            RegisterOp::Write(_) => Observes::Nothing,
+        }
     }
 
     fn refusal(&self, state: &Value, op: &RegisterOp) -> String {
