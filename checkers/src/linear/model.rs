@@ -128,8 +128,10 @@ pub trait Model: Send + Sync {
 /// otherwise stay pending to the end of the search.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Observes<S> {
-    /// Accepts every state alike (a write; a read that returned nil when nil
-    /// says nothing).
+    /// Does not depend on the state at all: accepts every state, and leaves
+    /// the same state whatever the state before (a write; a read that
+    /// returned nil when nil says nothing). Not an append, whose result
+    /// depends on what it appends to: that is [`Observes::Any`].
     Nothing,
     /// Accepts exactly this state, or changes it only from this state (a
     /// read of it; a compare-and-set from it).
