@@ -31,12 +31,15 @@ fn left_running(dir: &Path) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-#[test]
-fn async_failover_loses_acknowledged_writes_and_leaves_nothing() {
-    if !faultline_harness::network::is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+/// The tests share the namespace prefix (and look for leftovers of it):
+/// one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// `faultline test --target patroni --workload set` on n1-n3, seed 1, with
+/// `nemesis` every `interval` seconds for `limit` seconds, in a store of
+/// its own: the temporary directory (the store is `store` in it), the exit
+/// code and what it printed.
+fn run(nemesis: &str, interval: &str, limit: &str) -> (tempfile::TempDir, Option<i32>, String) {
     let d = tempfile::tempdir().unwrap();
     let store = d.path().join("store");
     let o = faultline(&[
@@ -46,11 +49,11 @@ fn async_failover_loses_acknowledged_writes_and_leaves_nothing() {
         "--workload",
         "set",
         "--nemesis",
-        "partition-leader",
+        nemesis,
         "--nemesis-interval",
-        "12",
+        interval,
         "--time-limit",
-        "26",
+        limit,
         "--nodes",
         "n1,n2,n3",
         "--seed",
@@ -63,9 +66,34 @@ fn async_failover_loses_acknowledged_writes_and_leaves_nothing() {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
+    (d, o.status.code(), text)
+}
+
+/// Asserts that no process of the run under `dir` is left (backends the
+/// teardown killed may take a moment to be reaped).
+fn assert_nothing_left(dir: &Path) {
+    let mut left = left_running(dir);
+    for _ in 0..20 {
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        left = left_running(dir);
+    }
+    assert!(left.is_empty(), "left running: {left}");
+}
+
+#[test]
+fn async_failover_loses_acknowledged_writes_and_leaves_nothing() {
+    if !faultline_harness::network::is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (d, code, text) = run("partition-leader", "12", "26");
     // Exit 1: anomalies found (the lost writes).
-    assert_eq!(o.status.code(), Some(1), "{text}");
-    let run = latest(&store);
+    assert_eq!(code, Some(1), "{text}");
+    let run = latest(&d.path().join("store"));
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap()).unwrap();
     let set = &r["checkers"]["set"];
@@ -86,16 +114,7 @@ fn async_failover_loses_acknowledged_writes_and_leaves_nothing() {
     assert!(promoted, "no failover in the Patroni logs: {text}");
     // Nothing of the run is left: no Patroni, PostgreSQL or etcd under its
     // node folders, no namespace.
-    // (Backends the teardown killed may take a moment to be reaped.)
-    let mut left = left_running(d.path());
-    for _ in 0..20 {
-        if left.is_empty() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(250));
-        left = left_running(d.path());
-    }
-    assert!(left.is_empty(), "left running: {left}");
+    assert_nothing_left(d.path());
     let ns = Command::new("ip").args(["netns", "list"]).output().unwrap();
     let prefix = std::env::var("FAULTLINE_NET_PREFIX").unwrap_or_else(|_| "fl".into());
     let ns = String::from_utf8_lossy(&ns.stdout);
@@ -115,34 +134,10 @@ fn dcs_leader_faults_move_etcds_leadership_and_heal() {
         eprintln!("skipped: needs root");
         return;
     }
-    let d = tempfile::tempdir().unwrap();
-    let store = d.path().join("store");
-    let o = faultline(&[
-        "test",
-        "--target",
-        "patroni",
-        "--workload",
-        "set",
-        "--nemesis",
-        "kill-dcs-leader,pause-dcs-leader",
-        "--nemesis-interval",
-        "5",
-        "--time-limit",
-        "12",
-        "--nodes",
-        "n1,n2,n3",
-        "--seed",
-        "1",
-        "--store",
-        store.to_str().unwrap(),
-    ]);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(matches!(o.status.code(), Some(0 | 1)), "{text}");
-    let run = latest(&store);
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (d, code, text) = run("kill-dcs-leader,pause-dcs-leader", "5", "12");
+    assert!(matches!(code, Some(0 | 1)), "{text}");
+    let run = latest(&d.path().join("store"));
     let h = faultline_history::read_path(&run.join("history.jsonl.zst"), None)
         .unwrap()
         .history;
@@ -195,13 +190,5 @@ fn dcs_leader_faults_move_etcds_leadership_and_heal() {
         elections > 3,
         "etcd never changed leader ({elections} elections logged): {text}"
     );
-    let mut left = left_running(d.path());
-    for _ in 0..20 {
-        if left.is_empty() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(250));
-        left = left_running(d.path());
-    }
-    assert!(left.is_empty(), "left running: {left}");
+    assert_nothing_left(d.path());
 }
