@@ -64,13 +64,27 @@ impl Checker for Stats {
 
     fn check(&self, history: &History) -> Result<Verdict, CheckError> {
         let mut total = Counts::default();
-        let mut by_f: BTreeMap<&str, Counts> = BTreeMap::new();
+        // A history has a handful of functions: a short list searched from
+        // the last one found beats a tree lookup per operation.
+        let mut seen: Vec<(&str, Counts)> = Vec::new();
+        let mut last = 0;
         for op in history.ops() {
             let outcome = op.outcome();
             let index = op.completion.unwrap_or(op.invoke).index;
             total.add(outcome, index);
-            by_f.entry(op.f()).or_default().add(outcome, index);
+            let f = op.f();
+            if seen.get(last).is_none_or(|(g, _)| *g != f) {
+                last = match seen.iter().position(|(g, _)| *g == f) {
+                    Some(i) => i,
+                    None => {
+                        seen.push((f, Counts::default()));
+                        seen.len() - 1
+                    }
+                };
+            }
+            seen[last].1.add(outcome, index);
         }
+        let by_f: BTreeMap<&str, Counts> = seen.into_iter().collect();
         let never: Vec<(&str, &Counts)> = by_f
             .iter()
             .filter(|(_, c)| c.ok == 0)

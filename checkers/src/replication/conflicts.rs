@@ -110,7 +110,8 @@ impl Checker for Conflicts {
 fn by_key<'a, 'h>(facts: &'a Facts<'h>) -> Vec<Vec<&'a Fact<'h>>> {
     let mut out = vec![Vec::new(); facts.keys.len()];
     for op in &facts.ops {
-        let mut keys: Vec<u32> = op.reads.iter().chain(&op.writes).map(|x| x.0).collect();
+        let mut keys: smallvec::SmallVec<[u32; 2]> =
+            op.reads.iter().chain(&op.writes).map(|x| x.0).collect();
         keys.sort_unstable();
         keys.dedup();
         for k in keys {

@@ -21,6 +21,7 @@
 
 use faultline_history::{Event, EventType, FinalReads, History, Process, Value};
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 use crate::checker::CheckError;
 
@@ -100,6 +101,10 @@ pub(crate) struct Fact<'h> {
     /// The index evidence cites: the completion's, else the invocation's.
     pub index: u64,
     pub process: Option<&'h Process>,
+    /// The process as a number, one per distinct `process` (`None` too), in
+    /// order of first appearance: sessions are told apart without hashing
+    /// or comparing the processes themselves.
+    pub pid: u32,
     /// The operation's function (`read`, `write`, `cas`, `add`, `txn`...).
     pub f: &'h str,
     /// The node known to have acknowledged it (its completion's `node`).
@@ -113,10 +118,15 @@ pub(crate) struct Fact<'h> {
     /// Invoked in the final-read phase of a history whose phases are marked.
     pub final_read: bool,
     /// Keys and values written (one element each, for lists).
-    pub writes: Vec<(u32, &'h Value)>,
+    pub writes: Pairs<'h>,
     /// Keys and values read; only for `ok` operations.
-    pub reads: Vec<(u32, &'h Value)>,
+    pub reads: Pairs<'h>,
 }
+
+/// An operation's (key, value) pairs read or written: a register operation
+/// has at most one of each, so one is held inline and only a transaction
+/// touching several keys allocates.
+pub(crate) type Pairs<'h> = SmallVec<[(u32, &'h Value); 1]>;
 
 impl Fact<'_> {
     /// Completed `ok`: its writes happened and its reads are real.
@@ -152,6 +162,8 @@ pub(crate) struct Facts<'h> {
     /// Register shape only: keys that also saw operations whose effect cannot
     /// be expressed as one value (kv `append`); their reads are not evidence.
     pub opaque: Vec<bool>,
+    /// How many distinct processes ran operations (see [`Fact::pid`]).
+    pub processes: u32,
 }
 
 impl<'h> Facts<'h> {
@@ -189,13 +201,21 @@ impl<'h> Facts<'h> {
         Facts {
             clock: Clock::of_history(h),
             finals: h.final_reads(),
-            ops: Vec::new(),
+            // At most one operation per two events, and usually that many:
+            // sized once, the facts are never copied as they grow.
+            ops: Vec::with_capacity(h.len().div_ceil(2)),
             keys: Vec::new(),
             opaque: Vec::new(),
+            processes: 0,
         }
     }
 
-    fn push(&mut self, h: &'h History, op: faultline_history::Op<'h>) -> &mut Fact<'h> {
+    fn push(
+        &mut self,
+        h: &'h History,
+        pids: &mut Pids<'h>,
+        op: faultline_history::Op<'h>,
+    ) -> &mut Fact<'h> {
         let status = match op.outcome() {
             EventType::Ok => Status::Ok,
             EventType::Fail => Status::Fail,
@@ -206,6 +226,7 @@ impl<'h> Facts<'h> {
             completion_pos: op.completion_pos,
             index: done.unwrap_or(op.invoke).index,
             process: op.invoke.process.as_ref(),
+            pid: pids.id(op.invoke.process.as_ref(), &mut self.processes),
             f: &op.invoke.f,
             // Only the completion can know who acknowledged it.
             node: done.and_then(|c| c.node.as_deref()),
@@ -216,10 +237,25 @@ impl<'h> Facts<'h> {
             end: op.completion_pos.map(|p| self.clock.at(h, p)),
             status,
             final_read: self.finals.contains(op.invoke_pos),
-            writes: Vec::new(),
-            reads: Vec::new(),
+            writes: Pairs::new(),
+            reads: Pairs::new(),
         });
         self.ops.last_mut().expect("just pushed")
+    }
+}
+
+/// Numbers processes (see [`Fact::pid`]).
+#[derive(Default)]
+struct Pids<'h> {
+    ids: FxHashMap<Option<&'h Process>, u32>,
+}
+
+impl<'h> Pids<'h> {
+    fn id(&mut self, p: Option<&'h Process>, count: &mut u32) -> u32 {
+        *self.ids.entry(p).or_insert_with(|| {
+            *count += 1;
+            *count - 1
+        })
     }
 }
 
@@ -320,6 +356,7 @@ pub(crate) fn registers<'h>(h: &'h History, tuples: bool) -> Result<Facts<'h>, C
     let keying = Keying::detect(h, tuples);
     let mut facts = Facts::empty(h);
     let mut keys = Keys::default();
+    let mut pids = Pids::default();
     for op in h.ops() {
         let pos = op.invoke_pos;
         let bad = |msg: String| CheckError::Malformed { pos, msg };
@@ -339,7 +376,7 @@ pub(crate) fn registers<'h>(h: &'h History, tuples: bool) -> Result<Facts<'h>, C
             ),
             _ => None,
         };
-        let fact = facts.push(h, op);
+        let fact = facts.push(h, &mut pids, op);
         let mut opaque = false;
         match f {
             "write" | "put" => fact.writes.push((k, arg)),
@@ -370,11 +407,12 @@ pub(crate) fn registers<'h>(h: &'h History, tuples: bool) -> Result<Facts<'h>, C
 pub(crate) fn lists(h: &History) -> Result<Facts<'_>, CheckError> {
     let txns = crate::elle::txn::parse(h)?;
     let mut facts = Facts::empty(h);
+    let mut pids = Pids::default();
     facts.keys = txns.keys.clone();
     facts.opaque = vec![false; txns.keys.len()];
     for (op, txn) in h.ops().zip(&txns.txns) {
         let ok = op.outcome() == EventType::Ok;
-        let fact = facts.push(h, op);
+        let fact = facts.push(h, &mut pids, op);
         for m in &txn.mops {
             match m.f {
                 crate::elle::txn::MopF::Read if ok => fact.reads.push((m.key, m.value)),
@@ -391,6 +429,7 @@ pub(crate) fn sets<'h>(h: &'h History, tuples: bool) -> Result<Facts<'h>, CheckE
     let keying = Keying::detect(h, tuples);
     let mut facts = Facts::empty(h);
     let mut keys = Keys::default();
+    let mut pids = Pids::default();
     for op in h.ops() {
         let pos = op.invoke_pos;
         let bad = |msg: String| CheckError::Malformed { pos, msg };
@@ -406,7 +445,7 @@ pub(crate) fn sets<'h>(h: &'h History, tuples: bool) -> Result<Facts<'h>, CheckE
             _ => None,
         };
         let f = op.f();
-        let fact = facts.push(h, op);
+        let fact = facts.push(h, &mut pids, op);
         match f {
             "add" => fact.writes.push((k, arg)),
             "read" => {

@@ -47,8 +47,6 @@ struct Key<'h> {
     /// For each prefix `by_end[..=i]`, its latest-invoked write (the last
     /// one of those invoked latest), so `prefix` finds it without a scan.
     latest_invoked: Vec<u32>,
-    /// The operation's write of this key.
-    by_fact: FxHashMap<usize, u32>,
 }
 
 struct Ctx<'a, 'h> {
@@ -155,9 +153,9 @@ impl<'h> Ctx<'_, 'h> {
     }
 }
 
-/// Per session: the latest-invoked writes it has seen on two different keys
-/// (invocation time, key, version, the read that saw it).
-type Horizons<'h> = FxHashMap<Option<&'h Process>, Vec<(i64, u32, Ver, usize)>>;
+/// Per session (by process number): the latest-invoked writes it has seen on
+/// two different keys (invocation time, key, version, the read that saw it).
+type Horizons = FxHashMap<u32, Vec<(i64, u32, Ver, usize)>>;
 
 #[derive(Default)]
 struct Session {
@@ -177,7 +175,6 @@ pub(crate) fn check(facts: &Facts<'_>, initial: &Value, found: &mut Found) {
                 by_value: FxHashMap::default(),
                 by_end: Vec::new(),
                 latest_invoked: Vec::new(),
-                by_fact: FxHashMap::default(),
             })
             .collect(),
         initial,
@@ -194,7 +191,6 @@ pub(crate) fn check(facts: &Facts<'_>, initial: &Value, found: &mut Found) {
                 value: v,
                 deps: Vec::new(),
             });
-            key.by_fact.insert(i, id);
             let end = match (op.ok(), op.end) {
                 (true, Some(end)) => {
                     key.by_end.push((end, id));
@@ -240,10 +236,14 @@ pub(crate) fn check(facts: &Facts<'_>, initial: &Value, found: &mut Found) {
 
 fn sessions(ctx: &mut Ctx<'_, '_>, found: &mut Found) {
     let facts = ctx.facts;
-    let mut state: FxHashMap<(Option<&Process>, u32), Session> = FxHashMap::default();
-    let mut horizon: Horizons<'_> = FxHashMap::default();
+    let mut state: FxHashMap<(u32, u32), Session> = FxHashMap::default();
+    let mut horizon: Horizons = FxHashMap::default();
+    // Each key's writes were numbered in the order of the operations that
+    // did not fail, one per operation (a register operation writes one
+    // value): the next one of each key is the current operation's.
+    let mut next_write = vec![0u32; ctx.keys.len()];
     for (i, op) in facts.ops.iter().enumerate() {
-        let p = op.process;
+        let p = op.pid;
         for &(k, v) in &op.reads {
             if facts.opaque[k as usize] {
                 continue;
@@ -334,10 +334,13 @@ fn sessions(ctx: &mut Ctx<'_, '_>, found: &mut Found) {
                 h.truncate(2);
             }
         }
+        if op.status == Status::Fail {
+            continue;
+        }
         for &(k, _) in &op.writes {
-            let Some(&w) = ctx.keys[k as usize].by_fact.get(&i) else {
-                continue;
-            };
+            let w = next_write[k as usize];
+            next_write[k as usize] += 1;
+            debug_assert_eq!(ctx.keys[k as usize].writes[w as usize].fact, i);
             let s = state.entry((p, k)).or_default();
             if op.ok() {
                 s.own = Some(w);
@@ -351,8 +354,8 @@ fn sessions(ctx: &mut Ctx<'_, '_>, found: &mut Found) {
 /// A read older than what a write already seen on another key implies.
 fn prefix(
     ctx: &Ctx<'_, '_>,
-    horizon: &Horizons<'_>,
-    p: Option<&Process>,
+    horizon: &Horizons,
+    p: u32,
     k: u32,
     ver: Ver,
     op: &Fact<'_>,
