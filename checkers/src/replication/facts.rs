@@ -259,6 +259,23 @@ impl<'h> Pids<'h> {
     }
 }
 
+/// Makes equal register values one reference: the first of them seen.
+/// The checkers look values up by content (hashing and comparing them) many
+/// times over; each reference they follow then lands on one of the few
+/// distinct values, already in cache, instead of on its own event anywhere
+/// in the history. A value is only swapped for an equal one, so nothing
+/// judged by content changes.
+#[derive(Default)]
+struct Canon<'h> {
+    first: FxHashMap<&'h Value, &'h Value>,
+}
+
+impl<'h> Canon<'h> {
+    fn of(&mut self, v: &'h Value) -> &'h Value {
+        self.first.entry(v).or_insert(v)
+    }
+}
+
 /// Interns keys.
 #[derive(Default)]
 struct Keys<'h> {
@@ -343,20 +360,17 @@ pub(crate) fn registers_with<'h>(
     tuples: bool,
     initial: Option<&Value>,
 ) -> Result<Facts<'h>, CheckError> {
-    let mut facts = registers(h, tuples)?;
-    if initial.is_none() {
-        for op in facts.ops.iter_mut().filter(|o| o.writes.is_empty()) {
-            op.reads.retain(|(_, v)| !v.is_null());
-        }
-    }
-    Ok(facts)
+    registers(h, tuples, initial.is_none())
 }
 
-pub(crate) fn registers<'h>(h: &'h History, tuples: bool) -> Result<Facts<'h>, CheckError> {
+/// Register facts; `nil_unknown`: leave out the reads (not cas) that
+/// returned nil.
+fn registers<'h>(h: &'h History, tuples: bool, nil_unknown: bool) -> Result<Facts<'h>, CheckError> {
     let keying = Keying::detect(h, tuples);
     let mut facts = Facts::empty(h);
     let mut keys = Keys::default();
     let mut pids = Pids::default();
+    let mut canon = Canon::default();
     for op in h.ops() {
         let pos = op.invoke_pos;
         let bad = |msg: String| CheckError::Malformed { pos, msg };
@@ -379,19 +393,19 @@ pub(crate) fn registers<'h>(h: &'h History, tuples: bool) -> Result<Facts<'h>, C
         let fact = facts.push(h, &mut pids, op);
         let mut opaque = false;
         match f {
-            "write" | "put" => fact.writes.push((k, arg)),
+            "write" | "put" => fact.writes.push((k, canon.of(arg))),
             "read" | "get" => {
-                if let Some(r) = result {
-                    fact.reads.push((k, r));
+                if let Some(r) = result.filter(|r| !(nil_unknown && r.is_null())) {
+                    fact.reads.push((k, canon.of(r)));
                 }
             }
             "cas" => {
                 let Some((old, new)) = arg.as_tuple() else {
                     return Err(bad(format!("a cas value is [old new], found {arg}")));
                 };
-                fact.writes.push((k, new));
+                fact.writes.push((k, canon.of(new)));
                 if ok {
-                    fact.reads.push((k, old));
+                    fact.reads.push((k, canon.of(old)));
                 }
             }
             _ => opaque = true,
