@@ -164,6 +164,13 @@ pub(crate) struct Facts<'h> {
     pub opaque: Vec<bool>,
     /// How many distinct processes ran operations (see [`Fact::pid`]).
     pub processes: u32,
+    /// How many of them are named (an operation without a process is no
+    /// session).
+    pub sessions: usize,
+    /// Whether any operation's `node` is known.
+    pub nodes_known: bool,
+    /// Whether any operation's `sent_to` is known.
+    pub sent_to_known: bool,
 }
 
 impl<'h> Facts<'h> {
@@ -207,6 +214,9 @@ impl<'h> Facts<'h> {
             keys: Vec::new(),
             opaque: Vec::new(),
             processes: 0,
+            sessions: 0,
+            nodes_known: false,
+            sent_to_known: false,
         }
     }
 
@@ -222,17 +232,27 @@ impl<'h> Facts<'h> {
             _ => Status::Info,
         };
         let done = op.completion;
+        let process = op.invoke.process.as_ref();
+        let known = self.processes;
+        let pid = pids.id(process, &mut self.processes);
+        if self.processes > known && process.is_some() {
+            self.sessions += 1;
+        }
+        // Only the completion can know who acknowledged it.
+        let node = done.and_then(|c| c.node.as_deref());
+        let sent_to = done
+            .and_then(|c| c.sent_to.as_deref())
+            .or_else(|| op.invoke.reached());
+        self.nodes_known |= node.is_some();
+        self.sent_to_known |= sent_to.is_some();
         self.ops.push(Fact {
             completion_pos: op.completion_pos,
             index: done.unwrap_or(op.invoke).index,
-            process: op.invoke.process.as_ref(),
-            pid: pids.id(op.invoke.process.as_ref(), &mut self.processes),
+            process,
+            pid,
             f: &op.invoke.f,
-            // Only the completion can know who acknowledged it.
-            node: done.and_then(|c| c.node.as_deref()),
-            sent_to: done
-                .and_then(|c| c.sent_to.as_deref())
-                .or_else(|| op.invoke.reached()),
+            node,
+            sent_to,
             start: self.clock.at(h, op.invoke_pos),
             end: op.completion_pos.map(|p| self.clock.at(h, p)),
             status,

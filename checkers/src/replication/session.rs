@@ -103,14 +103,8 @@ impl Checker for Sessions {
             .zip(found.counts)
             .map(|(g, n)| (g.to_string(), json!(n)))
             .collect();
-        // Distinct processes, by their numbers (an operation without one is
-        // no session).
-        let mut named = vec![false; facts.processes as usize];
-        for o in facts.ops.iter().filter(|o| o.process.is_some()) {
-            named[o.pid as usize] = true;
-        }
-        let sessions = named.iter().filter(|&&n| n).count();
-        let nodes = facts.ops.iter().any(|o| o.node.is_some());
+        let sessions = facts.sessions;
+        let nodes = facts.nodes_known;
         let mut details = json!({
             "violations": counts,
             "sessions": sessions,

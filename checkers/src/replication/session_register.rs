@@ -7,6 +7,7 @@
 
 use faultline_history::{Process, Value};
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 use super::facts::{Fact, Facts, Status};
 use super::guarantees::{Found, CP, MR, MW, RYW, WFR};
@@ -23,9 +24,13 @@ enum Ver {
 
 struct Write<'h> {
     fact: usize,
+    /// When its operation was invoked (kept here: the facts are not
+    /// visited again to compare writes by invocation).
+    start: i64,
     value: &'h Value,
-    /// Versions its session had read of this key when it wrote.
-    deps: Vec<Ver>,
+    /// Versions its session had read of this key when it wrote (usually
+    /// one: held inline).
+    deps: SmallVec<[Ver; 2]>,
 }
 
 struct Class<'h> {
@@ -79,7 +84,7 @@ impl<'h> Ctx<'_, 'h> {
 
     /// `a` strictly precedes the single write `w`.
     fn precedes_write(&self, k: u32, a: Ver, w: u32) -> bool {
-        self.span(k, a).1 < self.write(k, w).1.start
+        self.span(k, a).1 < self.keys[k as usize].writes[w as usize].start
     }
 
     fn resolve(&self, k: u32, v: &Value) -> Option<Ver> {
@@ -188,8 +193,9 @@ pub(crate) fn check(facts: &Facts<'_>, initial: &Value, found: &mut Found) {
             let id = key.writes.len() as u32;
             key.writes.push(Write {
                 fact: i,
+                start: op.start,
                 value: v,
-                deps: Vec::new(),
+                deps: SmallVec::new(),
             });
             let end = match (op.ok(), op.end) {
                 (true, Some(end)) => {
@@ -221,7 +227,7 @@ pub(crate) fn check(facts: &Facts<'_>, initial: &Value, found: &mut Found) {
             .by_end
             .iter()
             .map(|&(_, w)| {
-                let start = facts.ops[key.writes[w as usize].fact].start;
+                let start = key.writes[w as usize].start;
                 // `>=`: among writes invoked at the same time, the later one.
                 if best.is_none_or(|(s, _)| start >= s) {
                     best = Some((start, w));
@@ -323,7 +329,7 @@ fn sessions(ctx: &mut Ctx<'_, '_>, found: &mut Found) {
                 s.frontier.push((ver, i));
             }
             if let Some(w) = ctx.single(k, ver) {
-                let start = facts.ops[ctx.write(k, w).0.fact].start;
+                let start = ctx.keys[k as usize].writes[w as usize].start;
                 let h = horizon.entry(p).or_default();
                 match h.iter_mut().find(|e| e.1 == k) {
                     Some(e) if e.0 >= start => {}
@@ -387,6 +393,9 @@ fn prefix(
 /// Replica-level regressions across a session's writes, seen by different readers.
 fn replicas(ctx: &Ctx<'_, '_>, found: &mut Found) {
     let facts = ctx.facts;
+    if !facts.nodes_known {
+        return;
+    }
     let mut by_node: FxHashMap<(&str, u32), Vec<(usize, Ver)>> = FxHashMap::default();
     for (i, op) in facts.ops.iter().enumerate() {
         let Some(node) = op.node else { continue };
