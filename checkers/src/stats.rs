@@ -10,6 +10,8 @@
 //! to ten of its failed or unknown operations) and the `reason`. Only client
 //! operations count; the nemesis's faults are not operations of the system
 //! under test. An operation the test never saw complete counts as `info`.
+//! On a register workload it counts from the register facts the other
+//! checkers share (the same operations, so the same counts).
 
 use std::collections::BTreeMap;
 
