@@ -43,6 +43,9 @@ while [ "$i" -lt "$R" ]; do
       # shellcheck disable=SC2086
       /usr/bin/time -f '%e %U %S' -o "$W/t" "$FL" check "$W/h.edn" --workload cas-register \
         --independent --json $only > "$W/out" 2>/dev/null || true
+      if ! grep -q '"valid"' "$W/out"; then
+        echo "$FL ($which): no verdict"; exit 1
+      fi
       if [ -f "$W/$which.json" ]; then
         if ! cmp -s "$W/out" "$W/$which.json"; then
           echo "$FL ($which): JSON differs from the first run's"; exit 1
