@@ -3,7 +3,8 @@
 //! The replication checkers (`session`, `staleness`, `conflicts`) each start
 //! from the same per-operation facts of a register or list-append history: who ran each
 //! operation, when, on which node, and which key and value it read and wrote
-//! (`replication::facts`). Run one after another — or side by side, as
+//! (`replication::facts`); on a register workload `stats` counts from them
+//! too, instead of walking the history's events once more. Run one after another — or side by side, as
 //! `faultline check` runs them — each used to derive those facts again. A
 //! [`Shared`] is made once per history and handed to every checker
 //! ([`Checker::check_shared`](crate::Checker::check_shared)); the first checker

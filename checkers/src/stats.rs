@@ -10,13 +10,17 @@
 //! to ten of its failed or unknown operations) and the `reason`. Only client
 //! operations count; the nemesis's faults are not operations of the system
 //! under test. An operation the test never saw complete counts as `info`.
+//! On a register workload it counts from the register facts the other
+//! checkers share (the same operations, so the same counts).
 
 use std::collections::BTreeMap;
 
-use faultline_history::{EventType, History};
+use faultline_history::{EventType, History, Value};
 use serde_json::json;
 
 use crate::checker::{CheckError, Checker};
+use crate::replication::facts::Status;
+use crate::shared::Shared;
 use crate::verdict::{Validity, Verdict};
 
 /// How many failed or unknown operations an anomaly cites.
@@ -63,52 +67,109 @@ impl Checker for Stats {
     }
 
     fn check(&self, history: &History) -> Result<Verdict, CheckError> {
-        let mut total = Counts::default();
-        let mut by_f: BTreeMap<&str, Counts> = BTreeMap::new();
-        for op in history.ops() {
-            let outcome = op.outcome();
+        Ok(verdict(history.ops().map(|op| {
             let index = op.completion.unwrap_or(op.invoke).index;
-            total.add(outcome, index);
-            by_f.entry(op.f()).or_default().add(outcome, index);
-        }
-        let never: Vec<(&str, &Counts)> = by_f
-            .iter()
-            .filter(|(_, c)| c.ok == 0)
-            .map(|(f, c)| (*f, c))
-            .collect();
-        let mut details = total.json();
-        let by_f: serde_json::Map<String, serde_json::Value> = by_f
-            .iter()
-            .map(|(f, c)| (f.to_string(), c.json()))
-            .collect();
-        details["by_f"] = by_f.into();
-        if let Some(m) = details.as_object_mut() {
-            m.remove("valid");
-        }
-        if never.is_empty() {
-            return Ok(Verdict::new(Validity::True, vec![], details));
-        }
-        let said: Vec<String> = never
-            .iter()
-            .map(|(f, c)| {
-                format!(
-                    "no `{f}` operation succeeded ({} failed, {} ended unknown)",
-                    c.fail, c.info
-                )
-            })
-            .collect();
-        let reason = format!(
-            "{}: the test exercised nothing there, which says nothing about consistency",
-            said.join("; ")
-        );
-        details["never_succeeded"] = never
-            .iter()
-            .map(|(f, c)| json!({ "f": f, "fail_count": c.fail, "info_count": c.info, "ops": c.cited }))
-            .collect();
-        details["reason"] = json!(reason);
-        details["summary"] = json!(reason);
-        Ok(Verdict::new(Validity::Unknown, vec![], details))
+            (op.f(), op.outcome(), index)
+        })))
     }
+}
+
+/// `stats` on a register workload whose other checkers derive the register
+/// facts: it counts from those, one entry per client operation in the same
+/// order with the same function, outcome and cited index, instead of
+/// walking the history's events once more. (If the facts cannot be
+/// derived, it counts from the history, as [`Stats`] does.)
+#[derive(Clone, Debug)]
+pub(crate) struct RegisterStats {
+    /// Values are `[key value]` tuples.
+    pub independent: bool,
+    /// The initial value, if known: the same facts the others use.
+    pub initial: Option<Value>,
+}
+
+impl Checker for RegisterStats {
+    fn name(&self) -> &'static str {
+        "stats"
+    }
+
+    fn check(&self, history: &History) -> Result<Verdict, CheckError> {
+        Stats.check(history)
+    }
+
+    fn check_shared(&self, shared: &Shared<'_>) -> Result<Verdict, CheckError> {
+        let Ok(facts) = shared.registers(self.independent, self.initial.as_ref()) else {
+            return Stats.check(shared.history());
+        };
+        Ok(verdict(facts.ops.iter().map(|o| {
+            let outcome = match o.status {
+                Status::Ok => EventType::Ok,
+                Status::Fail => EventType::Fail,
+                Status::Info => EventType::Info,
+            };
+            (o.f, outcome, o.index)
+        })))
+    }
+}
+
+/// The verdict on client operations given as (function, outcome, the index
+/// an anomaly cites), in invocation order.
+fn verdict<'a>(ops: impl Iterator<Item = (&'a str, EventType, u64)>) -> Verdict {
+    let mut total = Counts::default();
+    // A history has a handful of functions: a short list searched from
+    // the last one found beats a tree lookup per operation.
+    let mut seen: Vec<(&str, Counts)> = Vec::new();
+    let mut last = 0;
+    for (f, outcome, index) in ops {
+        total.add(outcome, index);
+        if seen.get(last).is_none_or(|(g, _)| *g != f) {
+            last = match seen.iter().position(|(g, _)| *g == f) {
+                Some(i) => i,
+                None => {
+                    seen.push((f, Counts::default()));
+                    seen.len() - 1
+                }
+            };
+        }
+        seen[last].1.add(outcome, index);
+    }
+    let by_f: BTreeMap<&str, Counts> = seen.into_iter().collect();
+    let never: Vec<(&str, &Counts)> = by_f
+        .iter()
+        .filter(|(_, c)| c.ok == 0)
+        .map(|(f, c)| (*f, c))
+        .collect();
+    let mut details = total.json();
+    let by_f: serde_json::Map<String, serde_json::Value> = by_f
+        .iter()
+        .map(|(f, c)| (f.to_string(), c.json()))
+        .collect();
+    details["by_f"] = by_f.into();
+    if let Some(m) = details.as_object_mut() {
+        m.remove("valid");
+    }
+    if never.is_empty() {
+        return Verdict::new(Validity::True, vec![], details);
+    }
+    let said: Vec<String> = never
+        .iter()
+        .map(|(f, c)| {
+            format!(
+                "no `{f}` operation succeeded ({} failed, {} ended unknown)",
+                c.fail, c.info
+            )
+        })
+        .collect();
+    let reason = format!(
+        "{}: the test exercised nothing there, which says nothing about consistency",
+        said.join("; ")
+    );
+    details["never_succeeded"] = never
+        .iter()
+        .map(|(f, c)| json!({ "f": f, "fail_count": c.fail, "info_count": c.info, "ops": c.cited }))
+        .collect();
+    details["reason"] = json!(reason);
+    details["summary"] = json!(reason);
+    Verdict::new(Validity::Unknown, vec![], details)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use crate::replication::{
     Bank, Conflicts, Counter, Divergence, MembershipChecker, Sessions, SetChecker, Shape,
     SplitBrain, Staleness, UniqueIds,
 };
-use crate::stats::Stats;
+use crate::stats::{RegisterStats, Stats};
 
 /// A workload and its checkers.
 #[derive(Clone, Copy, Debug)]
@@ -197,7 +197,17 @@ pub fn checker(
     opts: &CheckOptions,
 ) -> Result<Box<dyn Checker>, ConfigError> {
     match name {
-        "stats" => Ok(Box::new(Stats)),
+        "stats" => Ok(match shape(w, opts) {
+            // Counted from the register facts the other checkers share.
+            Some(Shape::Register {
+                initial,
+                independent,
+            }) if w.checkers.contains(&"session") => Box::new(RegisterStats {
+                initial,
+                independent,
+            }),
+            _ => Box::new(Stats),
+        }),
         "linearizable" => {
             let model =
                 opts.model

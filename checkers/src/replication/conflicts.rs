@@ -65,8 +65,10 @@ impl Checker for Conflicts {
             } => {
                 let f = shared.registers(*independent, initial.as_ref())?;
                 let initial = initial.as_ref().unwrap_or(NIL);
-                for (k, ops) in by_key(f).iter().enumerate() {
-                    judged += usize::from(register_key(f, ops, k as u32, initial, &mut out));
+                let (writes, finals) = register_writes_and_finals(f);
+                for (k, (writes, finals)) in writes.iter().zip(&finals).enumerate() {
+                    judged +=
+                        usize::from(register_key(f, k as u32, writes, finals, initial, &mut out));
                 }
             }
             Shape::ListAppend => {
@@ -110,7 +112,8 @@ impl Checker for Conflicts {
 fn by_key<'a, 'h>(facts: &'a Facts<'h>) -> Vec<Vec<&'a Fact<'h>>> {
     let mut out = vec![Vec::new(); facts.keys.len()];
     for op in &facts.ops {
-        let mut keys: Vec<u32> = op.reads.iter().chain(&op.writes).map(|x| x.0).collect();
+        let mut keys: smallvec::SmallVec<[u32; 2]> =
+            op.reads.iter().chain(&op.writes).map(|x| x.0).collect();
         keys.sort_unstable();
         keys.dedup();
         for k in keys {
@@ -149,37 +152,52 @@ fn outcome(f: &Fact<'_>, clock: super::facts::Clock) -> String {
     }
 }
 
-/// Checks one register key; returns whether it had a final read.
+/// Each operation's (key, value) pairs, gathered by key.
+type ByKey<'a, 'h> = Vec<Vec<(&'a Fact<'h>, &'h Value)>>;
+
+/// For every register key, in operation order: its writes, and the reads
+/// that may be final and began after its last write returned. Two passes
+/// over the operations in order, rather than one pass per key over the
+/// operations touching it.
+fn register_writes_and_finals<'a, 'h>(facts: &'a Facts<'h>) -> (ByKey<'a, 'h>, ByKey<'a, 'h>) {
+    let n = facts.keys.len();
+    let mut writes: ByKey<'a, 'h> = vec![Vec::new(); n];
+    let mut last_write_end = vec![i64::MIN; n];
+    for op in &facts.ops {
+        for &(k, v) in &op.writes {
+            writes[k as usize].push((op, v));
+            let end = &mut last_write_end[k as usize];
+            *end = (*end).max(op.end.unwrap_or(i64::MIN));
+        }
+    }
+    let mut finals: ByKey<'a, 'h> = vec![Vec::new(); n];
+    for op in &facts.ops {
+        for &(k, v) in &op.reads {
+            if op.start > last_write_end[k as usize] && facts.may_be_final(op) {
+                finals[k as usize].push((op, v));
+            }
+        }
+    }
+    (writes, finals)
+}
+
+/// Checks one register key, given its writes and its possible final reads
+/// (`register_writes_and_finals`); returns whether it had a final read.
 fn register_key(
     facts: &Facts<'_>,
-    ops: &[&Fact<'_>],
     k: u32,
+    writes: &[(&Fact<'_>, &Value)],
+    finals: &[(&Fact<'_>, &Value)],
     initial: &Value,
     out: &mut Vec<Anomaly>,
 ) -> bool {
     if facts.opaque[k as usize] {
         return false;
     }
-    let mut writes: Vec<(&Fact<'_>, &Value)> = Vec::new();
-    let mut last_write_end = i64::MIN;
     let mut final_read: Option<(&Fact<'_>, &Value)> = None;
-    for &op in ops {
-        for &(wk, v) in &op.writes {
-            if wk == k {
-                writes.push((op, v));
-                last_write_end = last_write_end.max(op.end.unwrap_or(i64::MIN));
-            }
-        }
-    }
-    for &op in ops {
-        for &(rk, v) in &op.reads {
-            if rk == k
-                && facts.may_be_final(op)
-                && op.start > last_write_end
-                && final_read.is_none_or(|(f, _)| f.start < op.start)
-            {
-                final_read = Some((op, v));
-            }
+    for &(op, v) in finals {
+        if final_read.is_none_or(|(f, _)| f.start < op.start) {
+            final_read = Some((op, v));
         }
     }
     let Some((fr, fv)) = final_read else {
@@ -189,12 +207,18 @@ fn register_key(
     let ok: Vec<&(&Fact<'_>, &Value)> = writes.iter().filter(|(f, _)| f.ok()).collect();
     let scalar_writes = writes.iter().all(|(_, v)| v.as_list().is_none());
     if let (Value::List(sibs), true) = (fv, scalar_writes) {
+        // The operations touching the key, in order (rare: only for siblings).
+        let ops: Vec<&Fact<'_>> = facts
+            .ops
+            .iter()
+            .filter(|op| op.reads.iter().chain(&op.writes).any(|x| x.0 == k))
+            .collect();
         let kept: FxHashSet<&Value> = sibs.iter().collect();
         // Values each process had read of this key before each of its writes.
         let mut read_by: FxHashMap<Option<&faultline_history::Process>, FxHashSet<&Value>> =
             FxHashMap::default();
         let mut superseded: FxHashSet<&Value> = FxHashSet::default();
-        for &op in ops {
+        for &op in &ops {
             for &(rk, v) in &op.reads {
                 if rk == k {
                     let s = read_by.entry(op.process).or_default();
@@ -225,18 +249,12 @@ fn register_key(
         return true;
     }
     // Every read that began after the last write returned is a look at the
-    // final state; a write is lost only if none of them reflects it.
-    let finals: Vec<(&Fact<'_>, &Value)> = ops
-        .iter()
-        .copied()
-        .flat_map(|op| op.reads.iter().filter(|r| r.0 == k).map(move |r| (op, r.1)))
-        .filter(|(op, _)| facts.may_be_final(op) && op.start > last_write_end)
-        .collect();
+    // final state (`finals`); a write is lost only if none of them reflects it.
     // What each final read shows: the writes of its value that did not fail
     // (none for the initial value), and when the last of them was acknowledged
     // (infinity if one never was: it may have landed any time).
     let mut kept = Vec::with_capacity(finals.len());
-    for (_, v) in &finals {
+    for (_, v) in finals {
         let by: Vec<&Fact<'_>> = writes
             .iter()
             .filter(|(f, wv)| *wv == *v && f.status != Status::Fail)

@@ -54,7 +54,6 @@ impl Checker for Divergence {
     }
 
     fn check(&self, history: &History) -> Result<Verdict, CheckError> {
-        let clock = Clock::of_history(history);
         // (f, argument) -> node -> that node's last answer.
         let mut last: BTreeMap<(&str, &Value), BTreeMap<&str, ReplicaRead<'_>>> = BTreeMap::new();
         let mut silent: BTreeMap<&str, usize> = BTreeMap::new();
@@ -74,6 +73,7 @@ impl Checker for Divergence {
                 json!({ "replica_reads": 0, "note": "no replica reads: the target cannot read each node's own copy, or the run ended before its final reads, so divergence cannot be judged" }),
             ));
         }
+        let clock = Clock::of_history(history);
         let set = matches!(self.shape, Some(Shape::Set { .. }));
         let healed = history
             .phases()

@@ -21,6 +21,7 @@
 
 use faultline_history::{Event, EventType, FinalReads, History, Process, Value};
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 use crate::checker::CheckError;
 
@@ -100,6 +101,10 @@ pub(crate) struct Fact<'h> {
     /// The index evidence cites: the completion's, else the invocation's.
     pub index: u64,
     pub process: Option<&'h Process>,
+    /// The process as a number, one per distinct `process` (`None` too), in
+    /// order of first appearance: sessions are told apart without hashing
+    /// or comparing the processes themselves.
+    pub pid: u32,
     /// The operation's function (`read`, `write`, `cas`, `add`, `txn`...).
     pub f: &'h str,
     /// The node known to have acknowledged it (its completion's `node`).
@@ -113,10 +118,15 @@ pub(crate) struct Fact<'h> {
     /// Invoked in the final-read phase of a history whose phases are marked.
     pub final_read: bool,
     /// Keys and values written (one element each, for lists).
-    pub writes: Vec<(u32, &'h Value)>,
+    pub writes: Pairs<'h>,
     /// Keys and values read; only for `ok` operations.
-    pub reads: Vec<(u32, &'h Value)>,
+    pub reads: Pairs<'h>,
 }
+
+/// An operation's (key, value) pairs read or written: a register operation
+/// has at most one of each, so one is held inline and only a transaction
+/// touching several keys allocates.
+pub(crate) type Pairs<'h> = SmallVec<[(u32, &'h Value); 1]>;
 
 impl Fact<'_> {
     /// Completed `ok`: its writes happened and its reads are real.
@@ -152,6 +162,15 @@ pub(crate) struct Facts<'h> {
     /// Register shape only: keys that also saw operations whose effect cannot
     /// be expressed as one value (kv `append`); their reads are not evidence.
     pub opaque: Vec<bool>,
+    /// How many distinct processes ran operations (see [`Fact::pid`]).
+    pub processes: u32,
+    /// How many of them are named (an operation without a process is no
+    /// session).
+    pub sessions: usize,
+    /// Whether any operation's `node` is known.
+    pub nodes_known: bool,
+    /// Whether any operation's `sent_to` is known.
+    pub sent_to_known: bool,
 }
 
 impl<'h> Facts<'h> {
@@ -189,37 +208,91 @@ impl<'h> Facts<'h> {
         Facts {
             clock: Clock::of_history(h),
             finals: h.final_reads(),
-            ops: Vec::new(),
+            // At most one operation per two events, and usually that many:
+            // sized once, the facts are never copied as they grow.
+            ops: Vec::with_capacity(h.len().div_ceil(2)),
             keys: Vec::new(),
             opaque: Vec::new(),
+            processes: 0,
+            sessions: 0,
+            nodes_known: false,
+            sent_to_known: false,
         }
     }
 
-    fn push(&mut self, h: &'h History, op: faultline_history::Op<'h>) -> &mut Fact<'h> {
+    fn push(
+        &mut self,
+        h: &'h History,
+        pids: &mut Pids<'h>,
+        op: faultline_history::Op<'h>,
+    ) -> &mut Fact<'h> {
         let status = match op.outcome() {
             EventType::Ok => Status::Ok,
             EventType::Fail => Status::Fail,
             _ => Status::Info,
         };
         let done = op.completion;
+        let process = op.invoke.process.as_ref();
+        let known = self.processes;
+        let pid = pids.id(process, &mut self.processes);
+        if self.processes > known && process.is_some() {
+            self.sessions += 1;
+        }
+        // Only the completion can know who acknowledged it.
+        let node = done.and_then(|c| c.node.as_deref());
+        let sent_to = done
+            .and_then(|c| c.sent_to.as_deref())
+            .or_else(|| op.invoke.reached());
+        self.nodes_known |= node.is_some();
+        self.sent_to_known |= sent_to.is_some();
         self.ops.push(Fact {
             completion_pos: op.completion_pos,
             index: done.unwrap_or(op.invoke).index,
-            process: op.invoke.process.as_ref(),
+            process,
+            pid,
             f: &op.invoke.f,
-            // Only the completion can know who acknowledged it.
-            node: done.and_then(|c| c.node.as_deref()),
-            sent_to: done
-                .and_then(|c| c.sent_to.as_deref())
-                .or_else(|| op.invoke.reached()),
+            node,
+            sent_to,
             start: self.clock.at(h, op.invoke_pos),
             end: op.completion_pos.map(|p| self.clock.at(h, p)),
             status,
             final_read: self.finals.contains(op.invoke_pos),
-            writes: Vec::new(),
-            reads: Vec::new(),
+            writes: Pairs::new(),
+            reads: Pairs::new(),
         });
         self.ops.last_mut().expect("just pushed")
+    }
+}
+
+/// Numbers processes (see [`Fact::pid`]).
+#[derive(Default)]
+struct Pids<'h> {
+    ids: FxHashMap<Option<&'h Process>, u32>,
+}
+
+impl<'h> Pids<'h> {
+    fn id(&mut self, p: Option<&'h Process>, count: &mut u32) -> u32 {
+        *self.ids.entry(p).or_insert_with(|| {
+            *count += 1;
+            *count - 1
+        })
+    }
+}
+
+/// Makes equal register values one reference: the first of them seen.
+/// The checkers look values up by content (hashing and comparing them) many
+/// times over; each reference they follow then lands on one of the few
+/// distinct values, already in cache, instead of on its own event anywhere
+/// in the history. A value is only swapped for an equal one, so nothing
+/// judged by content changes.
+#[derive(Default)]
+struct Canon<'h> {
+    first: FxHashMap<&'h Value, &'h Value>,
+}
+
+impl<'h> Canon<'h> {
+    fn of(&mut self, v: &'h Value) -> &'h Value {
+        self.first.entry(v).or_insert(v)
     }
 }
 
@@ -307,19 +380,17 @@ pub(crate) fn registers_with<'h>(
     tuples: bool,
     initial: Option<&Value>,
 ) -> Result<Facts<'h>, CheckError> {
-    let mut facts = registers(h, tuples)?;
-    if initial.is_none() {
-        for op in facts.ops.iter_mut().filter(|o| o.writes.is_empty()) {
-            op.reads.retain(|(_, v)| !v.is_null());
-        }
-    }
-    Ok(facts)
+    registers(h, tuples, initial.is_none())
 }
 
-pub(crate) fn registers<'h>(h: &'h History, tuples: bool) -> Result<Facts<'h>, CheckError> {
+/// Register facts; `nil_unknown`: leave out the reads (not cas) that
+/// returned nil.
+fn registers<'h>(h: &'h History, tuples: bool, nil_unknown: bool) -> Result<Facts<'h>, CheckError> {
     let keying = Keying::detect(h, tuples);
     let mut facts = Facts::empty(h);
     let mut keys = Keys::default();
+    let mut pids = Pids::default();
+    let mut canon = Canon::default();
     for op in h.ops() {
         let pos = op.invoke_pos;
         let bad = |msg: String| CheckError::Malformed { pos, msg };
@@ -339,22 +410,22 @@ pub(crate) fn registers<'h>(h: &'h History, tuples: bool) -> Result<Facts<'h>, C
             ),
             _ => None,
         };
-        let fact = facts.push(h, op);
+        let fact = facts.push(h, &mut pids, op);
         let mut opaque = false;
         match f {
-            "write" | "put" => fact.writes.push((k, arg)),
+            "write" | "put" => fact.writes.push((k, canon.of(arg))),
             "read" | "get" => {
-                if let Some(r) = result {
-                    fact.reads.push((k, r));
+                if let Some(r) = result.filter(|r| !(nil_unknown && r.is_null())) {
+                    fact.reads.push((k, canon.of(r)));
                 }
             }
             "cas" => {
                 let Some((old, new)) = arg.as_tuple() else {
                     return Err(bad(format!("a cas value is [old new], found {arg}")));
                 };
-                fact.writes.push((k, new));
+                fact.writes.push((k, canon.of(new)));
                 if ok {
-                    fact.reads.push((k, old));
+                    fact.reads.push((k, canon.of(old)));
                 }
             }
             _ => opaque = true,
@@ -370,11 +441,12 @@ pub(crate) fn registers<'h>(h: &'h History, tuples: bool) -> Result<Facts<'h>, C
 pub(crate) fn lists(h: &History) -> Result<Facts<'_>, CheckError> {
     let txns = crate::elle::txn::parse(h)?;
     let mut facts = Facts::empty(h);
+    let mut pids = Pids::default();
     facts.keys = txns.keys.clone();
     facts.opaque = vec![false; txns.keys.len()];
     for (op, txn) in h.ops().zip(&txns.txns) {
         let ok = op.outcome() == EventType::Ok;
-        let fact = facts.push(h, op);
+        let fact = facts.push(h, &mut pids, op);
         for m in &txn.mops {
             match m.f {
                 crate::elle::txn::MopF::Read if ok => fact.reads.push((m.key, m.value)),
@@ -391,6 +463,7 @@ pub(crate) fn sets<'h>(h: &'h History, tuples: bool) -> Result<Facts<'h>, CheckE
     let keying = Keying::detect(h, tuples);
     let mut facts = Facts::empty(h);
     let mut keys = Keys::default();
+    let mut pids = Pids::default();
     for op in h.ops() {
         let pos = op.invoke_pos;
         let bad = |msg: String| CheckError::Malformed { pos, msg };
@@ -406,7 +479,7 @@ pub(crate) fn sets<'h>(h: &'h History, tuples: bool) -> Result<Facts<'h>, CheckE
             _ => None,
         };
         let f = op.f();
-        let fact = facts.push(h, op);
+        let fact = facts.push(h, &mut pids, op);
         match f {
             "add" => fact.writes.push((k, arg)),
             "read" => {

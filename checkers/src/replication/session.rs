@@ -103,13 +103,8 @@ impl Checker for Sessions {
             .zip(found.counts)
             .map(|(g, n)| (g.to_string(), json!(n)))
             .collect();
-        let sessions = facts
-            .ops
-            .iter()
-            .filter_map(|o| o.process)
-            .collect::<std::collections::BTreeSet<_>>()
-            .len();
-        let nodes = facts.ops.iter().any(|o| o.node.is_some());
+        let sessions = facts.sessions;
+        let nodes = facts.nodes_known;
         let mut details = json!({
             "violations": counts,
             "sessions": sessions,

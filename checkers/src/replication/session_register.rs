@@ -7,6 +7,7 @@
 
 use faultline_history::{Process, Value};
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 use super::facts::{Fact, Facts, Status};
 use super::guarantees::{Found, CP, MR, MW, RYW, WFR};
@@ -23,9 +24,13 @@ enum Ver {
 
 struct Write<'h> {
     fact: usize,
+    /// When its operation was invoked (kept here: the facts are not
+    /// visited again to compare writes by invocation).
+    start: i64,
     value: &'h Value,
-    /// Versions its session had read of this key when it wrote.
-    deps: Vec<Ver>,
+    /// Versions its session had read of this key when it wrote (usually
+    /// one: held inline).
+    deps: SmallVec<[Ver; 2]>,
 }
 
 struct Class<'h> {
@@ -47,8 +52,6 @@ struct Key<'h> {
     /// For each prefix `by_end[..=i]`, its latest-invoked write (the last
     /// one of those invoked latest), so `prefix` finds it without a scan.
     latest_invoked: Vec<u32>,
-    /// The operation's write of this key.
-    by_fact: FxHashMap<usize, u32>,
 }
 
 struct Ctx<'a, 'h> {
@@ -81,7 +84,7 @@ impl<'h> Ctx<'_, 'h> {
 
     /// `a` strictly precedes the single write `w`.
     fn precedes_write(&self, k: u32, a: Ver, w: u32) -> bool {
-        self.span(k, a).1 < self.write(k, w).1.start
+        self.span(k, a).1 < self.keys[k as usize].writes[w as usize].start
     }
 
     fn resolve(&self, k: u32, v: &Value) -> Option<Ver> {
@@ -155,9 +158,9 @@ impl<'h> Ctx<'_, 'h> {
     }
 }
 
-/// Per session: the latest-invoked writes it has seen on two different keys
-/// (invocation time, key, version, the read that saw it).
-type Horizons<'h> = FxHashMap<Option<&'h Process>, Vec<(i64, u32, Ver, usize)>>;
+/// Per session (by process number): the latest-invoked writes it has seen on
+/// two different keys (invocation time, key, version, the read that saw it).
+type Horizons = FxHashMap<u32, Vec<(i64, u32, Ver, usize)>>;
 
 #[derive(Default)]
 struct Session {
@@ -177,7 +180,6 @@ pub(crate) fn check(facts: &Facts<'_>, initial: &Value, found: &mut Found) {
                 by_value: FxHashMap::default(),
                 by_end: Vec::new(),
                 latest_invoked: Vec::new(),
-                by_fact: FxHashMap::default(),
             })
             .collect(),
         initial,
@@ -191,10 +193,10 @@ pub(crate) fn check(facts: &Facts<'_>, initial: &Value, found: &mut Found) {
             let id = key.writes.len() as u32;
             key.writes.push(Write {
                 fact: i,
+                start: op.start,
                 value: v,
-                deps: Vec::new(),
+                deps: SmallVec::new(),
             });
-            key.by_fact.insert(i, id);
             let end = match (op.ok(), op.end) {
                 (true, Some(end)) => {
                     key.by_end.push((end, id));
@@ -225,7 +227,7 @@ pub(crate) fn check(facts: &Facts<'_>, initial: &Value, found: &mut Found) {
             .by_end
             .iter()
             .map(|&(_, w)| {
-                let start = facts.ops[key.writes[w as usize].fact].start;
+                let start = key.writes[w as usize].start;
                 // `>=`: among writes invoked at the same time, the later one.
                 if best.is_none_or(|(s, _)| start >= s) {
                     best = Some((start, w));
@@ -240,10 +242,14 @@ pub(crate) fn check(facts: &Facts<'_>, initial: &Value, found: &mut Found) {
 
 fn sessions(ctx: &mut Ctx<'_, '_>, found: &mut Found) {
     let facts = ctx.facts;
-    let mut state: FxHashMap<(Option<&Process>, u32), Session> = FxHashMap::default();
-    let mut horizon: Horizons<'_> = FxHashMap::default();
+    let mut state: FxHashMap<(u32, u32), Session> = FxHashMap::default();
+    let mut horizon: Horizons = FxHashMap::default();
+    // Each key's writes were numbered in the order of the operations that
+    // did not fail, one per operation (a register operation writes one
+    // value): the next one of each key is the current operation's.
+    let mut next_write = vec![0u32; ctx.keys.len()];
     for (i, op) in facts.ops.iter().enumerate() {
-        let p = op.process;
+        let p = op.pid;
         for &(k, v) in &op.reads {
             if facts.opaque[k as usize] {
                 continue;
@@ -323,7 +329,7 @@ fn sessions(ctx: &mut Ctx<'_, '_>, found: &mut Found) {
                 s.frontier.push((ver, i));
             }
             if let Some(w) = ctx.single(k, ver) {
-                let start = facts.ops[ctx.write(k, w).0.fact].start;
+                let start = ctx.keys[k as usize].writes[w as usize].start;
                 let h = horizon.entry(p).or_default();
                 match h.iter_mut().find(|e| e.1 == k) {
                     Some(e) if e.0 >= start => {}
@@ -334,10 +340,13 @@ fn sessions(ctx: &mut Ctx<'_, '_>, found: &mut Found) {
                 h.truncate(2);
             }
         }
+        if op.status == Status::Fail {
+            continue;
+        }
         for &(k, _) in &op.writes {
-            let Some(&w) = ctx.keys[k as usize].by_fact.get(&i) else {
-                continue;
-            };
+            let w = next_write[k as usize];
+            next_write[k as usize] += 1;
+            debug_assert_eq!(ctx.keys[k as usize].writes[w as usize].fact, i);
             let s = state.entry((p, k)).or_default();
             if op.ok() {
                 s.own = Some(w);
@@ -351,8 +360,8 @@ fn sessions(ctx: &mut Ctx<'_, '_>, found: &mut Found) {
 /// A read older than what a write already seen on another key implies.
 fn prefix(
     ctx: &Ctx<'_, '_>,
-    horizon: &Horizons<'_>,
-    p: Option<&Process>,
+    horizon: &Horizons,
+    p: u32,
     k: u32,
     ver: Ver,
     op: &Fact<'_>,
@@ -384,6 +393,9 @@ fn prefix(
 /// Replica-level regressions across a session's writes, seen by different readers.
 fn replicas(ctx: &Ctx<'_, '_>, found: &mut Found) {
     let facts = ctx.facts;
+    if !facts.nodes_known {
+        return;
+    }
     let mut by_node: FxHashMap<(&str, u32), Vec<(usize, Ver)>> = FxHashMap::default();
     for (i, op) in facts.ops.iter().enumerate() {
         let Some(node) = op.node else { continue };

@@ -192,11 +192,11 @@ fn own_copies<'h>(h: &'h History, facts: &Facts<'h>) -> Vec<(&'h str, FxHashSet<
     last
 }
 
-fn check_key(
-    facts: &Facts<'_>,
+fn check_key<'h>(
+    facts: &Facts<'h>,
     ops: &[usize],
     key: u32,
-    copies: &[(&str, FxHashSet<&Value>, u64)],
+    copies: &[(&'h str, FxHashSet<&Value>, u64)],
     tally: &mut Tally,
 ) -> bool {
     let name = |e: &Value| format!("element {}", facts.kv(key, e));

@@ -91,10 +91,12 @@ impl Checker for Staleness {
                 (&owned, s, r)
             }
         };
-        // Reads that name only where they were sent.
+        // Reads that name only where they were sent (none, if no operation
+        // names where it was sent).
         let sent_only = facts
             .ops
             .iter()
+            .take_while(|_| facts.sent_to_known)
             .filter(|o| o.node.is_none() && o.sent_to.is_some())
             .flat_map(|o| &o.reads)
             .filter(|(k, _)| !facts.opaque.get(*k as usize).copied().unwrap_or(false))
