@@ -26,54 +26,21 @@ use crate::event::{Event, EventFields, Names};
 use crate::jsonl_fast::{self, Scratch};
 use crate::jsonl_serde::{json_message, serde_event, Refused};
 
-/// Reads JSON Lines events from `r`; `file` names the input in messages.
-pub(crate) fn read<R: BufRead>(
-    mut r: R,
-    file: &str,
-    out: &mut Collected,
-) -> Result<(), HistoryError> {
-    let mut buf = Vec::with_capacity(4096);
-    let mut names = Names::default();
-    let mut scratch = Scratch::default();
-    let mut line = 0u64;
-    loop {
-        line += 1;
-        // A line wholly inside the reader's buffer is parsed in place; one that
-        // straddles its end (or a final line without `\n`) is copied out first.
-        while let Err(e) = r.fill_buf() {
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(HistoryError::io(file, e));
-            }
-        }
-        let avail = r.fill_buf().map_err(|e| HistoryError::io(file, e))?;
-        if avail.is_empty() {
-            return Ok(());
-        }
-        if let Some(nl) = memchr::memchr(b'\n', avail) {
-            let more = parse_line(&avail[..=nl], file, line, out, &mut names, &mut scratch)?;
-            r.consume(nl + 1);
-            if !more {
-                return Ok(());
-            }
-        } else {
-            buf.clear();
-            r.read_until(b'\n', &mut buf)
-                .map_err(|e| HistoryError::io(file, e))?;
-            if !parse_line(&buf, file, line, out, &mut names, &mut scratch)? {
-                return Ok(());
-            }
-        }
-    }
+/// Reads JSON Lines events from `r`; `file` names the input in messages. The
+/// lines are parsed on every core ([`crate::jsonl_blocks`]).
+pub(crate) fn read<R: BufRead>(r: R, file: &str, out: &mut Collected) -> Result<(), HistoryError> {
+    crate::jsonl_blocks::read(r, file, out)
 }
 
 /// Parses one line (with its `\n`, if it has one) into `out`; false when it was
 /// a cut-off final line, which ends the history. The fast path
 /// ([`jsonl_fast`]) reads the plain lines; serde_json reads the rest and words
-/// every error.
-fn parse_line(
+/// every error. An event without an `index` gets `position`.
+pub(crate) fn parse_line(
     raw: &[u8],
     file: &str,
     line: u64,
+    position: u64,
     out: &mut Collected,
     names: &mut Names,
     scratch: &mut Scratch,
@@ -101,7 +68,7 @@ fn parse_line(
         }
     }
     let e = fields
-        .finish(out.events.len() as u64)
+        .finish(position)
         .map_err(|m| HistoryError::invalid(file, line, m))?;
     out.push(e, line);
     Ok(true)

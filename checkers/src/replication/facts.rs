@@ -368,7 +368,14 @@ pub(crate) fn registers<'h>(h: &'h History, tuples: bool) -> Result<Facts<'h>, C
 
 /// List-shaped facts from list-append transactions.
 pub(crate) fn lists(h: &History) -> Result<Facts<'_>, CheckError> {
-    let txns = crate::elle::txn::parse(h)?;
+    lists_from(h, &crate::elle::txn::parse(h)?)
+}
+
+/// [`lists`] from the history's transactions, already parsed.
+pub(crate) fn lists_from<'h>(
+    h: &'h History,
+    txns: &crate::elle::txn::Txns<'h>,
+) -> Result<Facts<'h>, CheckError> {
     let mut facts = Facts::empty(h);
     facts.keys = txns.keys.clone();
     facts.opaque = vec![false; txns.keys.len()];
