@@ -1,7 +1,7 @@
 //! Reading JSON Lines on every core: the input is cut into blocks at line
 //! boundaries, and the blocks are parsed side by side.
 //!
-//! Each line of a JSON Lines history is read on its own ([`jsonl::parse_line`]),
+//! Each line of a JSON Lines history is read on its own ([`parse_line`]),
 //! so nothing but the line's number and the event's default index (its
 //! position, when the line gives none) depends on the lines before it. The
 //! reader takes the text a batch at a time — one block of about
@@ -22,9 +22,9 @@ use std::io::{BufRead, Read};
 
 use crate::collected::Collected;
 use crate::error::HistoryError;
-use crate::event::Names;
-use crate::jsonl::parse_line;
-use crate::jsonl_fast::Scratch;
+use crate::event::{EventFields, Names};
+use crate::jsonl_fast::{self, Scratch};
+use crate::jsonl_serde::{json_message, serde_event, Refused};
 
 /// About how many bytes of text one block holds (a longer line makes a
 /// longer block).
@@ -200,6 +200,66 @@ fn parse_block(w: &mut Worker, file: &str) {
         rest = tail;
         line += 1;
     }
+}
+
+/// Parses one line (with its `\n`, if it has one) into `out`; false when it was
+/// a cut-off final line, which ends the history. The fast path
+/// ([`jsonl_fast`]) reads the plain lines; serde_json reads the rest and words
+/// every error. An event without an `index` gets `position`.
+pub(crate) fn parse_line(
+    raw: &[u8],
+    file: &str,
+    line: u64,
+    position: u64,
+    out: &mut Collected,
+    names: &mut Names,
+    scratch: &mut Scratch,
+) -> Result<bool, HistoryError> {
+    let complete = raw.last() == Some(&b'\n');
+    let text = trim(raw);
+    if text.is_empty() {
+        return Ok(true);
+    }
+    let mut fields = EventFields::default();
+    if !jsonl_fast::parse_event(text, &mut fields, names, scratch) {
+        fields = EventFields::default();
+        match serde_event(text, &mut fields, names) {
+            Ok(()) => {}
+            Err(Refused::Field(msg)) => return Err(HistoryError::invalid(file, line, msg)),
+            Err(Refused::Json(e)) if e.is_eof() && !complete && text.first() == Some(&b'{') => {
+                out.warnings.push(format!(
+                    "{file}:{line}: skipped a final line cut short (the run was interrupted while writing it)"
+                ));
+                return Ok(false);
+            }
+            Err(Refused::Json(e)) => {
+                return Err(HistoryError::syntax(file, line, json_message(&e)))
+            }
+        }
+    }
+    let e = fields
+        .finish(position)
+        .map_err(|m| HistoryError::invalid(file, line, m))?;
+    out.push(e, line);
+    Ok(true)
+}
+
+fn trim(mut s: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = s {
+        if first.is_ascii_whitespace() {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    while let [rest @ .., last] = s {
+        if last.is_ascii_whitespace() {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    s
 }
 
 #[cfg(test)]
