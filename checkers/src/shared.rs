@@ -20,7 +20,8 @@ use std::sync::OnceLock;
 use faultline_history::{History, Value};
 
 use crate::checker::CheckError;
-use crate::replication::facts::{lists, registers_with, Facts};
+use crate::elle::txn::{parse, Txns};
+use crate::replication::facts::{lists_from, registers_with, Facts};
 
 /// Facts shared by the checkers of one history.
 pub struct Shared<'h> {
@@ -29,6 +30,9 @@ pub struct Shared<'h> {
     registers: [OnceLock<Result<Facts<'h>, CheckError>>; 4],
     /// List-append facts.
     lists: OnceLock<Result<Facts<'h>, CheckError>>,
+    /// The transactions of a list-append or rw-register history (`elle` and
+    /// the list-append facts both start from them).
+    txns: OnceLock<Result<Txns<'h>, CheckError>>,
 }
 
 impl<'h> Shared<'h> {
@@ -38,6 +42,7 @@ impl<'h> Shared<'h> {
             history,
             registers: Default::default(),
             lists: OnceLock::new(),
+            txns: OnceLock::new(),
         }
     }
 
@@ -64,7 +69,15 @@ impl<'h> Shared<'h> {
     /// List-append facts, as `lists(history)` gives them.
     pub(crate) fn lists(&self) -> Result<&Facts<'h>, CheckError> {
         self.lists
-            .get_or_init(|| lists(self.history))
+            .get_or_init(|| lists_from(self.history, self.txns()?))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The transactions, as `elle::txn::parse(history)` gives them.
+    pub(crate) fn txns(&self) -> Result<&Txns<'h>, CheckError> {
+        self.txns
+            .get_or_init(|| parse(self.history))
             .as_ref()
             .map_err(Clone::clone)
     }

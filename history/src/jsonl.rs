@@ -2,11 +2,12 @@
 //!
 //! `{"index":0,"time":12345,"type":"invoke","process":3,"f":"write","value":5,"node":"n2"}`
 //!
-//! The reader streams: it holds one line of text at a time, so memory follows the
-//! number of events, not the size of the file. A final line cut short (the
-//! recorder was killed mid-write) is skipped with a warning; anything else
-//! malformed is an error naming the line. A plain line is read by a hand-written
-//! fast path ([`crate::jsonl_fast`]); any other, and every error, by serde_json
+//! The reader streams: it holds a few blocks of text at a time (one per core,
+//! parsed side by side: [`crate::jsonl_blocks`]), so memory follows the number
+//! of events, not the size of the file. A final line cut short (the recorder
+//! was killed mid-write) is skipped with a warning; anything else malformed is
+//! an error naming the line. A plain line is read by a hand-written fast path
+//! ([`crate::jsonl_fast`]); any other, and every error, by serde_json
 //! ([`crate::jsonl_serde`]); a line both can read reads the same by either.
 //!
 //! The writer appends and fsyncs in batches, so a crash loses at most the last
@@ -22,107 +23,12 @@ use std::time::{Duration, Instant};
 use crate::collected::Collected;
 use crate::compressed::{wants_zstd, ZstdSink};
 use crate::error::HistoryError;
-use crate::event::{Event, EventFields, Names};
-use crate::jsonl_fast::{self, Scratch};
-use crate::jsonl_serde::{json_message, serde_event, Refused};
+use crate::event::Event;
 
-/// Reads JSON Lines events from `r`; `file` names the input in messages.
-pub(crate) fn read<R: BufRead>(
-    mut r: R,
-    file: &str,
-    out: &mut Collected,
-) -> Result<(), HistoryError> {
-    let mut buf = Vec::with_capacity(4096);
-    let mut names = Names::default();
-    let mut scratch = Scratch::default();
-    let mut line = 0u64;
-    loop {
-        line += 1;
-        // A line wholly inside the reader's buffer is parsed in place; one that
-        // straddles its end (or a final line without `\n`) is copied out first.
-        while let Err(e) = r.fill_buf() {
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(HistoryError::io(file, e));
-            }
-        }
-        let avail = r.fill_buf().map_err(|e| HistoryError::io(file, e))?;
-        if avail.is_empty() {
-            return Ok(());
-        }
-        if let Some(nl) = memchr::memchr(b'\n', avail) {
-            let more = parse_line(&avail[..=nl], file, line, out, &mut names, &mut scratch)?;
-            r.consume(nl + 1);
-            if !more {
-                return Ok(());
-            }
-        } else {
-            buf.clear();
-            r.read_until(b'\n', &mut buf)
-                .map_err(|e| HistoryError::io(file, e))?;
-            if !parse_line(&buf, file, line, out, &mut names, &mut scratch)? {
-                return Ok(());
-            }
-        }
-    }
-}
-
-/// Parses one line (with its `\n`, if it has one) into `out`; false when it was
-/// a cut-off final line, which ends the history. The fast path
-/// ([`jsonl_fast`]) reads the plain lines; serde_json reads the rest and words
-/// every error.
-fn parse_line(
-    raw: &[u8],
-    file: &str,
-    line: u64,
-    out: &mut Collected,
-    names: &mut Names,
-    scratch: &mut Scratch,
-) -> Result<bool, HistoryError> {
-    let complete = raw.last() == Some(&b'\n');
-    let text = trim(raw);
-    if text.is_empty() {
-        return Ok(true);
-    }
-    let mut fields = EventFields::default();
-    if !jsonl_fast::parse_event(text, &mut fields, names, scratch) {
-        fields = EventFields::default();
-        match serde_event(text, &mut fields, names) {
-            Ok(()) => {}
-            Err(Refused::Field(msg)) => return Err(HistoryError::invalid(file, line, msg)),
-            Err(Refused::Json(e)) if e.is_eof() && !complete && text.first() == Some(&b'{') => {
-                out.warnings.push(format!(
-                    "{file}:{line}: skipped a final line cut short (the run was interrupted while writing it)"
-                ));
-                return Ok(false);
-            }
-            Err(Refused::Json(e)) => {
-                return Err(HistoryError::syntax(file, line, json_message(&e)))
-            }
-        }
-    }
-    let e = fields
-        .finish(out.events.len() as u64)
-        .map_err(|m| HistoryError::invalid(file, line, m))?;
-    out.push(e, line);
-    Ok(true)
-}
-
-fn trim(mut s: &[u8]) -> &[u8] {
-    while let [first, rest @ ..] = s {
-        if first.is_ascii_whitespace() {
-            s = rest;
-        } else {
-            break;
-        }
-    }
-    while let [rest @ .., last] = s {
-        if last.is_ascii_whitespace() {
-            s = rest;
-        } else {
-            break;
-        }
-    }
-    s
+/// Reads JSON Lines events from `r`; `file` names the input in messages. The
+/// lines are parsed on every core ([`crate::jsonl_blocks`]).
+pub(crate) fn read<R: BufRead>(r: R, file: &str, out: &mut Collected) -> Result<(), HistoryError> {
+    crate::jsonl_blocks::read(r, file, out)
 }
 
 /// Where a [`JsonlWriter`] puts its lines: the file itself, or a zstd stream

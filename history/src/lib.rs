@@ -30,6 +30,7 @@ mod format;
 mod history;
 mod jepsen_log;
 mod jsonl;
+mod jsonl_blocks;
 mod jsonl_fast;
 mod jsonl_serde;
 pub mod members;

@@ -21,7 +21,8 @@ pub struct Checked {
     pub messages: Vec<String>,
 }
 
-/// Runs `faultline check`.
+/// Runs `faultline check`, once per process: the history read is left for
+/// the process's exit to free.
 pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
     let (file, run, spec) = if args.path.is_dir() {
         let run = RunDir::open(&args.path).map_err(Failure::bad)?;
@@ -66,13 +67,12 @@ pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
     };
     // Checkers and their options are refused before the history is read.
     let checking = Checking::new(&name, &only, opts).map_err(failure)?;
-    let loaded = read_path(&file, args.format).map_err(Failure::bad)?;
-    let history = &loaded.history;
-    let messages: Vec<String> = loaded
-        .warnings
+    let mut loaded = read_path(&file, args.format).map_err(Failure::bad)?;
+    let messages: Vec<String> = std::mem::take(&mut loaded.warnings)
         .into_iter()
         .map(|w| format!("warning: {w}"))
         .collect();
+    let history = &loaded.history;
     let results = checking.check(&file, history).map_err(failure)?;
     // A run stopped by a signal stays at best unknown when re-checked.
     let interrupted: Option<Interruption> = spec
@@ -110,6 +110,10 @@ pub fn check(args: &CheckArgs) -> Result<Checked, Failure> {
     if let (Some(run), false) = (&run, args.json) {
         stdout.push_str(&super::report::report_line(run.path()));
     }
+    // The process ends once the verdict is printed: handing a long history's
+    // millions of values back to the allocator one by one would only delay
+    // it (about 0.3 s for 1M list-append transactions).
+    std::mem::forget(loaded);
     Ok(Checked {
         valid: results.valid,
         stdout,

@@ -15,6 +15,7 @@ use super::order::{process_edges, realtime_edges};
 use super::txn::{parse, Txns};
 use super::{list_append, rw_register};
 use crate::checker::{CheckError, Checker, ConfigError};
+use crate::shared::Shared;
 use crate::verdict::{Anomaly, Validity, Verdict};
 
 /// Examples of each anomaly type kept in the result.
@@ -73,14 +74,26 @@ impl Checker for Elle {
 
     fn check(&self, history: &History) -> Result<Verdict, CheckError> {
         let deadline = self.opts.time_limit.map(|t| Instant::now() + t);
-        let txns = parse(history)?;
+        self.judge(&parse(history)?, deadline)
+    }
+
+    /// The transactions are parsed once for every checker that reads them.
+    fn check_shared(&self, shared: &Shared<'_>) -> Result<Verdict, CheckError> {
+        let deadline = self.opts.time_limit.map(|t| Instant::now() + t);
+        self.judge(shared.txns()?, deadline)
+    }
+}
+
+impl Elle {
+    /// The verdict on `txns`, the cycle search ending at `deadline`.
+    fn judge(&self, txns: &Txns<'_>, deadline: Option<Instant>) -> Result<Verdict, CheckError> {
         let Inferred {
             mut edges,
             findings,
             reasons,
         } = match self.workload {
-            TxnWorkload::ListAppend => list_append::infer(&txns),
-            TxnWorkload::RwRegister => rw_register::infer(&txns),
+            TxnWorkload::ListAppend => list_append::infer(txns),
+            TxnWorkload::RwRegister => rw_register::infer(txns),
         };
         // Only the orders the model speaks of: process order for session
         // models, real time for strict serializability.
@@ -103,7 +116,7 @@ impl Checker for Elle {
             let n = counts.entry(f.kind.to_owned()).or_default();
             *n += 1;
             if *n <= EXAMPLES {
-                anomalies.push(finding(&txns, f));
+                anomalies.push(finding(txns, f));
             }
         }
         let reasons = if cycles.is_empty() {
@@ -113,7 +126,7 @@ impl Checker for Elle {
         };
         for c in &cycles {
             *counts.entry(c.name.clone()).or_default() += 1;
-            anomalies.push(cycle(&txns, &reasons, c));
+            anomalies.push(cycle(txns, &reasons, c));
         }
         if timed_out {
             counts.insert("cycle-search-timeout".into(), 1);

@@ -439,7 +439,14 @@ fn registers<'h>(h: &'h History, tuples: bool, nil_unknown: bool) -> Result<Fact
 
 /// List-shaped facts from list-append transactions.
 pub(crate) fn lists(h: &History) -> Result<Facts<'_>, CheckError> {
-    let txns = crate::elle::txn::parse(h)?;
+    lists_from(h, &crate::elle::txn::parse(h)?)
+}
+
+/// [`lists`] from the history's transactions, already parsed.
+pub(crate) fn lists_from<'h>(
+    h: &'h History,
+    txns: &crate::elle::txn::Txns<'h>,
+) -> Result<Facts<'h>, CheckError> {
     let mut facts = Facts::empty(h);
     let mut pids = Pids::default();
     facts.keys = txns.keys.clone();

@@ -12,20 +12,17 @@ use rustc_hash::FxHashMap;
 
 use super::facts::{elements, Fact, Facts};
 use super::guarantees::{Found, CP, MR, MW, RYW, WFR};
-use super::session_ids::{sessions, Ids, Read, Scratch, NONE};
+use super::session_ids::{sessions, DepList, Deps, Ids, PerKey, Read, Scratch, NONE};
 
 /// How many keys' latest reads a session remembers as what its writes depend on.
 const DEPS: usize = 64;
 
-/// The latest element a session had read, per key: (key, element id).
-type Deps = Arc<Vec<(u32, u32)>>;
-
 /// (session, key) -> its acknowledged appends so far: (element id, operation).
-type Owned = FxHashMap<(u32, u32), Vec<(u32, usize)>>;
+type Owned = PerKey<Vec<(u32, usize)>>;
 
 /// (session, key) -> every element its reads held: the first such read, and
 /// the element's id.
-type Observed<'h> = FxHashMap<(u32, u32), FxHashMap<&'h Value, (usize, u32)>>;
+type Observed<'h> = PerKey<FxHashMap<&'h Value, (u32, u32)>>;
 
 /// Session -> the latest element read per key, most recent first, and the
 /// same list shared, once an append needed it and until it changes.
@@ -46,7 +43,7 @@ struct Ctx<'a, 'h> {
     session: Vec<u32>,
     /// (process's session id, key) -> its acknowledged appends, in order:
     /// (operation, element id).
-    own: FxHashMap<(u32, u32), Vec<(usize, u32)>>,
+    own: PerKey<Vec<(usize, u32)>>,
     /// Append operation -> the latest element its session had read, per key.
     deps: Vec<Option<Deps>>,
     /// Key -> acknowledged appends by completion time: (time, element id).
@@ -88,7 +85,7 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
     let (session, no_process) = sessions(facts);
     let mut ids = Ids::default();
     let mut appended: Vec<u32> = Vec::new();
-    let mut own: FxHashMap<(u32, u32), Vec<(usize, u32)>> = FxHashMap::default();
+    let mut own: PerKey<Vec<(usize, u32)>> = PerKey::new(facts.keys.len());
     let mut by_end: Vec<Vec<(i64, u32)>> = vec![Vec::new(); facts.keys.len()];
     for (i, op) in facts.ops.iter().enumerate() {
         for &(k, e) in &op.writes {
@@ -101,7 +98,7 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
             }
             if op.ok() {
                 if op.process.is_some() {
-                    own.entry((session[i], k)).or_default().push((i, id));
+                    own.entry(session[i], k).push((i, id));
                 }
                 if let Some(end) = op.end {
                     by_end[k as usize].push((end, id));
@@ -124,11 +121,23 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
         }
     }
     let sessions = no_process as usize + 1;
-    let mut session_own: Owned = FxHashMap::default();
-    let mut observed: Observed<'_> = FxHashMap::default();
+    // Each session's last operation. After it, what only the session itself
+    // consults (the elements it saw, its own appends, its latest reads) is
+    // dropped, so memory follows the sessions alive at once, not every
+    // session of the history (a Jepsen client that crashes goes on as a new
+    // process: 20,000 sessions in 1M transactions).
+    let mut last_op = vec![0usize; sessions];
+    for (i, &p) in session.iter().enumerate() {
+        last_op[p as usize] = i;
+    }
+    let mut keys_of: Vec<Vec<u32>> = vec![Vec::new(); sessions];
+    let mut session_own: Owned = PerKey::new(facts.keys.len());
+    let mut observed: Observed<'_> = PerKey::new(facts.keys.len());
     let mut latest: Latest = FxHashMap::default();
     let mut longest: Vec<Option<(usize, Vec<&Value>)>> = vec![None; facts.keys.len()];
     let mut sets: Vec<Read<'_>> = Vec::new();
+    // Reads of earlier operations, their buffers kept for the next ones.
+    let mut spare: Vec<Read<'_>> = Vec::new();
     let mut scratch = Scratch {
         last: vec![(0, 0, 0); sessions],
         newest: vec![(0, 0, 0); sessions],
@@ -149,18 +158,17 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
     };
     for (i, op) in facts.ops.iter().enumerate() {
         let p = ctx.session[i];
-        sets.clear();
+        spare.append(&mut sets);
         for &(k, v) in &op.reads {
-            let list: Vec<&Value> = elements(v).iter().collect();
-            let rids: Vec<u32> = list.iter().map(|e| ctx.ids.id(k, e)).collect();
-            let mut sorted = rids.clone();
-            sorted.sort_unstable();
-            sets.push(Read {
-                key: k,
-                list,
-                ids: rids,
-                sorted,
-            });
+            let mut r = spare.pop().unwrap_or_default();
+            r.key = k;
+            r.list.clear();
+            r.list.extend(elements(v));
+            r.ids.clear();
+            r.ids.extend(r.list.iter().map(|e| ctx.ids.id(k, e)));
+            r.index();
+            sets.push(r);
+            keys_of[p as usize].push(k);
         }
         if ctx.appended.len() < ctx.ids.values.len() {
             let n = ctx.ids.values.len();
@@ -171,7 +179,7 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
         for r in &sets {
             let (k, list) = (r.key, &r.list);
             let mut reported = false;
-            if let Some(own) = session_own.get(&(p, k)) {
+            if let Some(own) = session_own.get(p, k) {
                 if let Some((id, wf)) = own.iter().find(|(id, _)| !r.contains(*id)) {
                     let e = ctx.ids.values[*id as usize];
                     let w = &facts.ops[*wf];
@@ -191,9 +199,9 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
                     reported = true;
                 }
             }
-            if let Some(seen) = observed.get(&(p, k)) {
+            if let Some(seen) = observed.get(p, k) {
                 if let Some((e, (rf, _))) = seen.iter().find(|(_, (_, id))| !r.contains(*id)) {
-                    let r = &facts.ops[*rf];
+                    let r = &facts.ops[*rf as usize];
                     if !reported {
                         found.add(
                             MR,
@@ -220,9 +228,9 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
             if ordered {
                 order_within(&ctx, r, op, &mut scratch, found);
             }
-            let seen = observed.entry((p, k)).or_default();
+            let seen = observed.entry(p, k);
             for (e, &id) in list.iter().zip(&r.ids) {
-                seen.entry(e).or_insert((i, id));
+                seen.entry(e).or_insert((i as u32, id));
             }
         }
         if !sets.is_empty() {
@@ -239,14 +247,24 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
         }
         if !op.writes.is_empty() {
             let (l, shared) = latest.entry(p).or_default();
-            let d = shared.get_or_insert_with(|| Arc::new(l.clone())).clone();
+            let d = shared
+                .get_or_insert_with(|| Arc::new(DepList::new(l.clone())))
+                .clone();
             ctx.deps[i] = Some(d);
             if op.ok() {
                 for &(k, e) in &op.writes {
-                    let id = ctx.ids.of[&(k, e)];
-                    session_own.entry((p, k)).or_default().push((id, i));
+                    let id = ctx.ids.get(k, e);
+                    session_own.entry(p, k).push((id, i));
+                    keys_of[p as usize].push(k);
                 }
             }
+        }
+        if last_op[p as usize] == i {
+            for k in std::mem::take(&mut keys_of[p as usize]) {
+                observed.remove(p, k);
+                session_own.remove(p, k);
+            }
+            latest.remove(&p);
         }
     }
 }
@@ -303,7 +321,7 @@ fn realtime_prefix(ctx: &Ctx<'_, '_>, r: &Read<'_>, op: &Fact<'_>, found: &mut F
     let Some(&(_, missing)) = before.iter().rev().find(|(_, id)| !r.contains(*id)) else {
         return;
     };
-    let newest_id = ctx.ids.of[&(k, newest)];
+    let newest_id = ctx.ids.get(k, newest);
     let (m, n) = (
         ctx.appender(missing).expect("acked"),
         ctx.appender(newest_id).expect("seen"),
@@ -418,7 +436,7 @@ fn across_keys(
         let shown_b = b.writes.iter().find(|w| w.0 == fk).map(|w| w.1);
         for r in sets {
             let (k, list) = (&r.key, &r.list);
-            let Some(own) = ctx.own.get(&(p, *k)) else {
+            let Some(own) = ctx.own.get(p, *k) else {
                 continue;
             };
             if let Some(&(af, id)) = own
@@ -449,29 +467,36 @@ fn across_keys(
         let Some(deps) = ctx.deps[f].as_ref() else {
             continue;
         };
-        for &(dk, de) in deps.iter() {
-            let Some(r) = sets.iter().find(|s| s.key == dk) else {
-                continue;
-            };
-            if !r.contains(de) {
-                let de = ctx.ids.values[de as usize];
-                found.add(
-                    WFR,
-                    vec![b.index, op.index],
-                    format!(
-                        "{} had read {} before {}ing {}, but {} saw {} and {} without {}",
-                        b.who(),
-                        facts.kv(dk, de),
-                        noun(b),
-                        shown_b.map_or_else(String::new, |v| facts.kv(fk, v)),
-                        op.who(),
-                        shown_b.map_or_else(String::new, |v| facts.kv(fk, v)),
-                        ctx.read(dk, &r.list, op),
-                        facts.kv(dk, de),
-                    ),
-                );
-                return;
-            }
+        // The first of the session's latest reads (in `recent` order) whose
+        // key this operation read, by its first read of that key, without it.
+        let missed = sets
+            .iter()
+            .enumerate()
+            .filter(|&(j, r)| !sets[..j].iter().any(|s| s.key == r.key))
+            .filter_map(|(_, r)| {
+                let pos = deps.position(r.key)?;
+                (!r.contains(deps.recent[pos].1)).then_some((pos, r))
+            })
+            .min_by_key(|&(pos, _)| pos);
+        if let Some((pos, r)) = missed {
+            let (dk, de) = deps.recent[pos];
+            let de = ctx.ids.values[de as usize];
+            found.add(
+                WFR,
+                vec![b.index, op.index],
+                format!(
+                    "{} had read {} before {}ing {}, but {} saw {} and {} without {}",
+                    b.who(),
+                    facts.kv(dk, de),
+                    noun(b),
+                    shown_b.map_or_else(String::new, |v| facts.kv(fk, v)),
+                    op.who(),
+                    shown_b.map_or_else(String::new, |v| facts.kv(fk, v)),
+                    ctx.read(dk, &r.list, op),
+                    facts.kv(dk, de),
+                ),
+            );
+            return;
         }
     }
 }

@@ -201,16 +201,18 @@ fn node(n: Option<&str>) -> Option<String> {
 /// missed ones are looked for only in reads that missed some.
 fn list_staleness(facts: &Facts<'_>) -> (Vec<Stale>, BTreeMap<Option<String>, usize>) {
     let mut by_end: Vec<Vec<(i64, &Value)>> = vec![Vec::new(); facts.keys.len()];
-    let mut acked: FxHashMap<(u32, &Value), i64> = FxHashMap::default();
+    // Per key (a table each: a key's elements are met close together, so its
+    // table stays in cache), each element's first acknowledgement.
+    let mut acked: Vec<FxHashMap<&Value, i64>> = vec![FxHashMap::default(); facts.keys.len()];
     for op in facts.ops.iter().filter(|o| o.ok()) {
         for &(k, e) in &op.writes {
             let end = op.end.unwrap_or(op.start);
-            let slot = acked.entry((k, e)).or_insert(end);
+            let slot = acked[k as usize].entry(e).or_insert(end);
             *slot = (*slot).min(end);
         }
     }
-    for (&(k, e), &end) in &acked {
-        by_end[k as usize].push((end, e));
+    for (k, acked) in acked.iter().enumerate() {
+        by_end[k].extend(acked.iter().map(|(&e, &end)| (end, e)));
     }
     for v in &mut by_end {
         v.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
@@ -226,7 +228,7 @@ fn list_staleness(facts: &Facts<'_>) -> (Vec<Stale>, BTreeMap<Option<String>, us
             // only hide a miss, never invent one.)
             let present = elements(v)
                 .iter()
-                .filter(|e| acked.get(&(k, *e)).is_some_and(|&t| t < op.start))
+                .filter(|e| acked[k as usize].get(*e).is_some_and(|&t| t < op.start))
                 .count();
             if present >= before.len() {
                 continue;
