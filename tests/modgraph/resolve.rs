@@ -31,6 +31,25 @@ pub enum Target {
 
 const MAX_DEPTH: usize = 24;
 
+thread_local! {
+    /// The globs (module, index) being followed on this thread right now.
+    static FOLLOWING: std::cell::RefCell<Vec<(usize, usize)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` while following glob `g` of module `m`; `None` if that glob is
+/// already being followed further up (a name sought through a glob that
+/// needs the same glob to be found: without this, k unresolvable globs in
+/// one module cost k^depth steps).
+fn following<T>(m: usize, g: usize, f: impl FnOnce() -> Option<T>) -> Option<T> {
+    if FOLLOWING.with(|x| x.borrow().contains(&(m, g))) {
+        return None;
+    }
+    FOLLOWING.with(|x| x.borrow_mut().push((m, g)));
+    let r = f();
+    FOLLOWING.with(|x| x.borrow_mut().pop());
+    r
+}
+
 impl Crate {
     /// The absolute path (from the crate root) of `raw` written in module `m`.
     pub fn absolutize(&self, m: usize, raw: &[String], depth: usize) -> Option<Vec<String>> {
@@ -63,8 +82,8 @@ impl Crate {
             let base = self.absolutize(m, import, depth + 1)?;
             return Some(join(&base, &raw[1..]));
         }
-        for glob in &module.globs {
-            if let Some(base) = self.absolutize(m, glob, depth + 1) {
+        for (g, glob) in module.globs.iter().enumerate() {
+            if let Some(base) = following(m, g, || self.absolutize(m, glob, depth + 1)) {
                 let candidate = join(&base, raw);
                 if matches!(
                     self.resolve(&candidate, depth + 1),
@@ -98,8 +117,8 @@ impl Crate {
                     None => Target::Outside,
                 };
             }
-            for glob in &module.globs {
-                if let Some(base) = self.absolutize(m, glob, depth + 1) {
+            for (g, glob) in module.globs.iter().enumerate() {
+                if let Some(base) = following(m, g, || self.absolutize(m, glob, depth + 1)) {
                     let r = self.resolve(&join(&base, &abs[i..]), depth + 1);
                     if matches!(r, Target::File(_) | Target::Module) {
                         return r;

@@ -276,7 +276,14 @@ impl<'ast> Visit<'ast> for Walk<'_> {
                 Some(name) => {
                     self.top().imports.insert(name, path);
                 }
-                None => self.top().globs.push(path),
+                // The same glob twice (`use E::*;` in two test functions
+                // of one module) is one glob.
+                None => {
+                    let globs = &mut self.top().globs;
+                    if !globs.contains(&path) {
+                        globs.push(path);
+                    }
+                }
             }
         }
     }
