@@ -104,6 +104,13 @@ impl DcsLeader {
     pub fn start(&self, fault: &str, inj: &Injection) -> Result<Value, NemesisError> {
         let i = self.leader()?;
         let member = &self.members[i];
+        if fault != "partition-dcs-leader" && !member.running() {
+            // Nothing to kill or freeze: not a fault that happened.
+            return Err(NemesisError::Cannot(format!(
+                "{}'s etcd member leads but is not running under this run",
+                self.nodes[i].0
+            )));
+        }
         inj.begin()?;
         match fault {
             "kill-dcs-leader" => {
