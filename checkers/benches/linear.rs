@@ -96,18 +96,7 @@ fn bench(c: &mut Criterion) {
     });
     let sim = History::new(sim).unwrap();
     for threads in [1, 2] {
-        let cas = Linearizable::new(
-            Register {
-                initial: Value::Null,
-                cas: true,
-                nil_reads: faultline_checkers::linear::NilReads::Unknown,
-            },
-            LinearOptions {
-                split: Split::Tuple,
-                threads,
-                ..LinearOptions::default()
-            },
-        );
+        let cas = cas_register(threads);
         g.bench_function(format!("cas 100k ops 50 keys, {threads} thread(s)"), |b| {
             b.iter(|| assert_eq!(cas.check(&sim).unwrap().valid, Validity::True))
         });
@@ -121,7 +110,16 @@ fn bench(c: &mut Criterion) {
         seed: 1,
     });
     let crashed = History::new(crashed).unwrap();
-    let cas = Linearizable::new(
+    let cas = cas_register(LinearOptions::default().threads);
+    g.bench_function("cas 40k ops 1 key, 20% crashed", |b| {
+        b.iter(|| assert_eq!(cas.check(&crashed).unwrap().valid, Validity::True))
+    });
+    g.finish();
+}
+
+/// The cas-register checker of `jepsen.independent` histories on `threads`.
+fn cas_register(threads: usize) -> Linearizable<Register> {
+    Linearizable::new(
         Register {
             initial: Value::Null,
             cas: true,
@@ -129,13 +127,10 @@ fn bench(c: &mut Criterion) {
         },
         LinearOptions {
             split: Split::Tuple,
+            threads,
             ..LinearOptions::default()
         },
-    );
-    g.bench_function("cas 40k ops 1 key, 20% crashed", |b| {
-        b.iter(|| assert_eq!(cas.check(&crashed).unwrap().valid, Validity::True))
-    });
-    g.finish();
+    )
 }
 
 criterion_group!(benches, bench);
