@@ -91,16 +91,19 @@ impl Checker for Staleness {
                 (&owned, s, r)
             }
         };
-        // Reads that name only where they were sent (none, if no operation
-        // names where it was sent).
-        let sent_only = facts
-            .ops
-            .iter()
-            .take_while(|_| facts.sent_to_known)
-            .filter(|o| o.node.is_none() && o.sent_to.is_some())
-            .flat_map(|o| &o.reads)
-            .filter(|(k, _)| !facts.opaque.get(*k as usize).copied().unwrap_or(false))
-            .count();
+        // Reads that name only where they were sent (none, and no pass over
+        // the operations, if no operation names where it was sent).
+        let sent_only = if facts.sent_to_known {
+            facts
+                .ops
+                .iter()
+                .filter(|o| o.node.is_none() && o.sent_to.is_some())
+                .flat_map(|o| &o.reads)
+                .filter(|(k, _)| !facts.opaque.get(*k as usize).copied().unwrap_or(false))
+                .count()
+        } else {
+            0
+        };
         Ok(summarize(facts.clock, stale, reads, sent_only))
     }
 }
