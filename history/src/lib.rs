@@ -11,7 +11,8 @@
 //! `jepsen.independent` tuples, Porcupine's kv maps) and Jepsen's text log,
 //! any of them zstd-compressed as the recorder writes `history.jsonl.zst`
 //! ([`compressed`]);
-//! writing EDN back ([`edn_write`]); and reading fault windows from nemesis
+//! writing EDN back ([`edn_write`]); set reads recorded as deltas
+//! ([`set_delta`]); and reading fault windows from nemesis
 //! events ([`fault`]) and membership over time ([`members`]).
 //!
 //! The invariant it keeps: a [`History`] value is always *well-formed* — indices
@@ -36,6 +37,7 @@ mod jsonl_serde;
 pub mod members;
 mod observations;
 mod phase;
+pub mod set_delta;
 mod value;
 
 pub use error::HistoryError;

@@ -491,7 +491,8 @@ pub(crate) fn sets<'h>(h: &'h History, tuples: bool) -> Result<Facts<'h>, CheckE
             "add" => fact.writes.push((k, arg)),
             "read" => {
                 if let Some(r) = result {
-                    if r.as_list().is_none() && !r.is_null() {
+                    // A map is a delta of an earlier read (`set_chain` checks it).
+                    if r.as_list().is_none() && !r.is_null() && !matches!(r, Value::Map(_)) {
                         return Err(CheckError::Malformed {
                             pos: fact.completion_pos.unwrap_or(pos),
                             msg: format!("a set read returns a list of elements, found {r}"),

@@ -40,10 +40,10 @@
 use std::collections::BTreeSet;
 
 use faultline_history::fault::{fault_edge, FaultEdge};
-use faultline_history::{EventType, History, Value};
-use rustc_hash::FxHashSet;
+use faultline_history::{EventType, History};
 
-use super::facts::{elements, lists, sets, Clock, Facts};
+use super::facts::{lists, sets, Clock, Facts};
+use super::set_chain::last_final_reads;
 use super::shape::Shape;
 use super::split_brain::{leaders, writes};
 use crate::checker::CheckError;
@@ -159,7 +159,7 @@ pub fn failovers(history: &History, shape: Option<&Shape>) -> Result<Vec<Failove
         _ => None,
     };
     if let Some(facts) = facts {
-        attribute(&mut out, &lost_writes(&facts));
+        attribute(&mut out, &lost_writes(history, &facts)?);
     }
     Ok(out.into_iter().map(|(f, _)| f).collect())
 }
@@ -206,19 +206,8 @@ fn acknowledged_writes(h: &History, clock: Clock) -> Vec<i64> {
 
 /// Acknowledged writes the last final read of their key lacks, when that
 /// read began after they were acknowledged: (when acknowledged, index).
-fn lost_writes(facts: &Facts<'_>) -> Vec<(i64, u64)> {
-    let mut last: Vec<Option<(i64, FxHashSet<&Value>)>> = vec![None; facts.keys.len()];
-    for op in facts
-        .ops
-        .iter()
-        .filter(|op| op.ok() && facts.may_be_final(op))
-    {
-        for &(k, v) in &op.reads {
-            if last[k as usize].as_ref().is_none_or(|l| l.0 <= op.start) {
-                last[k as usize] = Some((op.start, elements(v).iter().collect()));
-            }
-        }
-    }
+fn lost_writes(h: &History, facts: &Facts<'_>) -> Result<Vec<(i64, u64)>, CheckError> {
+    let last = last_final_reads(h, facts)?;
     let mut out = Vec::new();
     for op in facts.ops.iter().filter(|op| op.ok()) {
         for &(k, e) in &op.writes {
@@ -230,7 +219,7 @@ fn lost_writes(facts: &Facts<'_>) -> Vec<(i64, u64)> {
         }
     }
     out.sort_unstable();
-    out
+    Ok(out)
 }
 
 /// Gives each lost write to the first failover whose window had not closed

@@ -43,6 +43,7 @@
 //! still reported, and the details say the model does not promise them, but
 //! the verdict stays valid.
 
+use faultline_history::set_delta::{expand, has_deltas};
 use faultline_history::History;
 use serde_json::json;
 
@@ -76,6 +77,15 @@ impl Checker for Sessions {
 
     fn check_shared(&self, shared: &Shared<'_>) -> Result<Verdict, CheckError> {
         let history = shared.history();
+        if matches!(self.shape, Shape::Set { .. }) && has_deltas(history) {
+            // Session guarantees are judged on whole reads: a set history
+            // recorded as deltas is expanded first (every read's set in memory).
+            let whole = expand(history).map_err(|e| CheckError::Malformed {
+                pos: e.pos,
+                msg: e.msg,
+            })?;
+            return self.check(&whole);
+        }
         let mut found = Found::default();
         let owned: Facts<'_>;
         let facts: &Facts<'_> = match &self.shape {

@@ -30,6 +30,8 @@ type Latest = FxHashMap<u32, (Vec<(u32, u32)>, Option<Deps>)>;
 
 struct Ctx<'a, 'h> {
     facts: &'a Facts<'h>,
+    /// Lists keep their order; a set's reads are shown sorted.
+    ordered: bool,
     /// Element ids and their values.
     ids: Ids<'h>,
     /// Element id -> the first operation that appended it, or `NONE`.
@@ -52,6 +54,14 @@ struct Ctx<'a, 'h> {
 
 impl<'h> Ctx<'_, 'h> {
     fn list(&self, k: u32, v: &[&Value]) -> String {
+        let mut sorted = Vec::new();
+        let v = if self.ordered {
+            v
+        } else {
+            sorted.extend_from_slice(v);
+            sorted.sort_unstable();
+            &sorted[..]
+        };
         let shown: Vec<String> = v.iter().take(8).map(|e| e.to_string()).collect();
         let more = if v.len() > 8 {
             format!(" … ({} elements)", v.len())
@@ -147,6 +157,7 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
     // Read elements are numbered as they are met; `ids` grows with them.
     let mut ctx = Ctx {
         facts,
+        ordered,
         ids,
         appended,
         app_session,

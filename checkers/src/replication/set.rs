@@ -42,6 +42,8 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::json;
 
 use super::facts::{distribution, elements, sets, Facts, Status};
+use super::set_chain::Links;
+use super::set_sightings::{sightings, Timed};
 use super::set_tally::{Lost, Tally, TABLE};
 use crate::checker::{CheckError, Checker};
 use crate::verdict::{Validity, Verdict};
@@ -53,11 +55,20 @@ pub struct SetChecker {
     pub independent: bool,
 }
 
-struct Read<'h> {
+struct Read {
     op: usize,
     start: i64,
     end: i64,
-    elements: &'h [Value],
+}
+
+impl Timed for Read {
+    fn op(&self) -> usize {
+        self.op
+    }
+
+    fn end(&self) -> i64 {
+        self.end
+    }
 }
 
 #[derive(Default)]
@@ -66,19 +77,6 @@ struct Element {
     ok: Option<usize>,
     info: Option<usize>,
     failed: Option<usize>,
-}
-
-/// Where an element appears among the reads (positions in start order).
-#[derive(Clone, Copy)]
-struct Seen {
-    /// The first and last reads holding it.
-    first: usize,
-    last: usize,
-    /// Where its current run of consecutive reads holding it began.
-    run: usize,
-    /// The reads holding it that completed first and last.
-    earliest: usize,
-    latest: usize,
 }
 
 impl Checker for SetChecker {
@@ -97,8 +95,9 @@ impl Checker for SetChecker {
             }
         }
         let copies = own_copies(history, &facts);
+        let links = Links::of(history, &facts)?;
         for (key, ops) in by_key.iter().enumerate() {
-            any_read |= check_key(&facts, ops, key as u32, &copies, &mut tally);
+            any_read |= check_key(&facts, &links, ops, key as u32, &copies, &mut tally)?;
         }
         let c = |w: &str| tally.counts.get(w).copied().unwrap_or(0);
         let attempts = facts.ops.iter().filter(|o| !o.writes.is_empty()).count();
@@ -167,10 +166,6 @@ impl Checker for SetChecker {
     }
 }
 
-/// Checks one key's set, given the operations touching it; returns whether it
-/// was ever read. One pass over the reads in start order records, per element,
-/// the first and last read holding it and where its current run of reads
-/// holding it began; everything else follows from those three positions.
 /// Each node's own copy of the (single, anonymous) set, from the last replica
 /// read of each node that answered: (node, its elements, the read's index).
 /// Empty for keyed sets and histories without replica reads.
@@ -192,17 +187,22 @@ fn own_copies<'h>(h: &'h History, facts: &Facts<'h>) -> Vec<(&'h str, FxHashSet<
     last
 }
 
+/// Checks one key's set, given the operations touching it; returns whether it
+/// was ever read. The reads' sightings ([`sightings`]) give, per element, the
+/// first and last read holding it and where its current run of reads holding
+/// it began; everything else follows from those three positions.
 fn check_key<'h>(
     facts: &Facts<'h>,
+    links: &Links,
     ops: &[usize],
     key: u32,
     copies: &[(&'h str, FxHashSet<&Value>, u64)],
     tally: &mut Tally,
-) -> bool {
+) -> Result<bool, CheckError> {
     let name = |e: &Value| format!("element {}", facts.kv(key, e));
     let mut elems: FxHashMap<&Value, Element> = FxHashMap::default();
     let mut order: Vec<&Value> = Vec::new();
-    let mut reads: Vec<Read<'_>> = Vec::new();
+    let mut reads: Vec<Read> = Vec::new();
     for &i in ops {
         let op = &facts.ops[i];
         for &(_, e) in op.writes.iter().filter(|w| w.0 == key) {
@@ -217,71 +217,39 @@ fn check_key<'h>(
             };
             slot.get_or_insert(i);
         }
-        for &(_, v) in op.reads.iter().filter(|r| r.0 == key) {
+        if op.reads.iter().any(|r| r.0 == key) {
             reads.push(Read {
                 op: i,
                 start: op.start,
                 end: op.when(),
-                elements: elements(v),
             });
         }
     }
     reads.sort_by_key(|r| (r.start, r.op));
+    let (seen, duplicates) = sightings(facts, links, &reads)?;
     let clock = facts.clock;
-    let mut seen: FxHashMap<&Value, Seen> = FxHashMap::default();
-    let mut unexpected: Vec<&Value> = Vec::new();
-    let mut once: FxHashSet<&Value> = FxHashSet::default();
-    for (ri, r) in reads.iter().enumerate() {
-        once.clear();
-        let op = &facts.ops[r.op];
-        for e in r.elements {
-            if !once.insert(e) {
-                tally.count("duplicated", name(e));
-                tally.anomaly(
-                    "duplicated",
-                    vec![op.index],
-                    format!(
-                        "{} read {} more than once in one read{}",
-                        op.who(),
-                        name(e),
-                        op.on("from")
-                    ),
-                );
-                continue;
-            }
-            match seen.get_mut(e) {
-                Some(s) => {
-                    if s.last + 1 != ri {
-                        s.run = ri;
-                    }
-                    s.last = ri;
-                    if r.end < reads[s.earliest].end {
-                        s.earliest = ri;
-                    }
-                    if r.end >= reads[s.latest].end {
-                        s.latest = ri;
-                    }
-                }
-                None => {
-                    seen.insert(
-                        e,
-                        Seen {
-                            first: ri,
-                            last: ri,
-                            run: ri,
-                            earliest: ri,
-                            latest: ri,
-                        },
-                    );
-                    if !elems.contains_key(e) {
-                        unexpected.push(e);
-                    }
-                }
-            }
-        }
+    for (_, _, e, op) in duplicates {
+        let op = &facts.ops[op];
+        tally.count("duplicated", name(e));
+        tally.anomaly(
+            "duplicated",
+            vec![op.index],
+            format!(
+                "{} read {} more than once in one read{}",
+                op.who(),
+                name(e),
+                op.on("from")
+            ),
+        );
     }
-    for e in unexpected {
-        let first = &reads[seen[e].first];
+    let mut unexpected: Vec<(usize, &Value)> = seen
+        .iter()
+        .filter(|(e, _)| !elems.contains_key(*e))
+        .map(|(e, s)| (s.first, *e))
+        .collect();
+    unexpected.sort_unstable();
+    for (first, e) in unexpected {
+        let first = &reads[first];
         let op = &facts.ops[first.op];
         tally.count("unexpected", name(e));
         tally.anomaly(
@@ -382,5 +350,5 @@ fn check_key<'h>(
             }));
         }
     }
-    !reads.is_empty()
+    Ok(!reads.is_empty())
 }

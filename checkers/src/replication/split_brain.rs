@@ -58,7 +58,8 @@ use faultline_history::{EventType, History, Value};
 use rustc_hash::FxHashSet;
 use serde_json::json;
 
-use super::facts::{elements, lists, sets, Clock, Facts};
+use super::facts::{lists, sets, Clock, Facts};
+use super::set_chain::last_final_reads;
 use super::shape::Shape;
 use crate::checker::{CheckError, Checker};
 use crate::verdict::{Anomaly, Validity, Verdict};
@@ -339,7 +340,7 @@ impl Checker for SplitBrain {
             }
             if let Some(f) = &facts {
                 let set = matches!(self.shape, Some(Shape::Set { .. }));
-                let gone = vanished(f, &by_node, history, set);
+                let gone = vanished(f, &by_node, history, set)?;
                 if !gone.is_empty() {
                     let shown: Vec<String> = gone
                         .iter()
@@ -440,15 +441,8 @@ fn vanished(
     by_node: &BTreeMap<&str, Vec<(usize, i64)>>,
     h: &History,
     set: bool,
-) -> Vec<(String, String, u64)> {
-    let mut last: Vec<Option<(i64, FxHashSet<&Value>)>> = vec![None; facts.keys.len()];
-    for op in facts.ops.iter().filter(|op| facts.may_be_final(op)) {
-        for &(k, v) in &op.reads {
-            if last[k as usize].as_ref().is_none_or(|l| l.0 <= op.start) {
-                last[k as usize] = Some((op.start, elements(v).iter().collect()));
-            }
-        }
-    }
+) -> Result<Vec<(String, String, u64)>, CheckError> {
+    let last = last_final_reads(h, facts)?;
     let wanted: FxHashSet<usize> = by_node.values().flatten().map(|&(p, _)| p).collect();
     let mut out = Vec::new();
     for op in &facts.ops {
@@ -475,5 +469,5 @@ fn vanished(
             }
         }
     }
-    out
+    Ok(out)
 }

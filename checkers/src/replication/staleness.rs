@@ -26,7 +26,9 @@ use faultline_history::{History, Value};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::json;
 
-use super::facts::{distribution, elements, sets, Clock, Facts, Status, NIL};
+use super::facts::{distribution, elements, sets, Clock, Fact, Facts, Status, NIL};
+use super::set_chain::Links;
+use super::set_staleness;
 use super::shape::Shape;
 use crate::checker::{CheckError, Checker};
 use crate::shared::Shared;
@@ -42,8 +44,11 @@ pub struct Staleness {
     pub shape: Shape,
 }
 
+/// The stale reads, and how many reads each node served.
+type Judged = (Vec<Stale>, BTreeMap<Option<String>, usize>);
+
 /// One read's staleness.
-struct Stale {
+pub(super) struct Stale {
     index: u64,
     node: Option<String>,
     missed: usize,
@@ -82,12 +87,13 @@ impl Checker for Staleness {
             }
             Shape::ListAppend => {
                 let f = shared.lists()?;
-                let (s, r) = list_staleness(f);
+                let (s, r) = list_staleness(f, &Links::default())?;
                 (f, s, r)
             }
             Shape::Set { independent } => {
                 owned = sets(history, *independent)?;
-                let (s, r) = list_staleness(&owned);
+                let links = Links::of(history, &owned)?;
+                let (s, r) = list_staleness(&owned, &links)?;
                 (&owned, s, r)
             }
         };
@@ -201,8 +207,13 @@ fn node(n: Option<&str>) -> Option<String> {
 
 /// Lists and sets: absent acknowledged elements. Counting needs only each read's
 /// own elements (how many of them were acknowledged before it began); the
-/// missed ones are looked for only in reads that missed some.
-fn list_staleness(facts: &Facts<'_>) -> (Vec<Stale>, BTreeMap<Option<String>, usize>) {
+/// missed ones are looked for only in reads that missed some. Set reads
+/// recorded as deltas are judged by walking their chains
+/// ([`super::set_staleness`]).
+fn list_staleness(
+    facts: &Facts<'_>,
+    links: &Links,
+) -> Result<Judged, CheckError> {
     let mut by_end: Vec<Vec<(i64, &Value)>> = vec![Vec::new(); facts.keys.len()];
     // Per key (a table each: a key's elements are met close together, so its
     // table stays in cache), each element's first acknowledgement.
@@ -222,9 +233,12 @@ fn list_staleness(facts: &Facts<'_>) -> (Vec<Stale>, BTreeMap<Option<String>, us
     }
     let mut out = Vec::new();
     let mut reads = BTreeMap::new();
-    for op in &facts.ops {
+    for (i, op) in facts.ops.iter().enumerate() {
         for &(k, v) in &op.reads {
             *reads.entry(node(op.node)).or_default() += 1;
+            if links.is_delta(i) {
+                continue;
+            }
             let all = &by_end[k as usize];
             let before = &all[..all.partition_point(|x| x.0 < op.start)];
             // (A read listing an element twice is its own anomaly; here it could
@@ -246,16 +260,26 @@ fn list_staleness(facts: &Facts<'_>) -> (Vec<Stale>, BTreeMap<Option<String>, us
             let (Some(newest), Some(oldest)) = (newest, oldest) else {
                 continue;
             };
-            out.push(Stale {
-                index: op.index,
-                node: node(op.node),
-                missed,
-                stale_for: op.start - newest.0,
-                lag: op.start - oldest.0,
-            });
+            out.push((i, stale(op, missed, newest.0, oldest.0)));
         }
     }
-    (out, reads)
+    if links.any() {
+        out.extend(set_staleness::deltas(facts, links, &by_end)?);
+        out.sort_by_key(|s| s.0);
+    }
+    Ok((out.into_iter().map(|s| s.1).collect(), reads))
+}
+
+/// A read that missed `missed` acknowledged writes, the newest acknowledged at
+/// `newest` and the oldest at `oldest`.
+pub(super) fn stale(op: &Fact<'_>, missed: usize, newest: i64, oldest: i64) -> Stale {
+    Stale {
+        index: op.index,
+        node: node(op.node),
+        missed,
+        stale_for: op.start - newest,
+        lag: op.start - oldest,
+    }
 }
 
 /// A Fenwick tree over positions, aggregating (count, max, min) of end times.

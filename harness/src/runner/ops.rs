@@ -63,6 +63,13 @@ pub trait OpGen: Send {
     fn same_state(&self, a: &Value, b: &Value) -> bool {
         a == b
     }
+
+    /// Whether a client's `read`s return a whole set, to be recorded as what
+    /// changed since that client's previous read
+    /// (`faultline_history::set_delta`). Default: no.
+    fn set_reads(&self) -> bool {
+        false
+    }
 }
 
 /// The workloads the runner can generate.
@@ -186,6 +193,10 @@ impl OpGen for Set {
             f: "read",
             value: Value::Null,
         }]
+    }
+
+    fn set_reads(&self) -> bool {
+        true
     }
 
     /// A set read lists elements in whatever order the node keeps them.

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use faultline_history::fault::{not_injected, partially_injected, BEGAN};
+use faultline_history::set_delta::DeltaEncoder;
 use faultline_history::{
     replica_read_value, EventType, Phase, Process, Value, FINAL_READ_PROCESS, PHASE, REPLICA_READ,
 };
@@ -287,13 +288,15 @@ async fn open(s: &Shared, node: &str, process: i64) -> Option<Box<dyn Client>> {
     None
 }
 
-/// Invokes one operation as `process`, recording both ends.
+/// Invokes one operation as `process`, recording both ends; with `deltas`,
+/// an `ok` read is recorded as what changed since the last one it recorded.
 async fn perform(
     s: &Shared,
     client: &mut Box<dyn Client>,
     process: i64,
     node: &str,
     op: &Invocation,
+    deltas: Option<&mut DeltaEncoder>,
 ) -> Completion {
     s.ops.fetch_add(1, Ordering::Relaxed);
     s.rec.record(Rec {
@@ -308,12 +311,21 @@ async fn perform(
     let c = timeout(s.cfg.op_timeout, client.invoke(op))
         .await
         .unwrap_or_else(|_| Completion::sent(Outcome::Info("timed out".into()), node));
+    let mut remember = None;
     let (kind, value, error) = match &c.outcome {
-        Outcome::Ok(v) => (EventType::Ok, v.clone(), None),
+        Outcome::Ok(v) => match deltas {
+            Some(enc) if op.f == "read" => {
+                let p = DeltaEncoder::prepare(v);
+                let value = enc.delta(&p).unwrap_or_else(|| v.clone());
+                remember = Some((enc, p));
+                (EventType::Ok, value, None)
+            }
+            _ => (EventType::Ok, v.clone(), None),
+        },
         Outcome::Fail(e) => (EventType::Fail, op.value.clone(), Some(e.clone())),
         Outcome::Info(e) => (EventType::Info, op.value.clone(), Some(e.clone())),
     };
-    s.rec.record(Rec {
+    let index = s.rec.record(Rec {
         kind,
         process: Process::Client(process),
         f: op.f,
@@ -326,6 +338,9 @@ async fn perform(
             .or_else(|| c.node.is_none().then_some(node)),
         error,
     });
+    if let Some((enc, p)) = remember {
+        enc.remember(index, p);
+    }
     c
 }
 
@@ -336,6 +351,11 @@ async fn worker(i: usize, s: Arc<Shared>) {
     let mut process = i as i64;
     let Some(mut client) = open(&s, &node, process).await else {
         return;
+    };
+    // One chain of set-read deltas per worker, across its processes.
+    let mut deltas = {
+        let g = s.gen.lock().unwrap_or_else(|e| e.into_inner());
+        g.0.set_reads().then(DeltaEncoder::default)
     };
     loop {
         if s.stop.load(Ordering::Relaxed) || tokio::time::Instant::now() >= s.deadline {
@@ -353,7 +373,7 @@ async fn worker(i: usize, s: Arc<Shared>) {
             let (gen, rng) = &mut *g;
             gen.next(rng)
         };
-        let c = perform(&s, &mut client, process, &node, &op).await;
+        let c = perform(&s, &mut client, process, &node, &op, deltas.as_mut()).await;
         if let Outcome::Info(why) = &c.outcome {
             tracing::debug!(
                 target: "faultline::client",
@@ -508,7 +528,7 @@ async fn finals(s: &Arc<Shared>) -> usize {
             let opened = timeout(s.cfg.op_timeout, s.target.open(&node)).await;
             match opened {
                 Ok(Ok(mut client)) => {
-                    let c = perform(s, &mut client, process, &node, op).await;
+                    let c = perform(s, &mut client, process, &node, op, None).await;
                     process += 1;
                     client.close().await;
                     match c.outcome {
