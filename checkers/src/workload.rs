@@ -115,10 +115,7 @@ impl Workload {
     /// such a history is `unknown`. `membership` is added when the history
     /// changed membership.
     pub fn default_checkers(&self, history: &History) -> Vec<&'static str> {
-        let observed = history
-            .events()
-            .iter()
-            .any(|e| e.is_nemesis() && &*e.f == "primaries");
+        let observed = history.nemesis_events().any(|(_, e)| &*e.f == "primaries");
         let mut out: Vec<&'static str> = self
             .checkers
             .iter()
@@ -126,7 +123,9 @@ impl Workload {
             .filter(|c| observed || *c != "split-brain")
             .collect();
         // Membership changed during the run: who served while removed.
-        if !faultline_history::members::Timeline::of(history.events()).is_empty() {
+        if !faultline_history::members::Timeline::of(history.nemesis_events().map(|(_, e)| e))
+            .is_empty()
+        {
             out.push("membership");
         }
         out

@@ -130,3 +130,39 @@ fn a_delta_that_does_not_apply_is_a_broken_history_naming_its_event() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Deltas bent out of shape — a base moved, elements added or removed that
+    /// do not apply, a field dropped or mistyped — give a clear error or a
+    /// verdict from every checker, never a panic.
+    #[test]
+    fn bent_deltas_never_panic(
+        seed in any::<u64>(),
+        bends in prop::collection::vec((any::<u8>(), any::<u64>(), -3i64..3), 1..6),
+    ) {
+        let d = encode(&History::new(set_history(seed, 80, 3)).unwrap());
+        let deltas: Vec<usize> = (0..d.len()).filter(|&i| d.events()[i].value.get("since").is_some()).collect();
+        prop_assume!(!deltas.is_empty());
+        let mut events = d.into_events();
+        for (what, at, by) in bends {
+            let i = deltas[at as usize % deltas.len()];
+            let Some(Ok(x)) = SetDelta::of(&events[i].value) else { continue };
+            let (since, add, remove) = (x.since, x.add.to_vec(), x.remove.to_vec());
+            events[i].value = match what % 5 {
+                0 => SetDelta::value((since as i64 + by).max(0) as u64, add, remove),
+                1 => SetDelta::value(since, [add, vec![Value::Int(by)]].concat(), remove),
+                2 => SetDelta::value(since, add, [remove, vec![Value::Int(by)]].concat()),
+                3 => Value::map(vec![("since".into(), Value::Int(since as i64)), ("add".into(), Value::Int(by))]),
+                _ => Value::map(vec![("since".into(), Value::str("x"))]),
+            };
+        }
+        let h = History::new(events).unwrap();
+        let w = workload("set").unwrap();
+        for n in CHECKERS.iter().chain(&["session"]) {
+            let _ = checker(n, w, &CheckOptions::default()).unwrap().check(&h);
+        }
+        let _ = expand(&h);
+    }
+}

@@ -14,7 +14,7 @@
 //! Indices given by the input are kept (checkers cite them as evidence) and must
 //! strictly increase; absent ones are the event's position.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::error::HistoryError;
 use crate::event::{Event, EventType, Process};
@@ -28,6 +28,14 @@ pub struct History {
     events: Vec<Event>,
     lines: Vec<u64>,
     pairs: Vec<u32>,
+    /// Positions of the nemesis's events (faults, observations, phase
+    /// marks): few, and looked for by several checkers, which then need not
+    /// scan every client event.
+    nemesis: Vec<u32>,
+    /// Whether every event has a time.
+    timed: bool,
+    /// Whether any event has a field the model does not name.
+    extra: bool,
     source: String,
 }
 
@@ -78,24 +86,34 @@ impl History {
                 "history too long (more than 4 billion events)",
             ));
         }
-        for w in 1..events.len() {
-            if events[w].index <= events[w - 1].index {
+        // One pass over the events for what several readers ask of them.
+        let (mut nemesis, mut timed, mut extra) = (Vec::new(), true, false);
+        for (w, e) in events.iter().enumerate() {
+            if w > 0 && e.index <= events[w - 1].index {
                 return Err(HistoryError::invalid(
                     source,
                     lines[w],
                     format!(
                         "index {} does not follow index {} of the event before it",
-                        events[w].index,
+                        e.index,
                         events[w - 1].index
                     ),
                 ));
             }
+            if e.is_nemesis() {
+                nemesis.push(w as u32);
+            }
+            timed &= e.time.is_some();
+            extra |= !e.extra.is_empty();
         }
         let pairs = pair(&events, &lines, source)?;
         Ok(History {
             events,
             lines,
             pairs,
+            nemesis,
+            timed,
+            extra,
             source: source.to_owned(),
         })
     }
@@ -140,11 +158,40 @@ impl History {
 
     /// The nemesis's operations, in invocation order.
     pub fn nemesis_ops(&self) -> impl Iterator<Item = Op<'_>> + '_ {
-        self.all_ops().filter(|op| op.invoke.is_nemesis())
+        self.nemesis
+            .iter()
+            .filter_map(move |&i| self.op_at(i as usize, &self.events[i as usize]))
+    }
+
+    /// The nemesis's events (faults, observations, phase marks) with their
+    /// positions, in order — without reading the clients' events.
+    pub fn nemesis_events(&self) -> impl Iterator<Item = (usize, &Event)> + '_ {
+        self.nemesis
+            .iter()
+            .map(move |&i| (i as usize, &self.events[i as usize]))
+    }
+
+    /// Whether every event has a `time`.
+    pub fn all_timed(&self) -> bool {
+        self.timed
+    }
+
+    /// Whether any event has a field the model does not name
+    /// ([`Event::extra`]).
+    pub fn any_extra(&self) -> bool {
+        self.extra
     }
 
     fn all_ops(&self) -> impl Iterator<Item = Op<'_>> + '_ {
-        self.events.iter().enumerate().filter_map(move |(i, e)| {
+        self.events
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, e)| self.op_at(i, e))
+    }
+
+    /// The operation event `e` at position `i` opens, if it opens one.
+    fn op_at<'a>(&'a self, i: usize, e: &'a Event) -> Option<Op<'a>> {
+        {
             let opens = e.kind == EventType::Invoke
                 || (e.is_nemesis()
                     && e.kind == EventType::Info
@@ -159,7 +206,7 @@ impl History {
                 completion_pos,
                 completion: completion_pos.map(|p| &self.events[p]),
             })
-        })
+        }
     }
 
     /// Consumes the history, returning its events.
@@ -170,7 +217,7 @@ impl History {
 
 fn pair(events: &[Event], lines: &[u64], source: &str) -> Result<Vec<u32>, HistoryError> {
     let mut pairs = vec![NONE; events.len()];
-    let mut open: HashMap<Option<&Process>, usize> = HashMap::new();
+    let mut open: FxHashMap<Option<&Process>, usize> = FxHashMap::default();
     for (i, e) in events.iter().enumerate() {
         let key = e.process.as_ref();
         if e.is_nemesis() && OBSERVATIONS.contains(&&*e.f) {

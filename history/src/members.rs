@@ -86,9 +86,9 @@ fn names(v: &Value) -> Vec<String> {
 
 impl Timeline {
     /// Reads the membership changes of `events`.
-    pub fn of(events: &[Event]) -> Timeline {
+    pub fn of<'a>(events: impl IntoIterator<Item = &'a Event>) -> Timeline {
         let mut t = Timeline::default();
-        for e in events.iter().filter(|e| e.is_nemesis()) {
+        for e in events.into_iter().filter(|e| e.is_nemesis()) {
             let Some(list) = e.value.get(MEMBERS) else {
                 continue;
             };

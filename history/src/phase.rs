@@ -101,10 +101,8 @@ impl FinalReads {
 impl History {
     /// The phase marks, in order: (event position, phase).
     pub fn phases(&self) -> Vec<(usize, Phase)> {
-        self.events()
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.is_nemesis() && &*e.f == PHASE)
+        self.nemesis_events()
+            .filter(|(_, e)| &*e.f == PHASE)
             .filter_map(|(i, e)| e.value.as_str().and_then(Phase::parse).map(|p| (i, p)))
             .collect()
     }
@@ -124,10 +122,8 @@ impl History {
     /// The replica reads, in order: (event position, node, the read's `f`,
     /// its argument, its result — `None` when the node did not answer).
     pub fn replica_reads(&self) -> impl Iterator<Item = ReplicaRead<'_>> + '_ {
-        self.events()
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.is_nemesis() && &*e.f == REPLICA_READ)
+        self.nemesis_events()
+            .filter(|(_, e)| &*e.f == REPLICA_READ)
             .filter_map(|(pos, e)| {
                 let node = e.node.as_deref()?;
                 let f = e.value.get("f").and_then(Value::as_str).unwrap_or("read");

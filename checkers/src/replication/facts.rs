@@ -44,7 +44,7 @@ impl Clock {
     /// Real times if every event has one.
     pub fn of_history(h: &History) -> Clock {
         Clock {
-            real: !h.is_empty() && h.events().iter().all(|e| e.time.is_some()),
+            real: !h.is_empty() && h.all_timed(),
         }
     }
 
@@ -331,7 +331,10 @@ impl Keying {
     /// every operation that did not fail has a `[key value]` value (for a `cas`,
     /// `[key [old new]]`, since a bare `[old new]` looks alike), else one key.
     pub fn detect(h: &History, tuples: bool) -> Keying {
-        if h.ops().any(|op| op.invoke.extra("key").is_some()) {
+        // (Events, not operations: no pairing looked up for each.)
+        let field =
+            |e: &Event| e.kind == EventType::Invoke && !e.is_nemesis() && e.extra("key").is_some();
+        if h.any_extra() && h.events().iter().any(field) {
             return Keying::Field;
         }
         if tuples {

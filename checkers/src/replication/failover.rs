@@ -75,10 +75,7 @@ pub fn failovers(history: &History, shape: Option<&Shape>) -> Result<Vec<Failove
     let at = |pos: usize| clock.at(history, pos);
     let mut seen = Vec::new();
     let mut windows: Vec<Window<'_>> = Vec::new();
-    for (pos, e) in history.events().iter().enumerate() {
-        if !e.is_nemesis() {
-            continue;
-        }
+    for (pos, e) in history.nemesis_events() {
         if &*e.f == "primaries" {
             if let Some(l) = leaders(&e.value).filter(|l| !l.is_empty()) {
                 seen.push(Seen {

@@ -39,7 +39,7 @@ impl Checker for MembershipChecker {
     }
 
     fn check(&self, history: &History) -> Result<Verdict, CheckError> {
-        let timeline = Timeline::of(history.events());
+        let timeline = Timeline::of(history.nemesis_events().map(|(_, e)| e));
         let absences = timeline.absences();
         let mut anomalies = Vec::new();
         let mut served_total = 0usize;

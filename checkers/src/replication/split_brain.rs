@@ -157,11 +157,12 @@ impl Checker for SplitBrain {
     fn check(&self, history: &History) -> Result<Verdict, CheckError> {
         let clock = Clock::of_history(history);
         let at = |pos: usize| clock.at(history, pos);
-        let members = faultline_history::members::Timeline::of(history.events());
+        let members =
+            faultline_history::members::Timeline::of(history.nemesis_events().map(|(_, e)| e));
         let mut seen = Vec::new();
         let mut observations = 0usize;
-        for (pos, e) in history.events().iter().enumerate() {
-            if e.is_nemesis() && &*e.f == "primaries" {
+        for (pos, e) in history.nemesis_events() {
+            if &*e.f == "primaries" {
                 observations += 1;
                 if let Some(l) = leaders(&e.value) {
                     let from = e.extra("observed_from").and_then(Value::as_int);

@@ -210,10 +210,7 @@ fn node(n: Option<&str>) -> Option<String> {
 /// missed ones are looked for only in reads that missed some. Set reads
 /// recorded as deltas are judged by walking their chains
 /// ([`super::set_staleness`]).
-fn list_staleness(
-    facts: &Facts<'_>,
-    links: &Links,
-) -> Result<Judged, CheckError> {
+fn list_staleness(facts: &Facts<'_>, links: &Links) -> Result<Judged, CheckError> {
     let mut by_end: Vec<Vec<(i64, &Value)>> = vec![Vec::new(); facts.keys.len()];
     // Per key (a table each: a key's elements are met close together, so its
     // table stays in cache), each element's first acknowledgement.

@@ -20,7 +20,7 @@ const WIDTH: f64 = 600.0;
 
 /// The section, or nothing when membership never changed.
 pub fn members_section(ctx: &Ctx<'_>) -> String {
-    let t = Timeline::of(ctx.h.events());
+    let t = Timeline::of(ctx.h.nemesis_events().map(|(_, e)| e));
     if t.is_empty() {
         return String::new();
     }
