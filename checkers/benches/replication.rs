@@ -1,7 +1,8 @@
 //! Replication checker speed, parsing excluded, on histories of simulated
 //! correct stores (so every check runs to the end): 100,000 register operations
 //! over 10 keys and 20 clients; 100,000 list-append transactions; a set workload
-//! of 20,000 operations with reads of the whole set throughout.
+//! of 20,000 operations with reads of the whole set throughout, recorded
+//! whole and recorded as deltas (as `faultline test` records them).
 //!
 //! `cargo bench -p faultline-checkers --bench replication`
 
@@ -71,6 +72,14 @@ fn bench(c: &mut Criterion) {
         set.len()
     );
     group(c, "set 20k ops", "set", &set, &["set", "staleness"]);
+    let deltas = faultline_history::set_delta::encode(&set);
+    group(
+        c,
+        "set 20k ops as deltas",
+        "set",
+        &deltas,
+        &["set", "staleness", "split-brain"],
+    );
 }
 
 criterion_group!(benches, bench);
