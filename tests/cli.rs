@@ -578,6 +578,27 @@ fn replication_anomalies_from_the_command_line() {
     assert_eq!(code(&o), 254);
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
     assert!(stderr(&o).contains("c.jsonl:2:"), "{}", stderr(&o));
+    // A set read recorded as a delta of a read that does not exist is a
+    // broken history: one line naming its file and line, status 254.
+    let bad = bad_file(
+        d.path(),
+        "d.jsonl",
+        concat!(
+            "{\"type\":\"invoke\",\"process\":0,\"f\":\"read\",\"value\":null}\n",
+            "{\"type\":\"ok\",\"process\":0,\"f\":\"read\",\"value\":[1,2]}\n",
+            "{\"type\":\"invoke\",\"process\":0,\"f\":\"read\",\"value\":null}\n",
+            "{\"type\":\"ok\",\"process\":0,\"f\":\"read\",\"value\":{\"since\":9,\"add\":[3],\"remove\":[]}}\n",
+        )
+        .as_bytes(),
+    );
+    let o = faultline(&["check", &bad, "--workload", "set"]);
+    assert_eq!(code(&o), 254, "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("d.jsonl:4:") && stderr(&o).contains("delta since index 9"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// SSH options a run could not honour are refused before anything is made:

@@ -103,7 +103,17 @@ fn a_delta_that_does_not_apply_is_a_broken_history_naming_its_event() {
         .position(|e| e.value.get("since").is_some())
         .expect("a delta");
     let since = SetDelta::of(&d.events()[at].value).unwrap().unwrap().since;
+    // A read completed after this one was invoked cannot be its base.
+    let later = d.events()[at + 1..]
+        .iter()
+        .find(|e| e.kind == EventType::Ok && &*e.f == "read")
+        .expect("a later read")
+        .index;
     let cases = [
+        (
+            SetDelta::value(later, vec![], vec![]),
+            "is not an ok read of the same set completed before it was invoked",
+        ),
         (
             SetDelta::value(since, vec![], vec![Value::Int(-5)]),
             "removes -5, which its base read did not hold",
