@@ -55,11 +55,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use faultline_history::{EventType, History, Value};
-use rustc_hash::FxHashSet;
+use rustc_hash::FxHashMap;
 use serde_json::json;
 
 use super::facts::{lists, sets, Clock, Facts};
-use super::set_chain::last_final_reads;
+use super::set_chain::{last_final_reads, LastReads};
 use super::shape::Shape;
 use crate::checker::{CheckError, Checker};
 use crate::verdict::{Anomaly, Validity, Verdict};
@@ -235,6 +235,24 @@ impl Checker for SplitBrain {
         }
         episodes.extend(open);
         let facts = self.final_facts(history)?;
+        // What the final reads hold, and each write's facts by its completion,
+        // found once for every episode.
+        let finals = match &facts {
+            Some(f) => Some(Finals::of(history, f)?),
+            None => None,
+        };
+        // Acknowledged writes in invocation order: (time, invocation
+        // position, completion position, node); when their times never go
+        // back, each episode looks only at its own span.
+        let acked: Vec<(i64, usize, usize, Option<&str>)> = history
+            .ops()
+            .filter_map(|op| {
+                let (c, cp) = (op.completion?, op.completion_pos?);
+                (c.kind == EventType::Ok && writes(op.f(), &op.invoke.value))
+                    .then(|| (at(op.invoke_pos), op.invoke_pos, cp, c.node.as_deref()))
+            })
+            .collect();
+        let in_time = acked.windows(2).all(|w| w[0].0 <= w[1].0);
         let mut anomalies = Vec::new();
         let mut claims = Vec::new();
         // Multi-leader intervals that hold writes no node is known to have taken.
@@ -251,18 +269,16 @@ impl Checker for SplitBrain {
             };
             let mut by_node: BTreeMap<&str, Vec<(usize, i64)>> = BTreeMap::new();
             let mut blind = 0usize;
-            for op in history.ops() {
-                let (Some(c), Some(cp)) = (op.completion, op.completion_pos) else {
-                    continue;
-                };
-                let t = at(op.invoke_pos);
-                if c.kind != EventType::Ok
-                    || !inside(t, c.node.as_deref())
-                    || !writes(op.f(), &op.invoke.value)
-                {
+            // Every node's span lies within the episode's.
+            let span_of = match in_time {
+                true => &acked[acked.partition_point(|w| w.0 < start)..],
+                false => &acked[..],
+            };
+            for &(t, _, cp, node) in span_of.iter().take_while(|w| !in_time || w.0 < end) {
+                if !inside(t, node) {
                     continue;
                 }
-                match c.node.as_deref() {
+                match node {
                     Some(n) if nodes.contains(n) => {
                         by_node.entry(n).or_default().push((cp, at(cp)))
                     }
@@ -339,9 +355,9 @@ impl Checker for SplitBrain {
                     join_and(&shown.iter().map(String::as_str).collect::<Vec<_>>())
                 ));
             }
-            if let Some(f) = &facts {
+            if let (Some(f), Some(finals)) = (&facts, &finals) {
                 let set = matches!(self.shape, Some(Shape::Set { .. }));
-                let gone = vanished(f, &by_node, history, set)?;
+                let gone = finals.vanished(f, &by_node, history, set);
                 if !gone.is_empty() {
                     let shown: Vec<String> = gone
                         .iter()
@@ -434,41 +450,61 @@ fn join_and(names: &[&str]) -> String {
     }
 }
 
-/// Writes acknowledged by `by_node` that the last final read of their key
-/// lacks, when that read began after they were acknowledged (a read mid-test
-/// may come from a replica still cut off: it proves nothing vanished).
-fn vanished(
-    facts: &Facts<'_>,
-    by_node: &BTreeMap<&str, Vec<(usize, i64)>>,
-    h: &History,
-    set: bool,
-) -> Result<Vec<(String, String, u64)>, CheckError> {
-    let last = last_final_reads(h, facts)?;
-    let wanted: FxHashSet<usize> = by_node.values().flatten().map(|&(p, _)| p).collect();
-    let mut out = Vec::new();
-    for op in &facts.ops {
-        let Some(cp) = op.completion_pos else {
-            continue;
-        };
-        if !wanted.contains(&cp) {
-            continue;
-        }
-        for &(k, e) in &op.writes {
-            if let Some((start, has)) = &last[k as usize] {
-                if *start > op.when() && !has.contains(e) {
-                    let what = if set {
-                        format!("element {}", facts.kv(k, e))
-                    } else {
-                        facts.kv(k, e)
-                    };
-                    out.push((
-                        op.node.unwrap_or("?").to_owned(),
-                        what,
-                        h.events()[cp].index,
-                    ));
+/// The last final read of each key ([`LastReads`]), and the facts of every
+/// operation by the position of its completion.
+struct Finals<'h> {
+    last: LastReads<'h>,
+    by_completion: FxHashMap<usize, usize>,
+}
+
+impl<'h> Finals<'h> {
+    fn of(h: &History, facts: &Facts<'h>) -> Result<Finals<'h>, CheckError> {
+        Ok(Finals {
+            last: last_final_reads(h, facts)?,
+            by_completion: (facts.ops.iter().enumerate())
+                .filter_map(|(i, op)| op.completion_pos.map(|cp| (cp, i)))
+                .collect(),
+        })
+    }
+
+    /// Writes acknowledged by `by_node` that the last final read of their
+    /// key lacks, when that read began after they were acknowledged (a read
+    /// mid-test may come from a replica still cut off: it proves nothing
+    /// vanished), in the order of the operations.
+    fn vanished(
+        &self,
+        facts: &Facts<'_>,
+        by_node: &BTreeMap<&str, Vec<(usize, i64)>>,
+        h: &History,
+        set: bool,
+    ) -> Vec<(String, String, u64)> {
+        let mut wanted: Vec<usize> = (by_node.values().flatten())
+            .filter_map(|(cp, _)| self.by_completion.get(cp).copied())
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut out = Vec::new();
+        for op in wanted.into_iter().map(|i| &facts.ops[i]) {
+            let Some(cp) = op.completion_pos else {
+                continue;
+            };
+            for &(k, e) in &op.writes {
+                if let Some((start, has)) = &self.last[k as usize] {
+                    if *start > op.when() && !has.contains(e) {
+                        let what = if set {
+                            format!("element {}", facts.kv(k, e))
+                        } else {
+                            facts.kv(k, e)
+                        };
+                        out.push((
+                            op.node.unwrap_or("?").to_owned(),
+                            what,
+                            h.events()[cp].index,
+                        ));
+                    }
                 }
             }
         }
+        out
     }
-    Ok(out)
 }
