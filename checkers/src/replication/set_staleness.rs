@@ -13,16 +13,19 @@ use rustc_hash::FxHashMap;
 
 use super::facts::Facts;
 use super::set_chain::{Links, Walk};
-use super::staleness::{stale, Stale};
 use crate::checker::CheckError;
 
-/// The staleness of every delta read of `facts`, with its fact index;
-/// `by_end[k]` is key `k`'s acknowledged elements by acknowledgement.
+/// A delta read that missed acknowledged writes: its fact index, how many it
+/// missed, and when the newest and the oldest of them were acknowledged.
+pub(super) type Missed = (usize, usize, i64, i64);
+
+/// Every delta read of `facts` that missed acknowledged writes; `by_end[k]`
+/// is key `k`'s acknowledged elements by acknowledgement.
 pub(super) fn deltas(
     facts: &Facts<'_>,
     links: &Links,
     by_end: &[Vec<(i64, &Value)>],
-) -> Result<Vec<(usize, Stale)>, CheckError> {
+) -> Result<Vec<Missed>, CheckError> {
     let mut reads: Vec<Vec<usize>> = vec![Vec::new(); facts.keys.len()];
     for (i, op) in facts.ops.iter().enumerate() {
         if let Some(&(k, _)) = op.reads.first() {
@@ -61,7 +64,7 @@ pub(super) fn deltas(
                 if missed > 0 {
                     let oldest = held.nth_absent(1);
                     let newest = held.nth_absent(missed);
-                    out.push((r, stale(op, missed, order[newest].0, order[oldest].0)));
+                    out.push((r, missed, order[newest].0, order[oldest].0));
                 }
             }
         }

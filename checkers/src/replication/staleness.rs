@@ -48,7 +48,7 @@ pub struct Staleness {
 type Judged = (Vec<Stale>, BTreeMap<Option<String>, usize>);
 
 /// One read's staleness.
-pub(super) struct Stale {
+struct Stale {
     index: u64,
     node: Option<String>,
     missed: usize,
@@ -261,7 +261,11 @@ fn list_staleness(facts: &Facts<'_>, links: &Links) -> Result<Judged, CheckError
         }
     }
     if links.any() {
-        out.extend(set_staleness::deltas(facts, links, &by_end)?);
+        let missed = set_staleness::deltas(facts, links, &by_end)?;
+        out.extend(
+            (missed.into_iter())
+                .map(|(i, n, newest, oldest)| (i, stale(&facts.ops[i], n, newest, oldest))),
+        );
         out.sort_by_key(|s| s.0);
     }
     Ok((out.into_iter().map(|s| s.1).collect(), reads))
@@ -269,7 +273,7 @@ fn list_staleness(facts: &Facts<'_>, links: &Links) -> Result<Judged, CheckError
 
 /// A read that missed `missed` acknowledged writes, the newest acknowledged at
 /// `newest` and the oldest at `oldest`.
-pub(super) fn stale(op: &Fact<'_>, missed: usize, newest: i64, oldest: i64) -> Stale {
+fn stale(op: &Fact<'_>, missed: usize, newest: i64, oldest: i64) -> Stale {
     Stale {
         index: op.index,
         node: node(op.node),
