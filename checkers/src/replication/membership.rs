@@ -20,7 +20,8 @@
 //! checker's details give the membership over time for the report.
 
 use faultline_history::members::Timeline;
-use faultline_history::{EventType, History};
+use faultline_history::{EventType, History, Op};
+use rustc_hash::FxHashMap;
 use serde_json::json;
 
 use crate::checker::{CheckError, Checker};
@@ -43,18 +44,39 @@ impl Checker for MembershipChecker {
         let absences = timeline.absences();
         let mut anomalies = Vec::new();
         let mut served_total = 0usize;
+        // Each node's acknowledged operations, in invocation order, gathered
+        // once: an absence looks only at its node's, and when their times
+        // never go back, only at those invoked within it.
+        let mut served: FxHashMap<&str, Vec<(i64, i64, Op<'_>)>> = FxHashMap::default();
+        let mut in_time = true;
+        if !absences.is_empty() {
+            for op in history.ops() {
+                let Some(c) = op.completion else { continue };
+                let (Some(node), Some(start), Some(end)) = (c.served_by(), op.invoke.time, c.time)
+                else {
+                    continue;
+                };
+                if c.kind == EventType::Ok {
+                    let mine = served.entry(node).or_default();
+                    in_time &= mine.last().is_none_or(|l| l.0 <= start);
+                    mine.push((start, end, op));
+                }
+            }
+        }
         for a in &absences {
             let mut ops = Vec::new();
             let mut count = 0usize;
             let (mut reads, mut writes) = (0usize, 0usize);
-            for op in history.ops() {
-                let Some(c) = op.completion else { continue };
-                if c.kind != EventType::Ok || c.served_by() != Some(a.node.as_str()) {
-                    continue;
+            let mine = served.get(a.node.as_str()).map_or(&[][..], Vec::as_slice);
+            let mine = match in_time {
+                true => &mine[mine.partition_point(|o| o.0 < a.from)..],
+                false => mine,
+            };
+            for &(start, end, op) in mine {
+                if in_time && a.to.is_some_and(|to| start > to) {
+                    break;
                 }
-                let (Some(start), Some(end)) = (op.invoke.time, c.time) else {
-                    continue;
-                };
+                let c = op.completion.expect("served");
                 if !a.covers(start, end) {
                     continue;
                 }
