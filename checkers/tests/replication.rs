@@ -746,3 +746,49 @@ fn split_brain_counts_writes_inside_the_observed_windows_of_an_episode() {
         a.explanation
     );
 }
+
+/// A monotonic-reads violation cites the element the session saw first
+/// among those the later read lacks, and the read that first held it.
+#[test]
+fn monotonic_reads_cites_the_earliest_seen_missing_element() {
+    let text = r#"{"index":0,"type":"invoke","process":0,"f":"add","value":1}
+{"index":1,"type":"ok","process":0,"f":"add","value":1}
+{"index":2,"type":"invoke","process":0,"f":"add","value":2}
+{"index":3,"type":"ok","process":0,"f":"add","value":2}
+{"index":4,"type":"invoke","process":0,"f":"add","value":3}
+{"index":5,"type":"ok","process":0,"f":"add","value":3}
+{"index":6,"type":"invoke","process":1,"f":"read","value":null}
+{"index":7,"type":"ok","process":1,"f":"read","value":[2]}
+{"index":8,"type":"invoke","process":1,"f":"read","value":null}
+{"index":9,"type":"ok","process":1,"f":"read","value":[3,1,2]}
+{"index":10,"type":"invoke","process":1,"f":"read","value":null}
+{"index":11,"type":"ok","process":1,"f":"read","value":[3]}
+"#;
+    let h = faultline_history::read_from(text.as_bytes(), "h.jsonl", "jsonl", None)
+        .unwrap()
+        .history;
+    let v = checker(
+        "session",
+        workload("set").unwrap(),
+        &CheckOptions::default(),
+    )
+    .unwrap()
+    .check(&h)
+    .unwrap();
+    assert_eq!(
+        v.details["violations"]["monotonic-reads"], 1,
+        "{}",
+        v.details
+    );
+    let first = v
+        .anomalies
+        .iter()
+        .find(|a| a.kind == "monotonic-reads")
+        .unwrap();
+    assert_eq!(first.ops, [7, 11], "element 2, first seen at index 7");
+    assert!(
+        first.explanation.contains("saw 2 in a read"),
+        "{}",
+        first.explanation
+    );
+}

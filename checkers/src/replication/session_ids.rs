@@ -158,34 +158,102 @@ impl Read<'_> {
     }
 }
 
-/// The latest element a session had read, per key, shared by its appends.
-pub(super) type Deps = Arc<DepList>;
-
-/// The latest element a session had read, per key: (key, element id), most
-/// recent first (each key once), and the same keys sorted with their
-/// positions there, so a read can look up its key instead of every reader
-/// scanning all `DEPS` entries (that scan was a seventh of `faultline
-/// check --workload list-append`'s time on 1M transactions).
-pub(super) struct DepList {
-    pub recent: Vec<(u32, u32)>,
-    by_key: Vec<(u32, u32)>,
+/// A session's latest read of one key: the key, the last element that read
+/// held, and when the session made it (a count of reads, larger is later).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Dep {
+    pub key: u32,
+    pub id: u32,
+    pub stamp: u32,
 }
 
-impl DepList {
-    pub fn new(recent: Vec<(u32, u32)>) -> DepList {
-        let mut by_key: Vec<(u32, u32)> = recent
-            .iter()
-            .enumerate()
-            .map(|(i, &(k, _))| (k, i as u32))
-            .collect();
-        by_key.sort_unstable();
-        DepList { recent, by_key }
+/// The latest element a session had read, per key, as its appends saw it:
+/// sorted by key, shared by every append made while it did not change.
+pub(super) type Deps = Arc<[Dep]>;
+
+/// The latest element a session has read, per key, for at most `cap` keys
+/// (the least recent is forgotten): kept sorted by key, so a reader looks its
+/// key up instead of scanning them all (that scan was a seventh of `faultline
+/// check --workload list-append`'s time on 1M transactions), and copied once
+/// per change, not sorted again, when an append needs it.
+#[derive(Default)]
+pub(super) struct Latest {
+    entries: Vec<Dep>,
+    shared: Option<Deps>,
+}
+
+impl Latest {
+    /// The session read `id` last in key `key`, at `stamp` (larger than any before).
+    pub fn read(&mut self, key: u32, id: u32, stamp: u32, cap: usize) {
+        let d = Dep { key, id, stamp };
+        match self.entries.binary_search_by_key(&key, |d| d.key) {
+            Ok(i) => self.entries[i] = d,
+            Err(i) => {
+                self.entries.insert(i, d);
+                if self.entries.len() > cap {
+                    let oldest = (0..self.entries.len())
+                        .min_by_key(|&j| self.entries[j].stamp)
+                        .expect("not empty");
+                    self.entries.remove(oldest);
+                }
+            }
+        }
+        self.shared = None;
     }
 
-    /// The position of key `k` in `recent`.
-    pub fn position(&self, k: u32) -> Option<usize> {
-        let i = self.by_key.binary_search_by_key(&k, |x| x.0).ok()?;
-        Some(self.by_key[i].1 as usize)
+    /// What an append made now depends on.
+    pub fn deps(&mut self) -> Deps {
+        self.shared
+            .get_or_insert_with(|| Arc::from(&self.entries[..]))
+            .clone()
+    }
+}
+
+/// The entry of key `k` in `deps`.
+pub(super) fn dep_of(deps: &[Dep], k: u32) -> Option<&Dep> {
+    let i = deps.binary_search_by_key(&k, |d| d.key).ok()?;
+    Some(&deps[i])
+}
+
+/// What is known of one element, in one place so that a read's elements cost
+/// one cache miss each, not three.
+#[derive(Clone, Copy)]
+pub(super) struct Elem {
+    /// The first operation that appended it, or `NONE`.
+    pub appended: u32,
+    /// That operation's session, or `NONE` (no appender, or one without a process).
+    pub session: u32,
+    /// When that operation was invoked.
+    pub start: i64,
+}
+
+impl Elem {
+    pub const UNKNOWN: Elem = Elem {
+        appended: NONE,
+        session: NONE,
+        start: 0,
+    };
+}
+
+/// Every element a session's reads of one key held, in the order it first
+/// saw them, each with that first read's operation.
+pub(super) type Seen = Vec<(u32, u32)>;
+
+/// Adds the elements of a read (`ids`, at operation `op`) that `seen` lacks;
+/// `mark` (per element id) is scratch, valid at `stamp`. A read that repeats
+/// what the session saw is common and costs one comparison per element.
+pub(super) fn see(seen: &mut Seen, ids: &[u32], op: u32, mark: &mut [u32], stamp: u32) {
+    if seen.len() == ids.len() && seen.iter().zip(ids).all(|(s, id)| s.0 == *id) {
+        return;
+    }
+    for s in seen.iter() {
+        mark[s.0 as usize] = stamp;
+    }
+    for &id in ids {
+        if mark[id as usize] != stamp {
+            mark[id as usize] = stamp;
+            seen.push((id, op));
+        }
     }
 }
 
@@ -199,6 +267,8 @@ pub(super) struct Scratch {
     pub newest: Vec<(u32, usize, u32)>,
     /// The sessions with a `newest` entry of the current stamp.
     pub touched: Vec<u32>,
+    /// Per element id: the stamp of the last `see` that marked it.
+    pub mark: Vec<u32>,
     pub stamp: u32,
 }
 
@@ -235,11 +305,40 @@ mod tests {
     }
 
     #[test]
-    fn latest_reads_are_found_by_key() {
-        let d = DepList::new(vec![(7, 1), (3, 9), (12, 4)]);
-        assert_eq!(d.position(3), Some(1));
-        assert_eq!(d.position(12), Some(2));
-        assert_eq!(d.position(7), Some(0));
-        assert_eq!(d.position(5), None);
+    fn latest_reads_are_found_by_key_and_the_oldest_forgotten() {
+        let mut l = Latest::default();
+        l.read(7, 1, 1, 3);
+        l.read(3, 9, 2, 3);
+        l.read(12, 4, 3, 3);
+        let d = l.deps();
+        assert_eq!(dep_of(&d, 3).map(|d| (d.id, d.stamp)), Some((9, 2)));
+        assert_eq!(dep_of(&d, 5), None);
+        l.read(5, 6, 4, 3);
+        let d = l.deps();
+        assert_eq!(d.iter().map(|d| d.key).collect::<Vec<_>>(), [3, 5, 12]);
+        l.read(3, 8, 5, 3);
+        assert_eq!(dep_of(&l.deps(), 3).map(|d| d.id), Some(8));
+        assert!(Arc::ptr_eq(&l.deps(), &l.deps()));
+    }
+
+    proptest! {
+        /// `see` keeps each element once, in the order first seen, with the
+        /// operation that first saw it.
+        #[test]
+        fn seen_is_the_union_in_order_of_first_sighting(
+            reads in prop::collection::vec(prop::collection::vec(0u32..12, 0..10), 0..8),
+        ) {
+            let (mut seen, mut mark) = (Seen::new(), vec![0u32; 12]);
+            let mut want: Vec<(u32, u32)> = Vec::new();
+            for (op, ids) in reads.iter().enumerate() {
+                see(&mut seen, ids, op as u32, &mut mark, op as u32 + 1);
+                for &id in ids {
+                    if !want.iter().any(|w| w.0 == id) {
+                        want.push((id, op as u32));
+                    }
+                }
+                prop_assert_eq!(&seen, &want);
+            }
+        }
     }
 }

@@ -5,14 +5,13 @@
 //! element is assumed appended once; the operation that appended it tells whose
 //! session it belongs to and what that session had read when it wrote it.
 
-use std::sync::Arc;
-
 use faultline_history::Value;
-use rustc_hash::FxHashMap;
 
 use super::facts::{elements, Fact, Facts};
 use super::guarantees::{Found, CP, MR, MW, RYW, WFR};
-use super::session_ids::{sessions, DepList, Deps, Ids, PerKey, Read, Scratch, NONE};
+use super::session_ids::{
+    dep_of, see, sessions, Deps, Elem, Ids, Latest, PerKey, Read, Scratch, Seen, NONE,
+};
 
 /// How many keys' latest reads a session remembers as what its writes depend on.
 const DEPS: usize = 64;
@@ -20,13 +19,19 @@ const DEPS: usize = 64;
 /// (session, key) -> its acknowledged appends so far: (element id, operation).
 type Owned = PerKey<Vec<(u32, usize)>>;
 
-/// (session, key) -> every element its reads held: the first such read, and
-/// the element's id.
-type Observed<'h> = PerKey<FxHashMap<&'h Value, (u32, u32)>>;
+/// (session, key) -> every element its reads held, in the order first seen,
+/// with the first read that held it.
+type Observed = PerKey<Seen>;
 
-/// Session -> the latest element read per key, most recent first, and the
-/// same list shared, once an append needed it and until it changes.
-type Latest = FxHashMap<u32, (Vec<(u32, u32)>, Option<Deps>)>;
+/// The longest read of a key so far (list-append only): every later read must
+/// be a prefix of it or extend it. Its values are kept beside their ids so a
+/// read that shares its prefix takes those ids without hashing its elements.
+#[derive(Default)]
+struct Lead<'h> {
+    op: usize,
+    vals: Vec<&'h Value>,
+    ids: Vec<u32>,
+}
 
 struct Ctx<'a, 'h> {
     facts: &'a Facts<'h>,
@@ -34,13 +39,8 @@ struct Ctx<'a, 'h> {
     ordered: bool,
     /// Element ids and their values.
     ids: Ids<'h>,
-    /// Element id -> the first operation that appended it, or `NONE`.
-    appended: Vec<u32>,
-    /// Element id -> that operation's session, or `NONE` (no appender, or
-    /// one without a process).
-    app_session: Vec<u32>,
-    /// Element id -> when that operation was invoked.
-    app_start: Vec<i64>,
+    /// Element id -> who appended it first, and when.
+    elem: Vec<Elem>,
     /// Operation -> its session's id (processes first, then "no process").
     session: Vec<u32>,
     /// (process's session id, key) -> its acknowledged appends, in order:
@@ -83,7 +83,7 @@ impl<'h> Ctx<'_, 'h> {
     }
 
     fn appender(&self, id: u32) -> Option<&Fact<'h>> {
-        let i = self.appended[id as usize];
+        let i = self.elem[id as usize].appended;
         (i != NONE).then(|| &self.facts.ops[i as usize])
     }
 }
@@ -94,17 +94,22 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
     // and every (key, element) written or read.
     let (session, no_process) = sessions(facts);
     let mut ids = Ids::default();
-    let mut appended: Vec<u32> = Vec::new();
+    let mut elem: Vec<Elem> = Vec::new();
     let mut own: PerKey<Vec<(usize, u32)>> = PerKey::new(facts.keys.len());
     let mut by_end: Vec<Vec<(i64, u32)>> = vec![Vec::new(); facts.keys.len()];
     for (i, op) in facts.ops.iter().enumerate() {
         for &(k, e) in &op.writes {
             let id = ids.id(k, e);
-            if appended.len() <= id as usize {
-                appended.resize(id as usize + 1, NONE);
+            if elem.len() <= id as usize {
+                elem.resize(id as usize + 1, Elem::UNKNOWN);
             }
-            if appended[id as usize] == NONE {
-                appended[id as usize] = i as u32;
+            let x = &mut elem[id as usize];
+            if x.appended == NONE {
+                x.appended = i as u32;
+                x.start = op.start;
+                if op.process.is_some() {
+                    x.session = session[i];
+                }
             }
             if op.ok() {
                 if op.process.is_some() {
@@ -119,17 +124,6 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
     for v in &mut by_end {
         v.sort_unstable_by_key(|x| x.0);
     }
-    let mut app_session = vec![NONE; appended.len()];
-    let mut app_start = vec![0; appended.len()];
-    for (id, &f) in appended.iter().enumerate() {
-        if f != NONE {
-            let op = &facts.ops[f as usize];
-            app_start[id] = op.start;
-            if op.process.is_some() {
-                app_session[id] = session[f as usize];
-            }
-        }
-    }
     let sessions = no_process as usize + 1;
     // Each session's last operation. After it, what only the session itself
     // consults (the elements it saw, its own appends, its latest reads) is
@@ -142,9 +136,9 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
     }
     let mut keys_of: Vec<Vec<u32>> = vec![Vec::new(); sessions];
     let mut session_own: Owned = PerKey::new(facts.keys.len());
-    let mut observed: Observed<'_> = PerKey::new(facts.keys.len());
-    let mut latest: Latest = FxHashMap::default();
-    let mut longest: Vec<Option<(usize, Vec<&Value>)>> = vec![None; facts.keys.len()];
+    let mut observed: Observed = PerKey::new(facts.keys.len());
+    let mut latest: Vec<Latest> = (0..sessions).map(|_| Latest::default()).collect();
+    let mut lead: Vec<Option<Lead<'_>>> = (0..facts.keys.len()).map(|_| None).collect();
     let mut sets: Vec<Read<'_>> = Vec::new();
     // Reads of earlier operations, their buffers kept for the next ones.
     let mut spare: Vec<Read<'_>> = Vec::new();
@@ -152,16 +146,16 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
         last: vec![(0, 0, 0); sessions],
         newest: vec![(0, 0, 0); sessions],
         touched: Vec::new(),
+        mark: Vec::new(),
         stamp: 0,
     };
+    let mut reads: u32 = 0;
     // Read elements are numbered as they are met; `ids` grows with them.
     let mut ctx = Ctx {
         facts,
         ordered,
         ids,
-        appended,
-        app_session,
-        app_start,
+        elem,
         session,
         own,
         deps: vec![None; facts.ops.len()],
@@ -176,16 +170,30 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
             r.list.clear();
             r.list.extend(elements(v));
             r.ids.clear();
-            r.ids.extend(r.list.iter().map(|e| ctx.ids.id(k, e)));
+            // A list read shares a prefix with the longest read of its key:
+            // those elements' ids are known without hashing them.
+            let shared = match &lead[k as usize] {
+                Some(l) if ordered => {
+                    let n = l.vals.len().min(r.list.len());
+                    let n = (0..n).find(|&j| l.vals[j] != r.list[j]).unwrap_or(n);
+                    r.ids.extend_from_slice(&l.ids[..n]);
+                    n
+                }
+                _ => 0,
+            };
+            for &e in &r.list[shared..] {
+                r.ids.push(ctx.ids.id(k, e));
+            }
             r.index();
             sets.push(r);
             keys_of[p as usize].push(k);
         }
-        if ctx.appended.len() < ctx.ids.values.len() {
-            let n = ctx.ids.values.len();
-            ctx.appended.resize(n, NONE);
-            ctx.app_session.resize(n, NONE);
-            ctx.app_start.resize(n, 0);
+        let n = ctx.ids.values.len();
+        if ctx.elem.len() < n {
+            ctx.elem.resize(n, Elem::UNKNOWN);
+        }
+        if scratch.mark.len() < n {
+            scratch.mark.resize(n, 0);
         }
         for r in &sets {
             let (k, list) = (r.key, &r.list);
@@ -211,8 +219,9 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
                 }
             }
             if let Some(seen) = observed.get(p, k) {
-                if let Some((e, (rf, _))) = seen.iter().find(|(_, (_, id))| !r.contains(*id)) {
-                    let r = &facts.ops[*rf as usize];
+                if let Some(&(id, rf)) = seen.iter().find(|(id, _)| !r.contains(*id)) {
+                    let e = ctx.ids.values[id as usize];
+                    let r = &facts.ops[rf as usize];
                     if !reported {
                         found.add(
                             MR,
@@ -231,7 +240,7 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
                 }
             }
             if ordered && !reported {
-                reported = prefix_order(&ctx, &mut longest[k as usize], k, i, list, found);
+                reported = prefix_order(&ctx, &mut lead[k as usize], i, r, found);
             }
             if !reported {
                 realtime_prefix(&ctx, r, op, found);
@@ -239,29 +248,26 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
             if ordered {
                 order_within(&ctx, r, op, &mut scratch, found);
             }
-            let seen = observed.entry(p, k);
-            for (e, &id) in list.iter().zip(&r.ids) {
-                seen.entry(e).or_insert((i as u32, id));
-            }
+            let stamp = scratch.next();
+            see(
+                observed.entry(p, k),
+                &r.ids,
+                i as u32,
+                &mut scratch.mark,
+                stamp,
+            );
         }
         if !sets.is_empty() {
             across_keys(&ctx, &sets, op, &mut scratch, found);
         }
         for r in &sets {
             if let Some(&id) = r.ids.last() {
-                let (l, shared) = latest.entry(p).or_default();
-                l.retain(|x| x.0 != r.key);
-                l.insert(0, (r.key, id));
-                l.truncate(DEPS);
-                *shared = None;
+                reads += 1;
+                latest[p as usize].read(r.key, id, reads, DEPS);
             }
         }
         if !op.writes.is_empty() {
-            let (l, shared) = latest.entry(p).or_default();
-            let d = shared
-                .get_or_insert_with(|| Arc::new(DepList::new(l.clone())))
-                .clone();
-            ctx.deps[i] = Some(d);
+            ctx.deps[i] = Some(latest[p as usize].deps());
             if op.ok() {
                 for &(k, e) in &op.writes {
                     let id = ctx.ids.get(k, e);
@@ -275,41 +281,48 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
                 observed.remove(p, k);
                 session_own.remove(p, k);
             }
-            latest.remove(&p);
+            latest[p as usize] = Latest::default();
         }
     }
 }
 
-/// Reads of one key must be prefixes of one order.
+/// Reads of one key must be prefixes of one order: `r` against the longest
+/// read of its key so far, which it replaces if it is longer.
 fn prefix_order<'h>(
     ctx: &Ctx<'_, 'h>,
-    longest: &mut Option<(usize, Vec<&'h Value>)>,
-    k: u32,
+    lead: &mut Option<Lead<'h>>,
     i: usize,
-    list: &[&'h Value],
+    r: &Read<'h>,
     found: &mut Found,
 ) -> bool {
-    let Some((li, long)) = longest else {
-        *longest = Some((i, list.to_vec()));
+    let Some(long) = lead else {
+        *lead = Some(Lead {
+            op: i,
+            vals: r.list.clone(),
+            ids: r.ids.clone(),
+        });
         return false;
     };
-    let n = long.len().min(list.len());
-    if long[..n] == list[..n] {
-        if list.len() > long.len() {
-            *longest = Some((i, list.to_vec()));
+    let n = long.ids.len().min(r.ids.len());
+    if long.ids[..n] == r.ids[..n] {
+        if r.ids.len() > long.ids.len() {
+            long.op = i;
+            long.vals.clone_from(&r.list);
+            long.ids.clone_from(&r.ids);
         }
         return false;
     }
-    let (a, b) = (&ctx.facts.ops[*li], &ctx.facts.ops[i]);
+    let (a, b) = (&ctx.facts.ops[long.op], &ctx.facts.ops[i]);
+    let k = r.key;
     found.add(
         CP,
         vec![a.index, b.index],
         format!(
             "{} {} and {} {}: they are not prefixes of one order",
             a.who(),
-            ctx.read(k, long, a),
+            ctx.read(k, &long.vals, a),
             b.who(),
-            ctx.read(k, list, b)
+            ctx.read(k, &r.list, b)
         ),
     );
     true
@@ -321,8 +334,9 @@ fn realtime_prefix(ctx: &Ctx<'_, '_>, r: &Read<'_>, op: &Fact<'_>, found: &mut F
     let newest = list
         .iter()
         .zip(&r.ids)
-        .filter(|(_, &id)| ctx.appended[id as usize] != NONE)
-        .map(|(e, &id)| (ctx.app_start[id as usize], *e))
+        .map(|(e, &id)| (ctx.elem[id as usize], *e))
+        .filter(|(x, _)| x.appended != NONE)
+        .map(|(x, e)| (x.start, e))
         .max_by_key(|x| x.0);
     let Some((start, newest)) = newest else {
         return;
@@ -379,11 +393,12 @@ fn order_within(
     let stamp = scratch.next();
     let last = &mut scratch.last;
     for (e, &id) in list.iter().zip(&r.ids) {
-        let p = ctx.app_session[id as usize];
+        let x = ctx.elem[id as usize];
+        let p = x.session;
         if p == NONE {
             continue;
         }
-        let f = ctx.appended[id as usize] as usize;
+        let f = x.appended as usize;
         let (s, g, prev) = last[p as usize];
         if s == stamp && g > f {
             let prev = ctx.ids.values[prev as usize];
@@ -422,11 +437,12 @@ fn across_keys(
     scratch.touched.clear();
     for r in sets {
         for &id in &r.ids {
-            let p = ctx.app_session[id as usize];
+            let x = ctx.elem[id as usize];
+            let p = x.session;
             if p == NONE {
                 continue;
             }
-            let f = ctx.appended[id as usize] as usize;
+            let f = x.appended as usize;
             let slot = &mut newest[p as usize];
             if slot.0 != stamp {
                 *slot = (stamp, f, r.key);
@@ -478,19 +494,19 @@ fn across_keys(
         let Some(deps) = ctx.deps[f].as_ref() else {
             continue;
         };
-        // The first of the session's latest reads (in `recent` order) whose
-        // key this operation read, by its first read of that key, without it.
+        // The most recent of the session's latest reads whose key this
+        // operation read, by its first read of that key, without it.
         let missed = sets
             .iter()
             .enumerate()
             .filter(|&(j, r)| !sets[..j].iter().any(|s| s.key == r.key))
             .filter_map(|(_, r)| {
-                let pos = deps.position(r.key)?;
-                (!r.contains(deps.recent[pos].1)).then_some((pos, r))
+                let d = dep_of(deps, r.key)?;
+                (!r.contains(d.id)).then_some((d, r))
             })
-            .min_by_key(|&(pos, _)| pos);
-        if let Some((pos, r)) = missed {
-            let (dk, de) = deps.recent[pos];
+            .max_by_key(|&(d, _)| d.stamp);
+        if let Some((d, r)) = missed {
+            let (dk, de) = (d.key, d.id);
             let de = ctx.ids.values[de as usize];
             found.add(
                 WFR,
