@@ -345,7 +345,7 @@ impl<'f, R: Read> Parser<'f, R> {
                 if name.is_empty() {
                     return Err(self.err("a keyword needs a name after `:`"));
                 }
-                Ok(Value::Str(self.names.get(name)))
+                Ok(Value::Str(self.names.text(name)))
             }
             b'[' => self.seq(b']').map(Value::list),
             b'(' => self.seq(b')').map(Value::list),
@@ -552,7 +552,7 @@ impl<'f, R: Read> Parser<'f, R> {
         }
         let s = std::str::from_utf8(&self.scratch)
             .map_err(|_| HistoryError::syntax(self.file, self.line, "invalid UTF-8"))?;
-        Ok(Value::Str(self.names.get(s)))
+        Ok(Value::Str(self.names.text(s)))
     }
 
     fn hex4(&mut self) -> Result<char, HistoryError> {
@@ -603,7 +603,7 @@ impl<'f, R: Read> Parser<'f, R> {
 
 fn key_text(k: Value) -> Arc<str> {
     match k {
-        Value::Str(s) => s,
+        Value::Str(s) => s.shared(),
         other => Arc::from(other.to_string()),
     }
 }

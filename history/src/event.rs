@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::value::Value;
+use crate::value::{Text, Value};
 
 /// Whether an event starts an operation or how it ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -120,7 +120,7 @@ impl Process {
         match v {
             Value::Int(i) => Ok(Process::Client(i)),
             Value::Str(s) if &*s == "nemesis" => Ok(Process::Nemesis),
-            Value::Str(s) if !s.is_empty() => Ok(Process::Named(s)),
+            Value::Str(s) if !s.is_empty() => Ok(Process::Named(s.shared())),
             other => Err(format!(
                 "`process` must be an integer or a name, found {}",
                 describe(&other)
@@ -299,17 +299,17 @@ impl EventFields {
             },
             "process" => self.process = Some(Process::from_value(v)?),
             "f" => match v {
-                Value::Str(s) => self.f = Some(s),
+                Value::Str(s) => self.f = Some(s.shared()),
                 other => return Err(wrong("f", "a name", &other)),
             },
             "value" => self.value = v,
             "node" => match v {
-                Value::Str(s) => self.node = Some(s),
+                Value::Str(s) => self.node = Some(s.shared()),
                 Value::Null => self.node = None,
                 other => return Err(wrong("node", "a node name", &other)),
             },
             "sent_to" | "sent-to" => match v {
-                Value::Str(s) => self.sent_to = Some(s),
+                Value::Str(s) => self.sent_to = Some(s.shared()),
                 Value::Null => self.sent_to = None,
                 other => return Err(wrong(name, "a node name", &other)),
             },
@@ -365,7 +365,7 @@ impl EventFields {
 /// distinct strings the input has; a string evicts the one in its slot. The
 /// slots are allocated on first use.
 #[derive(Default)]
-pub(crate) struct Names(Vec<Option<Arc<str>>>);
+pub(crate) struct Names(Vec<Option<Text>>);
 
 impl Names {
     const SLOTS: usize = 256;
@@ -374,31 +374,43 @@ impl Names {
 
     /// A shared copy of `s`.
     pub(crate) fn get(&mut self, s: &str) -> Arc<str> {
+        self.text(s).shared()
+    }
+
+    /// A shared copy of `s` as a value's string.
+    pub(crate) fn text(&mut self, s: &str) -> Text {
         if s.len() > Names::MAX_LEN {
-            return Arc::from(s);
+            return Text::from(s);
         }
         let slot = self.slot(s.as_bytes());
         match slot {
             Some(n) if **n == *s => n.clone(),
-            _ => slot.insert(Arc::from(s)).clone(),
+            _ => slot.insert(Text::from(s)).clone(),
         }
     }
 
     /// A shared copy of the UTF-8 text `b`, or `None` if it is not UTF-8; a
     /// string already cached is found without validating `b` again.
     pub(crate) fn get_utf8(&mut self, b: &[u8]) -> Option<Arc<str>> {
+        self.text_utf8(b).map(|t| t.shared())
+    }
+
+    /// [`Names::get_utf8`] as a value's string.
+    pub(crate) fn text_utf8(&mut self, b: &[u8]) -> Option<Text> {
         if b.len() > Names::MAX_LEN {
-            return std::str::from_utf8(b).ok().map(Arc::from);
+            return std::str::from_utf8(b).ok().map(Text::from);
         }
         let slot = self.slot(b);
         Some(match slot {
             Some(n) if n.as_bytes() == b => n.clone(),
-            _ => slot.insert(Arc::from(std::str::from_utf8(b).ok()?)).clone(),
+            _ => slot
+                .insert(Text::from(std::str::from_utf8(b).ok()?))
+                .clone(),
         })
     }
 
     /// The slot of `b` (FNV-1a).
-    fn slot(&mut self, b: &[u8]) -> &mut Option<Arc<str>> {
+    fn slot(&mut self, b: &[u8]) -> &mut Option<Text> {
         if self.0.is_empty() {
             self.0.resize(Names::SLOTS, None);
         }

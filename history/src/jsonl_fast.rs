@@ -93,7 +93,7 @@ impl<'t> Parser<'t, '_> {
         Some(match self.peek()? {
             b'"' => {
                 let s = self.string()?;
-                Value::Str(self.names.get_utf8(s)?)
+                Value::Str(self.names.text_utf8(s)?)
             }
             b'[' => self.list(depth + 1)?,
             b'{' => self.map(depth + 1)?,
@@ -120,7 +120,9 @@ impl<'t> Parser<'t, '_> {
                 }
             }
         }
-        Some(Value::list(self.scratch.items.split_off(start)))
+        let mut l = crate::value::List::with_capacity(self.scratch.items.len() - start);
+        l.extend(self.scratch.items.drain(start..));
+        Some(Value::List(l))
     }
 
     fn map(&mut self, depth: u32) -> Option<Value> {
@@ -140,7 +142,9 @@ impl<'t> Parser<'t, '_> {
                 }
             }
         }
-        Some(Value::map(self.scratch.entries.split_off(start)))
+        let mut m = crate::value::Entries::with_capacity(self.scratch.entries.len() - start);
+        m.extend(self.scratch.entries.drain(start..));
+        Some(Value::Map(m))
     }
 
     /// An integer as serde_json reads it into a [`Value`]: only up to 18 digits

@@ -47,7 +47,7 @@ pub use history::{History, Op};
 pub use jsonl::JsonlWriter;
 pub use observations::{NODE_EXITED, PHASE, REPLICA_READ};
 pub use phase::{replica_read_value, FinalReads, Phase, ReplicaRead};
-pub use value::Value;
+pub use value::{Entries, List, Text, Value};
 
 /// Parses one EDN value (`:x`, `[1 2]`, `nil`), e.g. given on a command line.
 pub fn parse_edn_value(text: &str) -> Result<Value, HistoryError> {

@@ -18,6 +18,67 @@ use std::sync::Arc;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use thin_vec::ThinVec;
+
+/// A list's elements, one pointer wide (its length lives with the elements).
+pub type List = ThinVec<Value>;
+
+/// A map's entries in input order, one pointer wide.
+pub type Entries = ThinVec<(Arc<str>, Value)>;
+
+/// A string value: shared (equal short strings of a history are one
+/// allocation) and one pointer wide.
+///
+/// Every variant of [`Value`] fits in one word, so a `Value` is 16 bytes, not
+/// the 24 a two-word `Arc<str>` or `Box<[Value]>` would make it. A history is
+/// mostly values — every read element, every micro-operation and its three
+/// parts — so this is about a sixth of a list-append history in memory.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Text(Arc<Arc<str>>);
+
+impl Text {
+    /// The string as the `Arc<str>` event fields hold (no copy).
+    pub fn shared(&self) -> Arc<str> {
+        Arc::clone(&self.0)
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<Arc<str>> for Text {
+    fn from(s: Arc<str>) -> Text {
+        Text(Arc::new(s))
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Text {
+        Text(Arc::new(Arc::from(s)))
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self)
+    }
+}
 
 /// A value in a history: what an operation wrote, read, or was asked to do.
 #[derive(Clone, Debug, Default)]
@@ -32,18 +93,17 @@ pub enum Value {
     /// A float; compared and hashed by its bits.
     Float(f64),
     /// A string, or an EDN keyword or symbol without its colon.
-    Str(Arc<str>),
-    /// A JSON array, or an EDN vector, list or set (boxed: no spare capacity,
-    /// and a `Value` stays 24 bytes).
-    List(Box<[Value]>),
+    Str(Text),
+    /// A JSON array, or an EDN vector, list or set.
+    List(List),
     /// A map, its entries in input order.
-    Map(Box<[(Arc<str>, Value)]>),
+    Map(Entries),
 }
 
 impl Value {
     /// A string value.
     pub fn str(s: &str) -> Value {
-        Value::Str(Arc::from(s))
+        Value::Str(Text::from(s))
     }
 
     /// Whether this is `Null`.
@@ -171,20 +231,27 @@ impl From<&str> for Value {
 
 impl From<Vec<Value>> for Value {
     fn from(l: Vec<Value>) -> Value {
-        Value::List(l.into_boxed_slice())
+        Value::list(l)
     }
 }
 
 impl Value {
     /// A list value.
     pub fn list(items: Vec<Value>) -> Value {
-        Value::List(items.into_boxed_slice())
+        Value::List(exact(items))
     }
 
     /// A map value, entries in the given order.
     pub fn map(entries: Vec<(Arc<str>, Value)>) -> Value {
-        Value::Map(entries.into_boxed_slice())
+        Value::Map(exact(entries))
     }
+}
+
+/// `v`'s items in a thin vector of exactly their length.
+fn exact<T>(v: Vec<T>) -> ThinVec<T> {
+    let mut t = ThinVec::with_capacity(v.len());
+    t.extend(v);
+    t
 }
 
 /// Written the way Jepsen prints values: `nil`, `5`, `"x"`, `[1 2]`, `{"k" 1}`.
@@ -340,6 +407,11 @@ mod tests {
         let v: Value = serde_json::from_str(text).unwrap();
         assert_eq!(serde_json::to_string(&v).unwrap(), text);
         assert_eq!(v.get("b").and_then(|b| b.get("c")), Some(&Value::Int(-3)));
+    }
+
+    #[test]
+    fn a_value_is_two_words() {
+        assert_eq!(std::mem::size_of::<Value>(), 16);
     }
 
     #[test]

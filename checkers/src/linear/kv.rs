@@ -207,7 +207,7 @@ pub struct Kv;
 
 fn piece(v: &Value) -> Result<Piece, OpError> {
     match v {
-        Value::Str(s) => Ok(Piece::new(s.clone())),
+        Value::Str(s) => Ok(Piece::new(s.shared())),
         Value::Null => Ok(Piece::new(Arc::from(""))),
         other => Err(OpError::BadValue {
             what: "kv values are strings",

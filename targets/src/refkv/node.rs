@@ -184,7 +184,7 @@ fn removed_status() -> Value {
 /// A status with `member: false` added (a removed node that still serves).
 fn not_a_member(status: Value) -> Value {
     let mut entries: Vec<(std::sync::Arc<str>, Value)> = match status {
-        Value::Map(m) => m.into_vec(),
+        Value::Map(m) => m.into_iter().collect(),
         _ => Vec::new(),
     };
     entries.push(("member".into(), Value::Bool(false)));
