@@ -120,9 +120,10 @@ impl<'t> Parser<'t, '_> {
                 }
             }
         }
-        let mut l = crate::value::List::with_capacity(self.scratch.items.len() - start);
-        l.extend(self.scratch.items.drain(start..));
-        Some(Value::List(l))
+        Some(Value::List(crate::value::List::from_tail(
+            &mut self.scratch.items,
+            start,
+        )))
     }
 
     fn map(&mut self, depth: u32) -> Option<Value> {
@@ -142,9 +143,10 @@ impl<'t> Parser<'t, '_> {
                 }
             }
         }
-        let mut m = crate::value::Entries::with_capacity(self.scratch.entries.len() - start);
-        m.extend(self.scratch.entries.drain(start..));
-        Some(Value::Map(m))
+        Some(Value::Map(crate::value::Entries::from_tail(
+            &mut self.scratch.entries,
+            start,
+        )))
     }
 
     /// An integer as serde_json reads it into a [`Value`]: only up to 18 digits

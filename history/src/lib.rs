@@ -38,6 +38,7 @@ pub mod members;
 mod observations;
 mod phase;
 pub mod set_delta;
+mod thin;
 mod value;
 
 pub use error::HistoryError;
@@ -47,6 +48,7 @@ pub use history::{History, Op};
 pub use jsonl::JsonlWriter;
 pub use observations::{NODE_EXITED, PHASE, REPLICA_READ};
 pub use phase::{replica_read_value, FinalReads, Phase, ReplicaRead};
+pub use thin::ThinSlice;
 pub use value::{Entries, List, Text, Value};
 
 /// Parses one EDN value (`:x`, `[1 2]`, `nil`), e.g. given on a command line.

@@ -18,13 +18,13 @@ use std::sync::Arc;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
-use thin_vec::ThinVec;
+use crate::thin::ThinSlice;
 
 /// A list's elements, one pointer wide (its length lives with the elements).
-pub type List = ThinVec<Value>;
+pub type List = ThinSlice<Value>;
 
 /// A map's entries in input order, one pointer wide.
-pub type Entries = ThinVec<(Arc<str>, Value)>;
+pub type Entries = ThinSlice<(Arc<str>, Value)>;
 
 /// A string value: shared (equal short strings of a history are one
 /// allocation) and one pointer wide.
@@ -238,20 +238,13 @@ impl From<Vec<Value>> for Value {
 impl Value {
     /// A list value.
     pub fn list(items: Vec<Value>) -> Value {
-        Value::List(exact(items))
+        Value::List(ThinSlice::from_vec(items))
     }
 
     /// A map value, entries in the given order.
     pub fn map(entries: Vec<(Arc<str>, Value)>) -> Value {
-        Value::Map(exact(entries))
+        Value::Map(ThinSlice::from_vec(entries))
     }
-}
-
-/// `v`'s items in a thin vector of exactly their length.
-fn exact<T>(v: Vec<T>) -> ThinVec<T> {
-    let mut t = ThinVec::with_capacity(v.len());
-    t.extend(v);
-    t
 }
 
 /// Written the way Jepsen prints values: `nil`, `5`, `"x"`, `[1 2]`, `{"k" 1}`.
