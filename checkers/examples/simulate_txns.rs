@@ -9,7 +9,7 @@
 
 use std::io::{BufWriter, Write};
 
-use faultline_checkers::elle::simulate::{list_append_history, TxnSimOptions};
+use faultline_checkers::elle::simulate::{list_append_events, TxnSimOptions};
 
 fn main() {
     let mut o = TxnSimOptions::default();
@@ -38,10 +38,12 @@ fn main() {
         }
     }
     let mut out = BufWriter::new(std::io::stdout().lock());
-    for e in list_append_history(&o) {
-        if serde_json::to_writer(&mut out, &e).is_err() || out.write_all(b"\n").is_err() {
-            return;
-        }
+    let mut failed = false;
+    list_append_events(&o, |e| {
+        failed =
+            failed || serde_json::to_writer(&mut out, &e).is_err() || out.write_all(b"\n").is_err();
+    });
+    if failed || out.flush().is_err() {
+        std::process::exit(1);
     }
-    let _ = out.flush();
 }

@@ -16,9 +16,9 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use crate::thin::ThinSlice;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
-use crate::thin::ThinSlice;
 
 /// A list's elements, one pointer wide (its length lives with the elements).
 pub type List = ThinSlice<Value>;

@@ -62,6 +62,14 @@ fn mop(f: &str, k: i64, v: Value) -> Value {
 
 /// Simulates the store and returns its history.
 pub fn list_append_history(o: &TxnSimOptions) -> Vec<Event> {
+    let mut events = Vec::with_capacity(o.txns * 2);
+    list_append_events(o, |e| events.push(e));
+    events
+}
+
+/// Simulates the store and hands each event to `sink` as it happens (a
+/// history too large to hold, e.g. 10M transactions, is written as it goes).
+pub fn list_append_events(o: &TxnSimOptions, mut sink: impl FnMut(Event)) {
     let mut rng = Rng::new(o.seed);
     let mut lists: Vec<Vec<Value>> = Vec::new();
     let mut appended: Vec<usize> = Vec::new();
@@ -77,24 +85,25 @@ pub fn list_append_history(o: &TxnSimOptions) -> Vec<Event> {
         .map(|p| (p, Pending::Idle))
         .collect();
     let mut next_pid = procs.len() as i64;
-    let (mut events, mut invoked, mut time) = (Vec::with_capacity(o.txns * 2), 0, 0i64);
+    let (mut emitted, mut invoked, mut time) = (0u64, 0, 0i64);
     loop {
         if invoked >= o.txns && procs.iter().all(|(_, p)| matches!(p, Pending::Idle)) {
-            return events;
+            return;
         }
         let slot = rng.below(procs.len() as u64) as usize;
         time += 1 + rng.below(1000) as i64;
         let pid = procs[slot].0;
         let mut emit = |kind, value: Vec<Value>| {
             let mut e = Event::new(
-                events.len() as u64,
+                emitted,
                 kind,
                 Process::Client(pid),
                 "txn",
                 Value::list(value),
             );
             e.time = Some(time);
-            events.push(e);
+            emitted += 1;
+            sink(e);
         };
         let state = std::mem::replace(&mut procs[slot].1, Pending::Idle);
         procs[slot].1 = match state {
