@@ -184,7 +184,7 @@ pub(crate) fn infer<'a>(t: &'a Txns<'_>) -> Inferred<'a> {
     let mut incompatible: rustc_hash::FxHashSet<(u32, u32, usize)> = Default::default();
     for &(reader, key, list) in &all_reads {
         let full = longest[key as usize];
-        if full.len() >= list.len() && full[..list.len()] == *list {
+        if full.len() >= list.len() && Value::same_list(&full[..list.len()], list) {
             continue;
         }
         incompatible.insert((reader, key, list.len()));

@@ -175,7 +175,9 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
             let shared = match &lead[k as usize] {
                 Some(l) if ordered => {
                     let n = l.vals.len().min(r.list.len());
-                    let n = (0..n).find(|&j| l.vals[j] != r.list[j]).unwrap_or(n);
+                    let n = (0..n)
+                        .find(|&j| !Value::same(l.vals[j], r.list[j]))
+                        .unwrap_or(n);
                     r.ids.extend_from_slice(&l.ids[..n]);
                     n
                 }
