@@ -201,10 +201,19 @@ impl Latest {
         self.shared = None;
     }
 
-    /// What an append made now depends on.
-    pub fn deps(&mut self) -> Deps {
+    /// What an append made now depends on, for the keys `live` keeps
+    /// (those a later operation may still read: the others can never be
+    /// asked about). `live` must give the same answers while the list is
+    /// unchanged, as it is shared until then.
+    pub fn deps(&mut self, live: impl Fn(u32) -> bool) -> Deps {
         self.shared
-            .get_or_insert_with(|| Arc::from(&self.entries[..]))
+            .get_or_insert_with(|| {
+                self.entries
+                    .iter()
+                    .copied()
+                    .filter(|d| live(d.key))
+                    .collect()
+            })
             .clone()
     }
 }
@@ -267,6 +276,9 @@ pub(super) struct Scratch {
     pub newest: Vec<(u32, usize, u32)>,
     /// The sessions with a `newest` entry of the current stamp.
     pub touched: Vec<u32>,
+    /// The writers seen by the current operation: (session, (its newest
+    /// append seen, that append's key)).
+    pub writers: Vec<(u32, (usize, u32))>,
     /// Per element id: the stamp of the last `see` that marked it.
     pub mark: Vec<u32>,
     pub stamp: u32,
@@ -310,15 +322,25 @@ mod tests {
         l.read(7, 1, 1, 3);
         l.read(3, 9, 2, 3);
         l.read(12, 4, 3, 3);
-        let d = l.deps();
+        let d = l.deps(|_| true);
         assert_eq!(dep_of(&d, 3).map(|d| (d.id, d.stamp)), Some((9, 2)));
         assert_eq!(dep_of(&d, 5), None);
         l.read(5, 6, 4, 3);
-        let d = l.deps();
+        let d = l.deps(|_| true);
         assert_eq!(d.iter().map(|d| d.key).collect::<Vec<_>>(), [3, 5, 12]);
         l.read(3, 8, 5, 3);
-        assert_eq!(dep_of(&l.deps(), 3).map(|d| d.id), Some(8));
-        assert!(Arc::ptr_eq(&l.deps(), &l.deps()));
+        assert_eq!(dep_of(&l.deps(|_| true), 3).map(|d| d.id), Some(8));
+        assert!(Arc::ptr_eq(&l.deps(|_| true), &l.deps(|_| true)));
+        let l2 = &mut Latest::default();
+        l2.read(4, 1, 1, 3);
+        l2.read(9, 2, 2, 3);
+        assert_eq!(
+            l2.deps(|k| k != 4)
+                .iter()
+                .map(|d| d.key)
+                .collect::<Vec<_>>(),
+            [9]
+        );
     }
 
     proptest! {

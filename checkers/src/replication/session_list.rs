@@ -124,6 +124,17 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
     for v in &mut by_end {
         v.sort_unstable_by_key(|x| x.0);
     }
+    // Each key's last read: a write's "latest reads" need not remember a
+    // key no later operation reads (keys retire; most of the 64 remembered
+    // would be dead ones). Only operations after the write consult them
+    // (`deps` of a later operation is not yet set when a read is checked),
+    // so nothing that could be asked is dropped.
+    let mut last_read = vec![0usize; facts.keys.len()];
+    for (i, op) in facts.ops.iter().enumerate() {
+        for &(k, _) in &op.reads {
+            last_read[k as usize] = i;
+        }
+    }
     let sessions = no_process as usize + 1;
     // Each session's last operation. After it, what only the session itself
     // consults (the elements it saw, its own appends, its latest reads) is
@@ -146,6 +157,7 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
         last: vec![(0, 0, 0); sessions],
         newest: vec![(0, 0, 0); sessions],
         touched: Vec::new(),
+        writers: Vec::new(),
         mark: Vec::new(),
         stamp: 0,
     };
@@ -269,7 +281,7 @@ pub(crate) fn check(facts: &Facts<'_>, ordered: bool, found: &mut Found) {
             }
         }
         if !op.writes.is_empty() {
-            ctx.deps[i] = Some(latest[p as usize].deps());
+            ctx.deps[i] = Some(latest[p as usize].deps(|k| last_read[k as usize] > i));
             if op.ok() {
                 for &(k, e) in &op.writes {
                     let id = ctx.ids.get(k, e);
@@ -454,15 +466,19 @@ fn across_keys(
             }
         }
     }
-    let mut writers: Vec<(u32, (usize, u32))> = scratch
-        .touched
-        .iter()
-        .map(|&p| (p, (newest[p as usize].1, newest[p as usize].2)))
-        .collect();
+    let writers = &mut scratch.writers;
+    writers.clear();
+    writers.extend(
+        scratch
+            .touched
+            .iter()
+            .map(|&p| (p, (newest[p as usize].1, newest[p as usize].2))),
+    );
     writers.sort_unstable_by_key(|(_, (f, _))| *f);
-    for (p, (f, fk)) in writers {
-        let b = &facts.ops[f];
-        let shown_b = b.writes.iter().find(|w| w.0 == fk).map(|w| w.1);
+    for &(p, (f, fk)) in writers.iter() {
+        // Only a finding reads the writer's own operation.
+        let b = || &facts.ops[f];
+        let shown_b = || b().writes.iter().find(|w| w.0 == fk).map(|w| w.1);
         for r in sets {
             let (k, list) = (&r.key, &r.list);
             let Some(own) = ctx.own.get(p, *k) else {
@@ -475,6 +491,7 @@ fn across_keys(
             {
                 let e = ctx.ids.values[id as usize];
                 let a = &facts.ops[af];
+                let (b, shown_b) = (b(), shown_b());
                 found.add(
                     MW,
                     vec![a.index, b.index, op.index],
@@ -510,6 +527,7 @@ fn across_keys(
         if let Some((d, r)) = missed {
             let (dk, de) = (d.key, d.id);
             let de = ctx.ids.values[de as usize];
+            let (b, shown_b) = (b(), shown_b());
             found.add(
                 WFR,
                 vec![b.index, op.index],
