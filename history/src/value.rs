@@ -32,7 +32,8 @@ pub type Entries = ThinSlice<(Arc<str>, Value)>;
 /// Every variant of [`Value`] fits in one word, so a `Value` is 16 bytes, not
 /// the 24 a two-word `Arc<str>` or `Box<[Value]>` would make it. A history is
 /// mostly values — every read element, every micro-operation and its three
-/// parts — so this is about a sixth of a list-append history in memory.
+/// parts — so this is about a fifth of a list-append history in memory
+/// (1.40 → 1.10 GB parsed, 1M transactions).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Text(Arc<Arc<str>>);
 
